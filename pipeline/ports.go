@@ -1,0 +1,156 @@
+// Package pipeline is the application: it reads activity entries from the
+// input stream, validates and classifies them, stores usage logs and
+// classifications, and commits the Redis effects (leaderboard increments,
+// session-end events, dead letters) atomically with the acknowledgement.
+//
+// It declares the small interfaces (ports) it needs; the redis, mongo and
+// sqlite packages implement them and cmd/pomocore wires them.
+package pipeline
+
+import (
+	"context"
+	"time"
+
+	"github.com/pomocore/pomocore"
+)
+
+// Message is one entry of the input stream as delivered to this consumer.
+type Message struct {
+	// ID is the stream entry id.
+	ID string
+	// Fields holds the entry's field names and values, alternating, in the
+	// order Redis returned them (duplicates preserved).
+	Fields []string
+	// Deliveries is how many times the entry has been delivered, this
+	// delivery included (1 for an entry read for the first time).
+	Deliveries int64
+	// Deleted is set for an entry that is pending but whose stream record was
+	// trimmed away: there is nothing left to process, only to acknowledge.
+	Deleted bool
+}
+
+// Reader reads the input stream as one consumer of a consumer group.
+//
+// Entries handed out stay pending (in the group's PEL) until a Committer
+// acknowledges them; a Reader never acknowledges. Implementations create the
+// group (at id 0, with MKSTREAM) when it is missing, also after it vanished
+// (a Redis restart without persistence). A Reader is used by one goroutine
+// at a time.
+type Reader interface {
+	// Pending returns up to count entries already pending for this consumer
+	// with ids greater than after ("0" for all), with their delivery counts.
+	Pending(ctx context.Context, after string, count int) ([]Message, error)
+	// Claim transfers to this consumer up to count entries pending for other
+	// consumers longer than minIdle, scanning the PEL from start ("0-0" for
+	// the beginning); it returns the cursor for the next call ("0-0" when the
+	// scan is complete).
+	Claim(ctx context.Context, minIdle time.Duration, start string, count int) (msgs []Message, next string, err error)
+	// Read returns up to count new entries, waiting at most block for the
+	// first; none and no error when nothing arrived.
+	Read(ctx context.Context, count int, block time.Duration) ([]Message, error)
+}
+
+// Increment adds Delta seconds to Member's score in each of Keys.
+type Increment struct {
+	Keys   []string
+	Member string
+	Delta  float64
+}
+
+// SessionEnd is the session-end event of the CONTRACT's session_score_stream.
+type SessionEnd struct {
+	UserID      string
+	SessionDate string
+	Session     int
+}
+
+// DeadLetter is an entry moved to the dead-letter stream: its original
+// fields and why it was rejected.
+type DeadLetter struct {
+	Reason string
+	Kind   string
+	Fields []string
+}
+
+// CommitEntry is one input entry's share of a commit: its acknowledgement
+// and the effects that must apply exactly when that acknowledgement does.
+type CommitEntry struct {
+	// ID is the input stream entry id to acknowledge.
+	ID string
+	// Increment is the entry's leaderboard increments (nil for none).
+	Increment *Increment
+	// SessionEnd, when set, is emitted to the session stream.
+	SessionEnd *SessionEnd
+	// Dead, when set, copies the entry to the dead-letter stream.
+	Dead *DeadLetter
+}
+
+// CommitResult says what a commit did.
+type CommitResult struct {
+	// Applied counts the entries whose acknowledgement took effect, and with
+	// it their effects.
+	Applied int
+	// Skipped counts entries that were no longer pending (another consumer
+	// committed them first): their effects were not applied again.
+	Skipped int
+}
+
+// Committer applies a batch's Redis effects and acknowledgements.
+//
+// Contract: for each entry, its effects (increments, session event, dead
+// letter) apply if and only if its acknowledgement takes effect now (XACK
+// returned 1), atomically with it: a crash at any point leaves each entry
+// either pending with no effect or acknowledged with all of its effects.
+// Entries already acknowledged are skipped. On error, nothing may be assumed
+// about the batch; committing it again is always safe. Safe for concurrent
+// use.
+type Committer interface {
+	Commit(ctx context.Context, entries []CommitEntry) (CommitResult, error)
+}
+
+// Record is one validated, classified activity to store.
+type Record struct {
+	Activity       pomocore.Activity
+	Classification pomocore.Classification
+	// CategoryID is the category_pattern _id of Classification.Category.
+	CategoryID pomocore.ObjectID
+	// UsageLogID is the usage log's id: the one the entry named, or one
+	// derived from the stream entry id (pomocore.ObjectIDFromEntryID).
+	UsageLogID pomocore.ObjectID
+}
+
+// Store persists classified activities: categorized_data and
+// pomodoro_usage_log.
+//
+// Contract: Save is idempotent. Saving a batch again after a success or a
+// partial failure leaves exactly the documents one success leaves:
+//   - a record whose Activity.CategorizedDataID is set sets categoryId and
+//     isLLMBased on that categorized_data document (created with the
+//     record's app, url and title if it does not exist); otherwise the
+//     document of the (app, url, title) key is found or created, one per key;
+//     an existing one gets the record's categoryId;
+//   - the usage log with id UsageLogID is created with the activity's fields,
+//     or, when it exists, gets categoryId and categorizedDataId.
+//
+// Within one batch, later records win over earlier ones for the same
+// document. An error means some writes may be missing; the caller retries.
+// Safe for concurrent use.
+type Store interface {
+	Save(ctx context.Context, records []Record) error
+}
+
+// Patterns reads and seeds the category_pattern collection.
+type Patterns interface {
+	// LoadPatterns returns every category pattern document.
+	LoadPatterns(ctx context.Context) ([]pomocore.CategoryPattern, error)
+	// SeedPatterns inserts defaults when the collection is empty and reports
+	// whether it did; a non-empty collection is left alone. Patterns with a
+	// zero ID get a new one.
+	SeedPatterns(ctx context.Context, defaults []pomocore.CategoryPattern) (bool, error)
+}
+
+// Classifier gives an activity its category. Implementations must be safe
+// for concurrent use and must not block on I/O on the hot path.
+type Classifier interface {
+	Classify(app, url, title string) pomocore.Classification
+}
