@@ -1,0 +1,27 @@
+package pomocore
+
+// CategorizedData is a categorized_data document: the category given to one
+// distinct (app, url, title).
+type CategorizedData struct {
+	ID         ObjectID
+	App        string
+	URL        string
+	Title      string
+	CategoryID ObjectID
+	LLMBased   bool
+}
+
+// UsageLog is a pomodoro_usage_log document: one activity of one user in
+// one session.
+type UsageLog struct {
+	ID                ObjectID
+	UserID            string
+	CategorizedDataID ObjectID
+	CategoryID        ObjectID
+	Session           int
+	SessionMinutes    int
+	// SessionDate is "YYYY-MM-DD"; MongoDB stores it as a date at midnight UTC.
+	SessionDate string
+	Timestamp   float64
+	Duration    float64
+}
