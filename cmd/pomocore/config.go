@@ -1,0 +1,368 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// config is every setting of `pomocore run`, read from the environment and
+// overridden by flags. Defaults are in defaultConfig; validate checks it.
+type config struct {
+	AppEnv string
+
+	RedisAddrs    []string
+	RedisUsername string
+	RedisPassword string
+	RedisDB       int
+	RedisTLS      bool
+	EmbeddedRedis string
+
+	MongoURI        string
+	MongoDatabase   string
+	MongoStatements int
+	DataDir         string
+
+	OpenAIKey string
+
+	Stream, Group, Consumer  string
+	DeadStream, SessionStrm  string
+	KeyPrefix                string
+	TimeZone                 string
+	TaxonomyFile             string
+	BatchSize                int
+	Block                    time.Duration
+	ClaimIdle, ClaimInterval time.Duration
+	MaxDeliveries            int
+	MaxDuration              float64
+	MaxFieldBytes            int
+	ShutdownTimeout          time.Duration
+	StoreTimeout             time.Duration
+	Partition                int
+
+	LogLevel  string
+	LogFormat string
+}
+
+func defaultConfig() config {
+	host, _ := os.Hostname()
+	if host == "" {
+		host = "pomocore"
+	}
+	return config{
+		AppEnv:          "dev",
+		EmbeddedRedis:   "127.0.0.1:6379",
+		MongoDatabase:   "pomocore",
+		MongoStatements: 90,
+		DataDir:         "./pomocore-data",
+		Stream:          "pomodoro_pattern_match_stream",
+		Group:           "pomodoro_pattern_match_group",
+		Consumer:        fmt.Sprintf("%s-%d", host, os.Getpid()),
+		SessionStrm:     "session_score_stream",
+		KeyPrefix:       "leaderboard",
+		TimeZone:        "Asia/Seoul",
+		BatchSize:       500,
+		Block:           time.Second,
+		ClaimIdle:       time.Minute,
+		MaxDeliveries:   10,
+		MaxDuration:     86400,
+		MaxFieldBytes:   8192,
+		ShutdownTimeout: 30 * time.Second,
+		StoreTimeout:    10 * time.Second,
+		LogLevel:        "info",
+		LogFormat:       "text",
+	}
+}
+
+// setting is one configurable value: its environment variable, its flag,
+// its help, and where it goes.
+type setting struct {
+	env, flag, help string
+	secret          bool
+	value           flag.Value
+}
+
+func (c *config) settings() []setting {
+	return []setting{
+		{"APP_ENV", "app-env", "deployment environment; prod refuses the embedded Redis and store", false, strVal(&c.AppEnv)},
+		{"REDIS_ADDR", "redis-addr", "Redis host:port (comma-separated for several nodes); unset: embedded Redis", false, listVal(&c.RedisAddrs)},
+		{"REDIS_PASSWORD", "redis-password", "Redis password (never logged)", true, strVal(&c.RedisPassword)},
+		{"POMOCORE_REDIS_USERNAME", "redis-username", "Redis ACL user name", false, strVal(&c.RedisUsername)},
+		{"POMOCORE_REDIS_DB", "redis-db", "Redis database number", false, intVal(&c.RedisDB)},
+		{"POMOCORE_REDIS_TLS", "redis-tls", "connect to Redis over TLS", false, boolVal(&c.RedisTLS)},
+		{"POMOCORE_EMBEDDED_REDIS_ADDR", "embedded-redis-addr", "address of the embedded Redis when REDIS_ADDR is unset (a free port if taken)", false, strVal(&c.EmbeddedRedis)},
+		{"MONGO_URI", "mongo-uri", "MongoDB URI (never logged); unset: SQLite store in the data dir", true, strVal(&c.MongoURI)},
+		{"MONGO_DATABASE", "mongo-database", "MongoDB database name", false, strVal(&c.MongoDatabase)},
+		{"POMOCORE_MONGO_MAX_STATEMENTS", "mongo-max-statements", "most write statements or ids per MongoDB command", false, intVal(&c.MongoStatements)},
+		{"POMOCORE_DATA_DIR", "data-dir", "directory of the embedded SQLite store", false, strVal(&c.DataDir)},
+		{"OPENAI_API_KEY", "openai-api-key", "API key of the LLM fallback (never logged)", true, strVal(&c.OpenAIKey)},
+		{"POMOCORE_STREAM", "stream", "input stream key (the deployed code used pattern_match_stream)", false, strVal(&c.Stream)},
+		{"POMOCORE_GROUP", "group", "consumer group (the deployed code used pattern_match_group)", false, strVal(&c.Group)},
+		{"POMOCORE_CONSUMER", "consumer", "this process's consumer name, unique per process", false, strVal(&c.Consumer)},
+		{"POMOCORE_DEAD_STREAM", "dead-stream", "dead-letter stream (default <stream>:dead)", false, strVal(&c.DeadStream)},
+		{"POMOCORE_SESSION_STREAM", "session-stream", "stream of session-end events", false, strVal(&c.SessionStrm)},
+		{"POMOCORE_KEY_PREFIX", "key-prefix", "leaderboard key prefix", false, strVal(&c.KeyPrefix)},
+		{"POMOCORE_TIMEZONE", "timezone", "IANA time zone of leaderboard periods", false, strVal(&c.TimeZone)},
+		{"POMOCORE_TAXONOMY_FILE", "taxonomy-file", "JSON file of categories and work categories (default: built in)", false, strVal(&c.TaxonomyFile)},
+		{"POMOCORE_BATCH_SIZE", "batch-size", "most entries per read and batch (1..10000)", false, intVal(&c.BatchSize)},
+		{"POMOCORE_BLOCK", "block", "how long one read waits for new entries", false, durVal(&c.Block)},
+		{"POMOCORE_CLAIM_IDLE", "claim-idle", "idle time after which another consumer's pending entries are reclaimed", false, durVal(&c.ClaimIdle)},
+		{"POMOCORE_CLAIM_INTERVAL", "claim-interval", "how often to scan for idle entries (default claim-idle/2)", false, durVal(&c.ClaimInterval)},
+		{"POMOCORE_MAX_DELIVERIES", "max-deliveries", "deliveries after which an entry is dead-lettered", false, intVal(&c.MaxDeliveries)},
+		{"POMOCORE_MAX_DURATION", "max-duration", "largest accepted duration in seconds", false, floatVal(&c.MaxDuration)},
+		{"POMOCORE_MAX_FIELD_BYTES", "max-field-bytes", "largest accepted field value in bytes", false, intVal(&c.MaxFieldBytes)},
+		{"POMOCORE_SHUTDOWN_TIMEOUT", "shutdown-timeout", "time to finish the batch in hand after SIGTERM", false, durVal(&c.ShutdownTimeout)},
+		{"POMOCORE_STORE_TIMEOUT", "store-timeout", "timeout of one store call", false, durVal(&c.StoreTimeout)},
+		{"POMOCORE_PARTITION", "partition", "number of this input stream when the input is split (0..63)", false, intVal(&c.Partition)},
+		{"POMOCORE_LOG_LEVEL", "log-level", "debug, info, warn or error", false, strVal(&c.LogLevel)},
+		{"POMOCORE_LOG_FORMAT", "log-format", "text or json (json when APP_ENV=prod and unset)", false, strVal(&c.LogFormat)},
+	}
+}
+
+// loadConfig reads the environment, then the flags in args. An unparsable
+// value is an error naming its variable or flag.
+func loadConfig(name string, args []string, getenv func(string) string, out io.Writer) (config, error) {
+	c := defaultConfig()
+	var errs []error
+	formatSet := false
+	for _, s := range c.settings() {
+		if v := getenv(s.env); v != "" {
+			if err := s.value.Set(v); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", s.env, err))
+			}
+			if s.env == "POMOCORE_LOG_FORMAT" {
+				formatSet = true
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return c, err
+	}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(out)
+	for _, s := range c.settings() {
+		fs.Var(s.value, s.flag, s.help+" ($"+s.env+")")
+	}
+	fs.Usage = func() {
+		fmt.Fprintf(out, "usage: pomocore %s [flags]\n\nEvery flag can also be set by the environment variable in brackets.\n\n", name)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "log-format" {
+			formatSet = true
+		}
+	})
+	if !formatSet && c.AppEnv == "prod" {
+		c.LogFormat = "json"
+	}
+	if c.DeadStream == "" {
+		c.DeadStream = c.Stream + ":dead"
+	}
+	return c, c.validate()
+}
+
+// validate checks settings that do not belong to one adapter, naming each.
+func (c *config) validate() error {
+	var errs []error
+	bad := func(env, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", env, fmt.Sprintf(format, args...)))
+	}
+	if c.AppEnv == "prod" {
+		if len(c.RedisAddrs) == 0 {
+			bad("REDIS_ADDR", "required when APP_ENV=prod (the embedded Redis is for development)")
+		}
+		if c.MongoURI == "" {
+			bad("MONGO_URI", "required when APP_ENV=prod (the embedded SQLite store is for development)")
+		}
+	}
+	for _, s := range []struct{ env, v string }{
+		{"POMOCORE_STREAM", c.Stream}, {"POMOCORE_GROUP", c.Group}, {"POMOCORE_CONSUMER", c.Consumer},
+		{"POMOCORE_SESSION_STREAM", c.SessionStrm}, {"POMOCORE_KEY_PREFIX", c.KeyPrefix},
+	} {
+		if strings.TrimSpace(s.v) == "" {
+			bad(s.env, "must not be empty")
+		}
+	}
+	if c.MongoURI != "" && c.MongoDatabase == "" {
+		bad("MONGO_DATABASE", "must not be empty")
+	}
+	if _, err := time.LoadLocation(c.TimeZone); err != nil {
+		bad("POMOCORE_TIMEZONE", "%q is not an IANA time zone (e.g. Asia/Seoul)", c.TimeZone)
+	}
+	if c.BatchSize < 1 || c.BatchSize > 10000 {
+		bad("POMOCORE_BATCH_SIZE", "%d: want 1..10000", c.BatchSize)
+	}
+	if c.Block <= 0 || c.Block >= 10*time.Second {
+		bad("POMOCORE_BLOCK", "%v: want more than 0 and less than 10s (the Redis read timeout)", c.Block)
+	}
+	if c.ClaimIdle < time.Millisecond {
+		bad("POMOCORE_CLAIM_IDLE", "%v: want >= 1ms", c.ClaimIdle)
+	}
+	if c.ClaimInterval < 0 {
+		bad("POMOCORE_CLAIM_INTERVAL", "%v: want >= 0", c.ClaimInterval)
+	}
+	if c.MaxDeliveries < 1 {
+		bad("POMOCORE_MAX_DELIVERIES", "%d: want >= 1", c.MaxDeliveries)
+	}
+	if !(c.MaxDuration > 0) {
+		bad("POMOCORE_MAX_DURATION", "%v: want > 0", c.MaxDuration)
+	}
+	if c.MaxFieldBytes < 64 {
+		bad("POMOCORE_MAX_FIELD_BYTES", "%d: want >= 64", c.MaxFieldBytes)
+	}
+	if c.ShutdownTimeout < 0 {
+		bad("POMOCORE_SHUTDOWN_TIMEOUT", "%v: want >= 0", c.ShutdownTimeout)
+	}
+	if c.StoreTimeout <= 0 {
+		bad("POMOCORE_STORE_TIMEOUT", "%v: want > 0", c.StoreTimeout)
+	}
+	if c.MongoStatements < 1 || c.MongoStatements > 99 {
+		bad("POMOCORE_MONGO_MAX_STATEMENTS", "%d: want 1..99", c.MongoStatements)
+	}
+	if c.Partition < 0 || c.Partition > 63 {
+		bad("POMOCORE_PARTITION", "%d: want 0..63", c.Partition)
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("POMOCORE_LOG_LEVEL", "%q: want debug, info, warn or error", c.LogLevel)
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		bad("POMOCORE_LOG_FORMAT", "%q: want text or json", c.LogFormat)
+	}
+	return errors.Join(errs...)
+}
+
+// printSettings writes the settings table (for `pomocore settings`).
+func printSettings(w io.Writer) {
+	c := defaultConfig()
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ENV\tFLAG\tDEFAULT\tMEANING")
+	for _, s := range c.settings() {
+		def := s.value.String()
+		if s.env == "POMOCORE_CONSUMER" {
+			def = "<host>-<pid>"
+		}
+		fmt.Fprintf(tw, "%s\t-%s\t%s\t%s\n", s.env, s.flag, def, s.help)
+	}
+	tw.Flush()
+}
+
+type strValue struct{ p *string }
+
+func strVal(p *string) flag.Value     { return strValue{p} }
+func (v strValue) String() string     { return deref(v.p) }
+func (v strValue) Set(s string) error { *v.p = s; return nil }
+func deref[T any](p *T) (zero T) {
+	if p == nil {
+		return zero
+	}
+	return *p
+}
+
+type intValue struct{ p *int }
+
+func intVal(p *int) flag.Value { return intValue{p} }
+func (v intValue) String() string {
+	if v.p == nil {
+		return ""
+	}
+	return strconv.Itoa(*v.p)
+}
+func (v intValue) Set(s string) error {
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil {
+		return fmt.Errorf("%q is not an integer", s)
+	}
+	*v.p = n
+	return nil
+}
+
+type floatValue struct{ p *float64 }
+
+func floatVal(p *float64) flag.Value { return floatValue{p} }
+func (v floatValue) String() string {
+	if v.p == nil {
+		return ""
+	}
+	return strconv.FormatFloat(*v.p, 'g', -1, 64)
+}
+func (v floatValue) Set(s string) error {
+	f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil {
+		return fmt.Errorf("%q is not a number", s)
+	}
+	*v.p = f
+	return nil
+}
+
+type boolValue struct{ p *bool }
+
+func boolVal(p *bool) flag.Value { return boolValue{p} }
+func (v boolValue) String() string {
+	if v.p == nil {
+		return ""
+	}
+	return strconv.FormatBool(*v.p)
+}
+func (v boolValue) Set(s string) error {
+	b, err := strconv.ParseBool(strings.TrimSpace(s))
+	if err != nil {
+		return fmt.Errorf("%q is not true or false", s)
+	}
+	*v.p = b
+	return nil
+}
+func (v boolValue) IsBoolFlag() bool { return true }
+
+type durValue struct{ p *time.Duration }
+
+func durVal(p *time.Duration) flag.Value { return durValue{p} }
+func (v durValue) String() string {
+	if v.p == nil {
+		return ""
+	}
+	return v.p.String()
+}
+func (v durValue) Set(s string) error {
+	d, err := time.ParseDuration(strings.TrimSpace(s))
+	if err != nil {
+		return fmt.Errorf("%q is not a duration (e.g. 500ms, 30s, 2m)", s)
+	}
+	*v.p = d
+	return nil
+}
+
+type listValue struct{ p *[]string }
+
+func listVal(p *[]string) flag.Value { return listValue{p} }
+func (v listValue) String() string {
+	if v.p == nil {
+		return ""
+	}
+	return strings.Join(*v.p, ",")
+}
+func (v listValue) Set(s string) error {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	*v.p = out
+	return nil
+}

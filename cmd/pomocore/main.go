@@ -1,0 +1,74 @@
+// Command pomocore is the Pomocore activity pipeline: it reads activity
+// events from a Redis stream, classifies them, stores usage logs in MongoDB
+// (or an embedded SQLite store) and keeps the leaderboards in Redis.
+//
+// Usage:
+//
+//	pomocore run [flags]     run the pipeline (embedded Redis and store when nothing is configured)
+//	pomocore settings        list every setting with its environment variable, flag and default
+//
+// Run `pomocore run -h` for the flags.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	_ "time/tzdata" // periods in any IANA zone, also on images without zoneinfo
+)
+
+func main() {
+	os.Exit(runMain(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+// runMain dispatches a subcommand and returns the process exit code.
+func runMain(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	var err error
+	switch args[0] {
+	case "run":
+		var cfg config
+		cfg, err = loadConfig("run", args[1:], getenv, stderr)
+		if err == nil {
+			err = run(ctx, cfg, stderr)
+		} else if !errors.Is(err, flag.ErrHelp) {
+			err = fmt.Errorf("bad settings (see `pomocore settings`):\n%w", err)
+		}
+	case "settings":
+		printSettings(stdout)
+	case "help", "-h", "--help":
+		usage(stdout)
+	default:
+		fmt.Fprintf(stderr, "pomocore: unknown command %q\n", args[0])
+		usage(stderr)
+		return 2
+	}
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	default:
+		fmt.Fprintf(stderr, "pomocore %s: %v\n", args[0], err)
+		return 1
+	}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `usage: pomocore <command> [flags]
+
+commands:
+  run        run the pipeline (embedded Redis and SQLite store when REDIS_ADDR and MONGO_URI are unset)
+  settings   list every setting: environment variable, flag, default
+`)
+}

@@ -1,0 +1,309 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/pomocore/pomocore"
+	"github.com/pomocore/pomocore/classify"
+	"github.com/pomocore/pomocore/mongo"
+	"github.com/pomocore/pomocore/pipeline"
+	"github.com/pomocore/pomocore/redis"
+	"github.com/pomocore/pomocore/sqlite"
+)
+
+// store is what run needs of a store adapter.
+type store interface {
+	pipeline.Store
+	pipeline.Patterns
+	Ping(ctx context.Context) error
+}
+
+// run wires the adapters for cfg and runs the pipeline until ctx ends.
+func run(ctx context.Context, cfg config, logOut io.Writer) error {
+	log := newLogger(cfg, logOut)
+	loc, err := time.LoadLocation(cfg.TimeZone)
+	if err != nil {
+		return fmt.Errorf("POMOCORE_TIMEZONE: %w", err)
+	}
+	tax := pomocore.DefaultTaxonomy()
+	if cfg.TaxonomyFile != "" {
+		if tax, err = pomocore.LoadTaxonomy(cfg.TaxonomyFile); err != nil {
+			return fmt.Errorf("POMOCORE_TAXONOMY_FILE: %w", err)
+		}
+	}
+
+	rdb, closeRedis, err := openRedis(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeRedis()
+	if err := waitFor(ctx, log, "redis", func(ctx context.Context) error { return rdb.Ping(ctx).Err() }); err != nil {
+		return err
+	}
+
+	st, closeStore, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+
+	var patterns []pomocore.CategoryPattern
+	if err := waitFor(ctx, log, "store", func(ctx context.Context) error {
+		seeded, err := st.SeedPatterns(ctx, classify.DefaultPatterns())
+		if err != nil {
+			return err
+		}
+		if seeded {
+			log.Info("category_pattern was empty: seeded the built-in pattern set")
+		}
+		patterns, err = st.LoadPatterns(ctx)
+		return err
+	}); err != nil {
+		return err
+	}
+	matcher, err := classify.Build(patterns, tax.Default)
+	if err != nil {
+		return fmt.Errorf("category patterns: %w", err)
+	}
+	ids := make(map[string]pomocore.ObjectID, len(patterns))
+	for _, p := range patterns {
+		ids[p.Category] = p.ID
+	}
+	var noDoc []string
+	for _, c := range tax.Categories {
+		if _, ok := ids[c]; !ok {
+			noDoc = append(noDoc, c)
+		}
+	}
+	if len(noDoc) > 0 {
+		log.Warn("categories without a category_pattern document: their records get a zero categoryId", "categories", noDoc)
+	}
+	apps, domains := matcher.Stats()
+	log.Info("classifier ready", "patterns", len(patterns), "apps", apps, "domains", domains)
+
+	reader, err := redis.NewReader(rdb, redis.ReaderConfig{Stream: cfg.Stream, Group: cfg.Group, Consumer: cfg.Consumer})
+	if err != nil {
+		return err
+	}
+	if err := waitFor(ctx, log, "consumer group", reader.EnsureGroup); err != nil {
+		return err
+	}
+	committer, err := redis.NewCommitter(rdb, redis.CommitterConfig{
+		Stream: cfg.Stream, Group: cfg.Group, DeadStream: cfg.DeadStream, SessionStream: cfg.SessionStrm,
+	})
+	if err != nil {
+		return err
+	}
+	claimInterval := cfg.ClaimInterval
+	p, err := pipeline.New(pipeline.Config{
+		BatchSize:     cfg.BatchSize,
+		Block:         cfg.Block,
+		ClaimIdle:     cfg.ClaimIdle,
+		ClaimInterval: claimInterval,
+		MaxDeliveries: int64(cfg.MaxDeliveries),
+		KeyPrefix:     cfg.KeyPrefix,
+		Location:      loc,
+		Limits: pomocore.Limits{
+			MaxDuration:   cfg.MaxDuration,
+			MaxFieldBytes: cfg.MaxFieldBytes,
+		},
+		Partition:       uint8(cfg.Partition),
+		ShutdownTimeout: cfg.ShutdownTimeout,
+	}, pipeline.Deps{
+		Reader:      reader,
+		Store:       st,
+		Committer:   committer,
+		Classifier:  matcher,
+		Taxonomy:    tax,
+		CategoryIDs: ids,
+		Logger:      log,
+	})
+	if err != nil {
+		return err
+	}
+	log.Info("pipeline running", "stream", cfg.Stream, "group", cfg.Group, "consumer", cfg.Consumer,
+		"dead_stream", cfg.DeadStream, "session_stream", cfg.SessionStrm, "timezone", cfg.TimeZone, "batch", cfg.BatchSize)
+	if err := p.Run(ctx); err != nil {
+		return err
+	}
+	s := p.Stats().Snapshot()
+	log.Info("shut down cleanly", "read", s.Read, "committed", s.Committed, "dead", s.Dead, "skipped", s.Skipped)
+	return nil
+}
+
+// openRedis connects to the configured Redis, or starts the embedded one.
+func openRedis(cfg config, log *slog.Logger) (goredis.UniversalClient, func(), error) {
+	rcfg := redis.Config{
+		Addrs: cfg.RedisAddrs, Username: cfg.RedisUsername, Password: cfg.RedisPassword,
+		DB: cfg.RedisDB, TLS: cfg.RedisTLS,
+	}
+	var mini *miniredis.Miniredis
+	if len(cfg.RedisAddrs) == 0 {
+		mini = miniredis.NewMiniRedis()
+		addr := cfg.EmbeddedRedis
+		if err := mini.StartAddr(addr); err != nil {
+			if err2 := mini.StartAddr("127.0.0.1:0"); err2 != nil {
+				return nil, nil, fmt.Errorf("embedded redis: %w", errors.Join(err, err2))
+			}
+			log.Warn("embedded redis: address taken, using a free port", "wanted", addr, "err", err)
+		}
+		rcfg.Addrs = []string{mini.Addr()}
+		rcfg.Username, rcfg.Password = "", ""
+		log.Warn("EMBEDDED REDIS (in-process, in memory, for development): set REDIS_ADDR for a real one",
+			"addr", mini.Addr())
+		fmt.Printf("embedded redis listening on %s\n", mini.Addr())
+	} else {
+		log.Info("redis", "addrs", strings.Join(cfg.RedisAddrs, ","), "tls", cfg.RedisTLS, "auth", cfg.RedisPassword != "")
+	}
+	rdb, err := redis.NewClient(rcfg)
+	if err != nil {
+		if mini != nil {
+			mini.Close()
+		}
+		return nil, nil, fmt.Errorf("REDIS_ADDR: %w", err)
+	}
+	return rdb, func() {
+		_ = rdb.Close()
+		if mini != nil {
+			mini.Close()
+		}
+	}, nil
+}
+
+// openStore opens the MongoDB store when MONGO_URI is set, else SQLite.
+func openStore(ctx context.Context, cfg config, log *slog.Logger) (store, func(), error) {
+	if cfg.MongoURI != "" {
+		mcfg := mongo.Config{URI: cfg.MongoURI, Database: cfg.MongoDatabase, Timeout: cfg.StoreTimeout, MaxStatements: cfg.MongoStatements}
+		if err := mcfg.Validate(); err != nil {
+			return nil, nil, fmt.Errorf("MONGO_URI/MONGO_DATABASE: %w", err)
+		}
+		var st *mongo.Store
+		if err := waitFor(ctx, log, "mongodb", func(ctx context.Context) error {
+			var err error
+			st, err = mongo.Open(ctx, mcfg)
+			return err
+		}); err != nil {
+			return nil, nil, err
+		}
+		log.Info("store: MongoDB", "database", cfg.MongoDatabase)
+		return st, func() {
+			c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = st.Close(c)
+		}, nil
+	}
+	scfg := sqlite.Config{Dir: cfg.DataDir}
+	if err := scfg.Validate(); err != nil {
+		return nil, nil, fmt.Errorf("POMOCORE_DATA_DIR: %w", err)
+	}
+	st, err := sqlite.Open(ctx, scfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("POMOCORE_DATA_DIR: %w", err)
+	}
+	log.Warn("EMBEDDED STORE (SQLite, single node): set MONGO_URI for MongoDB", "dir", cfg.DataDir)
+	return st, func() { _ = st.Close() }, nil
+}
+
+// waitFor calls f until it succeeds, backing off from 100ms to 10s, each try
+// bounded by a timeout; it gives up only when ctx ends.
+func waitFor(ctx context.Context, log *slog.Logger, what string, f func(context.Context) error) error {
+	d := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		c, cancel := context.WithTimeout(ctx, 15*time.Second)
+		err := f(c)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		wait := d/2 + rand.N(d/2+1)
+		log.Warn(what+" not reachable; retrying", "err", err, "attempt", attempt, "in", wait)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s: %w", what, err)
+		case <-time.After(wait):
+		}
+		d = min(2*d, 10*time.Second)
+	}
+}
+
+// newLogger returns the process logger. Secret settings are replaced in
+// every logged string, whatever logs them.
+func newLogger(cfg config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	secrets := nonEmpty(cfg.RedisPassword, cfg.MongoURI, cfg.OpenAIKey, mongoPassword(cfg.MongoURI))
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+		return redactAttr(a, secrets)
+	}}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func redactAttr(a slog.Attr, secrets []string) slog.Attr {
+	if len(secrets) == 0 {
+		return a
+	}
+	var s string
+	switch v := a.Value.Any().(type) {
+	case string:
+		s = v
+	case error:
+		s = v.Error()
+	case fmt.Stringer:
+		s = v.String()
+	default:
+		return a
+	}
+	r := redact(s, secrets)
+	if r == s {
+		return a
+	}
+	return slog.String(a.Key, r)
+}
+
+func redact(s string, secrets []string) string {
+	for _, sec := range secrets {
+		s = strings.ReplaceAll(s, sec, "[REDACTED]")
+	}
+	return s
+}
+
+func nonEmpty(ss ...string) []string {
+	var out []string
+	for _, s := range ss {
+		if len(s) >= 3 {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// mongoPassword returns the password part of a mongodb:// URI, if any, so
+// that it is redacted even where only part of the URI is logged.
+func mongoPassword(uri string) string {
+	_, rest, ok := strings.Cut(uri, "://")
+	if !ok {
+		return ""
+	}
+	userinfo, _, ok := strings.Cut(rest, "@")
+	if !ok {
+		return ""
+	}
+	_, pw, _ := strings.Cut(userinfo, ":")
+	return pw
+}

@@ -1,0 +1,502 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pomocore/pomocore"
+)
+
+// ErrGroupMissing is the error kind adapters report when the consumer group
+// (or its stream) no longer exists, e.g. after a Redis restart without
+// persistence. The pipeline recreates the group instead of retrying.
+var ErrGroupMissing = errors.New("consumer group missing")
+
+// Config tunes the pipeline. The zero value of a field means its default;
+// Validate reports values that cannot work.
+type Config struct {
+	// BatchSize is the most entries read and processed at once (default 500).
+	BatchSize int
+	// Block is how long one read waits for new entries (default 1s). It also
+	// bounds how long a shutdown waits for an idle read.
+	Block time.Duration
+	// ClaimIdle is how long an entry must be pending with another consumer
+	// before this one reclaims it with XAUTOCLAIM (default 60s).
+	ClaimIdle time.Duration
+	// ClaimInterval is how often the pending entries of other consumers are
+	// scanned (default ClaimIdle/2).
+	ClaimInterval time.Duration
+	// MaxDeliveries is how many deliveries an entry may have before it goes
+	// to the dead-letter stream instead of being processed again (default 10).
+	MaxDeliveries int64
+	// KeyPrefix prefixes leaderboard keys (default "leaderboard").
+	KeyPrefix string
+	// Location is the time zone of leaderboard periods (default Asia/Seoul).
+	Location *time.Location
+	// Limits bounds what the validator accepts.
+	Limits pomocore.Limits
+	// Partition is this input stream's number when the input is split over
+	// several streams (0..63), mixed into derived usage-log ids.
+	Partition uint8
+	// RetryMin and RetryMax bound the backoff between retries of a failed
+	// store or commit call (defaults 100ms and 5s).
+	RetryMin, RetryMax time.Duration
+	// ShutdownTimeout is how long, after the context is cancelled, the batch
+	// in hand may take to store and commit (default 30s). Entries not
+	// committed by then stay pending and are reclaimed later: none is lost.
+	ShutdownTimeout time.Duration
+	// DeadFieldsMax caps the fields copied into a dead letter (default 128).
+	DeadFieldsMax int
+}
+
+func (c Config) withDefaults() Config {
+	if c.BatchSize == 0 {
+		c.BatchSize = 500
+	}
+	if c.Block == 0 {
+		c.Block = time.Second
+	}
+	if c.ClaimIdle == 0 {
+		c.ClaimIdle = time.Minute
+	}
+	if c.ClaimInterval == 0 {
+		c.ClaimInterval = c.ClaimIdle / 2
+	}
+	if c.MaxDeliveries == 0 {
+		c.MaxDeliveries = 10
+	}
+	if c.KeyPrefix == "" {
+		c.KeyPrefix = pomocore.DefaultKeyPrefix
+	}
+	if c.Location == nil {
+		c.Location = time.UTC
+	}
+	if c.RetryMin == 0 {
+		c.RetryMin = 100 * time.Millisecond
+	}
+	if c.RetryMax == 0 {
+		c.RetryMax = 5 * time.Second
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = 30 * time.Second
+	}
+	if c.DeadFieldsMax == 0 {
+		c.DeadFieldsMax = 128
+	}
+	return c
+}
+
+// Validate reports settings that cannot work, naming each.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	var errs []error
+	if c.BatchSize < 1 || c.BatchSize > 10000 {
+		errs = append(errs, fmt.Errorf("batch size %d: want 1..10000", c.BatchSize))
+	}
+	if c.Block < 0 {
+		errs = append(errs, fmt.Errorf("block %v: want > 0", c.Block))
+	}
+	if c.ClaimIdle < time.Millisecond {
+		errs = append(errs, fmt.Errorf("claim idle %v: want >= 1ms", c.ClaimIdle))
+	}
+	if c.ClaimInterval <= 0 {
+		errs = append(errs, fmt.Errorf("claim interval %v: want > 0", c.ClaimInterval))
+	}
+	if c.MaxDeliveries < 1 {
+		errs = append(errs, fmt.Errorf("max deliveries %d: want >= 1", c.MaxDeliveries))
+	}
+	if c.Partition >= 64 {
+		errs = append(errs, fmt.Errorf("partition %d: want 0..63", c.Partition))
+	}
+	if c.RetryMin <= 0 || c.RetryMax < c.RetryMin {
+		errs = append(errs, fmt.Errorf("retry backoff %v..%v: want 0 < min <= max", c.RetryMin, c.RetryMax))
+	}
+	if c.ShutdownTimeout < 0 {
+		errs = append(errs, fmt.Errorf("shutdown timeout %v: want >= 0", c.ShutdownTimeout))
+	}
+	if err := c.Limits.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("limits: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// Deps are the ports and services a Pipeline uses.
+type Deps struct {
+	Reader    Reader
+	Store     Store
+	Committer Committer
+	// Classifier gives categories; it may change its rules at any time.
+	Classifier Classifier
+	// Taxonomy lists the categories and which count as work.
+	Taxonomy *pomocore.Taxonomy
+	// CategoryIDs maps each category name to its category_pattern _id.
+	CategoryIDs map[string]pomocore.ObjectID
+	// Logger receives batch summaries and errors (default: discard).
+	Logger *slog.Logger
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Sleep waits for d or until ctx ends (default: a timer); tests inject it.
+	Sleep func(ctx context.Context, d time.Duration) error
+}
+
+// Stats counts what a Pipeline did since it started. Read it with Snapshot.
+type Stats struct {
+	read, committed, skipped, dead, deleted, storeErrors, commitErrors, batches atomic.Int64
+
+	mu         sync.Mutex
+	deadByKind map[string]int64
+}
+
+// StatsSnapshot is a copy of the counters.
+type StatsSnapshot struct {
+	Read, Committed, Skipped, Dead, Deleted int64
+	StoreErrors, CommitErrors, Batches      int64
+	DeadByKind                              map[string]int64
+}
+
+// Snapshot returns the current counters.
+func (s *Stats) Snapshot() StatsSnapshot {
+	s.mu.Lock()
+	kinds := make(map[string]int64, len(s.deadByKind))
+	for k, v := range s.deadByKind {
+		kinds[k] = v
+	}
+	s.mu.Unlock()
+	return StatsSnapshot{
+		Read: s.read.Load(), Committed: s.committed.Load(), Skipped: s.skipped.Load(),
+		Dead: s.dead.Load(), Deleted: s.deleted.Load(), StoreErrors: s.storeErrors.Load(),
+		CommitErrors: s.commitErrors.Load(), Batches: s.batches.Load(), DeadByKind: kinds,
+	}
+}
+
+// Pipeline is the consumer loop: read, validate, classify, store, commit.
+// One Pipeline is one consumer of the group; run several (processes) to
+// share a stream.
+type Pipeline struct {
+	cfg       Config
+	deps      Deps
+	validator *pomocore.Validator
+	log       *slog.Logger
+	stats     Stats
+}
+
+// New returns a Pipeline, or an error naming what is missing or wrong.
+func New(cfg Config, deps Deps) (*Pipeline, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("pipeline config: %w", err)
+	}
+	cfg = cfg.withDefaults()
+	var missing []error
+	if deps.Reader == nil {
+		missing = append(missing, errors.New("no reader"))
+	}
+	if deps.Store == nil {
+		missing = append(missing, errors.New("no store"))
+	}
+	if deps.Committer == nil {
+		missing = append(missing, errors.New("no committer"))
+	}
+	if deps.Classifier == nil {
+		missing = append(missing, errors.New("no classifier"))
+	}
+	if deps.Taxonomy == nil {
+		missing = append(missing, errors.New("no taxonomy"))
+	}
+	if err := errors.Join(missing...); err != nil {
+		return nil, fmt.Errorf("pipeline: %w", err)
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.DiscardHandler)
+	}
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	if deps.Sleep == nil {
+		deps.Sleep = sleepCtx
+	}
+	return &Pipeline{
+		cfg:       cfg,
+		deps:      deps,
+		validator: pomocore.NewValidator(cfg.Limits, cfg.Location, deps.Now),
+		log:       deps.Logger,
+		stats:     Stats{deadByKind: map[string]int64{}},
+	}, nil
+}
+
+// Stats returns the pipeline's counters.
+func (p *Pipeline) Stats() *Stats { return &p.stats }
+
+// Run consumes until ctx is cancelled, then finishes the batch in hand
+// (within Config.ShutdownTimeout) and returns nil. It first processes this
+// consumer's own pending entries, then reclaims entries other consumers left
+// idle, then reads new entries, reclaiming again every ClaimInterval.
+// Errors of Redis or the store are retried with backoff; Run returns an
+// error only when it cannot go on.
+func (p *Pipeline) Run(ctx context.Context) error {
+	// work outlives ctx by ShutdownTimeout so that the batch in hand can be
+	// stored and committed after a SIGTERM.
+	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWork()
+	stop := context.AfterFunc(ctx, func() {
+		t := time.AfterFunc(p.cfg.ShutdownTimeout, cancelWork)
+		context.AfterFunc(work, func() { t.Stop() })
+	})
+	defer stop()
+
+	if err := p.drainOwn(ctx, work); err != nil {
+		return err
+	}
+	nextClaim := p.deps.Now()
+	cursor := "0-0"
+	failures := 0
+	for ctx.Err() == nil {
+		var msgs []Message
+		var err error
+		if now := p.deps.Now(); !now.Before(nextClaim) {
+			msgs, cursor, err = p.deps.Reader.Claim(work, p.cfg.ClaimIdle, cursor, p.cfg.BatchSize)
+			if err == nil && cursor == "0-0" {
+				nextClaim = now.Add(p.cfg.ClaimInterval)
+			}
+			if err == nil && len(msgs) > 0 {
+				p.log.Info("reclaimed idle entries", "count", len(msgs))
+			}
+		} else {
+			msgs, err = p.deps.Reader.Read(work, p.cfg.BatchSize, p.cfg.Block)
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			failures++
+			p.log.Warn("read failed; retrying", "err", err, "attempt", failures)
+			if p.deps.Sleep(ctx, p.backoff(failures)) != nil {
+				break
+			}
+			continue
+		}
+		failures = 0
+		if len(msgs) == 0 {
+			continue
+		}
+		if err := p.Process(work, msgs); err != nil {
+			if work.Err() != nil {
+				p.log.Warn("shutdown timeout: batch left pending for reclaim", "entries", len(msgs))
+				return nil
+			}
+			return err
+		}
+	}
+	p.log.Info("pipeline stopped", "stats", p.stats.Snapshot())
+	return nil
+}
+
+// drainOwn processes the entries this consumer already has pending (from a
+// previous run under the same consumer name).
+func (p *Pipeline) drainOwn(ctx, work context.Context) error {
+	after := "0"
+	failures := 0
+	for ctx.Err() == nil {
+		msgs, err := p.deps.Reader.Pending(work, after, p.cfg.BatchSize)
+		if err != nil {
+			failures++
+			p.log.Warn("reading own pending entries failed; retrying", "err", err, "attempt", failures)
+			if p.deps.Sleep(ctx, p.backoff(failures)) != nil {
+				return nil
+			}
+			continue
+		}
+		failures = 0
+		if len(msgs) == 0 {
+			return nil
+		}
+		p.log.Info("processing own pending entries", "count", len(msgs))
+		if err := p.Process(work, msgs); err != nil {
+			if work.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		after = msgs[len(msgs)-1].ID
+	}
+	return nil
+}
+
+// Process validates, classifies, stores and commits one batch of messages.
+// It retries store and commit failures with backoff until they succeed or
+// ctx ends; it returns an error only then (the entries stay pending).
+func (p *Pipeline) Process(ctx context.Context, msgs []Message) error {
+	start := p.deps.Now()
+	p.stats.read.Add(int64(len(msgs)))
+	records := make([]Record, 0, len(msgs))
+	entries := make([]CommitEntry, 0, len(msgs))
+	var dead, deleted int
+	for i := range msgs {
+		m := &msgs[i]
+		if m.Deleted {
+			// Trimmed away while pending: nothing to process; acknowledge.
+			entries = append(entries, CommitEntry{ID: m.ID})
+			deleted++
+			continue
+		}
+		rec, entry, err := p.prepare(m)
+		if err != nil {
+			var inv *pomocore.InvalidError
+			kind := "invalid"
+			if errors.As(err, &inv) {
+				kind = inv.Kind
+			}
+			entries = append(entries, CommitEntry{ID: m.ID, Dead: p.deadLetter(m, kind, err)})
+			dead++
+			continue
+		}
+		records = append(records, rec)
+		entries = append(entries, entry)
+	}
+
+	if err := p.retry(ctx, "store", &p.stats.storeErrors, func() error {
+		return p.deps.Store.Save(ctx, records)
+	}); err != nil {
+		return err
+	}
+	var res CommitResult
+	if err := p.retry(ctx, "commit", &p.stats.commitErrors, func() error {
+		var err error
+		res, err = p.deps.Committer.Commit(ctx, entries)
+		if errors.Is(err, ErrGroupMissing) {
+			// The group vanished with the entries' pending state; whatever of
+			// this batch is still in the stream is delivered again once the
+			// reader recreates the group, so drop the batch here.
+			p.log.Warn("consumer group missing at commit; batch will be redelivered", "entries", len(entries))
+			return nil
+		}
+		return err
+	}); err != nil {
+		return err
+	}
+	p.stats.batches.Add(1)
+	p.stats.committed.Add(int64(res.Applied))
+	p.stats.skipped.Add(int64(res.Skipped))
+	p.stats.dead.Add(int64(dead))
+	p.stats.deleted.Add(int64(deleted))
+	p.log.Debug("batch committed", "entries", len(msgs), "stored", len(records), "applied", res.Applied,
+		"skipped", res.Skipped, "dead", dead, "deleted", deleted, "took", p.deps.Now().Sub(start))
+	if res.Skipped > 0 {
+		p.log.Info("entries already committed by another consumer were skipped", "skipped", res.Skipped)
+	}
+	return nil
+}
+
+// prepare validates and classifies one message into its record and its
+// commit entry.
+func (p *Pipeline) prepare(m *Message) (Record, CommitEntry, error) {
+	if m.Deliveries > p.cfg.MaxDeliveries {
+		return Record{}, CommitEntry{}, &pomocore.InvalidError{Kind: "too_many_deliveries",
+			Detail: fmt.Sprintf("delivered %d times, more than the limit of %d", m.Deliveries, p.cfg.MaxDeliveries)}
+	}
+	a, err := p.validator.Parse(m.ID, m.Fields)
+	if err != nil {
+		return Record{}, CommitEntry{}, err
+	}
+	ulid := a.UsageLogID
+	if ulid.IsZero() {
+		if ulid, err = pomocore.ObjectIDFromEntryID(m.ID, p.cfg.Partition); err != nil {
+			return Record{}, CommitEntry{}, &pomocore.InvalidError{Kind: "bad_entry_id", Detail: err.Error()}
+		}
+	}
+	cls := p.deps.Classifier.Classify(a.App, a.URL, a.Title)
+	if !p.deps.Taxonomy.Has(cls.Category) {
+		cls = pomocore.Classification{Category: p.deps.Taxonomy.Default, Source: pomocore.SourceDefault}
+	}
+	rec := Record{Activity: a, Classification: cls, CategoryID: p.deps.CategoryIDs[cls.Category], UsageLogID: ulid}
+	entry := CommitEntry{ID: m.ID}
+	if a.Duration > 0 {
+		entry.Increment = &Increment{Keys: p.keys(cls.Category, a.Time()), Member: a.UserID, Delta: a.Duration}
+	}
+	if a.IsEnd {
+		entry.SessionEnd = &SessionEnd{UserID: a.UserID, SessionDate: a.SessionDate, Session: a.Session}
+	}
+	return rec, entry, nil
+}
+
+// keys returns the leaderboard keys an activity of category at t increments:
+// the category's daily, weekly and monthly keys, and the work aggregate's
+// when the category counts as work.
+func (p *Pipeline) keys(category string, t time.Time) []string {
+	per := pomocore.PeriodsAt(t, p.cfg.Location).All()
+	n := 3
+	work := p.deps.Taxonomy.IsWork(category)
+	if work {
+		n = 6
+	}
+	keys := make([]string, 0, n)
+	for _, period := range per {
+		keys = append(keys, pomocore.LeaderboardKey(p.cfg.KeyPrefix, category, period))
+	}
+	if work {
+		for _, period := range per {
+			keys = append(keys, pomocore.LeaderboardKey(p.cfg.KeyPrefix, p.deps.Taxonomy.WorkAggregate, period))
+		}
+	}
+	return keys
+}
+
+func (p *Pipeline) deadLetter(m *Message, kind string, reason error) *DeadLetter {
+	p.stats.mu.Lock()
+	p.stats.deadByKind[kind]++
+	p.stats.mu.Unlock()
+	fields := m.Fields
+	if max := 2 * p.cfg.DeadFieldsMax; len(fields) > max {
+		fields = fields[:max]
+	}
+	return &DeadLetter{Reason: reason.Error(), Kind: kind, Fields: fields}
+}
+
+// retry calls f until it succeeds or ctx ends, backing off between tries.
+func (p *Pipeline) retry(ctx context.Context, what string, errCount *atomic.Int64, f func() error) error {
+	for attempt := 1; ; attempt++ {
+		err := f()
+		if err == nil {
+			if attempt > 1 {
+				p.log.Info(what+" recovered", "attempts", attempt)
+			}
+			return nil
+		}
+		errCount.Add(1)
+		if ctx.Err() != nil {
+			return fmt.Errorf("%s: %w (gave up: %w)", what, err, ctx.Err())
+		}
+		d := p.backoff(attempt)
+		p.log.Warn(what+" failed; entries stay pending, retrying", "err", err, "attempt", attempt, "backoff", d)
+		if err := p.deps.Sleep(ctx, d); err != nil {
+			return fmt.Errorf("%s: gave up: %w", what, err)
+		}
+	}
+}
+
+// backoff returns the wait before retry attempt n (1-based): exponential
+// from RetryMin, capped at RetryMax, with full jitter on its upper half.
+func (p *Pipeline) backoff(n int) time.Duration {
+	d := p.cfg.RetryMin
+	for i := 1; i < n && d < p.cfg.RetryMax; i++ {
+		d *= 2
+	}
+	d = min(d, p.cfg.RetryMax)
+	return d/2 + rand.N(d/2+1)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,98 @@
+// Package redis is the Redis adapter: the input stream Reader, the atomic
+// batch Committer, and the client they share. It implements ports declared
+// by package pipeline.
+package redis
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+)
+
+// Config is how to reach Redis. The zero value of a duration means its
+// default.
+type Config struct {
+	// Addrs lists host:port addresses; one for a standalone server.
+	Addrs []string
+	// Username is the ACL user (empty for the default user).
+	Username string
+	// Password authenticates (REDIS_PASSWORD); never logged.
+	Password string
+	// DB selects the database of a standalone server.
+	DB int
+	// TLS turns on TLS with the system roots.
+	TLS bool
+	// DialTimeout bounds connecting (default 5s).
+	DialTimeout time.Duration
+	// ReadTimeout bounds one reply (default 10s); it must exceed the
+	// pipeline's read BLOCK time.
+	ReadTimeout time.Duration
+	// WriteTimeout bounds sending one command (default 5s).
+	WriteTimeout time.Duration
+	// PoolSize is the connection pool size (default 10 per CPU, go-redis's).
+	PoolSize int
+}
+
+func (c Config) withDefaults() Config {
+	if c.DialTimeout == 0 {
+		c.DialTimeout = 5 * time.Second
+	}
+	if c.ReadTimeout == 0 {
+		c.ReadTimeout = 10 * time.Second
+	}
+	if c.WriteTimeout == 0 {
+		c.WriteTimeout = 5 * time.Second
+	}
+	return c
+}
+
+// Validate reports settings that cannot work.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	var errs []error
+	if len(c.Addrs) == 0 {
+		errs = append(errs, errors.New("no address"))
+	}
+	for _, a := range c.Addrs {
+		if a == "" {
+			errs = append(errs, errors.New("empty address"))
+		}
+	}
+	if c.DialTimeout < 0 || c.ReadTimeout < 0 || c.WriteTimeout < 0 {
+		errs = append(errs, errors.New("timeouts must be positive"))
+	}
+	if c.DB < 0 {
+		errs = append(errs, fmt.Errorf("db %d: want >= 0", c.DB))
+	}
+	return errors.Join(errs...)
+}
+
+// NewClient returns a go-redis client for cfg. Every command it sends is
+// bounded by the configured timeouts.
+func NewClient(cfg Config) (goredis.UniversalClient, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("redis: %w", err)
+	}
+	cfg = cfg.withDefaults()
+	var tlsCfg *tls.Config
+	if cfg.TLS {
+		tlsCfg = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	return goredis.NewClient(&goredis.Options{
+		Addr:            cfg.Addrs[0],
+		Username:        cfg.Username,
+		Password:        cfg.Password,
+		DB:              cfg.DB,
+		TLSConfig:       tlsCfg,
+		DialTimeout:     cfg.DialTimeout,
+		ReadTimeout:     cfg.ReadTimeout,
+		WriteTimeout:    cfg.WriteTimeout,
+		PoolSize:        cfg.PoolSize,
+		MaxRetries:      2,
+		MinRetryBackoff: 8 * time.Millisecond,
+		MaxRetryBackoff: 512 * time.Millisecond,
+	}), nil
+}
