@@ -1,0 +1,114 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+)
+
+func envOf(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestConfigDefaultsMatchTheContract(t *testing.T) {
+	c, err := loadConfig("run", nil, envOf(nil), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Stream != "pomodoro_pattern_match_stream" || c.Group != "pomodoro_pattern_match_group" ||
+		c.DeadStream != "pomodoro_pattern_match_stream:dead" || c.SessionStrm != "session_score_stream" ||
+		c.TimeZone != "Asia/Seoul" || c.BatchSize != 500 || c.KeyPrefix != "leaderboard" || c.DataDir != "./pomocore-data" ||
+		c.EmbeddedRedis != "127.0.0.1:6379" || c.LogFormat != "text" {
+		t.Errorf("defaults = %+v", c)
+	}
+	if !strings.Contains(c.Consumer, "-") {
+		t.Errorf("consumer %q: want host-pid", c.Consumer)
+	}
+}
+
+func TestConfigEnvThenFlags(t *testing.T) {
+	c, err := loadConfig("run", []string{"-group", "flag-group", "-batch-size", "50"}, envOf(map[string]string{
+		"POMOCORE_STREAM": "pattern_match_stream", "POMOCORE_GROUP": "pattern_match_group",
+		"REDIS_ADDR": "a:1, b:2", "POMOCORE_BLOCK": "250ms", "APP_ENV": "prod", "MONGO_URI": "mongodb://x",
+	}), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Stream != "pattern_match_stream" || c.Group != "flag-group" || c.BatchSize != 50 ||
+		c.Block != 250*time.Millisecond || len(c.RedisAddrs) != 2 || c.RedisAddrs[1] != "b:2" {
+		t.Errorf("config = %+v", c)
+	}
+	if c.DeadStream != "pattern_match_stream:dead" {
+		t.Errorf("dead stream = %q, want it to follow the stream", c.DeadStream)
+	}
+	if c.LogFormat != "json" {
+		t.Errorf("prod log format = %q, want json", c.LogFormat)
+	}
+}
+
+func TestConfigBadValuesNameTheSetting(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{map[string]string{"POMOCORE_BATCH_SIZE": "many"}, nil, "POMOCORE_BATCH_SIZE"},
+		{map[string]string{"POMOCORE_BATCH_SIZE": "0"}, nil, "POMOCORE_BATCH_SIZE"},
+		{map[string]string{"POMOCORE_TIMEZONE": "Mars/Olympus"}, nil, "POMOCORE_TIMEZONE"},
+		{map[string]string{"POMOCORE_BLOCK": "forever"}, nil, "POMOCORE_BLOCK"},
+		{map[string]string{"POMOCORE_BLOCK": "1m"}, nil, "POMOCORE_BLOCK"},
+		{map[string]string{"APP_ENV": "prod"}, nil, "REDIS_ADDR"},
+		{map[string]string{"APP_ENV": "prod", "REDIS_ADDR": "r:1"}, nil, "MONGO_URI"},
+		{map[string]string{"POMOCORE_LOG_LEVEL": "loud"}, nil, "POMOCORE_LOG_LEVEL"},
+		{map[string]string{"POMOCORE_MAX_DURATION": "-1"}, nil, "POMOCORE_MAX_DURATION"},
+		{map[string]string{"POMOCORE_REDIS_TLS": "sometimes"}, nil, "POMOCORE_REDIS_TLS"},
+		{map[string]string{"POMOCORE_MONGO_MAX_STATEMENTS": "500"}, nil, "POMOCORE_MONGO_MAX_STATEMENTS"},
+		{nil, []string{"-stream", ""}, "POMOCORE_STREAM"},
+		{nil, []string{"-no-such-flag"}, "no-such-flag"},
+	} {
+		_, err := loadConfig("run", tc.args, envOf(tc.env), &bytes.Buffer{})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("env %v args %v: err = %v, want one naming %s", tc.env, tc.args, err, tc.want)
+		}
+	}
+}
+
+func TestRunMainExitCodes(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := runMain([]string{"settings"}, envOf(nil), &out, &errOut); code != 0 || !strings.Contains(out.String(), "REDIS_ADDR") {
+		t.Errorf("settings: code %d, out %q", code, out.String())
+	}
+	if code := runMain([]string{"nope"}, envOf(nil), &out, &errOut); code != 2 {
+		t.Errorf("unknown command: code %d", code)
+	}
+	errOut.Reset()
+	if code := runMain([]string{"run"}, envOf(map[string]string{"POMOCORE_BATCH_SIZE": "x"}), &out, &errOut); code != 1 ||
+		!strings.Contains(errOut.String(), "POMOCORE_BATCH_SIZE") {
+		t.Errorf("bad setting: code %d, stderr %q", code, errOut.String())
+	}
+}
+
+func TestLoggerRedactsSecrets(t *testing.T) {
+	var buf bytes.Buffer
+	cfg := defaultConfig()
+	cfg.RedisPassword = "hunter2-redis"
+	cfg.MongoURI = "mongodb://admin:s3cr3t-mongo@db:27017/?authSource=admin"
+	cfg.OpenAIKey = "sk-test-openai-key"
+	for _, format := range []string{"text", "json"} {
+		cfg.LogFormat = format
+		log := newLogger(cfg, &buf)
+		log.Info("connect", "uri", cfg.MongoURI, "err", errors.New("auth failed for s3cr3t-mongo"), "key", cfg.OpenAIKey)
+		log.Warn("redis "+"x", slog.String("password", cfg.RedisPassword))
+	}
+	for _, secret := range []string{"hunter2-redis", "s3cr3t-mongo", "sk-test-openai-key", "admin:s3cr3t"} {
+		if strings.Contains(buf.String(), secret) {
+			t.Errorf("log contains %q:\n%s", secret, buf.String())
+		}
+	}
+	if !strings.Contains(buf.String(), "[REDACTED]") {
+		t.Errorf("nothing redacted:\n%s", buf.String())
+	}
+}
