@@ -70,10 +70,11 @@ func TestCommitterAppliesEffectsOnce(t *testing.T) {
 		ctx := context.Background()
 		ids := deliver(t, rdb, 4)
 		c := newCommitter(t, rdb)
+		a, b := 0.1, 0.2
 		daily := []string{"leaderboard:Development:2026-11-24", "leaderboard:work:2026-11-24"}
 		entries := []pipeline.CommitEntry{
-			{ID: ids[0], Increment: &pipeline.Increment{Keys: daily, Member: "u1", Delta: 0.1}},
-			{ID: ids[1], Increment: &pipeline.Increment{Keys: daily, Member: "u1", Delta: 0.2},
+			{ID: ids[0], Increment: &pipeline.Increment{Keys: daily, Member: "u1", Delta: a}},
+			{ID: ids[1], Increment: &pipeline.Increment{Keys: daily, Member: "u1", Delta: b},
 				SessionEnd: &pipeline.SessionEnd{UserID: "u1", SessionDate: "2026-11-24", Session: 3}},
 			{ID: ids[2], Increment: &pipeline.Increment{Keys: daily[:1], Member: "u2", Delta: 1e-7}},
 			{ID: ids[3], Dead: &pipeline.DeadLetter{Reason: "duration: bad", Kind: "bad_duration", Fields: []string{"userId", "u3", "duration", "NaN"}}},
@@ -95,10 +96,10 @@ func TestCommitterAppliesEffectsOnce(t *testing.T) {
 			t.Fatalf("second commit = %+v, want 4 skipped", res)
 		}
 
-		if got := rdb.ZScore(ctx, daily[0], "u1").Val(); got != 0.1+0.2 {
-			t.Errorf("u1 Development = %.17g, want %.17g (exact float sum)", got, 0.1+0.2)
+		if got := rdb.ZScore(ctx, daily[0], "u1").Val(); got != a+b {
+			t.Errorf("u1 Development = %.17g, want %.17g (the float sum, to the last bit)", got, a+b)
 		}
-		if got := rdb.ZScore(ctx, daily[1], "u1").Val(); got != 0.1+0.2 {
+		if got := rdb.ZScore(ctx, daily[1], "u1").Val(); got != a+b {
 			t.Errorf("u1 work = %.17g", got)
 		}
 		if got := rdb.ZScore(ctx, daily[0], "u2").Val(); got != 1e-7 {
