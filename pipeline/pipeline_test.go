@@ -1,0 +1,452 @@
+package pipeline_test
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/pomocore/pomocore"
+	"github.com/pomocore/pomocore/pipeline"
+	"github.com/pomocore/pomocore/pipeline/storetest"
+	"github.com/pomocore/pomocore/redis"
+)
+
+const (
+	stream  = "pomodoro_pattern_match_stream"
+	group   = "pomodoro_pattern_match_group"
+	dead    = stream + ":dead"
+	session = "session_score_stream"
+)
+
+var seoul = mustLoc("Asia/Seoul")
+
+func mustLoc(name string) *time.Location {
+	l, err := time.LoadLocation(name)
+	if err != nil {
+		panic(err)
+	}
+	return l
+}
+
+// fixedClassifier maps app names to categories; everything else is
+// Uncategorized.
+type fixedClassifier map[string]string
+
+func (f fixedClassifier) Classify(app, _, _ string) pomocore.Classification {
+	if c, ok := f[app]; ok {
+		return pomocore.Classification{Category: c, Source: pomocore.SourceApp}
+	}
+	return pomocore.Classification{Category: pomocore.Uncategorized, Source: pomocore.SourceDefault}
+}
+
+type env struct {
+	t      *testing.T
+	mini   *miniredis.Miniredis
+	rdb    *goredis.Client
+	store  *storetest.Memory
+	now    time.Time
+	sleeps atomic.Int64
+	p      *pipeline.Pipeline
+	reader *redis.Reader
+	ids    map[string]pomocore.ObjectID
+}
+
+func newEnv(t *testing.T, consumer string, cfg pipeline.Config) *env {
+	t.Helper()
+	m := miniredis.RunT(t)
+	rdb := goredis.NewClient(&goredis.Options{Addr: m.Addr()})
+	t.Cleanup(func() { _ = rdb.Close() })
+	e := &env{t: t, mini: m, rdb: rdb, store: storetest.NewMemory(),
+		now: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)}
+	e.build(consumer, cfg)
+	return e
+}
+
+func (e *env) build(consumer string, cfg pipeline.Config) {
+	t := e.t
+	t.Helper()
+	reader, err := redis.NewReader(e.rdb, redis.ReaderConfig{Stream: stream, Group: group, Consumer: consumer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := reader.EnsureGroup(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	committer, err := redis.NewCommitter(e.rdb, redis.CommitterConfig{Stream: stream, Group: group, DeadStream: dead, SessionStream: session})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.ids = map[string]pomocore.ObjectID{}
+	for i, c := range pomocore.DefaultTaxonomy().Categories {
+		e.ids[c] = pomocore.ObjectID{byte(i + 1)}
+	}
+	if cfg.Location == nil {
+		cfg.Location = seoul
+	}
+	e.reader = reader
+	e.p, err = pipeline.New(cfg, pipeline.Deps{
+		Reader: reader, Store: e.store, Committer: committer,
+		Classifier:  fixedClassifier{"Xcode": "Development", "Steam": "Game"},
+		Taxonomy:    pomocore.DefaultTaxonomy(),
+		CategoryIDs: e.ids,
+		Now:         func() time.Time { return e.now },
+		Sleep: func(ctx context.Context, d time.Duration) error {
+			e.sleeps.Add(1)
+			return ctx.Err()
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// event returns CONTRACT fields for one activity.
+func event(user, app string, duration float64, ts time.Time, end bool) []string {
+	return []string{
+		"userId", user, "app", app, "title", "t", "url", "",
+		"duration", strconv.FormatFloat(duration, 'g', -1, 64),
+		"timestamp", strconv.FormatInt(ts.Unix(), 10),
+		"session", "2", "sessionDate", ts.In(seoul).Format(time.DateOnly), "sessionMinutes", "25",
+		"isEnd", strconv.FormatBool(end),
+	}
+}
+
+func (e *env) add(fields ...string) string {
+	e.t.Helper()
+	id, err := e.rdb.XAdd(context.Background(), &goredis.XAddArgs{Stream: stream, Values: fields}).Result()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return id
+}
+
+// processNew reads everything new and processes it.
+func (e *env) processNew() {
+	e.t.Helper()
+	ctx := context.Background()
+	for {
+		msgs, err := e.reader.Read(ctx, 100, -1)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if len(msgs) == 0 {
+			return
+		}
+		if err := e.p.Process(ctx, msgs); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+}
+
+func (e *env) score(key, member string) float64 {
+	e.t.Helper()
+	s, err := e.rdb.ZScore(context.Background(), key, member).Result()
+	if errors.Is(err, goredis.Nil) {
+		return 0
+	}
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return s
+}
+
+func (e *env) pending() int64 {
+	e.t.Helper()
+	p, err := e.rdb.XPending(context.Background(), stream, group).Result()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return p.Count
+}
+
+func TestProcessCountsStoresAndEmits(t *testing.T) {
+	e := newEnv(t, "c1", pipeline.Config{})
+	// 2026-11-24 23:30 in Seoul is 14:30 UTC; 2026-11-24 15:30 UTC is
+	// already the 25th in Seoul.
+	ts1 := time.Date(2026, 11, 24, 14, 30, 0, 0, time.UTC)
+	ts2 := time.Date(2026, 11, 24, 15, 30, 0, 0, time.UTC)
+	e.add(event("u1", "Xcode", 100, ts1, false)...)
+	e.add(event("u1", "Xcode", 50.5, ts2, true)...)
+	e.add(event("u2", "Steam", 30, ts1, false)...)
+	e.add(event("u2", "Unknown Thing", 0, ts1, false)...)
+	e.processNew()
+
+	for key, want := range map[string]float64{
+		"leaderboard:Development:2026-11-24": 100,
+		"leaderboard:Development:2026-11-25": 50.5,
+		"leaderboard:Development:2026-W48":   150.5,
+		"leaderboard:Development:2026-M11":   150.5,
+		"leaderboard:work:2026-11-24":        100,
+		"leaderboard:work:2026-W48":          150.5,
+		"leaderboard:work:2026-M11":          150.5,
+	} {
+		if got := e.score(key, "u1"); got != want {
+			t.Errorf("%s u1 = %v, want %v", key, got, want)
+		}
+	}
+	if got := e.score("leaderboard:Game:2026-11-24", "u2"); got != 30 {
+		t.Errorf("Game u2 = %v, want 30", got)
+	}
+	if got := e.score("leaderboard:work:2026-11-24", "u2"); got != 0 {
+		t.Errorf("work u2 = %v, want 0 (Game is not work)", got)
+	}
+	if n := e.rdb.Exists(context.Background(), "leaderboard:Uncategorized:2026-11-24").Val(); n != 0 {
+		t.Errorf("a zero duration created a leaderboard entry")
+	}
+	ses := e.rdb.XRange(context.Background(), session, "-", "+").Val()
+	if len(ses) != 1 || ses[0].Values["userId"] != "u1" || ses[0].Values["session"] != "2" || ses[0].Values["sessionDate"] != "2026-11-25" {
+		t.Errorf("session events = %+v", ses)
+	}
+	snap, err := e.store.Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snap.UsageLogs) != 4 {
+		t.Fatalf("usage logs = %d, want 4", len(snap.UsageLogs))
+	}
+	if len(snap.Categorized) != 3 {
+		t.Errorf("categorized data = %d, want 3 distinct (app,url,title)", len(snap.Categorized))
+	}
+	for _, l := range snap.UsageLogs {
+		if l.UserID == "u2" && l.Duration == 30 && l.CategoryID != e.ids["Game"] {
+			t.Errorf("Steam usage log categoryId = %v, want Game's", l.CategoryID)
+		}
+	}
+	if e.pending() != 0 {
+		t.Errorf("pending = %d, want 0", e.pending())
+	}
+}
+
+func TestMalformedEntriesAreDeadLetteredNotCounted(t *testing.T) {
+	e := newEnv(t, "c1", pipeline.Config{})
+	ts := time.Date(2026, 11, 24, 3, 0, 0, 0, time.UTC)
+	good := event("u1", "Xcode", 10, ts, false)
+	set := func(name, value string) []string {
+		out := append([]string(nil), good...)
+		for i := 0; i < len(out); i += 2 {
+			if out[i] == name {
+				out[i+1] = value
+			}
+		}
+		return out
+	}
+	cases := map[string][]string{
+		"missing_user":    set("userId", ""),
+		"bad_duration":    set("duration", "abc"),
+		"nan":             set("duration", "NaN"),
+		"inf":             set("duration", "Inf"),
+		"negative":        set("duration", "-500"),
+		"bad_timestamp":   set("timestamp", strconv.FormatInt(ts.UnixMilli(), 10)),
+		"bad_int":         set("session", "two"),
+		"bad_bool":        set("isEnd", "maybe"),
+		"bad_date":        set("sessionDate", "24/11/2026"),
+		"bad_object_id":   append(append([]string(nil), good...), "categorizedDataId", "xyz"),
+		"duplicate_field": append(append([]string(nil), good...), "duration", "99999"),
+	}
+	for _, fields := range cases {
+		e.add(fields...)
+	}
+	e.add(good...)
+	e.processNew()
+
+	if got := e.score("leaderboard:Development:2026-11-24", "u1"); got != 10 {
+		t.Errorf("score = %v, want 10: only the good entry counts", got)
+	}
+	dl := e.rdb.XRange(context.Background(), dead, "-", "+").Val()
+	if len(dl) != len(cases) {
+		t.Fatalf("dead letters = %d, want %d", len(dl), len(cases))
+	}
+	for _, m := range dl {
+		if m.Values["dead.reason"] == "" || m.Values["dead.kind"] == "" || m.Values["dead.id"] == "" {
+			t.Errorf("dead letter without id/reason/kind: %+v", m.Values)
+		}
+	}
+	snap, _ := e.store.Snapshot(context.Background())
+	if len(snap.UsageLogs) != 1 {
+		t.Errorf("usage logs = %d, want 1", len(snap.UsageLogs))
+	}
+	if e.pending() != 0 {
+		t.Errorf("pending = %d, want 0: dead letters are acknowledged", e.pending())
+	}
+	if got := e.p.Stats().Snapshot().Dead; got != int64(len(cases)) {
+		t.Errorf("stats dead = %d", got)
+	}
+}
+
+func TestStoreFailureAcknowledgesNothingUntilStored(t *testing.T) {
+	e := newEnv(t, "c1", pipeline.Config{})
+	ts := time.Date(2026, 11, 24, 3, 0, 0, 0, time.UTC)
+	e.add(event("u1", "Xcode", 10, ts, true)...)
+	e.store.FailNext(3, errors.New("store down"))
+	msgs, err := e.reader.Read(context.Background(), 10, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.p.Process(context.Background(), msgs); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.sleeps.Load(); got != 3 {
+		t.Errorf("backoff sleeps = %d, want 3 (one per failure)", got)
+	}
+	if got := e.score("leaderboard:Development:2026-11-24", "u1"); got != 10 {
+		t.Errorf("score = %v, want 10 after recovery", got)
+	}
+
+	// A store that stays down until the context ends: nothing acknowledged,
+	// nothing counted, the entry stays pending.
+	e.add(event("u1", "Xcode", 7, ts, true)...)
+	e.store.FailNext(1<<30, errors.New("store down"))
+	msgs, _ = e.reader.Read(context.Background(), 10, -1)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := e.p.Process(ctx, msgs); err == nil {
+		t.Fatal("Process succeeded with the store down")
+	}
+	if got := e.score("leaderboard:Development:2026-11-24", "u1"); got != 10 {
+		t.Errorf("score = %v, want still 10", got)
+	}
+	if e.pending() != 1 {
+		t.Errorf("pending = %d, want 1", e.pending())
+	}
+	if n := e.rdb.XLen(context.Background(), session).Val(); n != 1 {
+		t.Errorf("session events = %d, want 1", n)
+	}
+}
+
+func TestRedeliveredBatchCountsOnce(t *testing.T) {
+	e := newEnv(t, "c1", pipeline.Config{})
+	ts := time.Date(2026, 11, 24, 3, 0, 0, 0, time.UTC)
+	e.add(event("u1", "Xcode", 10, ts, true)...)
+	msgs, _ := e.reader.Read(context.Background(), 10, -1)
+	for i := 0; i < 3; i++ {
+		if err := e.p.Process(context.Background(), msgs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := e.score("leaderboard:Development:2026-11-24", "u1"); got != 10 {
+		t.Errorf("score = %v, want 10", got)
+	}
+	if n := e.rdb.XLen(context.Background(), session).Val(); n != 1 {
+		t.Errorf("session events = %d, want 1", n)
+	}
+	snap, _ := e.store.Snapshot(context.Background())
+	if len(snap.UsageLogs) != 1 {
+		t.Errorf("usage logs = %d, want 1", len(snap.UsageLogs))
+	}
+	if s := e.p.Stats().Snapshot(); s.Committed != 1 || s.Skipped != 2 {
+		t.Errorf("stats = %+v, want 1 committed 2 skipped", s)
+	}
+}
+
+func TestTooManyDeliveriesGoesToDeadLetters(t *testing.T) {
+	e := newEnv(t, "c1", pipeline.Config{MaxDeliveries: 2})
+	ts := time.Date(2026, 11, 24, 3, 0, 0, 0, time.UTC)
+	e.add(event("u1", "Xcode", 10, ts, false)...)
+	msgs, err := e.reader.Read(context.Background(), 10, -1)
+	if err != nil || len(msgs) != 1 {
+		t.Fatal(msgs, err)
+	}
+	msgs[0].Deliveries = 3 // as reported after two earlier deliveries
+	if err := e.p.Process(context.Background(), msgs); err != nil {
+		t.Fatal(err)
+	}
+	dl := e.rdb.XRange(context.Background(), dead, "-", "+").Val()
+	if len(dl) != 1 || dl[0].Values["dead.kind"] != "too_many_deliveries" {
+		t.Fatalf("dead letters = %+v", dl)
+	}
+	if got := e.score("leaderboard:Development:2026-11-24", "u1"); got != 0 {
+		t.Errorf("score = %v, want 0", got)
+	}
+}
+
+func TestRunDrainsOwnPendingThenReadsAndStops(t *testing.T) {
+	e := newEnv(t, "c1", pipeline.Config{Block: 10 * time.Millisecond})
+	ts := time.Date(2026, 11, 24, 3, 0, 0, 0, time.UTC)
+	for i := 0; i < 5; i++ {
+		e.add(event("u"+strconv.Itoa(i), "Xcode", 1, ts, false)...)
+	}
+	// A previous run of consumer c1 read these five and died.
+	if _, err := e.reader.Read(context.Background(), 5, -1); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		e.add(event("v"+strconv.Itoa(i), "Steam", 2, ts, false)...)
+	}
+	e.build("c1", pipeline.Config{Block: 10 * time.Millisecond})
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.p.Run(ctx) }()
+	for e.p.Stats().Snapshot().Committed < 8 {
+		select {
+		case err := <-done:
+			t.Fatalf("Run returned early: %v", err)
+		case <-time.After(time.Millisecond):
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run = %v, want nil on cancel", err)
+	}
+	if e.pending() != 0 {
+		t.Errorf("pending = %d", e.pending())
+	}
+	for i := 0; i < 5; i++ {
+		if got := e.score("leaderboard:Development:2026-11-24", "u"+strconv.Itoa(i)); got != 1 {
+			t.Errorf("u%d = %v", i, got)
+		}
+	}
+}
+
+func TestRunReclaimsIdleEntriesOfOtherConsumers(t *testing.T) {
+	e := newEnv(t, "dead-consumer", pipeline.Config{})
+	ts := time.Date(2026, 11, 24, 3, 0, 0, 0, time.UTC)
+	for i := 0; i < 4; i++ {
+		e.add(event("u", "Xcode", 1, ts, false)...)
+	}
+	if _, err := e.reader.Read(context.Background(), 4, -1); err != nil {
+		t.Fatal(err)
+	}
+	e.mini.FastForward(time.Minute) // the entries are now idle for a minute
+	e.mini.SetTime(time.Now().Add(2 * time.Minute))
+	e.build("survivor", pipeline.Config{Block: 10 * time.Millisecond, ClaimIdle: 30 * time.Second})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.p.Run(ctx) }()
+	for e.p.Stats().Snapshot().Committed < 4 {
+		select {
+		case err := <-done:
+			t.Fatalf("Run returned early: %v", err)
+		case <-time.After(time.Millisecond):
+		}
+	}
+	cancel()
+	<-done
+	if got := e.score("leaderboard:Development:2026-11-24", "u"); got != 4 {
+		t.Errorf("score = %v, want 4", got)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	for _, c := range []pipeline.Config{
+		{BatchSize: -1}, {BatchSize: 20000}, {MaxDeliveries: -1}, {Partition: 64},
+		{RetryMin: time.Second, RetryMax: time.Millisecond}, {Limits: pomocore.Limits{MaxDuration: -1}},
+	} {
+		if err := c.Validate(); err == nil {
+			t.Errorf("%+v accepted", c)
+		}
+	}
+	if err := (pipeline.Config{}).Validate(); err != nil {
+		t.Errorf("defaults rejected: %v", err)
+	}
+	if _, err := pipeline.New(pipeline.Config{}, pipeline.Deps{}); err == nil {
+		t.Error("New without ports succeeded")
+	}
+}
+

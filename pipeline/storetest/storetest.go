@@ -1,0 +1,346 @@
+package storetest
+
+import (
+	"context"
+	"reflect"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/pomocore/pomocore"
+	"github.com/pomocore/pomocore/pipeline"
+)
+
+// Harness is what an adapter under test provides: the two ports and a way
+// to read every document back.
+type Harness interface {
+	pipeline.Store
+	pipeline.Patterns
+	// Snapshot returns every categorized_data and pomodoro_usage_log
+	// document, sorted by ID.
+	Snapshot(ctx context.Context) (*Snapshot, error)
+}
+
+// Category ids used by the suite.
+var (
+	Dev  = pomocore.ObjectID{0xde, 0x01}
+	Game = pomocore.ObjectID{0x9a, 0x02}
+	SNS  = pomocore.ObjectID{0x55, 0x03}
+)
+
+var seq atomic.Int64
+
+// Rec returns a record of user for (app, url, title) in category cat with
+// a usage-log id derived from a fresh stream entry id.
+func Rec(user, app, url, title string, cat pomocore.ObjectID) pipeline.Record {
+	n := seq.Add(1)
+	entry := "1764000000000-" + strconv.FormatInt(n, 10)
+	id, _ := pomocore.ObjectIDFromEntryID(entry, 0)
+	return pipeline.Record{
+		Activity: pomocore.Activity{EntryID: entry, UserID: user, App: app, URL: url, Title: title,
+			Duration: float64(n%300) + 0.5, Timestamp: 1764000000 + float64(n), Session: int(n % 5),
+			SessionDate: "2026-11-24", SessionMinutes: 25},
+		Classification: pomocore.Classification{Category: "x", Source: pomocore.SourceApp},
+		CategoryID:     cat,
+		UsageLogID:     id,
+	}
+}
+
+// Run runs the contract suite; open returns a fresh, empty store each call.
+func Run(t *testing.T, open func(t *testing.T) Harness) {
+	ctx := context.Background()
+	snap := func(t *testing.T, h Harness) *Snapshot {
+		t.Helper()
+		s, err := h.Snapshot(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	save := func(t *testing.T, h Harness, recs ...pipeline.Record) {
+		t.Helper()
+		if err := h.Save(ctx, recs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cdOf := func(s *Snapshot, id pomocore.ObjectID) (pomocore.CategorizedData, bool) {
+		for _, c := range s.Categorized {
+			if c.ID == id {
+				return c, true
+			}
+		}
+		return pomocore.CategorizedData{}, false
+	}
+
+	t.Run("CreateModeOneDocumentPerKey", func(t *testing.T) {
+		h := open(t)
+		a := Rec("u1", "Xcode", "", "main.go", Dev)
+		b := Rec("u2", "Xcode", "", "main.go", Dev)
+		c := Rec("u1", "Chrome", "https://x.com/home", "Home / X", SNS)
+		save(t, h, a, b, c)
+		s := snap(t, h)
+		if len(s.Categorized) != 2 || len(s.UsageLogs) != 3 {
+			t.Fatalf("got %d categorized, %d logs; want 2 and 3", len(s.Categorized), len(s.UsageLogs))
+		}
+		for _, r := range []pipeline.Record{a, b, c} {
+			var l pomocore.UsageLog
+			for _, x := range s.UsageLogs {
+				if x.ID == r.UsageLogID {
+					l = x
+				}
+			}
+			want := pomocore.UsageLog{ID: r.UsageLogID, UserID: r.Activity.UserID, CategoryID: r.CategoryID,
+				Session: r.Activity.Session, SessionMinutes: 25, SessionDate: "2026-11-24",
+				Timestamp: r.Activity.Timestamp, Duration: r.Activity.Duration, CategorizedDataID: l.CategorizedDataID}
+			if l != want {
+				t.Errorf("usage log = %+v\nwant %+v", l, want)
+			}
+			cd, ok := cdOf(s, l.CategorizedDataID)
+			if !ok || cd.App != r.Activity.App || cd.URL != r.Activity.URL || cd.Title != r.Activity.Title || cd.CategoryID != r.CategoryID || cd.LLMBased {
+				t.Errorf("usage log %s points at %+v (found %v)", l.ID, cd, ok)
+			}
+		}
+		// A later batch with the same key reuses the document and sets the
+		// new category.
+		d := Rec("u3", "Xcode", "", "main.go", Game)
+		d.Classification.Source = pomocore.SourceLLM
+		save(t, h, d)
+		s2 := snap(t, h)
+		if len(s2.Categorized) != 2 || len(s2.UsageLogs) != 4 {
+			t.Fatalf("after reuse: %d categorized, %d logs", len(s2.Categorized), len(s2.UsageLogs))
+		}
+		for _, cd := range s2.Categorized {
+			if cd.App == "Xcode" && (cd.CategoryID != Game || !cd.LLMBased) {
+				t.Errorf("existing categorized_data not updated: %+v", cd)
+			}
+		}
+	})
+
+	t.Run("IDModeUpdatesAndCreatesMissing", func(t *testing.T) {
+		h := open(t)
+		cdID := pomocore.ObjectID{1, 2, 3}
+		ulID := pomocore.ObjectID{4, 5, 6}
+		r := Rec("u1", "Figma", "", "design", Dev)
+		r.Activity.CategorizedDataID, r.Activity.UsageLogID, r.UsageLogID = cdID, ulID, ulID
+		save(t, h, r) // both missing: created with these ids
+		r2 := r
+		r2.CategoryID = Game
+		save(t, h, r2) // both present: updated
+		s := snap(t, h)
+		if len(s.Categorized) != 1 || s.Categorized[0].ID != cdID || s.Categorized[0].CategoryID != Game || s.Categorized[0].App != "Figma" {
+			t.Errorf("categorized = %+v", s.Categorized)
+		}
+		if len(s.UsageLogs) != 1 || s.UsageLogs[0].ID != ulID || s.UsageLogs[0].CategoryID != Game ||
+			s.UsageLogs[0].CategorizedDataID != cdID || s.UsageLogs[0].UserID != "u1" {
+			t.Errorf("usage logs = %+v", s.UsageLogs)
+		}
+	})
+
+	t.Run("MixedModesInOneBatch", func(t *testing.T) {
+		h := open(t)
+		withIDs := Rec("u1", "Figma", "", "a", Dev)
+		withIDs.Activity.CategorizedDataID = pomocore.ObjectID{9, 9}
+		withIDs.Activity.UsageLogID = pomocore.ObjectID{8, 8}
+		withIDs.UsageLogID = withIDs.Activity.UsageLogID
+		onlyLog := Rec("u2", "Steam", "", "", Game)
+		onlyLog.Activity.UsageLogID = pomocore.ObjectID{7, 7}
+		onlyLog.UsageLogID = onlyLog.Activity.UsageLogID
+		plain := Rec("u3", "Steam", "", "", Game)
+		save(t, h, withIDs, onlyLog, plain)
+		s := snap(t, h)
+		if len(s.Categorized) != 2 || len(s.UsageLogs) != 3 {
+			t.Fatalf("got %d categorized, %d logs; want 2, 3", len(s.Categorized), len(s.UsageLogs))
+		}
+		var steamCD pomocore.ObjectID
+		for _, c := range s.Categorized {
+			if c.App == "Steam" {
+				steamCD = c.ID
+			}
+		}
+		for _, l := range s.UsageLogs {
+			if (l.ID == onlyLog.UsageLogID || l.ID == plain.UsageLogID) && l.CategorizedDataID != steamCD {
+				t.Errorf("log %s categorizedDataId = %s, want the Steam document %s", l.ID, l.CategorizedDataID, steamCD)
+			}
+		}
+	})
+
+	t.Run("Idempotent", func(t *testing.T) {
+		h := open(t)
+		var batch []pipeline.Record
+		for i := 0; i < 40; i++ {
+			batch = append(batch, Rec("u"+strconv.Itoa(i%3), "App"+strconv.Itoa(i%6), "", "t", Dev))
+		}
+		save(t, h, batch[:15]...) // a partial earlier try
+		save(t, h, batch...)
+		once := snap(t, h)
+		save(t, h, batch...)
+		twice := snap(t, h)
+		if !reflect.DeepEqual(once, twice) {
+			t.Errorf("saving again changed the store:\n%+v\n%+v", once, twice)
+		}
+		if len(twice.Categorized) != 6 || len(twice.UsageLogs) != 40 {
+			t.Errorf("got %d categorized, %d logs; want 6 and 40", len(twice.Categorized), len(twice.UsageLogs))
+		}
+	})
+
+	t.Run("LaterRecordWinsInBatch", func(t *testing.T) {
+		h := open(t)
+		a := Rec("u1", "Slack", "", "general", Dev)
+		b := Rec("u1", "Slack", "", "general", SNS)
+		c := a
+		c.CategoryID = Game // the same usage log again, reclassified
+		save(t, h, a, b, c)
+		s := snap(t, h)
+		if len(s.Categorized) != 1 || s.Categorized[0].CategoryID != Game {
+			t.Errorf("categorized = %+v, want one with the last category", s.Categorized)
+		}
+		for _, l := range s.UsageLogs {
+			if l.ID == a.UsageLogID && l.CategoryID != Game {
+				t.Errorf("usage log category = %s, want the later record's", l.CategoryID)
+			}
+		}
+	})
+
+	t.Run("EmptyBatch", func(t *testing.T) {
+		h := open(t)
+		save(t, h)
+		if s := snap(t, h); len(s.Categorized)+len(s.UsageLogs) != 0 {
+			t.Errorf("empty batch wrote %+v", s)
+		}
+	})
+
+	t.Run("LargeBatch", func(t *testing.T) {
+		h := open(t)
+		var batch []pipeline.Record
+		for i := 0; i < 1200; i++ {
+			batch = append(batch, Rec("u"+strconv.Itoa(i%50), "app-"+strconv.Itoa(i%300), "https://example.com/"+strconv.Itoa(i%300), "", Dev))
+		}
+		save(t, h, batch...)
+		s := snap(t, h)
+		if len(s.Categorized) != 300 || len(s.UsageLogs) != 1200 {
+			t.Errorf("got %d categorized, %d logs; want 300 and 1200", len(s.Categorized), len(s.UsageLogs))
+		}
+	})
+
+	t.Run("UnicodeAndEmptyFields", func(t *testing.T) {
+		h := open(t)
+		recs := []pipeline.Record{
+			Rec("사용자", "카카오톡", "", "", SNS),
+			Rec("u", "한컴오피스 한글", "", "보고서.hwp — 편집", Dev),
+			Rec("u", "", "https://네이버.com/검색?q=고", "", SNS),
+			Rec("u", "App", "", "", Dev),
+			Rec("u", "App", "", " ", Dev),
+		}
+		save(t, h, recs...)
+		s := snap(t, h)
+		if len(s.Categorized) != 5 {
+			t.Errorf("got %d categorized, want 5 distinct keys (a blank title differs from an empty one)", len(s.Categorized))
+		}
+		got := map[string]bool{}
+		for _, c := range s.Categorized {
+			got[c.App+"|"+c.URL+"|"+c.Title] = true
+		}
+		for _, r := range recs {
+			if k := r.Activity.App + "|" + r.Activity.URL + "|" + r.Activity.Title; !got[k] {
+				t.Errorf("key %q not stored as given", k)
+			}
+		}
+		for _, l := range s.UsageLogs {
+			if l.UserID == "사용자" {
+				return
+			}
+		}
+		t.Error("unicode user id lost")
+	})
+
+	t.Run("ConcurrentSaves", func(t *testing.T) {
+		h := open(t)
+		var wg sync.WaitGroup
+		batches := make([][]pipeline.Record, 4)
+		for g := range batches {
+			for i := 0; i < 25; i++ {
+				batches[g] = append(batches[g], Rec("u", "shared-"+strconv.Itoa(i%5), "", "", Dev))
+			}
+		}
+		errs := make(chan error, len(batches))
+		for _, b := range batches {
+			wg.Add(1)
+			go func(b []pipeline.Record) {
+				defer wg.Done()
+				errs <- h.Save(ctx, b)
+			}(b)
+		}
+		wg.Wait()
+		close(errs)
+		failed := 0
+		for err := range errs {
+			if err != nil {
+				failed++
+				t.Logf("concurrent save: %v", err)
+			}
+		}
+		// A racing insert of the same key may fail; the contract is that a
+		// retry then succeeds and nothing is duplicated.
+		for g := 0; g < failed; g++ {
+			for _, b := range batches {
+				_ = h.Save(ctx, b)
+			}
+		}
+		s := snap(t, h)
+		if len(s.Categorized) != 5 || len(s.UsageLogs) != 100 {
+			t.Errorf("got %d categorized, %d logs; want 5 and 100", len(s.Categorized), len(s.UsageLogs))
+		}
+	})
+
+	t.Run("Patterns", func(t *testing.T) {
+		h := open(t)
+		got, err := h.LoadPatterns(ctx)
+		if err != nil || len(got) != 0 {
+			t.Fatalf("empty store patterns = %v, %v", got, err)
+		}
+		defaults := []pomocore.CategoryPattern{
+			{Category: "Development", Priority: 2, AppPatterns: []string{"xcode", "visual studio code"}, DomainPatterns: []string{"github.com"}},
+			{Category: "SNS", AppPatterns: []string{}, DomainPatterns: []string{"x.com", "instagram.com"}},
+			{Category: "Uncategorized"},
+		}
+		seeded, err := h.SeedPatterns(ctx, defaults)
+		if err != nil || !seeded {
+			t.Fatalf("seed empty = %v, %v", seeded, err)
+		}
+		got, err = h.LoadPatterns(ctx)
+		if err != nil || len(got) != 3 {
+			t.Fatalf("load = %v, %v", got, err)
+		}
+		byCat := map[string]pomocore.CategoryPattern{}
+		for _, p := range got {
+			if p.ID.IsZero() {
+				t.Errorf("%s has no id", p.Category)
+			}
+			byCat[p.Category] = p
+		}
+		if d := byCat["Development"]; d.Priority != 2 || !reflect.DeepEqual(d.AppPatterns, defaults[0].AppPatterns) || !reflect.DeepEqual(d.DomainPatterns, defaults[0].DomainPatterns) {
+			t.Errorf("Development = %+v", d)
+		}
+		if s := byCat["SNS"]; !reflect.DeepEqual(s.DomainPatterns, defaults[1].DomainPatterns) || len(s.AppPatterns) != 0 {
+			t.Errorf("SNS = %+v", s)
+		}
+		seeded, err = h.SeedPatterns(ctx, []pomocore.CategoryPattern{{Category: "Game"}})
+		if err != nil || seeded {
+			t.Errorf("seed non-empty = %v, %v; want false", seeded, err)
+		}
+		again, _ := h.LoadPatterns(ctx)
+		if len(again) != 3 {
+			t.Errorf("seeding a non-empty collection changed it: %d patterns", len(again))
+		}
+		fixed := pomocore.ObjectID{0xab}
+		h2 := open(t)
+		if _, err := h2.SeedPatterns(ctx, []pomocore.CategoryPattern{{ID: fixed, Category: "Game"}}); err != nil {
+			t.Fatal(err)
+		}
+		if p, _ := h2.LoadPatterns(ctx); len(p) != 1 || p[0].ID != fixed {
+			t.Errorf("given id not kept: %+v", p)
+		}
+	})
+
+}
