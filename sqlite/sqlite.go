@@ -1,0 +1,355 @@
+// Package sqlite is the embedded store: the categorized_data,
+// pomodoro_usage_log and category_pattern collections as SQLite tables
+// (pure Go, modernc.org/sqlite), for the embedded default and single-node
+// use. It implements pipeline.Store and pipeline.Patterns.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/pomocore/pomocore"
+	"github.com/pomocore/pomocore/pipeline"
+)
+
+// Config says where the store lives and how it writes.
+type Config struct {
+	// Dir is the data directory, created if missing; the database is the
+	// file pomocore.db in it.
+	Dir string
+	// BatchSize is the most records written in one transaction (default 500).
+	BatchSize int
+	// BusyTimeout is how long to wait for a lock held by another process
+	// (default 5s).
+	BusyTimeout time.Duration
+}
+
+// Validate reports settings that cannot work.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Dir == "" {
+		errs = append(errs, errors.New("dir: empty"))
+	}
+	if c.BatchSize < 0 {
+		errs = append(errs, fmt.Errorf("batch size %d: want > 0", c.BatchSize))
+	}
+	if c.BusyTimeout < 0 {
+		errs = append(errs, fmt.Errorf("busy timeout %v: want >= 0", c.BusyTimeout))
+	}
+	return errors.Join(errs...)
+}
+
+// Store is the SQLite store. It writes through one connection (SQLite
+// allows one writer; one connection avoids SQLITE_BUSY within the process)
+// and is safe for concurrent use: calls are serialised.
+type Store struct {
+	db  *sql.DB
+	cfg Config
+}
+
+const schema = `
+CREATE TABLE IF NOT EXISTS category_pattern (
+  id TEXT PRIMARY KEY,
+  category TEXT NOT NULL,
+  priority INTEGER NOT NULL DEFAULT 0,
+  app_patterns TEXT NOT NULL DEFAULT '[]',
+  domain_patterns TEXT NOT NULL DEFAULT '[]'
+);
+CREATE TABLE IF NOT EXISTS categorized_data (
+  id TEXT PRIMARY KEY,
+  app TEXT NOT NULL,
+  url TEXT NOT NULL,
+  title TEXT NOT NULL,
+  category_id TEXT NOT NULL,
+  is_llm_based INTEGER NOT NULL DEFAULT 0,
+  UNIQUE (app, url, title)
+);
+CREATE TABLE IF NOT EXISTS pomodoro_usage_log (
+  id TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL,
+  categorized_data_id TEXT NOT NULL,
+  category_id TEXT NOT NULL,
+  session INTEGER NOT NULL,
+  session_minutes INTEGER NOT NULL,
+  session_date TEXT NOT NULL,
+  timestamp REAL NOT NULL,
+  duration REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS pomodoro_usage_log_session_date ON pomodoro_usage_log (session_date);
+CREATE INDEX IF NOT EXISTS pomodoro_usage_log_user ON pomodoro_usage_log (user_id, session_date);
+`
+
+// Open opens (creating if needed) the store in cfg.Dir.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	if cfg.BatchSize == 0 {
+		cfg.BatchSize = 500
+	}
+	if cfg.BusyTimeout == 0 {
+		cfg.BusyTimeout = 5 * time.Second
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("sqlite: data dir: %w", err)
+	}
+	path, err := filepath.Abs(filepath.Join(cfg.Dir, "pomocore.db"))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	q := url.Values{}
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", cfg.BusyTimeout.Milliseconds()))
+	q.Set("_txlock", "immediate")
+	// A URI with the path escaped: a '#' or '?' in a directory name must not
+	// end the file name.
+	dsn := (&url.URL{Scheme: "file", Path: path, RawQuery: q.Encode()}).String()
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(1)
+	db.SetConnMaxIdleTime(0)
+	if _, err := db.ExecContext(ctx, schema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite: schema of %s: %w", path, err)
+	}
+	return &Store{db: db, cfg: cfg}, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	return s.db.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+}
+
+// Save implements pipeline.Store, one transaction per Config.BatchSize
+// records.
+func (s *Store) Save(ctx context.Context, records []pipeline.Record) error {
+	for start := 0; start < len(records); start += s.cfg.BatchSize {
+		end := min(start+s.cfg.BatchSize, len(records))
+		if err := s.saveChunk(ctx, records[start:end]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type cdKey struct{ app, url, title string }
+
+func (s *Store) saveChunk(ctx context.Context, records []pipeline.Record) (err error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: begin: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	byID, err := tx.PrepareContext(ctx, `INSERT INTO categorized_data (id, app, url, title, category_id, is_llm_based)
+VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT (id) DO UPDATE SET category_id = excluded.category_id, is_llm_based = excluded.is_llm_based
+ON CONFLICT DO NOTHING`)
+	if err != nil {
+		return fmt.Errorf("sqlite: prepare: %w", err)
+	}
+	byKey, err := tx.PrepareContext(ctx, `INSERT INTO categorized_data (id, app, url, title, category_id, is_llm_based)
+VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT (app, url, title) DO UPDATE SET category_id = excluded.category_id, is_llm_based = excluded.is_llm_based
+RETURNING id`)
+	if err != nil {
+		return fmt.Errorf("sqlite: prepare: %w", err)
+	}
+	logs, err := tx.PrepareContext(ctx, `INSERT INTO pomodoro_usage_log
+(id, user_id, categorized_data_id, category_id, session, session_minutes, session_date, timestamp, duration)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (id) DO UPDATE SET category_id = excluded.category_id, categorized_data_id = excluded.categorized_data_id`)
+	if err != nil {
+		return fmt.Errorf("sqlite: prepare: %w", err)
+	}
+
+	// One write per distinct categorized_data document, with the values of
+	// the last record naming it.
+	lastByID := map[pomocore.ObjectID]int{}
+	lastByKey := map[cdKey]int{}
+	var idOrder []pomocore.ObjectID
+	var keyOrder []cdKey
+	for i := range records {
+		a := &records[i].Activity
+		if !a.CategorizedDataID.IsZero() {
+			if _, ok := lastByID[a.CategorizedDataID]; !ok {
+				idOrder = append(idOrder, a.CategorizedDataID)
+			}
+			lastByID[a.CategorizedDataID] = i
+			continue
+		}
+		k := cdKey{a.App, a.URL, a.Title}
+		if _, ok := lastByKey[k]; !ok {
+			keyOrder = append(keyOrder, k)
+		}
+		lastByKey[k] = i
+	}
+	for _, id := range idOrder {
+		r := &records[lastByID[id]]
+		if _, err := byID.ExecContext(ctx, id.Hex(), r.Activity.App, r.Activity.URL, r.Activity.Title,
+			r.CategoryID.Hex(), r.Classification.LLMBased()); err != nil {
+			return fmt.Errorf("sqlite: categorized_data %s: %w", id, err)
+		}
+	}
+	keyIDs := make(map[cdKey]string, len(keyOrder))
+	now := time.Now()
+	for _, k := range keyOrder {
+		r := &records[lastByKey[k]]
+		var id string
+		if err := byKey.QueryRowContext(ctx, pomocore.NewObjectID(now).Hex(), k.app, k.url, k.title,
+			r.CategoryID.Hex(), r.Classification.LLMBased()).Scan(&id); err != nil {
+			return fmt.Errorf("sqlite: categorized_data by key: %w", err)
+		}
+		keyIDs[k] = id
+	}
+	for i := range records {
+		r := &records[i]
+		a := &r.Activity
+		cd := a.CategorizedDataID.Hex()
+		if a.CategorizedDataID.IsZero() {
+			cd = keyIDs[cdKey{a.App, a.URL, a.Title}]
+		}
+		if _, err := logs.ExecContext(ctx, r.UsageLogID.Hex(), a.UserID, cd, r.CategoryID.Hex(), a.Session,
+			a.SessionMinutes, a.SessionDate, a.Timestamp, a.Duration); err != nil {
+			return fmt.Errorf("sqlite: usage log %s: %w", r.UsageLogID, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: commit: %w", err)
+	}
+	return nil
+}
+
+// LoadPatterns implements pipeline.Patterns.
+func (s *Store) LoadPatterns(ctx context.Context) ([]pomocore.CategoryPattern, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, category, priority, app_patterns, domain_patterns FROM category_pattern ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: load patterns: %w", err)
+	}
+	defer rows.Close()
+	var out []pomocore.CategoryPattern
+	for rows.Next() {
+		var id, apps, domains string
+		var p pomocore.CategoryPattern
+		if err := rows.Scan(&id, &p.Category, &p.Priority, &apps, &domains); err != nil {
+			return nil, fmt.Errorf("sqlite: load patterns: %w", err)
+		}
+		if p.ID, err = pomocore.ParseObjectID(id); err != nil {
+			return nil, fmt.Errorf("sqlite: category_pattern: %w", err)
+		}
+		if err := json.Unmarshal([]byte(apps), &p.AppPatterns); err != nil {
+			return nil, fmt.Errorf("sqlite: category_pattern %s appPatterns: %w", id, err)
+		}
+		if err := json.Unmarshal([]byte(domains), &p.DomainPatterns); err != nil {
+			return nil, fmt.Errorf("sqlite: category_pattern %s domainPatterns: %w", id, err)
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// SeedPatterns implements pipeline.Patterns.
+func (s *Store) SeedPatterns(ctx context.Context, defaults []pomocore.CategoryPattern) (seeded bool, err error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return false, fmt.Errorf("sqlite: begin: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM category_pattern`).Scan(&n); err != nil {
+		return false, fmt.Errorf("sqlite: count patterns: %w", err)
+	}
+	if n > 0 {
+		return false, tx.Rollback()
+	}
+	now := time.Now()
+	for _, p := range defaults {
+		if p.ID.IsZero() {
+			p.ID = pomocore.NewObjectID(now)
+		}
+		apps, _ := json.Marshal(nonNil(p.AppPatterns))
+		domains, _ := json.Marshal(nonNil(p.DomainPatterns))
+		if _, err := tx.ExecContext(ctx, `INSERT INTO category_pattern (id, category, priority, app_patterns, domain_patterns) VALUES (?, ?, ?, ?, ?)`,
+			p.ID.Hex(), p.Category, p.Priority, string(apps), string(domains)); err != nil {
+			return false, fmt.Errorf("sqlite: seed pattern %s: %w", p.Category, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("sqlite: commit: %w", err)
+	}
+	return true, nil
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// Snapshot returns every categorized_data and usage-log row, sorted by id
+// (for tests and verification).
+func (s *Store) Snapshot(ctx context.Context) ([]pomocore.CategorizedData, []pomocore.UsageLog, error) {
+	var cds []pomocore.CategorizedData
+	rows, err := s.db.QueryContext(ctx, `SELECT id, app, url, title, category_id, is_llm_based FROM categorized_data ORDER BY id`)
+	if err != nil {
+		return nil, nil, fmt.Errorf("sqlite: snapshot: %w", err)
+	}
+	for rows.Next() {
+		var id, cat string
+		var d pomocore.CategorizedData
+		if err := rows.Scan(&id, &d.App, &d.URL, &d.Title, &cat, &d.LLMBased); err != nil {
+			rows.Close()
+			return nil, nil, fmt.Errorf("sqlite: snapshot: %w", err)
+		}
+		d.ID, _ = pomocore.ParseObjectID(id)
+		d.CategoryID, _ = pomocore.ParseObjectID(cat)
+		cds = append(cds, d)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, nil, err
+	}
+	var logs []pomocore.UsageLog
+	rows, err = s.db.QueryContext(ctx, `SELECT id, user_id, categorized_data_id, category_id, session, session_minutes,
+session_date, timestamp, duration FROM pomodoro_usage_log ORDER BY id`)
+	if err != nil {
+		return nil, nil, fmt.Errorf("sqlite: snapshot: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, cd, cat string
+		var l pomocore.UsageLog
+		if err := rows.Scan(&id, &l.UserID, &cd, &cat, &l.Session, &l.SessionMinutes, &l.SessionDate, &l.Timestamp, &l.Duration); err != nil {
+			return nil, nil, fmt.Errorf("sqlite: snapshot: %w", err)
+		}
+		l.ID, _ = pomocore.ParseObjectID(id)
+		l.CategorizedDataID, _ = pomocore.ParseObjectID(cd)
+		l.CategoryID, _ = pomocore.ParseObjectID(cat)
+		logs = append(logs, l)
+	}
+	return cds, logs, rows.Err()
+}

@@ -1,0 +1,95 @@
+package sqlite_test
+
+import (
+	"context"
+	"strconv"
+	"testing"
+
+	"github.com/pomocore/pomocore/pipeline"
+	"github.com/pomocore/pomocore/pipeline/storetest"
+	"github.com/pomocore/pomocore/sqlite"
+)
+
+// harness adapts the SQLite store to the contract suite.
+type harness struct{ *sqlite.Store }
+
+func (h harness) Snapshot(ctx context.Context) (*storetest.Snapshot, error) {
+	cds, logs, err := h.Store.Snapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s := &storetest.Snapshot{Categorized: cds, UsageLogs: logs}
+	storetest.Sort(s)
+	return s, nil
+}
+
+func open(t testing.TB, cfg sqlite.Config) *sqlite.Store {
+	t.Helper()
+	if cfg.Dir == "" {
+		cfg.Dir = t.TempDir()
+	}
+	st, err := sqlite.Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	return st
+}
+
+func TestSQLitePassesTheContract(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) storetest.Harness { return harness{open(t, sqlite.Config{})} })
+	// Small transactions: a batch spans several.
+	storetest.Run(t, func(t *testing.T) storetest.Harness { return harness{open(t, sqlite.Config{BatchSize: 7})} })
+}
+
+func TestSQLiteReopenKeepsData(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, sqlite.Config{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Save(ctx, []pipeline.Record{storetest.Rec("u", "Xcode", "", "", storetest.Dev)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	st = open(t, sqlite.Config{Dir: dir})
+	cds, logs, err := st.Snapshot(ctx)
+	if err != nil || len(cds) != 1 || len(logs) != 1 {
+		t.Fatalf("after reopen: %d categorized, %d logs, %v", len(cds), len(logs), err)
+	}
+}
+
+func TestSQLiteConfigValidate(t *testing.T) {
+	for _, c := range []sqlite.Config{{}, {Dir: "x", BatchSize: -1}, {Dir: "x", BusyTimeout: -1}} {
+		if c.Validate() == nil {
+			t.Errorf("%+v accepted", c)
+		}
+	}
+	if _, err := sqlite.Open(context.Background(), sqlite.Config{Dir: "/proc/no/such/dir"}); err == nil {
+		t.Error("opened a store in an impossible directory")
+	}
+}
+
+// BenchmarkSave measures create-mode saves of 500-record batches whose
+// (app, url, title) keys repeat with a skew, as real activity does.
+func BenchmarkSave(b *testing.B) {
+	st := open(b, sqlite.Config{})
+	ctx := context.Background()
+	batch := make([]pipeline.Record, 500)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for j := range batch {
+			k := (j * j) % 997 // skewed reuse of ~1000 keys
+			batch[j] = storetest.Rec("u"+strconv.Itoa(j%50), "app-"+strconv.Itoa(k%40), "https://site"+strconv.Itoa(k)+".com/", "", storetest.Dev)
+		}
+		if err := st.Save(ctx, batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*len(batch))/b.Elapsed().Seconds(), "records/s")
+}
