@@ -1,0 +1,42 @@
+package classify
+
+import (
+	_ "embed"
+	"encoding/json"
+	"fmt"
+
+	"github.com/pomocore/pomocore"
+)
+
+//go:embed patterns.json
+var defaultPatterns []byte
+
+type patternDoc struct {
+	Category       string   `json:"category"`
+	Priority       int      `json:"priority"`
+	AppPatterns    []string `json:"appPatterns"`
+	DomainPatterns []string `json:"domainPatterns"`
+}
+
+// DefaultPatterns returns the built-in pattern set (patterns.json, embedded
+// in the binary), one CategoryPattern per category with zero IDs. It seeds
+// an empty category_pattern collection.
+func DefaultPatterns() []pomocore.CategoryPattern {
+	var docs []patternDoc
+	if err := json.Unmarshal(defaultPatterns, &docs); err != nil {
+		panic(fmt.Sprintf("classify: embedded patterns.json: %v", err))
+	}
+	out := make([]pomocore.CategoryPattern, len(docs))
+	for i, d := range docs {
+		out[i] = pomocore.CategoryPattern{Category: d.Category, Priority: d.Priority,
+			AppPatterns: nonNil(d.AppPatterns), DomainPatterns: nonNil(d.DomainPatterns)}
+	}
+	return out
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

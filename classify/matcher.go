@@ -1,0 +1,169 @@
+// Package classify gives an activity its category by pattern matching. It is
+// pure: no I/O.
+//
+// Two structures, built once from the category_pattern documents and then
+// read-only (safe for concurrent use, no allocation per lookup):
+//   - a trie over normalised app names (NormalizeApp). A pattern matches an
+//     app equal to it or starting with it followed by a space: "visual
+//     studio code" matches "visual studio code - insiders", "code" does not
+//     match "codebase". The longest matching pattern wins.
+//   - an Aho-Corasick automaton over URL hosts (Host). A domain pattern
+//     matches the host and its subdomains on label boundaries: "x.com"
+//     matches "x.com" and "mobile.x.com", never "linux.com". A pattern may
+//     carry a path prefix ("docs.google.com/document"), matched on path
+//     segment boundaries.
+//
+// Precedence, in order: a higher CategoryPattern.Priority wins; then the
+// more specific match (a path pattern over a host pattern, a longer host —
+// a subdomain — over a shorter one, any domain match over an app match);
+// then the app. An app of the browser category (Browsing) never decides
+// when a URL is present: a browser with an unmatched URL is the default
+// category, not Browsing.
+package classify
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/pomocore/pomocore"
+)
+
+// BrowserCategory is the category whose apps are browsers: their name says
+// nothing about what the user does when a URL is known.
+const BrowserCategory = "Browsing"
+
+// rule is one category assignment with its precedence.
+type rule struct {
+	category string
+	priority int
+	set      bool
+}
+
+// Matcher classifies activities by app name and URL. Build it with Build;
+// it is immutable and safe for concurrent use.
+type Matcher struct {
+	def     string
+	apps    trie
+	domains automaton
+	nApps   int
+	nDoms   int
+}
+
+// Build compiles the patterns. defaultCategory is given when nothing
+// matches. An empty pattern, or one pattern claimed by two categories at the
+// same priority, is an error naming both.
+func Build(patterns []pomocore.CategoryPattern, defaultCategory string) (*Matcher, error) {
+	m := &Matcher{def: defaultCategory}
+	appRules := map[string]rule{}
+	type hostRules struct {
+		plain rule
+		paths map[string]rule
+	}
+	hosts := map[string]*hostRules{}
+	claim := func(existing rule, p pomocore.CategoryPattern, what string) (rule, error) {
+		r := rule{category: p.Category, priority: p.Priority, set: true}
+		switch {
+		case !existing.set || p.Priority > existing.priority:
+			return r, nil
+		case p.Priority < existing.priority || existing.category == p.Category:
+			return existing, nil
+		}
+		return existing, fmt.Errorf("pattern %q is in both %q and %q at priority %d", what, existing.category, p.Category, p.Priority)
+	}
+	for _, p := range patterns {
+		if strings.TrimSpace(p.Category) == "" {
+			return nil, fmt.Errorf("category_pattern %s: empty category", p.ID)
+		}
+		for _, a := range p.AppPatterns {
+			n := NormalizeApp(a)
+			if n == "" {
+				return nil, fmt.Errorf("category %q: app pattern %q is empty once normalised", p.Category, a)
+			}
+			r, err := claim(appRules[n], p, a)
+			if err != nil {
+				return nil, err
+			}
+			appRules[n] = r
+		}
+		for _, d := range p.DomainPatterns {
+			host, path := Host(d)
+			if host == "" || strings.ContainsAny(host, " \t") {
+				return nil, fmt.Errorf("category %q: domain pattern %q has no host", p.Category, d)
+			}
+			path = strings.TrimRight(path, "/")
+			h := hosts[host]
+			if h == nil {
+				h = &hostRules{paths: map[string]rule{}}
+				hosts[host] = h
+			}
+			var err error
+			if path == "" {
+				h.plain, err = claim(h.plain, p, d)
+			} else {
+				h.paths[path], err = claim(h.paths[path], p, d)
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+	}
+	names := make([]string, 0, len(appRules))
+	for n := range appRules {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		m.apps.insert(n, appRules[n])
+	}
+	m.apps.freeze()
+	m.nApps = len(names)
+
+	hostNames := make([]string, 0, len(hosts))
+	for h := range hosts {
+		hostNames = append(hostNames, h)
+	}
+	sort.Strings(hostNames)
+	entries := make([]hostEntry, len(hostNames))
+	for i, h := range hostNames {
+		e := hostEntry{host: h, plain: hosts[h].plain}
+		for path, r := range hosts[h].paths {
+			e.paths = append(e.paths, pathRule{prefix: path, rule: r})
+			m.nDoms++
+		}
+		// Longest path prefix first.
+		sort.Slice(e.paths, func(a, b int) bool { return len(e.paths[a].prefix) > len(e.paths[b].prefix) })
+		if e.plain.set {
+			m.nDoms++
+		}
+		entries[i] = e
+	}
+	m.domains = buildAutomaton(entries)
+	return m, nil
+}
+
+// Stats returns how many app and domain patterns the matcher holds.
+func (m *Matcher) Stats() (apps, domains int) { return m.nApps, m.nDoms }
+
+// Classify returns the category of an activity (title is not used by the
+// pattern layer). Source is SourceDomain, SourceApp or SourceDefault.
+func (m *Matcher) Classify(app, url, title string) pomocore.Classification {
+	var dom rule
+	if url != "" {
+		var hb, pb [maxName]byte
+		host, path := splitURL(hb[:0], pb[:0], url)
+		dom = m.domains.match(host, path)
+	}
+	var ab [maxName]byte
+	appRule := m.apps.match(normalizeApp(ab[:0], app))
+	if appRule.set && appRule.category == BrowserCategory && url != "" {
+		appRule = rule{} // a browser's name never decides when a URL is known
+	}
+	switch {
+	case dom.set && (!appRule.set || dom.priority >= appRule.priority):
+		return pomocore.Classification{Category: dom.category, Source: pomocore.SourceDomain}
+	case appRule.set:
+		return pomocore.Classification{Category: appRule.category, Source: pomocore.SourceApp}
+	}
+	return pomocore.Classification{Category: m.def, Source: pomocore.SourceDefault}
+}

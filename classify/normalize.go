@@ -1,0 +1,188 @@
+package classify
+
+import (
+	"strings"
+	"unicode/utf8"
+)
+
+// maxName is the longest app name or host, in bytes, that is matched; a
+// longer one is cut (names that long are not in any pattern).
+const maxName = 256
+
+// vendors are leading words dropped from app names, so that "Adobe
+// Photoshop 2025" and "Photoshop" normalise alike.
+var vendors = []string{"adobe ", "microsoft ", "jetbrains ", "apple ", "autodesk ", "corel ", "affinity "}
+
+// editionWords are trailing words dropped from app names.
+var editionWords = map[string]bool{
+	"community": true, "ultimate": true, "professional": true, "enterprise": true, "edition": true,
+	"ce": true, "beta": true, "preview": true, "insiders": true, "nightly": true, "canary": true,
+	"x64": true, "x86": true, "64-bit": true, "32-bit": true, "(x64)": true, "(x86)": true, "portable": true,
+}
+
+// NormalizeApp returns the form app names are matched in: case-folded,
+// trimmed, ".app"/".exe" dropped, a leading vendor word (Adobe, Microsoft,
+// JetBrains, ...) dropped, trailing version numbers, years and edition words
+// dropped, runs of white space collapsed. "Xcode 15" -> "xcode",
+// "Adobe Photoshop 2025" -> "photoshop", "IntelliJ IDEA 2024.2.1" ->
+// "intellij idea".
+func NormalizeApp(app string) string {
+	var buf [maxName]byte
+	return string(normalizeApp(buf[:0], app))
+}
+
+// normalizeApp appends the normalised app to dst (a stack buffer on the hot
+// path) and returns it. It allocates only for non-ASCII upper-case letters.
+func normalizeApp(dst []byte, app string) []byte {
+	app = strings.TrimSpace(app)
+	if !isASCII(app) {
+		app = strings.ToLower(app) // no allocation when nothing changes (e.g. Hangul)
+	}
+	space := false
+	for i := 0; i < len(app) && len(dst) < cap(dst); i++ {
+		c := app[i]
+		switch {
+		case c == ' ' || c == '\t' || c == '_':
+			space = true
+			continue
+		case 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		}
+		if space && len(dst) > 0 {
+			dst = append(dst, ' ')
+		}
+		space = false
+		dst = append(dst, c)
+	}
+	dst = trimSuffix(dst, ".app")
+	dst = trimSuffix(dst, ".exe")
+	for _, v := range vendors {
+		if len(dst) > len(v) && string(dst[:len(v)]) == v {
+			dst = append(dst[:0], dst[len(v):]...)
+			break
+		}
+	}
+	// Drop trailing versions, years and edition words, keeping at least one
+	// word.
+	for {
+		i := lastSpace(dst)
+		if i < 0 {
+			break
+		}
+		w := dst[i+1:]
+		if !isVersion(w) && !editionWords[string(w)] && !(len(w) == 1 && (w[0] == '-' || w[0] == '|')) {
+			break
+		}
+		dst = dst[:i]
+	}
+	return dst
+}
+
+func trimSuffix(b []byte, suffix string) []byte {
+	if len(b) > len(suffix) && string(b[len(b)-len(suffix):]) == suffix {
+		return b[:len(b)-len(suffix)]
+	}
+	return b
+}
+
+func lastSpace(b []byte) int {
+	for i := len(b) - 1; i >= 0; i-- {
+		if b[i] == ' ' {
+			return i
+		}
+	}
+	return -1
+}
+
+// isVersion reports whether w looks like a version or a year: "15",
+// "2025", "v1.2.3", "2024.2.1", "12.0b3".
+func isVersion(w []byte) bool {
+	if len(w) > 0 && (w[0] == 'v' || w[0] == 'V') {
+		w = w[1:]
+	}
+	if len(w) == 0 || w[0] < '0' || w[0] > '9' {
+		return false
+	}
+	for _, c := range w {
+		if !('0' <= c && c <= '9') && c != '.' && c != 'b' && c != 'r' && c != 'c' {
+			return false
+		}
+	}
+	return true
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// Host returns the host and path of a URL, as matched: the host lower-cased
+// with "www.", a port, user info and a trailing dot removed; the path
+// lower-cased, without query or fragment. A URL without a scheme
+// ("github.com/x") is accepted.
+func Host(url string) (host, path string) {
+	var hb, pb [maxName]byte
+	h, p := splitURL(hb[:0], pb[:0], url)
+	return string(h), string(p)
+}
+
+// splitURL is Host into caller buffers, without allocating for ASCII URLs.
+func splitURL(hdst, pdst []byte, url string) (host, path []byte) {
+	s := strings.TrimSpace(url)
+	if i := strings.Index(s, "://"); i >= 0 && i < 16 {
+		s = s[i+3:]
+	} else if len(s) > 2 && s[0] == '/' && s[1] == '/' {
+		s = s[2:]
+	}
+	end := len(s)
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == '/' || c == '?' || c == '#' {
+			end = i
+			break
+		}
+	}
+	hostPart, rest := s[:end], s[end:]
+	if i := strings.LastIndexByte(hostPart, '@'); i >= 0 {
+		hostPart = hostPart[i+1:]
+	}
+	if strings.HasPrefix(hostPart, "[") { // IPv6 literal
+		if i := strings.IndexByte(hostPart, ']'); i >= 0 {
+			hostPart = hostPart[:i+1]
+		}
+	} else if i := strings.LastIndexByte(hostPart, ':'); i >= 0 {
+		hostPart = hostPart[:i]
+	}
+	if !isASCII(hostPart) {
+		hostPart = strings.ToLower(hostPart)
+	}
+	host = lowerInto(hdst, hostPart)
+	for len(host) > 0 && host[len(host)-1] == '.' {
+		host = host[:len(host)-1]
+	}
+	if len(host) > 4 && string(host[:4]) == "www." {
+		host = host[4:]
+	}
+	if i := strings.IndexAny(rest, "?#"); i >= 0 {
+		rest = rest[:i]
+	}
+	if !isASCII(rest) {
+		rest = strings.ToLower(rest)
+	}
+	path = lowerInto(pdst, rest)
+	return host, path
+}
+
+func lowerInto(dst []byte, s string) []byte {
+	for i := 0; i < len(s) && len(dst) < cap(dst); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		dst = append(dst, c)
+	}
+	return dst
+}

@@ -1,0 +1,240 @@
+package classify
+
+import "sort"
+
+// trie is a byte trie of normalised app names. It is built with insert,
+// then frozen into flat arrays (edges of a node sorted by byte) so that a
+// lookup walks cache-friendly slices and allocates nothing.
+type trie struct {
+	build []map[byte]int32 // children while building; nil once frozen
+
+	first []int32 // per node: index of its first edge; a node's edges end where the next node's begin
+	label []byte  // per edge: byte
+	to    []int32 // per edge: child node
+	term  []rule  // per node: the rule of a pattern ending here
+}
+
+func (t *trie) insert(name string, r rule) {
+	if t.build == nil {
+		t.build = []map[byte]int32{{}}
+		t.term = []rule{{}}
+	}
+	n := int32(0)
+	for i := 0; i < len(name); i++ {
+		next, ok := t.build[n][name[i]]
+		if !ok {
+			next = int32(len(t.build))
+			t.build = append(t.build, map[byte]int32{})
+			t.term = append(t.term, rule{})
+			t.build[n][name[i]] = next
+		}
+		n = next
+	}
+	t.term[n] = r
+}
+
+func (t *trie) freeze() {
+	if t.build == nil {
+		t.build = []map[byte]int32{{}}
+		t.term = []rule{{}}
+	}
+	t.first = make([]int32, len(t.build))
+	for n, kids := range t.build {
+		t.first[n] = int32(len(t.label))
+		keys := make([]int, 0, len(kids))
+		for b := range kids {
+			keys = append(keys, int(b))
+		}
+		sort.Ints(keys)
+		for _, b := range keys {
+			t.label = append(t.label, byte(b))
+			t.to = append(t.to, kids[byte(b)])
+		}
+	}
+	t.build = nil
+}
+
+func (t *trie) edges(n int32) (lo, hi int32) {
+	lo = t.first[n]
+	if int(n+1) < len(t.first) {
+		return lo, t.first[n+1]
+	}
+	return lo, int32(len(t.label))
+}
+
+// match returns the rule of the longest pattern that equals name or is a
+// prefix of it ending at a space.
+func (t *trie) match(name []byte) rule {
+	var best rule
+	n := int32(0)
+	for i := 0; i < len(name); i++ {
+		lo, hi := t.edges(n)
+		c := name[i]
+		next := int32(-1)
+		for e := lo; e < hi; e++ {
+			if t.label[e] == c {
+				next = t.to[e]
+				break
+			}
+			if t.label[e] > c {
+				break
+			}
+		}
+		if next < 0 {
+			return best
+		}
+		n = next
+		if t.term[n].set && (i+1 == len(name) || name[i+1] == ' ') {
+			best = t.term[n]
+		}
+	}
+	return best
+}
+
+// hostEntry is one host pattern: its plain rule and its path rules.
+type hostEntry struct {
+	host  string
+	plain rule
+	paths []pathRule // longest prefix first
+}
+
+type pathRule struct {
+	prefix string // "/document", lower-case, no trailing slash
+	rule   rule
+}
+
+// automaton is an Aho-Corasick automaton over the host patterns, compiled
+// to a dense transition table over the byte classes that occur in patterns
+// (every other byte is class 0, which leads back to the root).
+type automaton struct {
+	class    [256]uint8
+	nClass   int
+	delta    []int32 // state*nClass + class -> state
+	out      []int32 // per state: entry whose host ends here, or -1
+	dictLink []int32 // per state: next state on the failure chain with out >= 0, or -1
+	entries  []hostEntry
+}
+
+func buildAutomaton(entries []hostEntry) automaton {
+	a := automaton{entries: entries}
+	// Byte classes.
+	a.nClass = 1
+	for _, e := range entries {
+		for i := 0; i < len(e.host); i++ {
+			if a.class[e.host[i]] == 0 {
+				a.class[e.host[i]] = uint8(a.nClass)
+				a.nClass++
+			}
+		}
+	}
+	// The goto trie, in the dense table directly; -1 is "no edge" until the
+	// failure links fill it in.
+	newState := func() int32 {
+		for i := 0; i < a.nClass; i++ {
+			a.delta = append(a.delta, -1)
+		}
+		a.out = append(a.out, -1)
+		return int32(len(a.out) - 1)
+	}
+	newState()
+	for i, e := range entries {
+		s := int32(0)
+		for j := 0; j < len(e.host); j++ {
+			c := int32(a.class[e.host[j]])
+			next := a.delta[s*int32(a.nClass)+c]
+			if next < 0 {
+				next = newState()
+				a.delta[s*int32(a.nClass)+c] = next
+			}
+			s = next
+		}
+		a.out[s] = int32(i)
+	}
+	// Breadth-first: failure links, dictionary links, and full transitions.
+	n := int32(a.nClass)
+	fail := make([]int32, len(a.out))
+	a.dictLink = make([]int32, len(a.out))
+	a.dictLink[0] = -1
+	queue := make([]int32, 0, len(a.out))
+	for c := int32(0); c < n; c++ {
+		if s := a.delta[c]; s > 0 {
+			fail[s] = 0
+			a.dictLink[s] = -1
+			queue = append(queue, s)
+		} else {
+			a.delta[c] = 0
+		}
+	}
+	for len(queue) > 0 {
+		s := queue[0]
+		queue = queue[1:]
+		for c := int32(0); c < n; c++ {
+			next := a.delta[s*n+c]
+			if next < 0 {
+				a.delta[s*n+c] = a.delta[fail[s]*n+c]
+				continue
+			}
+			f := a.delta[fail[s]*n+c]
+			fail[next] = f
+			if a.out[f] >= 0 {
+				a.dictLink[next] = f
+			} else {
+				a.dictLink[next] = a.dictLink[f]
+			}
+			queue = append(queue, next)
+		}
+	}
+	return a
+}
+
+// match returns the best rule among the host patterns that are the host or
+// a parent domain of it (matched on a label boundary), considering their
+// path rules.
+func (a *automaton) match(host, path []byte) rule {
+	if len(a.entries) == 0 || len(host) == 0 {
+		return rule{}
+	}
+	s := int32(0)
+	n := int32(a.nClass)
+	for _, b := range host {
+		s = a.delta[s*n+int32(a.class[b])]
+	}
+	var best rule
+	bestSpec := -1
+	for o := s; o >= 0; o = a.dictLink[o] {
+		if a.out[o] < 0 {
+			continue
+		}
+		e := &a.entries[a.out[o]]
+		start := len(host) - len(e.host)
+		if start > 0 && host[start-1] != '.' {
+			continue // "linux.com" ends with "x.com" but not on a label boundary
+		}
+		spec := 2 * len(e.host)
+		for _, p := range e.paths {
+			if hasPathPrefix(path, p.prefix) {
+				better(&best, &bestSpec, p.rule, 1<<20+spec+len(p.prefix))
+				break
+			}
+		}
+		if e.plain.set {
+			better(&best, &bestSpec, e.plain, spec)
+		}
+	}
+	return best
+}
+
+func better(best *rule, bestSpec *int, r rule, spec int) {
+	if !best.set || r.priority > best.priority || (r.priority == best.priority && spec > *bestSpec) {
+		*best, *bestSpec = r, spec
+	}
+}
+
+// hasPathPrefix reports whether path starts with prefix on a segment
+// boundary: "/document/d/1" has "/document", "/documents" does not.
+func hasPathPrefix(path []byte, prefix string) bool {
+	if len(path) < len(prefix) || string(path[:len(prefix)]) != prefix {
+		return false
+	}
+	return len(path) == len(prefix) || path[len(prefix)] == '/' || prefix[len(prefix)-1] == '/'
+}
