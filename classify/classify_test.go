@@ -44,14 +44,14 @@ func TestNormalizeApp(t *testing.T) {
 
 func TestHost(t *testing.T) {
 	for in, want := range map[string][2]string{
-		"https://GitHub.com/pomocore/X":         {"github.com", "/pomocore/x"},
-		"github.com/foo":                        {"github.com", "/foo"},
-		"http://user:pw@www.naver.com:8080/x?y": {"naver.com", "/x"},
+		"https://GitHub.com/pomocore/X":          {"github.com", "/pomocore/x"},
+		"github.com/foo":                         {"github.com", "/foo"},
+		"http://user:pw@www.naver.com:8080/x?y":  {"naver.com", "/x"},
 		"https://docs.google.com/document/d/1#h": {"docs.google.com", "/document/d/1"},
-		"HTTPS://WWW.X.COM.":                    {"x.com", ""},
-		"https://네이버.한국/검색":                    {"네이버.한국", "/검색"},
-		"https://[::1]:8080/a":                  {"[::1]", "/a"},
-		"":                                      {"", ""},
+		"HTTPS://WWW.X.COM.":                     {"x.com", ""},
+		"https://네이버.한국/검색":                      {"네이버.한국", "/검색"},
+		"https://[::1]:8080/a":                   {"[::1]", "/a"},
+		"":                                       {"", ""},
 	} {
 		h, p := classify.Host(in)
 		if h != want[0] || p != want[1] {
@@ -127,13 +127,13 @@ func TestPrecedence(t *testing.T) {
 	}
 	for _, c := range []struct{ app, url, cat string }{
 		{"Chrome", "https://docs.google.com/spreadsheets/d", "Productivity"}, // path > subdomain
-		{"Chrome", "https://docs.google.com/document", "Documentation"},     // subdomain > domain
-		{"Chrome", "https://mail.google.com", "Browsing"},                   // parent domain
-		{"Chrome", "https://google.com/devtools/x", "Development"},          // path on the parent
-		{"Chrome", "https://google.com/devtoolsx", "Browsing"},              // segment boundary
-		{"Code", "https://google.com", "Browsing"},                          // domain > app
-		{"Chatty", "https://google.com", "SNS"},                             // priority > specificity
-		{"Terminal Game", "", "Game"},                                       // longest app, and priority
+		{"Chrome", "https://docs.google.com/document", "Documentation"},      // subdomain > domain
+		{"Chrome", "https://mail.google.com", "Browsing"},                    // parent domain
+		{"Chrome", "https://google.com/devtools/x", "Development"},           // path on the parent
+		{"Chrome", "https://google.com/devtoolsx", "Browsing"},               // segment boundary
+		{"Code", "https://google.com", "Browsing"},                           // domain > app
+		{"Chatty", "https://google.com", "SNS"},                              // priority > specificity
+		{"Terminal Game", "", "Game"},                                        // longest app, and priority
 		{"Terminal", "", "Development"},
 		{"Chrome", "https://nowhere.example", "Uncategorized"}, // a browser never decides with a URL
 	} {
