@@ -1,0 +1,644 @@
+// Package mongo is the MongoDB adapter (official driver v2): the
+// category_pattern, categorized_data and pomodoro_usage_log collections of
+// the CONTRACT. It implements pipeline.Store and pipeline.Patterns with few,
+// large commands: one lookup of a batch's distinct keys, inserts of only
+// what is new, and updates grouped by target value.
+package mongo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/pomocore/pomocore"
+	"github.com/pomocore/pomocore/pipeline"
+)
+
+// Collection names of the CONTRACT.
+const (
+	CategoryPatternCollection = "category_pattern"
+	CategorizedDataCollection = "categorized_data"
+	UsageLogCollection        = "pomodoro_usage_log"
+)
+
+// Config is how to reach MongoDB and how large commands may be.
+type Config struct {
+	// URI is MONGO_URI; it may hold credentials and is never logged or put in
+	// an error.
+	URI string
+	// Database is MONGO_DATABASE.
+	Database string
+	// Timeout bounds every operation (default 10s).
+	Timeout time.Duration
+	// MaxStatements bounds the update statements, ids of one $in, or keys of
+	// one $or per command (default 90; FerretDB hangs at >= 100 update
+	// statements in one command).
+	MaxStatements int
+	// InsertBatch bounds the documents of one insertMany (default 500).
+	InsertBatch int
+}
+
+func (c Config) withDefaults() Config {
+	if c.Timeout == 0 {
+		c.Timeout = 10 * time.Second
+	}
+	if c.MaxStatements == 0 {
+		c.MaxStatements = 90
+	}
+	if c.InsertBatch == 0 {
+		c.InsertBatch = 500
+	}
+	return c
+}
+
+// Validate reports settings that cannot work (without echoing the URI).
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	var errs []error
+	if c.URI == "" {
+		errs = append(errs, errors.New("uri: empty"))
+	} else if err := options.Client().ApplyURI(c.URI).Validate(); err != nil {
+		// The driver's message may quote the URI: say only that it is bad.
+		errs = append(errs, errors.New("uri: not a valid mongodb:// or mongodb+srv:// URI"))
+	}
+	if c.Database == "" {
+		errs = append(errs, errors.New("database: empty"))
+	}
+	if c.Timeout < 0 {
+		errs = append(errs, fmt.Errorf("timeout %v: want > 0", c.Timeout))
+	}
+	if c.MaxStatements < 1 || c.MaxStatements > 99 {
+		errs = append(errs, fmt.Errorf("max statements %d: want 1..99", c.MaxStatements))
+	}
+	if c.InsertBatch < 1 {
+		errs = append(errs, fmt.Errorf("insert batch %d: want >= 1", c.InsertBatch))
+	}
+	return errors.Join(errs...)
+}
+
+// Stats counts what a Store sent, for the benchmark's store-cost report.
+type Stats struct {
+	// Commands is every command sent (finds, inserts, updates).
+	Commands int64
+	// UpdateStatements counts update statements (one per updateMany).
+	UpdateStatements int64
+	// InsertedDocuments counts documents sent in inserts.
+	InsertedDocuments int64
+}
+
+// Store is the MongoDB store. Safe for concurrent use.
+type Store struct {
+	client                 *mongo.Client
+	patterns, cd, logs     *mongo.Collection
+	cfg                    Config
+	commands, updates, ins atomic.Int64
+}
+
+// Open connects, pings, and creates the indexes the store relies on.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("mongo: %w", err)
+	}
+	cfg = cfg.withDefaults()
+	client, err := mongo.Connect(options.Client().ApplyURI(cfg.URI).SetTimeout(cfg.Timeout).
+		SetConnectTimeout(cfg.Timeout).SetServerSelectionTimeout(cfg.Timeout).SetAppName("pomocore"))
+	if err != nil {
+		return nil, fmt.Errorf("mongo: connect: %w", redactErr(err, cfg.URI))
+	}
+	s := &Store{client: client, cfg: cfg}
+	db := client.Database(cfg.Database)
+	s.patterns, s.cd, s.logs = db.Collection(CategoryPatternCollection), db.Collection(CategorizedDataCollection), db.Collection(UsageLogCollection)
+	if err := s.Ping(ctx); err != nil {
+		_ = client.Disconnect(context.Background())
+		return nil, err
+	}
+	if _, err := s.cd.Indexes().CreateOne(ctx, mongo.IndexModel{
+		Keys:    bson.D{{Key: "app", Value: 1}, {Key: "url", Value: 1}, {Key: "title", Value: 1}},
+		Options: options.Index().SetUnique(true).SetName("app_url_title_unique"),
+	}); err != nil {
+		_ = client.Disconnect(context.Background())
+		return nil, fmt.Errorf("mongo: unique index on categorized_data (app, url, title): %w", redactErr(err, cfg.URI))
+	}
+	if _, err := s.logs.Indexes().CreateOne(ctx, mongo.IndexModel{
+		Keys: bson.D{{Key: "sessionDate", Value: 1}}, Options: options.Index().SetName("sessionDate"),
+	}); err != nil {
+		_ = client.Disconnect(context.Background())
+		return nil, fmt.Errorf("mongo: index on pomodoro_usage_log sessionDate: %w", redactErr(err, cfg.URI))
+	}
+	return s, nil
+}
+
+// Ping checks that the server answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.client.Ping(ctx, nil); err != nil {
+		return fmt.Errorf("mongo: ping: %w", redactErr(err, s.cfg.URI))
+	}
+	return nil
+}
+
+// Close disconnects.
+func (s *Store) Close(ctx context.Context) error { return s.client.Disconnect(ctx) }
+
+// Stats returns the counters of what was sent.
+func (s *Store) Stats() Stats {
+	return Stats{Commands: s.commands.Load(), UpdateStatements: s.updates.Load(), InsertedDocuments: s.ins.Load()}
+}
+
+// redactErr keeps the URI (and so its credentials) out of errors.
+type redacted struct {
+	msg string
+	err error
+}
+
+func (r *redacted) Error() string { return r.msg }
+func (r *redacted) Unwrap() error { return r.err }
+
+func redactErr(err error, uri string) error {
+	if err == nil || uri == "" {
+		return err
+	}
+	msg := err.Error()
+	if !containsAny(msg, uri, password(uri)) {
+		return err
+	}
+	return &redacted{msg: replaceAll(msg, uri, password(uri)), err: err}
+}
+
+type cdDoc struct {
+	ID         bson.ObjectID `bson:"_id"`
+	App        string        `bson:"app"`
+	URL        string        `bson:"url"`
+	Title      string        `bson:"title"`
+	CategoryID bson.ObjectID `bson:"categoryId"`
+	LLMBased   bool          `bson:"isLLMBased"`
+}
+
+type logDoc struct {
+	ID                bson.ObjectID `bson:"_id"`
+	UserID            string        `bson:"userId"`
+	CategorizedDataID bson.ObjectID `bson:"categorizedDataId"`
+	CategoryID        bson.ObjectID `bson:"categoryId"`
+	Session           int32         `bson:"session"`
+	SessionMinutes    int32         `bson:"sessionMinutes"`
+	SessionDate       time.Time     `bson:"sessionDate"`
+	Timestamp         float64       `bson:"timestamp"`
+	Duration          float64       `bson:"duration"`
+}
+
+type patternDoc struct {
+	ID             bson.ObjectID `bson:"_id"`
+	Category       string        `bson:"category"`
+	Priority       int           `bson:"priority"`
+	AppPatterns    []string      `bson:"appPatterns"`
+	DomainPatterns []string      `bson:"domainPatterns"`
+}
+
+type key struct{ app, url, title string }
+
+// target is the value an update sets; updates are grouped by it.
+type target struct {
+	category bson.ObjectID
+	llm      bool
+	cd       bson.ObjectID // zero: leave categorizedDataId alone
+}
+
+// Save implements pipeline.Store.
+func (s *Store) Save(ctx context.Context, records []pipeline.Record) error {
+	if len(records) == 0 {
+		return nil
+	}
+	// 1. categorized_data: the last record naming a document decides it.
+	lastByID := map[bson.ObjectID]int{}
+	lastByKey := map[key]int{}
+	var idOrder []bson.ObjectID
+	var keyOrder []key
+	for i := range records {
+		a := &records[i].Activity
+		if !a.CategorizedDataID.IsZero() {
+			id := bson.ObjectID(a.CategorizedDataID)
+			if _, ok := lastByID[id]; !ok {
+				idOrder = append(idOrder, id)
+			}
+			lastByID[id] = i
+			continue
+		}
+		k := key{a.App, a.URL, a.Title}
+		if _, ok := lastByKey[k]; !ok {
+			keyOrder = append(keyOrder, k)
+		}
+		lastByKey[k] = i
+	}
+	if err := s.saveCategorizedByID(ctx, records, idOrder, lastByID); err != nil {
+		return err
+	}
+	keyIDs, err := s.saveCategorizedByKey(ctx, records, keyOrder, lastByKey)
+	if err != nil {
+		return err
+	}
+	// 2. usage logs.
+	return s.saveLogs(ctx, records, keyIDs)
+}
+
+func tgtOf(r *pipeline.Record) target {
+	return target{category: bson.ObjectID(r.CategoryID), llm: r.Classification.LLMBased()}
+}
+
+func (s *Store) saveCategorizedByID(ctx context.Context, records []pipeline.Record, ids []bson.ObjectID, last map[bson.ObjectID]int) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	groups := map[target][]bson.ObjectID{}
+	var order []target
+	for _, id := range ids {
+		t := tgtOf(&records[last[id]])
+		if _, ok := groups[t]; !ok {
+			order = append(order, t)
+		}
+		groups[t] = append(groups[t], id)
+	}
+	var missing []bson.ObjectID
+	for _, t := range order {
+		m, err := s.updateByIDs(ctx, s.cd, groups[t], bson.D{{Key: "categoryId", Value: t.category}, {Key: "isLLMBased", Value: t.llm}})
+		if err != nil {
+			return fmt.Errorf("mongo: update categorized_data: %w", err)
+		}
+		missing = append(missing, m...)
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	docs := make([]any, 0, len(missing))
+	for _, id := range missing {
+		r := &records[last[id]]
+		docs = append(docs, cdDoc{ID: id, App: r.Activity.App, URL: r.Activity.URL, Title: r.Activity.Title,
+			CategoryID: bson.ObjectID(r.CategoryID), LLMBased: r.Classification.LLMBased()})
+	}
+	// A duplicate key here means another document holds the (app, url,
+	// title) key, or a concurrent insert won: nothing more to create.
+	if _, err := s.insert(ctx, s.cd, docs); err != nil {
+		return fmt.Errorf("mongo: insert categorized_data: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) saveCategorizedByKey(ctx context.Context, records []pipeline.Record, keys []key, last map[key]int) (map[key]bson.ObjectID, error) {
+	ids := make(map[key]bson.ObjectID, len(keys))
+	if len(keys) == 0 {
+		return ids, nil
+	}
+	existing, err := s.findKeys(ctx, keys)
+	if err != nil {
+		return nil, err
+	}
+	var newDocs []any
+	var newKeys []key
+	now := time.Now()
+	for _, k := range keys {
+		if _, ok := existing[k]; ok {
+			continue
+		}
+		r := &records[last[k]]
+		id := bson.ObjectID(pomocore.NewObjectID(now))
+		newDocs = append(newDocs, cdDoc{ID: id, App: k.app, URL: k.url, Title: k.title,
+			CategoryID: bson.ObjectID(r.CategoryID), LLMBased: r.Classification.LLMBased()})
+		newKeys = append(newKeys, k)
+		ids[k] = id
+	}
+	dups, err := s.insert(ctx, s.cd, newDocs)
+	if err != nil {
+		return nil, fmt.Errorf("mongo: insert categorized_data: %w", err)
+	}
+	if len(dups) > 0 {
+		// Another writer created some keys first: use its documents.
+		var raced []key
+		for _, i := range dups {
+			raced = append(raced, newKeys[i])
+			delete(ids, newKeys[i])
+		}
+		found, err := s.findKeys(ctx, raced)
+		if err != nil {
+			return nil, err
+		}
+		for k, d := range found {
+			existing[k] = d
+		}
+	}
+	groups := map[target][]bson.ObjectID{}
+	var order []target
+	for k, d := range existing {
+		ids[k] = d.ID
+		t := tgtOf(&records[last[k]])
+		if d.CategoryID == t.category && d.LLMBased == t.llm {
+			continue // already right: no write
+		}
+		if _, ok := groups[t]; !ok {
+			order = append(order, t)
+		}
+		groups[t] = append(groups[t], d.ID)
+	}
+	for _, t := range order {
+		if _, err := s.updateByIDs(ctx, s.cd, groups[t], bson.D{{Key: "categoryId", Value: t.category}, {Key: "isLLMBased", Value: t.llm}}); err != nil {
+			return nil, fmt.Errorf("mongo: update categorized_data: %w", err)
+		}
+	}
+	return ids, nil
+}
+
+// findKeys looks up the documents of keys, MaxStatements keys per $or.
+func (s *Store) findKeys(ctx context.Context, keys []key) (map[key]cdDoc, error) {
+	out := make(map[key]cdDoc, len(keys))
+	for chunk := range slices.Chunk(keys, s.cfg.MaxStatements) {
+		or := make(bson.A, 0, len(chunk))
+		for _, k := range chunk {
+			or = append(or, bson.D{{Key: "app", Value: k.app}, {Key: "url", Value: k.url}, {Key: "title", Value: k.title}})
+		}
+		s.commands.Add(1)
+		cur, err := s.cd.Find(ctx, bson.D{{Key: "$or", Value: or}})
+		if err != nil {
+			return nil, fmt.Errorf("mongo: find categorized_data: %w", err)
+		}
+		var docs []cdDoc
+		if err := cur.All(ctx, &docs); err != nil {
+			return nil, fmt.Errorf("mongo: read categorized_data: %w", err)
+		}
+		for _, d := range docs {
+			out[key{d.App, d.URL, d.Title}] = d
+		}
+	}
+	return out, nil
+}
+
+func (s *Store) saveLogs(ctx context.Context, records []pipeline.Record, keyIDs map[key]bson.ObjectID) error {
+	last := map[bson.ObjectID]int{}
+	var order []bson.ObjectID
+	for i := range records {
+		id := bson.ObjectID(records[i].UsageLogID)
+		if _, ok := last[id]; !ok {
+			order = append(order, id)
+		}
+		last[id] = i
+	}
+	full := func(i int) logDoc {
+		r := &records[i]
+		a := &r.Activity
+		cd := bson.ObjectID(a.CategorizedDataID)
+		if a.CategorizedDataID.IsZero() {
+			cd = keyIDs[key{a.App, a.URL, a.Title}]
+		}
+		date, _ := time.Parse(time.DateOnly, a.SessionDate)
+		return logDoc{ID: bson.ObjectID(r.UsageLogID), UserID: a.UserID, CategorizedDataID: cd, CategoryID: bson.ObjectID(r.CategoryID),
+			Session: int32(a.Session), SessionMinutes: int32(a.SessionMinutes), SessionDate: date.UTC(), Timestamp: a.Timestamp, Duration: a.Duration}
+	}
+	// Logs the pipeline creates are inserted; a duplicate key means an
+	// earlier try stored it, and it is brought up to date like a given id.
+	var inserts []any
+	var insertIdx []int
+	var updates []int
+	for _, id := range order {
+		i := last[id]
+		if records[i].Activity.UsageLogID.IsZero() {
+			inserts = append(inserts, full(i))
+			insertIdx = append(insertIdx, i)
+		} else {
+			updates = append(updates, i)
+		}
+	}
+	dups, err := s.insert(ctx, s.logs, inserts)
+	if err != nil {
+		return fmt.Errorf("mongo: insert usage logs: %w", err)
+	}
+	for _, d := range dups {
+		updates = append(updates, insertIdx[d])
+	}
+	groups := map[target][]bson.ObjectID{}
+	var torder []target
+	for _, i := range updates {
+		r := &records[i]
+		t := target{category: bson.ObjectID(r.CategoryID)}
+		if r.Activity.CategorizedDataID.IsZero() {
+			t.cd = full(i).CategorizedDataID
+		}
+		if _, ok := groups[t]; !ok {
+			torder = append(torder, t)
+		}
+		groups[t] = append(groups[t], bson.ObjectID(r.UsageLogID))
+	}
+	var missing []bson.ObjectID
+	for _, t := range torder {
+		set := bson.D{{Key: "categoryId", Value: t.category}}
+		if !t.cd.IsZero() {
+			set = append(set, bson.E{Key: "categorizedDataId", Value: t.cd})
+		}
+		m, err := s.updateByIDs(ctx, s.logs, groups[t], set)
+		if err != nil {
+			return fmt.Errorf("mongo: update usage logs: %w", err)
+		}
+		missing = append(missing, m...)
+	}
+	if len(missing) > 0 {
+		docs := make([]any, 0, len(missing))
+		for _, id := range missing {
+			docs = append(docs, full(last[id]))
+		}
+		if _, err := s.insert(ctx, s.logs, docs); err != nil {
+			return fmt.Errorf("mongo: insert usage logs named by id: %w", err)
+		}
+	}
+	return nil
+}
+
+// updateByIDs sets set on the documents with ids, MaxStatements ids per
+// updateMany, and returns the ids that matched no document (found with one
+// extra find per chunk only when some did not match).
+func (s *Store) updateByIDs(ctx context.Context, coll *mongo.Collection, ids []bson.ObjectID, set bson.D) ([]bson.ObjectID, error) {
+	var missing []bson.ObjectID
+	for chunk := range slices.Chunk(ids, s.cfg.MaxStatements) {
+		s.commands.Add(1)
+		s.updates.Add(1)
+		res, err := coll.UpdateMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: chunk}}}}, bson.D{{Key: "$set", Value: set}})
+		if err != nil {
+			return nil, err
+		}
+		if int(res.MatchedCount) == len(chunk) {
+			continue
+		}
+		s.commands.Add(1)
+		cur, err := coll.Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: chunk}}}}, options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}))
+		if err != nil {
+			return nil, err
+		}
+		var found []struct {
+			ID bson.ObjectID `bson:"_id"`
+		}
+		if err := cur.All(ctx, &found); err != nil {
+			return nil, err
+		}
+		have := make(map[bson.ObjectID]bool, len(found))
+		for _, f := range found {
+			have[f.ID] = true
+		}
+		for _, id := range chunk {
+			if !have[id] {
+				missing = append(missing, id)
+			}
+		}
+	}
+	return missing, nil
+}
+
+// insert inserts docs unordered, InsertBatch per command, and returns the
+// indexes (into docs) that failed with a duplicate key; any other write
+// error is returned.
+func (s *Store) insert(ctx context.Context, coll *mongo.Collection, docs []any) ([]int, error) {
+	var dups []int
+	for start := 0; start < len(docs); start += s.cfg.InsertBatch {
+		chunk := docs[start:min(start+s.cfg.InsertBatch, len(docs))]
+		s.commands.Add(1)
+		s.ins.Add(int64(len(chunk)))
+		_, err := coll.InsertMany(ctx, chunk, options.InsertMany().SetOrdered(false))
+		if err == nil {
+			continue
+		}
+		var bwe mongo.BulkWriteException
+		if !errors.As(err, &bwe) || bwe.WriteConcernError != nil || len(bwe.WriteErrors) == 0 {
+			return nil, err
+		}
+		for _, we := range bwe.WriteErrors {
+			if !mongo.IsDuplicateKeyError(we) {
+				return nil, err
+			}
+			dups = append(dups, start+we.Index)
+		}
+	}
+	return dups, nil
+}
+
+// LoadPatterns implements pipeline.Patterns.
+func (s *Store) LoadPatterns(ctx context.Context) ([]pomocore.CategoryPattern, error) {
+	s.commands.Add(1)
+	cur, err := s.patterns.Find(ctx, bson.D{}, options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}))
+	if err != nil {
+		return nil, fmt.Errorf("mongo: find category_pattern: %w", err)
+	}
+	var docs []patternDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, fmt.Errorf("mongo: read category_pattern: %w", err)
+	}
+	out := make([]pomocore.CategoryPattern, len(docs))
+	for i, d := range docs {
+		out[i] = pomocore.CategoryPattern{ID: pomocore.ObjectID(d.ID), Category: d.Category, Priority: d.Priority,
+			AppPatterns: nonNil(d.AppPatterns), DomainPatterns: nonNil(d.DomainPatterns)}
+	}
+	return out, nil
+}
+
+// SeedPatterns implements pipeline.Patterns. Two instances seeding at once
+// may both see an empty collection; the documents carry the defaults' ids
+// when given, so give ids for a race-free seed.
+func (s *Store) SeedPatterns(ctx context.Context, defaults []pomocore.CategoryPattern) (bool, error) {
+	s.commands.Add(1)
+	n, err := s.patterns.CountDocuments(ctx, bson.D{})
+	if err != nil {
+		return false, fmt.Errorf("mongo: count category_pattern: %w", err)
+	}
+	if n > 0 {
+		return false, nil
+	}
+	now := time.Now()
+	docs := make([]any, len(defaults))
+	for i, p := range defaults {
+		if p.ID.IsZero() {
+			p.ID = pomocore.NewObjectID(now)
+		}
+		docs[i] = patternDoc{ID: bson.ObjectID(p.ID), Category: p.Category, Priority: p.Priority,
+			AppPatterns: nonNil(p.AppPatterns), DomainPatterns: nonNil(p.DomainPatterns)}
+	}
+	if _, err := s.insert(ctx, s.patterns, docs); err != nil {
+		return false, fmt.Errorf("mongo: seed category_pattern: %w", err)
+	}
+	return true, nil
+}
+
+// Snapshot returns every categorized_data and usage-log document, sorted by
+// id (for tests and verification; it reads whole collections).
+func (s *Store) Snapshot(ctx context.Context) ([]pomocore.CategorizedData, []pomocore.UsageLog, error) {
+	sorted := options.Find().SetSort(bson.D{{Key: "_id", Value: 1}})
+	cur, err := s.cd.Find(ctx, bson.D{}, sorted)
+	if err != nil {
+		return nil, nil, fmt.Errorf("mongo: snapshot: %w", err)
+	}
+	var cds []cdDoc
+	if err := cur.All(ctx, &cds); err != nil {
+		return nil, nil, fmt.Errorf("mongo: snapshot: %w", err)
+	}
+	cur, err = s.logs.Find(ctx, bson.D{}, sorted)
+	if err != nil {
+		return nil, nil, fmt.Errorf("mongo: snapshot: %w", err)
+	}
+	var logs []logDoc
+	if err := cur.All(ctx, &logs); err != nil {
+		return nil, nil, fmt.Errorf("mongo: snapshot: %w", err)
+	}
+	outC := make([]pomocore.CategorizedData, len(cds))
+	for i, d := range cds {
+		outC[i] = pomocore.CategorizedData{ID: pomocore.ObjectID(d.ID), App: d.App, URL: d.URL, Title: d.Title,
+			CategoryID: pomocore.ObjectID(d.CategoryID), LLMBased: d.LLMBased}
+	}
+	outL := make([]pomocore.UsageLog, len(logs))
+	for i, l := range logs {
+		outL[i] = pomocore.UsageLog{ID: pomocore.ObjectID(l.ID), UserID: l.UserID, CategorizedDataID: pomocore.ObjectID(l.CategorizedDataID),
+			CategoryID: pomocore.ObjectID(l.CategoryID), Session: int(l.Session), SessionMinutes: int(l.SessionMinutes),
+			SessionDate: l.SessionDate.UTC().Format(time.DateOnly), Timestamp: l.Timestamp, Duration: l.Duration}
+	}
+	return outC, outL, nil
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func password(uri string) string {
+	_, rest, ok := strings.Cut(uri, "://")
+	if !ok {
+		return ""
+	}
+	userinfo, _, ok := strings.Cut(rest, "@")
+	if !ok {
+		return ""
+	}
+	_, pw, _ := strings.Cut(userinfo, ":")
+	if u, err := url.PathUnescape(pw); err == nil && u != "" {
+		return u
+	}
+	return pw
+}
+
+func containsAny(s string, subs ...string) bool {
+	for _, sub := range subs {
+		if len(sub) >= 3 && strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
+}
+
+func replaceAll(s string, subs ...string) string {
+	for _, sub := range subs {
+		if len(sub) >= 3 {
+			s = strings.ReplaceAll(s, sub, "[REDACTED]")
+		}
+	}
+	return s
+}

@@ -1,0 +1,184 @@
+package mongo_test
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	driver "go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/pomocore/pomocore/internal/ferrettest"
+	"github.com/pomocore/pomocore/mongo"
+	"github.com/pomocore/pomocore/pipeline"
+	"github.com/pomocore/pomocore/pipeline/storetest"
+)
+
+// One FerretDB for the package; each store gets its own database.
+var (
+	uri string
+	dbs atomic.Int64
+)
+
+func server(t testing.TB) string {
+	t.Helper()
+	if uri == "" {
+		t.Fatal("no server")
+	}
+	return uri
+}
+
+func TestMain(m *testing.M) {
+	// ferrettest.Start wants a testing.TB; run the suite inside one test
+	// instead (see TestMongo*), so that the server lives for all of them.
+	m.Run()
+}
+
+type harness struct{ *mongo.Store }
+
+func (h harness) Snapshot(ctx context.Context) (*storetest.Snapshot, error) {
+	c, l, err := h.Store.Snapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &storetest.Snapshot{Categorized: c, UsageLogs: l}, nil
+}
+
+func open(t testing.TB, cfg mongo.Config) *mongo.Store {
+	t.Helper()
+	cfg.URI = server(t)
+	if cfg.Database == "" {
+		cfg.Database = "t" + strconv.FormatInt(dbs.Add(1), 10)
+	}
+	st, err := mongo.Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close(context.Background()) })
+	return st
+}
+
+func TestMongo(t *testing.T) {
+	uri = ferrettest.Start(t)
+
+	t.Run("Contract", func(t *testing.T) {
+		storetest.Run(t, func(t *testing.T) storetest.Harness { return harness{open(t, mongo.Config{})} })
+	})
+	t.Run("ContractSmallCommands", func(t *testing.T) {
+		storetest.Run(t, func(t *testing.T) storetest.Harness {
+			return harness{open(t, mongo.Config{MaxStatements: 7, InsertBatch: 11})}
+		})
+	})
+	t.Run("DocumentShapes", testDocumentShapes)
+	t.Run("CommandsPerBatch", testCommandsPerBatch)
+	t.Run("Validate", func(t *testing.T) {
+		for _, c := range []mongo.Config{{}, {URI: "mongodb://x", Database: ""}, {URI: "http://user:secretpw@x", Database: "d"},
+			{URI: "mongodb://x", Database: "d", MaxStatements: 100}} {
+			err := c.Validate()
+			if err == nil {
+				t.Errorf("%+v accepted", c)
+			} else if strings.Contains(err.Error(), "secretpw") {
+				t.Errorf("error shows the password: %v", err)
+			}
+		}
+	})
+}
+
+func testDocumentShapes(t *testing.T) {
+	ctx := context.Background()
+	st := open(t, mongo.Config{Database: "shapes"})
+	r := storetest.Rec("u1", "Xcode", "", "main.go", storetest.Dev)
+	if err := st.Save(ctx, []pipeline.Record{r}); err != nil {
+		t.Fatal(err)
+	}
+	client, err := driver.Connect(options.Client().ApplyURI(server(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Disconnect(ctx)
+	db := client.Database("shapes")
+	var log bson.Raw
+	if err := db.Collection("pomodoro_usage_log").FindOne(ctx, bson.D{}).Decode(&log); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bson.Type{
+		"_id": bson.TypeObjectID, "userId": bson.TypeString, "categorizedDataId": bson.TypeObjectID,
+		"categoryId": bson.TypeObjectID, "session": bson.TypeInt32, "sessionMinutes": bson.TypeInt32,
+		"sessionDate": bson.TypeDateTime, "timestamp": bson.TypeDouble, "duration": bson.TypeDouble,
+	}
+	checkShape(t, "pomodoro_usage_log", log, want)
+	if d := log.Lookup("sessionDate").Time().UTC(); d.Format("2006-01-02T15:04:05") != "2026-11-24T00:00:00" {
+		t.Errorf("sessionDate = %v, want midnight UTC of 2026-11-24", d)
+	}
+	var cd bson.Raw
+	if err := db.Collection("categorized_data").FindOne(ctx, bson.D{}).Decode(&cd); err != nil {
+		t.Fatal(err)
+	}
+	checkShape(t, "categorized_data", cd, map[string]bson.Type{
+		"_id": bson.TypeObjectID, "app": bson.TypeString, "url": bson.TypeString, "title": bson.TypeString,
+		"categoryId": bson.TypeObjectID, "isLLMBased": bson.TypeBoolean,
+	})
+}
+
+func checkShape(t *testing.T, coll string, doc bson.Raw, want map[string]bson.Type) {
+	t.Helper()
+	elems, err := doc.Elements()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bson.Type{}
+	for _, e := range elems {
+		got[e.Key()] = e.Value().Type
+	}
+	for k, ty := range want {
+		if got[k] != ty {
+			t.Errorf("%s.%s is %v, want %v", coll, k, got[k], ty)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("%s has fields %v, want exactly %v", coll, got, want)
+	}
+}
+
+// testCommandsPerBatch measures what a 500-record batch costs in commands
+// and statements, in both id modes, and checks that no command exceeds the
+// statement bound.
+func testCommandsPerBatch(t *testing.T) {
+	ctx := context.Background()
+	for _, mode := range []string{"create", "ids"} {
+		st := open(t, mongo.Config{})
+		// Pre-create the documents the ids mode names, as the main server does.
+		var batch []pipeline.Record
+		for i := 0; i < 500; i++ {
+			r := storetest.Rec("u"+strconv.Itoa(i%40), "app-"+strconv.Itoa(i%180), "", "t", storetest.Dev)
+			if mode == "ids" {
+				r.Activity.CategorizedDataID = [12]byte{0xcd, byte(i % 180)}
+				r.Activity.UsageLogID = r.UsageLogID
+			}
+			batch = append(batch, r)
+		}
+		if mode == "ids" {
+			if err := st.Save(ctx, batch); err != nil {
+				t.Fatal(err)
+			}
+			for i := range batch {
+				batch[i].CategoryID = storetest.Game // the pipeline's new classification
+			}
+		}
+		before := st.Stats()
+		if err := st.Save(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+		after := st.Stats()
+		cmds := after.Commands - before.Commands
+		upd := after.UpdateStatements - before.UpdateStatements
+		t.Logf("%s mode, 500 records: %d commands, %d update statements, %d inserted documents (per 1,000 events: %d commands, %d update statements)",
+			mode, cmds, upd, after.InsertedDocuments-before.InsertedDocuments, cmds*2, upd*2)
+		if cmds > 30 {
+			t.Errorf("%s mode: %d commands for 500 records; the deployed pipeline sends ~20", mode, cmds)
+		}
+	}
+}
