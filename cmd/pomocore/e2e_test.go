@@ -1,0 +1,265 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/pomocore/pomocore"
+	"github.com/pomocore/pomocore/internal/ferrettest"
+	"github.com/pomocore/pomocore/internal/redistest"
+	"github.com/pomocore/pomocore/mongo"
+)
+
+// syncBuffer is a log sink safe for the pipeline's goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// startRun runs the pipeline in-process with the given environment and
+// returns a stop function that cancels it and waits for a clean exit.
+func startRun(t *testing.T, env map[string]string) (stop func(), logs *syncBuffer) {
+	t.Helper()
+	cfg, err := loadConfig("run", nil, envOf(env), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs = &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, cfg, logs) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("run: %v\n%s", err, logs.String())
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop, logs
+}
+
+// contractEntry is one CONTRACT-format entry.
+func contractEntry(user, app, url string, dur float64, ts time.Time, end bool, extra ...string) []string {
+	seoul, _ := time.LoadLocation("Asia/Seoul")
+	f := []string{
+		"userId", user, "app", app, "title", "w", "url", url,
+		"duration", strconv.FormatFloat(dur, 'g', -1, 64), "timestamp", strconv.FormatInt(ts.Unix(), 10),
+		"session", "1", "sessionDate", ts.In(seoul).Format(time.DateOnly), "sessionMinutes", "25",
+		"isEnd", strconv.FormatBool(end),
+	}
+	return append(f, extra...)
+}
+
+// waitDrained waits until every entry of stream was delivered to group and
+// acknowledged.
+func waitDrained(t *testing.T, rdb *goredis.Client, stream, group string, logs *syncBuffer) {
+	t.Helper()
+	ctx := context.Background()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		p, err := rdb.XPending(ctx, stream, group).Result()
+		if err == nil && p.Count == 0 {
+			// Every entry delivered and acknowledged: compare with the group's
+			// last delivered id.
+			gs, _ := rdb.XInfoGroups(ctx, stream).Result()
+			last, _ := rdb.XRevRangeN(ctx, stream, "+", "-", 1).Result()
+			if len(gs) == 1 && len(last) == 1 && gs[0].LastDeliveredID == last[0].ID {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stream not drained (pending %+v, err %v); log:\n%s", p, err, logs.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestEmbeddedDefaultEndToEnd(t *testing.T) {
+	addr := freeAddr(t)
+	stop, logs := startRun(t, map[string]string{
+		"POMOCORE_EMBEDDED_REDIS_ADDR": addr,
+		"POMOCORE_DATA_DIR":            filepath.Join(t.TempDir(), "data"),
+		"POMOCORE_BLOCK":               "20ms",
+	})
+	rdb := goredis.NewClient(&goredis.Options{Addr: addr})
+	defer rdb.Close()
+	ctx := context.Background()
+	deadline := time.Now().Add(30 * time.Second)
+	for rdb.Ping(ctx).Err() != nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("embedded redis never answered on %s:\n%s", addr, logs.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	ts := time.Now().Add(-time.Hour)
+	stream := "pomodoro_pattern_match_stream"
+	for _, f := range [][]string{
+		contractEntry("u1", "Xcode 15", "", 1500, ts, true),
+		contractEntry("u1", "Google Chrome", "https://GitHub.com/pomocore", 60, ts, false),
+		contractEntry("u2", "Google Chrome", "https://linux.com/news", 10, ts, false),
+		contractEntry("", "Xcode", "", 5, ts, false),
+	} {
+		if err := rdb.XAdd(ctx, &goredis.XAddArgs{Stream: stream, Values: f}).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitDrained(t, rdb, stream, "pomodoro_pattern_match_group", logs)
+	seoul, _ := time.LoadLocation("Asia/Seoul")
+	per := pomocore.PeriodsAt(ts, seoul)
+	for _, c := range []struct {
+		cat, user string
+		want      float64
+	}{
+		// Xcode 15 -> xcode; GitHub.com matches github.com whatever the
+		// case; linux.com must not match x.com (SNS).
+		{"Development", "u1", 1560}, {"work", "u1", 1560},
+	} {
+		for _, p := range per.All() {
+			key := pomocore.LeaderboardKey("leaderboard", c.cat, p)
+			if got := rdb.ZScore(ctx, key, c.user).Val(); got != c.want {
+				t.Errorf("%s %s = %v, want %v", key, c.user, got, c.want)
+			}
+		}
+	}
+	if n := rdb.Exists(ctx, pomocore.LeaderboardKey("leaderboard", "SNS", per.Day)).Val(); n != 0 {
+		t.Error("linux.com counted as SNS")
+	}
+	if n := rdb.XLen(ctx, "session_score_stream").Val(); n != 1 {
+		t.Errorf("session events = %d, want 1", n)
+	}
+	if n := rdb.XLen(ctx, stream+":dead").Val(); n != 1 {
+		t.Errorf("dead letters = %d, want 1 (the entry without userId)", n)
+	}
+	stop()
+	if !bytes.Contains([]byte(logs.String()), []byte("EMBEDDED REDIS")) || !bytes.Contains([]byte(logs.String()), []byte("EMBEDDED STORE")) {
+		t.Errorf("embedded parts not logged loudly:\n%s", logs.String())
+	}
+}
+
+func TestRealRedisAndMongoBothIDModes(t *testing.T) {
+	srv := redistest.Start(t)
+	uri := ferrettest.Start(t)
+	rdb := srv.Client(t)
+	stop, logs := startRun(t, map[string]string{
+		"REDIS_ADDR":        srv.Addr(),
+		"MONGO_URI":         uri,
+		"MONGO_DATABASE":    "e2e",
+		"POMOCORE_STREAM":   "pattern_match_stream",
+		"POMOCORE_GROUP":    "pattern_match_group",
+		"POMOCORE_BLOCK":    "20ms",
+		"POMOCORE_TIMEZONE": "Asia/Seoul",
+	})
+	ctx := context.Background()
+	ts := time.Now().Add(-2 * time.Hour)
+	cdID := pomocore.NewObjectID(ts)
+	ulID := pomocore.NewObjectID(ts)
+	entries := [][]string{
+		contractEntry("u1", "Xcode 15", "", 100, ts, false),
+		contractEntry("u1", "Xcode 15", "", 50, ts, true),
+		contractEntry("u2", "Safari", "https://www.youtube.com/watch?v=1", 30, ts, false),
+		contractEntry("u3", "Figma", "", 20, ts, false, "categorizedDataId", cdID.Hex(), "pomodoroUsageLogId", ulID.Hex()),
+	}
+	for _, f := range entries {
+		if err := rdb.XAdd(ctx, &goredis.XAddArgs{Stream: "pattern_match_stream", Values: f}).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitDrained(t, rdb, "pattern_match_stream", "pattern_match_group", logs)
+	stop()
+
+	seoul, _ := time.LoadLocation("Asia/Seoul")
+	per := pomocore.PeriodsAt(ts, seoul)
+	for _, c := range []struct {
+		cat, user string
+		want      float64
+	}{
+		{"Development", "u1", 150}, {"work", "u1", 150}, {"Entertainment", "u2", 30}, {"Design", "u3", 20}, {"work", "u3", 20},
+	} {
+		for _, p := range per.All() {
+			key := pomocore.LeaderboardKey("leaderboard", c.cat, p)
+			if got := rdb.ZScore(ctx, key, c.user).Val(); got != c.want {
+				t.Errorf("%s %s = %v, want %v", key, c.user, got, c.want)
+			}
+		}
+	}
+	if n := rdb.XLen(ctx, "session_score_stream").Val(); n != 1 {
+		t.Errorf("session events = %d, want 1", n)
+	}
+
+	st, err := mongo.Open(ctx, mongo.Config{URI: uri, Database: "e2e"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close(ctx)
+	patterns, err := st.LoadPatterns(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]pomocore.ObjectID{}
+	for _, p := range patterns {
+		ids[p.Category] = p.ID
+	}
+	if len(ids) != 21 {
+		t.Errorf("seeded %d categories, want 21", len(ids))
+	}
+	cats, logsDocs, err := st.Snapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(logsDocs) != 4 {
+		t.Errorf("usage logs = %d, want 4", len(logsDocs))
+	}
+	if len(cats) != 3 {
+		t.Errorf("categorized data = %d, want 3 (Xcode, Safari/youtube, the Figma id)", len(cats))
+	}
+	for _, l := range logsDocs {
+		if l.ID == ulID && (l.CategoryID != ids["Design"] || l.UserID != "u3") {
+			t.Errorf("id-mode usage log = %+v, want Design", l)
+		}
+	}
+	found := false
+	for _, c := range cats {
+		if c.ID == cdID {
+			found = true
+			if c.CategoryID != ids["Design"] {
+				t.Errorf("id-mode categorized_data = %+v", c)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("categorized_data %s not created", cdID)
+	}
+}
