@@ -449,4 +449,3 @@ func TestConfigValidate(t *testing.T) {
 		t.Error("New without ports succeeded")
 	}
 }
-
