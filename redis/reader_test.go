@@ -131,12 +131,12 @@ func TestReaderContract(t *testing.T) {
 
 		// Another consumer reclaims entries idle longer than minIdle.
 		other := newReader(t, rdb, "c2")
-		claimed, next, err := other.Claim(ctx, time.Minute, "0-0", 10)
+		claimed, _, err := other.Claim(ctx, time.Minute, "0-0", 10)
 		if err != nil || len(claimed) != 0 {
 			t.Fatalf("claim of fresh entries = %v, %v", claimed, err)
 		}
 		b.age(2 * time.Minute)
-		claimed, next, err = other.Claim(ctx, time.Minute, "0-0", 10)
+		claimed, next, err := other.Claim(ctx, time.Minute, "0-0", 10)
 		if err != nil {
 			t.Fatal(err)
 		}
