@@ -167,10 +167,11 @@ func redactErr(err error, uri string) error {
 		return err
 	}
 	msg := err.Error()
-	if !containsAny(msg, uri, password(uri)) {
+	secrets := Secrets(uri)
+	if !containsAny(msg, secrets...) {
 		return err
 	}
-	return &redacted{msg: replaceAll(msg, uri, password(uri)), err: err}
+	return &redacted{msg: replaceAll(msg, secrets...), err: err}
 }
 
 type cdDoc struct {
@@ -609,7 +610,28 @@ func nonNil(s []string) []string {
 	return s
 }
 
+// Secrets returns the parts of a MongoDB URI that must never be logged: the
+// URI itself and its password (raw and unescaped), for log redaction.
+func Secrets(uri string) []string {
+	out := []string{uri}
+	if pw := password(uri); pw != "" {
+		out = append(out, pw)
+		if raw := rawPassword(uri); raw != pw {
+			out = append(out, raw)
+		}
+	}
+	return out
+}
+
 func password(uri string) string {
+	pw := rawPassword(uri)
+	if u, err := url.PathUnescape(pw); err == nil && u != "" {
+		return u
+	}
+	return pw
+}
+
+func rawPassword(uri string) string {
 	_, rest, ok := strings.Cut(uri, "://")
 	if !ok {
 		return ""
@@ -619,9 +641,6 @@ func password(uri string) string {
 		return ""
 	}
 	_, pw, _ := strings.Cut(userinfo, ":")
-	if u, err := url.PathUnescape(pw); err == nil && u != "" {
-		return u
-	}
 	return pw
 }
 

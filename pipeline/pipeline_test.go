@@ -144,6 +144,33 @@ func (e *env) processNew() {
 	}
 }
 
+// runUntilCommitted runs the pipeline until it has committed n entries and
+// returns a function that cancels it and returns Run's result. Progress is
+// polled: it is the pipeline's own loop that moves, with nothing to signal.
+func (e *env) runUntilCommitted(n int64) (stop func() error) {
+	e.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.p.Run(ctx) }()
+	deadline := time.Now().Add(30 * time.Second)
+	for e.p.Stats().Snapshot().Committed < n {
+		select {
+		case err := <-done:
+			cancel()
+			e.t.Fatalf("Run returned early: %v", err)
+		case <-time.After(time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			e.t.Fatalf("only %d of %d entries committed in 30s", e.p.Stats().Snapshot().Committed, n)
+		}
+	}
+	return func() error {
+		cancel()
+		return <-done
+	}
+}
+
 func (e *env) score(key, member string) float64 {
 	e.t.Helper()
 	s, err := e.rdb.ZScore(context.Background(), key, member).Result()
@@ -380,18 +407,8 @@ func TestRunDrainsOwnPendingThenReadsAndStops(t *testing.T) {
 	}
 	e.build("c1", pipeline.Config{Block: 10 * time.Millisecond})
 
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- e.p.Run(ctx) }()
-	for e.p.Stats().Snapshot().Committed < 8 {
-		select {
-		case err := <-done:
-			t.Fatalf("Run returned early: %v", err)
-		case <-time.After(time.Millisecond):
-		}
-	}
-	cancel()
-	if err := <-done; err != nil {
+	stop := e.runUntilCommitted(8)
+	if err := stop(); err != nil {
 		t.Fatalf("Run = %v, want nil on cancel", err)
 	}
 	if e.pending() != 0 {
@@ -416,18 +433,10 @@ func TestRunReclaimsIdleEntriesOfOtherConsumers(t *testing.T) {
 	e.mini.FastForward(time.Minute) // the entries are now idle for a minute
 	e.mini.SetTime(time.Now().Add(2 * time.Minute))
 	e.build("survivor", pipeline.Config{Block: 10 * time.Millisecond, ClaimIdle: 30 * time.Second})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- e.p.Run(ctx) }()
-	for e.p.Stats().Snapshot().Committed < 4 {
-		select {
-		case err := <-done:
-			t.Fatalf("Run returned early: %v", err)
-		case <-time.After(time.Millisecond):
-		}
+	stop := e.runUntilCommitted(4)
+	if err := stop(); err != nil {
+		t.Fatal(err)
 	}
-	cancel()
-	<-done
 	if got := e.score("leaderboard:Development:2026-11-24", "u"); got != 4 {
 		t.Errorf("score = %v, want 4", got)
 	}

@@ -85,6 +85,33 @@ func (r *Reader) Read(ctx context.Context, count int, block time.Duration) ([]pi
 		args = append(args, "BLOCK", max(block.Milliseconds(), 1))
 	}
 	args = append(args, "STREAMS", r.cfg.Stream, ">")
+	msgs, err := r.readGroup(ctx, args)
+	if err != nil {
+		return nil, fmt.Errorf("read %s as %s/%s: %w", r.cfg.Stream, r.cfg.Group, r.cfg.Consumer, err)
+	}
+	for i := range msgs {
+		msgs[i].Deliveries = 1
+	}
+	return msgs, nil
+}
+
+// Pending implements pipeline.Reader: XREADGROUP ... STREAMS <stream> <after>
+// re-reads this consumer's own pending entries.
+func (r *Reader) Pending(ctx context.Context, after string, count int) ([]pipeline.Message, error) {
+	msgs, err := r.readGroup(ctx, []any{"XREADGROUP", "GROUP", r.cfg.Group, r.cfg.Consumer, "COUNT", count,
+		"STREAMS", r.cfg.Stream, after})
+	if err == nil {
+		err = r.deliveries(ctx, msgs)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read own pending of %s/%s: %w", r.cfg.Group, r.cfg.Consumer, err)
+	}
+	return msgs, nil
+}
+
+// readGroup sends one XREADGROUP (args is the whole command) and parses the
+// entries; none when a BLOCK timed out.
+func (r *Reader) readGroup(ctx context.Context, args []any) ([]pipeline.Message, error) {
 	var msgs []pipeline.Message
 	err := r.withGroup(ctx, func() error {
 		reply, err := r.rdb.Do(ctx, args...).Result()
@@ -98,39 +125,7 @@ func (r *Reader) Read(ctx context.Context, count int, block time.Duration) ([]pi
 		msgs, err = parseReadReply(reply)
 		return err
 	})
-	if err != nil {
-		return nil, fmt.Errorf("read %s as %s/%s: %w", r.cfg.Stream, r.cfg.Group, r.cfg.Consumer, err)
-	}
-	for i := range msgs {
-		msgs[i].Deliveries = 1
-	}
-	return msgs, nil
-}
-
-// Pending implements pipeline.Reader: XREADGROUP ... STREAMS <stream> <after>
-// re-reads this consumer's own pending entries.
-func (r *Reader) Pending(ctx context.Context, after string, count int) ([]pipeline.Message, error) {
-	var msgs []pipeline.Message
-	err := r.withGroup(ctx, func() error {
-		reply, err := r.rdb.Do(ctx, "XREADGROUP", "GROUP", r.cfg.Group, r.cfg.Consumer, "COUNT", count,
-			"STREAMS", r.cfg.Stream, after).Result()
-		if errors.Is(err, goredis.Nil) {
-			msgs = nil
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		msgs, err = parseReadReply(reply)
-		return err
-	})
-	if err == nil {
-		err = r.deliveries(ctx, msgs)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read own pending of %s/%s: %w", r.cfg.Group, r.cfg.Consumer, err)
-	}
-	return msgs, nil
+	return msgs, err
 }
 
 // Claim implements pipeline.Reader with XAUTOCLAIM.

@@ -244,7 +244,7 @@ func waitFor(ctx context.Context, log *slog.Logger, what string, f func(context.
 func newLogger(cfg config, w io.Writer) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.LogLevel))
-	secrets := nonEmpty(cfg.RedisPassword, cfg.MongoURI, cfg.OpenAIKey, mongoPassword(cfg.MongoURI))
+	secrets := nonEmpty(append([]string{cfg.RedisPassword, cfg.OpenAIKey}, mongo.Secrets(cfg.MongoURI)...)...)
 	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
 		return redactAttr(a, secrets)
 	}}
@@ -291,19 +291,4 @@ func nonEmpty(ss ...string) []string {
 		}
 	}
 	return out
-}
-
-// mongoPassword returns the password part of a mongodb:// URI, if any, so
-// that it is redacted even where only part of the URI is logged.
-func mongoPassword(uri string) string {
-	_, rest, ok := strings.Cut(uri, "://")
-	if !ok {
-		return ""
-	}
-	userinfo, _, ok := strings.Cut(rest, "@")
-	if !ok {
-		return ""
-	}
-	_, pw, _ := strings.Cut(userinfo, ":")
-	return pw
 }
