@@ -32,6 +32,10 @@ type Config struct {
 	// ClaimInterval is how often the pending entries of other consumers are
 	// scanned (default ClaimIdle/2).
 	ClaimInterval time.Duration
+	// ConsumerIdle is how long another consumer must be idle, with nothing
+	// pending, before it is removed from the group (default 1h); the check
+	// runs with each full reclaim scan when the Reader supports it.
+	ConsumerIdle time.Duration
 	// MaxDeliveries is how many deliveries an entry may have before it goes
 	// to the dead-letter stream instead of being processed again (default 10).
 	MaxDeliveries int64
@@ -71,6 +75,9 @@ func (c Config) withDefaults() Config {
 	if c.MaxDeliveries == 0 {
 		c.MaxDeliveries = 10
 	}
+	if c.ConsumerIdle == 0 {
+		c.ConsumerIdle = time.Hour
+	}
 	if c.KeyPrefix == "" {
 		c.KeyPrefix = pomocore.DefaultKeyPrefix
 	}
@@ -107,6 +114,9 @@ func (c Config) Validate() error {
 	}
 	if c.ClaimInterval <= 0 {
 		errs = append(errs, fmt.Errorf("claim interval %v: want > 0", c.ClaimInterval))
+	}
+	if c.ConsumerIdle < 0 {
+		errs = append(errs, fmt.Errorf("consumer idle %v: want > 0", c.ConsumerIdle))
 	}
 	if c.MaxDeliveries < 1 {
 		errs = append(errs, fmt.Errorf("max deliveries %d: want >= 1", c.MaxDeliveries))
@@ -262,6 +272,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			msgs, cursor, err = p.deps.Reader.Claim(work, p.cfg.ClaimIdle, cursor, p.cfg.BatchSize)
 			if err == nil && cursor == "0-0" {
 				nextClaim = now.Add(p.cfg.ClaimInterval)
+				p.removeIdleConsumers(work)
 			}
 			if err == nil && len(msgs) > 0 {
 				p.log.Info("reclaimed idle entries", "count", len(msgs))
@@ -294,6 +305,27 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	}
 	p.log.Info("pipeline stopped", "stats", p.stats.Snapshot())
 	return nil
+}
+
+// ConsumerJanitor is implemented by Readers that can remove consumers that
+// left the group (dead processes under one-off names) once they are idle and
+// own nothing. Called from the pipeline's goroutine only.
+type ConsumerJanitor interface {
+	RemoveIdleConsumers(ctx context.Context, idle time.Duration) (int, error)
+}
+
+func (p *Pipeline) removeIdleConsumers(ctx context.Context) {
+	j, ok := p.deps.Reader.(ConsumerJanitor)
+	if !ok {
+		return
+	}
+	n, err := j.RemoveIdleConsumers(ctx, p.cfg.ConsumerIdle)
+	switch {
+	case err != nil:
+		p.log.Warn("removing idle consumers failed", "err", err)
+	case n > 0:
+		p.log.Info("removed idle consumers with nothing pending", "count", n, "idle_over", p.cfg.ConsumerIdle)
+	}
 }
 
 // drainOwn processes the entries this consumer already has pending (from a

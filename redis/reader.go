@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -24,11 +23,10 @@ type ReaderConfig struct {
 // Reader implements pipeline.Reader over XREADGROUP, XAUTOCLAIM and
 // XPENDING. It reads replies raw so that an entry's fields keep their order
 // and duplicates (go-redis's XMessage folds them into a map). Used by one
-// goroutine at a time; DeletedClaimed may be read from any.
+// goroutine at a time.
 type Reader struct {
-	rdb     goredis.UniversalClient
-	cfg     ReaderConfig
-	deleted atomic.Int64
+	rdb goredis.UniversalClient
+	cfg ReaderConfig
 }
 
 // NewReader returns a Reader; it does not touch Redis.
@@ -60,10 +58,6 @@ func (r *Reader) EnsureGroup(ctx context.Context) error {
 	}
 	return nil
 }
-
-// DeletedClaimed counts entries XAUTOCLAIM found pending but deleted from
-// the stream (Redis removes them from the PEL itself).
-func (r *Reader) DeletedClaimed() int64 { return r.deleted.Load() }
 
 // withGroup runs f, and once more after recreating the group when f failed
 // because the group or its stream is gone.
@@ -128,9 +122,10 @@ func (r *Reader) readGroup(ctx context.Context, args []any) ([]pipeline.Message,
 	return msgs, err
 }
 
-// Claim implements pipeline.Reader with XAUTOCLAIM.
+// Claim implements pipeline.Reader with XAUTOCLAIM. Entries XAUTOCLAIM
+// reports deleted from the stream come back last, with Deleted set.
 func (r *Reader) Claim(ctx context.Context, minIdle time.Duration, start string, count int) ([]pipeline.Message, string, error) {
-	var msgs []pipeline.Message
+	var msgs, deleted []pipeline.Message
 	next := "0-0"
 	err := r.withGroup(ctx, func() error {
 		reply, err := r.rdb.Do(ctx, "XAUTOCLAIM", r.cfg.Stream, r.cfg.Group, r.cfg.Consumer,
@@ -150,13 +145,20 @@ func (r *Reader) Claim(ctx context.Context, minIdle time.Duration, start string,
 		}
 		if len(parts) > 2 {
 			if del, ok := parts[2].([]any); ok {
-				r.deleted.Add(int64(len(del)))
+				for _, d := range del {
+					if id, ok := str(d); ok {
+						deleted = append(deleted, pipeline.Message{ID: id, Deleted: true, Deliveries: 1})
+					}
+				}
 			}
 		}
 		return nil
 	})
 	if err == nil {
 		err = r.deliveries(ctx, msgs)
+		// Redis already dropped these from the PEL; they are reported so that
+		// the pipeline counts them (acknowledging them again is a no-op).
+		msgs = append(msgs, deleted...)
 	}
 	if err != nil {
 		return nil, start, fmt.Errorf("claim idle entries of %s/%s: %w", r.cfg.Stream, r.cfg.Group, err)

@@ -38,7 +38,11 @@ func readerBackends(t *testing.T, f func(t *testing.T, b backend)) {
 		m := miniredis.RunT(t)
 		rdb := goredis.NewClient(&goredis.Options{Addr: m.Addr()})
 		t.Cleanup(func() { _ = rdb.Close() })
-		f(t, backend{name: "miniredis", rdb: rdb, age: func(d time.Duration) { m.SetTime(time.Now().Add(d)) }})
+		var offset time.Duration // miniredis's clock runs ahead by the total aging
+		f(t, backend{name: "miniredis", rdb: rdb, age: func(d time.Duration) {
+			offset += d
+			m.SetTime(time.Now().Add(offset))
+		}})
 	})
 }
 
@@ -158,6 +162,29 @@ func TestReaderContract(t *testing.T) {
 			// of returning them with nil fields, as Redis does.
 		case len(own) != 4 || !own[0].Deleted || own[1].Deleted:
 			t.Errorf("pending after XDEL = %+v", own)
+		}
+
+		// XAUTOCLAIM reports a deleted entry and Redis drops it from the PEL
+		// (on redis-server, the aging XCLAIM may already have dropped it).
+		b.age(2 * time.Minute)
+		claimed, _, err = newReader(t, rdb, "c3").Claim(ctx, time.Minute, "0-0", 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		deleted := 0
+		for _, m := range claimed {
+			if m.Deleted {
+				deleted++
+				if m.ID != first {
+					t.Errorf("deleted %s, want %s", m.ID, first)
+				}
+			}
+		}
+		if deleted > 1 || len(claimed)-deleted != 3 {
+			t.Errorf("claim after XDEL = %+v, want 3 entries (and the deleted one reported)", claimed)
+		}
+		if p := rdb.XPending(ctx, stream, group).Val(); b.name == "redis-server" && p.Count != 3 {
+			t.Errorf("pending after the claim = %d, want 3: the deleted entry is gone", p.Count)
 		}
 	})
 }
