@@ -39,6 +39,7 @@ type config struct {
 	BatchSize                int
 	Block                    time.Duration
 	ClaimIdle, ClaimInterval time.Duration
+	ConsumerIdle             time.Duration
 	MaxDeliveries            int
 	MaxDuration              float64
 	MaxFieldBytes            int
@@ -70,6 +71,7 @@ func defaultConfig() config {
 		BatchSize:       500,
 		Block:           time.Second,
 		ClaimIdle:       time.Minute,
+		ConsumerIdle:    time.Hour,
 		MaxDeliveries:   10,
 		MaxDuration:     86400,
 		MaxFieldBytes:   8192,
@@ -114,6 +116,7 @@ func (c *config) settings() []setting {
 		{"POMOCORE_BLOCK", "block", "how long one read waits for new entries", false, durVal(&c.Block)},
 		{"POMOCORE_CLAIM_IDLE", "claim-idle", "idle time after which another consumer's pending entries are reclaimed", false, durVal(&c.ClaimIdle)},
 		{"POMOCORE_CLAIM_INTERVAL", "claim-interval", "how often to scan for idle entries (default claim-idle/2)", false, durVal(&c.ClaimInterval)},
+		{"POMOCORE_CONSUMER_IDLE", "consumer-idle", "idle time after which another consumer with nothing pending is removed from the group", false, durVal(&c.ConsumerIdle)},
 		{"POMOCORE_MAX_DELIVERIES", "max-deliveries", "deliveries after which an entry is dead-lettered", false, intVal(&c.MaxDeliveries)},
 		{"POMOCORE_MAX_DURATION", "max-duration", "largest accepted duration in seconds", false, floatVal(&c.MaxDuration)},
 		{"POMOCORE_MAX_FIELD_BYTES", "max-field-bytes", "largest accepted field value in bytes", false, intVal(&c.MaxFieldBytes)},
@@ -212,6 +215,9 @@ func (c *config) validate() error {
 	}
 	if c.ClaimInterval < 0 {
 		bad("POMOCORE_CLAIM_INTERVAL", "%v: want >= 0", c.ClaimInterval)
+	}
+	if c.ConsumerIdle <= 0 {
+		bad("POMOCORE_CONSUMER_IDLE", "%v: want > 0", c.ConsumerIdle)
 	}
 	if c.MaxDeliveries < 1 {
 		bad("POMOCORE_MAX_DELIVERIES", "%d: want >= 1", c.MaxDeliveries)

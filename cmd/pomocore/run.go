@@ -110,6 +110,7 @@ func run(ctx context.Context, cfg config, logOut io.Writer) error {
 		Block:         cfg.Block,
 		ClaimIdle:     cfg.ClaimIdle,
 		ClaimInterval: claimInterval,
+		ConsumerIdle:  cfg.ConsumerIdle,
 		MaxDeliveries: int64(cfg.MaxDeliveries),
 		KeyPrefix:     cfg.KeyPrefix,
 		Location:      loc,
