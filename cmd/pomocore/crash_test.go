@@ -105,7 +105,11 @@ func startProc(t *testing.T, bin string, env []string, consumer, logPath string)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "run", "-consumer", consumer)
+	args := []string{"run"}
+	if consumer != "" {
+		args = append(args, "-consumer", consumer)
+	} // else the default, <host>-<pid>: a new name per process
+	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {

@@ -28,9 +28,21 @@ type store interface {
 	Ping(ctx context.Context) error
 }
 
-// run wires the adapters for cfg and runs the pipeline until ctx ends.
+// run wires the adapters for cfg and runs the pipeline until ctx ends. A
+// signal during start-up (while waiting for Redis or the store) is a clean
+// stop, not an error.
 func run(ctx context.Context, cfg config, logOut io.Writer) error {
 	log := newLogger(cfg, logOut)
+	err := start(ctx, cfg, log)
+	if err != nil && ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		log.Info("stopped during start-up", "reason", err)
+		return nil
+	}
+	return err
+}
+
+// start is run's body.
+func start(ctx context.Context, cfg config, log *slog.Logger) error {
 	loc, err := time.LoadLocation(cfg.TimeZone)
 	if err != nil {
 		return fmt.Errorf("POMOCORE_TIMEZONE: %w", err)
@@ -227,13 +239,13 @@ func waitFor(ctx context.Context, log *slog.Logger, what string, f func(context.
 			return nil
 		}
 		if ctx.Err() != nil {
-			return fmt.Errorf("%s: %w", what, err)
+			return fmt.Errorf("%s: %w (last error: %v)", what, ctx.Err(), err)
 		}
 		wait := d/2 + rand.N(d/2+1)
 		log.Warn(what+" not reachable; retrying", "err", err, "attempt", attempt, "in", wait)
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%s: %w", what, err)
+			return fmt.Errorf("%s: %w (last error: %v)", what, ctx.Err(), err)
 		case <-time.After(wait):
 		}
 		d = min(2*d, 10*time.Second)
