@@ -105,6 +105,10 @@ type Limits struct {
 	// MaxClockSkew is how far in the future of the validator's clock a
 	// timestamp may be (default 24h). A millisecond timestamp is far beyond.
 	MaxClockSkew time.Duration
+	// AllowUnknownFields accepts (and ignores) fields the CONTRACT does not
+	// name; by default such an entry is rejected, since the producers' fields
+	// are exactly the CONTRACT's.
+	AllowUnknownFields bool
 }
 
 // DefaultLimits returns the default validation limits.
@@ -179,9 +183,9 @@ func NewValidator(l Limits, loc *time.Location, now func() time.Time) *Validator
 }
 
 // Parse validates the fields of entry id, given as alternating names and
-// values as Redis returns them. Unknown fields are ignored; a field given
-// twice, an oversized or non-UTF-8 value, and every CONTRACT violation are
-// rejected with an *InvalidError.
+// values as Redis returns them. A field given twice, an unknown field (unless
+// Limits.AllowUnknownFields), an oversized or non-UTF-8 value, and every
+// CONTRACT violation are rejected with an *InvalidError.
 func (v *Validator) Parse(id string, fields []string) (Activity, error) {
 	a := Activity{EntryID: id}
 	if len(fields)%2 != 0 {
@@ -199,6 +203,9 @@ func (v *Validator) Parse(id string, fields []string) (Activity, error) {
 			return a, invalid("oversized_field", truncate(name, 40), "%d bytes, at most %d accepted", len(val), v.limits.MaxFieldBytes)
 		}
 		if idx < 0 {
+			if !v.limits.AllowUnknownFields {
+				return a, invalid("unknown_field", truncate(name, 40), "not a field of the activity contract")
+			}
 			continue
 		}
 		if seen[idx] {

@@ -68,7 +68,6 @@ func TestParseOptionalsAndVariants(t *testing.T) {
 	f = with(f, "isEnd", "False")
 	f = with(f, "app", "")
 	f = with(f, "url", "https://github.com")
-	f = append(f, "extra", "ignored")
 	a, err := v.Parse("1-1", f)
 	if err != nil {
 		t.Fatal(err)
@@ -125,6 +124,7 @@ func TestParseRejects(t *testing.T) {
 		{"oversized", with(g, "title", strings.Repeat("x", 9000)), "oversized_field"},
 		{"bad utf8", with(g, "title", "\xff\xfe"), "invalid_utf8"},
 		{"odd", append(append([]string(nil), g...), "dangling"), "malformed"},
+		{"unknown field", append(append([]string(nil), g...), "extra", "x"), "unknown_field"},
 		{"too many fields", append(append([]string(nil), g...), strings.Split(strings.Repeat("k,v,", 60), ",")[:120]...), "too_many_fields"},
 	}
 	for _, c := range cases {
@@ -151,5 +151,12 @@ func TestLimitsValidate(t *testing.T) {
 		if l.Validate() == nil {
 			t.Errorf("%+v accepted", l)
 		}
+	}
+}
+
+func TestParseAllowUnknownFields(t *testing.T) {
+	v := pomocore.NewValidator(pomocore.Limits{AllowUnknownFields: true}, time.UTC, func() time.Time { return now })
+	if _, err := v.Parse("1-1", append(goodFields(), "extra", "ignored")); err != nil {
+		t.Fatalf("unknown field with AllowUnknownFields: %v", err)
 	}
 }

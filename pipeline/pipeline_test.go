@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -275,6 +276,10 @@ func TestMalformedEntriesAreDeadLetteredNotCounted(t *testing.T) {
 		"bad_date":        set("sessionDate", "24/11/2026"),
 		"bad_object_id":   append(append([]string(nil), good...), "categorizedDataId", "xyz"),
 		"duplicate_field": append(append([]string(nil), good...), "duration", "99999"),
+		"unknown_field":   append(append([]string(nil), good...), "isAdmin", "true"),
+		"oversized_field": set("title", strings.Repeat("가", 5000)),
+		"invalid_utf8":    set("app", "X\xc3\x28code"),
+		"control_chars":   set("userId", "u1\r\nX-Injected: 1"),
 	}
 	for _, fields := range cases {
 		e.add(fields...)

@@ -43,6 +43,7 @@ type config struct {
 	MaxDeliveries            int
 	MaxDuration              float64
 	MaxFieldBytes            int
+	AllowUnknownFields       bool
 	ShutdownTimeout          time.Duration
 	StoreTimeout             time.Duration
 	Partition                int
@@ -120,6 +121,7 @@ func (c *config) settings() []setting {
 		{"POMOCORE_MAX_DELIVERIES", "max-deliveries", "deliveries after which an entry is dead-lettered", false, intVal(&c.MaxDeliveries)},
 		{"POMOCORE_MAX_DURATION", "max-duration", "largest accepted duration in seconds", false, floatVal(&c.MaxDuration)},
 		{"POMOCORE_MAX_FIELD_BYTES", "max-field-bytes", "largest accepted field value in bytes", false, intVal(&c.MaxFieldBytes)},
+		{"POMOCORE_ALLOW_UNKNOWN_FIELDS", "allow-unknown-fields", "accept entries with fields the contract does not name (default: dead-letter them)", false, boolVal(&c.AllowUnknownFields)},
 		{"POMOCORE_SHUTDOWN_TIMEOUT", "shutdown-timeout", "time to finish the batch in hand after SIGTERM", false, durVal(&c.ShutdownTimeout)},
 		{"POMOCORE_STORE_TIMEOUT", "store-timeout", "timeout of one store call", false, durVal(&c.StoreTimeout)},
 		{"POMOCORE_PARTITION", "partition", "number of this input stream when the input is split (0..63)", false, intVal(&c.Partition)},

@@ -127,8 +127,9 @@ func start(ctx context.Context, cfg config, log *slog.Logger) error {
 		KeyPrefix:     cfg.KeyPrefix,
 		Location:      loc,
 		Limits: pomocore.Limits{
-			MaxDuration:   cfg.MaxDuration,
-			MaxFieldBytes: cfg.MaxFieldBytes,
+			MaxDuration:        cfg.MaxDuration,
+			MaxFieldBytes:      cfg.MaxFieldBytes,
+			AllowUnknownFields: cfg.AllowUnknownFields,
 		},
 		Partition:       uint8(cfg.Partition),
 		ShutdownTimeout: cfg.ShutdownTimeout,
