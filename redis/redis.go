@@ -5,8 +5,10 @@ package redis
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -23,8 +25,15 @@ type Config struct {
 	Password string
 	// DB selects the database of a standalone server.
 	DB int
-	// TLS turns on TLS with the system roots.
+	// TLS turns on TLS, verifying the server against the system roots or
+	// TLSCAFile.
 	TLS bool
+	// TLSCAFile is a PEM file of CA certificates to trust instead of the
+	// system roots (implies TLS).
+	TLSCAFile string
+	// TLSServerName overrides the name the server certificate is checked
+	// against (default: the host of the address).
+	TLSServerName string
 	// DialTimeout bounds connecting (default 5s).
 	DialTimeout time.Duration
 	// ReadTimeout bounds one reply (default 10s); it must exceed the
@@ -78,8 +87,19 @@ func NewClient(cfg Config) (goredis.UniversalClient, error) {
 	}
 	cfg = cfg.withDefaults()
 	var tlsCfg *tls.Config
-	if cfg.TLS {
-		tlsCfg = &tls.Config{MinVersion: tls.VersionTLS12}
+	if cfg.TLS || cfg.TLSCAFile != "" {
+		tlsCfg = &tls.Config{MinVersion: tls.VersionTLS12, ServerName: cfg.TLSServerName}
+		if cfg.TLSCAFile != "" {
+			pem, err := os.ReadFile(cfg.TLSCAFile)
+			if err != nil {
+				return nil, fmt.Errorf("redis: TLS CA file: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("redis: TLS CA file %s: no PEM certificate in it", cfg.TLSCAFile)
+			}
+			tlsCfg.RootCAs = pool
+		}
 	}
 	return goredis.NewClient(&goredis.Options{
 		Addr:            cfg.Addrs[0],

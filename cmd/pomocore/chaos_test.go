@@ -58,6 +58,7 @@ var malformed = []struct {
 	{"oversized_field", func(f []string) []string { return setField(f, "title", strings.Repeat("x", 20000)) }},
 	{"invalid_utf8", func(f []string) []string { return setField(f, "title", "bad \xff\xfe bytes") }},
 	{"control_characters", func(f []string) []string { return setField(f, "userId", "evil\x00user") }},
+	{"unknown_field", func(f []string) []string { return append(f, "isAdmin", "true") }},
 }
 
 func setField(f []string, name, v string) []string {
@@ -437,7 +438,7 @@ func TestChaos(t *testing.T) {
 	fmt.Fprintf(tw, "store outage\t%v (SQLite write lock held)\n", *chaosOutage)
 	fmt.Fprintf(tw, "produce + chaos phase\t%v\n", produceEnd.Round(time.Millisecond))
 	fmt.Fprintf(tw, "drain after the last kill\t%v\n", drain.Round(time.Millisecond))
-	fmt.Fprintf(tw, "store write failures retried\t%d\n", count(`msg="store failed`))
+	fmt.Fprintf(tw, "store write failures retried (batches, start-ups)\t%d, %d\n", count(`msg="store failed`), count(`msg="store not reachable`))
 	fmt.Fprintf(tw, "reclaims of idle entries (XAUTOCLAIM)\t%d\n", count(`msg="reclaimed idle entries"`))
 	fmt.Fprintf(tw, "batches with entries another consumer had committed\t%d\n", count(`msg="entries already committed by another consumer`))
 	fmt.Fprintf(tw, "dead consumers removed from the group\t%d\n", count(`msg="removed idle consumers`))

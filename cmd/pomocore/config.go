@@ -22,6 +22,7 @@ type config struct {
 	RedisPassword string
 	RedisDB       int
 	RedisTLS      bool
+	RedisTLSCA    string
 	EmbeddedRedis string
 
 	MongoURI        string
@@ -99,6 +100,7 @@ func (c *config) settings() []setting {
 		{"POMOCORE_REDIS_USERNAME", "redis-username", "Redis ACL user name", false, strVal(&c.RedisUsername)},
 		{"POMOCORE_REDIS_DB", "redis-db", "Redis database number", false, intVal(&c.RedisDB)},
 		{"POMOCORE_REDIS_TLS", "redis-tls", "connect to Redis over TLS", false, boolVal(&c.RedisTLS)},
+		{"POMOCORE_REDIS_TLS_CA_FILE", "redis-tls-ca-file", "PEM file of CAs to trust for Redis TLS (implies TLS)", false, strVal(&c.RedisTLSCA)},
 		{"POMOCORE_EMBEDDED_REDIS_ADDR", "embedded-redis-addr", "address of the embedded Redis when REDIS_ADDR is unset (a free port if taken)", false, strVal(&c.EmbeddedRedis)},
 		{"MONGO_URI", "mongo-uri", "MongoDB URI (never logged); unset: SQLite store in the data dir", true, strVal(&c.MongoURI)},
 		{"MONGO_DATABASE", "mongo-database", "MongoDB database name", false, strVal(&c.MongoDatabase)},

@@ -159,7 +159,7 @@ func start(ctx context.Context, cfg config, log *slog.Logger) error {
 func openRedis(cfg config, log *slog.Logger) (goredis.UniversalClient, func(), error) {
 	rcfg := redis.Config{
 		Addrs: cfg.RedisAddrs, Username: cfg.RedisUsername, Password: cfg.RedisPassword,
-		DB: cfg.RedisDB, TLS: cfg.RedisTLS,
+		DB: cfg.RedisDB, TLS: cfg.RedisTLS, TLSCAFile: cfg.RedisTLSCA,
 	}
 	var mini *miniredis.Miniredis
 	if len(cfg.RedisAddrs) == 0 {
@@ -177,7 +177,7 @@ func openRedis(cfg config, log *slog.Logger) (goredis.UniversalClient, func(), e
 			"addr", mini.Addr())
 		fmt.Printf("embedded redis listening on %s\n", mini.Addr())
 	} else {
-		log.Info("redis", "addrs", strings.Join(cfg.RedisAddrs, ","), "tls", cfg.RedisTLS, "auth", cfg.RedisPassword != "")
+		log.Info("redis", "addrs", strings.Join(cfg.RedisAddrs, ","), "tls", cfg.RedisTLS || cfg.RedisTLSCA != "", "auth", cfg.RedisPassword != "")
 	}
 	rdb, err := redis.NewClient(rcfg)
 	if err != nil {
