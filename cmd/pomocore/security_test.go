@@ -27,6 +27,13 @@ import (
 // pipeline has counted it.
 func checkOneEntryCounted(t *testing.T, admin *goredis.Client, logs *syncBuffer) {
 	t.Helper()
+	checkEntryCounted(t, admin, logs, 42)
+}
+
+// checkEntryCounted writes one 42 s entry and waits until the user's score
+// is want.
+func checkEntryCounted(t *testing.T, admin *goredis.Client, logs *syncBuffer, want float64) {
+	t.Helper()
 	ctx := context.Background()
 	ts := time.Now().Add(-time.Hour)
 	if err := admin.XAdd(ctx, &goredis.XAddArgs{Stream: "pomodoro_pattern_match_stream",
@@ -36,8 +43,8 @@ func checkOneEntryCounted(t *testing.T, admin *goredis.Client, logs *syncBuffer)
 	waitDrained(t, admin, "pomodoro_pattern_match_stream", "pomodoro_pattern_match_group", logs)
 	seoul, _ := time.LoadLocation("Asia/Seoul")
 	key := pomocore.LeaderboardKey("leaderboard", "Development", pomocore.PeriodsAt(ts, seoul).Day)
-	if got := admin.ZScore(ctx, key, "sec-user").Val(); got != 42 {
-		t.Errorf("%s = %v, want 42; dead letters %v; log:\n%s", key, got,
+	if got := admin.ZScore(ctx, key, "sec-user").Val(); got != want {
+		t.Errorf("%s = %v, want %v; dead letters %v; log:\n%s", key, got, want,
 			admin.XRange(ctx, "pomodoro_pattern_match_stream:dead", "-", "+").Val(), logs.String())
 	}
 }
@@ -163,4 +170,43 @@ func writeCerts(t *testing.T, dir string) (caFile, certFile, keyFile string) {
 		return p
 	}
 	return write("ca.pem", "CERTIFICATE", caDER), write("server.pem", "CERTIFICATE", srvDER), write("server.key", "EC PRIVATE KEY", keyDER)
+}
+
+// TestRedisRestart restarts Redis under a running pipeline, without and
+// with persistence: the pipeline reconnects, recreates the group when it is
+// gone, and counts what is written after the restart.
+func TestRedisRestart(t *testing.T) {
+	for _, persist := range []bool{false, true} {
+		t.Run("persistence="+strconv.FormatBool(persist), func(t *testing.T) {
+			var args []string
+			if persist {
+				args = []string{"--appendonly", "yes", "--appendfsync", "always"}
+			}
+			srv := redistest.Start(t, args...)
+			rdb := srv.Client(t)
+			stop, logs := startRun(t, map[string]string{
+				"REDIS_ADDR": srv.Addr(), "POMOCORE_BLOCK": "20ms",
+				"POMOCORE_DATA_DIR": filepath.Join(t.TempDir(), "data"),
+			})
+			checkEntryCounted(t, rdb, logs, 42) // before the restart
+			srv.Kill()
+			// Down until the pipeline has noticed and backed off, then back.
+			deadline := time.Now().Add(20 * time.Second)
+			for !strings.Contains(logs.String(), "read failed; retrying") {
+				if time.Now().After(deadline) {
+					t.Fatalf("no read retry logged while Redis was down:\n%s", logs.String())
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			srv.Restart(t)
+			// Without persistence the restart lost the stream, the group and
+			// the first 42 s; the pipeline recreates the group and goes on.
+			want := 42.0
+			if persist {
+				want = 84
+			}
+			checkEntryCounted(t, rdb, logs, want)
+			stop()
+		})
+	}
 }
