@@ -74,6 +74,27 @@ func TestMongo(t *testing.T) {
 	})
 	t.Run("DocumentShapes", testDocumentShapes)
 	t.Run("CommandsPerBatch", testCommandsPerBatch)
+	t.Run("CredentialsInURI", func(t *testing.T) {
+		// FerretDB on SQLite takes PLAIN credentials without checking them
+		// and refuses SCRAM: the password path reaches the server, and a
+		// failure says why without the password.
+		withCreds := strings.Replace(server(t), "mongodb://", "mongodb://pomo:pw-Secret-1@", 1)
+		st, err := mongo.Open(context.Background(), mongo.Config{URI: withCreds + "?authMechanism=PLAIN", Database: "creds"})
+		if err != nil {
+			t.Fatalf("PLAIN credentials: %v", err)
+		}
+		if err := st.Save(context.Background(), []pipeline.Record{storetest.Rec("u", "a", "", "", storetest.Dev)}); err != nil {
+			t.Fatal(err)
+		}
+		st.Close(context.Background())
+		_, err = mongo.Open(context.Background(), mongo.Config{URI: withCreds, Database: "creds"})
+		if err == nil {
+			t.Fatal("SCRAM against FerretDB/SQLite succeeded")
+		}
+		if strings.Contains(err.Error(), "pw-Secret-1") {
+			t.Errorf("error shows the password: %v", err)
+		}
+	})
 	t.Run("Validate", func(t *testing.T) {
 		for _, c := range []mongo.Config{{}, {URI: "mongodb://x", Database: ""}, {URI: "http://user:secretpw@x", Database: "d"},
 			{URI: "mongodb://x", Database: "d", MaxStatements: 100}} {
