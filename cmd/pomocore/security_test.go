@@ -104,7 +104,7 @@ func TestNoSecretsInLogs(t *testing.T) {
 	for name, env := range map[string]map[string]string{
 		"wrong redis password": {"REDIS_ADDR": srv.Addr(), "REDIS_PASSWORD": "wrong-Pa55word-xyz"},
 		"mongo credentials": {"REDIS_ADDR": srv.Addr(), "REDIS_PASSWORD": "the-right-one",
-			"MONGO_URI": "mongodb://pomo:m0ngo-Secret-77@127.0.0.1:" + strconv.Itoa(freePort(t)) + "/?authSource=admin&serverSelectionTimeoutMS=200",
+			"MONGO_URI":              "mongodb://pomo:m0ngo-Secret-77@127.0.0.1:" + strconv.Itoa(freePort(t)) + "/?authSource=admin&serverSelectionTimeoutMS=200",
 			"POMOCORE_STORE_TIMEOUT": "300ms"},
 	} {
 		t.Run(name, func(t *testing.T) {
