@@ -48,6 +48,8 @@ type Matcher struct {
 	domains automaton
 	nApps   int
 	nDoms   int
+	// maxAppPriority is the highest priority of any app pattern.
+	maxAppPriority int
 }
 
 // Build compiles the patterns. defaultCategory is given when nothing
@@ -113,8 +115,12 @@ func Build(patterns []pomocore.CategoryPattern, defaultCategory string) (*Matche
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	for _, n := range names {
-		m.apps.insert(n, appRules[n])
+	for i, n := range names {
+		r := appRules[n]
+		if i == 0 || r.priority > m.maxAppPriority {
+			m.maxAppPriority = r.priority
+		}
+		m.apps.insert(n, r)
 	}
 	m.apps.freeze()
 	m.nApps = len(names)
@@ -150,11 +156,14 @@ func (m *Matcher) Stats() (apps, domains int) { return m.nApps, m.nDoms }
 func (m *Matcher) Classify(app, url, title string) pomocore.Classification {
 	var dom rule
 	if url != "" {
-		var hb, pb [maxName]byte
-		host, path := splitURL(hb[:0], pb[:0], url)
+		host, path := splitURL(url)
 		dom = m.domains.match(host, path)
+		if dom.set && dom.priority >= m.maxAppPriority {
+			// No app pattern can outrank it: skip the app lookup.
+			return pomocore.Classification{Category: dom.category, Source: pomocore.SourceDomain}
+		}
 	}
-	var ab [maxName]byte
+	var ab [maxName / 2]byte
 	appRule := m.apps.match(normalizeApp(ab[:0], app))
 	if appRule.set && appRule.category == BrowserCategory && url != "" {
 		appRule = rule{} // a browser's name never decides when a URL is known

@@ -125,13 +125,14 @@ func isASCII(s string) bool {
 // lower-cased, without query or fragment. A URL without a scheme
 // ("github.com/x") is accepted.
 func Host(url string) (host, path string) {
-	var hb, pb [maxName]byte
-	h, p := splitURL(hb[:0], pb[:0], url)
-	return string(h), string(p)
+	h, p := splitURL(url)
+	return strings.ToLower(h), strings.ToLower(p)
 }
 
-// splitURL is Host into caller buffers, without allocating for ASCII URLs.
-func splitURL(hdst, pdst []byte, url string) (host, path []byte) {
+// splitURL returns the host and path of url as substrings of it, without
+// copying: the host keeps its case (matching folds ASCII case) unless it is
+// non-ASCII, which is lower-cased (allocating).
+func splitURL(url string) (host, path string) {
 	s := strings.TrimSpace(url)
 	if i := strings.Index(s, "://"); i >= 0 && i < 16 {
 		s = s[i+3:]
@@ -145,44 +146,31 @@ func splitURL(hdst, pdst []byte, url string) (host, path []byte) {
 			break
 		}
 	}
-	hostPart, rest := s[:end], s[end:]
-	if i := strings.LastIndexByte(hostPart, '@'); i >= 0 {
-		hostPart = hostPart[i+1:]
+	host, path = s[:end], s[end:]
+	if i := strings.LastIndexByte(host, '@'); i >= 0 {
+		host = host[i+1:]
 	}
-	if strings.HasPrefix(hostPart, "[") { // IPv6 literal
-		if i := strings.IndexByte(hostPart, ']'); i >= 0 {
-			hostPart = hostPart[:i+1]
+	if strings.HasPrefix(host, "[") { // IPv6 literal
+		if i := strings.IndexByte(host, ']'); i >= 0 {
+			host = host[:i+1]
 		}
-	} else if i := strings.LastIndexByte(hostPart, ':'); i >= 0 {
-		hostPart = hostPart[:i]
+	} else if i := strings.LastIndexByte(host, ':'); i >= 0 {
+		host = host[:i]
 	}
-	if !isASCII(hostPart) {
-		hostPart = strings.ToLower(hostPart)
-	}
-	host = lowerInto(hdst, hostPart)
 	for len(host) > 0 && host[len(host)-1] == '.' {
 		host = host[:len(host)-1]
 	}
-	if len(host) > 4 && string(host[:4]) == "www." {
+	if len(host) > 4 && (host[0]|0x20) == 'w' && (host[1]|0x20) == 'w' && (host[2]|0x20) == 'w' && host[3] == '.' {
 		host = host[4:]
 	}
-	if i := strings.IndexAny(rest, "?#"); i >= 0 {
-		rest = rest[:i]
+	if !isASCII(host) {
+		host = strings.ToLower(host)
 	}
-	if !isASCII(rest) {
-		rest = strings.ToLower(rest)
-	}
-	path = lowerInto(pdst, rest)
-	return host, path
-}
-
-func lowerInto(dst []byte, s string) []byte {
-	for i := 0; i < len(s) && len(dst) < cap(dst); i++ {
-		c := s[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
+	for i := 0; i < len(path); i++ {
+		if c := path[i]; c == '?' || c == '#' {
+			path = path[:i]
+			break
 		}
-		dst = append(dst, c)
 	}
-	return dst
+	return host, path
 }

@@ -117,7 +117,8 @@ type automaton struct {
 
 func buildAutomaton(entries []hostEntry) automaton {
 	a := automaton{entries: entries}
-	// Byte classes.
+	// Byte classes; an upper-case ASCII letter shares its lower case's
+	// class, so hosts are matched without being copied and lower-cased.
 	a.nClass = 1
 	for _, e := range entries {
 		for i := 0; i < len(e.host); i++ {
@@ -127,6 +128,15 @@ func buildAutomaton(entries []hostEntry) automaton {
 			}
 		}
 	}
+	for c := 'a'; c <= 'z'; c++ {
+		a.class[c-'a'+'A'] = a.class[c]
+	}
+	total := 1
+	for _, e := range entries {
+		total += len(e.host)
+	}
+	a.delta = make([]int32, 0, total*a.nClass)
+	a.out = make([]int32, 0, total)
 	// The goto trie, in the dense table directly; -1 is "no edge" until the
 	// failure links fill it in.
 	newState := func() int32 {
@@ -190,14 +200,14 @@ func buildAutomaton(entries []hostEntry) automaton {
 // match returns the best rule among the host patterns that are the host or
 // a parent domain of it (matched on a label boundary), considering their
 // path rules.
-func (a *automaton) match(host, path []byte) rule {
+func (a *automaton) match(host, path string) rule {
 	if len(a.entries) == 0 || len(host) == 0 {
 		return rule{}
 	}
 	s := int32(0)
 	n := int32(a.nClass)
-	for _, b := range host {
-		s = a.delta[s*n+int32(a.class[b])]
+	for i := 0; i < len(host); i++ {
+		s = a.delta[s*n+int32(a.class[host[i]])]
 	}
 	var best rule
 	bestSpec := -1
@@ -230,11 +240,21 @@ func better(best *rule, bestSpec *int, r rule, spec int) {
 	}
 }
 
-// hasPathPrefix reports whether path starts with prefix on a segment
-// boundary: "/document/d/1" has "/document", "/documents" does not.
-func hasPathPrefix(path []byte, prefix string) bool {
-	if len(path) < len(prefix) || string(path[:len(prefix)]) != prefix {
+// hasPathPrefix reports whether path starts with prefix (lower-case) on a
+// segment boundary, ignoring ASCII case: "/Document/d/1" has "/document",
+// "/documents" does not.
+func hasPathPrefix(path string, prefix string) bool {
+	if len(path) < len(prefix) {
 		return false
+	}
+	for i := 0; i < len(prefix); i++ {
+		c := path[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != prefix[i] {
+			return false
+		}
 	}
 	return len(path) == len(prefix) || path[len(prefix)] == '/' || prefix[len(prefix)-1] == '/'
 }
