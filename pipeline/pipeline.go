@@ -141,11 +141,12 @@ type Deps struct {
 	Reader    Reader
 	Store     Store
 	Committer Committer
-	// Classifier gives categories; it may change its rules at any time.
+	// Classifier gives categories (replace it with Pipeline.SetRules).
 	Classifier Classifier
 	// Taxonomy lists the categories and which count as work.
 	Taxonomy *pomocore.Taxonomy
-	// CategoryIDs maps each category name to its category_pattern _id.
+	// CategoryIDs maps each category name to its category_pattern _id
+	// (replace it with Pipeline.SetRules).
 	CategoryIDs map[string]pomocore.ObjectID
 	// Logger receives batch summaries and errors (default: discard).
 	Logger *slog.Logger
@@ -194,6 +195,14 @@ type Pipeline struct {
 	validator *pomocore.Validator
 	log       *slog.Logger
 	stats     Stats
+	rules     atomic.Pointer[rules]
+}
+
+// rules is a classifier with the category ids of the patterns it was built
+// from, swapped as one by SetRules.
+type rules struct {
+	classifier Classifier
+	ids        map[string]pomocore.ObjectID
 }
 
 // New returns a Pipeline, or an error naming what is missing or wrong.
@@ -230,13 +239,22 @@ func New(cfg Config, deps Deps) (*Pipeline, error) {
 	if deps.Sleep == nil {
 		deps.Sleep = sleepCtx
 	}
-	return &Pipeline{
+	p := &Pipeline{
 		cfg:       cfg,
 		deps:      deps,
 		validator: pomocore.NewValidator(cfg.Limits, cfg.Location, deps.Now),
 		log:       deps.Logger,
 		stats:     Stats{deadByKind: map[string]int64{}},
-	}, nil
+	}
+	p.SetRules(deps.Classifier, deps.CategoryIDs)
+	return p, nil
+}
+
+// SetRules replaces the classifier and the category ids (after a reload of
+// category_pattern); batches started afterwards use them. Safe to call from
+// any goroutine while Run runs.
+func (p *Pipeline) SetRules(c Classifier, categoryIDs map[string]pomocore.ObjectID) {
+	p.rules.Store(&rules{classifier: c, ids: categoryIDs})
 }
 
 // Stats returns the pipeline's counters.
@@ -365,6 +383,7 @@ func (p *Pipeline) drainOwn(ctx, work context.Context) error {
 func (p *Pipeline) Process(ctx context.Context, msgs []Message) error {
 	start := p.deps.Now()
 	p.stats.read.Add(int64(len(msgs)))
+	rs := p.rules.Load()
 	records := make([]Record, 0, len(msgs))
 	entries := make([]CommitEntry, 0, len(msgs))
 	var dead, deleted int
@@ -376,7 +395,7 @@ func (p *Pipeline) Process(ctx context.Context, msgs []Message) error {
 			deleted++
 			continue
 		}
-		rec, entry, err := p.prepare(m)
+		rec, entry, err := p.prepare(m, rs)
 		if err != nil {
 			var inv *pomocore.InvalidError
 			kind := "invalid"
@@ -426,7 +445,7 @@ func (p *Pipeline) Process(ctx context.Context, msgs []Message) error {
 
 // prepare validates and classifies one message into its record and its
 // commit entry.
-func (p *Pipeline) prepare(m *Message) (Record, CommitEntry, error) {
+func (p *Pipeline) prepare(m *Message, rs *rules) (Record, CommitEntry, error) {
 	if m.Deliveries > p.cfg.MaxDeliveries {
 		return Record{}, CommitEntry{}, &pomocore.InvalidError{Kind: "too_many_deliveries",
 			Detail: fmt.Sprintf("delivered %d times, more than the limit of %d", m.Deliveries, p.cfg.MaxDeliveries)}
@@ -441,11 +460,11 @@ func (p *Pipeline) prepare(m *Message) (Record, CommitEntry, error) {
 			return Record{}, CommitEntry{}, &pomocore.InvalidError{Kind: "bad_entry_id", Detail: err.Error()}
 		}
 	}
-	cls := p.deps.Classifier.Classify(a.App, a.URL, a.Title)
+	cls := rs.classifier.Classify(a.App, a.URL, a.Title)
 	if !p.deps.Taxonomy.Has(cls.Category) {
 		cls = pomocore.Classification{Category: p.deps.Taxonomy.Default, Source: pomocore.SourceDefault}
 	}
-	rec := Record{Activity: a, Classification: cls, CategoryID: p.deps.CategoryIDs[cls.Category], UsageLogID: ulid}
+	rec := Record{Activity: a, Classification: cls, CategoryID: rs.ids[cls.Category], UsageLogID: ulid}
 	entry := CommitEntry{ID: m.ID}
 	if a.Duration > 0 {
 		entry.Increment = &Increment{Keys: p.keys(cls.Category, a.Time()), Member: a.UserID, Delta: a.Duration}

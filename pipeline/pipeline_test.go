@@ -463,3 +463,28 @@ func TestConfigValidate(t *testing.T) {
 		t.Error("New without ports succeeded")
 	}
 }
+
+func TestSetRulesAppliesToLaterBatches(t *testing.T) {
+	e := newEnv(t, "c1", pipeline.Config{})
+	ts := time.Date(2026, 11, 24, 3, 0, 0, 0, time.UTC)
+	e.add(event("u1", "NewTool", 10, ts, false)...)
+	e.processNew()
+	newID := pomocore.ObjectID{0x77}
+	e.p.SetRules(fixedClassifier{"NewTool": "Design"}, map[string]pomocore.ObjectID{"Design": newID})
+	e.add(event("u1", "NewTool", 5, ts, false)...)
+	e.processNew()
+	if got := e.score("leaderboard:Uncategorized:2026-11-24", "u1"); got != 10 {
+		t.Errorf("before the swap: Uncategorized = %v, want 10", got)
+	}
+	if got := e.score("leaderboard:Design:2026-11-24", "u1"); got != 5 {
+		t.Errorf("after the swap: Design = %v, want 5", got)
+	}
+	snap, _ := e.store.Snapshot(context.Background())
+	found := false
+	for _, l := range snap.UsageLogs {
+		found = found || (l.Duration == 5 && l.CategoryID == newID)
+	}
+	if !found {
+		t.Error("the new rules' category id was not stored")
+	}
+}

@@ -37,6 +37,7 @@ type config struct {
 	KeyPrefix                string
 	TimeZone                 string
 	TaxonomyFile             string
+	PatternReload            time.Duration
 	BatchSize                int
 	Block                    time.Duration
 	ClaimIdle, ClaimInterval time.Duration
@@ -79,6 +80,7 @@ func defaultConfig() config {
 		MaxFieldBytes:   8192,
 		ShutdownTimeout: 30 * time.Second,
 		StoreTimeout:    10 * time.Second,
+		PatternReload:   time.Minute,
 		LogLevel:        "info",
 		LogFormat:       "text",
 	}
@@ -115,6 +117,7 @@ func (c *config) settings() []setting {
 		{"POMOCORE_KEY_PREFIX", "key-prefix", "leaderboard key prefix", false, strVal(&c.KeyPrefix)},
 		{"POMOCORE_TIMEZONE", "timezone", "IANA time zone of leaderboard periods", false, strVal(&c.TimeZone)},
 		{"POMOCORE_TAXONOMY_FILE", "taxonomy-file", "JSON file of categories and work categories (default: built in)", false, strVal(&c.TaxonomyFile)},
+		{"POMOCORE_PATTERN_RELOAD", "pattern-reload", "how often category_pattern is reloaded (0: never)", false, durVal(&c.PatternReload)},
 		{"POMOCORE_BATCH_SIZE", "batch-size", "most entries per read and batch (1..10000)", false, intVal(&c.BatchSize)},
 		{"POMOCORE_BLOCK", "block", "how long one read waits for new entries", false, durVal(&c.Block)},
 		{"POMOCORE_CLAIM_IDLE", "claim-idle", "idle time after which another consumer's pending entries are reclaimed", false, durVal(&c.ClaimIdle)},
@@ -234,6 +237,9 @@ func (c *config) validate() error {
 	}
 	if c.ShutdownTimeout < 0 {
 		bad("POMOCORE_SHUTDOWN_TIMEOUT", "%v: want >= 0", c.ShutdownTimeout)
+	}
+	if c.PatternReload < 0 {
+		bad("POMOCORE_PATTERN_RELOAD", "%v: want >= 0", c.PatternReload)
 	}
 	if c.StoreTimeout <= 0 {
 		bad("POMOCORE_STORE_TIMEOUT", "%v: want > 0", c.StoreTimeout)

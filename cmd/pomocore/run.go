@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -83,25 +85,10 @@ func start(ctx context.Context, cfg config, log *slog.Logger) error {
 	}); err != nil {
 		return err
 	}
-	matcher, err := classify.Build(patterns, tax.Default)
+	rs, err := buildRules(patterns, tax, log)
 	if err != nil {
-		return fmt.Errorf("category patterns: %w", err)
+		return err
 	}
-	ids := make(map[string]pomocore.ObjectID, len(patterns))
-	for _, p := range patterns {
-		ids[p.Category] = p.ID
-	}
-	var noDoc []string
-	for _, c := range tax.Categories {
-		if _, ok := ids[c]; !ok {
-			noDoc = append(noDoc, c)
-		}
-	}
-	if len(noDoc) > 0 {
-		log.Warn("categories without a category_pattern document: their records get a zero categoryId", "categories", noDoc)
-	}
-	apps, domains := matcher.Stats()
-	log.Info("classifier ready", "patterns", len(patterns), "apps", apps, "domains", domains)
 
 	reader, err := redis.NewReader(rdb, redis.ReaderConfig{Stream: cfg.Stream, Group: cfg.Group, Consumer: cfg.Consumer})
 	if err != nil {
@@ -137,9 +124,9 @@ func start(ctx context.Context, cfg config, log *slog.Logger) error {
 		Reader:      reader,
 		Store:       st,
 		Committer:   committer,
-		Classifier:  matcher,
+		Classifier:  rs.matcher,
 		Taxonomy:    tax,
-		CategoryIDs: ids,
+		CategoryIDs: rs.ids,
 		Logger:      log,
 	})
 	if err != nil {
@@ -147,12 +134,88 @@ func start(ctx context.Context, cfg config, log *slog.Logger) error {
 	}
 	log.Info("pipeline running", "stream", cfg.Stream, "group", cfg.Group, "consumer", cfg.Consumer,
 		"dead_stream", cfg.DeadStream, "session_stream", cfg.SessionStrm, "timezone", cfg.TimeZone, "batch", cfg.BatchSize)
+	if cfg.PatternReload > 0 {
+		go reloadPatterns(ctx, st, tax, p, rs.fingerprint, cfg.PatternReload, log)
+	}
 	if err := p.Run(ctx); err != nil {
 		return err
 	}
 	s := p.Stats().Snapshot()
 	log.Info("shut down cleanly", "read", s.Read, "committed", s.Committed, "dead", s.Dead, "skipped", s.Skipped)
 	return nil
+}
+
+// ruleSet is a classifier built from category_pattern with the ids of its
+// categories.
+type ruleSet struct {
+	matcher     *classify.Matcher
+	ids         map[string]pomocore.ObjectID
+	fingerprint string
+}
+
+func buildRules(patterns []pomocore.CategoryPattern, tax *pomocore.Taxonomy, log *slog.Logger) (*ruleSet, error) {
+	matcher, err := classify.Build(patterns, tax.Default)
+	if err != nil {
+		return nil, fmt.Errorf("category patterns: %w", err)
+	}
+	ids := make(map[string]pomocore.ObjectID, len(patterns))
+	for _, p := range patterns {
+		ids[p.Category] = p.ID
+	}
+	var noDoc []string
+	for _, c := range tax.Categories {
+		if _, ok := ids[c]; !ok {
+			noDoc = append(noDoc, c)
+		}
+	}
+	if len(noDoc) > 0 {
+		log.Warn("categories without a category_pattern document: their records get a zero categoryId", "categories", noDoc)
+	}
+	apps, domains := matcher.Stats()
+	log.Info("classifier ready", "patterns", len(patterns), "apps", apps, "domains", domains)
+	return &ruleSet{matcher: matcher, ids: ids, fingerprint: fingerprint(patterns)}, nil
+}
+
+// fingerprint identifies a pattern set, to rebuild only when it changed.
+func fingerprint(patterns []pomocore.CategoryPattern) string {
+	h := sha256.New()
+	for _, p := range patterns {
+		fmt.Fprintf(h, "%s\x00%s\x00%d\x00%q\x00%q\x00", p.ID, p.Category, p.Priority, p.AppPatterns, p.DomainPatterns)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// reloadPatterns reloads category_pattern every interval and swaps in a new
+// classifier when it changed; a failed load or build keeps the old one.
+func reloadPatterns(ctx context.Context, st pipeline.Patterns, tax *pomocore.Taxonomy, p *pipeline.Pipeline,
+	current string, interval time.Duration, log *slog.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		patterns, err := st.LoadPatterns(lctx)
+		cancel()
+		if err != nil {
+			log.Warn("pattern reload failed; keeping the current patterns", "err", err)
+			continue
+		}
+		if fingerprint(patterns) == current {
+			continue
+		}
+		rs, err := buildRules(patterns, tax, log)
+		if err != nil {
+			log.Warn("reloaded patterns do not build; keeping the current ones", "err", err)
+			continue
+		}
+		p.SetRules(rs.matcher, rs.ids)
+		current = rs.fingerprint
+		log.Info("category patterns reloaded", "patterns", len(patterns))
+	}
 }
 
 // openRedis connects to the configured Redis, or starts the embedded one.
