@@ -22,16 +22,26 @@ type patternDoc struct {
 // in the binary), one CategoryPattern per category with zero IDs. It seeds
 // an empty category_pattern collection.
 func DefaultPatterns() []pomocore.CategoryPattern {
-	var docs []patternDoc
-	if err := json.Unmarshal(defaultPatterns, &docs); err != nil {
+	out, err := ParsePatterns(defaultPatterns)
+	if err != nil {
 		panic(fmt.Sprintf("classify: embedded patterns.json: %v", err))
+	}
+	return out
+}
+
+// ParsePatterns decodes a JSON array of category patterns in the format of
+// patterns.json: {"category", "priority", "appPatterns", "domainPatterns"}.
+func ParsePatterns(b []byte) ([]pomocore.CategoryPattern, error) {
+	var docs []patternDoc
+	if err := json.Unmarshal(b, &docs); err != nil {
+		return nil, err
 	}
 	out := make([]pomocore.CategoryPattern, len(docs))
 	for i, d := range docs {
 		out[i] = pomocore.CategoryPattern{Category: d.Category, Priority: d.Priority,
 			AppPatterns: nonNil(d.AppPatterns), DomainPatterns: nonNil(d.DomainPatterns)}
 	}
-	return out
+	return out, nil
 }
 
 func nonNil(s []string) []string {

@@ -6,6 +6,8 @@
 //
 //	pomocore run [flags]     run the pipeline (embedded Redis and store when nothing is configured)
 //	pomocore settings        list every setting with its environment variable, flag and default
+//	pomocore classify        classify JSON lines of activities from stdin
+//	pomocore eval FILE       measure the classifier on a labelled JSON-lines file
 //
 // Run `pomocore run -h` for the flags.
 package main
@@ -46,6 +48,10 @@ func runMain(args []string, getenv func(string) string, stdout, stderr io.Writer
 		}
 	case "settings":
 		printSettings(stdout)
+	case "classify":
+		err = classifyCmd(args[1:], os.Stdin, stdout, stderr)
+	case "eval":
+		err = evalCmd(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		usage(stdout)
 	default:
@@ -70,5 +76,7 @@ func usage(w io.Writer) {
 commands:
   run        run the pipeline (embedded Redis and SQLite store when REDIS_ADDR and MONGO_URI are unset)
   settings   list every setting: environment variable, flag, default
+  classify   classify JSON lines {"app","title","url"} from stdin (or -app/-url/-title)
+  eval FILE  accuracy, per-category precision/recall and confusions on a labelled JSON-lines file
 `)
 }
