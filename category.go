@@ -45,6 +45,19 @@ type CategoryPattern struct {
 	Priority       int
 	AppPatterns    []string
 	DomainPatterns []string
+	// TitleRules put an activity into Category when its window title
+	// contains a keyword and its domain or app is the rule's scope (stored
+	// as titleRules; the deployed documents have none).
+	TitleRules []TitleRule
+}
+
+// TitleRule is a title keyword rule: within Scope — a domain pattern
+// ("youtube.com", matching its subdomains too) or "app:" and an app pattern
+// ("app:Microsoft Teams") — a title containing any of Keywords (case
+// folded) decides the category, over the scope's own pattern.
+type TitleRule struct {
+	Scope    string   `json:"scope" bson:"scope"`
+	Keywords []string `json:"keywords" bson:"keywords"`
 }
 
 // Taxonomy is the set of categories, which of them count as work, and the

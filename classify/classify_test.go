@@ -263,3 +263,41 @@ func BenchmarkBuild10k(b *testing.B) {
 		}
 	}
 }
+
+func TestTitleRules(t *testing.T) {
+	m, err := classify.Build([]pomocore.CategoryPattern{
+		{Category: "Entertainment", DomainPatterns: []string{"youtube.com"}},
+		{Category: "Education", TitleRules: []pomocore.TitleRule{{Scope: "youtube.com", Keywords: []string{"Lecture", "강의"}}}},
+		{Category: "Meetings", AppPatterns: []string{"Microsoft Teams"}},
+		{Category: "Communication", TitleRules: []pomocore.TitleRule{{Scope: "app:Microsoft Teams", Keywords: []string{"chat"}}}},
+		{Category: "Music", TitleRules: []pomocore.TitleRule{{Scope: "app:Obscure Player", Keywords: []string{"song"}}}},
+	}, "Uncategorized")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		app, url, title, cat string
+		src                  pomocore.Source
+	}{
+		{"Chrome", "https://www.youtube.com/watch?v=1", "MIT LECTURE 1", "Education", pomocore.SourceTitle},
+		{"Chrome", "https://m.youtube.com/watch?v=1", "운영체제 강의 3강", "Education", pomocore.SourceTitle},
+		{"Chrome", "https://www.youtube.com/watch?v=1", "cats", "Entertainment", pomocore.SourceDomain},
+		{"Microsoft Teams", "", "Chat | Microsoft Teams", "Communication", pomocore.SourceTitle},
+		{"Microsoft Teams", "", "Weekly sync | Microsoft Teams", "Meetings", pomocore.SourceApp},
+		{"Obscure Player", "", "a song", "Music", pomocore.SourceTitle},
+		{"Obscure Player", "", "a podcast", "Uncategorized", pomocore.SourceDefault},
+	} {
+		got := m.Classify(c.app, c.url, c.title)
+		if got.Category != c.cat || got.Source != c.src {
+			t.Errorf("Classify(%q, %q, %q) = %+v, want %s/%s", c.app, c.url, c.title, got, c.cat, c.src)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { m.Classify("Chrome", "https://www.youtube.com/watch?v=1", "MIT LECTURE 1") }); n != 0 {
+		t.Errorf("title rule path allocates %v times", n)
+	}
+	for _, bad := range []pomocore.TitleRule{{Scope: "youtube.com"}, {Scope: "app:", Keywords: []string{"x"}}, {Scope: "/", Keywords: []string{"x"}}} {
+		if _, err := classify.Build([]pomocore.CategoryPattern{{Category: "A", TitleRules: []pomocore.TitleRule{bad}}}, "U"); err == nil {
+			t.Errorf("title rule %+v built", bad)
+		}
+	}
+}

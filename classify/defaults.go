@@ -12,10 +12,11 @@ import (
 var defaultPatterns []byte
 
 type patternDoc struct {
-	Category       string   `json:"category"`
-	Priority       int      `json:"priority"`
-	AppPatterns    []string `json:"appPatterns"`
-	DomainPatterns []string `json:"domainPatterns"`
+	Category       string               `json:"category"`
+	Priority       int                  `json:"priority"`
+	AppPatterns    []string             `json:"appPatterns"`
+	DomainPatterns []string             `json:"domainPatterns"`
+	TitleRules     []pomocore.TitleRule `json:"titleRules,omitempty"`
 }
 
 // DefaultPatterns returns the built-in pattern set (patterns.json, embedded
@@ -30,7 +31,8 @@ func DefaultPatterns() []pomocore.CategoryPattern {
 }
 
 // ParsePatterns decodes a JSON array of category patterns in the format of
-// patterns.json: {"category", "priority", "appPatterns", "domainPatterns"}.
+// patterns.json: {"category", "priority", "appPatterns", "domainPatterns",
+// "titleRules": [{"scope", "keywords"}]}.
 func ParsePatterns(b []byte) ([]pomocore.CategoryPattern, error) {
 	var docs []patternDoc
 	if err := json.Unmarshal(b, &docs); err != nil {
@@ -39,7 +41,7 @@ func ParsePatterns(b []byte) ([]pomocore.CategoryPattern, error) {
 	out := make([]pomocore.CategoryPattern, len(docs))
 	for i, d := range docs {
 		out[i] = pomocore.CategoryPattern{Category: d.Category, Priority: d.Priority,
-			AppPatterns: nonNil(d.AppPatterns), DomainPatterns: nonNil(d.DomainPatterns)}
+			AppPatterns: nonNil(d.AppPatterns), DomainPatterns: nonNil(d.DomainPatterns), TitleRules: d.TitleRules}
 	}
 	return out, nil
 }

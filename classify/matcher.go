@@ -16,12 +16,16 @@
 // Precedence, in order: a higher CategoryPattern.Priority wins; then the
 // more specific match (a path pattern over a host pattern, a longer host —
 // a subdomain — over a shorter one, any domain match over an app match);
-// then the app. An app of the browser category (Browsing) never decides
+// then the app. A title rule (a keyword in the window title, within a
+// domain or an app) outranks its scope's own patterns at equal priority:
+// youtube.com is Entertainment, a lecture on youtube.com Education. An app of
+// the browser category (Browsing) never decides
 // when a URL is present: a browser with an unmatched URL is the default
 // category, not Browsing.
 package classify
 
 import (
+	"bytes"
 	"fmt"
 	"sort"
 	"strings"
@@ -38,6 +42,31 @@ type rule struct {
 	category string
 	priority int
 	set      bool
+}
+
+// titleRule is a compiled TitleRule: lower-case keywords and the rule they
+// give.
+type titleRule struct {
+	keywords [][]byte
+	rule     rule
+}
+
+// titleMatch returns the rule of the first title rule with a keyword in
+// title (lower-cased); the title is lower-cased into a stack buffer once.
+func titleMatch(rules []titleRule, title string) rule {
+	if len(rules) == 0 || title == "" {
+		return rule{}
+	}
+	var buf [maxName]byte
+	lt := lowerTitle(buf[:0], title)
+	for _, tr := range rules {
+		for _, k := range tr.keywords {
+			if bytes.Contains(lt, k) {
+				return tr.rule
+			}
+		}
+	}
+	return rule{}
 }
 
 // Matcher classifies activities by app name and URL. Build it with Build;
@@ -63,6 +92,8 @@ func Build(patterns []pomocore.CategoryPattern, defaultCategory string) (*Matche
 		paths map[string]rule
 	}
 	hosts := map[string]*hostRules{}
+	hostTitles := map[string][]titleRule{}
+	appTitles := map[string][]titleRule{}
 	claim := func(existing rule, p pomocore.CategoryPattern, what string) (rule, error) {
 		r := rule{category: p.Category, priority: p.Priority, set: true}
 		switch {
@@ -87,6 +118,37 @@ func Build(patterns []pomocore.CategoryPattern, defaultCategory string) (*Matche
 				return nil, err
 			}
 			appRules[n] = r
+		}
+		for _, tr := range p.TitleRules {
+			var kws [][]byte
+			for _, k := range tr.Keywords {
+				if k = strings.ToLower(strings.TrimSpace(k)); k != "" {
+					kws = append(kws, []byte(k))
+				}
+			}
+			if len(kws) == 0 {
+				return nil, fmt.Errorf("category %q: title rule for %q has no keyword", p.Category, tr.Scope)
+			}
+			compiled := titleRule{keywords: kws, rule: rule{category: p.Category, priority: p.Priority, set: true}}
+			if app, ok := strings.CutPrefix(tr.Scope, "app:"); ok {
+				n := NormalizeApp(app)
+				if n == "" {
+					return nil, fmt.Errorf("category %q: title rule scope %q names no app", p.Category, tr.Scope)
+				}
+				appTitles[n] = append(appTitles[n], compiled)
+				if _, ok := appRules[n]; !ok {
+					appRules[n] = rule{} // a trie node to hang the rules on
+				}
+				continue
+			}
+			host, _ := Host(tr.Scope)
+			if host == "" {
+				return nil, fmt.Errorf("category %q: title rule scope %q has no host", p.Category, tr.Scope)
+			}
+			hostTitles[host] = append(hostTitles[host], compiled)
+			if hosts[host] == nil {
+				hosts[host] = &hostRules{paths: map[string]rule{}}
+			}
 		}
 		for _, d := range p.DomainPatterns {
 			host, path := Host(d)
@@ -120,7 +182,10 @@ func Build(patterns []pomocore.CategoryPattern, defaultCategory string) (*Matche
 		if i == 0 || r.priority > m.maxAppPriority {
 			m.maxAppPriority = r.priority
 		}
-		m.apps.insert(n, r)
+		for _, tr := range appTitles[n] {
+			m.maxAppPriority = max(m.maxAppPriority, tr.rule.priority)
+		}
+		m.apps.insert(n, r, appTitles[n])
 	}
 	m.apps.freeze()
 	m.nApps = len(names)
@@ -132,7 +197,7 @@ func Build(patterns []pomocore.CategoryPattern, defaultCategory string) (*Matche
 	sort.Strings(hostNames)
 	entries := make([]hostEntry, len(hostNames))
 	for i, h := range hostNames {
-		e := hostEntry{host: h, plain: hosts[h].plain}
+		e := hostEntry{host: h, plain: hosts[h].plain, titles: hostTitles[h]}
 		for path, r := range hosts[h].paths {
 			e.paths = append(e.paths, pathRule{prefix: path, rule: r})
 			m.nDoms++
@@ -151,28 +216,40 @@ func Build(patterns []pomocore.CategoryPattern, defaultCategory string) (*Matche
 // Stats returns how many app and domain patterns the matcher holds.
 func (m *Matcher) Stats() (apps, domains int) { return m.nApps, m.nDoms }
 
-// Classify returns the category of an activity (title is not used by the
-// pattern layer). Source is SourceDomain, SourceApp or SourceDefault.
+// Classify returns the category of an activity. Source is SourceTitle,
+// SourceDomain, SourceApp or SourceDefault.
 func (m *Matcher) Classify(app, url, title string) pomocore.Classification {
 	var dom rule
+	domByTitle := false
 	if url != "" {
 		host, path := splitURL(url)
-		dom = m.domains.match(host, path)
+		dom, domByTitle = m.domains.match(host, path, title)
 		if dom.set && dom.priority >= m.maxAppPriority {
 			// No app pattern can outrank it: skip the app lookup.
-			return pomocore.Classification{Category: dom.category, Source: pomocore.SourceDomain}
+			return classification(dom, domByTitle, pomocore.SourceDomain)
 		}
 	}
 	var ab [maxName / 2]byte
-	appRule := m.apps.match(normalizeApp(ab[:0], app))
-	if appRule.set && appRule.category == BrowserCategory && url != "" {
+	appRule, titles := m.apps.match(normalizeApp(ab[:0], app))
+	appByTitle := false
+	if tr := titleMatch(titles, title); tr.set {
+		appRule, appByTitle = tr, true
+	}
+	if appRule.set && appRule.category == BrowserCategory && url != "" && !appByTitle {
 		appRule = rule{} // a browser's name never decides when a URL is known
 	}
 	switch {
 	case dom.set && (!appRule.set || dom.priority >= appRule.priority):
-		return pomocore.Classification{Category: dom.category, Source: pomocore.SourceDomain}
+		return classification(dom, domByTitle, pomocore.SourceDomain)
 	case appRule.set:
-		return pomocore.Classification{Category: appRule.category, Source: pomocore.SourceApp}
+		return classification(appRule, appByTitle, pomocore.SourceApp)
 	}
 	return pomocore.Classification{Category: m.def, Source: pomocore.SourceDefault}
+}
+
+func classification(r rule, byTitle bool, src pomocore.Source) pomocore.Classification {
+	if byTitle {
+		src = pomocore.SourceTitle
+	}
+	return pomocore.Classification{Category: r.category, Source: src}
 }

@@ -8,16 +8,18 @@ import "sort"
 type trie struct {
 	build []map[byte]int32 // children while building; nil once frozen
 
-	first []int32 // per node: index of its first edge; a node's edges end where the next node's begin
-	label []byte  // per edge: byte
-	to    []int32 // per edge: child node
-	term  []rule  // per node: the rule of a pattern ending here
+	first  []int32       // per node: index of its first edge; a node's edges end where the next node's begin
+	label  []byte        // per edge: byte
+	to     []int32       // per edge: child node
+	term   []rule        // per node: the rule of a pattern ending here
+	titles [][]titleRule // per node: title rules scoped to that app
 }
 
-func (t *trie) insert(name string, r rule) {
+func (t *trie) insert(name string, r rule, titles []titleRule) {
 	if t.build == nil {
 		t.build = []map[byte]int32{{}}
 		t.term = []rule{{}}
+		t.titles = [][]titleRule{nil}
 	}
 	n := int32(0)
 	for i := 0; i < len(name); i++ {
@@ -26,17 +28,20 @@ func (t *trie) insert(name string, r rule) {
 			next = int32(len(t.build))
 			t.build = append(t.build, map[byte]int32{})
 			t.term = append(t.term, rule{})
+			t.titles = append(t.titles, nil)
 			t.build[n][name[i]] = next
 		}
 		n = next
 	}
 	t.term[n] = r
+	t.titles[n] = titles
 }
 
 func (t *trie) freeze() {
 	if t.build == nil {
 		t.build = []map[byte]int32{{}}
 		t.term = []rule{{}}
+		t.titles = [][]titleRule{nil}
 	}
 	t.first = make([]int32, len(t.build))
 	for n, kids := range t.build {
@@ -62,10 +67,11 @@ func (t *trie) edges(n int32) (lo, hi int32) {
 	return lo, int32(len(t.label))
 }
 
-// match returns the rule of the longest pattern that equals name or is a
-// prefix of it ending at a space.
-func (t *trie) match(name []byte) rule {
+// match returns the rule and the title rules of the longest pattern that
+// equals name or is a prefix of it ending at a space.
+func (t *trie) match(name []byte) (rule, []titleRule) {
 	var best rule
+	var titles []titleRule
 	n := int32(0)
 	for i := 0; i < len(name); i++ {
 		lo, hi := t.edges(n)
@@ -81,21 +87,22 @@ func (t *trie) match(name []byte) rule {
 			}
 		}
 		if next < 0 {
-			return best
+			return best, titles
 		}
 		n = next
-		if t.term[n].set && (i+1 == len(name) || name[i+1] == ' ') {
-			best = t.term[n]
+		if (t.term[n].set || t.titles[n] != nil) && (i+1 == len(name) || name[i+1] == ' ') {
+			best, titles = t.term[n], t.titles[n]
 		}
 	}
-	return best
+	return best, titles
 }
 
 // hostEntry is one host pattern: its plain rule and its path rules.
 type hostEntry struct {
-	host  string
-	plain rule
-	paths []pathRule // longest prefix first
+	host   string
+	plain  rule
+	paths  []pathRule  // longest prefix first
+	titles []titleRule // title keyword rules within this host
 }
 
 type pathRule struct {
@@ -199,10 +206,10 @@ func buildAutomaton(entries []hostEntry) automaton {
 
 // match returns the best rule among the host patterns that are the host or
 // a parent domain of it (matched on a label boundary), considering their
-// path rules.
-func (a *automaton) match(host, path string) rule {
+// title and path rules, and whether a title rule gave it.
+func (a *automaton) match(host, path, title string) (rule, bool) {
 	if len(a.entries) == 0 || len(host) == 0 {
-		return rule{}
+		return rule{}, false
 	}
 	s := int32(0)
 	n := int32(a.nClass)
@@ -211,6 +218,7 @@ func (a *automaton) match(host, path string) rule {
 	}
 	var best rule
 	bestSpec := -1
+	byTitle := false
 	for o := s; o >= 0; o = a.dictLink[o] {
 		if a.out[o] < 0 {
 			continue
@@ -221,23 +229,35 @@ func (a *automaton) match(host, path string) rule {
 			continue // "linux.com" ends with "x.com" but not on a label boundary
 		}
 		spec := 2 * len(e.host)
+		if tr := titleMatch(e.titles, title); tr.set {
+			if better(&best, &bestSpec, tr, 1<<21+spec) {
+				byTitle = true
+			}
+		}
 		for _, p := range e.paths {
 			if hasPathPrefix(path, p.prefix) {
-				better(&best, &bestSpec, p.rule, 1<<20+spec+len(p.prefix))
+				if better(&best, &bestSpec, p.rule, 1<<20+spec+len(p.prefix)) {
+					byTitle = false
+				}
 				break
 			}
 		}
 		if e.plain.set {
-			better(&best, &bestSpec, e.plain, spec)
+			if better(&best, &bestSpec, e.plain, spec) {
+				byTitle = false
+			}
 		}
 	}
-	return best
+	return best, byTitle
 }
 
-func better(best *rule, bestSpec *int, r rule, spec int) {
+// better replaces best with r when r ranks higher and reports whether it did.
+func better(best *rule, bestSpec *int, r rule, spec int) bool {
 	if !best.set || r.priority > best.priority || (r.priority == best.priority && spec > *bestSpec) {
 		*best, *bestSpec = r, spec
+		return true
 	}
+	return false
 }
 
 // hasPathPrefix reports whether path starts with prefix (lower-case) on a

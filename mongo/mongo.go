@@ -196,11 +196,12 @@ type logDoc struct {
 }
 
 type patternDoc struct {
-	ID             bson.ObjectID `bson:"_id"`
-	Category       string        `bson:"category"`
-	Priority       int           `bson:"priority"`
-	AppPatterns    []string      `bson:"appPatterns"`
-	DomainPatterns []string      `bson:"domainPatterns"`
+	ID             bson.ObjectID        `bson:"_id"`
+	Category       string               `bson:"category"`
+	Priority       int                  `bson:"priority"`
+	AppPatterns    []string             `bson:"appPatterns"`
+	DomainPatterns []string             `bson:"domainPatterns"`
+	TitleRules     []pomocore.TitleRule `bson:"titleRules,omitempty"`
 }
 
 type key struct{ app, url, title string }
@@ -537,7 +538,7 @@ func (s *Store) LoadPatterns(ctx context.Context) ([]pomocore.CategoryPattern, e
 	out := make([]pomocore.CategoryPattern, len(docs))
 	for i, d := range docs {
 		out[i] = pomocore.CategoryPattern{ID: pomocore.ObjectID(d.ID), Category: d.Category, Priority: d.Priority,
-			AppPatterns: nonNil(d.AppPatterns), DomainPatterns: nonNil(d.DomainPatterns)}
+			AppPatterns: nonNil(d.AppPatterns), DomainPatterns: nonNil(d.DomainPatterns), TitleRules: d.TitleRules}
 	}
 	return out, nil
 }
@@ -561,7 +562,7 @@ func (s *Store) SeedPatterns(ctx context.Context, defaults []pomocore.CategoryPa
 			p.ID = pomocore.NewObjectID(now)
 		}
 		docs[i] = patternDoc{ID: bson.ObjectID(p.ID), Category: p.Category, Priority: p.Priority,
-			AppPatterns: nonNil(p.AppPatterns), DomainPatterns: nonNil(p.DomainPatterns)}
+			AppPatterns: nonNil(p.AppPatterns), DomainPatterns: nonNil(p.DomainPatterns), TitleRules: p.TitleRules}
 	}
 	if _, err := s.insert(ctx, s.patterns, docs); err != nil {
 		return false, fmt.Errorf("mongo: seed category_pattern: %w", err)

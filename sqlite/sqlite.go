@@ -62,7 +62,8 @@ CREATE TABLE IF NOT EXISTS category_pattern (
   category TEXT NOT NULL,
   priority INTEGER NOT NULL DEFAULT 0,
   app_patterns TEXT NOT NULL DEFAULT '[]',
-  domain_patterns TEXT NOT NULL DEFAULT '[]'
+  domain_patterns TEXT NOT NULL DEFAULT '[]',
+  title_rules TEXT NOT NULL DEFAULT '[]'
 );
 CREATE TABLE IF NOT EXISTS categorized_data (
   id TEXT PRIMARY KEY,
@@ -123,6 +124,18 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if _, err := db.ExecContext(ctx, schema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sqlite: schema of %s: %w", path, err)
+	}
+	// Stores created before title rules existed get the column.
+	var hasTitles int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info('category_pattern') WHERE name = 'title_rules'`).Scan(&hasTitles); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite: schema of %s: %w", path, err)
+	}
+	if hasTitles == 0 {
+		if _, err := db.ExecContext(ctx, `ALTER TABLE category_pattern ADD COLUMN title_rules TEXT NOT NULL DEFAULT '[]'`); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("sqlite: add title_rules to %s: %w", path, err)
+		}
 	}
 	return &Store{db: db, cfg: cfg}, nil
 }
@@ -241,16 +254,16 @@ ON CONFLICT (id) DO UPDATE SET category_id = excluded.category_id, categorized_d
 
 // LoadPatterns implements pipeline.Patterns.
 func (s *Store) LoadPatterns(ctx context.Context) ([]pomocore.CategoryPattern, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, category, priority, app_patterns, domain_patterns FROM category_pattern ORDER BY id`)
+	rows, err := s.db.QueryContext(ctx, `SELECT id, category, priority, app_patterns, domain_patterns, title_rules FROM category_pattern ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: load patterns: %w", err)
 	}
 	defer rows.Close()
 	var out []pomocore.CategoryPattern
 	for rows.Next() {
-		var id, apps, domains string
+		var id, apps, domains, titles string
 		var p pomocore.CategoryPattern
-		if err := rows.Scan(&id, &p.Category, &p.Priority, &apps, &domains); err != nil {
+		if err := rows.Scan(&id, &p.Category, &p.Priority, &apps, &domains, &titles); err != nil {
 			return nil, fmt.Errorf("sqlite: load patterns: %w", err)
 		}
 		if p.ID, err = pomocore.ParseObjectID(id); err != nil {
@@ -261,6 +274,12 @@ func (s *Store) LoadPatterns(ctx context.Context) ([]pomocore.CategoryPattern, e
 		}
 		if err := json.Unmarshal([]byte(domains), &p.DomainPatterns); err != nil {
 			return nil, fmt.Errorf("sqlite: category_pattern %s domainPatterns: %w", id, err)
+		}
+		if err := json.Unmarshal([]byte(titles), &p.TitleRules); err != nil {
+			return nil, fmt.Errorf("sqlite: category_pattern %s titleRules: %w", id, err)
+		}
+		if len(p.TitleRules) == 0 {
+			p.TitleRules = nil
 		}
 		out = append(out, p)
 	}
@@ -292,8 +311,12 @@ func (s *Store) SeedPatterns(ctx context.Context, defaults []pomocore.CategoryPa
 		}
 		apps, _ := json.Marshal(nonNil(p.AppPatterns))
 		domains, _ := json.Marshal(nonNil(p.DomainPatterns))
-		if _, err := tx.ExecContext(ctx, `INSERT INTO category_pattern (id, category, priority, app_patterns, domain_patterns) VALUES (?, ?, ?, ?, ?)`,
-			p.ID.Hex(), p.Category, p.Priority, string(apps), string(domains)); err != nil {
+		titles, _ := json.Marshal(p.TitleRules)
+		if p.TitleRules == nil {
+			titles = []byte("[]")
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO category_pattern (id, category, priority, app_patterns, domain_patterns, title_rules) VALUES (?, ?, ?, ?, ?, ?)`,
+			p.ID.Hex(), p.Category, p.Priority, string(apps), string(domains), string(titles)); err != nil {
 			return false, fmt.Errorf("sqlite: seed pattern %s: %w", p.Category, err)
 		}
 	}

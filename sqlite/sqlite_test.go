@@ -2,6 +2,8 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
+	"path/filepath"
 	"strconv"
 	"testing"
 
@@ -92,4 +94,23 @@ func BenchmarkSave(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N*len(batch))/b.Elapsed().Seconds(), "records/s")
+}
+
+func TestSQLiteAddsTitleRulesToAnOlderStore(t *testing.T) {
+	dir := t.TempDir()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "pomocore.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`CREATE TABLE category_pattern (id TEXT PRIMARY KEY, category TEXT NOT NULL, priority INTEGER NOT NULL DEFAULT 0,
+app_patterns TEXT NOT NULL DEFAULT '[]', domain_patterns TEXT NOT NULL DEFAULT '[]');
+INSERT INTO category_pattern (id, category) VALUES ('0123456789abcdef01234567', 'Game')`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	st := open(t, sqlite.Config{Dir: dir})
+	ps, err := st.LoadPatterns(context.Background())
+	if err != nil || len(ps) != 1 || ps[0].Category != "Game" || ps[0].TitleRules != nil {
+		t.Fatalf("patterns of an older store = %+v, %v", ps, err)
+	}
 }

@@ -180,7 +180,7 @@ func buildRules(patterns []pomocore.CategoryPattern, tax *pomocore.Taxonomy, log
 func fingerprint(patterns []pomocore.CategoryPattern) string {
 	h := sha256.New()
 	for _, p := range patterns {
-		fmt.Fprintf(h, "%s\x00%s\x00%d\x00%q\x00%q\x00", p.ID, p.Category, p.Priority, p.AppPatterns, p.DomainPatterns)
+		fmt.Fprintf(h, "%s\x00%s\x00%d\x00%q\x00%q\x00%+v\x00", p.ID, p.Category, p.Priority, p.AppPatterns, p.DomainPatterns, p.TitleRules)
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }

@@ -116,6 +116,7 @@ func (m *Memory) LoadPatterns(ctx context.Context) ([]pomocore.CategoryPattern, 
 	for i, p := range m.patterns {
 		p.AppPatterns = slices.Clone(p.AppPatterns)
 		p.DomainPatterns = slices.Clone(p.DomainPatterns)
+		p.TitleRules = slices.Clone(p.TitleRules)
 		out[i] = p
 	}
 	return out, ctx.Err()

@@ -300,7 +300,8 @@ func Run(t *testing.T, open func(t *testing.T) Harness) {
 			t.Fatalf("empty store patterns = %v, %v", got, err)
 		}
 		defaults := []pomocore.CategoryPattern{
-			{Category: "Development", Priority: 2, AppPatterns: []string{"xcode", "visual studio code"}, DomainPatterns: []string{"github.com"}},
+			{Category: "Development", Priority: 2, AppPatterns: []string{"xcode", "visual studio code"}, DomainPatterns: []string{"github.com"},
+				TitleRules: []pomocore.TitleRule{{Scope: "youtube.com", Keywords: []string{"golang", "코딩"}}, {Scope: "app:Slack", Keywords: []string{"#dev"}}}},
 			{Category: "SNS", AppPatterns: []string{}, DomainPatterns: []string{"x.com", "instagram.com"}},
 			{Category: "Uncategorized"},
 		}
@@ -319,10 +320,11 @@ func Run(t *testing.T, open func(t *testing.T) Harness) {
 			}
 			byCat[p.Category] = p
 		}
-		if d := byCat["Development"]; d.Priority != 2 || !reflect.DeepEqual(d.AppPatterns, defaults[0].AppPatterns) || !reflect.DeepEqual(d.DomainPatterns, defaults[0].DomainPatterns) {
+		if d := byCat["Development"]; d.Priority != 2 || !reflect.DeepEqual(d.AppPatterns, defaults[0].AppPatterns) ||
+			!reflect.DeepEqual(d.DomainPatterns, defaults[0].DomainPatterns) || !reflect.DeepEqual(d.TitleRules, defaults[0].TitleRules) {
 			t.Errorf("Development = %+v", d)
 		}
-		if s := byCat["SNS"]; !reflect.DeepEqual(s.DomainPatterns, defaults[1].DomainPatterns) || len(s.AppPatterns) != 0 {
+		if s := byCat["SNS"]; !reflect.DeepEqual(s.DomainPatterns, defaults[1].DomainPatterns) || len(s.AppPatterns) != 0 || len(s.TitleRules) != 0 {
 			t.Errorf("SNS = %+v", s)
 		}
 		seeded, err = h.SeedPatterns(ctx, []pomocore.CategoryPattern{{Category: "Game"}})
