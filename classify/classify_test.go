@@ -301,3 +301,31 @@ func TestTitleRules(t *testing.T) {
 		}
 	}
 }
+
+func TestInternationalisedDomains(t *testing.T) {
+	m, err := classify.Build([]pomocore.CategoryPattern{
+		{Category: "Browsing", DomainPatterns: []string{"네이버.한국"}},
+		{Category: "E-commerce & Shopping", DomainPatterns: []string{"xn--9t4b11yi5a.com"}}, // 테스트.com
+	}, "Uncategorized")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for url, want := range map[string]string{
+		"https://네이버.한국/검색":                    "Browsing",
+		"https://xn--950bt9s8xi.xn--3e0b707e/": "Browsing", // the same host in punycode
+		"https://www.테스트.com/":                 "E-commerce & Shopping",
+		"https://shop.xn--9t4b11yi5a.com/x":    "E-commerce & Shopping",
+	} {
+		if got := m.Classify("Chrome", url, ""); got.Category != want {
+			t.Errorf("%s = %s, want %s", url, got.Category, want)
+		}
+	}
+}
+
+func BenchmarkClassifyTitleRule(b *testing.B) {
+	m := defaultMatcher(b)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		m.Classify("Safari", "https://www.youtube.com/watch?v=x", "MIT 6.006 Lecture 1: Algorithms - YouTube")
+	}
+}

@@ -30,6 +30,8 @@ import (
 	"sort"
 	"strings"
 
+	"golang.org/x/net/idna"
+
 	"github.com/pomocore/pomocore"
 )
 
@@ -145,9 +147,11 @@ func Build(patterns []pomocore.CategoryPattern, defaultCategory string) (*Matche
 			if host == "" {
 				return nil, fmt.Errorf("category %q: title rule scope %q has no host", p.Category, tr.Scope)
 			}
-			hostTitles[host] = append(hostTitles[host], compiled)
-			if hosts[host] == nil {
-				hosts[host] = &hostRules{paths: map[string]rule{}}
+			for _, host := range idnForms(host) {
+				hostTitles[host] = append(hostTitles[host], compiled)
+				if hosts[host] == nil {
+					hosts[host] = &hostRules{paths: map[string]rule{}}
+				}
 			}
 		}
 		for _, d := range p.DomainPatterns {
@@ -156,19 +160,23 @@ func Build(patterns []pomocore.CategoryPattern, defaultCategory string) (*Matche
 				return nil, fmt.Errorf("category %q: domain pattern %q has no host", p.Category, d)
 			}
 			path = strings.TrimRight(path, "/")
-			h := hosts[host]
-			if h == nil {
-				h = &hostRules{paths: map[string]rule{}}
-				hosts[host] = h
-			}
-			var err error
-			if path == "" {
-				h.plain, err = claim(h.plain, p, d)
-			} else {
-				h.paths[path], err = claim(h.paths[path], p, d)
-			}
-			if err != nil {
-				return nil, err
+			// An internationalised host matches in both its Unicode and its
+			// punycode (xn--) form, so URLs need no conversion.
+			for _, host := range idnForms(host) {
+				h := hosts[host]
+				if h == nil {
+					h = &hostRules{paths: map[string]rule{}}
+					hosts[host] = h
+				}
+				var err error
+				if path == "" {
+					h.plain, err = claim(h.plain, p, d)
+				} else {
+					h.paths[path], err = claim(h.paths[path], p, d)
+				}
+				if err != nil {
+					return nil, err
+				}
 			}
 		}
 	}
@@ -211,6 +219,23 @@ func Build(patterns []pomocore.CategoryPattern, defaultCategory string) (*Matche
 	}
 	m.domains = buildAutomaton(entries)
 	return m, nil
+}
+
+// idnForms returns host and, for an internationalised domain name, its
+// other form (punycode for Unicode, Unicode for xn-- labels).
+func idnForms(host string) []string {
+	var alt string
+	var err error
+	switch {
+	case !isASCII(host):
+		alt, err = idna.Lookup.ToASCII(host)
+	case strings.Contains(host, "xn--"):
+		alt, err = idna.Lookup.ToUnicode(host)
+	}
+	if err != nil || alt == "" || alt == host {
+		return []string{host}
+	}
+	return []string{host, strings.ToLower(alt)}
 }
 
 // Stats returns how many app and domain patterns the matcher holds.
