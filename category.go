@@ -32,9 +32,10 @@ type Classification struct {
 	Source   Source
 }
 
-// LLMBased reports whether the classification came from the LLM fallback,
-// which the categorized_data documents record as isLLMBased.
-func (c Classification) LLMBased() bool { return c.Source == SourceLLM }
+// LLMBased reports whether the classification came from the LLM fallback
+// (directly or remembered in its cache), which the categorized_data
+// documents record as isLLMBased.
+func (c Classification) LLMBased() bool { return c.Source == SourceLLM || c.Source == SourceCache }
 
 // CategoryPattern is one document of the category_pattern collection: the
 // patterns that put an activity into Category. Its ID is the categoryId that
