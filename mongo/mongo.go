@@ -570,6 +570,26 @@ func (s *Store) SeedPatterns(ctx context.Context, defaults []pomocore.CategoryPa
 	return true, nil
 }
 
+// LLMAnswers implements pipeline.LLMMemory.
+func (s *Store) LLMAnswers(ctx context.Context, limit int) ([]pomocore.CategorizedData, error) {
+	s.commands.Add(1)
+	cur, err := s.cd.Find(ctx, bson.D{{Key: "isLLMBased", Value: true}},
+		options.Find().SetSort(bson.D{{Key: "_id", Value: -1}}).SetLimit(int64(limit)))
+	if err != nil {
+		return nil, fmt.Errorf("mongo: LLM answers: %w", err)
+	}
+	var docs []cdDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, fmt.Errorf("mongo: LLM answers: %w", err)
+	}
+	out := make([]pomocore.CategorizedData, len(docs))
+	for i, d := range docs {
+		out[i] = pomocore.CategorizedData{ID: pomocore.ObjectID(d.ID), App: d.App, URL: d.URL, Title: d.Title,
+			CategoryID: pomocore.ObjectID(d.CategoryID), LLMBased: true}
+	}
+	return out, nil
+}
+
 // Snapshot returns every categorized_data and usage-log document, sorted by
 // id (for tests and verification; it reads whole collections).
 func (s *Store) Snapshot(ctx context.Context) ([]pomocore.CategorizedData, []pomocore.UsageLog, error) {

@@ -154,3 +154,12 @@ type Patterns interface {
 type Classifier interface {
 	Classify(app, url, title string) pomocore.Classification
 }
+
+// LLMMemory is implemented by stores that can list the classifications the
+// LLM fallback gave (categorized_data with isLLMBased), so that a restarted
+// or new instance remembers them instead of asking again.
+type LLMMemory interface {
+	// LLMAnswers returns up to limit categorized_data documents with
+	// isLLMBased set, most recently created first.
+	LLMAnswers(ctx context.Context, limit int) ([]pomocore.CategorizedData, error)
+}

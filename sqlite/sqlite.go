@@ -333,6 +333,28 @@ func nonNil(s []string) []string {
 	return s
 }
 
+// LLMAnswers implements pipeline.LLMMemory.
+func (s *Store) LLMAnswers(ctx context.Context, limit int) ([]pomocore.CategorizedData, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, app, url, title, category_id FROM categorized_data
+WHERE is_llm_based = 1 ORDER BY id DESC LIMIT ?`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: LLM answers: %w", err)
+	}
+	defer rows.Close()
+	var out []pomocore.CategorizedData
+	for rows.Next() {
+		var id, cat string
+		d := pomocore.CategorizedData{LLMBased: true}
+		if err := rows.Scan(&id, &d.App, &d.URL, &d.Title, &cat); err != nil {
+			return nil, fmt.Errorf("sqlite: LLM answers: %w", err)
+		}
+		d.ID, _ = pomocore.ParseObjectID(id)
+		d.CategoryID, _ = pomocore.ParseObjectID(cat)
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
 // Snapshot returns every categorized_data and usage-log row, sorted by id
 // (for tests and verification).
 func (s *Store) Snapshot(ctx context.Context) ([]pomocore.CategorizedData, []pomocore.UsageLog, error) {

@@ -141,6 +141,21 @@ func (m *Memory) SeedPatterns(ctx context.Context, defaults []pomocore.CategoryP
 	return true, nil
 }
 
+// LLMAnswers implements pipeline.LLMMemory.
+func (m *Memory) LLMAnswers(ctx context.Context, limit int) ([]pomocore.CategorizedData, error) {
+	s, err := m.Snapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []pomocore.CategorizedData
+	for i := len(s.Categorized) - 1; i >= 0 && len(out) < limit; i-- {
+		if s.Categorized[i].LLMBased {
+			out = append(out, s.Categorized[i])
+		}
+	}
+	return out, nil
+}
+
 // Snapshot returns every document, sorted by ID.
 func (m *Memory) Snapshot(ctx context.Context) (*Snapshot, error) {
 	m.mu.Lock()

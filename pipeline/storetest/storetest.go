@@ -4,6 +4,7 @@ import (
 	"context"
 	"reflect"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -12,11 +13,12 @@ import (
 	"github.com/pomocore/pomocore/pipeline"
 )
 
-// Harness is what an adapter under test provides: the two ports and a way
-// to read every document back.
+// Harness is what an adapter under test provides: the ports and a way to
+// read every document back.
 type Harness interface {
 	pipeline.Store
 	pipeline.Patterns
+	pipeline.LLMMemory
 	// Snapshot returns every categorized_data and pomodoro_usage_log
 	// document, sorted by ID.
 	Snapshot(ctx context.Context) (*Snapshot, error)
@@ -199,6 +201,34 @@ func Run(t *testing.T, open func(t *testing.T) Harness) {
 			if l.ID == a.UsageLogID && l.CategoryID != Game {
 				t.Errorf("usage log category = %s, want the later record's", l.CategoryID)
 			}
+		}
+	})
+
+	t.Run("LLMAnswers", func(t *testing.T) {
+		h := open(t)
+		var recs []pipeline.Record
+		for i := 0; i < 5; i++ {
+			r := Rec("u", "Zzz "+strconv.Itoa(i), "", "", Game)
+			if i%2 == 0 {
+				r.Classification.Source = pomocore.SourceLLM
+			}
+			recs = append(recs, r)
+		}
+		save(t, h, recs...)
+		got, err := h.LLMAnswers(ctx, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 3 {
+			t.Fatalf("LLM answers = %+v, want the 3 LLM-based documents", got)
+		}
+		for _, d := range got {
+			if !d.LLMBased || d.CategoryID != Game || !strings.HasPrefix(d.App, "Zzz ") {
+				t.Errorf("answer %+v", d)
+			}
+		}
+		if got, _ := h.LLMAnswers(ctx, 2); len(got) != 2 {
+			t.Errorf("limit 2 gave %d", len(got))
 		}
 	})
 
