@@ -30,7 +30,12 @@ type config struct {
 	MongoStatements int
 	DataDir         string
 
-	OpenAIKey string
+	OpenAIKey     string
+	OpenAIBaseURL string
+	LLMModel      string
+	LLMTimeout    time.Duration
+	LLMCache      int
+	LLMWorkers    int
 
 	Stream, Group, Consumer  string
 	DeadStream, SessionStrm  string
@@ -81,6 +86,10 @@ func defaultConfig() config {
 		ShutdownTimeout: 30 * time.Second,
 		StoreTimeout:    10 * time.Second,
 		PatternReload:   time.Minute,
+		LLMModel:        "gpt-4o-mini",
+		LLMTimeout:      10 * time.Second,
+		LLMCache:        100000,
+		LLMWorkers:      4,
 		LogLevel:        "info",
 		LogFormat:       "text",
 	}
@@ -108,7 +117,12 @@ func (c *config) settings() []setting {
 		{"MONGO_DATABASE", "mongo-database", "MongoDB database name", false, strVal(&c.MongoDatabase)},
 		{"POMOCORE_MONGO_MAX_STATEMENTS", "mongo-max-statements", "most write statements or ids per MongoDB command", false, intVal(&c.MongoStatements)},
 		{"POMOCORE_DATA_DIR", "data-dir", "directory of the embedded SQLite store", false, strVal(&c.DataDir)},
-		{"OPENAI_API_KEY", "openai-api-key", "API key of the LLM fallback (never logged)", true, strVal(&c.OpenAIKey)},
+		{"OPENAI_API_KEY", "openai-api-key", "API key of the LLM fallback (never logged); unset: no LLM fallback", true, strVal(&c.OpenAIKey)},
+		{"OPENAI_BASE_URL", "openai-base-url", "OpenAI-compatible endpoint (vLLM, Ollama, ...); default OpenAI's", false, strVal(&c.OpenAIBaseURL)},
+		{"POMOCORE_LLM_MODEL", "llm-model", "model of the LLM fallback", false, strVal(&c.LLMModel)},
+		{"POMOCORE_LLM_TIMEOUT", "llm-timeout", "timeout of one LLM request", false, durVal(&c.LLMTimeout)},
+		{"POMOCORE_LLM_CACHE", "llm-cache", "LLM answers remembered in memory (LRU)", false, intVal(&c.LLMCache)},
+		{"POMOCORE_LLM_WORKERS", "llm-workers", "concurrent LLM requests", false, intVal(&c.LLMWorkers)},
 		{"POMOCORE_STREAM", "stream", "input stream key (the deployed code used pattern_match_stream)", false, strVal(&c.Stream)},
 		{"POMOCORE_GROUP", "group", "consumer group (the deployed code used pattern_match_group)", false, strVal(&c.Group)},
 		{"POMOCORE_CONSUMER", "consumer", "this process's consumer name, unique per process", false, strVal(&c.Consumer)},
@@ -237,6 +251,15 @@ func (c *config) validate() error {
 	}
 	if c.ShutdownTimeout < 0 {
 		bad("POMOCORE_SHUTDOWN_TIMEOUT", "%v: want >= 0", c.ShutdownTimeout)
+	}
+	if c.LLMTimeout <= 0 {
+		bad("POMOCORE_LLM_TIMEOUT", "%v: want > 0", c.LLMTimeout)
+	}
+	if c.LLMCache < 1 {
+		bad("POMOCORE_LLM_CACHE", "%d: want >= 1", c.LLMCache)
+	}
+	if c.LLMWorkers < 1 || c.LLMWorkers > 64 {
+		bad("POMOCORE_LLM_WORKERS", "%d: want 1..64", c.LLMWorkers)
 	}
 	if c.PatternReload < 0 {
 		bad("POMOCORE_PATTERN_RELOAD", "%v: want >= 0", c.PatternReload)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/pomocore/pomocore"
 	"github.com/pomocore/pomocore/classify"
+	"github.com/pomocore/pomocore/llm"
 	"github.com/pomocore/pomocore/mongo"
 	"github.com/pomocore/pomocore/pipeline"
 	"github.com/pomocore/pomocore/redis"
@@ -89,6 +90,11 @@ func start(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	chain, err := newChain(ctx, cfg, st, tax, rs, log)
+	if err != nil {
+		return err
+	}
+	defer chain.Close()
 
 	reader, err := redis.NewReader(rdb, redis.ReaderConfig{Stream: cfg.Stream, Group: cfg.Group, Consumer: cfg.Consumer})
 	if err != nil {
@@ -124,7 +130,7 @@ func start(ctx context.Context, cfg config, log *slog.Logger) error {
 		Reader:      reader,
 		Store:       st,
 		Committer:   committer,
-		Classifier:  rs.matcher,
+		Classifier:  chain,
 		Taxonomy:    tax,
 		CategoryIDs: rs.ids,
 		Logger:      log,
@@ -135,7 +141,7 @@ func start(ctx context.Context, cfg config, log *slog.Logger) error {
 	log.Info("pipeline running", "stream", cfg.Stream, "group", cfg.Group, "consumer", cfg.Consumer,
 		"dead_stream", cfg.DeadStream, "session_stream", cfg.SessionStrm, "timezone", cfg.TimeZone, "batch", cfg.BatchSize)
 	if cfg.PatternReload > 0 {
-		go reloadPatterns(ctx, st, tax, p, rs.fingerprint, cfg.PatternReload, log)
+		go reloadPatterns(ctx, st, tax, p, chain, rs.fingerprint, cfg.PatternReload, log)
 	}
 	if err := p.Run(ctx); err != nil {
 		return err
@@ -176,6 +182,42 @@ func buildRules(patterns []pomocore.CategoryPattern, tax *pomocore.Taxonomy, log
 	return &ruleSet{matcher: matcher, ids: ids, fingerprint: fingerprint(patterns)}, nil
 }
 
+// newChain puts the LLM fallback (when OPENAI_API_KEY is set) behind the
+// patterns, remembering the answers the store already holds.
+func newChain(ctx context.Context, cfg config, st store, tax *pomocore.Taxonomy, rs *ruleSet, log *slog.Logger) (*classify.Chain, error) {
+	ccfg := classify.ChainConfig{Categories: tax.Categories, Default: tax.Default, CacheSize: cfg.LLMCache,
+		Workers: cfg.LLMWorkers, Timeout: cfg.LLMTimeout}
+	if cfg.OpenAIKey == "" {
+		log.Info("LLM fallback off (no OPENAI_API_KEY): unknown activities are " + tax.Default)
+		return classify.NewChain(rs.matcher, nil, ccfg), nil
+	}
+	client, err := llm.New(llm.Config{APIKey: cfg.OpenAIKey, BaseURL: cfg.OpenAIBaseURL, Model: cfg.LLMModel,
+		Timeout: cfg.LLMTimeout, Categories: tax.Categories})
+	if err != nil {
+		return nil, fmt.Errorf("OPENAI_API_KEY/POMOCORE_LLM_*: %w", err)
+	}
+	chain := classify.NewChain(rs.matcher, client, ccfg)
+	names := make(map[pomocore.ObjectID]string, len(rs.ids))
+	for name, id := range rs.ids {
+		names[id] = name
+	}
+	if mem, ok := st.(pipeline.LLMMemory); ok {
+		lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		answers, err := mem.LLMAnswers(lctx, cfg.LLMCache)
+		cancel()
+		if err != nil {
+			log.Warn("could not load earlier LLM answers; they will be asked again", "err", err)
+		}
+		for _, a := range answers {
+			if name, ok := names[a.CategoryID]; ok {
+				chain.Remember(a.App, a.URL, a.Title, name)
+			}
+		}
+		log.Info("LLM fallback on", "model", cfg.LLMModel, "remembered_answers", len(answers), "custom_endpoint", cfg.OpenAIBaseURL != "")
+	}
+	return chain, nil
+}
+
 // fingerprint identifies a pattern set, to rebuild only when it changed.
 func fingerprint(patterns []pomocore.CategoryPattern) string {
 	h := sha256.New()
@@ -188,7 +230,7 @@ func fingerprint(patterns []pomocore.CategoryPattern) string {
 // reloadPatterns reloads category_pattern every interval and swaps in a new
 // classifier when it changed; a failed load or build keeps the old one.
 func reloadPatterns(ctx context.Context, st pipeline.Patterns, tax *pomocore.Taxonomy, p *pipeline.Pipeline,
-	current string, interval time.Duration, log *slog.Logger) {
+	chain *classify.Chain, current string, interval time.Duration, log *slog.Logger) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -212,7 +254,8 @@ func reloadPatterns(ctx context.Context, st pipeline.Patterns, tax *pomocore.Tax
 			log.Warn("reloaded patterns do not build; keeping the current ones", "err", err)
 			continue
 		}
-		p.SetRules(rs.matcher, rs.ids)
+		chain.SetMatcher(rs.matcher)
+		p.SetRules(chain, rs.ids)
 		current = rs.fingerprint
 		log.Info("category patterns reloaded", "patterns", len(patterns))
 	}

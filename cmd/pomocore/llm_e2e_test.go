@@ -1,0 +1,103 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/pomocore/pomocore"
+	"github.com/pomocore/pomocore/internal/llmtest"
+	"github.com/pomocore/pomocore/internal/redistest"
+	"github.com/pomocore/pomocore/sqlite"
+)
+
+// TestLLMFallbackEndToEnd: an unknown app is Uncategorized at first sight,
+// the LLM is asked once in the background, later sightings get its answer
+// (isLLMBased in categorized_data), and a restarted pipeline remembers the
+// answer instead of asking again.
+func TestLLMFallbackEndToEnd(t *testing.T) {
+	fake := &llmtest.Server{Answer: func(_ string, items []map[string]string) (int, string) {
+		out := make([]string, len(items))
+		for i := range items {
+			out[i] = "Finance"
+		}
+		b, _ := json.Marshal(out)
+		return http.StatusOK, string(b)
+	}}
+	api := httptest.NewServer(fake)
+	defer api.Close()
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	dataDir := filepath.Join(t.TempDir(), "data")
+	env := map[string]string{
+		"REDIS_ADDR": srv.Addr(), "POMOCORE_DATA_DIR": dataDir, "POMOCORE_BLOCK": "20ms",
+		"OPENAI_API_KEY": "test-key", "OPENAI_BASE_URL": api.URL + "/v1/",
+	}
+	ctx := context.Background()
+	ts := time.Now().Add(-time.Hour)
+	seoul, _ := time.LoadLocation("Asia/Seoul")
+	day := pomocore.PeriodsAt(ts, seoul).Day
+	send := func(logs *syncBuffer, user string) {
+		t.Helper()
+		if err := rdb.XAdd(ctx, &goredis.XAddArgs{Stream: "pomodoro_pattern_match_stream",
+			Values: contractEntry(user, "Zzz Ledger Pro", "", 10, ts, false)}).Err(); err != nil {
+			t.Fatal(err)
+		}
+		waitDrained(t, rdb, "pomodoro_pattern_match_stream", "pomodoro_pattern_match_group", logs)
+	}
+
+	stop, logs := startRun(t, env)
+	send(logs, "first")
+	deadline := time.Now().Add(20 * time.Second)
+	for fake.Calls.Load() < 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the LLM was never asked:\n%s", logs.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// The answer lands in the cache shortly after the call: send until a
+	// sighting is counted under it.
+	for i := 0; rdb.ZScore(ctx, "leaderboard:Finance:"+day, "later").Val() == 0; i++ {
+		if time.Now().After(deadline) {
+			t.Fatalf("the LLM answer was never used:\n%s", logs.String())
+		}
+		send(logs, "later")
+	}
+	if got := rdb.ZScore(ctx, "leaderboard:Uncategorized:"+day, "first").Val(); got != 10 {
+		t.Errorf("first sighting: Uncategorized = %v, want 10 (the LLM is off the hot path)", got)
+	}
+	stop()
+	if n := fake.Calls.Load(); n != 1 {
+		t.Errorf("LLM calls = %d, want 1", n)
+	}
+	st, err := sqlite.Open(ctx, sqlite.Config{Dir: dataDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	answers, err := st.LLMAnswers(ctx, 10)
+	st.Close()
+	if err != nil || len(answers) != 1 || answers[0].App != "Zzz Ledger Pro" {
+		t.Fatalf("stored LLM answers = %+v, %v", answers, err)
+	}
+
+	// A new process remembers it: no further call.
+	stop2, logs2 := startRun(t, env)
+	send(logs2, "restarted")
+	stop2()
+	if got := rdb.ZScore(ctx, "leaderboard:Finance:"+day, "restarted").Val(); got != 10 {
+		t.Errorf("after a restart: Finance = %v, want 10 from the remembered answer", got)
+	}
+	if n := fake.Calls.Load(); n != 1 {
+		t.Errorf("LLM calls after the restart = %d, want still 1", n)
+	}
+	if strings.Contains(logs.String()+logs2.String(), "test-key") {
+		t.Error("the API key is in the log")
+	}
+}
