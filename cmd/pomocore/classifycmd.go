@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -11,9 +12,11 @@ import (
 	"sort"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/pomocore/pomocore"
 	"github.com/pomocore/pomocore/classify"
+	"github.com/pomocore/pomocore/llm"
 )
 
 // activityLine is one JSON line of `classify` input and `eval` data.
@@ -32,7 +35,26 @@ type classifierFlags struct {
 
 func (c *classifierFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.patterns, "patterns", "", "JSON file of category patterns (the format of classify/patterns.json; default: the built-in set)")
-	fs.BoolVar(&c.noLLM, "no-llm", false, "pattern matching only (the LLM fallback is not built yet, so this is always the case)")
+	fs.BoolVar(&c.noLLM, "no-llm", false, "pattern matching only, even when OPENAI_API_KEY is set")
+}
+
+// fallback returns the LLM client when OPENAI_API_KEY is set and -no-llm is
+// not, else nil.
+func (c *classifierFlags) fallback(getenv func(string) string) (classify.Fallback, error) {
+	if c.noLLM || getenv("OPENAI_API_KEY") == "" {
+		return nil, nil
+	}
+	// Only the LLM settings matter here; the pipeline's are not checked.
+	cfg := defaultConfig()
+	for _, st := range cfg.settings() {
+		if v := getenv(st.env); v != "" && (strings.HasPrefix(st.env, "OPENAI_") || strings.HasPrefix(st.env, "POMOCORE_LLM_")) {
+			if err := st.value.Set(v); err != nil {
+				return nil, fmt.Errorf("%s: %w", st.env, err)
+			}
+		}
+	}
+	return llm.New(llm.Config{APIKey: cfg.OpenAIKey, BaseURL: cfg.OpenAIBaseURL, Model: cfg.LLMModel,
+		Timeout: cfg.LLMTimeout, Categories: pomocore.DefaultTaxonomy().Categories})
 }
 
 func (c *classifierFlags) matcher() (*classify.Matcher, error) {
@@ -51,7 +73,7 @@ func (c *classifierFlags) matcher() (*classify.Matcher, error) {
 
 // classifyCmd implements `pomocore classify`: JSON lines in, JSON lines out,
 // or one activity from flags.
-func classifyCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+func classifyCmd(args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("classify", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var cf classifierFlags
@@ -71,21 +93,66 @@ func classifyCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	fb, err := cf.fallback(getenv)
+	if err != nil {
+		return err
+	}
+	var lines []activityLine
+	if one.App != "" || one.URL != "" {
+		lines = append(lines, one)
+	} else if err := eachLine(stdin, func(n int, a activityLine) error { lines = append(lines, a); return nil }); err != nil {
+		return err
+	}
+	results := make([]pomocore.Classification, len(lines))
+	var unknown []int
+	for i, a := range lines {
+		results[i] = m.Classify(a.App, a.URL, a.Title)
+		if results[i].Source == pomocore.SourceDefault {
+			unknown = append(unknown, i)
+		}
+	}
+	if fb != nil {
+		askLLM(fb, lines, results, unknown, stderr)
+	}
 	enc := json.NewEncoder(stdout)
 	enc.SetEscapeHTML(false)
 	type out struct {
 		activityLine
 		Source pomocore.Source `json:"source"`
 	}
-	emit := func(a activityLine) error {
-		c := m.Classify(a.App, a.URL, a.Title)
-		a.Category = c.Category
-		return enc.Encode(out{a, c.Source})
+	for i, a := range lines {
+		a.Category = results[i].Category
+		if err := enc.Encode(out{a, results[i].Source}); err != nil {
+			return err
+		}
 	}
-	if one.App != "" || one.URL != "" {
-		return emit(one)
+	return nil
+}
+
+// askLLM asks fb about the unknown lines, 20 per request; an answer that is
+// not a category, or a failed request, leaves the default.
+func askLLM(fb classify.Fallback, lines []activityLine, results []pomocore.Classification, unknown []int, stderr io.Writer) {
+	tax := pomocore.DefaultTaxonomy()
+	for start := 0; start < len(unknown); start += 20 {
+		idx := unknown[start:min(start+20, len(unknown))]
+		qs := make([]classify.Query, len(idx))
+		for j, i := range idx {
+			host, _ := classify.Host(lines[i].URL)
+			qs[j] = classify.Query{App: pomocore.SanitizeText(lines[i].App, 100), Host: host, Title: pomocore.SanitizeText(lines[i].Title, 200)}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		answers, err := fb.Categorize(ctx, qs)
+		cancel()
+		if err != nil {
+			fmt.Fprintf(stderr, "pomocore classify: LLM: %v\n", err)
+			continue
+		}
+		for j, i := range idx {
+			if tax.Has(strings.TrimSpace(answers[j])) {
+				results[i] = pomocore.Classification{Category: strings.TrimSpace(answers[j]), Source: pomocore.SourceLLM}
+			}
+		}
 	}
-	return eachLine(stdin, func(n int, a activityLine) error { return emit(a) })
 }
 
 // eachLine decodes JSON lines, skipping blank ones; a bad line is an error

@@ -3,10 +3,14 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pomocore/pomocore/internal/llmtest"
 )
 
 // recordedCorrect is the accuracy recorded in the README for
@@ -59,7 +63,7 @@ func TestEvalAndClassifyCommands(t *testing.T) {
 
 	out.Reset()
 	in := strings.NewReader("{\"app\":\"Xcode 15\"}\n\n{\"app\":\"Safari\",\"url\":\"https://linux.com/x\"}\n")
-	if err := classifyCmd([]string{"-no-llm"}, in, &out, &errOut); err != nil {
+	if err := classifyCmd([]string{"-no-llm"}, envOf(nil), in, &out, &errOut); err != nil {
 		t.Fatal(err)
 	}
 	var got []map[string]string
@@ -75,11 +79,42 @@ func TestEvalAndClassifyCommands(t *testing.T) {
 		t.Errorf("classify = %v", got)
 	}
 	out.Reset()
-	if err := classifyCmd([]string{"-app", "Chrome", "-url", "https://GitHub.com/x"}, strings.NewReader(""), &out, &errOut); err != nil ||
+	if err := classifyCmd([]string{"-app", "Chrome", "-url", "https://GitHub.com/x"}, envOf(nil), strings.NewReader(""), &out, &errOut); err != nil ||
 		!strings.Contains(out.String(), `"category":"Development"`) {
 		t.Errorf("classify -app: %v %s", err, out.String())
 	}
-	if err := classifyCmd([]string{"-patterns", "/no/such/file"}, strings.NewReader(""), &out, &errOut); err == nil {
+	if err := classifyCmd([]string{"-patterns", "/no/such/file"}, envOf(nil), strings.NewReader(""), &out, &errOut); err == nil {
 		t.Error("missing -patterns file accepted")
+	}
+}
+
+func TestClassifyCommandAsksTheLLM(t *testing.T) {
+	fake := &llmtest.Server{Answer: func(_ string, items []map[string]string) (int, string) {
+		out := make([]string, len(items))
+		for i := range items {
+			out[i] = "Marketing"
+		}
+		b, _ := json.Marshal(out)
+		return http.StatusOK, string(b)
+	}}
+	api := httptest.NewServer(fake)
+	defer api.Close()
+	env := envOf(map[string]string{"OPENAI_API_KEY": "test-key", "OPENAI_BASE_URL": api.URL + "/v1/"})
+	var out, errOut bytes.Buffer
+	in := strings.NewReader("{\"app\":\"Zzz Ads Tool\"}\n{\"app\":\"Xcode\"}\n{\"app\":\"Zzz Other\"}\n")
+	if err := classifyCmd(nil, env, in, &out, &errOut); err != nil {
+		t.Fatal(err)
+	}
+	got := out.String()
+	if strings.Count(got, `"category":"Marketing","source":"llm"`) != 2 || !strings.Contains(got, `"category":"Development","source":"app"`) {
+		t.Errorf("classify with the LLM:\n%s%s", got, errOut.String())
+	}
+	if n := fake.Calls.Load(); n != 1 {
+		t.Errorf("LLM calls = %d, want 1 for both unknowns", n)
+	}
+	out.Reset()
+	if err := classifyCmd([]string{"-no-llm", "-app", "Zzz Ads Tool"}, env, strings.NewReader(""), &out, &errOut); err != nil ||
+		!strings.Contains(out.String(), `"source":"default"`) || fake.Calls.Load() != 1 {
+		t.Errorf("-no-llm: %v %s (calls %d)", err, out.String(), fake.Calls.Load())
 	}
 }

@@ -49,7 +49,7 @@ func runMain(args []string, getenv func(string) string, stdout, stderr io.Writer
 	case "settings":
 		printSettings(stdout)
 	case "classify":
-		err = classifyCmd(args[1:], os.Stdin, stdout, stderr)
+		err = classifyCmd(args[1:], getenv, os.Stdin, stdout, stderr)
 	case "eval":
 		err = evalCmd(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
