@@ -187,3 +187,34 @@ func TestChainCacheIsBounded(t *testing.T) {
 		t.Errorf("remembered answer: %+v", got)
 	}
 }
+
+func TestSuggest(t *testing.T) {
+	answers := []classify.Answer{
+		{App: "Chrome", URL: "https://www.zzz-bank.example/a", Category: "Finance"},
+		{App: "Safari", URL: "https://zzz-bank.example/b", Category: "Finance"},
+		{App: "Chrome", URL: "https://zzz-bank.example/c", Category: "Finance"},
+		{App: "Zzz Paint 3", Category: "Design"},
+		{App: "Zzz Paint", Category: "Design"},
+		{App: "Zzz Paint 4", Category: "Design"},
+		{App: "Zzz Mixed", Category: "Game"},
+		{App: "Zzz Mixed", Category: "Education"},
+		{App: "Zzz Mixed", Category: "Game"},
+		{App: "Chrome", URL: "https://zzz-rare.example/", Category: "SNS"},
+		{App: "Chrome", URL: "https://github.com/x", Category: "Development"}, // a pattern says so already
+		{App: "Chrome", URL: "https://github.com/y", Category: "Development"},
+		{App: "Chrome", URL: "https://github.com/z", Category: "Development"},
+	}
+	got := classify.Suggest(answers, 3, defaultMatcher(t))
+	want := []classify.Suggestion{
+		{Category: "Design", AppPattern: "zzz paint", Answers: 3},
+		{Category: "Finance", DomainPattern: "zzz-bank.example", Answers: 3},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("suggestions = %+v, want %+v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("suggestion %d = %+v, want %+v", i, got[i], want[i])
+		}
+	}
+}

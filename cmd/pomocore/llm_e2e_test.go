@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -13,8 +14,11 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/pomocore/pomocore"
+	"github.com/pomocore/pomocore/classify"
 	"github.com/pomocore/pomocore/internal/llmtest"
 	"github.com/pomocore/pomocore/internal/redistest"
+	"github.com/pomocore/pomocore/pipeline"
+	"github.com/pomocore/pomocore/pipeline/storetest"
 	"github.com/pomocore/pomocore/sqlite"
 )
 
@@ -99,5 +103,45 @@ func TestLLMFallbackEndToEnd(t *testing.T) {
 	}
 	if strings.Contains(logs.String()+logs2.String(), "test-key") {
 		t.Error("the API key is in the log")
+	}
+}
+
+func TestPatternsSuggest(t *testing.T) {
+	ctx := context.Background()
+	dataDir := filepath.Join(t.TempDir(), "data")
+	st, err := sqlite.Open(ctx, sqlite.Config{Dir: dataDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.SeedPatterns(ctx, classify.DefaultPatterns()); err != nil {
+		t.Fatal(err)
+	}
+	patterns, _ := st.LoadPatterns(ctx)
+	var finance pomocore.ObjectID
+	for _, p := range patterns {
+		if p.Category == "Finance" {
+			finance = p.ID
+		}
+	}
+	var recs []pipeline.Record
+	for _, path := range []string{"/a", "/b", "/c"} {
+		r := storetest.Rec("u", "Chrome", "https://zzz-bank.example"+path, "t", finance)
+		r.Classification = pomocore.Classification{Category: "Finance", Source: pomocore.SourceLLM}
+		recs = append(recs, r)
+	}
+	if err := st.Save(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	var out, errOut bytes.Buffer
+	env := envOf(map[string]string{"POMOCORE_DATA_DIR": dataDir, "POMOCORE_LOG_LEVEL": "warn"})
+	if err := patternsCmd(ctx, []string{"suggest", "-min", "3"}, env, &out, &errOut); err != nil {
+		t.Fatalf("%v\n%s", err, errOut.String())
+	}
+	if strings.TrimSpace(out.String()) != `{"category":"Finance","domainPattern":"zzz-bank.example","answers":3}` {
+		t.Errorf("suggest = %q", out.String())
+	}
+	if err := patternsCmd(ctx, []string{"list"}, env, &out, &errOut); err == nil {
+		t.Error("an unknown subcommand succeeded")
 	}
 }

@@ -8,6 +8,7 @@
 //	pomocore settings        list every setting with its environment variable, flag and default
 //	pomocore classify        classify JSON lines of activities from stdin
 //	pomocore eval FILE       measure the classifier on a labelled JSON-lines file
+//	pomocore patterns suggest  propose patterns from consistent LLM answers
 //
 // Run `pomocore run -h` for the flags.
 package main
@@ -52,6 +53,8 @@ func runMain(args []string, getenv func(string) string, stdout, stderr io.Writer
 		err = classifyCmd(args[1:], getenv, os.Stdin, stdout, stderr)
 	case "eval":
 		err = evalCmd(args[1:], stdout, stderr)
+	case "patterns":
+		err = patternsCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		usage(stdout)
 	default:
@@ -78,5 +81,6 @@ commands:
   settings   list every setting: environment variable, flag, default
   classify   classify JSON lines {"app","title","url"} from stdin (or -app/-url/-title)
   eval FILE  accuracy, per-category precision/recall and confusions on a labelled JSON-lines file
+  patterns suggest   patterns the LLM fallback answered consistently (from the configured store)
 `)
 }
