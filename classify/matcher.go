@@ -25,7 +25,6 @@
 package classify
 
 import (
-	"bytes"
 	"fmt"
 	"sort"
 	"strings"
@@ -46,24 +45,48 @@ type rule struct {
 	set      bool
 }
 
-// titleRule is a compiled TitleRule: lower-case keywords and the rule they
-// give.
+// titleRule is a compiled TitleRule: the ids of its keywords in the
+// matcher's keyword automaton, and the rule they give.
 type titleRule struct {
-	keywords [][]byte
-	rule     rule
+	ids  []int32
+	rule rule
 }
 
-// titleMatch returns the rule of the first title rule with a keyword in
-// title (lower-cased); the title is lower-cased into a stack buffer once.
-func titleMatch(rules []titleRule, title string) rule {
-	if len(rules) == 0 || title == "" {
+// titleScan finds, once per Classify and only when some scope has title
+// rules, which keywords occur in the title. It lives on the stack.
+type titleScan struct {
+	title   string
+	scanned bool
+	found   [32]int32
+	n       int
+	over    bool // more than len(found) keywords: every id counts as found
+}
+
+func (ts *titleScan) has(id int32) bool {
+	if ts.over {
+		return true
+	}
+	for _, f := range ts.found[:ts.n] {
+		if f == id {
+			return true
+		}
+	}
+	return false
+}
+
+// titleMatch returns the rule of the first of rules with a keyword in the
+// title.
+func (m *Matcher) titleMatch(rules []titleRule, ts *titleScan) rule {
+	if len(rules) == 0 || ts.title == "" {
 		return rule{}
 	}
-	var buf [maxName]byte
-	lt := lowerTitle(buf[:0], title)
+	if !ts.scanned {
+		ts.scanned = true
+		m.keywords.scan(ts)
+	}
 	for _, tr := range rules {
-		for _, k := range tr.keywords {
-			if bytes.Contains(lt, k) {
+		for _, id := range tr.ids {
+			if ts.has(id) {
 				return tr.rule
 			}
 		}
@@ -81,6 +104,7 @@ type Matcher struct {
 	nDoms   int
 	// maxAppPriority is the highest priority of any app pattern.
 	maxAppPriority int
+	keywords       keywordAutomaton
 }
 
 // Build compiles the patterns. defaultCategory is given when nothing
@@ -96,6 +120,8 @@ func Build(patterns []pomocore.CategoryPattern, defaultCategory string) (*Matche
 	hosts := map[string]*hostRules{}
 	hostTitles := map[string][]titleRule{}
 	appTitles := map[string][]titleRule{}
+	keywordIDs := map[string]int32{}
+	var keywordList []string
 	claim := func(existing rule, p pomocore.CategoryPattern, what string) (rule, error) {
 		r := rule{category: p.Category, priority: p.Priority, set: true}
 		switch {
@@ -122,16 +148,22 @@ func Build(patterns []pomocore.CategoryPattern, defaultCategory string) (*Matche
 			appRules[n] = r
 		}
 		for _, tr := range p.TitleRules {
-			var kws [][]byte
+			var ids []int32
 			for _, k := range tr.Keywords {
 				if k = strings.ToLower(strings.TrimSpace(k)); k != "" {
-					kws = append(kws, []byte(k))
+					id, ok := keywordIDs[k]
+					if !ok {
+						id = int32(len(keywordList))
+						keywordIDs[k] = id
+						keywordList = append(keywordList, k)
+					}
+					ids = append(ids, id)
 				}
 			}
-			if len(kws) == 0 {
+			if len(ids) == 0 {
 				return nil, fmt.Errorf("category %q: title rule for %q has no keyword", p.Category, tr.Scope)
 			}
-			compiled := titleRule{keywords: kws, rule: rule{category: p.Category, priority: p.Priority, set: true}}
+			compiled := titleRule{ids: ids, rule: rule{category: p.Category, priority: p.Priority, set: true}}
 			if app, ok := strings.CutPrefix(tr.Scope, "app:"); ok {
 				n := NormalizeApp(app)
 				if n == "" {
@@ -218,6 +250,7 @@ func Build(patterns []pomocore.CategoryPattern, defaultCategory string) (*Matche
 		entries[i] = e
 	}
 	m.domains = buildAutomaton(entries)
+	m.keywords = buildKeywords(keywordList)
 	return m, nil
 }
 
@@ -246,9 +279,10 @@ func (m *Matcher) Stats() (apps, domains int) { return m.nApps, m.nDoms }
 func (m *Matcher) Classify(app, url, title string) pomocore.Classification {
 	var dom rule
 	domByTitle := false
+	ts := titleScan{title: title}
 	if url != "" {
 		host, path := splitURL(url)
-		dom, domByTitle = m.domains.match(host, path, title)
+		dom, domByTitle = m.domains.match(m, host, path, &ts)
 		if dom.set && dom.priority >= m.maxAppPriority {
 			// No app pattern can outrank it: skip the app lookup.
 			return classification(dom, domByTitle, pomocore.SourceDomain)
@@ -257,7 +291,7 @@ func (m *Matcher) Classify(app, url, title string) pomocore.Classification {
 	var ab [maxName / 2]byte
 	appRule, titles := m.apps.match(normalizeApp(ab[:0], app))
 	appByTitle := false
-	if tr := titleMatch(titles, title); tr.set {
+	if tr := m.titleMatch(titles, &ts); tr.set {
 		appRule, appByTitle = tr, true
 	}
 	if appRule.set && appRule.category == BrowserCategory && url != "" && !appByTitle {

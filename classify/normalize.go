@@ -174,19 +174,3 @@ func splitURL(url string) (host, path string) {
 	}
 	return host, path
 }
-
-// lowerTitle appends title, ASCII-lower-cased (other letters as they are,
-// enough for keyword matching), to dst, cut at its capacity.
-func lowerTitle(dst []byte, title string) []byte {
-	if !isASCII(title) {
-		title = strings.ToLower(title) // allocates only when a rune changes
-	}
-	for i := 0; i < len(title) && len(dst) < cap(dst); i++ {
-		c := title[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		dst = append(dst, c)
-	}
-	return dst
-}

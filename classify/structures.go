@@ -1,6 +1,9 @@
 package classify
 
-import "sort"
+import (
+	"sort"
+	"strings"
+)
 
 // trie is a byte trie of normalised app names. It is built with insert,
 // then frozen into flat arrays (edges of a node sorted by byte) so that a
@@ -207,7 +210,7 @@ func buildAutomaton(entries []hostEntry) automaton {
 // match returns the best rule among the host patterns that are the host or
 // a parent domain of it (matched on a label boundary), considering their
 // title and path rules, and whether a title rule gave it.
-func (a *automaton) match(host, path, title string) (rule, bool) {
+func (a *automaton) match(m *Matcher, host, path string, ts *titleScan) (rule, bool) {
 	if len(a.entries) == 0 || len(host) == 0 {
 		return rule{}, false
 	}
@@ -229,7 +232,7 @@ func (a *automaton) match(host, path, title string) (rule, bool) {
 			continue // "linux.com" ends with "x.com" but not on a label boundary
 		}
 		spec := 2 * len(e.host)
-		if tr := titleMatch(e.titles, title); tr.set {
+		if tr := m.titleMatch(e.titles, ts); tr.set {
 			if better(&best, &bestSpec, tr, 1<<21+spec) {
 				byTitle = true
 			}
@@ -277,4 +280,123 @@ func hasPathPrefix(path string, prefix string) bool {
 		}
 	}
 	return len(path) == len(prefix) || path[len(prefix)] == '/' || prefix[len(prefix)-1] == '/'
+}
+
+// keywordAutomaton is an Aho-Corasick automaton over the title keywords
+// (lower-case), scanned over a title once, folding ASCII case through its
+// byte classes.
+type keywordAutomaton struct {
+	class    [256]uint8
+	nClass   int32
+	delta    []int32
+	out      []int32 // per state: keyword ending here, or -1
+	dictLink []int32
+	emit     []int32 // per state: the first state of its failure chain with a keyword (itself included), or -1
+}
+
+func buildKeywords(keywords []string) keywordAutomaton {
+	k := keywordAutomaton{nClass: 1}
+	for _, w := range keywords {
+		for i := 0; i < len(w); i++ {
+			if k.class[w[i]] == 0 {
+				k.class[w[i]] = uint8(k.nClass)
+				k.nClass++
+			}
+		}
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		k.class[c-'a'+'A'] = k.class[c]
+	}
+	n := k.nClass
+	newState := func() int32 {
+		for i := int32(0); i < n; i++ {
+			k.delta = append(k.delta, -1)
+		}
+		k.out = append(k.out, -1)
+		return int32(len(k.out) - 1)
+	}
+	newState()
+	for id, w := range keywords {
+		s := int32(0)
+		for i := 0; i < len(w); i++ {
+			c := int32(k.class[w[i]])
+			next := k.delta[s*n+c]
+			if next < 0 {
+				next = newState()
+				k.delta[s*n+c] = next
+			}
+			s = next
+		}
+		k.out[s] = int32(id)
+	}
+	fail := make([]int32, len(k.out))
+	k.dictLink = make([]int32, len(k.out))
+	k.dictLink[0] = -1
+	var queue []int32
+	for c := int32(0); c < n; c++ {
+		if s := k.delta[c]; s > 0 {
+			k.dictLink[s] = -1
+			queue = append(queue, s)
+		} else {
+			k.delta[c] = 0
+		}
+	}
+	for len(queue) > 0 {
+		s := queue[0]
+		queue = queue[1:]
+		for c := int32(0); c < n; c++ {
+			next := k.delta[s*n+c]
+			if next < 0 {
+				k.delta[s*n+c] = k.delta[fail[s]*n+c]
+				continue
+			}
+			f := k.delta[fail[s]*n+c]
+			fail[next] = f
+			if k.out[f] >= 0 {
+				k.dictLink[next] = f
+			} else {
+				k.dictLink[next] = k.dictLink[f]
+			}
+			queue = append(queue, next)
+		}
+	}
+	k.emit = make([]int32, len(k.out))
+	for st := range k.out {
+		if k.out[st] >= 0 {
+			k.emit[st] = int32(st)
+		} else {
+			k.emit[st] = k.dictLink[st]
+		}
+	}
+	return k
+}
+
+// scan records in ts the keywords that occur in its title.
+func (k *keywordAutomaton) scan(ts *titleScan) {
+	if len(k.out) <= 1 {
+		return
+	}
+	title := ts.title
+	if !isASCII(title) {
+		title = strings.ToLower(title) // allocates only when a rune changes
+	}
+	s := int32(0)
+	delta, emit, n := k.delta, k.emit, k.nClass
+	for i := 0; i < len(title); i++ {
+		s = delta[s*n+int32(k.class[title[i]])]
+		if emit[s] < 0 {
+			continue
+		}
+		for o := emit[s]; o >= 0; o = k.dictLink[o] {
+			if k.out[o] < 0 {
+				continue
+			}
+			if ts.n == len(ts.found) {
+				ts.over = true
+				return
+			}
+			ts.found[ts.n] = k.out[o]
+			ts.n++
+		}
+	}
 }
