@@ -292,6 +292,9 @@ type keywordAutomaton struct {
 	out      []int32 // per state: keyword ending here, or -1
 	dictLink []int32
 	emit     []int32 // per state: the first state of its failure chain with a keyword (itself included), or -1
+	// step is delta for the scan loop: entry state*nClass+class holds
+	// next*nClass<<1, with bit 0 set when next emits a keyword.
+	step []int32
 }
 
 func buildKeywords(keywords []string) keywordAutomaton {
@@ -368,6 +371,14 @@ func buildKeywords(keywords []string) keywordAutomaton {
 			k.emit[st] = k.dictLink[st]
 		}
 	}
+	k.step = make([]int32, len(k.delta))
+	for i, next := range k.delta {
+		v := next * n << 1
+		if k.emit[next] >= 0 {
+			v |= 1
+		}
+		k.step[i] = v
+	}
 	return k
 }
 
@@ -380,14 +391,15 @@ func (k *keywordAutomaton) scan(ts *titleScan) {
 	if !isASCII(title) {
 		title = strings.ToLower(title) // allocates only when a rune changes
 	}
-	s := int32(0)
-	delta, emit, n := k.delta, k.emit, k.nClass
+	pos := int32(0) // state * nClass
+	step, n := k.step, k.nClass
 	for i := 0; i < len(title); i++ {
-		s = delta[s*n+int32(k.class[title[i]])]
-		if emit[s] < 0 {
+		v := step[pos+int32(k.class[title[i]])]
+		pos = v >> 1
+		if v&1 == 0 {
 			continue
 		}
-		for o := emit[s]; o >= 0; o = k.dictLink[o] {
+		for o := k.emit[pos/n]; o >= 0; o = k.dictLink[o] {
 			if k.out[o] < 0 {
 				continue
 			}
