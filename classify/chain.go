@@ -13,10 +13,11 @@ import (
 	"github.com/pomocore/pomocore"
 )
 
-// Query is what a Fallback is asked about one unknown activity: only the
-// app, the URL's host and the (sanitised) title, never the URL's path.
+// Query is what a Fallback is asked about one unknown activity: the app,
+// the URL's host and the (sanitised) title; the URL's path only when the
+// chain is configured to send it (ChainConfig.SendPath), never the query.
 type Query struct {
-	App, Host, Title string
+	App, Host, Path, Title string
 }
 
 // Fallback categorises activities the patterns do not know, e.g. with an
@@ -54,6 +55,9 @@ type ChainConfig struct {
 	BreakerCooldown time.Duration
 	// TitleRunes caps the title sent (default 200 runes).
 	TitleRunes int
+	// SendPath also sends the URL's path (without query or fragment); by
+	// default only the host leaves the process.
+	SendPath bool
 	// Now is the clock (default time.Now); Sleep waits (default a timer).
 	Now   func() time.Time
 	Sleep func(ctx context.Context, d time.Duration) error
@@ -221,9 +225,12 @@ func (c *Chain) Classify(app, url, title string) pomocore.Classification {
 }
 
 func (c *Chain) key(app, url, title string) (string, Query) {
-	host, _ := splitURL(url)
+	host, path := splitURL(url)
 	q := Query{App: pomocore.SanitizeText(app, 100), Host: strings.ToLower(host), Title: pomocore.SanitizeText(title, c.cfg.TitleRunes)}
-	return NormalizeApp(q.App) + "\x00" + q.Host + "\x00" + strings.ToLower(q.Title), q
+	if c.cfg.SendPath {
+		q.Path = pomocore.SanitizeText(path, 200)
+	}
+	return NormalizeApp(q.App) + "\x00" + q.Host + "\x00" + q.Path + "\x00" + strings.ToLower(q.Title), q
 }
 
 func (c *Chain) put(key, category string) {

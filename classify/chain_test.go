@@ -218,3 +218,18 @@ func TestSuggest(t *testing.T) {
 		}
 	}
 }
+
+func TestChainSendsThePathOnlyWhenConfigured(t *testing.T) {
+	for _, send := range []bool{false, true} {
+		f := &fakeFallback{answer: func(q classify.Query) (string, error) { return "Finance", nil }}
+		c := newChain(t, f, classify.ChainConfig{SendPath: send})
+		c.Classify("Zzz", "https://zzz.example/accounts/42?token=secret", "t")
+		waitAnswered(t, c, 1)
+		f.mu.Lock()
+		q := f.seen[0]
+		f.mu.Unlock()
+		if (q.Path == "/accounts/42") != send || strings.Contains(q.Path+q.Host+q.Title, "secret") {
+			t.Errorf("SendPath=%v: query %+v", send, q)
+		}
+	}
+}

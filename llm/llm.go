@@ -98,6 +98,7 @@ func quoteAll(ss []string) []string {
 type item struct {
 	App   string `json:"app"`
 	Host  string `json:"host"`
+	Path  string `json:"path,omitempty"`
 	Title string `json:"title"`
 }
 
@@ -107,7 +108,7 @@ type item struct {
 func (c *Client) Categorize(ctx context.Context, queries []classify.Query) ([]string, error) {
 	items := make([]item, len(queries))
 	for i, q := range queries {
-		items[i] = item{App: q.App, Host: q.Host, Title: q.Title}
+		items[i] = item{App: q.App, Host: q.Host, Path: q.Path, Title: q.Title}
 	}
 	user, err := json.Marshal(items)
 	if err != nil {

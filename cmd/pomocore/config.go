@@ -36,6 +36,7 @@ type config struct {
 	LLMTimeout    time.Duration
 	LLMCache      int
 	LLMWorkers    int
+	LLMSendPath   bool
 
 	Stream, Group, Consumer  string
 	DeadStream, SessionStrm  string
@@ -123,6 +124,7 @@ func (c *config) settings() []setting {
 		{"POMOCORE_LLM_TIMEOUT", "llm-timeout", "timeout of one LLM request", false, durVal(&c.LLMTimeout)},
 		{"POMOCORE_LLM_CACHE", "llm-cache", "LLM answers remembered in memory (LRU)", false, intVal(&c.LLMCache)},
 		{"POMOCORE_LLM_WORKERS", "llm-workers", "concurrent LLM requests", false, intVal(&c.LLMWorkers)},
+		{"POMOCORE_LLM_SEND_PATH", "llm-send-path", "also send the URL's path to the LLM (default: app, host and title only)", false, boolVal(&c.LLMSendPath)},
 		{"POMOCORE_STREAM", "stream", "input stream key (the deployed code used pattern_match_stream)", false, strVal(&c.Stream)},
 		{"POMOCORE_GROUP", "group", "consumer group (the deployed code used pattern_match_group)", false, strVal(&c.Group)},
 		{"POMOCORE_CONSUMER", "consumer", "this process's consumer name, unique per process", false, strVal(&c.Consumer)},

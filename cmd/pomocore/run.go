@@ -186,7 +186,7 @@ func buildRules(patterns []pomocore.CategoryPattern, tax *pomocore.Taxonomy, log
 // patterns, remembering the answers the store already holds.
 func newChain(ctx context.Context, cfg config, st store, tax *pomocore.Taxonomy, rs *ruleSet, log *slog.Logger) (*classify.Chain, error) {
 	ccfg := classify.ChainConfig{Categories: tax.Categories, Default: tax.Default, CacheSize: cfg.LLMCache,
-		Workers: cfg.LLMWorkers, Timeout: cfg.LLMTimeout}
+		Workers: cfg.LLMWorkers, Timeout: cfg.LLMTimeout, SendPath: cfg.LLMSendPath}
 	if cfg.OpenAIKey == "" {
 		log.Info("LLM fallback off (no OPENAI_API_KEY): unknown activities are " + tax.Default)
 		return classify.NewChain(rs.matcher, nil, ccfg), nil
