@@ -45,10 +45,10 @@ type rule struct {
 	set      bool
 }
 
-// titleRule is a compiled TitleRule: the ids of its keywords in the
-// matcher's keyword automaton, and the rule they give.
+// titleRule is a compiled TitleRule: the set of its keywords (ids in the
+// matcher's keyword automaton) and the rule they give.
 type titleRule struct {
-	ids  []int32
+	mask []uint64 // bit id set for each of its keywords' ids
 	rule rule
 }
 
@@ -62,18 +62,6 @@ type titleScan struct {
 	over    bool // more than len(found) keywords: every id counts as found
 }
 
-func (ts *titleScan) has(id int32) bool {
-	if ts.over {
-		return true
-	}
-	for _, f := range ts.found[:ts.n] {
-		if f == id {
-			return true
-		}
-	}
-	return false
-}
-
 // titleMatch returns the rule of the first of rules with a keyword in the
 // title.
 func (m *Matcher) titleMatch(rules []titleRule, ts *titleScan) rule {
@@ -85,8 +73,11 @@ func (m *Matcher) titleMatch(rules []titleRule, ts *titleScan) rule {
 		m.keywords.scan(ts)
 	}
 	for _, tr := range rules {
-		for _, id := range tr.ids {
-			if ts.has(id) {
+		if ts.over {
+			return tr.rule
+		}
+		for _, id := range ts.found[:ts.n] {
+			if w := int(id >> 6); w < len(tr.mask) && tr.mask[w]&(1<<(id&63)) != 0 {
 				return tr.rule
 			}
 		}
@@ -163,7 +154,13 @@ func Build(patterns []pomocore.CategoryPattern, defaultCategory string) (*Matche
 			if len(ids) == 0 {
 				return nil, fmt.Errorf("category %q: title rule for %q has no keyword", p.Category, tr.Scope)
 			}
-			compiled := titleRule{ids: ids, rule: rule{category: p.Category, priority: p.Priority, set: true}}
+			compiled := titleRule{rule: rule{category: p.Category, priority: p.Priority, set: true}}
+			for _, id := range ids {
+				for int(id>>6) >= len(compiled.mask) {
+					compiled.mask = append(compiled.mask, 0)
+				}
+				compiled.mask[id>>6] |= 1 << (id & 63)
+			}
 			if app, ok := strings.CutPrefix(tr.Scope, "app:"); ok {
 				n := NormalizeApp(app)
 				if n == "" {

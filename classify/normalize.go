@@ -133,29 +133,39 @@ func Host(url string) (host, path string) {
 // copying: the host keeps its case (matching folds ASCII case) unless it is
 // non-ASCII, which is lower-cased (allocating).
 func splitURL(url string) (host, path string) {
-	s := strings.TrimSpace(url)
+	s := url
+	if len(s) > 0 && (s[0] <= ' ' || s[len(s)-1] <= ' ') {
+		s = strings.TrimSpace(s)
+	}
 	if i := strings.Index(s, "://"); i >= 0 && i < 16 {
 		s = s[i+3:]
 	} else if len(s) > 2 && s[0] == '/' && s[1] == '/' {
 		s = s[2:]
 	}
-	end := len(s)
+	// One pass over the authority: where it ends, the last '@' and ':'.
+	end, at, colon, ascii := len(s), -1, -1, true
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c == '/' || c == '?' || c == '#' {
+		c := s[i]
+		if c == '/' || c == '?' || c == '#' {
 			end = i
 			break
 		}
+		switch {
+		case c == '@':
+			at, colon = i, -1
+		case c == ':':
+			colon = i
+		case c >= utf8.RuneSelf:
+			ascii = false
+		}
 	}
-	host, path = s[:end], s[end:]
-	if i := strings.LastIndexByte(host, '@'); i >= 0 {
-		host = host[i+1:]
-	}
+	host, path = s[at+1:end], s[end:]
 	if strings.HasPrefix(host, "[") { // IPv6 literal
 		if i := strings.IndexByte(host, ']'); i >= 0 {
 			host = host[:i+1]
 		}
-	} else if i := strings.LastIndexByte(host, ':'); i >= 0 {
-		host = host[:i]
+	} else if colon > at {
+		host = s[at+1 : colon]
 	}
 	for len(host) > 0 && host[len(host)-1] == '.' {
 		host = host[:len(host)-1]
@@ -163,7 +173,7 @@ func splitURL(url string) (host, path string) {
 	if len(host) > 4 && (host[0]|0x20) == 'w' && (host[1]|0x20) == 'w' && (host[2]|0x20) == 'w' && host[3] == '.' {
 		host = host[4:]
 	}
-	if !isASCII(host) {
+	if !ascii {
 		host = strings.ToLower(host)
 	}
 	for i := 0; i < len(path); i++ {

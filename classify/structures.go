@@ -1,9 +1,6 @@
 package classify
 
-import (
-	"sort"
-	"strings"
-)
+import "sort"
 
 // trie is a byte trie of normalised app names. It is built with insert,
 // then frozen into flat arrays (edges of a node sorted by byte) so that a
@@ -204,6 +201,11 @@ func buildAutomaton(entries []hostEntry) automaton {
 			queue = append(queue, next)
 		}
 	}
+	// Premultiply: an entry holds next*nClass, the row offset of the next
+	// state, which takes a multiplication off the matching loop.
+	for i := range a.delta {
+		a.delta[i] *= n
+	}
 	return a
 }
 
@@ -214,11 +216,12 @@ func (a *automaton) match(m *Matcher, host, path string, ts *titleScan) (rule, b
 	if len(a.entries) == 0 || len(host) == 0 {
 		return rule{}, false
 	}
-	s := int32(0)
-	n := int32(a.nClass)
+	pos := int32(0) // state * nClass
+	delta, class := a.delta, &a.class
 	for i := 0; i < len(host); i++ {
-		s = a.delta[s*n+int32(a.class[host[i]])]
+		pos = delta[pos+int32(class[host[i]])]
 	}
+	s := pos / int32(a.nClass)
 	var best rule
 	bestSpec := -1
 	byTitle := false
@@ -382,19 +385,28 @@ func buildKeywords(keywords []string) keywordAutomaton {
 	return k
 }
 
-// scan records in ts the keywords that occur in its title.
+// scan records in ts the keywords that occur in its title. ASCII letters
+// are matched without case; other bytes as they are (keywords in scripts
+// with case should be given lower-case, and titles are matched as sent).
 func (k *keywordAutomaton) scan(ts *titleScan) {
 	if len(k.out) <= 1 {
 		return
 	}
 	title := ts.title
-	if !isASCII(title) {
-		title = strings.ToLower(title) // allocates only when a rune changes
-	}
 	pos := int32(0) // state * nClass
-	step, n := k.step, k.nClass
+	step, n, class := k.step, k.nClass, &k.class
 	for i := 0; i < len(title); i++ {
-		v := step[pos+int32(k.class[title[i]])]
+		if pos == 0 {
+			// At the root most bytes start no keyword: skip them with
+			// independent loads, off the state's dependency chain.
+			for i < len(title) && step[class[title[i]]] == 0 {
+				i++
+			}
+			if i == len(title) {
+				return
+			}
+		}
+		v := step[pos+int32(class[title[i]])]
 		pos = v >> 1
 		if v&1 == 0 {
 			continue
