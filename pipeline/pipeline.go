@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -154,7 +156,46 @@ type Deps struct {
 	Now func() time.Time
 	// Sleep waits for d or until ctx ends (default: a timer); tests inject it.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// Observer receives a report of every committed batch and every failed
+	// store or commit call (default: none).
+	Observer Observer
 }
+
+// Observer is told what the pipeline does, for metrics. Its methods are
+// called from the pipeline's goroutine and must not block.
+type Observer interface {
+	// BatchDone reports a committed batch.
+	BatchDone(r BatchReport)
+	// CallFailed reports a failed call of the store ("store") or of the
+	// commit ("commit").
+	CallFailed(what string, err error)
+}
+
+// BatchReport describes one committed batch.
+type BatchReport struct {
+	// Size is the number of entries in the batch.
+	Size int
+	// Applied and Skipped are the commit's result.
+	Applied, Skipped int
+	// DeadByKind counts dead-lettered entries by InvalidError kind.
+	DeadByKind map[string]int
+	// Deleted counts entries trimmed from the stream while pending.
+	Deleted int
+	// Classified counts stored activities by classification source and by
+	// category.
+	BySource   map[pomocore.Source]int
+	ByCategory map[string]int
+	// Took is the whole batch; Store and Commit its two calls (with retries).
+	Took, Store, Commit time.Duration
+	// Ages are the entries' ages at commit (commit time minus the stream
+	// entry id's time), in the order of the batch.
+	Ages []time.Duration
+}
+
+type noObserver struct{}
+
+func (noObserver) BatchDone(BatchReport)    {}
+func (noObserver) CallFailed(string, error) {}
 
 // Stats counts what a Pipeline did since it started. Read it with Snapshot.
 type Stats struct {
@@ -238,6 +279,9 @@ func New(cfg Config, deps Deps) (*Pipeline, error) {
 	}
 	if deps.Sleep == nil {
 		deps.Sleep = sleepCtx
+	}
+	if deps.Observer == nil {
+		deps.Observer = noObserver{}
 	}
 	p := &Pipeline{
 		cfg:       cfg,
@@ -387,6 +431,7 @@ func (p *Pipeline) Process(ctx context.Context, msgs []Message) error {
 	records := make([]Record, 0, len(msgs))
 	entries := make([]CommitEntry, 0, len(msgs))
 	var dead, deleted int
+	report := BatchReport{Size: len(msgs), DeadByKind: map[string]int{}, BySource: map[pomocore.Source]int{}, ByCategory: map[string]int{}}
 	for i := range msgs {
 		m := &msgs[i]
 		if m.Deleted {
@@ -404,17 +449,23 @@ func (p *Pipeline) Process(ctx context.Context, msgs []Message) error {
 			}
 			entries = append(entries, CommitEntry{ID: m.ID, Dead: p.deadLetter(m, kind, err)})
 			dead++
+			report.DeadByKind[kind]++
 			continue
 		}
+		report.BySource[rec.Classification.Source]++
+		report.ByCategory[rec.Classification.Category]++
 		records = append(records, rec)
 		entries = append(entries, entry)
 	}
 
+	storeStart := p.deps.Now()
 	if err := p.retry(ctx, "store", &p.stats.storeErrors, func() error {
 		return p.deps.Store.Save(ctx, records)
 	}); err != nil {
 		return err
 	}
+	commitStart := p.deps.Now()
+	report.Store = commitStart.Sub(storeStart)
 	var res CommitResult
 	if err := p.retry(ctx, "commit", &p.stats.commitErrors, func() error {
 		var err error
@@ -430,6 +481,16 @@ func (p *Pipeline) Process(ctx context.Context, msgs []Message) error {
 	}); err != nil {
 		return err
 	}
+	end := p.deps.Now()
+	report.Commit, report.Took = end.Sub(commitStart), end.Sub(start)
+	report.Applied, report.Skipped, report.Deleted = res.Applied, res.Skipped, deleted
+	report.Ages = make([]time.Duration, 0, len(msgs))
+	for i := range msgs {
+		if ms, ok := entryMillis(msgs[i].ID); ok {
+			report.Ages = append(report.Ages, end.Sub(time.UnixMilli(ms)))
+		}
+	}
+	p.deps.Observer.BatchDone(report)
 	p.stats.batches.Add(1)
 	p.stats.committed.Add(int64(res.Applied))
 	p.stats.skipped.Add(int64(res.Skipped))
@@ -519,6 +580,7 @@ func (p *Pipeline) retry(ctx context.Context, what string, errCount *atomic.Int6
 			return nil
 		}
 		errCount.Add(1)
+		p.deps.Observer.CallFailed(what, err)
 		if ctx.Err() != nil {
 			return fmt.Errorf("%s: %w (gave up: %w)", what, err, ctx.Err())
 		}
@@ -539,6 +601,16 @@ func (p *Pipeline) backoff(n int) time.Duration {
 	}
 	d = min(d, p.cfg.RetryMax)
 	return d/2 + rand.N(d/2+1)
+}
+
+// entryMillis returns the milliseconds part of a stream entry id.
+func entryMillis(id string) (int64, bool) {
+	ms, _, ok := strings.Cut(id, "-")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(ms, 10, 64)
+	return n, err == nil
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {

@@ -488,3 +488,44 @@ func TestSetRulesAppliesToLaterBatches(t *testing.T) {
 		t.Error("the new rules' category id was not stored")
 	}
 }
+
+type recordingObserver struct {
+	reports []pipeline.BatchReport
+	fails   []string
+}
+
+func (r *recordingObserver) BatchDone(b pipeline.BatchReport)  { r.reports = append(r.reports, b) }
+func (r *recordingObserver) CallFailed(what string, err error) { r.fails = append(r.fails, what) }
+
+func TestObserverSeesBatches(t *testing.T) {
+	e := newEnv(t, "c1", pipeline.Config{})
+	obs := &recordingObserver{}
+	e.p, _ = pipeline.New(pipeline.Config{Location: seoul}, pipeline.Deps{
+		Reader: e.reader, Store: e.store, Committer: mustCommitter(t, e.rdb),
+		Classifier: fixedClassifier{"Xcode": "Development"}, Taxonomy: pomocore.DefaultTaxonomy(),
+		CategoryIDs: e.ids, Observer: obs, Sleep: func(ctx context.Context, d time.Duration) error { return ctx.Err() },
+	})
+	ts := time.Date(2026, 11, 24, 3, 0, 0, 0, time.UTC)
+	e.add(event("u1", "Xcode", 10, ts, false)...)
+	e.add(event("u1", "Nope", 10, ts, false)...)
+	e.add(event("", "Xcode", 10, ts, false)...)
+	e.store.FailNext(1, errors.New("down"))
+	e.processNew()
+	if len(obs.reports) != 1 || len(obs.fails) != 1 || obs.fails[0] != "store" {
+		t.Fatalf("reports %+v fails %v", obs.reports, obs.fails)
+	}
+	r := obs.reports[0]
+	if r.Size != 3 || r.Applied != 3 || r.DeadByKind["missing_user"] != 1 || r.BySource[pomocore.SourceApp] != 1 ||
+		r.BySource[pomocore.SourceDefault] != 1 || r.ByCategory["Development"] != 1 || len(r.Ages) != 3 {
+		t.Errorf("report = %+v", r)
+	}
+}
+
+func mustCommitter(t *testing.T, rdb *goredis.Client) *redis.Committer {
+	t.Helper()
+	c, err := redis.NewCommitter(rdb, redis.CommitterConfig{Stream: stream, Group: group, DeadStream: dead, SessionStream: session})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}

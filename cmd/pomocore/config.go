@@ -56,6 +56,7 @@ type config struct {
 	StoreTimeout             time.Duration
 	Partition                int
 
+	HTTPAddr  string
 	LogLevel  string
 	LogFormat string
 }
@@ -146,6 +147,7 @@ func (c *config) settings() []setting {
 		{"POMOCORE_SHUTDOWN_TIMEOUT", "shutdown-timeout", "time to finish the batch in hand after SIGTERM", false, durVal(&c.ShutdownTimeout)},
 		{"POMOCORE_STORE_TIMEOUT", "store-timeout", "timeout of one store call", false, durVal(&c.StoreTimeout)},
 		{"POMOCORE_PARTITION", "partition", "number of this input stream when the input is split (0..63)", false, intVal(&c.Partition)},
+		{"POMOCORE_HTTP_ADDR", "http-addr", "address of /metrics, /healthz, /readyz and the read API, e.g. :8080 (empty: no HTTP server)", false, strVal(&c.HTTPAddr)},
 		{"POMOCORE_LOG_LEVEL", "log-level", "debug, info, warn or error", false, strVal(&c.LogLevel)},
 		{"POMOCORE_LOG_FORMAT", "log-format", "text or json (json when APP_ENV=prod and unset)", false, strVal(&c.LogFormat)},
 	}

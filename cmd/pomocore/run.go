@@ -13,10 +13,13 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/pomocore/pomocore"
 	"github.com/pomocore/pomocore/classify"
+	"github.com/pomocore/pomocore/httpapi"
 	"github.com/pomocore/pomocore/llm"
 	"github.com/pomocore/pomocore/mongo"
 	"github.com/pomocore/pomocore/pipeline"
@@ -110,6 +113,10 @@ func start(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 	claimInterval := cfg.ClaimInterval
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		httpapi.NewGroupCollector(groupInspector{reader}))
+	metrics := httpapi.NewMetrics(reg)
 	p, err := pipeline.New(pipeline.Config{
 		BatchSize:     cfg.BatchSize,
 		Block:         cfg.Block,
@@ -134,12 +141,29 @@ func start(ctx context.Context, cfg config, log *slog.Logger) error {
 		Taxonomy:    tax,
 		CategoryIDs: rs.ids,
 		Logger:      log,
+		Observer:    metrics,
 	})
 	if err != nil {
 		return err
 	}
 	log.Info("pipeline running", "stream", cfg.Stream, "group", cfg.Group, "consumer", cfg.Consumer,
 		"dead_stream", cfg.DeadStream, "session_stream", cfg.SessionStrm, "timezone", cfg.TimeZone, "batch", cfg.BatchSize)
+	if cfg.HTTPAddr != "" {
+		srv := httpapi.New(httpapi.Config{Addr: cfg.HTTPAddr, KeyPrefix: cfg.KeyPrefix, Location: loc, Taxonomy: tax},
+			httpapi.Deps{
+				Gatherer: reg, Leaderboards: leaderboards{redis.NewLeaderboards(rdb)}, Group: groupInspector{reader}, Log: log,
+				Ready: map[string]httpapi.Pinger{
+					"redis": func(ctx context.Context) error { return rdb.Ping(ctx).Err() },
+					"store": st.Ping,
+				},
+			})
+		go func() {
+			if err := srv.ListenAndServe(ctx); err != nil {
+				log.Error("HTTP server stopped", "err", err)
+			}
+		}()
+		log.Info("HTTP server", "addr", cfg.HTTPAddr)
+	}
 	if cfg.PatternReload > 0 {
 		go reloadPatterns(ctx, st, tax, p, chain, rs.fingerprint, cfg.PatternReload, log)
 	}

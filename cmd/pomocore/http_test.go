@@ -1,0 +1,76 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/pomocore/pomocore"
+	"github.com/pomocore/pomocore/internal/redistest"
+)
+
+// TestHTTPServerOfRun checks the endpoints that `run` serves on
+// POMOCORE_HTTP_ADDR against a real Redis and the SQLite store.
+func TestHTTPServerOfRun(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	addr := freeAddr(t)
+	stop, logs := startRun(t, map[string]string{
+		"REDIS_ADDR": srv.Addr(), "POMOCORE_DATA_DIR": filepath.Join(t.TempDir(), "data"), "POMOCORE_BLOCK": "20ms",
+		"POMOCORE_HTTP_ADDR": addr,
+	})
+	defer stop()
+	ctx := context.Background()
+	ts := time.Now().Add(-time.Hour)
+	for _, u := range []struct {
+		user string
+		d    float64
+	}{{"ann", 300}, {"bob", 200}, {"cy", 200}} {
+		if err := rdb.XAdd(ctx, &goredis.XAddArgs{Stream: "pomodoro_pattern_match_stream",
+			Values: contractEntry(u.user, "Xcode", "", u.d, ts, false)}).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitDrained(t, rdb, "pomodoro_pattern_match_stream", "pomodoro_pattern_match_group", logs)
+	seoul, _ := time.LoadLocation("Asia/Seoul")
+	day := pomocore.PeriodsAt(ts, seoul).Day
+	fetch := func(path string) (int, string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			resp, err := http.Get("http://" + addr + path)
+			if err == nil {
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				return resp.StatusCode, string(b)
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %v\n%s", path, err, logs.String())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	if code, body := fetch("/readyz"); code != 200 {
+		t.Errorf("readyz %d %s", code, body)
+	}
+	code, body := fetch("/api/v1/leaderboards/Development/day?date=" + day)
+	if code != 200 || !strings.Contains(body, `{"rank":1,"userId":"ann","score":300}`) ||
+		strings.Count(body, `"rank":2`) != 2 {
+		t.Errorf("top %d %s", code, body)
+	}
+	if code, body := fetch("/api/v1/leaderboards/work/day/users/cy?date=" + day); code != 200 || !strings.Contains(body, `"rank":2`) {
+		t.Errorf("work rank %d %s", code, body)
+	}
+	code, body = fetch("/metrics")
+	for _, want := range []string{"pomocore_events_committed_total 3", "pomocore_group_pending 0", "go_goroutines"} {
+		if code != 200 || !strings.Contains(body, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}

@@ -1,0 +1,321 @@
+package httpapi
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/pomocore/pomocore"
+)
+
+//go:embed openapi.yaml
+var openAPI []byte
+
+// Ranked is one leaderboard member with its rank (ties share a rank).
+type Ranked struct {
+	Rank   int64   `json:"rank"`
+	UserID string  `json:"userId"`
+	Score  float64 `json:"score"`
+}
+
+// Leaderboards reads leaderboard sorted sets. Safe for concurrent use; it
+// never writes.
+type Leaderboards interface {
+	Top(ctx context.Context, key string, offset, count int) ([]Ranked, error)
+	Rank(ctx context.Context, key, member string) (Ranked, bool, error)
+	Around(ctx context.Context, key, member string, n int) ([]Ranked, error)
+}
+
+// Pinger checks that a dependency answers.
+type Pinger func(ctx context.Context) error
+
+// Config configures the server.
+type Config struct {
+	// Addr is where to listen (POMOCORE_HTTP_ADDR), e.g. ":8080".
+	Addr string
+	// KeyPrefix, Location and Taxonomy name the leaderboard keys as the
+	// pipeline writes them.
+	KeyPrefix string
+	Location  *time.Location
+	Taxonomy  *pomocore.Taxonomy
+	// Timeout bounds each request's calls to Redis and the store (default 5s).
+	Timeout time.Duration
+}
+
+// Deps are what the server reads.
+type Deps struct {
+	Gatherer     prometheus.Gatherer
+	Leaderboards Leaderboards
+	Group        GroupInspector
+	// Ready lists the dependencies /readyz checks, by name.
+	Ready map[string]Pinger
+	Log   *slog.Logger
+	Now   func() time.Time
+}
+
+// Server serves /metrics, /healthz, /readyz and the read API.
+type Server struct {
+	cfg  Config
+	deps Deps
+	mux  *http.ServeMux
+}
+
+// New returns the server's handler set.
+func New(cfg Config, deps Deps) *Server {
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 5 * time.Second
+	}
+	if cfg.Location == nil {
+		cfg.Location = time.UTC
+	}
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	if deps.Log == nil {
+		deps.Log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{cfg: cfg, deps: deps, mux: http.NewServeMux()}
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(deps.Gatherer, promhttp.HandlerOpts{}))
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	s.mux.HandleFunc("GET /readyz", s.ready)
+	s.mux.HandleFunc("GET /api/openapi.yaml", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/yaml")
+		_, _ = w.Write(openAPI)
+	})
+	s.mux.HandleFunc("GET /api/v1/leaderboards/{category}/{period}", s.top)
+	s.mux.HandleFunc("GET /api/v1/leaderboards/{category}/{period}/users/{userId}", s.user)
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// ListenAndServe serves until ctx ends, then shuts down within 5 s.
+func (s *Server) ListenAndServe(ctx context.Context) error {
+	l, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("POMOCORE_HTTP_ADDR %s: %w", s.cfg.Addr, err)
+	}
+	return s.Serve(ctx, l)
+}
+
+// Serve serves on l until ctx ends.
+func (s *Server) Serve(ctx context.Context, l net.Listener) error {
+	srv := &http.Server{Handler: s, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: time.Minute}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(l) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(sctx)
+	if err := <-done; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.Timeout)
+	defer cancel()
+	status := map[string]string{}
+	ok := true
+	for name, ping := range s.deps.Ready {
+		if err := ping(ctx); err != nil {
+			status[name] = "unavailable"
+			ok = false
+			s.deps.Log.Warn("not ready", "dependency", name, "err", err)
+		} else {
+			status[name] = "ok"
+		}
+	}
+	if s.deps.Group != nil {
+		if _, err := s.deps.Group.GroupState(ctx); err != nil {
+			status["group"] = "unavailable"
+			ok = false
+		} else {
+			status["group"] = "ok"
+		}
+	}
+	code := http.StatusOK
+	if !ok {
+		code = http.StatusServiceUnavailable
+	}
+	writeJSON(w, code, status)
+}
+
+// board resolves the request's category, period and date to a key.
+func (s *Server) board(r *http.Request) (key, period, date string, err error) {
+	cat := r.PathValue("category")
+	if !s.cfg.Taxonomy.Has(cat) && cat != s.cfg.Taxonomy.WorkAggregate {
+		return "", "", "", fmt.Errorf("category %q: not one of the categories (or %q)", cat, s.cfg.Taxonomy.WorkAggregate)
+	}
+	day := s.deps.Now().In(s.cfg.Location)
+	if d := r.URL.Query().Get("date"); d != "" {
+		t, err := time.ParseInLocation(time.DateOnly, d, s.cfg.Location)
+		if err != nil {
+			return "", "", "", fmt.Errorf("date %q: want YYYY-MM-DD", d)
+		}
+		day = t.Add(12 * time.Hour)
+	}
+	per := pomocore.PeriodsAt(day, s.cfg.Location)
+	switch r.PathValue("period") {
+	case "day":
+		period = per.Day
+	case "week":
+		period = per.Week
+	case "month":
+		period = per.Month
+	default:
+		return "", "", "", fmt.Errorf("period %q: want day, week or month", r.PathValue("period"))
+	}
+	return pomocore.LeaderboardKey(s.cfg.KeyPrefix, cat, period), period, day.Format(time.DateOnly), nil
+}
+
+func intParam(r *http.Request, name string, def, lo, hi int) (int, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		return 0, fmt.Errorf("%s %q: want an integer from %d to %d", name, v, lo, hi)
+	}
+	return n, nil
+}
+
+func (s *Server) top(w http.ResponseWriter, r *http.Request) {
+	key, period, date, err := s.board(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	limit, err := intParam(r, "limit", 10, 1, 1000)
+	if err == nil {
+		var offset int
+		offset, err = intParam(r, "offset", 0, 0, 1_000_000)
+		if err == nil {
+			ctx, cancel := context.WithTimeout(r.Context(), s.cfg.Timeout)
+			defer cancel()
+			entries, err := s.deps.Leaderboards.Top(ctx, key, offset, limit)
+			if err != nil {
+				s.deps.Log.Warn("leaderboard read failed", "key", key, "err", err)
+				writeError(w, http.StatusServiceUnavailable, errors.New("leaderboard store unavailable"))
+				return
+			}
+			writeJSON(w, http.StatusOK, map[string]any{"key": key, "category": r.PathValue("category"), "period": period,
+				"date": date, "offset": offset, "entries": nonNil(entries)})
+			return
+		}
+	}
+	writeError(w, http.StatusBadRequest, err)
+}
+
+func (s *Server) user(w http.ResponseWriter, r *http.Request) {
+	key, period, date, err := s.board(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	around, err := intParam(r, "around", 0, 0, 100)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	user := r.PathValue("userId")
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.Timeout)
+	defer cancel()
+	me, found, err := s.deps.Leaderboards.Rank(ctx, key, user)
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, errors.New("leaderboard store unavailable"))
+		return
+	}
+	if !found {
+		writeError(w, http.StatusNotFound, fmt.Errorf("user %q has no score on %s", user, key))
+		return
+	}
+	body := map[string]any{"key": key, "category": r.PathValue("category"), "period": period, "date": date,
+		"rank": me.Rank, "userId": user, "score": me.Score}
+	if around > 0 {
+		list, err := s.deps.Leaderboards.Around(ctx, key, user, around)
+		if err != nil {
+			writeError(w, http.StatusServiceUnavailable, errors.New("leaderboard store unavailable"))
+			return
+		}
+		body["around"] = nonNil(list)
+	}
+	writeJSON(w, http.StatusOK, body)
+}
+
+func nonNil(r []Ranked) []Ranked {
+	if r == nil {
+		return []Ranked{}
+	}
+	return r
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, code int, err error) {
+	writeJSON(w, code, map[string]string{"error": err.Error()})
+}
+
+// GroupCollector exports the consumer group's lag, pending count and
+// oldest pending age, read from Redis on each scrape.
+type GroupCollector struct {
+	group                GroupInspector
+	timeout              time.Duration
+	lag, pending, oldest *prometheus.Desc
+}
+
+// NewGroupCollector returns a collector over g; register it in the registry.
+func NewGroupCollector(g GroupInspector) *GroupCollector {
+	d := func(name, help string) *prometheus.Desc {
+		return prometheus.NewDesc("pomocore_group_"+name, help, nil, nil)
+	}
+	return &GroupCollector{group: g, timeout: 3 * time.Second,
+		lag:     d("lag", "Entries not yet delivered to the consumer group (-1 when Redis cannot tell)."),
+		pending: d("pending", "Entries delivered and not yet acknowledged."),
+		oldest:  d("oldest_pending_seconds", "Age of the oldest pending entry.")}
+}
+
+// Describe implements prometheus.Collector.
+func (c *GroupCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.lag
+	ch <- c.pending
+	ch <- c.oldest
+}
+
+// Collect implements prometheus.Collector.
+func (c *GroupCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+	defer cancel()
+	st, err := c.group.GroupState(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(c.lag, err)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(c.lag, prometheus.GaugeValue, float64(st.Lag))
+	ch <- prometheus.MustNewConstMetric(c.pending, prometheus.GaugeValue, float64(st.Pending))
+	ch <- prometheus.MustNewConstMetric(c.oldest, prometheus.GaugeValue, st.OldestPending.Seconds())
+}

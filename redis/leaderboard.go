@@ -1,0 +1,133 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+)
+
+// Ranked is one leaderboard member with its rank; members with equal
+// scores share a rank (1, 2, 2, 4).
+type Ranked struct {
+	Rank   int64
+	Member string
+	Score  float64
+}
+
+// Leaderboards reads leaderboard sorted sets (it never writes). Safe for
+// concurrent use.
+type Leaderboards struct {
+	rdb goredis.UniversalClient
+}
+
+// NewLeaderboards returns a reader over rdb.
+func NewLeaderboards(rdb goredis.UniversalClient) *Leaderboards { return &Leaderboards{rdb: rdb} }
+
+// Top returns count members from position offset (0-based), highest first.
+func (l *Leaderboards) Top(ctx context.Context, key string, offset, count int) ([]Ranked, error) {
+	zs, err := l.rdb.ZRevRangeWithScores(ctx, key, int64(offset), int64(offset+count-1)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("leaderboard %s: %w", key, err)
+	}
+	return l.rank(ctx, key, int64(offset), zs)
+}
+
+// Rank returns a member's rank and score; found is false when it is not on
+// the board.
+func (l *Leaderboards) Rank(ctx context.Context, key, member string) (r Ranked, found bool, err error) {
+	score, err := l.rdb.ZScore(ctx, key, member).Result()
+	if errors.Is(err, goredis.Nil) {
+		return Ranked{}, false, nil
+	}
+	if err != nil {
+		return Ranked{}, false, fmt.Errorf("leaderboard %s: %w", key, err)
+	}
+	above, err := l.rdb.ZCount(ctx, key, "("+strconv.FormatFloat(score, 'g', -1, 64), "+inf").Result()
+	if err != nil {
+		return Ranked{}, false, fmt.Errorf("leaderboard %s: %w", key, err)
+	}
+	return Ranked{Rank: above + 1, Member: member, Score: score}, true, nil
+}
+
+// Around returns up to n members above and n below member (member
+// included); none when it is not on the board.
+func (l *Leaderboards) Around(ctx context.Context, key, member string, n int) ([]Ranked, error) {
+	pos, err := l.rdb.ZRevRank(ctx, key, member).Result()
+	if errors.Is(err, goredis.Nil) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("leaderboard %s: %w", key, err)
+	}
+	start := max(pos-int64(n), 0)
+	zs, err := l.rdb.ZRevRangeWithScores(ctx, key, start, pos+int64(n)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("leaderboard %s: %w", key, err)
+	}
+	return l.rank(ctx, key, start, zs)
+}
+
+// rank gives a contiguous, descending run of members that starts at global
+// position start their shared ranks: the first by counting the higher
+// scores; a later member whose score differs from the one before it has
+// exactly the members before it above it.
+func (l *Leaderboards) rank(ctx context.Context, key string, start int64, zs []goredis.Z) ([]Ranked, error) {
+	out := make([]Ranked, len(zs))
+	if len(zs) == 0 {
+		return out, nil
+	}
+	above, err := l.rdb.ZCount(ctx, key, "("+strconv.FormatFloat(zs[0].Score, 'g', -1, 64), "+inf").Result()
+	if err != nil {
+		return nil, fmt.Errorf("leaderboard %s: %w", key, err)
+	}
+	rank := above + 1
+	for i, z := range zs {
+		if i > 0 && z.Score != zs[i-1].Score {
+			rank = start + int64(i) + 1
+		}
+		out[i] = Ranked{Rank: rank, Member: fmt.Sprint(z.Member), Score: z.Score}
+	}
+	return out, nil
+}
+
+// GroupState returns the consumer group's lag, pending count and the age
+// of its oldest pending entry.
+func (r *Reader) GroupState(ctx context.Context) (lag, pending int64, oldest time.Duration, err error) {
+	gs, err := r.rdb.XInfoGroups(ctx, r.cfg.Stream).Result()
+	if err != nil {
+		return 0, 0, 0, fmt.Errorf("group state of %s: %w", r.cfg.Stream, err)
+	}
+	found := false
+	for _, g := range gs {
+		if g.Name == r.cfg.Group {
+			lag, found = g.Lag, true
+		}
+	}
+	if !found {
+		return 0, 0, 0, fmt.Errorf("group %s of %s: missing", r.cfg.Group, r.cfg.Stream)
+	}
+	p, err := r.rdb.XPending(ctx, r.cfg.Stream, r.cfg.Group).Result()
+	if err != nil {
+		return 0, 0, 0, fmt.Errorf("pending of %s/%s: %w", r.cfg.Stream, r.cfg.Group, err)
+	}
+	if p.Count > 0 {
+		if ms, _, ok := cutInt(p.Lower); ok {
+			oldest = time.Since(time.UnixMilli(ms))
+		}
+	}
+	return lag, p.Count, oldest, nil
+}
+
+func cutInt(id string) (int64, string, bool) {
+	for i := 0; i < len(id); i++ {
+		if id[i] == '-' {
+			n, err := strconv.ParseInt(id[:i], 10, 64)
+			return n, id[i+1:], err == nil
+		}
+	}
+	return 0, "", false
+}
