@@ -59,6 +59,14 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// DeadFieldsMax caps the fields copied into a dead letter (default 128).
 	DeadFieldsMax int
+	// Retention is how long leaderboard keys live after their last
+	// increment, per period kind (0: forever, as the deployed system).
+	Retention Retention
+}
+
+// Retention sets the lifetime of daily, weekly and monthly leaderboard keys.
+type Retention struct {
+	Day, Week, Month time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -131,6 +139,15 @@ func (c Config) Validate() error {
 	}
 	if c.ShutdownTimeout < 0 {
 		errs = append(errs, fmt.Errorf("shutdown timeout %v: want >= 0", c.ShutdownTimeout))
+	}
+	for _, r := range []struct {
+		name string
+		d    time.Duration
+		min  time.Duration
+	}{{"day", c.Retention.Day, 24 * time.Hour}, {"week", c.Retention.Week, 7 * 24 * time.Hour}, {"month", c.Retention.Month, 31 * 24 * time.Hour}} {
+		if r.d != 0 && r.d < r.min {
+			errs = append(errs, fmt.Errorf("%s retention %v: want 0 (forever) or at least %v, the period itself", r.name, r.d, r.min))
+		}
 	}
 	if err := c.Limits.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("limits: %w", err))
@@ -529,6 +546,12 @@ func (p *Pipeline) prepare(m *Message, rs *rules) (Record, CommitEntry, error) {
 	entry := CommitEntry{ID: m.ID}
 	if a.Duration > 0 {
 		entry.Increment = &Increment{Keys: p.keys(cls.Category, a.Time()), Member: a.UserID, Delta: a.Duration}
+		if p.cfg.Retention != (Retention{}) {
+			ttl := [3]time.Duration{p.cfg.Retention.Day, p.cfg.Retention.Week, p.cfg.Retention.Month}
+			for i := range entry.Increment.Keys {
+				entry.Increment.TTLs = append(entry.Increment.TTLs, ttl[i%3])
+			}
+		}
 	}
 	if a.IsEnd {
 		entry.SessionEnd = &SessionEnd{UserID: a.UserID, SessionDate: a.SessionDate, Session: a.Session}
@@ -538,7 +561,7 @@ func (p *Pipeline) prepare(m *Message, rs *rules) (Record, CommitEntry, error) {
 
 // keys returns the leaderboard keys an activity of category at t increments:
 // the category's daily, weekly and monthly keys, and the work aggregate's
-// when the category counts as work.
+// when the category counts as work, in that order (day, week, month).
 func (p *Pipeline) keys(category string, t time.Time) []string {
 	per := pomocore.PeriodsAt(t, p.cfg.Location).All()
 	n := 3

@@ -451,6 +451,7 @@ func TestConfigValidate(t *testing.T) {
 	for _, c := range []pipeline.Config{
 		{BatchSize: -1}, {BatchSize: 20000}, {MaxDeliveries: -1}, {Partition: 64},
 		{RetryMin: time.Second, RetryMax: time.Millisecond}, {Limits: pomocore.Limits{MaxDuration: -1}},
+		{Retention: pipeline.Retention{Day: time.Hour}}, {Retention: pipeline.Retention{Month: 7 * 24 * time.Hour}},
 	} {
 		if err := c.Validate(); err == nil {
 			t.Errorf("%+v accepted", c)
@@ -528,4 +529,22 @@ func mustCommitter(t *testing.T, rdb *goredis.Client) *redis.Committer {
 		t.Fatal(err)
 	}
 	return c
+}
+
+func TestRetentionExpiresLeaderboardKeys(t *testing.T) {
+	e := newEnv(t, "c1", pipeline.Config{Retention: pipeline.Retention{Day: 8 * 24 * time.Hour, Week: 5 * 7 * 24 * time.Hour}})
+	ts := time.Date(2026, 11, 24, 3, 0, 0, 0, time.UTC)
+	e.add(event("u1", "Xcode", 10, ts, false)...)
+	e.processNew()
+	ctx := context.Background()
+	for key, want := range map[string]time.Duration{
+		"leaderboard:Development:2026-11-24": 8 * 24 * time.Hour,
+		"leaderboard:work:2026-W48":          5 * 7 * 24 * time.Hour,
+		"leaderboard:Development:2026-M11":   -1,
+	} {
+		got := e.rdb.TTL(ctx, key).Val()
+		if (want < 0 && got >= 0) || (want > 0 && (got <= 0 || got > want)) {
+			t.Errorf("%s TTL = %v, want %v", key, got, want)
+		}
+	}
 }

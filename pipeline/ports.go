@@ -50,9 +50,12 @@ type Reader interface {
 	Read(ctx context.Context, count int, block time.Duration) ([]Message, error)
 }
 
-// Increment adds Delta seconds to Member's score in each of Keys.
+// Increment adds Delta seconds to Member's score in each of Keys. When TTLs
+// is set (one per key), a key with a positive TTL expires that long after
+// its last increment.
 type Increment struct {
 	Keys   []string
+	TTLs   []time.Duration
 	Member string
 	Delta  float64
 }

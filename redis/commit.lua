@@ -78,4 +78,15 @@ for _, k in ipairs(order) do
   end
 end
 
+-- Retention: a key that was incremented expires that long after now.
+local nttl = tonumber(ARGV[p]) or 0
+p = p + 1
+for _ = 1, nttl do
+  local k, secs = tonumber(ARGV[p]), tonumber(ARGV[p + 1])
+  p = p + 2
+  if sums[k] ~= nil and secs > 0 then
+    redis.call('EXPIRE', KEYS[k], secs)
+  end
+end
+
 return {applied, skipped}

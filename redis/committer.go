@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -83,7 +84,8 @@ func (c *Committer) Commit(ctx context.Context, entries []pipeline.CommitEntry) 
 // dead-letter stream, the session stream, then every leaderboard key once.
 // ARGV: group, entry count, then per entry: id, flags ("i" increment, "s"
 // session end, "d" dead letter, any combination, "-" for none), followed by
-// the parts its flags name, in the order i, s, d:
+// the parts its flags name, in the order i, s, d; last, a count and that
+// many (key index, seconds) pairs of leaderboard TTLs:
 //
 //	i: member, delta, n, n key indexes (1-based into KEYS)
 //	s: userId, sessionDate, session
@@ -91,6 +93,7 @@ func (c *Committer) Commit(ctx context.Context, entries []pipeline.CommitEntry) 
 func (c *Committer) encode(entries []pipeline.CommitEntry) ([]string, []any) {
 	keys := []string{c.cfg.Stream, c.cfg.DeadStream, c.cfg.SessionStream}
 	keyIndex := make(map[string]int)
+	ttls := map[int]int64{} // key index -> seconds
 	args := make([]any, 0, 2+len(entries)*10)
 	args = append(args, c.cfg.Group, len(entries))
 	for i := range entries {
@@ -112,7 +115,7 @@ func (c *Committer) encode(entries []pipeline.CommitEntry) ([]string, []any) {
 		if e.Increment != nil && len(e.Increment.Keys) > 0 {
 			inc := e.Increment
 			args = append(args, inc.Member, strconv.FormatFloat(inc.Delta, 'g', 17, 64), len(inc.Keys))
-			for _, k := range inc.Keys {
+			for i, k := range inc.Keys {
 				idx, ok := keyIndex[k]
 				if !ok {
 					keys = append(keys, k)
@@ -120,6 +123,9 @@ func (c *Committer) encode(entries []pipeline.CommitEntry) ([]string, []any) {
 					keyIndex[k] = idx
 				}
 				args = append(args, idx)
+				if i < len(inc.TTLs) && inc.TTLs[i] > 0 {
+					ttls[idx] = max(ttls[idx], int64(inc.TTLs[i]/time.Second))
+				}
 			}
 		}
 		if s := e.SessionEnd; s != nil {
@@ -131,6 +137,10 @@ func (c *Committer) encode(entries []pipeline.CommitEntry) ([]string, []any) {
 				args = append(args, f)
 			}
 		}
+	}
+	args = append(args, len(ttls))
+	for idx, secs := range ttls {
+		args = append(args, idx, secs)
 	}
 	return keys, args
 }

@@ -5,6 +5,7 @@ import (
 	"math"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	goredis "github.com/redis/go-redis/v9"
@@ -214,4 +215,31 @@ func TestCommitterEmptyBatch(t *testing.T) {
 	if _, err := redis.NewCommitter(nil, redis.CommitterConfig{}); err == nil {
 		t.Fatal("empty config accepted")
 	}
+}
+
+func TestCommitterSetsRetention(t *testing.T) {
+	committerBackends(t, func(t *testing.T, rdb *goredis.Client) {
+		ctx := context.Background()
+		ids := deliver(t, rdb, 2)
+		if err := rdb.XAck(ctx, stream, group, ids[1]).Err(); err != nil { // committed elsewhere
+			t.Fatal(err)
+		}
+		day, forever, skipped := "leaderboard:SNS:2026-11-24", "leaderboard:SNS:2026-M11", "leaderboard:Game:2026-11-24"
+		_, err := newCommitter(t, rdb).Commit(ctx, []pipeline.CommitEntry{
+			{ID: ids[0], Increment: &pipeline.Increment{Keys: []string{day, forever}, TTLs: []time.Duration{48 * time.Hour, 0}, Member: "u", Delta: 1}},
+			{ID: ids[1], Increment: &pipeline.Increment{Keys: []string{skipped}, TTLs: []time.Duration{time.Hour}, Member: "u", Delta: 1}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ttl := rdb.TTL(ctx, day).Val(); ttl <= 47*time.Hour || ttl > 48*time.Hour {
+			t.Errorf("daily key TTL = %v, want ~48h", ttl)
+		}
+		if ttl := rdb.TTL(ctx, forever).Val(); ttl >= 0 {
+			t.Errorf("key without retention has TTL %v", ttl)
+		}
+		if n := rdb.Exists(ctx, skipped).Val(); n != 0 {
+			t.Errorf("a skipped entry's key was touched")
+		}
+	})
 }

@@ -44,6 +44,9 @@ type config struct {
 	TimeZone                 string
 	TaxonomyFile             string
 	PatternReload            time.Duration
+	RetentionDay             time.Duration
+	RetentionWeek            time.Duration
+	RetentionMonth           time.Duration
 	BatchSize                int
 	Block                    time.Duration
 	ClaimIdle, ClaimInterval time.Duration
@@ -135,6 +138,9 @@ func (c *config) settings() []setting {
 		{"POMOCORE_TIMEZONE", "timezone", "IANA time zone of leaderboard periods", false, strVal(&c.TimeZone)},
 		{"POMOCORE_TAXONOMY_FILE", "taxonomy-file", "JSON file of categories and work categories (default: built in)", false, strVal(&c.TaxonomyFile)},
 		{"POMOCORE_PATTERN_RELOAD", "pattern-reload", "how often category_pattern is reloaded (0: never)", false, durVal(&c.PatternReload)},
+		{"POMOCORE_RETENTION_DAY", "retention-day", "daily leaderboard keys expire this long after their last increment (0: never)", false, durVal(&c.RetentionDay)},
+		{"POMOCORE_RETENTION_WEEK", "retention-week", "weekly leaderboard keys' lifetime after their last increment (0: never)", false, durVal(&c.RetentionWeek)},
+		{"POMOCORE_RETENTION_MONTH", "retention-month", "monthly leaderboard keys' lifetime after their last increment (0: never)", false, durVal(&c.RetentionMonth)},
 		{"POMOCORE_BATCH_SIZE", "batch-size", "most entries per read and batch (1..10000)", false, intVal(&c.BatchSize)},
 		{"POMOCORE_BLOCK", "block", "how long one read waits for new entries", false, durVal(&c.Block)},
 		{"POMOCORE_CLAIM_IDLE", "claim-idle", "idle time after which another consumer's pending entries are reclaimed", false, durVal(&c.ClaimIdle)},
@@ -264,6 +270,15 @@ func (c *config) validate() error {
 	}
 	if c.LLMWorkers < 1 || c.LLMWorkers > 64 {
 		bad("POMOCORE_LLM_WORKERS", "%d: want 1..64", c.LLMWorkers)
+	}
+	for _, r := range []struct {
+		env      string
+		d, least time.Duration
+	}{{"POMOCORE_RETENTION_DAY", c.RetentionDay, 24 * time.Hour}, {"POMOCORE_RETENTION_WEEK", c.RetentionWeek, 7 * 24 * time.Hour},
+		{"POMOCORE_RETENTION_MONTH", c.RetentionMonth, 31 * 24 * time.Hour}} {
+		if r.d != 0 && r.d < r.least {
+			bad(r.env, "%v: want 0 (never expire) or at least %v, the period itself", r.d, r.least)
+		}
 	}
 	if c.PatternReload < 0 {
 		bad("POMOCORE_PATTERN_RELOAD", "%v: want >= 0", c.PatternReload)

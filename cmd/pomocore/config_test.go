@@ -67,6 +67,9 @@ func TestConfigBadValuesNameTheSetting(t *testing.T) {
 		{map[string]string{"POMOCORE_REDIS_TLS": "sometimes"}, nil, "POMOCORE_REDIS_TLS"},
 		{map[string]string{"POMOCORE_MONGO_MAX_STATEMENTS": "500"}, nil, "POMOCORE_MONGO_MAX_STATEMENTS"},
 		{nil, []string{"-stream", ""}, "POMOCORE_STREAM"},
+		{map[string]string{"POMOCORE_RETENTION_DAY": "1h"}, nil, "POMOCORE_RETENTION_DAY"},
+		{map[string]string{"POMOCORE_LLM_WORKERS": "0"}, nil, "POMOCORE_LLM_WORKERS"},
+		{map[string]string{"POMOCORE_PATTERN_RELOAD": "-1s"}, nil, "POMOCORE_PATTERN_RELOAD"},
 		{nil, []string{"-no-such-flag"}, "no-such-flag"},
 	} {
 		_, err := loadConfig("run", tc.args, envOf(tc.env), &bytes.Buffer{})

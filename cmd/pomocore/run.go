@@ -132,6 +132,7 @@ func start(ctx context.Context, cfg config, log *slog.Logger) error {
 			AllowUnknownFields: cfg.AllowUnknownFields,
 		},
 		Partition:       uint8(cfg.Partition),
+		Retention:       pipeline.Retention{Day: cfg.RetentionDay, Week: cfg.RetentionWeek, Month: cfg.RetentionMonth},
 		ShutdownTimeout: cfg.ShutdownTimeout,
 	}, pipeline.Deps{
 		Reader:      reader,
