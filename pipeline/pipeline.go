@@ -62,6 +62,9 @@ type Config struct {
 	// Retention is how long leaderboard keys live after their last
 	// increment, per period kind (0: forever, as the deployed system).
 	Retention Retention
+	// TrimInput deletes input entries every consumer group has read and
+	// acknowledged, after each full reclaim scan (when the Reader can).
+	TrimInput bool
 }
 
 // Retention sets the lifetime of daily, weekly and monthly leaderboard keys.
@@ -344,20 +347,26 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	nextClaim := p.deps.Now()
 	cursor := "0-0"
 	failures := 0
+	scanned := false // a full reclaim scan ended and no read followed yet
 	for ctx.Err() == nil {
 		var msgs []Message
 		var err error
-		if now := p.deps.Now(); !now.Before(nextClaim) {
+		// Reclaim when it is time, but read at least once between two full
+		// scans, so that a short interval cannot starve new entries.
+		if now := p.deps.Now(); !now.Before(nextClaim) && !scanned {
 			msgs, cursor, err = p.deps.Reader.Claim(work, p.cfg.ClaimIdle, cursor, p.cfg.BatchSize)
 			if err == nil && cursor == "0-0" {
 				nextClaim = now.Add(p.cfg.ClaimInterval)
+				scanned = true
 				p.removeIdleConsumers(work)
+				p.trimInput(work)
 			}
 			if err == nil && len(msgs) > 0 {
 				p.log.Info("reclaimed idle entries", "count", len(msgs))
 			}
 		} else {
 			msgs, err = p.deps.Reader.Read(work, p.cfg.BatchSize, p.cfg.Block)
+			scanned = false
 		}
 		if err != nil {
 			if ctx.Err() != nil {
@@ -404,6 +413,26 @@ func (p *Pipeline) removeIdleConsumers(ctx context.Context) {
 		p.log.Warn("removing idle consumers failed", "err", err)
 	case n > 0:
 		p.log.Info("removed idle consumers with nothing pending", "count", n, "idle_over", p.cfg.ConsumerIdle)
+	}
+}
+
+// StreamTrimmer is implemented by Readers that can delete input entries
+// every consumer group has consumed. Called from the pipeline's goroutine.
+type StreamTrimmer interface {
+	TrimConsumed(ctx context.Context) (int64, error)
+}
+
+func (p *Pipeline) trimInput(ctx context.Context) {
+	t, ok := p.deps.Reader.(StreamTrimmer)
+	if !p.cfg.TrimInput || !ok {
+		return
+	}
+	n, err := t.TrimConsumed(ctx)
+	switch {
+	case err != nil:
+		p.log.Warn("trimming consumed input entries failed", "err", err)
+	case n > 0:
+		p.log.Debug("trimmed consumed input entries", "count", n)
 	}
 }
 

@@ -53,6 +53,7 @@ type env struct {
 	store  *storetest.Memory
 	now    time.Time
 	sleeps atomic.Int64
+	ticks  atomic.Int64
 	p      *pipeline.Pipeline
 	reader *redis.Reader
 	ids    map[string]pomocore.ObjectID
@@ -96,7 +97,8 @@ func (e *env) build(consumer string, cfg pipeline.Config) {
 		Classifier:  fixedClassifier{"Xcode": "Development", "Steam": "Game"},
 		Taxonomy:    pomocore.DefaultTaxonomy(),
 		CategoryIDs: e.ids,
-		Now:         func() time.Time { return e.now },
+		// The clock moves a millisecond per reading, so that intervals pass.
+		Now: func() time.Time { return e.now.Add(time.Duration(e.ticks.Add(1)) * time.Millisecond) },
 		Sleep: func(ctx context.Context, d time.Duration) error {
 			e.sleeps.Add(1)
 			return ctx.Err()
@@ -546,5 +548,26 @@ func TestRetentionExpiresLeaderboardKeys(t *testing.T) {
 		if (want < 0 && got >= 0) || (want > 0 && (got <= 0 || got > want)) {
 			t.Errorf("%s TTL = %v, want %v", key, got, want)
 		}
+	}
+}
+
+func TestRunTrimsConsumedInput(t *testing.T) {
+	e := newEnv(t, "c1", pipeline.Config{})
+	ts := time.Date(2026, 11, 24, 3, 0, 0, 0, time.UTC)
+	for i := 0; i < 5; i++ {
+		e.add(event("u", "Xcode", 1, ts, false)...)
+	}
+	e.build("c1", pipeline.Config{Block: 10 * time.Millisecond, TrimInput: true, ClaimInterval: time.Millisecond})
+	stop := e.runUntilCommitted(5)
+	// The next full reclaim scan trims: wait for the stream to empty.
+	deadline := time.Now().Add(10 * time.Second)
+	for e.rdb.XLen(context.Background(), stream).Val() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("stream still has %d entries", e.rdb.XLen(context.Background(), stream).Val())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -291,3 +291,60 @@ func str(v any) (string, bool) {
 	}
 	return "", false
 }
+
+// TrimConsumed deletes the input stream's entries that every consumer group
+// of the stream has read and acknowledged (XTRIM MINID below the oldest
+// entry any group still needs); it returns how many it deleted.
+func (r *Reader) TrimConsumed(ctx context.Context) (int64, error) {
+	groups, err := r.rdb.XInfoGroups(ctx, r.cfg.Stream).Result()
+	if err != nil {
+		return 0, fmt.Errorf("trim %s: %w", r.cfg.Stream, err)
+	}
+	if len(groups) == 0 {
+		return 0, nil
+	}
+	var minID string
+	for _, g := range groups {
+		need := nextID(g.LastDeliveredID) // entries after the last delivered are unread
+		if g.Pending > 0 {
+			p, err := r.rdb.XPending(ctx, r.cfg.Stream, g.Name).Result()
+			if err != nil {
+				return 0, fmt.Errorf("trim %s: pending of %s: %w", r.cfg.Stream, g.Name, err)
+			}
+			need = p.Lower
+		}
+		if minID == "" || lessID(need, minID) {
+			minID = need
+		}
+	}
+	n, err := r.rdb.XTrimMinID(ctx, r.cfg.Stream, minID).Result()
+	if err != nil {
+		return 0, fmt.Errorf("trim %s below %s: %w", r.cfg.Stream, minID, err)
+	}
+	return n, nil
+}
+
+// nextID returns the smallest stream id after id.
+func nextID(id string) string {
+	ms, seq, ok := cutInt(id)
+	if !ok {
+		return "0-1"
+	}
+	s, err := strconv.ParseUint(seq, 10, 64)
+	if err != nil {
+		return id
+	}
+	return strconv.FormatInt(ms, 10) + "-" + strconv.FormatUint(s+1, 10)
+}
+
+// lessID orders stream ids.
+func lessID(a, b string) bool {
+	am, as, _ := cutInt(a)
+	bm, bs, _ := cutInt(b)
+	if am != bm {
+		return am < bm
+	}
+	x, _ := strconv.ParseUint(as, 10, 64)
+	y, _ := strconv.ParseUint(bs, 10, 64)
+	return x < y
+}

@@ -243,3 +243,40 @@ func TestReaderRemovesIdleConsumers(t *testing.T) {
 		t.Error("empty config accepted")
 	}
 }
+
+func TestTrimConsumedKeepsWhatAnyGroupNeeds(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	ctx := context.Background()
+	r := newReader(t, rdb, "c1")
+	var ids []string
+	for i := 0; i < 6; i++ {
+		ids = append(ids, xadd(t, rdb, "userId", "u"))
+	}
+	// Another group (another consumer of the stream) has read only 2.
+	if err := rdb.XGroupCreate(ctx, stream, "other", "0").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rdb.XReadGroup(ctx, &goredis.XReadGroupArgs{Group: "other", Consumer: "x", Streams: []string{stream, ">"}, Count: 2, Block: -1}).Result(); err != nil {
+		t.Fatal(err)
+	}
+	rdb.XAck(ctx, stream, "other", ids[0], ids[1])
+	// Ours read all 6 and acknowledged the first 4.
+	msgs, _ := r.Read(ctx, 10, -1)
+	for _, m := range msgs[:4] {
+		rdb.XAck(ctx, stream, group, m.ID)
+	}
+	n, err := r.TrimConsumed(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 || rdb.XLen(ctx, stream).Val() != 4 {
+		t.Errorf("trimmed %d, left %d; want 2 trimmed (the other group still needs the rest)", n, rdb.XLen(ctx, stream).Val())
+	}
+	if err := rdb.XGroupDestroy(ctx, stream, "other").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := r.TrimConsumed(ctx); n != 2 || rdb.XLen(ctx, stream).Val() != 2 {
+		t.Errorf("trimmed %d, left %d; want the 2 ours still has pending left", n, rdb.XLen(ctx, stream).Val())
+	}
+}

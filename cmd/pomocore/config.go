@@ -47,6 +47,7 @@ type config struct {
 	RetentionDay             time.Duration
 	RetentionWeek            time.Duration
 	RetentionMonth           time.Duration
+	TrimInput                bool
 	BatchSize                int
 	Block                    time.Duration
 	ClaimIdle, ClaimInterval time.Duration
@@ -141,6 +142,7 @@ func (c *config) settings() []setting {
 		{"POMOCORE_RETENTION_DAY", "retention-day", "daily leaderboard keys expire this long after their last increment (0: never)", false, durVal(&c.RetentionDay)},
 		{"POMOCORE_RETENTION_WEEK", "retention-week", "weekly leaderboard keys' lifetime after their last increment (0: never)", false, durVal(&c.RetentionWeek)},
 		{"POMOCORE_RETENTION_MONTH", "retention-month", "monthly leaderboard keys' lifetime after their last increment (0: never)", false, durVal(&c.RetentionMonth)},
+		{"POMOCORE_TRIM_INPUT", "trim-input", "delete input entries once every consumer group of the stream has acknowledged them", false, boolVal(&c.TrimInput)},
 		{"POMOCORE_BATCH_SIZE", "batch-size", "most entries per read and batch (1..10000)", false, intVal(&c.BatchSize)},
 		{"POMOCORE_BLOCK", "block", "how long one read waits for new entries", false, durVal(&c.Block)},
 		{"POMOCORE_CLAIM_IDLE", "claim-idle", "idle time after which another consumer's pending entries are reclaimed", false, durVal(&c.ClaimIdle)},

@@ -133,6 +133,7 @@ func start(ctx context.Context, cfg config, log *slog.Logger) error {
 		},
 		Partition:       uint8(cfg.Partition),
 		Retention:       pipeline.Retention{Day: cfg.RetentionDay, Week: cfg.RetentionWeek, Month: cfg.RetentionMonth},
+		TrimInput:       cfg.TrimInput,
 		ShutdownTimeout: cfg.ShutdownTimeout,
 	}, pipeline.Deps{
 		Reader:      reader,
