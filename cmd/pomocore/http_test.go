@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"net/http"
@@ -71,6 +72,32 @@ func TestHTTPServerOfRun(t *testing.T) {
 	for _, want := range []string{"pomocore_events_committed_total 3", "pomocore_group_pending 0", "go_goroutines"} {
 		if code != 200 || !strings.Contains(body, want) {
 			t.Errorf("metrics lack %q", want)
+		}
+	}
+}
+
+func TestLeaderboardCommand(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	ctx := context.Background()
+	rdb.ZAdd(ctx, "leaderboard:Design:2026-W48", goredis.Z{Score: 50, Member: "a"}, goredis.Z{Score: 70, Member: "b"}, goredis.Z{Score: 50, Member: "c"})
+	env := envOf(map[string]string{"REDIS_ADDR": srv.Addr()})
+	var out, errOut bytes.Buffer
+	if err := leaderboardCmd(ctx, []string{"top", "-category", "Design", "-period", "week", "-date", "2026-11-24"}, env, &out, &errOut); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "leaderboard:Design:2026-W48") || !strings.Contains(out.String(), "1     b") ||
+		strings.Count(out.String(), "2     ") != 2 {
+		t.Errorf("top:\n%s", out.String())
+	}
+	out.Reset()
+	if err := leaderboardCmd(ctx, []string{"rank", "-user", "c", "-category", "Design", "-period", "week", "-date", "2026-11-24"}, env, &out, &errOut); err != nil ||
+		!strings.Contains(out.String(), "2     c") {
+		t.Errorf("rank: %v\n%s", err, out.String())
+	}
+	for _, bad := range [][]string{{"nope"}, {"top", "-period", "year"}, {"rank"}, {"top", "-date", "x"}} {
+		if err := leaderboardCmd(ctx, bad, env, &out, &errOut); err == nil {
+			t.Errorf("%v succeeded", bad)
 		}
 	}
 }

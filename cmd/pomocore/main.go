@@ -55,6 +55,8 @@ func runMain(args []string, getenv func(string) string, stdout, stderr io.Writer
 		err = evalCmd(args[1:], stdout, stderr)
 	case "patterns":
 		err = patternsCmd(ctx, args[1:], getenv, stdout, stderr)
+	case "leaderboard":
+		err = leaderboardCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		usage(stdout)
 	default:
@@ -82,5 +84,6 @@ commands:
   classify   classify JSON lines {"app","title","url"} from stdin (or -app/-url/-title)
   eval FILE  accuracy, per-category precision/recall and confusions on a labelled JSON-lines file
   patterns suggest   patterns the LLM fallback answered consistently (from the configured store)
+  leaderboard top|rank   read a leaderboard (REDIS_ADDR)
 `)
 }

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/pomocore/pomocore"
+	"github.com/pomocore/pomocore/redis"
+)
+
+// leaderboardCmd implements `pomocore leaderboard top|rank`: the read API
+// from the terminal, against the configured Redis (REDIS_ADDR, ...).
+func leaderboardCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	usage := "usage: pomocore leaderboard top  [-category C] [-period day|week|month] [-date YYYY-MM-DD] [-limit N]\n" +
+		"       pomocore leaderboard rank -user ID [-category C] [-period ...] [-date ...] [-around N]\n"
+	if len(args) == 0 || (args[0] != "top" && args[0] != "rank") {
+		fmt.Fprint(stderr, usage)
+		return errors.New("want top or rank")
+	}
+	fs := flag.NewFlagSet("leaderboard "+args[0], flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	category := fs.String("category", "work", "a category, or work")
+	period := fs.String("period", "day", "day, week or month")
+	date := fs.String("date", "", "a day inside the period (default today in POMOCORE_TIMEZONE)")
+	limit := fs.Int("limit", 10, "top: how many")
+	user := fs.String("user", "", "rank: the user id")
+	around := fs.Int("around", 0, "rank: users above and below to show")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	cfg, err := loadConfig("leaderboard", nil, getenv, stderr)
+	if err != nil {
+		return fmt.Errorf("bad settings: %w", err)
+	}
+	if len(cfg.RedisAddrs) == 0 {
+		return errors.New("REDIS_ADDR: required (the embedded Redis of a running `pomocore run` is at the address it printed)")
+	}
+	loc, _ := time.LoadLocation(cfg.TimeZone)
+	day := time.Now().In(loc)
+	if *date != "" {
+		if day, err = time.ParseInLocation(time.DateOnly, *date, loc); err != nil {
+			return fmt.Errorf("-date %q: want YYYY-MM-DD", *date)
+		}
+		day = day.Add(12 * time.Hour)
+	}
+	per := pomocore.PeriodsAt(day, loc)
+	name := map[string]string{"day": per.Day, "week": per.Week, "month": per.Month}[*period]
+	if name == "" {
+		return fmt.Errorf("-period %q: want day, week or month", *period)
+	}
+	if *limit < 1 || *limit > 1000 || *around < 0 || *around > 100 {
+		return errors.New("-limit wants 1..1000 and -around 0..100")
+	}
+	key := pomocore.LeaderboardKey(cfg.KeyPrefix, *category, name)
+	rdb, err := redis.NewClient(redis.Config{Addrs: cfg.RedisAddrs, Username: cfg.RedisUsername, Password: cfg.RedisPassword,
+		DB: cfg.RedisDB, TLS: cfg.RedisTLS, TLSCAFile: cfg.RedisTLSCA})
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	l := redis.NewLeaderboards(rdb)
+	var list []redis.Ranked
+	switch args[0] {
+	case "top":
+		list, err = l.Top(ctx, key, 0, *limit)
+	case "rank":
+		if *user == "" {
+			return errors.New("rank: -user is required")
+		}
+		me, found, err := l.Rank(ctx, key, *user)
+		if err != nil {
+			return err
+		}
+		if !found {
+			return fmt.Errorf("%s has no score on %s", *user, key)
+		}
+		list = []redis.Ranked{me}
+		if *around > 0 {
+			list, err = l.Around(ctx, key, *user, *around)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, key)
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "RANK\tUSER\tSECONDS")
+	for _, r := range list {
+		fmt.Fprintf(tw, "%d\t%s\t%g\n", r.Rank, r.Member, r.Score)
+	}
+	return tw.Flush()
+}
