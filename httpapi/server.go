@@ -21,6 +21,9 @@ import (
 //go:embed openapi.yaml
 var openAPI []byte
 
+//go:embed web/index.html
+var indexHTML []byte
+
 // Ranked is one leaderboard member with its rank (ties share a rank).
 type Ranked struct {
 	Rank   int64   `json:"rank"`
@@ -94,6 +97,14 @@ func New(cfg Config, deps Deps) *Server {
 		w.Header().Set("Content-Type", "application/yaml")
 		_, _ = w.Write(openAPI)
 	})
+	s.mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = w.Write(indexHTML)
+	})
+	s.mux.HandleFunc("GET /api/v1/categories", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, append([]string{cfg.Taxonomy.WorkAggregate}, cfg.Taxonomy.Categories...))
+	})
+	s.mux.HandleFunc("GET /api/v1/stats", s.stats)
 	s.mux.HandleFunc("GET /api/v1/leaderboards/{category}/{period}", s.top)
 	s.mux.HandleFunc("GET /api/v1/leaderboards/{category}/{period}/users/{userId}", s.user)
 	return s
@@ -129,6 +140,45 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 		return err
 	}
 	return nil
+}
+
+// stats summarises the metrics for the live page: counters since start,
+// the group's backlog, and activities per category.
+func (s *Server) stats(w http.ResponseWriter, r *http.Request) {
+	families, err := s.deps.Gatherer.Gather()
+	if err != nil {
+		s.deps.Log.Warn("gathering metrics for /api/v1/stats", "err", err)
+	}
+	sum := func(name string) float64 {
+		var t float64
+		for _, f := range families {
+			if f.GetName() != name {
+				continue
+			}
+			for _, m := range f.GetMetric() {
+				t += m.GetCounter().GetValue() + m.GetGauge().GetValue()
+			}
+		}
+		return t
+	}
+	byCategory := map[string]float64{}
+	for _, f := range families {
+		if f.GetName() != "pomocore_classifications_by_category_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "category" {
+					byCategory[l.GetValue()] += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"read": sum("pomocore_events_read_total"), "committed": sum("pomocore_events_committed_total"),
+		"deadLettered": sum("pomocore_events_dead_lettered_total"), "lag": sum("pomocore_group_lag"),
+		"pending": sum("pomocore_group_pending"), "byCategory": byCategory,
+	})
 }
 
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {

@@ -124,6 +124,19 @@ func TestEndpoints(t *testing.T) {
 			t.Errorf("%s: %d %s, want 400 with a message", bad, code, body)
 		}
 	}
+	if code, body := get(t, ts.URL+"/api/v1/stats"); code != 200 || !strings.Contains(body, `"committed":4`) ||
+		!strings.Contains(body, `"Development":3`) || !strings.Contains(body, `"lag":3`) {
+		t.Errorf("stats %d %s", code, body)
+	}
+	if code, body := get(t, ts.URL+"/api/v1/categories"); code != 200 || !strings.HasPrefix(body, `["work","SNS"`) {
+		t.Errorf("categories %d %s", code, body)
+	}
+	if code, body := get(t, ts.URL+"/"); code != 200 || !strings.Contains(body, "<title>Pomocore") {
+		t.Errorf("page %d", code)
+	}
+	if code, _ := get(t, ts.URL+"/nothing-here"); code != 404 {
+		t.Errorf("unknown path: %d", code)
+	}
 	if code, body := get(t, ts.URL+"/api/openapi.yaml"); code != 200 || !strings.Contains(body, "openapi: 3") {
 		t.Errorf("openapi %d", code)
 	}
