@@ -570,6 +570,21 @@ func (s *Store) SeedPatterns(ctx context.Context, defaults []pomocore.CategoryPa
 	return true, nil
 }
 
+// UpsertPattern implements pipeline.PatternEditor.
+func (s *Store) UpsertPattern(ctx context.Context, p pomocore.CategoryPattern) error {
+	if p.ID.IsZero() {
+		return errors.New("mongo: upsert pattern: zero id")
+	}
+	s.commands.Add(1)
+	s.updates.Add(1)
+	doc := patternDoc{ID: bson.ObjectID(p.ID), Category: p.Category, Priority: p.Priority,
+		AppPatterns: nonNil(p.AppPatterns), DomainPatterns: nonNil(p.DomainPatterns), TitleRules: p.TitleRules}
+	if _, err := s.patterns.ReplaceOne(ctx, bson.D{{Key: "_id", Value: doc.ID}}, doc, options.Replace().SetUpsert(true)); err != nil {
+		return fmt.Errorf("mongo: upsert pattern %s: %w", p.Category, err)
+	}
+	return nil
+}
+
 // LLMAnswers implements pipeline.LLMMemory.
 func (s *Store) LLMAnswers(ctx context.Context, limit int) ([]pomocore.CategorizedData, error) {
 	s.commands.Add(1)

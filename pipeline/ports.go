@@ -152,6 +152,14 @@ type Patterns interface {
 	SeedPatterns(ctx context.Context, defaults []pomocore.CategoryPattern) (bool, error)
 }
 
+// PatternEditor changes category_pattern documents (the `patterns` tools);
+// running pipelines pick the change up at their next reload.
+type PatternEditor interface {
+	// UpsertPattern writes p under p.ID (a new document when no document has
+	// that ID; p.ID must not be zero).
+	UpsertPattern(ctx context.Context, p pomocore.CategoryPattern) error
+}
+
 // Classifier gives an activity its category. Implementations must be safe
 // for concurrent use and must not block on I/O on the hot path.
 type Classifier interface {

@@ -333,6 +333,27 @@ func nonNil(s []string) []string {
 	return s
 }
 
+// UpsertPattern implements pipeline.PatternEditor.
+func (s *Store) UpsertPattern(ctx context.Context, p pomocore.CategoryPattern) error {
+	if p.ID.IsZero() {
+		return errors.New("sqlite: upsert pattern: zero id")
+	}
+	apps, _ := json.Marshal(nonNil(p.AppPatterns))
+	domains, _ := json.Marshal(nonNil(p.DomainPatterns))
+	titles := []byte("[]")
+	if p.TitleRules != nil {
+		titles, _ = json.Marshal(p.TitleRules)
+	}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO category_pattern (id, category, priority, app_patterns, domain_patterns, title_rules)
+VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET category = excluded.category, priority = excluded.priority,
+app_patterns = excluded.app_patterns, domain_patterns = excluded.domain_patterns, title_rules = excluded.title_rules`,
+		p.ID.Hex(), p.Category, p.Priority, string(apps), string(domains), string(titles))
+	if err != nil {
+		return fmt.Errorf("sqlite: upsert pattern %s: %w", p.Category, err)
+	}
+	return nil
+}
+
 // LLMAnswers implements pipeline.LLMMemory.
 func (s *Store) LLMAnswers(ctx context.Context, limit int) ([]pomocore.CategorizedData, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT id, app, url, title, category_id FROM categorized_data

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -141,7 +142,78 @@ func TestPatternsSuggest(t *testing.T) {
 	if strings.TrimSpace(out.String()) != `{"category":"Finance","domainPattern":"zzz-bank.example","answers":3}` {
 		t.Errorf("suggest = %q", out.String())
 	}
-	if err := patternsCmd(ctx, []string{"list"}, env, &out, &errOut); err == nil {
+	if err := patternsCmd(ctx, []string{"bogus"}, env, &out, &errOut); err == nil {
 		t.Error("an unknown subcommand succeeded")
 	}
+}
+
+func TestPatternsTools(t *testing.T) {
+	ctx := context.Background()
+	dataDir := filepath.Join(t.TempDir(), "data")
+	st, err := sqlite.Open(ctx, sqlite.Config{Dir: dataDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.SeedPatterns(ctx, classify.DefaultPatterns()); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	env := envOf(map[string]string{"POMOCORE_DATA_DIR": dataDir})
+	run := func(args ...string) (string, error) {
+		var out, errOut bytes.Buffer
+		err := patternsCmd(ctx, args, env, &out, &errOut)
+		return out.String() + errOut.String(), err
+	}
+	if out, err := run("list"); err != nil || !strings.Contains(out, "Development") || !strings.Contains(out, "E-commerce & Shopping") {
+		t.Fatalf("list: %v\n%s", err, out)
+	}
+	if out, err := run("add", "-category", "Game", "-app", "Zzz Quest", "-domain", "zzz-quest.example"); err != nil {
+		t.Fatalf("add: %v %s", err, out)
+	}
+	// A pattern another category already has at the same priority is refused.
+	if _, err := run("add", "-category", "Game", "-app", "Xcode"); err == nil {
+		t.Error("a conflicting pattern was written")
+	}
+	exported, err := run("export")
+	if err != nil || !strings.Contains(exported, `"Zzz Quest"`) || !strings.Contains(exported, `"zzz-quest.example"`) {
+		t.Fatalf("export: %v", err)
+	}
+	if out, err := run("remove", "-category", "Game", "-app", "zzz quest"); err != nil {
+		t.Fatalf("remove: %v %s", err, out)
+	}
+	exported2, _ := run("export")
+	if strings.Contains(exported2, `"Zzz Quest"`) {
+		t.Error("removed app still exported")
+	}
+	// Import the first export back: Zzz Quest returns, ids are kept.
+	file := filepath.Join(t.TempDir(), "patterns.json")
+	os.WriteFile(file, []byte(exported), 0o644)
+	before, _ := run("list")
+	if out, err := run("import", file); err != nil {
+		t.Fatalf("import: %v %s", err, out)
+	}
+	after, _ := run("list")
+	if idsOf(before) != idsOf(after) {
+		t.Errorf("import changed category ids:\n%s\n%s", before, after)
+	}
+	if ex, _ := run("export"); !strings.Contains(ex, `"Zzz Quest"`) {
+		t.Error("import did not restore the app")
+	}
+	if _, err := run("bogus"); err == nil {
+		t.Error("unknown subcommand accepted")
+	}
+}
+
+// idsOf returns the ID column of `patterns list`.
+func idsOf(list string) string {
+	var ids []string
+	for _, line := range strings.Split(list, "\n") {
+		f := strings.Fields(line)
+		for _, w := range f {
+			if len(w) == 24 {
+				ids = append(ids, w)
+			}
+		}
+	}
+	return strings.Join(ids, ",")
 }

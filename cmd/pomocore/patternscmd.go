@@ -8,27 +8,167 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
 
 	"github.com/pomocore/pomocore"
 	"github.com/pomocore/pomocore/classify"
 	"github.com/pomocore/pomocore/pipeline"
 )
 
-// patternsCmd implements `pomocore patterns suggest`: patterns the LLM has
-// answered consistently, read from the configured store (MONGO_URI, or the
-// SQLite store in POMOCORE_DATA_DIR), as JSON lines.
+const patternsUsage = `usage: pomocore patterns list
+       pomocore patterns export > patterns.json
+       pomocore patterns import FILE
+       pomocore patterns add    -category C [-app NAME]... [-domain HOST[/PATH]]...
+       pomocore patterns remove -category C [-app NAME]... [-domain HOST[/PATH]]...
+       pomocore patterns suggest [-min N]
+
+The store is the one ` + "`run`" + ` uses, from the environment (MONGO_URI, MONGO_DATABASE,
+POMOCORE_DATA_DIR). Running pipelines pick changes up at their next reload
+(POMOCORE_PATTERN_RELOAD).
+`
+
+// patternStore is what the patterns tools need of a store.
+type patternStore interface {
+	store
+	pipeline.PatternEditor
+}
+
+// withPatternStore opens the configured store for the patterns tools.
+func withPatternStore(ctx context.Context, getenv func(string) string, stderr io.Writer, f func(patternStore) error) error {
+	cfg, err := loadConfig("patterns", nil, func(k string) string {
+		if k == "APP_ENV" {
+			return "" // editing patterns needs no Redis
+		}
+		return getenv(k)
+	}, stderr)
+	if err != nil {
+		return fmt.Errorf("bad settings: %w", err)
+	}
+	st, closeStore, err := openStore(ctx, cfg, newLogger(cfg, io.Discard))
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	ps, ok := st.(patternStore)
+	if !ok {
+		return errors.New("this store cannot edit patterns")
+	}
+	return f(ps)
+}
+
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+// patternsCmd implements `pomocore patterns ...`.
 func patternsCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "suggest" {
-		fmt.Fprint(stderr, "usage: pomocore patterns suggest [-min N]\n")
-		return errors.New("unknown or missing patterns subcommand (only suggest exists yet)")
+	if len(args) == 0 {
+		fmt.Fprint(stderr, patternsUsage)
+		return errors.New("missing patterns subcommand")
+	}
+	switch args[0] {
+	case "list", "export":
+		return withPatternStore(ctx, getenv, stderr, func(st patternStore) error {
+			ps, err := st.LoadPatterns(ctx)
+			if err != nil {
+				return err
+			}
+			if args[0] == "export" {
+				return exportPatterns(stdout, ps)
+			}
+			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "CATEGORY\tID\tPRIORITY\tAPPS\tDOMAINS\tTITLE RULES")
+			for _, p := range ps {
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\n", p.Category, p.ID, p.Priority, len(p.AppPatterns), len(p.DomainPatterns), len(p.TitleRules))
+			}
+			return tw.Flush()
+		})
+	case "import":
+		if len(args) != 2 {
+			return errors.New("import: want exactly one FILE")
+		}
+		b, err := os.ReadFile(args[1])
+		if err != nil {
+			return err
+		}
+		incoming, err := classify.ParsePatterns(b)
+		if err != nil {
+			return fmt.Errorf("%s: %w", args[1], err)
+		}
+		return withPatternStore(ctx, getenv, stderr, func(st patternStore) error {
+			current, err := st.LoadPatterns(ctx)
+			if err != nil {
+				return err
+			}
+			merged := current
+			for _, in := range incoming {
+				i := slices.IndexFunc(merged, func(p pomocore.CategoryPattern) bool { return p.Category == in.Category })
+				if i >= 0 {
+					in.ID = merged[i].ID // keep the categoryId documents refer to
+					merged[i] = in
+				} else {
+					in.ID = pomocore.NewObjectID(time.Now())
+					merged = append(merged, in)
+				}
+			}
+			return writePatterns(ctx, st, merged, nil, stdout)
+		})
+	case "add", "remove":
+		fs := flag.NewFlagSet("patterns "+args[0], flag.ContinueOnError)
+		fs.SetOutput(stderr)
+		category := fs.String("category", "", "the category")
+		var apps, domains multiFlag
+		fs.Var(&apps, "app", "an app pattern (repeatable)")
+		fs.Var(&domains, "domain", "a domain pattern, host or host/path (repeatable)")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		if *category == "" || len(apps)+len(domains) == 0 {
+			return errors.New(args[0] + ": want -category and at least one -app or -domain")
+		}
+		return withPatternStore(ctx, getenv, stderr, func(st patternStore) error {
+			ps, err := st.LoadPatterns(ctx)
+			if err != nil {
+				return err
+			}
+			i := slices.IndexFunc(ps, func(p pomocore.CategoryPattern) bool { return p.Category == *category })
+			if i < 0 {
+				if args[0] == "remove" {
+					return fmt.Errorf("no category %q", *category)
+				}
+				ps = append(ps, pomocore.CategoryPattern{ID: pomocore.NewObjectID(time.Now()), Category: *category})
+				i = len(ps) - 1
+			}
+			p := &ps[i]
+			edit := func(list []string, values []string) []string {
+				for _, v := range values {
+					has := slices.ContainsFunc(list, func(x string) bool { return strings.EqualFold(x, v) })
+					switch {
+					case args[0] == "add" && !has:
+						list = append(list, v)
+					case args[0] == "remove":
+						list = slices.DeleteFunc(list, func(x string) bool { return strings.EqualFold(x, v) })
+					}
+				}
+				return list
+			}
+			p.AppPatterns, p.DomainPatterns = edit(p.AppPatterns, apps), edit(p.DomainPatterns, domains)
+			return writePatterns(ctx, st, ps, []pomocore.ObjectID{p.ID}, stdout)
+		})
+	case "suggest":
+	default:
+		fmt.Fprint(stderr, patternsUsage)
+		return fmt.Errorf("unknown patterns subcommand %q", args[0])
 	}
 	fs := flag.NewFlagSet("patterns suggest", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	min := fs.Int("min", 3, "answers that must agree before a pattern is proposed")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, "usage: pomocore patterns suggest [-min N]\n\nThe store is the one `run` uses, from the environment (MONGO_URI, MONGO_DATABASE, POMOCORE_DATA_DIR).\n\n")
-		fs.PrintDefaults()
-	}
+	fs.Usage = func() { fmt.Fprint(stderr, patternsUsage) }
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -84,4 +224,43 @@ func patternsCmd(ctx context.Context, args []string, getenv func(string) string,
 		}
 	}
 	return nil
+}
+
+// writePatterns checks that the whole set builds (no conflicting pattern)
+// before writing the documents named in only (all when nil).
+func writePatterns(ctx context.Context, st patternStore, ps []pomocore.CategoryPattern, only []pomocore.ObjectID, out io.Writer) error {
+	if _, err := classify.Build(ps, pomocore.Uncategorized); err != nil {
+		return fmt.Errorf("not written: %w", err)
+	}
+	n := 0
+	for _, p := range ps {
+		if only != nil && !slices.Contains(only, p.ID) {
+			continue
+		}
+		if err := st.UpsertPattern(ctx, p); err != nil {
+			return err
+		}
+		n++
+	}
+	fmt.Fprintf(out, "wrote %d category_pattern document(s); running pipelines reload them within POMOCORE_PATTERN_RELOAD\n", n)
+	return nil
+}
+
+// exportPatterns writes patterns in the format of classify/patterns.json.
+func exportPatterns(w io.Writer, ps []pomocore.CategoryPattern) error {
+	type doc struct {
+		Category       string               `json:"category"`
+		Priority       int                  `json:"priority"`
+		AppPatterns    []string             `json:"appPatterns"`
+		DomainPatterns []string             `json:"domainPatterns"`
+		TitleRules     []pomocore.TitleRule `json:"titleRules,omitempty"`
+	}
+	out := make([]doc, len(ps))
+	for i, p := range ps {
+		out[i] = doc{p.Category, p.Priority, p.AppPatterns, p.DomainPatterns, p.TitleRules}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", " ")
+	return enc.Encode(out)
 }

@@ -141,6 +141,20 @@ func (m *Memory) SeedPatterns(ctx context.Context, defaults []pomocore.CategoryP
 	return true, nil
 }
 
+// UpsertPattern implements pipeline.PatternEditor.
+func (m *Memory) UpsertPattern(ctx context.Context, p pomocore.CategoryPattern) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i := range m.patterns {
+		if m.patterns[i].ID == p.ID {
+			m.patterns[i] = p
+			return ctx.Err()
+		}
+	}
+	m.patterns = append(m.patterns, p)
+	return ctx.Err()
+}
+
 // LLMAnswers implements pipeline.LLMMemory.
 func (m *Memory) LLMAnswers(ctx context.Context, limit int) ([]pomocore.CategorizedData, error) {
 	s, err := m.Snapshot(ctx)

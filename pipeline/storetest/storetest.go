@@ -19,6 +19,7 @@ type Harness interface {
 	pipeline.Store
 	pipeline.Patterns
 	pipeline.LLMMemory
+	pipeline.PatternEditor
 	// Snapshot returns every categorized_data and pomodoro_usage_log
 	// document, sorted by ID.
 	Snapshot(ctx context.Context) (*Snapshot, error)
@@ -201,6 +202,25 @@ func Run(t *testing.T, open func(t *testing.T) Harness) {
 			if l.ID == a.UsageLogID && l.CategoryID != Game {
 				t.Errorf("usage log category = %s, want the later record's", l.CategoryID)
 			}
+		}
+	})
+
+	t.Run("UpsertPattern", func(t *testing.T) {
+		h := open(t)
+		id := pomocore.ObjectID{0x42}
+		p := pomocore.CategoryPattern{ID: id, Category: "Game", AppPatterns: []string{"steam"}, DomainPatterns: []string{}}
+		if err := h.UpsertPattern(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		p.AppPatterns = append(p.AppPatterns, "battle.net")
+		p.DomainPatterns = []string{"op.gg"}
+		p.TitleRules = []pomocore.TitleRule{{Scope: "youtube.com", Keywords: []string{"speedrun"}}}
+		if err := h.UpsertPattern(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		got, err := h.LoadPatterns(ctx)
+		if err != nil || len(got) != 1 || !reflect.DeepEqual(got[0], p) {
+			t.Errorf("after two upserts: %+v, %v; want %+v", got, err, p)
 		}
 	})
 
