@@ -21,7 +21,8 @@ end
 
 local group = ARGV[1]
 local n = tonumber(ARGV[2])
-local p = 3
+local deadMax = tonumber(ARGV[3])
+local p = 4
 local applied, skipped = 0, 0
 local sums = {}   -- key index -> member -> seconds
 local order = {}  -- key indexes in first-seen order
@@ -66,7 +67,11 @@ for _ = 1, n do
       for j = 0, 2 * nf - 1 do
         fields[#fields + 1] = ARGV[p + j]
       end
-      redis.call('XADD', KEYS[2], '*', unpack(fields))
+      if deadMax > 0 then
+        redis.call('XADD', KEYS[2], 'MAXLEN', '~', deadMax, '*', unpack(fields))
+      else
+        redis.call('XADD', KEYS[2], '*', unpack(fields))
+      end
     end
     p = p + 2 * nf
   end

@@ -27,6 +27,9 @@ type CommitterConfig struct {
 	DeadStream string
 	// SessionStream receives session-end events ("session_score_stream").
 	SessionStream string
+	// DeadMaxLen caps the dead-letter stream at about this many entries
+	// (XADD MAXLEN ~; 0: no cap).
+	DeadMaxLen int64
 }
 
 // Validate reports a missing name.
@@ -82,7 +85,7 @@ func (c *Committer) Commit(ctx context.Context, entries []pipeline.CommitEntry) 
 
 // encode lays the batch out for commit.lua. KEYS: the input stream, the
 // dead-letter stream, the session stream, then every leaderboard key once.
-// ARGV: group, entry count, then per entry: id, flags ("i" increment, "s"
+// ARGV: group, entry count, dead-letter MAXLEN (0: none), then per entry: id, flags ("i" increment, "s"
 // session end, "d" dead letter, any combination, "-" for none), followed by
 // the parts its flags name, in the order i, s, d; last, a count and that
 // many (key index, seconds) pairs of leaderboard TTLs:
@@ -95,7 +98,7 @@ func (c *Committer) encode(entries []pipeline.CommitEntry) ([]string, []any) {
 	keyIndex := make(map[string]int)
 	ttls := map[int]int64{} // key index -> seconds
 	args := make([]any, 0, 2+len(entries)*10)
-	args = append(args, c.cfg.Group, len(entries))
+	args = append(args, c.cfg.Group, len(entries), c.cfg.DeadMaxLen)
 	for i := range entries {
 		e := &entries[i]
 		flags := make([]byte, 0, 3)

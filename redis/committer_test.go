@@ -243,3 +243,24 @@ func TestCommitterSetsRetention(t *testing.T) {
 		}
 	})
 }
+
+func TestCommitterCapsDeadLetters(t *testing.T) {
+	committerBackends(t, func(t *testing.T, rdb *goredis.Client) {
+		ctx := context.Background()
+		ids := deliver(t, rdb, 300)
+		c, err := redis.NewCommitter(rdb, redis.CommitterConfig{Stream: stream, Group: group, DeadStream: dead, SessionStream: session, DeadMaxLen: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var entries []pipeline.CommitEntry
+		for _, id := range ids {
+			entries = append(entries, pipeline.CommitEntry{ID: id, Dead: &pipeline.DeadLetter{Reason: "r", Kind: "k", Fields: []string{"a", "b"}}})
+		}
+		if _, err := c.Commit(ctx, entries); err != nil {
+			t.Fatal(err)
+		}
+		if n := rdb.XLen(ctx, dead).Val(); n < 100 || n >= 300 {
+			t.Errorf("dead letters kept = %d, want about 100 (MAXLEN ~)", n)
+		}
+	})
+}

@@ -18,6 +18,9 @@ type ReaderConfig struct {
 	// StartID is where a missing group is created (default "0": the whole
 	// stream, so entries written before the first start are processed).
 	StartID string
+	// AlsoTrim lists other streams TrimConsumed trims once their consumer
+	// groups have acknowledged their entries (the session stream).
+	AlsoTrim []string
 }
 
 // Reader implements pipeline.Reader over XREADGROUP, XAUTOCLAIM and
@@ -292,13 +295,32 @@ func str(v any) (string, bool) {
 	return "", false
 }
 
-// TrimConsumed deletes the input stream's entries that every consumer group
-// of the stream has read and acknowledged (XTRIM MINID below the oldest
-// entry any group still needs); it returns how many it deleted.
+// TrimConsumed deletes the entries of the input stream, and of the
+// ReaderConfig.AlsoTrim streams (e.g. the session stream, consumed by the
+// main server), that every consumer group of each has read and
+// acknowledged; it returns how many it deleted. A stream without groups is
+// left alone.
 func (r *Reader) TrimConsumed(ctx context.Context) (int64, error) {
-	groups, err := r.rdb.XInfoGroups(ctx, r.cfg.Stream).Result()
+	var total int64
+	for _, stream := range append([]string{r.cfg.Stream}, r.cfg.AlsoTrim...) {
+		n, err := trimConsumed(ctx, r.rdb, stream)
+		total += n
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// trimConsumed is XTRIM MINID below the oldest entry any group of stream
+// still needs.
+func trimConsumed(ctx context.Context, rdb goredis.UniversalClient, stream string) (int64, error) {
+	if n, err := rdb.Exists(ctx, stream).Result(); err != nil || n == 0 {
+		return 0, err // no stream, nothing to trim
+	}
+	groups, err := rdb.XInfoGroups(ctx, stream).Result()
 	if err != nil {
-		return 0, fmt.Errorf("trim %s: %w", r.cfg.Stream, err)
+		return 0, fmt.Errorf("trim %s: %w", stream, err)
 	}
 	if len(groups) == 0 {
 		return 0, nil
@@ -307,9 +329,9 @@ func (r *Reader) TrimConsumed(ctx context.Context) (int64, error) {
 	for _, g := range groups {
 		need := nextID(g.LastDeliveredID) // entries after the last delivered are unread
 		if g.Pending > 0 {
-			p, err := r.rdb.XPending(ctx, r.cfg.Stream, g.Name).Result()
+			p, err := rdb.XPending(ctx, stream, g.Name).Result()
 			if err != nil {
-				return 0, fmt.Errorf("trim %s: pending of %s: %w", r.cfg.Stream, g.Name, err)
+				return 0, fmt.Errorf("trim %s: pending of %s: %w", stream, g.Name, err)
 			}
 			need = p.Lower
 		}
@@ -317,9 +339,9 @@ func (r *Reader) TrimConsumed(ctx context.Context) (int64, error) {
 			minID = need
 		}
 	}
-	n, err := r.rdb.XTrimMinID(ctx, r.cfg.Stream, minID).Result()
+	n, err := rdb.XTrimMinID(ctx, stream, minID).Result()
 	if err != nil {
-		return 0, fmt.Errorf("trim %s below %s: %w", r.cfg.Stream, minID, err)
+		return 0, fmt.Errorf("trim %s below %s: %w", stream, minID, err)
 	}
 	return n, nil
 }

@@ -280,3 +280,30 @@ func TestTrimConsumedKeepsWhatAnyGroupNeeds(t *testing.T) {
 		t.Errorf("trimmed %d, left %d; want the 2 ours still has pending left", n, rdb.XLen(ctx, stream).Val())
 	}
 }
+
+func TestTrimConsumedAlsoTrimsTheSessionStream(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	ctx := context.Background()
+	r, err := redis.NewReader(rdb, redis.ReaderConfig{Stream: stream, Group: group, Consumer: "c", AlsoTrim: []string{"sessions", "no-such-stream"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.EnsureGroup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		rdb.XAdd(ctx, &goredis.XAddArgs{Stream: "sessions", Values: []string{"userId", "u"}})
+	}
+	if n, err := r.TrimConsumed(ctx); err != nil || n != 0 {
+		t.Fatalf("without a group on sessions: trimmed %d, %v", n, err)
+	}
+	rdb.XGroupCreate(ctx, "sessions", "session_score_group", "0")
+	got, _ := rdb.XReadGroup(ctx, &goredis.XReadGroupArgs{Group: "session_score_group", Consumer: "main", Streams: []string{"sessions", ">"}, Count: 2, Block: -1}).Result()
+	for _, m := range got[0].Messages {
+		rdb.XAck(ctx, "sessions", "session_score_group", m.ID)
+	}
+	if n, err := r.TrimConsumed(ctx); err != nil || n != 2 || rdb.XLen(ctx, "sessions").Val() != 1 {
+		t.Errorf("trimmed %d (%v), left %d; want the 2 the main server acknowledged", n, err, rdb.XLen(ctx, "sessions").Val())
+	}
+}

@@ -48,6 +48,7 @@ type config struct {
 	RetentionWeek            time.Duration
 	RetentionMonth           time.Duration
 	TrimInput                bool
+	DeadMaxLen               int
 	BatchSize                int
 	Block                    time.Duration
 	ClaimIdle, ClaimInterval time.Duration
@@ -142,7 +143,8 @@ func (c *config) settings() []setting {
 		{"POMOCORE_RETENTION_DAY", "retention-day", "daily leaderboard keys expire this long after their last increment (0: never)", false, durVal(&c.RetentionDay)},
 		{"POMOCORE_RETENTION_WEEK", "retention-week", "weekly leaderboard keys' lifetime after their last increment (0: never)", false, durVal(&c.RetentionWeek)},
 		{"POMOCORE_RETENTION_MONTH", "retention-month", "monthly leaderboard keys' lifetime after their last increment (0: never)", false, durVal(&c.RetentionMonth)},
-		{"POMOCORE_TRIM_INPUT", "trim-input", "delete input entries once every consumer group of the stream has acknowledged them", false, boolVal(&c.TrimInput)},
+		{"POMOCORE_TRIM_INPUT", "trim-input", "delete entries of the input and session streams once every consumer group of each has acknowledged them", false, boolVal(&c.TrimInput)},
+		{"POMOCORE_DEAD_MAXLEN", "dead-maxlen", "keep about this many dead letters (0: all)", false, intVal(&c.DeadMaxLen)},
 		{"POMOCORE_BATCH_SIZE", "batch-size", "most entries per read and batch (1..10000)", false, intVal(&c.BatchSize)},
 		{"POMOCORE_BLOCK", "block", "how long one read waits for new entries", false, durVal(&c.Block)},
 		{"POMOCORE_CLAIM_IDLE", "claim-idle", "idle time after which another consumer's pending entries are reclaimed", false, durVal(&c.ClaimIdle)},
@@ -281,6 +283,9 @@ func (c *config) validate() error {
 		if r.d != 0 && r.d < r.least {
 			bad(r.env, "%v: want 0 (never expire) or at least %v, the period itself", r.d, r.least)
 		}
+	}
+	if c.DeadMaxLen < 0 {
+		bad("POMOCORE_DEAD_MAXLEN", "%d: want >= 0", c.DeadMaxLen)
 	}
 	if c.PatternReload < 0 {
 		bad("POMOCORE_PATTERN_RELOAD", "%v: want >= 0", c.PatternReload)

@@ -99,7 +99,8 @@ func start(ctx context.Context, cfg config, log *slog.Logger) error {
 	}
 	defer chain.Close()
 
-	reader, err := redis.NewReader(rdb, redis.ReaderConfig{Stream: cfg.Stream, Group: cfg.Group, Consumer: cfg.Consumer})
+	reader, err := redis.NewReader(rdb, redis.ReaderConfig{Stream: cfg.Stream, Group: cfg.Group, Consumer: cfg.Consumer,
+		AlsoTrim: []string{cfg.SessionStrm}})
 	if err != nil {
 		return err
 	}
@@ -108,6 +109,7 @@ func start(ctx context.Context, cfg config, log *slog.Logger) error {
 	}
 	committer, err := redis.NewCommitter(rdb, redis.CommitterConfig{
 		Stream: cfg.Stream, Group: cfg.Group, DeadStream: cfg.DeadStream, SessionStream: cfg.SessionStrm,
+		DeadMaxLen: int64(cfg.DeadMaxLen),
 	})
 	if err != nil {
 		return err
