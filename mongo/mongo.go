@@ -128,11 +128,12 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		_ = client.Disconnect(context.Background())
 		return nil, fmt.Errorf("mongo: unique index on categorized_data (app, url, title): %w", redactErr(err, cfg.URI))
 	}
-	if _, err := s.logs.Indexes().CreateOne(ctx, mongo.IndexModel{
-		Keys: bson.D{{Key: "sessionDate", Value: 1}}, Options: options.Index().SetName("sessionDate"),
+	if _, err := s.logs.Indexes().CreateMany(ctx, []mongo.IndexModel{
+		{Keys: bson.D{{Key: "sessionDate", Value: 1}}, Options: options.Index().SetName("sessionDate")},
+		{Keys: bson.D{{Key: "timestamp", Value: 1}}, Options: options.Index().SetName("timestamp")},
 	}); err != nil {
 		_ = client.Disconnect(context.Background())
-		return nil, fmt.Errorf("mongo: index on pomodoro_usage_log sessionDate: %w", redactErr(err, cfg.URI))
+		return nil, fmt.Errorf("mongo: indexes on pomodoro_usage_log: %w", redactErr(err, cfg.URI))
 	}
 	return s, nil
 }
@@ -568,6 +569,44 @@ func (s *Store) SeedPatterns(ctx context.Context, defaults []pomocore.CategoryPa
 		return false, fmt.Errorf("mongo: seed category_pattern: %w", err)
 	}
 	return true, nil
+}
+
+// UsageLogsBetween implements pipeline.UsageLogReader, 1,000 logs a batch.
+func (s *Store) UsageLogsBetween(ctx context.Context, from, to float64, f func([]pomocore.UsageLog) error) error {
+	s.commands.Add(1)
+	cur, err := s.logs.Find(ctx, bson.D{{Key: "timestamp", Value: bson.D{{Key: "$gte", Value: from}, {Key: "$lt", Value: to}}}},
+		options.Find().SetBatchSize(1000))
+	if err != nil {
+		return fmt.Errorf("mongo: usage logs: %w", err)
+	}
+	defer cur.Close(ctx)
+	batch := make([]pomocore.UsageLog, 0, 1000)
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		err := f(batch)
+		batch = batch[:0]
+		return err
+	}
+	for cur.Next(ctx) {
+		var l logDoc
+		if err := cur.Decode(&l); err != nil {
+			return fmt.Errorf("mongo: usage log: %w", err)
+		}
+		batch = append(batch, pomocore.UsageLog{ID: pomocore.ObjectID(l.ID), UserID: l.UserID, CategorizedDataID: pomocore.ObjectID(l.CategorizedDataID),
+			CategoryID: pomocore.ObjectID(l.CategoryID), Session: int(l.Session), SessionMinutes: int(l.SessionMinutes),
+			SessionDate: l.SessionDate.UTC().Format(time.DateOnly), Timestamp: l.Timestamp, Duration: l.Duration})
+		if len(batch) == cap(batch) {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := cur.Err(); err != nil {
+		return fmt.Errorf("mongo: usage logs: %w", err)
+	}
+	return flush()
 }
 
 // UpsertPattern implements pipeline.PatternEditor.

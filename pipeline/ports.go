@@ -174,3 +174,11 @@ type LLMMemory interface {
 	// isLLMBased set, most recently created first.
 	LLMAnswers(ctx context.Context, limit int) ([]pomocore.CategorizedData, error)
 }
+
+// UsageLogReader lists stored usage logs by time, for rebuilding the
+// leaderboards from them.
+type UsageLogReader interface {
+	// UsageLogsBetween calls f with every usage log whose timestamp is in
+	// [from, to) (unix seconds), in batches; an error from f stops it.
+	UsageLogsBetween(ctx context.Context, from, to float64, f func([]pomocore.UsageLog) error) error
+}

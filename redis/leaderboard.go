@@ -131,3 +131,55 @@ func cutInt(id string) (int64, string, bool) {
 	}
 	return 0, "", false
 }
+
+// Replace swaps in new contents for keys, atomically: each board is written
+// to a temporary key first, then one MULTI/EXEC renames every temporary key
+// over its board (a board without members is deleted). Members' scores are
+// seconds.
+func (l *Leaderboards) Replace(ctx context.Context, keys []string, boards map[string]map[string]float64) error {
+	const tmpSuffix = ":rebuild-tmp"
+	for _, key := range keys {
+		members := boards[key]
+		if len(members) == 0 {
+			continue
+		}
+		tmp := key + tmpSuffix
+		if err := l.rdb.Del(ctx, tmp).Err(); err != nil {
+			return fmt.Errorf("rebuild %s: %w", key, err)
+		}
+		zs := make([]goredis.Z, 0, 500)
+		flush := func() error {
+			if len(zs) == 0 {
+				return nil
+			}
+			err := l.rdb.ZAdd(ctx, tmp, zs...).Err()
+			zs = zs[:0]
+			return err
+		}
+		for m, s := range members {
+			zs = append(zs, goredis.Z{Score: s, Member: m})
+			if len(zs) == cap(zs) {
+				if err := flush(); err != nil {
+					return fmt.Errorf("rebuild %s: %w", key, err)
+				}
+			}
+		}
+		if err := flush(); err != nil {
+			return fmt.Errorf("rebuild %s: %w", key, err)
+		}
+	}
+	_, err := l.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+		for _, key := range keys {
+			if len(boards[key]) == 0 {
+				p.Del(ctx, key)
+			} else {
+				p.Rename(ctx, key+tmpSuffix, key)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("rebuild: swap: %w", err)
+	}
+	return nil
+}

@@ -87,6 +87,7 @@ CREATE TABLE IF NOT EXISTS pomodoro_usage_log (
 );
 CREATE INDEX IF NOT EXISTS pomodoro_usage_log_session_date ON pomodoro_usage_log (session_date);
 CREATE INDEX IF NOT EXISTS pomodoro_usage_log_user ON pomodoro_usage_log (user_id, session_date);
+CREATE INDEX IF NOT EXISTS pomodoro_usage_log_timestamp ON pomodoro_usage_log (timestamp);
 `
 
 // Open opens (creating if needed) the store in cfg.Dir.
@@ -331,6 +332,42 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+// UsageLogsBetween implements pipeline.UsageLogReader, 1,000 logs a batch.
+func (s *Store) UsageLogsBetween(ctx context.Context, from, to float64, f func([]pomocore.UsageLog) error) error {
+	last := ""
+	for {
+		rows, err := s.db.QueryContext(ctx, `SELECT id, user_id, categorized_data_id, category_id, session, session_minutes,
+session_date, timestamp, duration FROM pomodoro_usage_log WHERE timestamp >= ? AND timestamp < ? AND id > ? ORDER BY id LIMIT 1000`, from, to, last)
+		if err != nil {
+			return fmt.Errorf("sqlite: usage logs: %w", err)
+		}
+		var batch []pomocore.UsageLog
+		for rows.Next() {
+			var id, cd, cat string
+			var l pomocore.UsageLog
+			if err := rows.Scan(&id, &l.UserID, &cd, &cat, &l.Session, &l.SessionMinutes, &l.SessionDate, &l.Timestamp, &l.Duration); err != nil {
+				rows.Close()
+				return fmt.Errorf("sqlite: usage logs: %w", err)
+			}
+			l.ID, _ = pomocore.ParseObjectID(id)
+			l.CategorizedDataID, _ = pomocore.ParseObjectID(cd)
+			l.CategoryID, _ = pomocore.ParseObjectID(cat)
+			batch = append(batch, l)
+			last = id
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("sqlite: usage logs: %w", err)
+		}
+		if len(batch) == 0 {
+			return nil
+		}
+		if err := f(batch); err != nil {
+			return err
+		}
+	}
 }
 
 // UpsertPattern implements pipeline.PatternEditor.

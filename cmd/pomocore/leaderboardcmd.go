@@ -17,10 +17,14 @@ import (
 // from the terminal, against the configured Redis (REDIS_ADDR, ...).
 func leaderboardCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	usage := "usage: pomocore leaderboard top  [-category C] [-period day|week|month] [-date YYYY-MM-DD] [-limit N]\n" +
-		"       pomocore leaderboard rank -user ID [-category C] [-period ...] [-date ...] [-around N]\n"
+		"       pomocore leaderboard rank -user ID [-category C] [-period ...] [-date ...] [-around N]\n" +
+		"       pomocore leaderboard rebuild -from YYYY-MM-DD -to YYYY-MM-DD\n"
+	if len(args) > 0 && args[0] == "rebuild" {
+		return rebuildCmd(ctx, args[1:], getenv, stdout, stderr)
+	}
 	if len(args) == 0 || (args[0] != "top" && args[0] != "rank") {
 		fmt.Fprint(stderr, usage)
-		return errors.New("want top or rank")
+		return errors.New("want top, rank or rebuild")
 	}
 	fs := flag.NewFlagSet("leaderboard "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)

@@ -141,6 +141,24 @@ func (m *Memory) SeedPatterns(ctx context.Context, defaults []pomocore.CategoryP
 	return true, nil
 }
 
+// UsageLogsBetween implements pipeline.UsageLogReader.
+func (m *Memory) UsageLogsBetween(ctx context.Context, from, to float64, f func([]pomocore.UsageLog) error) error {
+	s, err := m.Snapshot(ctx)
+	if err != nil {
+		return err
+	}
+	var out []pomocore.UsageLog
+	for _, l := range s.UsageLogs {
+		if l.Timestamp >= from && l.Timestamp < to {
+			out = append(out, l)
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return f(out)
+}
+
 // UpsertPattern implements pipeline.PatternEditor.
 func (m *Memory) UpsertPattern(ctx context.Context, p pomocore.CategoryPattern) error {
 	m.mu.Lock()

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"reflect"
 	"strconv"
 	"strings"
@@ -20,6 +21,7 @@ type Harness interface {
 	pipeline.Patterns
 	pipeline.LLMMemory
 	pipeline.PatternEditor
+	pipeline.UsageLogReader
 	// Snapshot returns every categorized_data and pomodoro_usage_log
 	// document, sorted by ID.
 	Snapshot(ctx context.Context) (*Snapshot, error)
@@ -202,6 +204,33 @@ func Run(t *testing.T, open func(t *testing.T) Harness) {
 			if l.ID == a.UsageLogID && l.CategoryID != Game {
 				t.Errorf("usage log category = %s, want the later record's", l.CategoryID)
 			}
+		}
+	})
+
+	t.Run("UsageLogsBetween", func(t *testing.T) {
+		h := open(t)
+		var batch []pipeline.Record
+		for i := 0; i < 700; i++ {
+			batch = append(batch, Rec("u", "App", "", "", Dev))
+		}
+		save(t, h, batch...)
+		from, to := batch[100].Activity.Timestamp, batch[650].Activity.Timestamp
+		seen := map[pomocore.ObjectID]bool{}
+		err := h.UsageLogsBetween(ctx, from, to, func(ls []pomocore.UsageLog) error {
+			for _, l := range ls {
+				if l.Timestamp < from || l.Timestamp >= to || seen[l.ID] {
+					t.Errorf("log %+v outside [%v, %v) or twice", l, from, to)
+				}
+				seen[l.ID] = true
+			}
+			return nil
+		})
+		if err != nil || len(seen) != 550 {
+			t.Errorf("got %d logs (%v), want 550", len(seen), err)
+		}
+		stop := errors.New("stop")
+		if err := h.UsageLogsBetween(ctx, from, to, func([]pomocore.UsageLog) error { return stop }); !errors.Is(err, stop) {
+			t.Errorf("the callback's error was not returned: %v", err)
 		}
 	})
 
