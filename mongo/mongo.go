@@ -128,12 +128,15 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		_ = client.Disconnect(context.Background())
 		return nil, fmt.Errorf("mongo: unique index on categorized_data (app, url, title): %w", redactErr(err, cfg.URI))
 	}
-	if _, err := s.logs.Indexes().CreateMany(ctx, []mongo.IndexModel{
-		{Keys: bson.D{{Key: "sessionDate", Value: 1}}, Options: options.Index().SetName("sessionDate")},
-		{Keys: bson.D{{Key: "timestamp", Value: 1}}, Options: options.Index().SetName("timestamp")},
-	}); err != nil {
-		_ = client.Disconnect(context.Background())
-		return nil, fmt.Errorf("mongo: indexes on pomodoro_usage_log: %w", redactErr(err, cfg.URI))
+	// One command per index: FerretDB v1.24 dropped the connection on one
+	// createIndexes of two indexes that both already existed.
+	for _, field := range []string{"sessionDate", "timestamp"} {
+		if _, err := s.logs.Indexes().CreateOne(ctx, mongo.IndexModel{
+			Keys: bson.D{{Key: field, Value: 1}}, Options: options.Index().SetName(field),
+		}); err != nil {
+			_ = client.Disconnect(context.Background())
+			return nil, fmt.Errorf("mongo: index %s on pomodoro_usage_log: %w", field, redactErr(err, cfg.URI))
+		}
 	}
 	return s, nil
 }
