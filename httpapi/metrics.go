@@ -97,3 +97,56 @@ type GroupState struct {
 type GroupInspector interface {
 	GroupState(ctx context.Context) (GroupState, error)
 }
+
+// LLMStats is what the LLM fallback reports.
+type LLMStats struct {
+	Calls, Failures, Answered, CacheHits, Dropped, Tokens int64
+	BreakerOpen                                           bool
+}
+
+// LLMCollector exports the LLM fallback's counters, read on each scrape.
+type LLMCollector struct {
+	stats                                               func() LLMStats
+	calls, failures, answered, hits, dropped, tok, brkr *prometheus.Desc
+}
+
+// NewLLMCollector returns a collector over stats; register it.
+func NewLLMCollector(stats func() LLMStats) *LLMCollector {
+	d := func(name, help string) *prometheus.Desc {
+		return prometheus.NewDesc("pomocore_llm_"+name, help, nil, nil)
+	}
+	return &LLMCollector{stats: stats,
+		calls:    d("calls_total", "Requests sent to the LLM endpoint."),
+		failures: d("errors_total", "Failed LLM requests."),
+		answered: d("answered_total", "Unknown activities the LLM answered."),
+		hits:     d("cache_hits_total", "Classifications answered from remembered LLM answers."),
+		dropped:  d("dropped_total", "Unknown activities not asked (queue full, breaker open, retries exhausted)."),
+		tok:      d("tokens_total", "Tokens the endpoint reported using."),
+		brkr:     d("breaker_open", "1 while the circuit breaker stops calls to the LLM.")}
+}
+
+// Describe implements prometheus.Collector.
+func (c *LLMCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.calls, c.failures, c.answered, c.hits, c.dropped, c.tok, c.brkr} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (c *LLMCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.stats()
+	counter := func(d *prometheus.Desc, v int64) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v))
+	}
+	counter(c.calls, s.Calls)
+	counter(c.failures, s.Failures)
+	counter(c.answered, s.Answered)
+	counter(c.hits, s.CacheHits)
+	counter(c.dropped, s.Dropped)
+	counter(c.tok, s.Tokens)
+	open := 0.0
+	if s.BreakerOpen {
+		open = 1
+	}
+	ch <- prometheus.MustNewConstMetric(c.brkr, prometheus.GaugeValue, open)
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -41,9 +42,10 @@ func TestLLMFallbackEndToEnd(t *testing.T) {
 	srv := redistest.Start(t)
 	rdb := srv.Client(t)
 	dataDir := filepath.Join(t.TempDir(), "data")
+	httpAddr := freeAddr(t)
 	env := map[string]string{
 		"REDIS_ADDR": srv.Addr(), "POMOCORE_DATA_DIR": dataDir, "POMOCORE_BLOCK": "20ms",
-		"OPENAI_API_KEY": "test-key", "OPENAI_BASE_URL": api.URL + "/v1/",
+		"OPENAI_API_KEY": "test-key", "OPENAI_BASE_URL": api.URL + "/v1/", "POMOCORE_HTTP_ADDR": httpAddr,
 	}
 	ctx := context.Background()
 	ts := time.Now().Add(-time.Hour)
@@ -77,6 +79,18 @@ func TestLLMFallbackEndToEnd(t *testing.T) {
 	}
 	if got := rdb.ZScore(ctx, "leaderboard:Uncategorized:"+day, "first").Val(); got != 10 {
 		t.Errorf("first sighting: Uncategorized = %v, want 10 (the LLM is off the hot path)", got)
+	}
+	resp, err := http.Get("http://" + httpAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"pomocore_llm_calls_total 1", "pomocore_llm_answered_total 1", "pomocore_llm_tokens_total 15",
+		"pomocore_llm_breaker_open 0", `pomocore_classifications_by_source_total{source="cache"}`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %q", want)
+		}
 	}
 	stop()
 	if n := fake.Calls.Load(); n != 1 {

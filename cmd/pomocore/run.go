@@ -93,7 +93,7 @@ func start(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	chain, err := newChain(ctx, cfg, st, tax, rs, log)
+	chain, tokens, err := newChain(ctx, cfg, st, tax, rs, log)
 	if err != nil {
 		return err
 	}
@@ -117,7 +117,12 @@ func start(ctx context.Context, cfg config, log *slog.Logger) error {
 	claimInterval := cfg.ClaimInterval
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		httpapi.NewGroupCollector(groupInspector{reader}))
+		httpapi.NewGroupCollector(groupInspector{reader}),
+		httpapi.NewLLMCollector(func() httpapi.LLMStats {
+			c := chain.Stats()
+			return httpapi.LLMStats{Calls: c.Calls, Failures: c.Failures, Answered: c.Answered, CacheHits: c.CacheHits,
+				Dropped: c.Dropped, Tokens: tokens(), BreakerOpen: c.BreakerOpen}
+		}))
 	metrics := httpapi.NewMetrics(reg)
 	p, err := pipeline.New(pipeline.Config{
 		BatchSize:     cfg.BatchSize,
@@ -212,17 +217,18 @@ func buildRules(patterns []pomocore.CategoryPattern, tax *pomocore.Taxonomy, log
 
 // newChain puts the LLM fallback (when OPENAI_API_KEY is set) behind the
 // patterns, remembering the answers the store already holds.
-func newChain(ctx context.Context, cfg config, st store, tax *pomocore.Taxonomy, rs *ruleSet, log *slog.Logger) (*classify.Chain, error) {
+func newChain(ctx context.Context, cfg config, st store, tax *pomocore.Taxonomy, rs *ruleSet, log *slog.Logger) (*classify.Chain, func() int64, error) {
+	noTokens := func() int64 { return 0 }
 	ccfg := classify.ChainConfig{Categories: tax.Categories, Default: tax.Default, CacheSize: cfg.LLMCache,
 		Workers: cfg.LLMWorkers, Timeout: cfg.LLMTimeout, SendPath: cfg.LLMSendPath}
 	if cfg.OpenAIKey == "" {
 		log.Info("LLM fallback off (no OPENAI_API_KEY): unknown activities are " + tax.Default)
-		return classify.NewChain(rs.matcher, nil, ccfg), nil
+		return classify.NewChain(rs.matcher, nil, ccfg), noTokens, nil
 	}
 	client, err := llm.New(llm.Config{APIKey: cfg.OpenAIKey, BaseURL: cfg.OpenAIBaseURL, Model: cfg.LLMModel,
 		Timeout: cfg.LLMTimeout, Categories: tax.Categories})
 	if err != nil {
-		return nil, fmt.Errorf("OPENAI_API_KEY/POMOCORE_LLM_*: %w", err)
+		return nil, nil, fmt.Errorf("OPENAI_API_KEY/POMOCORE_LLM_*: %w", err)
 	}
 	chain := classify.NewChain(rs.matcher, client, ccfg)
 	names := make(map[pomocore.ObjectID]string, len(rs.ids))
@@ -243,7 +249,7 @@ func newChain(ctx context.Context, cfg config, st store, tax *pomocore.Taxonomy,
 		}
 		log.Info("LLM fallback on", "model", cfg.LLMModel, "remembered_answers", len(answers), "custom_endpoint", cfg.OpenAIBaseURL != "")
 	}
-	return chain, nil
+	return chain, client.Tokens, nil
 }
 
 // fingerprint identifies a pattern set, to rebuild only when it changed.
