@@ -345,12 +345,18 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		return err
 	}
 	nextClaim := p.deps.Now()
+	nextSummary := nextClaim.Add(time.Minute)
+	var last StatsSnapshot
 	cursor := "0-0"
 	failures := 0
 	scanned := false // a full reclaim scan ended and no read followed yet
 	for ctx.Err() == nil {
 		var msgs []Message
 		var err error
+		if now := p.deps.Now(); !now.Before(nextSummary) {
+			last = p.logSummary(last)
+			nextSummary = now.Add(time.Minute)
+		}
 		// Reclaim when it is time, but read at least once between two full
 		// scans, so that a short interval cannot starve new entries.
 		if now := p.deps.Now(); !now.Before(nextClaim) && !scanned {
@@ -393,6 +399,18 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	}
 	p.log.Info("pipeline stopped", "stats", p.stats.Snapshot())
 	return nil
+}
+
+// logSummary logs what the pipeline did since the previous summary (once a
+// minute, at info level) and returns the counters for the next one.
+func (p *Pipeline) logSummary(prev StatsSnapshot) StatsSnapshot {
+	s := p.stats.Snapshot()
+	if s.Read != prev.Read || s.StoreErrors != prev.StoreErrors || s.CommitErrors != prev.CommitErrors {
+		p.log.Info("pipeline summary (last minute)", "batches", s.Batches-prev.Batches, "read", s.Read-prev.Read,
+			"committed", s.Committed-prev.Committed, "skipped", s.Skipped-prev.Skipped, "dead_lettered", s.Dead-prev.Dead,
+			"deleted", s.Deleted-prev.Deleted, "store_errors", s.StoreErrors-prev.StoreErrors, "commit_errors", s.CommitErrors-prev.CommitErrors)
+	}
+	return s
 }
 
 // ConsumerJanitor is implemented by Readers that can remove consumers that

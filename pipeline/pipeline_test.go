@@ -3,8 +3,10 @@ package pipeline_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -570,4 +572,54 @@ func TestRunTrimsConsumedInput(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func TestRunLogsAMinuteSummary(t *testing.T) {
+	e := newEnv(t, "c1", pipeline.Config{})
+	var buf syncBuf
+	var clock atomic.Int64
+	p, err := pipeline.New(pipeline.Config{Location: seoul, Block: 10 * time.Millisecond}, pipeline.Deps{
+		Reader: e.reader, Store: e.store, Committer: mustCommitter(t, e.rdb),
+		Classifier: fixedClassifier{"Xcode": "Development"}, Taxonomy: pomocore.DefaultTaxonomy(), CategoryIDs: e.ids,
+		Logger: slog.New(slog.NewTextHandler(&buf, nil)),
+		// Every reading of the clock is 20 s later than the one before.
+		Now: func() time.Time { return e.now.Add(time.Duration(clock.Add(1)) * 20 * time.Second) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.p = p
+	e.add(event("u1", "Xcode", 10, e.now.Add(-time.Hour), false)...)
+	stop := e.runUntilCommitted(1)
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(buf.String(), "pipeline summary") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no summary logged:\n%s", buf.String())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), "committed=1") {
+		t.Errorf("summary:\n%s", buf.String())
+	}
+}
+
+// syncBuf is a log sink safe for the pipeline's goroutine and the test's.
+type syncBuf struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

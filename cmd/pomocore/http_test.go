@@ -60,6 +60,15 @@ func TestHTTPServerOfRun(t *testing.T) {
 	if code, body := fetch("/readyz"); code != 200 {
 		t.Errorf("readyz %d %s", code, body)
 	}
+	for path, want := range map[string]string{
+		"/healthz": `"ok"`, "/api/openapi.yaml": "openapi: 3", "/api/v1/categories": `"work"`,
+		"/api/v1/stats": `"committed":3`, "/": "<title>Pomocore",
+		"/api/v1/leaderboards/Development/day/users/nobody": "no score", "/api/v1/leaderboards/Development/year": "period",
+	} {
+		if _, body := fetch(path); !strings.Contains(body, want) {
+			t.Errorf("%s lacks %q: %s", path, want, body)
+		}
+	}
 	code, body := fetch("/api/v1/leaderboards/Development/day?date=" + day)
 	if code != 200 || !strings.Contains(body, `{"rank":1,"userId":"ann","score":300}`) ||
 		strings.Count(body, `"rank":2`) != 2 {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/pomocore/pomocore"
@@ -105,7 +106,12 @@ func rebuild(ctx context.Context, st pipeline.UsageLogReader, patterns []pomocor
 			}
 		}
 		logs += len(ls)
-		fmt.Fprintf(progress, "\rrebuild: %d usage logs read", logs)
+		// Logs come in id order, and ids follow time: the last one's
+		// timestamp says how far through the range the read is.
+		done := (ls[len(ls)-1].Timestamp - float64(plan.from.Unix())) / float64(plan.to.Unix()-plan.from.Unix())
+		done = max(0, min(1, done))
+		bar := strings.Repeat("#", int(done*30)) + strings.Repeat(".", 30-int(done*30))
+		fmt.Fprintf(progress, "\rrebuild [%s] %3.0f%%  %d usage logs", bar, 100*done, logs)
 		return ctx.Err()
 	})
 	fmt.Fprintln(progress)
