@@ -10,9 +10,10 @@ import (
 	"testing"
 )
 
-// TestDeploymentFiles renders the kustomize manifests (with kubectl, when
-// the machine has it) and checks that the Grafana dashboard is JSON whose
-// queries name metrics this service exports.
+// TestDeploymentFiles renders the kustomize manifests (with kubectl) and
+// validates docker-compose.yml (with docker-compose), when the machine has
+// them, and checks that the Grafana dashboard is JSON whose queries name
+// metrics this service exports.
 func TestDeploymentFiles(t *testing.T) {
 	root := filepath.Join("..", "..")
 	if _, err := exec.LookPath("kubectl"); err == nil {
@@ -32,6 +33,16 @@ func TestDeploymentFiles(t *testing.T) {
 		}
 	} else {
 		t.Log("kubectl not installed: manifests not rendered")
+	}
+	compose := filepath.Join(root, "docker-compose.yml")
+	if _, err := exec.LookPath("docker-compose"); err == nil {
+		if out, err := exec.Command("docker-compose", "-f", compose, "config", "-q").CombinedOutput(); err != nil {
+			t.Errorf("docker-compose config: %v\n%s", err, out)
+		}
+	} else if out, err := exec.Command("docker", "compose", "-f", compose, "config", "-q").CombinedOutput(); err == nil {
+		t.Log("docker compose config: ok")
+	} else {
+		t.Logf("no compose tool to validate docker-compose.yml: %s", strings.TrimSpace(string(out)))
 	}
 	b, err := os.ReadFile(filepath.Join(root, "deploy", "grafana", "pomocore-dashboard.json"))
 	if err != nil {
