@@ -167,40 +167,8 @@ func buildAutomaton(entries []hostEntry) automaton {
 		}
 		a.out[s] = int32(i)
 	}
-	// Breadth-first: failure links, dictionary links, and full transitions.
 	n := int32(a.nClass)
-	fail := make([]int32, len(a.out))
-	a.dictLink = make([]int32, len(a.out))
-	a.dictLink[0] = -1
-	queue := make([]int32, 0, len(a.out))
-	for c := int32(0); c < n; c++ {
-		if s := a.delta[c]; s > 0 {
-			fail[s] = 0
-			a.dictLink[s] = -1
-			queue = append(queue, s)
-		} else {
-			a.delta[c] = 0
-		}
-	}
-	for len(queue) > 0 {
-		s := queue[0]
-		queue = queue[1:]
-		for c := int32(0); c < n; c++ {
-			next := a.delta[s*n+c]
-			if next < 0 {
-				a.delta[s*n+c] = a.delta[fail[s]*n+c]
-				continue
-			}
-			f := a.delta[fail[s]*n+c]
-			fail[next] = f
-			if a.out[f] >= 0 {
-				a.dictLink[next] = f
-			} else {
-				a.dictLink[next] = a.dictLink[f]
-			}
-			queue = append(queue, next)
-		}
-	}
+	a.dictLink = completeGoto(a.delta, a.out, n)
 	// Premultiply: an entry holds next*nClass, the row offset of the next
 	// state, which takes a multiplication off the matching loop.
 	for i := range a.delta {
@@ -335,37 +303,7 @@ func buildKeywords(keywords []string) keywordAutomaton {
 		}
 		k.out[s] = int32(id)
 	}
-	fail := make([]int32, len(k.out))
-	k.dictLink = make([]int32, len(k.out))
-	k.dictLink[0] = -1
-	var queue []int32
-	for c := int32(0); c < n; c++ {
-		if s := k.delta[c]; s > 0 {
-			k.dictLink[s] = -1
-			queue = append(queue, s)
-		} else {
-			k.delta[c] = 0
-		}
-	}
-	for len(queue) > 0 {
-		s := queue[0]
-		queue = queue[1:]
-		for c := int32(0); c < n; c++ {
-			next := k.delta[s*n+c]
-			if next < 0 {
-				k.delta[s*n+c] = k.delta[fail[s]*n+c]
-				continue
-			}
-			f := k.delta[fail[s]*n+c]
-			fail[next] = f
-			if k.out[f] >= 0 {
-				k.dictLink[next] = f
-			} else {
-				k.dictLink[next] = k.dictLink[f]
-			}
-			queue = append(queue, next)
-		}
-	}
+	k.dictLink = completeGoto(k.delta, k.out, n)
 	k.emit = make([]int32, len(k.out))
 	for st := range k.out {
 		if k.out[st] >= 0 {
@@ -423,4 +361,44 @@ func (k *keywordAutomaton) scan(ts *titleScan) {
 			ts.n++
 		}
 	}
+}
+
+// completeGoto turns a goto trie (delta: state*n+class -> state, -1 for no
+// edge; out: per state the pattern ending there or -1) into the full
+// Aho-Corasick transition table, breadth-first along the failure links, and
+// returns the dictionary links: per state, the nearest state on its failure
+// chain where a pattern ends, or -1.
+func completeGoto(delta, out []int32, n int32) []int32 {
+	fail := make([]int32, len(out))
+	dict := make([]int32, len(out))
+	dict[0] = -1
+	queue := make([]int32, 0, len(out))
+	for c := int32(0); c < n; c++ {
+		if s := delta[c]; s > 0 {
+			dict[s] = -1
+			queue = append(queue, s)
+		} else {
+			delta[c] = 0
+		}
+	}
+	for len(queue) > 0 {
+		s := queue[0]
+		queue = queue[1:]
+		for c := int32(0); c < n; c++ {
+			next := delta[s*n+c]
+			if next < 0 {
+				delta[s*n+c] = delta[fail[s]*n+c]
+				continue
+			}
+			f := delta[fail[s]*n+c]
+			fail[next] = f
+			if out[f] >= 0 {
+				dict[next] = f
+			} else {
+				dict[next] = dict[f]
+			}
+			queue = append(queue, next)
+		}
+	}
+	return dict
 }
