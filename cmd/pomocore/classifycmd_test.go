@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -89,14 +88,7 @@ func TestEvalAndClassifyCommands(t *testing.T) {
 }
 
 func TestClassifyCommandAsksTheLLM(t *testing.T) {
-	fake := &llmtest.Server{Answer: func(_ string, items []map[string]string) (int, string) {
-		out := make([]string, len(items))
-		for i := range items {
-			out[i] = "Marketing"
-		}
-		b, _ := json.Marshal(out)
-		return http.StatusOK, string(b)
-	}}
+	fake := &llmtest.Server{Answer: llmtest.Always("Marketing")}
 	api := httptest.NewServer(fake)
 	defer api.Close()
 	env := envOf(map[string]string{"OPENAI_API_KEY": "test-key", "OPENAI_BASE_URL": api.URL + "/v1/"})

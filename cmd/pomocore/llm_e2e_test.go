@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -29,14 +28,7 @@ import (
 // (isLLMBased in categorized_data), and a restarted pipeline remembers the
 // answer instead of asking again.
 func TestLLMFallbackEndToEnd(t *testing.T) {
-	fake := &llmtest.Server{Answer: func(_ string, items []map[string]string) (int, string) {
-		out := make([]string, len(items))
-		for i := range items {
-			out[i] = "Finance"
-		}
-		b, _ := json.Marshal(out)
-		return http.StatusOK, string(b)
-	}}
+	fake := &llmtest.Server{Answer: llmtest.Always("Finance")}
 	api := httptest.NewServer(fake)
 	defer api.Close()
 	srv := redistest.Start(t)
@@ -123,14 +115,7 @@ func TestLLMFallbackEndToEnd(t *testing.T) {
 
 func TestPatternsSuggest(t *testing.T) {
 	ctx := context.Background()
-	dataDir := filepath.Join(t.TempDir(), "data")
-	st, err := sqlite.Open(ctx, sqlite.Config{Dir: dataDir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.SeedPatterns(ctx, classify.DefaultPatterns()); err != nil {
-		t.Fatal(err)
-	}
+	dataDir, st := seededStore(t)
 	patterns, _ := st.LoadPatterns(ctx)
 	var finance pomocore.ObjectID
 	for _, p := range patterns {
@@ -163,14 +148,7 @@ func TestPatternsSuggest(t *testing.T) {
 
 func TestPatternsTools(t *testing.T) {
 	ctx := context.Background()
-	dataDir := filepath.Join(t.TempDir(), "data")
-	st, err := sqlite.Open(ctx, sqlite.Config{Dir: dataDir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.SeedPatterns(ctx, classify.DefaultPatterns()); err != nil {
-		t.Fatal(err)
-	}
+	dataDir, st := seededStore(t)
 	st.Close()
 	env := envOf(map[string]string{"POMOCORE_DATA_DIR": dataDir})
 	run := func(args ...string) (string, error) {
@@ -230,4 +208,19 @@ func idsOf(list string) string {
 		}
 	}
 	return strings.Join(ids, ",")
+}
+
+// seededStore returns the data dir of a new SQLite store holding the
+// built-in patterns, and the open store.
+func seededStore(t *testing.T) (string, *sqlite.Store) {
+	t.Helper()
+	dataDir := filepath.Join(t.TempDir(), "data")
+	st, err := sqlite.Open(context.Background(), sqlite.Config{Dir: dataDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.SeedPatterns(context.Background(), classify.DefaultPatterns()); err != nil {
+		t.Fatal(err)
+	}
+	return dataDir, st
 }

@@ -50,3 +50,15 @@ func (f *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	io.WriteString(w, `{"id":"x","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"finish_reason":"stop","message":{"role":"assistant","content":`+string(c)+`}}],"usage":{"prompt_tokens":10,"completion_tokens":5,"total_tokens":15}}`)
 }
+
+// Always answers every item with category.
+func Always(category string) func(string, []map[string]string) (int, string) {
+	return func(_ string, items []map[string]string) (int, string) {
+		out := make([]string, len(items))
+		for i := range items {
+			out[i] = category
+		}
+		b, _ := json.Marshal(out)
+		return http.StatusOK, string(b)
+	}
+}
