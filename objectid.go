@@ -63,6 +63,22 @@ func NewObjectID(t time.Time) ObjectID {
 	return id
 }
 
+// ParseEntryID splits a Redis stream entry id "<ms>-<seq>" into its
+// milliseconds and sequence number.
+func ParseEntryID(entryID string) (ms, seq uint64, err error) {
+	msPart, seqPart, ok := strings.Cut(entryID, "-")
+	if !ok {
+		return 0, 0, fmt.Errorf("stream entry id %q: want <ms>-<seq>", truncate(entryID, 40))
+	}
+	if ms, err = strconv.ParseUint(msPart, 10, 64); err != nil {
+		return 0, 0, fmt.Errorf("stream entry id %q: milliseconds: %w", truncate(entryID, 40), err)
+	}
+	if seq, err = strconv.ParseUint(seqPart, 10, 64); err != nil {
+		return 0, 0, fmt.Errorf("stream entry id %q: sequence: %w", truncate(entryID, 40), err)
+	}
+	return ms, seq, nil
+}
+
 // ObjectIDFromEntryID derives a deterministic ObjectID from a Redis stream
 // entry id ("<ms>-<seq>") and a partition number (0 when the input is one
 // stream). The same entry always yields the same id, so a retried insert of
@@ -74,17 +90,9 @@ func NewObjectID(t time.Time) ObjectID {
 // milliseconds (10 bits), 6 bytes of sequence number.
 func ObjectIDFromEntryID(entryID string, partition uint8) (ObjectID, error) {
 	var id ObjectID
-	msPart, seqPart, ok := strings.Cut(entryID, "-")
-	if !ok {
-		return id, fmt.Errorf("stream entry id %q: want <ms>-<seq>", truncate(entryID, 40))
-	}
-	ms, err := strconv.ParseUint(msPart, 10, 64)
+	ms, seq, err := ParseEntryID(entryID)
 	if err != nil {
-		return id, fmt.Errorf("stream entry id %q: milliseconds: %w", truncate(entryID, 40), err)
-	}
-	seq, err := strconv.ParseUint(seqPart, 10, 64)
-	if err != nil {
-		return id, fmt.Errorf("stream entry id %q: sequence: %w", truncate(entryID, 40), err)
+		return id, err
 	}
 	secs := ms / 1000
 	if secs > 0xFFFFFFFF || seq >= 1<<48 || partition >= 64 {

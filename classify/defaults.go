@@ -1,6 +1,7 @@
 package classify
 
 import (
+	"bytes"
 	_ "embed"
 	"encoding/json"
 	"fmt"
@@ -51,4 +52,22 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+// MarshalPatterns encodes patterns in the format ParsePatterns reads (that
+// of patterns.json; IDs are not part of it), indented, HTML not escaped.
+func MarshalPatterns(ps []pomocore.CategoryPattern) ([]byte, error) {
+	docs := make([]patternDoc, len(ps))
+	for i, p := range ps {
+		docs[i] = patternDoc{Category: p.Category, Priority: p.Priority, AppPatterns: nonNil(p.AppPatterns),
+			DomainPatterns: nonNil(p.DomainPatterns), TitleRules: p.TitleRules}
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", " ")
+	if err := enc.Encode(docs); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
 }

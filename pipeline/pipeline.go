@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -550,8 +548,8 @@ func (p *Pipeline) Process(ctx context.Context, msgs []Message) error {
 	report.Applied, report.Skipped, report.Deleted = res.Applied, res.Skipped, deleted
 	report.Ages = make([]time.Duration, 0, len(msgs))
 	for i := range msgs {
-		if ms, ok := entryMillis(msgs[i].ID); ok {
-			report.Ages = append(report.Ages, end.Sub(time.UnixMilli(ms)))
+		if ms, _, err := pomocore.ParseEntryID(msgs[i].ID); err == nil {
+			report.Ages = append(report.Ages, end.Sub(time.UnixMilli(int64(ms))))
 		}
 	}
 	p.deps.Observer.BatchDone(report)
@@ -671,16 +669,6 @@ func (p *Pipeline) backoff(n int) time.Duration {
 	}
 	d = min(d, p.cfg.RetryMax)
 	return d/2 + rand.N(d/2+1)
-}
-
-// entryMillis returns the milliseconds part of a stream entry id.
-func entryMillis(id string) (int64, bool) {
-	ms, _, ok := strings.Cut(id, "-")
-	if !ok {
-		return 0, false
-	}
-	n, err := strconv.ParseInt(ms, 10, 64)
-	return n, err == nil
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/pomocore/pomocore"
 )
 
 // Ranked is one leaderboard member with its rank; members with equal
@@ -115,21 +117,11 @@ func (r *Reader) GroupState(ctx context.Context) (lag, pending int64, oldest tim
 		return 0, 0, 0, fmt.Errorf("pending of %s/%s: %w", r.cfg.Stream, r.cfg.Group, err)
 	}
 	if p.Count > 0 {
-		if ms, _, ok := cutInt(p.Lower); ok {
-			oldest = time.Since(time.UnixMilli(ms))
+		if ms, _, err := pomocore.ParseEntryID(p.Lower); err == nil {
+			oldest = time.Since(time.UnixMilli(int64(ms)))
 		}
 	}
 	return lag, p.Count, oldest, nil
-}
-
-func cutInt(id string) (int64, string, bool) {
-	for i := 0; i < len(id); i++ {
-		if id[i] == '-' {
-			n, err := strconv.ParseInt(id[:i], 10, 64)
-			return n, id[i+1:], err == nil
-		}
-	}
-	return 0, "", false
 }
 
 // Replace swaps in new contents for keys, atomically: each board is written

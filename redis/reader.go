@@ -9,6 +9,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/pomocore/pomocore"
 	"github.com/pomocore/pomocore/pipeline"
 )
 
@@ -348,25 +349,16 @@ func trimConsumed(ctx context.Context, rdb goredis.UniversalClient, stream strin
 
 // nextID returns the smallest stream id after id.
 func nextID(id string) string {
-	ms, seq, ok := cutInt(id)
-	if !ok {
+	ms, seq, err := pomocore.ParseEntryID(id)
+	if err != nil {
 		return "0-1"
 	}
-	s, err := strconv.ParseUint(seq, 10, 64)
-	if err != nil {
-		return id
-	}
-	return strconv.FormatInt(ms, 10) + "-" + strconv.FormatUint(s+1, 10)
+	return strconv.FormatUint(ms, 10) + "-" + strconv.FormatUint(seq+1, 10)
 }
 
 // lessID orders stream ids.
 func lessID(a, b string) bool {
-	am, as, _ := cutInt(a)
-	bm, bs, _ := cutInt(b)
-	if am != bm {
-		return am < bm
-	}
-	x, _ := strconv.ParseUint(as, 10, 64)
-	y, _ := strconv.ParseUint(bs, 10, 64)
-	return x < y
+	am, as, _ := pomocore.ParseEntryID(a)
+	bm, bs, _ := pomocore.ParseEntryID(b)
+	return am < bm || (am == bm && as < bs)
 }

@@ -248,19 +248,10 @@ func writePatterns(ctx context.Context, st patternStore, ps []pomocore.CategoryP
 
 // exportPatterns writes patterns in the format of classify/patterns.json.
 func exportPatterns(w io.Writer, ps []pomocore.CategoryPattern) error {
-	type doc struct {
-		Category       string               `json:"category"`
-		Priority       int                  `json:"priority"`
-		AppPatterns    []string             `json:"appPatterns"`
-		DomainPatterns []string             `json:"domainPatterns"`
-		TitleRules     []pomocore.TitleRule `json:"titleRules,omitempty"`
+	b, err := classify.MarshalPatterns(ps)
+	if err != nil {
+		return err
 	}
-	out := make([]doc, len(ps))
-	for i, p := range ps {
-		out[i] = doc{p.Category, p.Priority, p.AppPatterns, p.DomainPatterns, p.TitleRules}
-	}
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", " ")
-	return enc.Encode(out)
+	_, err = w.Write(b)
+	return err
 }

@@ -114,7 +114,6 @@ func start(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	claimInterval := cfg.ClaimInterval
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		httpapi.NewGroupCollector(groupInspector{reader}),
@@ -128,7 +127,7 @@ func start(ctx context.Context, cfg config, log *slog.Logger) error {
 		BatchSize:     cfg.BatchSize,
 		Block:         cfg.Block,
 		ClaimIdle:     cfg.ClaimIdle,
-		ClaimInterval: claimInterval,
+		ClaimInterval: cfg.ClaimInterval,
 		ConsumerIdle:  cfg.ConsumerIdle,
 		MaxDeliveries: int64(cfg.MaxDeliveries),
 		KeyPrefix:     cfg.KeyPrefix,
