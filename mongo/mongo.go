@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -39,12 +40,17 @@ type Config struct {
 	Database string
 	// Timeout bounds every operation (default 10s).
 	Timeout time.Duration
-	// MaxStatements bounds the update statements, ids of one $in, or keys of
-	// one $or per command (default 90; FerretDB hangs at >= 100 update
-	// statements in one command).
+	// MaxStatements bounds the update statements of one command (default
+	// 90; FerretDB hangs at >= 100 update statements in one command).
 	MaxStatements int
-	// InsertBatch bounds the documents of one insertMany (default 500).
+	// InsertBatch bounds the documents of one insertMany (default 10000).
 	InsertBatch int
+	// MaxIDs bounds the ids of one $in and the keys of one $or (default
+	// 2000).
+	MaxIDs int
+	// KeyCache bounds the remembered (app, url, title) -> categorized_data
+	// id pairs (default 100,000).
+	KeyCache int
 }
 
 func (c Config) withDefaults() Config {
@@ -55,7 +61,13 @@ func (c Config) withDefaults() Config {
 		c.MaxStatements = 90
 	}
 	if c.InsertBatch == 0 {
-		c.InsertBatch = 500
+		c.InsertBatch = 10000
+	}
+	if c.MaxIDs == 0 {
+		c.MaxIDs = 2000
+	}
+	if c.KeyCache == 0 {
+		c.KeyCache = 100000
 	}
 	return c
 }
@@ -79,6 +91,9 @@ func (c Config) Validate() error {
 	if c.MaxStatements < 1 || c.MaxStatements > 99 {
 		errs = append(errs, fmt.Errorf("max statements %d: want 1..99", c.MaxStatements))
 	}
+	if c.MaxIDs < 1 || c.KeyCache < 1 {
+		errs = append(errs, fmt.Errorf("max ids %d, key cache %d: want >= 1", c.MaxIDs, c.KeyCache))
+	}
 	if c.InsertBatch < 1 {
 		errs = append(errs, fmt.Errorf("insert batch %d: want >= 1", c.InsertBatch))
 	}
@@ -101,6 +116,12 @@ type Store struct {
 	patterns, cd, logs     *mongo.Collection
 	cfg                    Config
 	commands, updates, ins atomic.Int64
+	// keyIDs remembers the categorized_data id of (app, url, title) keys
+	// (an id never changes); written remembers the category this store
+	// last gave a categorized_data document, so that writing it again is
+	// skipped.
+	keyIDs  bounded[key, bson.ObjectID]
+	written bounded[bson.ObjectID, target]
 }
 
 // Open connects, pings, and creates the indexes the store relies on.
@@ -114,7 +135,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mongo: connect: %w", redactErr(err, cfg.URI))
 	}
-	s := &Store{client: client, cfg: cfg}
+	s := &Store{client: client, cfg: cfg, keyIDs: bounded[key, bson.ObjectID]{max: cfg.KeyCache},
+		written: bounded[bson.ObjectID, target]{max: cfg.KeyCache}}
 	db := client.Database(cfg.Database)
 	s.patterns, s.cd, s.logs = db.Collection(CategoryPatternCollection), db.Collection(CategorizedDataCollection), db.Collection(UsageLogCollection)
 	if err := s.Ping(ctx); err != nil {
@@ -217,24 +239,23 @@ type target struct {
 	cd       bson.ObjectID // zero: leave categorizedDataId alone
 }
 
-// Save implements pipeline.Store.
+// Save implements pipeline.Store with few commands per batch: one bulk
+// update of categorized_data (one updateMany per target value), one
+// insertMany of the new usage logs or one bulk update of the named ones, and
+// lookups and inserts only for (app, url, title) keys this store has not
+// seen before.
 func (s *Store) Save(ctx context.Context, records []pipeline.Record) error {
 	if len(records) == 0 {
 		return nil
 	}
 	// 1. categorized_data: the last record naming a document decides it.
-	lastByID := map[bson.ObjectID]int{}
+	decide := map[bson.ObjectID]int{} // document -> record index
 	lastByKey := map[key]int{}
-	var idOrder []bson.ObjectID
 	var keyOrder []key
 	for i := range records {
 		a := &records[i].Activity
 		if !a.CategorizedDataID.IsZero() {
-			id := bson.ObjectID(a.CategorizedDataID)
-			if _, ok := lastByID[id]; !ok {
-				idOrder = append(idOrder, id)
-			}
-			lastByID[id] = i
+			decide[bson.ObjectID(a.CategorizedDataID)] = i
 			continue
 		}
 		k := key{a.App, a.URL, a.Title}
@@ -243,11 +264,11 @@ func (s *Store) Save(ctx context.Context, records []pipeline.Record) error {
 		}
 		lastByKey[k] = i
 	}
-	if err := s.saveCategorizedByID(ctx, records, idOrder, lastByID); err != nil {
+	keyIDs, err := s.resolveKeys(ctx, records, keyOrder, lastByKey, decide)
+	if err != nil {
 		return err
 	}
-	keyIDs, err := s.saveCategorizedByKey(ctx, records, keyOrder, lastByKey)
-	if err != nil {
+	if err := s.saveCategorized(ctx, records, decide); err != nil {
 		return err
 	}
 	// 2. usage logs.
@@ -258,57 +279,31 @@ func tgtOf(r *pipeline.Record) target {
 	return target{category: bson.ObjectID(r.CategoryID), llm: r.Classification.LLMBased()}
 }
 
-func (s *Store) saveCategorizedByID(ctx context.Context, records []pipeline.Record, ids []bson.ObjectID, last map[bson.ObjectID]int) error {
-	if len(ids) == 0 {
-		return nil
-	}
-	groups := map[target][]bson.ObjectID{}
-	var order []target
-	for _, id := range ids {
-		t := tgtOf(&records[last[id]])
-		if _, ok := groups[t]; !ok {
-			order = append(order, t)
-		}
-		groups[t] = append(groups[t], id)
-	}
-	var missing []bson.ObjectID
-	for _, t := range order {
-		m, err := s.updateByIDs(ctx, s.cd, groups[t], bson.D{{Key: "categoryId", Value: t.category}, {Key: "isLLMBased", Value: t.llm}})
-		if err != nil {
-			return fmt.Errorf("mongo: update categorized_data: %w", err)
-		}
-		missing = append(missing, m...)
-	}
-	if len(missing) == 0 {
-		return nil
-	}
-	docs := make([]any, 0, len(missing))
-	for _, id := range missing {
-		r := &records[last[id]]
-		docs = append(docs, cdDoc{ID: id, App: r.Activity.App, URL: r.Activity.URL, Title: r.Activity.Title,
-			CategoryID: bson.ObjectID(r.CategoryID), LLMBased: r.Classification.LLMBased()})
-	}
-	// A duplicate key here means another document holds the (app, url,
-	// title) key, or a concurrent insert won: nothing more to create.
-	if _, err := s.insert(ctx, s.cd, docs); err != nil {
-		return fmt.Errorf("mongo: insert categorized_data: %w", err)
-	}
-	return nil
-}
-
-func (s *Store) saveCategorizedByKey(ctx context.Context, records []pipeline.Record, keys []key, last map[key]int) (map[key]bson.ObjectID, error) {
+// resolveKeys finds or creates the categorized_data document of each key
+// and adds to decide the ones whose category must be set. Keys seen before
+// cost nothing here: their id is remembered.
+func (s *Store) resolveKeys(ctx context.Context, records []pipeline.Record, keys []key, last map[key]int, decide map[bson.ObjectID]int) (map[key]bson.ObjectID, error) {
 	ids := make(map[key]bson.ObjectID, len(keys))
-	if len(keys) == 0 {
+	var unknown []key
+	for _, k := range keys {
+		if id, ok := s.keyIDs.get(k); ok {
+			ids[k] = id
+			decide[id] = last[k] // skipped when this store already wrote it
+			continue
+		}
+		unknown = append(unknown, k)
+	}
+	if len(unknown) == 0 {
 		return ids, nil
 	}
-	existing, err := s.findKeys(ctx, keys)
+	existing, err := s.findKeys(ctx, unknown)
 	if err != nil {
 		return nil, err
 	}
 	var newDocs []any
 	var newKeys []key
 	now := time.Now()
-	for _, k := range keys {
+	for _, k := range unknown {
 		if _, ok := existing[k]; ok {
 			continue
 		}
@@ -323,14 +318,16 @@ func (s *Store) saveCategorizedByKey(ctx context.Context, records []pipeline.Rec
 	if err != nil {
 		return nil, fmt.Errorf("mongo: insert categorized_data: %w", err)
 	}
+	raced := map[int]bool{}
 	if len(dups) > 0 {
 		// Another writer created some keys first: use its documents.
-		var raced []key
+		var again []key
 		for _, i := range dups {
-			raced = append(raced, newKeys[i])
+			raced[i] = true
+			again = append(again, newKeys[i])
 			delete(ids, newKeys[i])
 		}
-		found, err := s.findKeys(ctx, raced)
+		found, err := s.findKeys(ctx, again)
 		if err != nil {
 			return nil, err
 		}
@@ -338,31 +335,76 @@ func (s *Store) saveCategorizedByKey(ctx context.Context, records []pipeline.Rec
 			existing[k] = d
 		}
 	}
-	groups := map[target][]bson.ObjectID{}
-	var order []target
+	for i, k := range newKeys {
+		if !raced[i] {
+			s.keyIDs.put(k, ids[k])
+			s.written.put(ids[k], tgtOf(&records[last[k]]))
+		}
+	}
 	for k, d := range existing {
 		ids[k] = d.ID
-		t := tgtOf(&records[last[k]])
-		if d.CategoryID == t.category && d.LLMBased == t.llm {
-			continue // already right: no write
-		}
-		if _, ok := groups[t]; !ok {
-			order = append(order, t)
-		}
-		groups[t] = append(groups[t], d.ID)
-	}
-	for _, t := range order {
-		if _, err := s.updateByIDs(ctx, s.cd, groups[t], bson.D{{Key: "categoryId", Value: t.category}, {Key: "isLLMBased", Value: t.llm}}); err != nil {
-			return nil, fmt.Errorf("mongo: update categorized_data: %w", err)
-		}
+		s.keyIDs.put(k, d.ID)
+		s.written.put(d.ID, target{category: d.CategoryID, llm: d.LLMBased})
+		decide[d.ID] = last[k] // skipped below when already right
 	}
 	return ids, nil
 }
 
-// findKeys looks up the documents of keys, MaxStatements keys per $or.
+// saveCategorized sets each decided document's category, creating the
+// documents that do not exist.
+func (s *Store) saveCategorized(ctx context.Context, records []pipeline.Record, decide map[bson.ObjectID]int) (err error) {
+	if len(decide) == 0 {
+		return nil
+	}
+	groups := map[target][]bson.ObjectID{}
+	for id, i := range decide {
+		t := tgtOf(&records[i])
+		if w, ok := s.written.get(id); ok && w == t {
+			continue // already right: no write
+		}
+		groups[t] = append(groups[t], id)
+	}
+	if len(groups) == 0 {
+		return nil
+	}
+	updates := make([]update, 0, len(groups))
+	for t, ids := range groups {
+		updates = append(updates, update{ids: ids, set: bson.D{{Key: "categoryId", Value: t.category}, {Key: "isLLMBased", Value: t.llm}}})
+	}
+	missing, err := s.updateMany(ctx, s.cd, updates)
+	if err != nil {
+		return fmt.Errorf("mongo: update categorized_data: %w", err)
+	}
+	defer func() {
+		if err == nil {
+			for t, ids := range groups {
+				for _, id := range ids {
+					s.written.put(id, t)
+				}
+			}
+		}
+	}()
+	if len(missing) == 0 {
+		return nil
+	}
+	docs := make([]any, 0, len(missing))
+	for _, id := range missing {
+		r := &records[decide[id]]
+		docs = append(docs, cdDoc{ID: id, App: r.Activity.App, URL: r.Activity.URL, Title: r.Activity.Title,
+			CategoryID: bson.ObjectID(r.CategoryID), LLMBased: r.Classification.LLMBased()})
+	}
+	// A duplicate key here means another document holds the (app, url,
+	// title) key, or a concurrent insert won: nothing more to create.
+	if _, err = s.insert(ctx, s.cd, docs); err != nil {
+		return fmt.Errorf("mongo: insert categorized_data: %w", err)
+	}
+	return nil
+}
+
+// findKeys looks up the documents of keys, MaxIDs keys per $or.
 func (s *Store) findKeys(ctx context.Context, keys []key) (map[key]cdDoc, error) {
 	out := make(map[key]cdDoc, len(keys))
-	for chunk := range slices.Chunk(keys, s.cfg.MaxStatements) {
+	for chunk := range slices.Chunk(keys, s.cfg.MaxIDs) {
 		or := make(bson.A, 0, len(chunk))
 		for _, k := range chunk {
 			or = append(or, bson.D{{Key: "app", Value: k.app}, {Key: "url", Value: k.url}, {Key: "title", Value: k.title}})
@@ -438,17 +480,17 @@ func (s *Store) saveLogs(ctx context.Context, records []pipeline.Record, keyIDs 
 		}
 		groups[t] = append(groups[t], bson.ObjectID(r.UsageLogID))
 	}
-	var missing []bson.ObjectID
+	ups := make([]update, 0, len(torder))
 	for _, t := range torder {
 		set := bson.D{{Key: "categoryId", Value: t.category}}
 		if !t.cd.IsZero() {
 			set = append(set, bson.E{Key: "categorizedDataId", Value: t.cd})
 		}
-		m, err := s.updateByIDs(ctx, s.logs, groups[t], set)
-		if err != nil {
-			return fmt.Errorf("mongo: update usage logs: %w", err)
-		}
-		missing = append(missing, m...)
+		ups = append(ups, update{ids: groups[t], set: set})
+	}
+	missing, err := s.updateMany(ctx, s.logs, ups)
+	if err != nil {
+		return fmt.Errorf("mongo: update usage logs: %w", err)
 	}
 	if len(missing) > 0 {
 		docs := make([]any, 0, len(missing))
@@ -462,21 +504,43 @@ func (s *Store) saveLogs(ctx context.Context, records []pipeline.Record, keyIDs 
 	return nil
 }
 
-// updateByIDs sets set on the documents with ids, MaxStatements ids per
-// updateMany, and returns the ids that matched no document (found with one
-// extra find per chunk only when some did not match).
-func (s *Store) updateByIDs(ctx context.Context, coll *mongo.Collection, ids []bson.ObjectID, set bson.D) ([]bson.ObjectID, error) {
-	var missing []bson.ObjectID
-	for chunk := range slices.Chunk(ids, s.cfg.MaxStatements) {
+// update sets set on the documents with ids.
+type update struct {
+	ids []bson.ObjectID
+	set bson.D
+}
+
+// updateMany applies updates as updateMany statements (MaxIDs ids each) in
+// unordered bulk writes of MaxStatements statements, and returns the ids
+// that matched no document: found with finds of MaxIDs ids only when the
+// writes matched fewer documents than they named. An id appears in one
+// update at most.
+func (s *Store) updateMany(ctx context.Context, coll *mongo.Collection, updates []update) ([]bson.ObjectID, error) {
+	var models []mongo.WriteModel
+	var all []bson.ObjectID
+	for _, u := range updates {
+		for chunk := range slices.Chunk(u.ids, s.cfg.MaxIDs) {
+			models = append(models, mongo.NewUpdateManyModel().
+				SetFilter(bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: chunk}}}}).
+				SetUpdate(bson.D{{Key: "$set", Value: u.set}}))
+		}
+		all = append(all, u.ids...)
+	}
+	var matched int64
+	for chunk := range slices.Chunk(models, s.cfg.MaxStatements) {
 		s.commands.Add(1)
-		s.updates.Add(1)
-		res, err := coll.UpdateMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: chunk}}}}, bson.D{{Key: "$set", Value: set}})
+		s.updates.Add(int64(len(chunk)))
+		res, err := coll.BulkWrite(ctx, chunk, options.BulkWrite().SetOrdered(false))
 		if err != nil {
 			return nil, err
 		}
-		if int(res.MatchedCount) == len(chunk) {
-			continue
-		}
+		matched += res.MatchedCount
+	}
+	if matched == int64(len(all)) {
+		return nil, nil
+	}
+	var missing []bson.ObjectID
+	for chunk := range slices.Chunk(all, s.cfg.MaxIDs) {
 		s.commands.Add(1)
 		cur, err := coll.Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: chunk}}}}, options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}))
 		if err != nil {
@@ -499,6 +563,30 @@ func (s *Store) updateByIDs(ctx context.Context, coll *mongo.Collection, ids []b
 		}
 	}
 	return missing, nil
+}
+
+// bounded is a map of at most max entries; when full it forgets everything
+// and fills again. Safe for concurrent use.
+type bounded[K comparable, V any] struct {
+	mu  sync.Mutex
+	max int
+	m   map[K]V
+}
+
+func (c *bounded[K, V]) get(k K) (V, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok := c.m[k]
+	return v, ok
+}
+
+func (c *bounded[K, V]) put(k K, v V) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= c.max {
+		c.m = make(map[K]V, min(c.max, 1024))
+	}
+	c.m[k] = v
 }
 
 // insert inserts docs unordered, InsertBatch per command, and returns the
@@ -738,4 +826,43 @@ func replaceAll(s string, subs ...string) string {
 		}
 	}
 	return s
+}
+
+// Counts implements the benchmark's verification: documents in all and
+// with a category set (four count commands, not counted in Stats).
+func (s *Store) Counts(ctx context.Context) (pomocore.DocumentCounts, error) {
+	var c pomocore.DocumentCounts
+	set := bson.D{{Key: "categoryId", Value: bson.D{{Key: "$ne", Value: bson.ObjectID{}}}}}
+	for _, q := range []struct {
+		coll   *mongo.Collection
+		filter bson.D
+		out    *int64
+	}{{s.cd, bson.D{}, &c.CategorizedData}, {s.cd, set, &c.CategorizedDataWithCategory},
+		{s.logs, bson.D{}, &c.UsageLogs}, {s.logs, set, &c.UsageLogsWithCategory}} {
+		n, err := q.coll.CountDocuments(ctx, q.filter)
+		if err != nil {
+			return c, fmt.Errorf("mongo: counts: %w", err)
+		}
+		*q.out = n
+	}
+	return c, nil
+}
+
+// DropDatabase drops cfg's database (the benchmark's fresh start).
+func DropDatabase(ctx context.Context, cfg Config) error {
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("mongo: %w", err)
+	}
+	cfg = cfg.withDefaults()
+	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	defer cancel()
+	client, err := mongo.Connect(options.Client().ApplyURI(cfg.URI).SetTimeout(cfg.Timeout))
+	if err != nil {
+		return redactErr(err, cfg.URI)
+	}
+	defer func() { _ = client.Disconnect(context.WithoutCancel(ctx)) }()
+	if err := client.Database(cfg.Database).Drop(ctx); err != nil {
+		return fmt.Errorf("mongo: drop %s: %w", cfg.Database, redactErr(err, cfg.URI))
+	}
+	return nil
 }

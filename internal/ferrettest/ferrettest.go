@@ -59,3 +59,14 @@ func Start(t testing.TB) string {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// SkipUnderRace skips a test that drives FerretDB hard (thousands of
+// documents per statement) when the race detector is on: FerretDB runs in
+// the test process, so it is instrumented too and such a test takes minutes
+// instead of seconds. ./scripts/test runs these tests again without -race.
+func SkipUnderRace(t testing.TB) {
+	t.Helper()
+	if RaceEnabled {
+		t.Skip("drives the in-process FerretDB hard: run without -race (./scripts/test does)")
+	}
+}
