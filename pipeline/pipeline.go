@@ -21,7 +21,9 @@ var ErrGroupMissing = errors.New("consumer group missing")
 // Config tunes the pipeline. The zero value of a field means its default;
 // Validate reports values that cannot work.
 type Config struct {
-	// BatchSize is the most entries read and processed at once (default 500).
+	// BatchSize is the most entries read and processed at once (default 2000).
+	// A read returns what is there up to this, so batches follow the backlog:
+	// small when the pipeline keeps up, full when it catches up.
 	BatchSize int
 	// Block is how long one read waits for new entries (default 1s). It also
 	// bounds how long a shutdown waits for an idle read.
@@ -72,7 +74,7 @@ type Retention struct {
 
 func (c Config) withDefaults() Config {
 	if c.BatchSize == 0 {
-		c.BatchSize = 500
+		c.BatchSize = 2000
 	}
 	if c.Block == 0 {
 		c.Block = time.Second
@@ -342,6 +344,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	if err := p.drainOwn(ctx, work); err != nil {
 		return err
 	}
+	st := p.startStages(work)
 	nextClaim := p.deps.Now()
 	nextSummary := nextClaim.Add(time.Minute)
 	var last StatsSnapshot
@@ -387,13 +390,16 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		if len(msgs) == 0 {
 			continue
 		}
-		if err := p.Process(work, msgs); err != nil {
-			if work.Err() != nil {
-				p.log.Warn("shutdown timeout: batch left pending for reclaim", "entries", len(msgs))
-				return nil
-			}
-			return err
+		if err := st.submit(p.begin(msgs)); err != nil {
+			break
 		}
+	}
+	if err := st.finish(); err != nil {
+		if work.Err() != nil {
+			p.log.Warn("shutdown timeout: batches in hand left pending for reclaim")
+			return nil
+		}
+		return err
 	}
 	p.log.Info("pipeline stopped", "stats", p.stats.Snapshot())
 	return nil
@@ -403,7 +409,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 // minute, at info level) and returns the counters for the next one.
 func (p *Pipeline) logSummary(prev StatsSnapshot) StatsSnapshot {
 	s := p.stats.Snapshot()
-	if s.Read != prev.Read || s.StoreErrors != prev.StoreErrors || s.CommitErrors != prev.CommitErrors {
+	if s.Read != prev.Read || s.Committed != prev.Committed || s.StoreErrors != prev.StoreErrors || s.CommitErrors != prev.CommitErrors {
 		p.log.Info("pipeline summary (last minute)", "batches", s.Batches-prev.Batches, "read", s.Read-prev.Read,
 			"committed", s.Committed-prev.Committed, "skipped", s.Skipped-prev.Skipped, "dead_lettered", s.Dead-prev.Dead,
 			"deleted", s.Deleted-prev.Deleted, "store_errors", s.StoreErrors-prev.StoreErrors, "commit_errors", s.CommitErrors-prev.CommitErrors)
@@ -483,23 +489,34 @@ func (p *Pipeline) drainOwn(ctx, work context.Context) error {
 	return nil
 }
 
-// Process validates, classifies, stores and commits one batch of messages.
-// It retries store and commit failures with backoff until they succeed or
-// ctx ends; it returns an error only then (the entries stay pending).
-func (p *Pipeline) Process(ctx context.Context, msgs []Message) error {
-	start := p.deps.Now()
-	p.stats.read.Add(int64(len(msgs)))
+// Batch is a prepared batch: the records to store and the commit entries,
+// one per message, in message order.
+type Batch struct {
+	Records []Record
+	Entries []CommitEntry
+	report  BatchReport
+	dead    int
+	deleted int
+	msgs    []Message
+	start   time.Time
+}
+
+// Prepare validates and classifies msgs into the records to store and the
+// commit entries, without any I/O. Process calls it; the benchmark uses it
+// to measure the store and the commit alone.
+func (p *Pipeline) Prepare(msgs []Message) *Batch {
 	rs := p.rules.Load()
-	records := make([]Record, 0, len(msgs))
-	entries := make([]CommitEntry, 0, len(msgs))
-	var dead, deleted int
-	report := BatchReport{Size: len(msgs), DeadByKind: map[string]int{}, BySource: map[pomocore.Source]int{}, ByCategory: map[string]int{}}
+	b := &Batch{
+		Records: make([]Record, 0, len(msgs)),
+		Entries: make([]CommitEntry, 0, len(msgs)),
+		report:  BatchReport{Size: len(msgs), DeadByKind: map[string]int{}, BySource: map[pomocore.Source]int{}, ByCategory: map[string]int{}},
+	}
 	for i := range msgs {
 		m := &msgs[i]
 		if m.Deleted {
 			// Trimmed away while pending: nothing to process; acknowledge.
-			entries = append(entries, CommitEntry{ID: m.ID})
-			deleted++
+			b.Entries = append(b.Entries, CommitEntry{ID: m.ID})
+			b.deleted++
 			continue
 		}
 		rec, entry, err := p.prepare(m, rs)
@@ -509,34 +526,64 @@ func (p *Pipeline) Process(ctx context.Context, msgs []Message) error {
 			if errors.As(err, &inv) {
 				kind = inv.Kind
 			}
-			entries = append(entries, CommitEntry{ID: m.ID, Dead: p.deadLetter(m, kind, err)})
-			dead++
-			report.DeadByKind[kind]++
+			b.Entries = append(b.Entries, CommitEntry{ID: m.ID, Dead: p.deadLetter(m, kind, err)})
+			b.dead++
+			b.report.DeadByKind[kind]++
 			continue
 		}
-		report.BySource[rec.Classification.Source]++
-		report.ByCategory[rec.Classification.Category]++
-		records = append(records, rec)
-		entries = append(entries, entry)
+		b.report.BySource[rec.Classification.Source]++
+		b.report.ByCategory[rec.Classification.Category]++
+		b.Records = append(b.Records, rec)
+		b.Entries = append(b.Entries, entry)
 	}
+	return b
+}
 
+// Process validates, classifies, stores and commits one batch of messages.
+// It retries store and commit failures with backoff until they succeed or
+// ctx ends; it returns an error only then (the entries stay pending).
+func (p *Pipeline) Process(ctx context.Context, msgs []Message) error {
+	b := p.begin(msgs)
+	if err := p.store(ctx, b); err != nil {
+		return err
+	}
+	return p.commit(ctx, b)
+}
+
+// begin counts msgs as read and prepares them.
+func (p *Pipeline) begin(msgs []Message) *Batch {
+	start := p.deps.Now()
+	p.stats.read.Add(int64(len(msgs)))
+	b := p.Prepare(msgs)
+	b.msgs, b.start = msgs, start
+	return b
+}
+
+// store saves b's records, retrying until it succeeds or ctx ends.
+func (p *Pipeline) store(ctx context.Context, b *Batch) error {
 	storeStart := p.deps.Now()
 	if err := p.retry(ctx, "store", &p.stats.storeErrors, func() error {
-		return p.deps.Store.Save(ctx, records)
+		return p.deps.Store.Save(ctx, b.Records)
 	}); err != nil {
 		return err
 	}
+	b.report.Store = p.deps.Now().Sub(storeStart)
+	return nil
+}
+
+// commit commits b's entries (after its records are stored), retrying until
+// it succeeds or ctx ends, and reports the batch.
+func (p *Pipeline) commit(ctx context.Context, b *Batch) error {
 	commitStart := p.deps.Now()
-	report.Store = commitStart.Sub(storeStart)
 	var res CommitResult
 	if err := p.retry(ctx, "commit", &p.stats.commitErrors, func() error {
 		var err error
-		res, err = p.deps.Committer.Commit(ctx, entries)
+		res, err = p.deps.Committer.Commit(ctx, b.Entries)
 		if errors.Is(err, ErrGroupMissing) {
 			// The group vanished with the entries' pending state; whatever of
 			// this batch is still in the stream is delivered again once the
 			// reader recreates the group, so drop the batch here.
-			p.log.Warn("consumer group missing at commit; batch will be redelivered", "entries", len(entries))
+			p.log.Warn("consumer group missing at commit; batch will be redelivered", "entries", len(b.Entries))
 			return nil
 		}
 		return err
@@ -544,11 +591,12 @@ func (p *Pipeline) Process(ctx context.Context, msgs []Message) error {
 		return err
 	}
 	end := p.deps.Now()
-	report.Commit, report.Took = end.Sub(commitStart), end.Sub(start)
-	report.Applied, report.Skipped, report.Deleted = res.Applied, res.Skipped, deleted
-	report.Ages = make([]time.Duration, 0, len(msgs))
-	for i := range msgs {
-		if ms, _, err := pomocore.ParseEntryID(msgs[i].ID); err == nil {
+	report := b.report
+	report.Commit, report.Took = end.Sub(commitStart), end.Sub(b.start)
+	report.Applied, report.Skipped, report.Deleted = res.Applied, res.Skipped, b.deleted
+	report.Ages = make([]time.Duration, 0, len(b.msgs))
+	for i := range b.msgs {
+		if ms, _, err := pomocore.ParseEntryID(b.msgs[i].ID); err == nil {
 			report.Ages = append(report.Ages, end.Sub(time.UnixMilli(int64(ms))))
 		}
 	}
@@ -556,14 +604,82 @@ func (p *Pipeline) Process(ctx context.Context, msgs []Message) error {
 	p.stats.batches.Add(1)
 	p.stats.committed.Add(int64(res.Applied))
 	p.stats.skipped.Add(int64(res.Skipped))
-	p.stats.dead.Add(int64(dead))
-	p.stats.deleted.Add(int64(deleted))
-	p.log.Debug("batch committed", "entries", len(msgs), "stored", len(records), "applied", res.Applied,
-		"skipped", res.Skipped, "dead", dead, "deleted", deleted, "took", p.deps.Now().Sub(start))
+	p.stats.dead.Add(int64(b.dead))
+	p.stats.deleted.Add(int64(b.deleted))
+	p.log.Debug("batch committed", "entries", len(b.msgs), "stored", len(b.Records), "applied", res.Applied,
+		"skipped", res.Skipped, "dead", b.dead, "deleted", b.deleted, "took", report.Took)
 	if res.Skipped > 0 {
 		p.log.Info("entries already committed by another consumer were skipped", "skipped", res.Skipped)
 	}
 	return nil
+}
+
+// stages runs the store and the commit of successive batches overlapped:
+// while batch k is committed, batch k+1 is stored and batch k+2 read and
+// prepared. Batches are stored and committed in the order submitted, and a
+// batch is committed only after its records are stored.
+type stages struct {
+	toStore, toCommit chan *Batch
+	failed            chan struct{}
+	err               error
+	once              sync.Once
+	done              sync.WaitGroup
+}
+
+func (p *Pipeline) startStages(ctx context.Context) *stages {
+	s := &stages{toStore: make(chan *Batch, 1), toCommit: make(chan *Batch, 1), failed: make(chan struct{})}
+	fail := func(err error) {
+		s.once.Do(func() { s.err = err; close(s.failed) })
+	}
+	s.done.Add(2)
+	go func() {
+		defer s.done.Done()
+		defer close(s.toCommit)
+		for b := range s.toStore {
+			if err := p.store(ctx, b); err != nil {
+				fail(err)
+				return
+			}
+			select {
+			case s.toCommit <- b:
+			case <-s.failed:
+				return
+			}
+		}
+	}()
+	go func() {
+		defer s.done.Done()
+		for b := range s.toCommit {
+			if err := p.commit(ctx, b); err != nil {
+				fail(err)
+				return
+			}
+		}
+	}()
+	return s
+}
+
+// submit hands b to the store stage; it fails when a stage has failed.
+func (s *stages) submit(b *Batch) error {
+	select {
+	case s.toStore <- b:
+		return nil
+	case <-s.failed:
+		return s.err
+	}
+}
+
+// finish lets the batches in hand be stored and committed and returns the
+// first stage error.
+func (s *stages) finish() error {
+	close(s.toStore)
+	s.done.Wait()
+	select {
+	case <-s.failed:
+		return s.err
+	default:
+		return nil
+	}
 }
 
 // prepare validates and classifies one message into its record and its
