@@ -83,7 +83,7 @@ func defaultConfig() config {
 		SessionStrm:     "session_score_stream",
 		KeyPrefix:       "leaderboard",
 		TimeZone:        "Asia/Seoul",
-		BatchSize:       500,
+		BatchSize:       2000,
 		Block:           time.Second,
 		ClaimIdle:       time.Minute,
 		ConsumerIdle:    time.Hour,

@@ -20,7 +20,7 @@ func TestConfigDefaultsMatchTheContract(t *testing.T) {
 	}
 	if c.Stream != "pomodoro_pattern_match_stream" || c.Group != "pomodoro_pattern_match_group" ||
 		c.DeadStream != "pomodoro_pattern_match_stream:dead" || c.SessionStrm != "session_score_stream" ||
-		c.TimeZone != "Asia/Seoul" || c.BatchSize != 500 || c.KeyPrefix != "leaderboard" || c.DataDir != "./pomocore-data" ||
+		c.TimeZone != "Asia/Seoul" || c.BatchSize != 2000 || c.KeyPrefix != "leaderboard" || c.DataDir != "./pomocore-data" ||
 		c.EmbeddedRedis != "127.0.0.1:6379" || c.LogFormat != "text" {
 		t.Errorf("defaults = %+v", c)
 	}

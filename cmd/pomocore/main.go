@@ -9,6 +9,7 @@
 //	pomocore classify        classify JSON lines of activities from stdin
 //	pomocore eval FILE       measure the classifier on a labelled JSON-lines file
 //	pomocore patterns suggest  propose patterns from consistent LLM answers
+//	pomocore bench [flags]   benchmark the pipeline on a generated, verified workload
 //
 // Run `pomocore run -h` for the flags.
 package main
@@ -57,6 +58,8 @@ func runMain(args []string, getenv func(string) string, stdout, stderr io.Writer
 		err = patternsCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "leaderboard":
 		err = leaderboardCmd(ctx, args[1:], getenv, stdout, stderr)
+	case "bench":
+		err = benchCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		usage(stdout)
 	default:
@@ -85,5 +88,6 @@ commands:
   eval FILE  accuracy, per-category precision/recall and confusions on a labelled JSON-lines file
   patterns suggest   patterns the LLM fallback answered consistently (from the configured store)
   leaderboard top|rank   read a leaderboard (REDIS_ADDR)
+  bench      benchmark the pipeline on a generated workload, verified (see bench -h)
 `)
 }

@@ -99,18 +99,7 @@ func start(ctx context.Context, cfg config, log *slog.Logger) error {
 	}
 	defer chain.Close()
 
-	reader, err := redis.NewReader(rdb, redis.ReaderConfig{Stream: cfg.Stream, Group: cfg.Group, Consumer: cfg.Consumer,
-		AlsoTrim: []string{cfg.SessionStrm}})
-	if err != nil {
-		return err
-	}
-	if err := waitFor(ctx, log, "consumer group", reader.EnsureGroup); err != nil {
-		return err
-	}
-	committer, err := redis.NewCommitter(rdb, redis.CommitterConfig{
-		Stream: cfg.Stream, Group: cfg.Group, DeadStream: cfg.DeadStream, SessionStream: cfg.SessionStrm,
-		DeadMaxLen: int64(cfg.DeadMaxLen),
-	})
+	reader, err := newReader(ctx, cfg, rdb, log)
 	if err != nil {
 		return err
 	}
@@ -123,34 +112,7 @@ func start(ctx context.Context, cfg config, log *slog.Logger) error {
 				Dropped: c.Dropped, Tokens: tokens(), BreakerOpen: c.BreakerOpen}
 		}))
 	metrics := httpapi.NewMetrics(reg)
-	p, err := pipeline.New(pipeline.Config{
-		BatchSize:     cfg.BatchSize,
-		Block:         cfg.Block,
-		ClaimIdle:     cfg.ClaimIdle,
-		ClaimInterval: cfg.ClaimInterval,
-		ConsumerIdle:  cfg.ConsumerIdle,
-		MaxDeliveries: int64(cfg.MaxDeliveries),
-		KeyPrefix:     cfg.KeyPrefix,
-		Location:      loc,
-		Limits: pomocore.Limits{
-			MaxDuration:        cfg.MaxDuration,
-			MaxFieldBytes:      cfg.MaxFieldBytes,
-			AllowUnknownFields: cfg.AllowUnknownFields,
-		},
-		Partition:       uint8(cfg.Partition),
-		Retention:       pipeline.Retention{Day: cfg.RetentionDay, Week: cfg.RetentionWeek, Month: cfg.RetentionMonth},
-		TrimInput:       cfg.TrimInput,
-		ShutdownTimeout: cfg.ShutdownTimeout,
-	}, pipeline.Deps{
-		Reader:      reader,
-		Store:       st,
-		Committer:   committer,
-		Classifier:  chain,
-		Taxonomy:    tax,
-		CategoryIDs: rs.ids,
-		Logger:      log,
-		Observer:    metrics,
-	})
+	p, err := newPipeline(cfg, loc, rdb, reader, st, tax, chain, rs.ids, log, metrics)
 	if err != nil {
 		return err
 	}
@@ -181,6 +143,61 @@ func start(ctx context.Context, cfg config, log *slog.Logger) error {
 	s := p.Stats().Snapshot()
 	log.Info("shut down cleanly", "read", s.Read, "committed", s.Committed, "dead", s.Dead, "skipped", s.Skipped)
 	return nil
+}
+
+// newReader returns the input stream's reader for cfg, once its consumer
+// group exists.
+func newReader(ctx context.Context, cfg config, rdb goredis.UniversalClient, log *slog.Logger) (*redis.Reader, error) {
+	reader, err := redis.NewReader(rdb, redis.ReaderConfig{Stream: cfg.Stream, Group: cfg.Group, Consumer: cfg.Consumer,
+		AlsoTrim: []string{cfg.SessionStrm}})
+	if err != nil {
+		return nil, err
+	}
+	if err := waitFor(ctx, log, "consumer group", reader.EnsureGroup); err != nil {
+		return nil, err
+	}
+	return reader, nil
+}
+
+// newPipeline wires a pipeline for cfg over reader, the store and the
+// classifier, committing through rdb.
+func newPipeline(cfg config, loc *time.Location, rdb goredis.UniversalClient, reader pipeline.Reader, st pipeline.Store,
+	tax *pomocore.Taxonomy, c pipeline.Classifier, ids map[string]pomocore.ObjectID, log *slog.Logger, obs pipeline.Observer) (*pipeline.Pipeline, error) {
+	committer, err := redis.NewCommitter(rdb, redis.CommitterConfig{
+		Stream: cfg.Stream, Group: cfg.Group, DeadStream: cfg.DeadStream, SessionStream: cfg.SessionStrm,
+		DeadMaxLen: int64(cfg.DeadMaxLen),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return pipeline.New(pipeline.Config{
+		BatchSize:     cfg.BatchSize,
+		Block:         cfg.Block,
+		ClaimIdle:     cfg.ClaimIdle,
+		ClaimInterval: cfg.ClaimInterval,
+		ConsumerIdle:  cfg.ConsumerIdle,
+		MaxDeliveries: int64(cfg.MaxDeliveries),
+		KeyPrefix:     cfg.KeyPrefix,
+		Location:      loc,
+		Limits: pomocore.Limits{
+			MaxDuration:        cfg.MaxDuration,
+			MaxFieldBytes:      cfg.MaxFieldBytes,
+			AllowUnknownFields: cfg.AllowUnknownFields,
+		},
+		Partition:       uint8(cfg.Partition),
+		Retention:       pipeline.Retention{Day: cfg.RetentionDay, Week: cfg.RetentionWeek, Month: cfg.RetentionMonth},
+		TrimInput:       cfg.TrimInput,
+		ShutdownTimeout: cfg.ShutdownTimeout,
+	}, pipeline.Deps{
+		Reader:      reader,
+		Store:       st,
+		Committer:   committer,
+		Classifier:  c,
+		Taxonomy:    tax,
+		CategoryIDs: ids,
+		Logger:      log,
+		Observer:    obs,
+	})
 }
 
 // ruleSet is a classifier built from category_pattern with the ids of its
