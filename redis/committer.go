@@ -2,23 +2,56 @@ package redis
 
 import (
 	"context"
+	"crypto/rand"
 	_ "embed"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/pomocore/pomocore"
 	"github.com/pomocore/pomocore/pipeline"
 )
 
-//go:embed commit.lua
-var commitLua string
+var (
+	//go:embed begin.lua
+	beginLua string
+	//go:embed incr.lua
+	incrLua string
+	//go:embed emit.lua
+	emitLua string
+	//go:embed ack.lua
+	ackLua string
+	//go:embed trim.lua
+	trimLua string
+	//go:embed forget.lua
+	forgetLua string
 
-var commitScript = goredis.NewScript(commitLua)
+	beginScript  = newScript(beginLua)
+	incrScript   = newScript(incrLua)
+	emitScript   = newScript(emitLua)
+	ackScript    = newScript(ackLua)
+	trimScript   = newScript(trimLua)
+	forgetScript = newScript(forgetLua)
+)
 
-// CommitterConfig names the keys a Committer writes.
+// script is a Lua script and its SHA1, for EVALSHA.
+type script struct{ src, hash string }
+
+func newScript(src string) *script { return &script{src: src, hash: goredis.NewScript(src).Hash()} }
+
+// ErrReplicaWait is returned by Commit when fewer replicas than
+// CommitterConfig.ReplicaWaits confirmed a write in time; nothing was
+// acknowledged and committing again is safe.
+var ErrReplicaWait = errors.New("replicas did not confirm the write in time")
+
+// CommitterConfig names the keys a Committer writes and how it makes them
+// durable. The zero value of a duration means its default.
 type CommitterConfig struct {
 	// Stream and Group are the input stream and its consumer group, whose
 	// entries are acknowledged.
@@ -30,9 +63,42 @@ type CommitterConfig struct {
 	// DeadMaxLen caps the dead-letter stream at about this many entries
 	// (XADD MAXLEN ~; 0: no cap).
 	DeadMaxLen int64
+	// ReplicaWaits, when positive, makes every write step wait (WAIT) until
+	// that many replicas of each master written to hold it, so that a
+	// failover cannot lose an effect whose entry is acknowledged. 0: do not
+	// wait (a standalone server, or when a lost second is acceptable).
+	ReplicaWaits int
+	// WaitTimeout bounds each WAIT (default 1s).
+	WaitTimeout time.Duration
+	// RecordTTL is how long an applied record or intent hash outlives its
+	// last write (default 7 days): a safety net for keys no committer trims
+	// any more.
+	RecordTTL time.Duration
+	// TrimEvery is how often a Committer trims the applied records of the
+	// keys it wrote below the group's floor (default 10s; negative: never,
+	// leaving them to RecordTTL).
+	TrimEvery time.Duration
+	// Now is the clock (default time.Now).
+	Now func() time.Time
 }
 
-// Validate reports a missing name.
+func (c CommitterConfig) withDefaults() CommitterConfig {
+	if c.WaitTimeout == 0 {
+		c.WaitTimeout = time.Second
+	}
+	if c.RecordTTL == 0 {
+		c.RecordTTL = 7 * 24 * time.Hour
+	}
+	if c.TrimEvery == 0 {
+		c.TrimEvery = 10 * time.Second
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+// Validate reports a missing name or a setting that cannot work.
 func (c CommitterConfig) Validate() error {
 	var errs []error
 	for _, f := range []struct{ name, v string }{
@@ -42,108 +108,490 @@ func (c CommitterConfig) Validate() error {
 			errs = append(errs, fmt.Errorf("%s: empty", f.name))
 		}
 	}
+	if c.ReplicaWaits < 0 {
+		errs = append(errs, fmt.Errorf("replica waits %d: want >= 0", c.ReplicaWaits))
+	}
+	if c.WaitTimeout < 0 || c.RecordTTL < 0 {
+		errs = append(errs, errors.New("wait timeout and record TTL must not be negative"))
+	}
 	return errors.Join(errs...)
 }
 
-// Committer implements pipeline.Committer with one Lua script per batch
-// (EVALSHA, falling back to EVAL): the script acknowledges every entry first
-// and applies an entry's effects only when its XACK returned 1, so a
-// redelivered or doubly-claimed entry is never counted twice, and Redis runs
-// the whole script atomically. Increments of one (key, member) within the
-// batch are summed and sent as one ZINCRBY. Safe for concurrent use.
+// Committer implements pipeline.Committer so that it works the same on one
+// Redis server and on a Redis Cluster, where the input stream, the
+// leaderboards and the output streams live in different slots and no script
+// may touch them together. A commit takes three steps, each one round trip
+// (per master) of pipelined scripts:
+//
+//  1. begin, on the input stream's slot: the entries still pending in the
+//     group and not yet given to a token are given to a new token (this
+//     attempt, "<largest entry id>/<random>"), whose summed effects are
+//     stored with it ("{<stream>}:intent", "{<stream>}:tokens"). Entries a
+//     crashed or concurrent commit gave to another token keep it, and that
+//     token's stored effects are applied instead of a new classification.
+//     Entries no longer pending are skipped.
+//  2. apply, one script per token and target key (a leaderboard, the
+//     session stream, the dead-letter stream), on that key's slot: the key's
+//     applied record "{<key>}:applied", a sorted set in the same slot, lists
+//     the tokens the key already has; the script applies the token's share
+//     unless it is listed, and lists it, atomically.
+//  3. ack, on the input stream's slot: XACK the entries, forget their
+//     tokens, atomically.
+//
+// With ReplicaWaits, each step ends with a WAIT on every master it wrote
+// to. A crash between steps leaves the entries pending, to be committed
+// again with the same token; keys that list the token skip it. So every
+// entry's effects apply exactly once, and an entry is acknowledged only
+// after all of them applied. A record costs one member per key per batch,
+// not per entry. Records are trimmed below the group's floor (the smallest
+// entry id any consumer could still commit): the trim raises a "floor"
+// member in each record, and the apply scripts skip tokens below it, so a
+// stale consumer committing entries acknowledged and trimmed long ago
+// applies nothing. Safe for concurrent use.
 type Committer struct {
-	rdb goredis.Scripter
+	rdb goredis.UniversalClient
 	cfg CommitterConfig
+
+	intentKey, tokensKey string
+
+	mu       sync.Mutex
+	touched  map[string]struct{} // record keys written since the last trim
+	lastTrim time.Time
+	trimming sync.Mutex
 }
 
-// NewCommitter returns a Committer writing through rdb.
-func NewCommitter(rdb goredis.Scripter, cfg CommitterConfig) (*Committer, error) {
+// NewCommitter returns a Committer writing through rdb: a *goredis.Client
+// (standalone or Sentinel) or a *goredis.ClusterClient.
+func NewCommitter(rdb goredis.UniversalClient, cfg CommitterConfig) (*Committer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("redis committer: %w", err)
 	}
-	return &Committer{rdb: rdb, cfg: cfg}, nil
+	cfg = cfg.withDefaults()
+	return &Committer{rdb: rdb, cfg: cfg, intentKey: sameSlot(cfg.Stream, "intent"), tokensKey: sameSlot(cfg.Stream, "tokens"),
+		touched: map[string]struct{}{}, lastTrim: cfg.Now()}, nil
 }
+
+// sameSlot names a companion key of key that Redis Cluster puts in key's
+// slot: key's own hash tag when it has one, else key itself as the tag.
+func sameSlot(key, suffix string) string {
+	if i := strings.IndexByte(key, '{'); i >= 0 {
+		if j := strings.IndexByte(key[i+1:], '}'); j > 0 {
+			return key + ":" + suffix
+		}
+	}
+	return "{" + key + "}:" + suffix
+}
+
+// AppliedKey returns the name of key's applied record.
+func AppliedKey(key string) string { return sameSlot(key, "applied") }
 
 // Commit implements pipeline.Committer.
 func (c *Committer) Commit(ctx context.Context, entries []pipeline.CommitEntry) (pipeline.CommitResult, error) {
 	if len(entries) == 0 {
 		return pipeline.CommitResult{}, nil
 	}
-	keys, args := c.encode(entries)
-	res, err := commitScript.Run(ctx, c.rdb, keys, args...).Int64Slice()
+	res, err := c.commit(ctx, entries)
 	if err != nil {
-		if goredis.HasErrorPrefix(err, "NOGROUP") {
+		if goredis.HasErrorPrefix(err, "NOGROUP") || errors.Is(err, errNoGroup) {
 			err = fmt.Errorf("%w: %w", pipeline.ErrGroupMissing, err)
 		}
 		return pipeline.CommitResult{}, fmt.Errorf("redis commit of %d entries to %s/%s: %w", len(entries), c.cfg.Stream, c.cfg.Group, err)
 	}
-	if len(res) != 2 {
-		return pipeline.CommitResult{}, fmt.Errorf("redis commit: script returned %d values, want 2", len(res))
-	}
-	return pipeline.CommitResult{Applied: int(res[0]), Skipped: int(res[1])}, nil
+	c.maybeTrim(ctx)
+	return res, nil
 }
 
-// encode lays the batch out for commit.lua. KEYS: the input stream, the
-// dead-letter stream, the session stream, then every leaderboard key once.
-// ARGV: group, entry count, dead-letter MAXLEN (0: none), then per entry: id, flags ("i" increment, "s"
-// session end, "d" dead letter, any combination, "-" for none), followed by
-// the parts its flags name, in the order i, s, d; last, a count and that
-// many (key index, seconds) pairs of leaderboard TTLs:
-//
-//	i: member, delta, n, n key indexes (1-based into KEYS)
-//	s: userId, sessionDate, session
-//	d: reason, kind, n, n field/value pairs
-func (c *Committer) encode(entries []pipeline.CommitEntry) ([]string, []any) {
-	keys := []string{c.cfg.Stream, c.cfg.DeadStream, c.cfg.SessionStream}
-	keyIndex := make(map[string]int)
-	ttls := map[int]int64{} // key index -> seconds
-	args := make([]any, 0, 2+len(entries)*10)
-	args = append(args, c.cfg.Group, len(entries), c.cfg.DeadMaxLen)
+var errNoGroup = errors.New("NOGROUP")
+
+func (c *Committer) commit(ctx context.Context, entries []pipeline.CommitEntry) (pipeline.CommitResult, error) {
+	entries, ms, err := dedupe(entries)
+	if err != nil {
+		return pipeline.CommitResult{}, err
+	}
+	n := len(entries)
+
+	// 1. begin: give the pending entries without a token to a new one, and
+	// learn the tokens of the others.
+	type held struct {
+		token string
+		score uint64
+		fx    *effects
+	}
+	var (
+		fresh     *held
+		old       = map[string]*held{}
+		ackIDs    = make([]string, 0, n)
+		todo, tms = entries, ms
+		missingFx int
+	)
+	for attempt := 0; len(todo) > 0; attempt++ {
+		if attempt == 4 {
+			return pipeline.CommitResult{}, errors.New("begin: entries keep changing hands; try again")
+		}
+		lo, hi := 0, 0
+		for i := range todo {
+			if entryLess(tms[i], todo[i].ID, tms[lo], todo[lo].ID) {
+				lo = i
+			}
+			if entryLess(tms[hi], todo[hi].ID, tms[i], todo[i].ID) {
+				hi = i
+			}
+		}
+		h := &held{token: todo[hi].ID + "/" + randomHex(), score: tms[hi], fx: effectsOf(todo)}
+		args := make([]any, 0, 8+len(todo))
+		args = append(args, c.cfg.Group, int64(c.cfg.RecordTTL/time.Second), h.token, h.score, h.fx.encode(),
+			len(todo), todo[lo].ID, todo[hi].ID)
+		for i := range todo {
+			args = append(args, todo[i].ID)
+		}
+		begin := &scriptCall{script: beginScript, keys: []string{c.cfg.Stream, c.intentKey, c.tokensKey}, args: args}
+		if err := c.run(ctx, []*scriptCall{begin}); err != nil {
+			return pipeline.CommitResult{}, fmt.Errorf("begin: %w", err)
+		}
+		reply, err := begin.cmd.StringSlice()
+		if err != nil || len(reply) == 0 {
+			return pipeline.CommitResult{}, fmt.Errorf("begin: reply %v: %w", reply, err)
+		}
+		if reply[0] == "ok" {
+			fresh = h
+			for i := range todo {
+				ackIDs = append(ackIDs, todo[i].ID)
+			}
+			break
+		}
+		if len(reply) < 1+len(todo) || (len(reply)-1-len(todo))%3 != 0 {
+			return pipeline.CommitResult{}, fmt.Errorf("begin: reply of %d values for %d entries", len(reply), len(todo))
+		}
+		for t := 1 + len(todo); t < len(reply); t += 3 {
+			token := reply[t]
+			if _, ok := old[token]; ok {
+				continue
+			}
+			score, _ := strconv.ParseUint(reply[t+2], 10, 64)
+			h := &held{token: token, score: score}
+			if reply[t+1] != "" {
+				if h.fx, err = decodeEffects(reply[t+1]); err != nil {
+					return pipeline.CommitResult{}, fmt.Errorf("begin: effects of token %s: %w", token, err)
+				}
+			}
+			old[token] = h
+		}
+		var next []pipeline.CommitEntry
+		var nextMs []uint64
+		for i, v := range reply[1 : 1+len(todo)] {
+			switch v {
+			case "":
+				next = append(next, todo[i])
+				nextMs = append(nextMs, tms[i])
+			case "-":
+			default:
+				if old[v].fx == nil {
+					missingFx++ // its effects expired (RecordTTL): nothing left to apply
+				}
+				ackIDs = append(ackIDs, todo[i].ID)
+			}
+		}
+		todo, tms = next, nextMs
+	}
+	if len(ackIDs) == 0 {
+		return pipeline.CommitResult{Skipped: n}, nil
+	}
+
+	// 2. apply: one script per token and target key.
+	var calls []*scriptCall
+	if fresh != nil {
+		calls = c.applyCalls(calls, fresh.token, fresh.score, fresh.fx)
+	}
+	for _, h := range old {
+		if h.fx != nil {
+			calls = c.applyCalls(calls, h.token, h.score, h.fx)
+		}
+	}
+	if err := c.run(ctx, calls); err != nil {
+		return pipeline.CommitResult{}, fmt.Errorf("apply: %w", err)
+	}
+	c.mu.Lock()
+	for _, call := range calls {
+		c.touched[call.keys[1]] = struct{}{}
+	}
+	c.mu.Unlock()
+
+	// 3. ack, and forget the new token: all of its entries are here.
+	args := make([]any, 0, 3+len(ackIDs))
+	args = append(args, c.cfg.Group)
+	if fresh != nil {
+		args = append(args, 1, fresh.token)
+	} else {
+		args = append(args, 0)
+	}
+	for _, id := range ackIDs {
+		args = append(args, id)
+	}
+	ack := &scriptCall{script: ackScript, keys: []string{c.cfg.Stream, c.intentKey, c.tokensKey}, args: args}
+	if err := c.run(ctx, []*scriptCall{ack}); err != nil {
+		return pipeline.CommitResult{}, fmt.Errorf("ack: %w", err)
+	}
+	acked, err := ack.cmd.Int64()
+	if err != nil {
+		return pipeline.CommitResult{}, fmt.Errorf("ack: %w", err)
+	}
+	res := pipeline.CommitResult{Applied: int(acked), Skipped: n - int(acked)}
+	if missingFx > 0 {
+		return res, fmt.Errorf("%d entries were acknowledged without effects: the effects their first commit stored had expired (RecordTTL %v)", missingFx, c.cfg.RecordTTL)
+	}
+	return res, nil
+}
+
+// dedupe drops repeated entries (the first wins) and returns each entry's
+// millisecond part.
+func dedupe(entries []pipeline.CommitEntry) ([]pipeline.CommitEntry, []uint64, error) {
+	ms := make([]uint64, 0, len(entries))
+	seen := make(map[string]struct{}, len(entries))
+	out := make([]pipeline.CommitEntry, 0, len(entries))
 	for i := range entries {
-		e := &entries[i]
-		flags := make([]byte, 0, 3)
-		if e.Increment != nil && len(e.Increment.Keys) > 0 {
-			flags = append(flags, 'i')
+		m, _, err := pomocore.ParseEntryID(entries[i].ID)
+		if err != nil {
+			return nil, nil, fmt.Errorf("entry id: %w", err)
 		}
-		if e.SessionEnd != nil {
-			flags = append(flags, 's')
+		if _, dup := seen[entries[i].ID]; dup {
+			continue
 		}
-		if e.Dead != nil {
-			flags = append(flags, 'd')
+		seen[entries[i].ID] = struct{}{}
+		ms = append(ms, m)
+		out = append(out, entries[i])
+	}
+	return out, ms, nil
+}
+
+// entryLess orders stream entry ids given their millisecond parts.
+func entryLess(msA uint64, a string, msB uint64, b string) bool {
+	if msA != msB {
+		return msA < msB
+	}
+	_, sa, _ := pomocore.ParseEntryID(a)
+	_, sb, _ := pomocore.ParseEntryID(b)
+	return sa < sb
+}
+
+func randomHex() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// applyCalls appends the scripts that apply fx as token: one per
+// leaderboard key, one per output stream with events.
+func (c *Committer) applyCalls(calls []*scriptCall, token string, score uint64, fx *effects) []*scriptCall {
+	recordTTL := int64(c.cfg.RecordTTL / time.Second)
+	for _, k := range fx.keys {
+		args := make([]any, 0, 4+2*len(k.members))
+		args = append(args, token, score, k.ttl, recordTTL)
+		for i, m := range k.members {
+			args = append(args, m, strconv.FormatFloat(k.sums[i], 'g', 17, 64))
 		}
-		if len(flags) == 0 {
-			flags = append(flags, '-')
+		calls = append(calls, &scriptCall{script: incrScript, keys: []string{k.key, AppliedKey(k.key)}, args: args})
+	}
+	for _, out := range []struct {
+		stream string
+		maxLen int64
+		events [][]string
+	}{{c.cfg.SessionStream, 0, fx.sessions}, {c.cfg.DeadStream, c.cfg.DeadMaxLen, fx.deads}} {
+		if len(out.events) == 0 {
+			continue
 		}
-		args = append(args, e.ID, string(flags))
-		if e.Increment != nil && len(e.Increment.Keys) > 0 {
-			inc := e.Increment
-			args = append(args, inc.Member, strconv.FormatFloat(inc.Delta, 'g', 17, 64), len(inc.Keys))
-			for i, k := range inc.Keys {
-				idx, ok := keyIndex[k]
-				if !ok {
-					keys = append(keys, k)
-					idx = len(keys)
-					keyIndex[k] = idx
-				}
-				args = append(args, idx)
-				if i < len(inc.TTLs) && inc.TTLs[i] > 0 {
-					ttls[idx] = max(ttls[idx], int64(inc.TTLs[i]/time.Second))
-				}
+		args := []any{token, score, out.maxLen, recordTTL}
+		for _, ev := range out.events {
+			args = append(args, len(ev)/2)
+			for _, s := range ev[:len(ev)/2*2] {
+				args = append(args, s)
 			}
 		}
-		if s := e.SessionEnd; s != nil {
-			args = append(args, s.UserID, s.SessionDate, s.Session)
+		calls = append(calls, &scriptCall{script: emitScript, keys: []string{out.stream, AppliedKey(out.stream)}, args: args})
+	}
+	return calls
+}
+
+// scriptCall is one script invocation of a commit step.
+type scriptCall struct {
+	script *script
+	keys   []string
+	args   []any
+	cmd    *goredis.Cmd
+}
+
+// run sends calls, pipelined, one round trip per master (concurrently), each
+// followed by a WAIT when ReplicaWaits is set. It fails when any call
+// failed; every call is idempotent, so the caller may run them all again.
+func (c *Committer) run(ctx context.Context, calls []*scriptCall) error {
+	cc, cluster := c.rdb.(*goredis.ClusterClient)
+	if !cluster {
+		return c.runOn(ctx, c.rdb, calls)
+	}
+	byNode := map[*goredis.Client][]*scriptCall{}
+	var nodes []*goredis.Client
+	for _, call := range calls {
+		node, err := cc.MasterForKey(ctx, call.keys[0])
+		if err != nil {
+			return fmt.Errorf("master of %s: %w", call.keys[0], err)
 		}
-		if d := e.Dead; d != nil {
-			args = append(args, d.Reason, d.Kind, len(d.Fields)/2)
-			for _, f := range d.Fields[:len(d.Fields)/2*2] {
-				args = append(args, f)
+		if _, ok := byNode[node]; !ok {
+			nodes = append(nodes, node)
+		}
+		byNode[node] = append(byNode[node], call)
+	}
+	errs := make([]error, len(nodes))
+	var wg sync.WaitGroup
+	for i, node := range nodes {
+		wg.Go(func() { errs[i] = c.runOn(ctx, node, byNode[node]) })
+	}
+	wg.Wait()
+	err := errors.Join(errs...)
+	if err != nil {
+		// A failover or resharding moved slots: learn the new map before
+		// the caller tries again.
+		cc.ReloadState(ctx)
+	}
+	return err
+}
+
+// runOn runs calls on one node (or through a non-cluster client).
+func (c *Committer) runOn(ctx context.Context, node goredis.Cmdable, calls []*scriptCall) error {
+	for attempt := 0; ; attempt++ {
+		var wait *goredis.Cmd
+		_, _ = node.Pipelined(ctx, func(p goredis.Pipeliner) error {
+			for _, call := range calls {
+				if attempt == 0 {
+					call.cmd = p.EvalSha(ctx, call.script.hash, call.keys, call.args...)
+				} else {
+					call.cmd = p.Eval(ctx, call.script.src, call.keys, call.args...)
+				}
+			}
+			if c.cfg.ReplicaWaits > 0 {
+				wait = p.Do(ctx, "WAIT", c.cfg.ReplicaWaits, c.cfg.WaitTimeout.Milliseconds())
+			}
+			return nil
+		})
+		var errs []error
+		noScript := false
+		for _, call := range calls {
+			if err := call.cmd.Err(); err != nil {
+				if goredis.HasErrorPrefix(err, "NOSCRIPT") {
+					noScript = true
+				}
+				errs = append(errs, fmt.Errorf("%s: %w", call.keys[0], err))
 			}
 		}
+		if noScript && attempt == 0 {
+			continue // the node does not know a script yet (a restart, a new replica): send the source once
+		}
+		if len(errs) == 0 && wait != nil {
+			n, err := wait.Int64()
+			if err != nil {
+				errs = append(errs, fmt.Errorf("WAIT: %w", err))
+			} else if n < int64(c.cfg.ReplicaWaits) {
+				errs = append(errs, fmt.Errorf("%w: %d of %d within %v", ErrReplicaWait, n, c.cfg.ReplicaWaits, c.cfg.WaitTimeout))
+			}
+		}
+		return errors.Join(errs...)
 	}
-	args = append(args, len(ttls))
-	for idx, secs := range ttls {
-		args = append(args, idx, secs)
+}
+
+// maybeTrim trims the applied records of the keys written since the last
+// trim when TrimEvery has passed, at most one trim at a time. A failure is
+// only a delay: the keys stay marked and records stay until the next trim.
+func (c *Committer) maybeTrim(ctx context.Context) {
+	if c.cfg.TrimEvery < 0 {
+		return
 	}
-	return keys, args
+	c.mu.Lock()
+	due := c.cfg.Now().Sub(c.lastTrim) >= c.cfg.TrimEvery
+	c.mu.Unlock()
+	if !due || !c.trimming.TryLock() {
+		return
+	}
+	defer c.trimming.Unlock()
+	_, _ = c.TrimApplied(ctx)
+}
+
+// TrimApplied removes, from the applied records of the keys this Committer
+// wrote since its last trim, the entries below the group's floor: the
+// smaller of its oldest pending entry and its last delivered entry. Every
+// entry below the floor is acknowledged, so no commit can need its record.
+// It also drops the stored effects of tokens below the floor. It returns
+// how many records it removed.
+func (c *Committer) TrimApplied(ctx context.Context) (int64, error) {
+	floor, err := c.floorMs(ctx)
+	if err != nil {
+		return 0, err
+	}
+	c.mu.Lock()
+	keys := make([]string, 0, len(c.touched))
+	for k := range c.touched {
+		keys = append(keys, k)
+	}
+	c.touched = map[string]struct{}{}
+	c.lastTrim = c.cfg.Now()
+	c.mu.Unlock()
+	if floor <= 0 {
+		return 0, nil
+	}
+	calls := make([]*scriptCall, 0, 1+len(keys))
+	// Effects of tokens left by commits that crashed after begin.
+	calls = append(calls, &scriptCall{script: forgetScript, keys: []string{c.intentKey, c.tokensKey}, args: []any{floor}})
+	for _, k := range keys {
+		// keys[0] routes the call: the record is in its leaderboard's slot.
+		calls = append(calls, &scriptCall{script: trimScript, keys: []string{k}, args: []any{floor}})
+	}
+	if err := c.run(ctx, calls); err != nil {
+		c.mu.Lock()
+		for _, k := range keys {
+			c.touched[k] = struct{}{}
+		}
+		c.mu.Unlock()
+		return 0, fmt.Errorf("trim applied records: %w", err)
+	}
+	var removed int64
+	for _, call := range calls[1:] {
+		n, _ := call.cmd.Int64()
+		removed += n
+	}
+	return removed, nil
+}
+
+// floorMs returns the millisecond part of the group's floor: any entry a
+// consumer could still commit has an id at or above it. It reads the last
+// delivered id first and the oldest pending id second: an entry delivered
+// in between is above the first, one acknowledged in between only raises
+// the second. 0 when nothing was delivered yet.
+func (c *Committer) floorMs(ctx context.Context) (int64, error) {
+	groups, err := c.rdb.XInfoGroups(ctx, c.cfg.Stream).Result()
+	if err != nil {
+		return 0, fmt.Errorf("floor: groups of %s: %w", c.cfg.Stream, err)
+	}
+	last := ""
+	for _, g := range groups {
+		if g.Name == c.cfg.Group {
+			last = g.LastDeliveredID
+		}
+	}
+	if last == "" {
+		return 0, fmt.Errorf("floor: group %s of %s: %w", c.cfg.Group, c.cfg.Stream, errNoGroup)
+	}
+	p, err := c.rdb.XPending(ctx, c.cfg.Stream, c.cfg.Group).Result()
+	if err != nil {
+		return 0, fmt.Errorf("floor: pending of %s/%s: %w", c.cfg.Stream, c.cfg.Group, err)
+	}
+	ms, _, err := pomocore.ParseEntryID(last)
+	if err != nil {
+		return 0, fmt.Errorf("floor: last delivered id %q: %w", last, err)
+	}
+	floor := int64(ms)
+	if p.Count > 0 {
+		pms, _, err := pomocore.ParseEntryID(p.Lower)
+		if err != nil {
+			return 0, fmt.Errorf("floor: oldest pending id %q: %w", p.Lower, err)
+		}
+		floor = min(floor, int64(pms))
+	}
+	return floor, nil
 }

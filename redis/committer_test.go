@@ -3,7 +3,10 @@ package redis_test
 import (
 	"context"
 	"math"
+	"slices"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,11 +25,19 @@ const (
 	session = "session_score_stream"
 )
 
-// committerBackends runs f against a real redis-server and miniredis.
-func committerBackends(t *testing.T, f func(t *testing.T, rdb *goredis.Client)) {
+// committerBackends runs f against a real redis-server, a real Redis
+// Cluster (3 masters: the stream and the leaderboards in different slots)
+// and miniredis.
+func committerBackends(t *testing.T, f func(t *testing.T, rdb goredis.UniversalClient)) {
 	t.Run("redis-server", func(t *testing.T) {
 		srv := redistest.Start(t)
 		f(t, srv.Client(t))
+	})
+	t.Run("cluster", func(t *testing.T) {
+		if testing.Short() {
+			t.Skip("short: no cluster")
+		}
+		f(t, redistest.StartCluster(t, 3, 0).Client(t))
 	})
 	t.Run("miniredis", func(t *testing.T) {
 		m := miniredis.RunT(t)
@@ -37,7 +48,7 @@ func committerBackends(t *testing.T, f func(t *testing.T, rdb *goredis.Client)) 
 }
 
 // deliver adds n entries and reads them into consumer c, returning ids.
-func deliver(t *testing.T, rdb *goredis.Client, n int) []string {
+func deliver(t *testing.T, rdb goredis.UniversalClient, n int) []string {
 	t.Helper()
 	ctx := context.Background()
 	if err := rdb.XGroupCreateMkStream(ctx, stream, group, "0").Err(); err != nil && !goredis.HasErrorPrefix(err, "BUSYGROUP") {
@@ -57,7 +68,7 @@ func deliver(t *testing.T, rdb *goredis.Client, n int) []string {
 	return ids
 }
 
-func newCommitter(t *testing.T, rdb *goredis.Client) *redis.Committer {
+func newCommitter(t *testing.T, rdb goredis.UniversalClient) *redis.Committer {
 	t.Helper()
 	c, err := redis.NewCommitter(rdb, redis.CommitterConfig{Stream: stream, Group: group, DeadStream: dead, SessionStream: session})
 	if err != nil {
@@ -67,7 +78,7 @@ func newCommitter(t *testing.T, rdb *goredis.Client) *redis.Committer {
 }
 
 func TestCommitterAppliesEffectsOnce(t *testing.T) {
-	committerBackends(t, func(t *testing.T, rdb *goredis.Client) {
+	committerBackends(t, func(t *testing.T, rdb goredis.UniversalClient) {
 		ctx := context.Background()
 		ids := deliver(t, rdb, 4)
 		c := newCommitter(t, rdb)
@@ -125,7 +136,7 @@ func TestCommitterAppliesEffectsOnce(t *testing.T) {
 }
 
 func TestCommitterSkipsEntriesAckedElsewhere(t *testing.T) {
-	committerBackends(t, func(t *testing.T, rdb *goredis.Client) {
+	committerBackends(t, func(t *testing.T, rdb goredis.UniversalClient) {
 		ctx := context.Background()
 		ids := deliver(t, rdb, 2)
 		// Another consumer committed ids[0] first.
@@ -153,32 +164,173 @@ func TestCommitterSkipsEntriesAckedElsewhere(t *testing.T) {
 	})
 }
 
-func TestCommitterRefusesWrongTypeBeforeWriting(t *testing.T) {
-	committerBackends(t, func(t *testing.T, rdb *goredis.Client) {
+func TestCommitterFailedApplyIsRetriedWithTheFirstEffects(t *testing.T) {
+	committerBackends(t, func(t *testing.T, rdb goredis.UniversalClient) {
 		ctx := context.Background()
 		ids := deliver(t, rdb, 2)
 		good, bad := "leaderboard:SNS:2026-M11", "leaderboard:Game:2026-M11"
 		if err := rdb.Set(ctx, bad, "not a zset", 0).Err(); err != nil {
 			t.Fatal(err)
 		}
-		_, err := newCommitter(t, rdb).Commit(ctx, []pipeline.CommitEntry{
+		c := newCommitter(t, rdb)
+		first := []pipeline.CommitEntry{
 			{ID: ids[0], Increment: &pipeline.Increment{Keys: []string{good}, Member: "u", Delta: 1}},
-			{ID: ids[1], Increment: &pipeline.Increment{Keys: []string{bad}, Member: "u", Delta: 1}},
-		})
+			{ID: ids[1], Increment: &pipeline.Increment{Keys: []string{bad}, Member: "u", Delta: 2}},
+		}
+		_, err := c.Commit(ctx, first)
 		if err == nil {
 			t.Fatal("commit onto a string key succeeded")
 		}
-		if rdb.Exists(ctx, good).Val() != 0 {
-			t.Error("a failed commit applied some effects")
+		if !strings.Contains(err.Error(), "WRONGTYPE") {
+			t.Errorf("error %q does not name the cause", err)
 		}
 		if p := rdb.XPending(ctx, stream, group).Val(); p.Count != 2 {
-			t.Errorf("pending = %d, want 2: nothing may be acknowledged", p.Count)
+			t.Errorf("pending = %d, want 2: nothing may be acknowledged before every effect applied", p.Count)
+		}
+		// The operator fixes the key; the entries come back classified
+		// differently (a new pattern, another LLM answer): the effects the
+		// first attempt fixed still win, and the key that had them already
+		// is not incremented twice.
+		if err := rdb.Del(ctx, bad).Err(); err != nil {
+			t.Fatal(err)
+		}
+		other := "leaderboard:Design:2026-M11"
+		second := []pipeline.CommitEntry{
+			{ID: ids[0], Increment: &pipeline.Increment{Keys: []string{other}, Member: "u", Delta: 1}},
+			{ID: ids[1], Increment: &pipeline.Increment{Keys: []string{other}, Member: "u", Delta: 2}},
+		}
+		res, err := newCommitter(t, rdb).Commit(ctx, second)
+		if err != nil || res.Applied != 2 {
+			t.Fatalf("retry = %+v, %v; want 2 applied", res, err)
+		}
+		if got := rdb.ZScore(ctx, good, "u").Val(); got != 1 {
+			t.Errorf("%s = %v, want 1 (applied once)", good, got)
+		}
+		if got := rdb.ZScore(ctx, bad, "u").Val(); got != 2 {
+			t.Errorf("%s = %v, want 2", bad, got)
+		}
+		if n := rdb.Exists(ctx, other).Val(); n != 0 {
+			t.Errorf("the retry's own classification was applied too")
+		}
+		if n := rdb.HLen(ctx, "{"+stream+"}:intent").Val(); n != 1 {
+			t.Errorf("intents left after the acknowledgement: %d, want 1 (the crashed attempt's effects)", n)
+		}
+		// The trim forgets them once the group's floor passed them.
+		deliver(t, rdb, 1)
+		if _, err := newCommitter(t, rdb).TrimApplied(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n := rdb.HLen(ctx, "{"+stream+"}:intent").Val(); n != 0 {
+			t.Errorf("intents left after a trim: %d", n)
+		}
+	})
+}
+
+// Two consumers holding the same entries (one claimed them from the other,
+// which was slow, not dead) commit them at once, each with its own
+// classification: each entry counts once, in one place.
+func TestCommitterConcurrentCommitsOfTheSameEntries(t *testing.T) {
+	committerBackends(t, func(t *testing.T, rdb goredis.UniversalClient) {
+		ctx := context.Background()
+		for round := 0; round < 20; round++ {
+			ids := deliver(t, rdb, 50)
+			var wg sync.WaitGroup
+			for w, cat := range []string{"A", "B"} {
+				c := newCommitter(t, rdb)
+				entries := make([]pipeline.CommitEntry, len(ids))
+				for i, id := range ids {
+					entries[i] = pipeline.CommitEntry{ID: id, Increment: &pipeline.Increment{
+						Keys: []string{"leaderboard:" + cat + ":r" + strconv.Itoa(round)}, Member: "u", Delta: 1}}
+				}
+				// The second one sees them in another order and split.
+				if w == 1 {
+					slices.Reverse(entries)
+				}
+				wg.Go(func() {
+					for _, part := range [][]pipeline.CommitEntry{entries[:20], entries[20:]} {
+						for {
+							if _, err := c.Commit(ctx, part); err == nil {
+								break
+							}
+						}
+					}
+				})
+			}
+			wg.Wait()
+			a := rdb.ZScore(ctx, "leaderboard:A:r"+strconv.Itoa(round), "u").Val()
+			b := rdb.ZScore(ctx, "leaderboard:B:r"+strconv.Itoa(round), "u").Val()
+			if a+b != 50 {
+				t.Fatalf("round %d: A %v + B %v = %v, want 50: every entry counted once", round, a, b, a+b)
+			}
+			if p := rdb.XPending(ctx, stream, group).Val(); p.Count != 0 {
+				t.Fatalf("round %d: %d pending", round, p.Count)
+			}
+		}
+	})
+}
+
+// Records are trimmed below the group's floor, and a stale commit of
+// entries trimmed away applies nothing.
+func TestCommitterTrimsAppliedRecords(t *testing.T) {
+	committerBackends(t, func(t *testing.T, rdb goredis.UniversalClient) {
+		ctx := context.Background()
+		key := "leaderboard:Development:2026-11-24"
+		batch := func(ids []string) []pipeline.CommitEntry {
+			var es []pipeline.CommitEntry
+			for _, id := range ids {
+				es = append(es, pipeline.CommitEntry{ID: id, Increment: &pipeline.Increment{Keys: []string{key}, Member: "u", Delta: 1}})
+			}
+			return es
+		}
+		c := newCommitter(t, rdb)
+		var done [][]pipeline.CommitEntry
+		for range 3 {
+			b := batch(deliver(t, rdb, 10))
+			if _, err := c.Commit(ctx, b); err != nil {
+				t.Fatal(err)
+			}
+			done = append(done, b)
+		}
+		record := redis.AppliedKey(key)
+		if n := rdb.ZCard(ctx, record).Val(); n != 3 {
+			t.Fatalf("record has %d members, want 3 (one per batch)", n)
+		}
+		// A later entry, in a later millisecond, stays pending: the floor
+		// stops at it.
+		last := done[2][9].ID
+		ms, _, _ := strings.Cut(last, "-")
+		next, _ := strconv.ParseInt(ms, 10, 64)
+		id := rdb.XAdd(ctx, &goredis.XAddArgs{Stream: stream, ID: strconv.FormatInt(next+1, 10) + "-0", Values: []string{"n", "x"}}).Val()
+		if err := rdb.XReadGroup(ctx, &goredis.XReadGroupArgs{Group: group, Consumer: "c", Streams: []string{stream, ">"}, Block: -1}).Err(); err != nil {
+			t.Fatal(err)
+		}
+		pendingIDs := []string{id}
+		removed, err := c.TrimApplied(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if removed != 3 {
+			t.Errorf("trim removed %d records, want 3", removed)
+		}
+		// A stale consumer commits the first batch again: nothing changes.
+		res, err := newCommitter(t, rdb).Commit(ctx, done[0])
+		if err != nil || res.Applied != 0 {
+			t.Fatalf("stale commit = %+v, %v", res, err)
+		}
+		if got := rdb.ZScore(ctx, key, "u").Val(); got != 30 {
+			t.Errorf("score = %v, want 30", got)
+		}
+		if _, err := c.Commit(ctx, batch(pendingIDs)); err != nil {
+			t.Fatal(err)
+		}
+		if got := rdb.ZScore(ctx, key, "u").Val(); got != 31 {
+			t.Errorf("score = %v, want 31", got)
 		}
 	})
 }
 
 func TestCommitterAggregatesLargeBatch(t *testing.T) {
-	committerBackends(t, func(t *testing.T, rdb *goredis.Client) {
+	committerBackends(t, func(t *testing.T, rdb goredis.UniversalClient) {
 		ctx := context.Background()
 		const n = 1000
 		ids := deliver(t, rdb, n)
@@ -218,7 +370,7 @@ func TestCommitterEmptyBatch(t *testing.T) {
 }
 
 func TestCommitterSetsRetention(t *testing.T) {
-	committerBackends(t, func(t *testing.T, rdb *goredis.Client) {
+	committerBackends(t, func(t *testing.T, rdb goredis.UniversalClient) {
 		ctx := context.Background()
 		ids := deliver(t, rdb, 2)
 		if err := rdb.XAck(ctx, stream, group, ids[1]).Err(); err != nil { // committed elsewhere
@@ -245,7 +397,7 @@ func TestCommitterSetsRetention(t *testing.T) {
 }
 
 func TestCommitterCapsDeadLetters(t *testing.T) {
-	committerBackends(t, func(t *testing.T, rdb *goredis.Client) {
+	committerBackends(t, func(t *testing.T, rdb goredis.UniversalClient) {
 		ctx := context.Background()
 		ids := deliver(t, rdb, 300)
 		c, err := redis.NewCommitter(rdb, redis.CommitterConfig{Stream: stream, Group: group, DeadStream: dead, SessionStream: session, DeadMaxLen: 100})

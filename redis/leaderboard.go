@@ -127,15 +127,15 @@ func (r *Reader) GroupState(ctx context.Context) (lag, pending int64, oldest tim
 // Replace swaps in new contents for keys, atomically: each board is written
 // to a temporary key first, then one MULTI/EXEC renames every temporary key
 // over its board (a board without members is deleted). Members' scores are
-// seconds.
+// seconds. On a cluster the swap is atomic per slot, not across slots.
 func (l *Leaderboards) Replace(ctx context.Context, keys []string, boards map[string]map[string]float64) error {
-	const tmpSuffix = ":rebuild-tmp"
+	const tmpSuffix = "rebuild-tmp" // "{<key>}:rebuild-tmp": in key's slot, so RENAME works on a cluster
 	for _, key := range keys {
 		members := boards[key]
 		if len(members) == 0 {
 			continue
 		}
-		tmp := key + tmpSuffix
+		tmp := sameSlot(key, tmpSuffix)
 		if err := l.rdb.Del(ctx, tmp).Err(); err != nil {
 			return fmt.Errorf("rebuild %s: %w", key, err)
 		}
@@ -165,7 +165,7 @@ func (l *Leaderboards) Replace(ctx context.Context, keys []string, boards map[st
 			if len(boards[key]) == 0 {
 				p.Del(ctx, key)
 			} else {
-				p.Rename(ctx, key+tmpSuffix, key)
+				p.Rename(ctx, sameSlot(key, tmpSuffix), key)
 			}
 		}
 		return nil

@@ -15,24 +15,33 @@ import (
 // backend is a Redis under test: a client and a way to age pending entries.
 type backend struct {
 	name string
-	rdb  *goredis.Client
+	rdb  goredis.UniversalClient
 	// age makes entries pending now look idle for d.
 	age func(d time.Duration)
 }
 
 func readerBackends(t *testing.T, f func(t *testing.T, b backend)) {
-	t.Run("redis-server", func(t *testing.T) {
-		srv := redistest.Start(t)
-		rdb := srv.Client(t)
-		f(t, backend{name: "redis-server", rdb: rdb, age: func(d time.Duration) {
-			// Reset the idle time of every pending entry to d with XCLAIM IDLE,
-			// keeping its owner and without counting a delivery.
+	// Reset the idle time of every pending entry to d with XCLAIM IDLE,
+	// keeping its owner and without counting a delivery.
+	ageOn := func(rdb goredis.UniversalClient) func(d time.Duration) {
+		return func(d time.Duration) {
 			ctx := context.Background()
 			ps, _ := rdb.XPendingExt(ctx, &goredis.XPendingExtArgs{Stream: stream, Group: group, Start: "-", End: "+", Count: 1000}).Result()
 			for _, p := range ps {
 				rdb.Do(ctx, "XCLAIM", stream, group, p.Consumer, 0, p.ID, "IDLE", d.Milliseconds(), "JUSTID")
 			}
-		}})
+		}
+	}
+	t.Run("redis-server", func(t *testing.T) {
+		rdb := redistest.Start(t).Client(t)
+		f(t, backend{name: "redis-server", rdb: rdb, age: ageOn(rdb)})
+	})
+	t.Run("cluster", func(t *testing.T) {
+		if testing.Short() {
+			t.Skip("short: no cluster")
+		}
+		rdb := redistest.StartCluster(t, 3, 0).Client(t)
+		f(t, backend{name: "cluster", rdb: rdb, age: ageOn(rdb)})
 	})
 	t.Run("miniredis", func(t *testing.T) {
 		m := miniredis.RunT(t)
@@ -46,7 +55,7 @@ func readerBackends(t *testing.T, f func(t *testing.T, b backend)) {
 	})
 }
 
-func newReader(t *testing.T, rdb *goredis.Client, consumer string) *redis.Reader {
+func newReader(t *testing.T, rdb goredis.UniversalClient, consumer string) *redis.Reader {
 	t.Helper()
 	r, err := redis.NewReader(rdb, redis.ReaderConfig{Stream: stream, Group: group, Consumer: consumer})
 	if err != nil {
@@ -58,7 +67,7 @@ func newReader(t *testing.T, rdb *goredis.Client, consumer string) *redis.Reader
 	return r
 }
 
-func xadd(t *testing.T, rdb *goredis.Client, fields ...string) string {
+func xadd(t *testing.T, rdb goredis.UniversalClient, fields ...string) string {
 	t.Helper()
 	// Raw XADD keeps duplicated field names, as a producer may send them.
 	args := []any{"XADD", stream, "*"}

@@ -14,11 +14,27 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 )
 
+// Modes of Config.Mode.
+const (
+	// Standalone is one Redis server (Addrs holds one address).
+	Standalone = "standalone"
+	// Cluster is a Redis Cluster; Addrs lists seed nodes.
+	Cluster = "cluster"
+	// Sentinel is a master found through Sentinels; Addrs lists the
+	// Sentinels and MasterName names the master.
+	Sentinel = "sentinel"
+)
+
 // Config is how to reach Redis. The zero value of a duration means its
 // default.
 type Config struct {
-	// Addrs lists host:port addresses; one for a standalone server.
+	// Mode is Standalone (default), Cluster or Sentinel.
+	Mode string
+	// Addrs lists host:port addresses: the server, the cluster's seed
+	// nodes, or the Sentinels.
 	Addrs []string
+	// MasterName is the Sentinel master name (Sentinel mode only).
+	MasterName string
 	// Username is the ACL user (empty for the default user).
 	Username string
 	// Password authenticates (REDIS_PASSWORD); never logged.
@@ -76,10 +92,28 @@ func (c Config) Validate() error {
 	if c.DB < 0 {
 		errs = append(errs, fmt.Errorf("db %d: want >= 0", c.DB))
 	}
+	switch c.Mode {
+	case "", Standalone:
+		if len(c.Addrs) > 1 {
+			errs = append(errs, fmt.Errorf("%d addresses for a standalone server: set the mode to cluster or sentinel, or give one", len(c.Addrs)))
+		}
+	case Cluster:
+		if c.DB != 0 {
+			errs = append(errs, fmt.Errorf("db %d: a cluster has only database 0", c.DB))
+		}
+	case Sentinel:
+		if c.MasterName == "" {
+			errs = append(errs, errors.New("sentinel mode needs the master name"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("mode %q: want standalone, cluster or sentinel", c.Mode))
+	}
 	return errors.Join(errs...)
 }
 
-// NewClient returns a go-redis client for cfg. Every command it sends is
+// NewClient returns a go-redis client for cfg: a *goredis.Client for a
+// standalone server or a Sentinel-managed master, a *goredis.ClusterClient
+// for a cluster. Every command it sends is
 // bounded by the configured timeouts.
 func NewClient(cfg Config) (goredis.UniversalClient, error) {
 	if err := cfg.Validate(); err != nil {
@@ -100,6 +134,41 @@ func NewClient(cfg Config) (goredis.UniversalClient, error) {
 			}
 			tlsCfg.RootCAs = pool
 		}
+	}
+	switch cfg.Mode {
+	case Cluster:
+		return goredis.NewClusterClient(&goredis.ClusterOptions{
+			Addrs:           cfg.Addrs,
+			Username:        cfg.Username,
+			Password:        cfg.Password,
+			TLSConfig:       tlsCfg,
+			DialTimeout:     cfg.DialTimeout,
+			ReadTimeout:     cfg.ReadTimeout,
+			WriteTimeout:    cfg.WriteTimeout,
+			PoolSize:        cfg.PoolSize,
+			MaxRedirects:    8,
+			MaxRetries:      2,
+			MinRetryBackoff: 8 * time.Millisecond,
+			MaxRetryBackoff: 512 * time.Millisecond,
+		}), nil
+	case Sentinel:
+		return goredis.NewFailoverClient(&goredis.FailoverOptions{
+			MasterName:       cfg.MasterName,
+			SentinelAddrs:    cfg.Addrs,
+			Username:         cfg.Username,
+			Password:         cfg.Password,
+			SentinelUsername: cfg.Username,
+			SentinelPassword: cfg.Password,
+			DB:               cfg.DB,
+			TLSConfig:        tlsCfg,
+			DialTimeout:      cfg.DialTimeout,
+			ReadTimeout:      cfg.ReadTimeout,
+			WriteTimeout:     cfg.WriteTimeout,
+			PoolSize:         cfg.PoolSize,
+			MaxRetries:       2,
+			MinRetryBackoff:  8 * time.Millisecond,
+			MaxRetryBackoff:  512 * time.Millisecond,
+		}), nil
 	}
 	return goredis.NewClient(&goredis.Options{
 		Addr:            cfg.Addrs[0],

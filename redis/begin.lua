@@ -1,0 +1,104 @@
+-- begin.lua: the first step of a commit, on the input stream's slot. It
+-- gives the batch's entries to a token (this commit attempt) and stores the
+-- token's effects, so that whoever later holds one of these entries applies
+-- exactly these effects, whatever its own classification says.
+--
+-- KEYS[1] input stream, KEYS[2] intents "{<stream>}:intent" (hash: entry id
+-- -> token; "fx:<token>" -> the token's encoded effects), KEYS[3] tokens
+-- "{<stream>}:tokens" (sorted set: token -> its largest entry's
+-- millisecond). ARGV: group, ttl seconds, token, score, effects, n, the
+-- smallest and largest entry id, then the n entry ids.
+--
+-- When every entry is pending and has no token yet, it records them and
+-- returns {"ok"}. Otherwise it writes nothing and returns {"retry", v1..vn,
+-- t1, fx1, t2, fx2, ...}: per entry "" (pending, no token: give it to a new
+-- token), "-" (not pending: acknowledged already, skip it) or the token it
+-- has; then each such token with its effects ("" if they are gone) and
+-- its score.
+
+for i = 2, 3 do
+  local t = redis.call('TYPE', KEYS[i])['ok']
+  local want = 'hash'
+  if i == 3 then want = 'zset' end
+  if t ~= 'none' and t ~= want then
+    return redis.error_reply('WRONGTYPE pomocore commit: key ' .. KEYS[i] .. ' holds a ' .. t .. ', want a ' .. want)
+  end
+end
+local group, ttl, token, score, fx = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
+local n, lo, hi = tonumber(ARGV[6]), ARGV[7], ARGV[8]
+local first = 8
+
+-- Which entries are pending: one range query over the batch's ids (other
+-- consumers' entries in the range come too); when the range holds more
+-- than the query returned, ask for each entry not seen.
+local limit = 4 * n + 64
+local pending = {}
+local seen = 0
+for _, p in ipairs(redis.call('XPENDING', KEYS[1], group, lo, hi, limit)) do
+  pending[p[1]] = true
+  seen = seen + 1
+end
+if seen >= limit then
+  for i = 1, n do
+    local id = ARGV[first + i]
+    if not pending[id] and #redis.call('XPENDING', KEYS[1], group, id, id, 1) > 0 then
+      pending[id] = true
+    end
+  end
+end
+
+local verdicts, clean = {}, true
+for c = 1, n, 1000 do
+  local last = math.min(n, c + 999)
+  local ids = {}
+  for i = c, last do
+    ids[#ids + 1] = ARGV[first + i]
+  end
+  local had = redis.call('HMGET', KEYS[2], unpack(ids))
+  for i = c, last do
+    local h = had[i - c + 1]
+    if not pending[ARGV[first + i]] then
+      verdicts[i] = '-'
+      clean = false
+    elseif h then
+      verdicts[i] = h
+      clean = false
+    else
+      verdicts[i] = ''
+    end
+  end
+end
+
+if clean then
+  for c = 1, n, 1000 do
+    local set = {}
+    for i = c, math.min(n, c + 999) do
+      set[#set + 1] = ARGV[first + i]
+      set[#set + 1] = token
+    end
+    redis.call('HSET', KEYS[2], unpack(set))
+  end
+  redis.call('HSET', KEYS[2], 'fx:' .. token, fx)
+  redis.call('ZADD', KEYS[3], score, token)
+  if ttl > 0 then
+    redis.call('EXPIRE', KEYS[2], ttl)
+    redis.call('EXPIRE', KEYS[3], ttl)
+  end
+  return {'ok'}
+end
+
+local out = {'retry'}
+local tokens = {}
+for i = 1, n do
+  local v = verdicts[i]
+  out[#out + 1] = v
+  if v ~= '' and v ~= '-' and tokens[v] == nil then
+    tokens[v] = true
+  end
+end
+for t in pairs(tokens) do
+  out[#out + 1] = t
+  out[#out + 1] = redis.call('HGET', KEYS[2], 'fx:' .. t) or ''
+  out[#out + 1] = redis.call('ZSCORE', KEYS[3], t) or '0'
+end
+return out

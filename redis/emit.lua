@@ -1,0 +1,38 @@
+-- emit.lua: append one token's events to one stream (the session stream or
+-- the dead-letter stream), exactly once.
+--
+-- KEYS[1] the stream; KEYS[2] its applied record, as in incr.lua. ARGV:
+-- token, score, MAXLEN of the stream (0: no cap), ttl seconds of the
+-- record, then per event: f, and f field/value pairs.
+-- Returns 1 when it applied the token, 0 when the stream already had it.
+
+local t = redis.call('TYPE', KEYS[1])['ok']
+if t ~= 'none' and t ~= 'stream' then
+  return redis.error_reply('WRONGTYPE pomocore commit: key ' .. KEYS[1] .. ' holds a ' .. t .. ', want a stream')
+end
+t = redis.call('TYPE', KEYS[2])['ok']
+if t ~= 'none' and t ~= 'zset' then
+  return redis.error_reply('WRONGTYPE pomocore commit: key ' .. KEYS[2] .. ' holds a ' .. t .. ', want a zset')
+end
+local token, score, maxlen, rttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local floor = tonumber(redis.call('ZSCORE', KEYS[2], 'floor')) or -1
+if score < floor or redis.call('ZSCORE', KEYS[2], token) then
+  return 0
+end
+local p = 5
+while p <= #ARGV do
+  local f = tonumber(ARGV[p])
+  local fields = {}
+  for j = p + 1, p + 2 * f do
+    fields[#fields + 1] = ARGV[j]
+  end
+  if maxlen > 0 then
+    redis.call('XADD', KEYS[1], 'MAXLEN', '~', maxlen, '*', unpack(fields))
+  else
+    redis.call('XADD', KEYS[1], '*', unpack(fields))
+  end
+  p = p + 1 + 2 * f
+end
+redis.call('ZADD', KEYS[2], score, token)
+if rttl > 0 then redis.call('EXPIRE', KEYS[2], rttl) end
+return 1
