@@ -223,8 +223,7 @@ afterwards.
 // benchRedis connects to the configured Redis or starts a private
 // redis-server (miniredis when none is installed).
 func benchRedis(cfg config, stderr io.Writer) (goredis.UniversalClient, string, func(), error) {
-	rcfg := redis.Config{Addrs: cfg.RedisAddrs, Username: cfg.RedisUsername, Password: cfg.RedisPassword,
-		DB: cfg.RedisDB, TLS: cfg.RedisTLS, TLSCAFile: cfg.RedisTLSCA}
+	rcfg := cfg.redisConfig()
 	kind := "configured " + strings.Join(cfg.RedisAddrs, ",")
 	stop := func() {}
 	if len(cfg.RedisAddrs) == 0 {
@@ -764,16 +763,12 @@ func verifyBench(ctx context.Context, rdb goredis.UniversalClient, cfg config, r
 			problems = append(problems, fmt.Sprintf("%s: total %.0f, want %.0f", k, sum, exp.sums[k]))
 		}
 	}
-	var found int
-	iter := rdb.Scan(ctx, 0, cfg.KeyPrefix+":*", 1000).Iterator()
-	for iter.Next(ctx) {
-		found++
-	}
-	if err := iter.Err(); err != nil {
+	var found atomic.Int64
+	if err := scanKeys(ctx, rdb, cfg.KeyPrefix+":*", func(context.Context, goredis.UniversalClient, string) { found.Add(1) }); err != nil {
 		return "scanning keys: " + err.Error(), false
 	}
-	if found != len(keys) {
-		problems = append(problems, fmt.Sprintf("%d leaderboard keys, want %d", found, len(keys)))
+	if int(found.Load()) != len(keys) {
+		problems = append(problems, fmt.Sprintf("%d leaderboard keys, want %d", found.Load(), len(keys)))
 	}
 	for _, s := range []struct {
 		name string
@@ -827,10 +822,26 @@ func verifyBench(ctx context.Context, rdb goredis.UniversalClient, cfg config, r
 func cleanupBench(rdb goredis.UniversalClient, run string) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	iter := rdb.Scan(ctx, 0, "bench:"+run+":*", 1000).Iterator()
-	for iter.Next(ctx) {
-		_ = rdb.Unlink(ctx, iter.Val()).Err()
+	// Applied records and intents are named "{<key>}:applied", "{<stream>}:intent".
+	_ = scanKeys(ctx, rdb, "*bench:"+run+":*", func(ctx context.Context, node goredis.UniversalClient, key string) {
+		_ = node.Unlink(ctx, key).Err()
+	})
+}
+
+// scanKeys calls f with every key matching pattern and the client of the
+// node that holds it: on each master of a cluster, else on rdb.
+func scanKeys(ctx context.Context, rdb goredis.UniversalClient, pattern string, f func(context.Context, goredis.UniversalClient, string)) error {
+	scan := func(ctx context.Context, node goredis.UniversalClient) error {
+		iter := node.Scan(ctx, 0, pattern, 1000).Iterator()
+		for iter.Next(ctx) {
+			f(ctx, node, iter.Val())
+		}
+		return iter.Err()
 	}
+	if cc, ok := rdb.(*goredis.ClusterClient); ok {
+		return cc.ForEachMaster(ctx, func(ctx context.Context, node *goredis.Client) error { return scan(ctx, node) })
+	}
+	return scan(ctx, rdb)
 }
 
 func printBench(w io.Writer, results []benchResult) {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/pomocore/pomocore/redis"
 	"io"
 	"os"
 	"strconv"
@@ -23,6 +24,9 @@ type config struct {
 	RedisDB       int
 	RedisTLS      bool
 	RedisTLSCA    string
+	RedisMode     string
+	RedisMaster   string
+	ReplicaWaits  int
 	EmbeddedRedis string
 
 	MongoURI        string
@@ -114,6 +118,9 @@ func (c *config) settings() []setting {
 	return []setting{
 		{"APP_ENV", "app-env", "deployment environment; prod refuses the embedded Redis and store", false, strVal(&c.AppEnv)},
 		{"REDIS_ADDR", "redis-addr", "Redis host:port (comma-separated for several nodes); unset: embedded Redis", false, listVal(&c.RedisAddrs)},
+		{"REDIS_MODE", "redis-mode", "standalone, cluster (REDIS_ADDR lists seed nodes) or sentinel (REDIS_ADDR lists Sentinels)", false, strVal(&c.RedisMode)},
+		{"REDIS_MASTER_NAME", "redis-master-name", "Sentinel master name (REDIS_MODE=sentinel)", false, strVal(&c.RedisMaster)},
+		{"REDIS_REPLICA_WAITS", "redis-replica-waits", "replicas that must hold each commit step before the next (WAIT); 0: none", false, intVal(&c.ReplicaWaits)},
 		{"REDIS_PASSWORD", "redis-password", "Redis password (never logged)", true, strVal(&c.RedisPassword)},
 		{"POMOCORE_REDIS_USERNAME", "redis-username", "Redis ACL user name", false, strVal(&c.RedisUsername)},
 		{"POMOCORE_REDIS_DB", "redis-db", "Redis database number", false, intVal(&c.RedisDB)},
@@ -224,6 +231,14 @@ func (c *config) validate() error {
 		if c.MongoURI == "" {
 			bad("MONGO_URI", "required when APP_ENV=prod (the embedded SQLite store is for development)")
 		}
+	}
+	if len(c.RedisAddrs) > 0 {
+		if err := c.redisConfig().Validate(); err != nil {
+			bad("REDIS_ADDR/REDIS_MODE", "%v", err)
+		}
+	}
+	if c.ReplicaWaits < 0 {
+		bad("REDIS_REPLICA_WAITS", "%d: want 0 or more", c.ReplicaWaits)
 	}
 	for _, s := range []struct{ env, v string }{
 		{"POMOCORE_STREAM", c.Stream}, {"POMOCORE_GROUP", c.Group}, {"POMOCORE_CONSUMER", c.Consumer},
@@ -430,4 +445,11 @@ func (v listValue) Set(s string) error {
 	}
 	*v.p = out
 	return nil
+}
+
+// redisConfig is the Redis client configuration of the settings.
+func (c *config) redisConfig() redis.Config {
+	return redis.Config{Mode: c.RedisMode, Addrs: c.RedisAddrs, MasterName: c.RedisMaster,
+		Username: c.RedisUsername, Password: c.RedisPassword,
+		DB: c.RedisDB, TLS: c.RedisTLS, TLSCAFile: c.RedisTLSCA}
 }

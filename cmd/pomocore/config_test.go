@@ -32,13 +32,14 @@ func TestConfigDefaultsMatchTheContract(t *testing.T) {
 func TestConfigEnvThenFlags(t *testing.T) {
 	c, err := loadConfig("run", []string{"-group", "flag-group", "-batch-size", "50"}, envOf(map[string]string{
 		"POMOCORE_STREAM": "pattern_match_stream", "POMOCORE_GROUP": "pattern_match_group",
-		"REDIS_ADDR": "a:1, b:2", "POMOCORE_BLOCK": "250ms", "APP_ENV": "prod", "MONGO_URI": "mongodb://x",
+		"REDIS_ADDR": "a:1, b:2", "REDIS_MODE": "cluster", "REDIS_REPLICA_WAITS": "1", "POMOCORE_BLOCK": "250ms", "APP_ENV": "prod", "MONGO_URI": "mongodb://x",
 	}), &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.Stream != "pattern_match_stream" || c.Group != "flag-group" || c.BatchSize != 50 ||
-		c.Block != 250*time.Millisecond || len(c.RedisAddrs) != 2 || c.RedisAddrs[1] != "b:2" {
+		c.Block != 250*time.Millisecond || len(c.RedisAddrs) != 2 || c.RedisAddrs[1] != "b:2" ||
+		c.RedisMode != "cluster" || c.ReplicaWaits != 1 {
 		t.Errorf("config = %+v", c)
 	}
 	if c.DeadStream != "pattern_match_stream:dead" {
@@ -71,6 +72,10 @@ func TestConfigBadValuesNameTheSetting(t *testing.T) {
 		{map[string]string{"POMOCORE_LLM_WORKERS": "0"}, nil, "POMOCORE_LLM_WORKERS"},
 		{map[string]string{"POMOCORE_PATTERN_RELOAD": "-1s"}, nil, "POMOCORE_PATTERN_RELOAD"},
 		{nil, []string{"-no-such-flag"}, "no-such-flag"},
+		{map[string]string{"REDIS_ADDR": "a:1,b:2"}, nil, "REDIS_MODE"},
+		{map[string]string{"REDIS_ADDR": "a:1", "REDIS_MODE": "ring"}, nil, "REDIS_MODE"},
+		{map[string]string{"REDIS_ADDR": "a:1", "REDIS_MODE": "sentinel"}, nil, "master name"},
+		{map[string]string{"REDIS_REPLICA_WAITS": "-1"}, nil, "REDIS_REPLICA_WAITS"},
 	} {
 		_, err := loadConfig("run", tc.args, envOf(tc.env), &bytes.Buffer{})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

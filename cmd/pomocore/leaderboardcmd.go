@@ -61,8 +61,7 @@ func leaderboardCmd(ctx context.Context, args []string, getenv func(string) stri
 		return errors.New("-limit wants 1..1000 and -around 0..100")
 	}
 	key := pomocore.LeaderboardKey(cfg.KeyPrefix, *category, name)
-	rdb, err := redis.NewClient(redis.Config{Addrs: cfg.RedisAddrs, Username: cfg.RedisUsername, Password: cfg.RedisPassword,
-		DB: cfg.RedisDB, TLS: cfg.RedisTLS, TLSCAFile: cfg.RedisTLSCA})
+	rdb, err := redis.NewClient(cfg.redisConfig())
 	if err != nil {
 		return err
 	}

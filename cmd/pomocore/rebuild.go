@@ -163,8 +163,7 @@ func rebuildCmd(ctx context.Context, args []string, getenv func(string) string, 
 			return err
 		}
 	}
-	rdb, err := redis.NewClient(redis.Config{Addrs: cfg.RedisAddrs, Username: cfg.RedisUsername, Password: cfg.RedisPassword,
-		DB: cfg.RedisDB, TLS: cfg.RedisTLS, TLSCAFile: cfg.RedisTLSCA})
+	rdb, err := redis.NewClient(cfg.redisConfig())
 	if err != nil {
 		return err
 	}

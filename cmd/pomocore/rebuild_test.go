@@ -88,7 +88,7 @@ func TestRebuildRestoresLeaderboards(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("after the rebuild:\n%v\nwant\n%v", got, want)
 	}
-	if rdb.Exists(ctx, "leaderboard:Development:2026-W47:rebuild-tmp").Val() != 0 {
+	if rdb.Exists(ctx, "{leaderboard:Development:2026-W47}:rebuild-tmp").Val() != 0 {
 		t.Error("a temporary key was left behind")
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -165,7 +166,7 @@ func newPipeline(cfg config, loc *time.Location, rdb goredis.UniversalClient, re
 	tax *pomocore.Taxonomy, c pipeline.Classifier, ids map[string]pomocore.ObjectID, log *slog.Logger, obs pipeline.Observer) (*pipeline.Pipeline, error) {
 	committer, err := redis.NewCommitter(rdb, redis.CommitterConfig{
 		Stream: cfg.Stream, Group: cfg.Group, DeadStream: cfg.DeadStream, SessionStream: cfg.SessionStrm,
-		DeadMaxLen: int64(cfg.DeadMaxLen),
+		DeadMaxLen: int64(cfg.DeadMaxLen), ReplicaWaits: cfg.ReplicaWaits,
 	})
 	if err != nil {
 		return nil, err
@@ -313,10 +314,7 @@ func reloadPatterns(ctx context.Context, st pipeline.Patterns, tax *pomocore.Tax
 
 // openRedis connects to the configured Redis, or starts the embedded one.
 func openRedis(cfg config, log *slog.Logger) (goredis.UniversalClient, func(), error) {
-	rcfg := redis.Config{
-		Addrs: cfg.RedisAddrs, Username: cfg.RedisUsername, Password: cfg.RedisPassword,
-		DB: cfg.RedisDB, TLS: cfg.RedisTLS, TLSCAFile: cfg.RedisTLSCA,
-	}
+	rcfg := cfg.redisConfig()
 	var mini *miniredis.Miniredis
 	if len(cfg.RedisAddrs) == 0 {
 		mini = miniredis.NewMiniRedis()
@@ -328,12 +326,13 @@ func openRedis(cfg config, log *slog.Logger) (goredis.UniversalClient, func(), e
 			log.Warn("embedded redis: address taken, using a free port", "wanted", addr, "err", err)
 		}
 		rcfg.Addrs = []string{mini.Addr()}
+		rcfg.Mode = redis.Standalone
 		rcfg.Username, rcfg.Password = "", ""
 		log.Warn("EMBEDDED REDIS (in-process, in memory, for development): set REDIS_ADDR for a real one",
 			"addr", mini.Addr())
 		fmt.Printf("embedded redis listening on %s\n", mini.Addr())
 	} else {
-		log.Info("redis", "addrs", strings.Join(cfg.RedisAddrs, ","), "tls", cfg.RedisTLS || cfg.RedisTLSCA != "", "auth", cfg.RedisPassword != "")
+		log.Info("redis", "mode", cmp.Or(cfg.RedisMode, redis.Standalone), "addrs", strings.Join(cfg.RedisAddrs, ","), "tls", cfg.RedisTLS || cfg.RedisTLSCA != "", "auth", cfg.RedisPassword != "")
 	}
 	rdb, err := redis.NewClient(rcfg)
 	if err != nil {
