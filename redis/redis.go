@@ -138,18 +138,21 @@ func NewClient(cfg Config) (goredis.UniversalClient, error) {
 	switch cfg.Mode {
 	case Cluster:
 		return goredis.NewClusterClient(&goredis.ClusterOptions{
-			Addrs:           cfg.Addrs,
-			Username:        cfg.Username,
-			Password:        cfg.Password,
-			TLSConfig:       tlsCfg,
-			DialTimeout:     cfg.DialTimeout,
-			ReadTimeout:     cfg.ReadTimeout,
-			WriteTimeout:    cfg.WriteTimeout,
-			PoolSize:        cfg.PoolSize,
-			MaxRedirects:    8,
-			MaxRetries:      2,
-			MinRetryBackoff: 8 * time.Millisecond,
-			MaxRetryBackoff: 512 * time.Millisecond,
+			Addrs:        cfg.Addrs,
+			Username:     cfg.Username,
+			Password:     cfg.Password,
+			TLSConfig:    tlsCfg,
+			DialTimeout:  cfg.DialTimeout,
+			ReadTimeout:  cfg.ReadTimeout,
+			WriteTimeout: cfg.WriteTimeout,
+			PoolSize:     cfg.PoolSize,
+			MaxRedirects: 8,
+			// A killed master refuses connections without redirecting: only
+			// a reload of the slot map finds the promoted replica.
+			ClusterStateReloadInterval: 2 * time.Second,
+			MaxRetries:                 2,
+			MinRetryBackoff:            8 * time.Millisecond,
+			MaxRetryBackoff:            512 * time.Millisecond,
 		}), nil
 	case Sentinel:
 		return goredis.NewFailoverClient(&goredis.FailoverOptions{

@@ -130,7 +130,7 @@ func startProc(t *testing.T, bin string, env []string, consumer, logPath string)
 
 // groupState returns how many entries the group has read and how many are
 // pending (Redis 7's XINFO GROUPS).
-func groupState(t *testing.T, rdb *goredis.Client, stream, group string) (read, pending, lag int64) {
+func groupState(t *testing.T, rdb goredis.UniversalClient, stream, group string) (read, pending, lag int64) {
 	t.Helper()
 	gs, err := rdb.XInfoGroups(context.Background(), stream).Result()
 	if err != nil {
