@@ -296,7 +296,7 @@ func (c *Cluster) slotOwners(ctx context.Context, knownNodes, copies int) ([]str
 			return nil, fmt.Errorf("%s knows %d of %d nodes", a, v, knownNodes)
 		}
 		//lint:ignore SA1019 CLUSTER SLOTS is the Redis 7.0 view redis-cli uses; SHARDS adds nothing here
-	slots, err := nc.ClusterSlots(ctx).Result()
+		slots, err := nc.ClusterSlots(ctx).Result()
 		if err != nil {
 			return nil, fmt.Errorf("CLUSTER SLOTS on %s: %w", a, err)
 		}
