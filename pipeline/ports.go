@@ -1,7 +1,7 @@
 // Package pipeline is the application: it reads activity entries from the
 // input stream, validates and classifies them, stores usage logs and
 // classifications, and commits the Redis effects (leaderboard increments,
-// session-end events, dead letters) atomically with the acknowledgement.
+// session-end events, dead letters) exactly once, before the acknowledgement.
 //
 // It declares the small interfaces (ports) it needs; the redis, mongo and
 // sqlite packages implement them and cmd/pomocore wires them.
@@ -100,13 +100,15 @@ type CommitResult struct {
 
 // Committer applies a batch's Redis effects and acknowledgements.
 //
-// Contract: for each entry, its effects (increments, session event, dead
-// letter) apply if and only if its acknowledgement takes effect now (XACK
-// returned 1), atomically with it: a crash at any point leaves each entry
-// either pending with no effect or acknowledged with all of its effects.
-// Entries already acknowledged are skipped. On error, nothing may be assumed
-// about the batch; committing it again is always safe. Safe for concurrent
-// use.
+// Contract: each entry's effects (increments, session event, dead letter)
+// apply exactly once over all the commits of that entry, by this consumer or
+// any other, and the entry is acknowledged only after all of them applied.
+// A crash at any point leaves each entry either pending (with none, some or
+// all of its effects applied, and the same effects still to come; a
+// committer may keep the effects of the first attempt rather than those of
+// a later one) or acknowledged with all of them. Entries already
+// acknowledged are skipped. On error, nothing may be assumed about the
+// batch; committing it again is always safe. Safe for concurrent use.
 type Committer interface {
 	Commit(ctx context.Context, entries []CommitEntry) (CommitResult, error)
 }

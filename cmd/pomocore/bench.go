@@ -108,6 +108,11 @@ type benchResult struct {
 	OfSlowestPart  float64 `json:"fraction_of_slowest_part,omitempty"`
 	Batches        int64   `json:"batches"`
 	MeanBatch      float64 `json:"mean_batch"`
+	// Mean milliseconds per batch: the whole batch, its store call and its
+	// commit call.
+	BatchMillis  float64 `json:"batch_ms"`
+	StoreMillis  float64 `json:"store_ms"`
+	CommitMillis float64 `json:"commit_ms"`
 	StoreCommands  float64 `json:"store_commands_per_1000,omitempty"`
 	StoreUpdates   float64 `json:"store_update_statements_per_1000,omitempty"`
 	StoreInserted  float64 `json:"store_inserted_docs_per_1000,omitempty"`
@@ -352,6 +357,9 @@ type benchObserver struct {
 	committed  atomic.Int64
 	lastCommit atomic.Int64 // unix nanoseconds
 	batches    atomic.Int64
+	took       atomic.Int64 // nanoseconds, summed over batches
+	store      atomic.Int64
+	commit     atomic.Int64
 }
 
 func (b *benchObserver) BatchDone(r pipeline.BatchReport) {
@@ -359,6 +367,9 @@ func (b *benchObserver) BatchDone(r pipeline.BatchReport) {
 		b.ages.record(r.Ages)
 	}
 	b.batches.Add(1)
+	b.took.Add(int64(r.Took))
+	b.store.Add(int64(r.Store))
+	b.commit.Add(int64(r.Commit))
 	b.committed.Add(int64(r.Applied))
 	b.lastCommit.Store(time.Now().UnixNano())
 }
@@ -533,6 +544,8 @@ func benchOnce(ctx context.Context, o benchOptions, ids string, cfg config, rdb 
 	res.Batches = obs.batches.Load()
 	if res.Batches > 0 {
 		res.MeanBatch = float64(res.Events) / float64(res.Batches)
+		perBatch := func(ns int64) float64 { return float64(ns) / 1e6 / float64(res.Batches) }
+		res.BatchMillis, res.StoreMillis, res.CommitMillis = perBatch(obs.took.Load()), perBatch(obs.store.Load()), perBatch(obs.commit.Load())
 	}
 	if mongoStats != nil {
 		d := mongoStats()
@@ -856,6 +869,7 @@ func printBench(w io.Writer, results []benchResult) {
 		fmt.Fprintf(tw, "%s, %s ids, store %s, redis %s, %d consumer(s), batch <= %d, %d CPUs\n", r.Mode, r.IDs, r.Store, r.Redis, r.Consumers, r.Batch, r.CPUs)
 		fmt.Fprintf(tw, "  events\t%s\t(%d users, %d keys, %d leaderboard keys)\n", humanCount(int64(r.Events)), r.Users, r.Keys, r.LeaderboardKey)
 		fmt.Fprintf(tw, "  pipeline\t%s\tin %.2f s, %d batches of %.0f on average\n", f(r.EventsPerSec, " events/s"), r.Seconds, r.Batches, r.MeanBatch)
+		fmt.Fprintf(tw, "  per batch\t%.1f ms\tstore %.1f ms, commit %.1f ms\n", r.BatchMillis, r.StoreMillis, r.CommitMillis)
 		if r.StoreCeiling > 0 {
 			fmt.Fprintf(tw, "  store alone\t%s\t\n", f(r.StoreCeiling, " events/s"))
 			fmt.Fprintf(tw, "  commit alone\t%s\t\n", f(r.CommitCeiling, " events/s"))
