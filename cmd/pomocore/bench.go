@@ -101,18 +101,18 @@ type benchResult struct {
 	Users     int    `json:"users"`
 	Keys      int    `json:"keys"`
 
-	Seconds        float64 `json:"seconds"`
-	EventsPerSec   float64 `json:"events_per_sec"`
-	StoreCeiling   float64 `json:"store_ceiling_events_per_sec,omitempty"`
-	CommitCeiling  float64 `json:"commit_ceiling_events_per_sec,omitempty"`
-	OfSlowestPart  float64 `json:"fraction_of_slowest_part,omitempty"`
-	Batches        int64   `json:"batches"`
-	MeanBatch      float64 `json:"mean_batch"`
+	Seconds       float64 `json:"seconds"`
+	EventsPerSec  float64 `json:"events_per_sec"`
+	StoreCeiling  float64 `json:"store_ceiling_events_per_sec,omitempty"`
+	CommitCeiling float64 `json:"commit_ceiling_events_per_sec,omitempty"`
+	OfSlowestPart float64 `json:"fraction_of_slowest_part,omitempty"`
+	Batches       int64   `json:"batches"`
+	MeanBatch     float64 `json:"mean_batch"`
 	// Mean milliseconds per batch: the whole batch, its store call and its
 	// commit call.
-	BatchMillis  float64 `json:"batch_ms"`
-	StoreMillis  float64 `json:"store_ms"`
-	CommitMillis float64 `json:"commit_ms"`
+	BatchMillis    float64 `json:"batch_ms"`
+	StoreMillis    float64 `json:"store_ms"`
+	CommitMillis   float64 `json:"commit_ms"`
 	StoreCommands  float64 `json:"store_commands_per_1000,omitempty"`
 	StoreUpdates   float64 `json:"store_update_statements_per_1000,omitempty"`
 	StoreInserted  float64 `json:"store_inserted_docs_per_1000,omitempty"`
