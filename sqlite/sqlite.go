@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -195,6 +196,27 @@ func (s *Store) Save(ctx context.Context, records []pipeline.Record) error {
 
 type cdKey struct{ app, url, title string }
 
+// logRows is how many usage logs one INSERT statement writes.
+const logRows = 100
+
+// insertLogsSQL is the upsert of n usage logs.
+func insertLogsSQL(n int) string {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO pomodoro_usage_log
+(id, user_id, categorized_data_id, category_id, session, session_minutes, session_date, timestamp, duration)
+VALUES `)
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?)")
+	}
+	b.WriteString(`
+ON CONFLICT (id) DO UPDATE SET category_id = excluded.category_id, categorized_data_id = excluded.categorized_data_id
+  WHERE category_id != excluded.category_id OR categorized_data_id != excluded.categorized_data_id`)
+	return b.String()
+}
+
 func (s *Store) saveChunk(ctx context.Context, records []pipeline.Record) (err error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -227,14 +249,6 @@ WHERE id = ?3 AND (category_id != ?1 OR is_llm_based != ?2)`)
 		return fmt.Errorf("sqlite: prepare: %w", err)
 	}
 	findKey, err := tx.PrepareContext(ctx, `SELECT id FROM categorized_data WHERE app = ? AND url = ? AND title = ?`)
-	if err != nil {
-		return fmt.Errorf("sqlite: prepare: %w", err)
-	}
-	logs, err := tx.PrepareContext(ctx, `INSERT INTO pomodoro_usage_log
-(id, user_id, categorized_data_id, category_id, session, session_minutes, session_date, timestamp, duration)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (id) DO UPDATE SET category_id = excluded.category_id, categorized_data_id = excluded.categorized_data_id
-  WHERE category_id != excluded.category_id OR categorized_data_id != excluded.categorized_data_id`)
 	if err != nil {
 		return fmt.Errorf("sqlite: prepare: %w", err)
 	}
@@ -296,16 +310,37 @@ ON CONFLICT (id) DO UPDATE SET category_id = excluded.category_id, categorized_d
 		keyIDs[k] = id
 		learned = append(learned, k)
 	}
-	for i := range records {
-		r := &records[i]
-		a := &r.Activity
-		cd := a.CategorizedDataID.Hex()
-		if a.CategorizedDataID.IsZero() {
-			cd = keyIDs[cdKey{a.App, a.URL, a.Title}]
+	// Usage logs go in logRows rows per statement: one statement step
+	// instead of one per row. Rows of one statement apply in order, so a
+	// later record of the same id still wins.
+	var full *sql.Stmt
+	args := make([]any, 0, 9*logRows)
+	for start := 0; start < len(records); start += logRows {
+		chunk := records[start:min(start+logRows, len(records))]
+		args = args[:0]
+		for i := range chunk {
+			r := &chunk[i]
+			a := &r.Activity
+			cd := a.CategorizedDataID.Hex()
+			if a.CategorizedDataID.IsZero() {
+				cd = keyIDs[cdKey{a.App, a.URL, a.Title}]
+			}
+			args = append(args, r.UsageLogID.Hex(), a.UserID, cd, r.CategoryID.Hex(), a.Session,
+				a.SessionMinutes, a.SessionDate, a.Timestamp, a.Duration)
 		}
-		if _, err := logs.ExecContext(ctx, r.UsageLogID.Hex(), a.UserID, cd, r.CategoryID.Hex(), a.Session,
-			a.SessionMinutes, a.SessionDate, a.Timestamp, a.Duration); err != nil {
-			return fmt.Errorf("sqlite: usage log %s: %w", r.UsageLogID, err)
+		stmt := full
+		if len(chunk) < logRows || full == nil {
+			st, err := tx.PrepareContext(ctx, insertLogsSQL(len(chunk)))
+			if err != nil {
+				return fmt.Errorf("sqlite: prepare: %w", err)
+			}
+			if len(chunk) == logRows {
+				full = st
+			}
+			stmt = st
+		}
+		if _, err := stmt.ExecContext(ctx, args...); err != nil {
+			return fmt.Errorf("sqlite: usage logs %s...: %w", chunk[0].UsageLogID, err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
