@@ -46,6 +46,7 @@ type benchOptions struct {
 	Keys      int
 	Zipf      float64
 	Days      int
+	DaysSet   bool `json:"-"` // -days given explicitly
 	Batch     int
 	Consumers int
 	Store     string
@@ -145,7 +146,7 @@ func benchCmd(ctx context.Context, args []string, getenv func(string) string, st
 	fs.IntVar(&o.Users, "users", 10000, "distinct users")
 	fs.IntVar(&o.Keys, "keys", 20000, "distinct (app, url, title) keys, Zipf-distributed")
 	fs.Float64Var(&o.Zipf, "zipf", 1.1, "Zipf skew s of key popularity (> 1)")
-	fs.IntVar(&o.Days, "days", 3, "timestamps spread over this many days before now")
+	fs.IntVar(&o.Days, "days", 3, "timestamps spread over this many days before now (steady mode, unless set: the time each event is produced, minus up to a minute, as from live clients)")
 	fs.IntVar(&o.Batch, "batch", 0, "largest batch (0: POMOCORE_BATCH_SIZE or its default)")
 	fs.IntVar(&o.Consumers, "consumers", 1, "pipelines (consumers of the group) run in this process")
 	fs.StringVar(&o.Store, "store", "auto", "auto (MONGO_URI if set, else SQLite in a temporary directory), sqlite, mongo or discard (no store: Redis alone)")
@@ -170,6 +171,7 @@ afterwards.
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	fs.Visit(func(f *flag.Flag) { o.DaysSet = o.DaysSet || f.Name == "days" })
 	if err := o.validate(); err != nil {
 		return fmt.Errorf("bad flags:\n%w", err)
 	}
@@ -442,8 +444,12 @@ func benchOnce(ctx context.Context, o benchOptions, ids string, cfg config, rdb 
 	}
 
 	now := time.Now()
-	w := newBenchWorkload(workloadConfig{Users: o.Users, Keys: o.Keys, Zipf: o.Zipf, Days: o.Days, EndRate: 0.05, BadRate: 0.001,
-		GivenID: ids == "given", Seed: o.Seed, Now: now})
+	days := o.Days
+	if o.Mode == "steady" && !o.DaysSet {
+		days = 0 // live: events stamped as they are produced
+	}
+	w := newBenchWorkload(workloadConfig{Users: o.Users, Keys: o.Keys, Zipf: o.Zipf, Days: days, EndRate: 0.05, BadRate: 0.001,
+		GivenID: ids == "given", Seed: o.Seed, Now: now, Clock: time.Now})
 	exp := newExpectation(chain, tax, loc, cfg.KeyPrefix)
 	prod := &producer{rdb: rdb, stream: cfg.Stream, w: w, exp: exp, loc: loc}
 	if ids == "given" {

@@ -15,12 +15,15 @@ type workloadConfig struct {
 	Users   int     // distinct userIds
 	Keys    int     // distinct (app, url, title) keys
 	Zipf    float64 // skew of key popularity (s > 1)
-	Days    int     // timestamps spread over this many days before Now
+	Days    int     // timestamps spread over this many days before Now (0: live, see Clock)
 	EndRate float64 // share of events that end a session
 	BadRate float64 // share of malformed events (dead-lettered, never counted)
 	GivenID bool    // events name pre-created documents (categorizedDataId, pomodoroUsageLogId)
 	Seed    uint64
 	Now     time.Time
+	// Clock, with Days 0, stamps each event with the time it is made minus
+	// up to a minute, as live clients report what they just did.
+	Clock func() time.Time
 }
 
 // benchKey is one distinct (app, url, title) of the workload.
@@ -92,13 +95,20 @@ func benchObjectID(t time.Time, kind byte, n uint32) pomocore.ObjectID {
 }
 
 // next returns the next event.
+func (w *benchWorkload) timestamp() int64 {
+	if w.cfg.Days == 0 {
+		return w.cfg.Clock().Unix() - w.rng.Int64N(60)
+	}
+	return w.cfg.Now.Unix() - w.rng.Int64N(int64(w.cfg.Days)*86400)
+}
+
 func (w *benchWorkload) next() benchEvent {
 	w.seq++
 	e := benchEvent{
 		user:     w.rng.IntN(w.cfg.Users),
 		key:      int(w.zipf.Uint64()),
 		duration: 1 + w.rng.IntN(300),
-		ts:       w.cfg.Now.Unix() - w.rng.Int64N(int64(w.cfg.Days)*86400),
+		ts:       w.timestamp(),
 		session:  1 + w.rng.IntN(8),
 		end:      w.rng.Float64() < w.cfg.EndRate,
 		bad:      w.rng.Float64() < w.cfg.BadRate,
