@@ -26,8 +26,8 @@ const (
 )
 
 // committerBackends runs f against a real redis-server, a real Redis
-// Cluster (3 masters: the stream and the leaderboards in different slots)
-// and miniredis.
+// Cluster (3 masters: the stream and the leaderboards in different slots),
+// a master found through a real Sentinel, and miniredis.
 func committerBackends(t *testing.T, f func(t *testing.T, rdb goredis.UniversalClient)) {
 	t.Run("redis-server", func(t *testing.T) {
 		srv := redistest.Start(t)
@@ -38,6 +38,18 @@ func committerBackends(t *testing.T, f func(t *testing.T, rdb goredis.UniversalC
 			t.Skip("short: no cluster")
 		}
 		f(t, redistest.StartCluster(t, 3, 0).Client(t))
+	})
+	t.Run("sentinel", func(t *testing.T) {
+		if testing.Short() {
+			t.Skip("short: no sentinel")
+		}
+		master := redistest.Start(t)
+		rdb, err := redis.NewClient(redis.Config{Mode: redis.Sentinel, Addrs: []string{redistest.StartSentinel(t, master.Addr())}, MasterName: "mymaster"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = rdb.Close() })
+		f(t, rdb)
 	})
 	t.Run("miniredis", func(t *testing.T) {
 		m := miniredis.RunT(t)

@@ -133,3 +133,56 @@ func (s *Server) Restart(t testing.TB) {
 
 // String describes the server for test logs.
 func (s *Server) String() string { return fmt.Sprintf("redis-server %s", s.Addr()) }
+
+// StartSentinel starts a Redis Sentinel on a free port that monitors the
+// master at master under the name "mymaster" (quorum 1), and stops it when
+// t ends. It returns the Sentinel's address once the Sentinel names that
+// master.
+func StartSentinel(t testing.TB, master string) string {
+	t.Helper()
+	host, port, err := net.SplitHostPort(master)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	p := freePort(t)
+	conf := fmt.Sprintf("port %d\nbind 127.0.0.1\nprotected-mode no\ndir %s\nlogfile sentinel.log\n"+
+		"sentinel monitor mymaster %s %s 1\nsentinel down-after-milliseconds mymaster 1000\n", p, dir, host, port)
+	path := dir + "/sentinel.conf"
+	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("redis-server", path, "--sentinel")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start redis-sentinel: %v", err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-done
+	})
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(p))
+	s := goredis.NewSentinelClient(&goredis.Options{Addr: addr, DialTimeout: time.Second, MaxRetries: -1})
+	defer s.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		got, err := s.GetMasterAddrByName(ctx, "mymaster").Result()
+		cancel()
+		if err == nil && len(got) == 2 && net.JoinHostPort(got[0], got[1]) == master {
+			return addr
+		}
+		select {
+		case <-done:
+			log, _ := os.ReadFile(dir + "/sentinel.log")
+			t.Fatalf("redis-sentinel exited at start: %s", log)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sentinel on %s does not name master %s after 10s: %v %v", addr, master, got, err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
