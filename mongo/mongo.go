@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -21,6 +20,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/pomocore/pomocore"
+	"github.com/pomocore/pomocore/internal/bounded"
 	"github.com/pomocore/pomocore/pipeline"
 )
 
@@ -120,8 +120,8 @@ type Store struct {
 	// (an id never changes); written remembers the category this store
 	// last gave a categorized_data document, so that writing it again is
 	// skipped.
-	keyIDs  bounded[key, bson.ObjectID]
-	written bounded[bson.ObjectID, target]
+	keyIDs  *bounded.Map[key, bson.ObjectID]
+	written *bounded.Map[bson.ObjectID, target]
 }
 
 // Open connects, pings, and creates the indexes the store relies on.
@@ -135,8 +135,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mongo: connect: %w", redactErr(err, cfg.URI))
 	}
-	s := &Store{client: client, cfg: cfg, keyIDs: bounded[key, bson.ObjectID]{max: cfg.KeyCache},
-		written: bounded[bson.ObjectID, target]{max: cfg.KeyCache}}
+	s := &Store{client: client, cfg: cfg, keyIDs: bounded.New[key, bson.ObjectID](cfg.KeyCache),
+		written: bounded.New[bson.ObjectID, target](cfg.KeyCache)}
 	db := client.Database(cfg.Database)
 	s.patterns, s.cd, s.logs = db.Collection(CategoryPatternCollection), db.Collection(CategorizedDataCollection), db.Collection(UsageLogCollection)
 	if err := s.Ping(ctx); err != nil {
@@ -286,7 +286,7 @@ func (s *Store) resolveKeys(ctx context.Context, records []pipeline.Record, keys
 	ids := make(map[key]bson.ObjectID, len(keys))
 	var unknown []key
 	for _, k := range keys {
-		if id, ok := s.keyIDs.get(k); ok {
+		if id, ok := s.keyIDs.Get(k); ok {
 			ids[k] = id
 			decide[id] = last[k] // skipped when this store already wrote it
 			continue
@@ -337,14 +337,14 @@ func (s *Store) resolveKeys(ctx context.Context, records []pipeline.Record, keys
 	}
 	for i, k := range newKeys {
 		if !raced[i] {
-			s.keyIDs.put(k, ids[k])
-			s.written.put(ids[k], tgtOf(&records[last[k]]))
+			s.keyIDs.Put(k, ids[k])
+			s.written.Put(ids[k], tgtOf(&records[last[k]]))
 		}
 	}
 	for k, d := range existing {
 		ids[k] = d.ID
-		s.keyIDs.put(k, d.ID)
-		s.written.put(d.ID, target{category: d.CategoryID, llm: d.LLMBased})
+		s.keyIDs.Put(k, d.ID)
+		s.written.Put(d.ID, target{category: d.CategoryID, llm: d.LLMBased})
 		decide[d.ID] = last[k] // skipped below when already right
 	}
 	return ids, nil
@@ -359,7 +359,7 @@ func (s *Store) saveCategorized(ctx context.Context, records []pipeline.Record, 
 	groups := map[target][]bson.ObjectID{}
 	for id, i := range decide {
 		t := tgtOf(&records[i])
-		if w, ok := s.written.get(id); ok && w == t {
+		if w, ok := s.written.Get(id); ok && w == t {
 			continue // already right: no write
 		}
 		groups[t] = append(groups[t], id)
@@ -379,7 +379,7 @@ func (s *Store) saveCategorized(ctx context.Context, records []pipeline.Record, 
 		if err == nil {
 			for t, ids := range groups {
 				for _, id := range ids {
-					s.written.put(id, t)
+					s.written.Put(id, t)
 				}
 			}
 		}
@@ -563,30 +563,6 @@ func (s *Store) updateMany(ctx context.Context, coll *mongo.Collection, updates 
 		}
 	}
 	return missing, nil
-}
-
-// bounded is a map of at most max entries; when full it forgets everything
-// and fills again. Safe for concurrent use.
-type bounded[K comparable, V any] struct {
-	mu  sync.Mutex
-	max int
-	m   map[K]V
-}
-
-func (c *bounded[K, V]) get(k K) (V, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	v, ok := c.m[k]
-	return v, ok
-}
-
-func (c *bounded[K, V]) put(k K, v V) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil || len(c.m) >= c.max {
-		c.m = make(map[K]V, min(c.max, 1024))
-	}
-	c.m[k] = v
 }
 
 // insert inserts docs unordered, InsertBatch per command, and returns the

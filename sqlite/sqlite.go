@@ -14,12 +14,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/pomocore/pomocore"
+	"github.com/pomocore/pomocore/internal/bounded"
 	"github.com/pomocore/pomocore/pipeline"
 )
 
@@ -59,31 +59,7 @@ type Store struct {
 	cfg Config
 	// keyIDs remembers the ids of categorized_data documents by key (an
 	// id never changes), so that a known key costs an update by id.
-	keyIDs keyCache
-}
-
-// keyCache is a bounded map from (app, url, title) to document id; when
-// full it forgets everything and fills again. Safe for concurrent use.
-type keyCache struct {
-	mu  sync.Mutex
-	max int
-	m   map[cdKey]string
-}
-
-func (c *keyCache) get(k cdKey) (string, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	id, ok := c.m[k]
-	return id, ok
-}
-
-func (c *keyCache) put(k cdKey, id string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil || len(c.m) >= c.max {
-		c.m = make(map[cdKey]string, min(c.max, 1024))
-	}
-	c.m[k] = id
+	keyIDs *bounded.Map[cdKey, string]
 }
 
 const schema = `
@@ -170,7 +146,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 			return nil, fmt.Errorf("sqlite: add title_rules to %s: %w", path, err)
 		}
 	}
-	return &Store{db: db, cfg: cfg, keyIDs: keyCache{max: 100000}}, nil
+	return &Store{db: db, cfg: cfg, keyIDs: bounded.New[cdKey, string](100000)}, nil
 }
 
 // Close closes the database.
@@ -290,7 +266,7 @@ WHERE id = ?3 AND (category_id != ?1 OR is_llm_based != ?2)`)
 		llm := r.Classification.LLMBased()
 		// A key's document never changes id: a known one is updated by id,
 		// and only when its category differs.
-		if id, ok := s.keyIDs.get(k); ok {
+		if id, ok := s.keyIDs.Get(k); ok {
 			if _, err := byIDOnly.ExecContext(ctx, cat, llm, id); err != nil {
 				return fmt.Errorf("sqlite: categorized_data %s: %w", id, err)
 			}
@@ -347,7 +323,7 @@ WHERE id = ?3 AND (category_id != ?1 OR is_llm_based != ?2)`)
 		return fmt.Errorf("sqlite: commit: %w", err)
 	}
 	for _, k := range learned {
-		s.keyIDs.put(k, keyIDs[k])
+		s.keyIDs.Put(k, keyIDs[k])
 	}
 	return nil
 }
