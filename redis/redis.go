@@ -135,56 +135,35 @@ func NewClient(cfg Config) (goredis.UniversalClient, error) {
 			tlsCfg.RootCAs = pool
 		}
 	}
+	// One set of options for every kind of client: go-redis derives the
+	// cluster, Sentinel and single-node options from it.
+	opts := &goredis.UniversalOptions{
+		Addrs:            cfg.Addrs,
+		MasterName:       cfg.MasterName,
+		Username:         cfg.Username,
+		Password:         cfg.Password,
+		SentinelUsername: cfg.Username,
+		SentinelPassword: cfg.Password,
+		DB:               cfg.DB,
+		TLSConfig:        tlsCfg,
+		DialTimeout:      cfg.DialTimeout,
+		ReadTimeout:      cfg.ReadTimeout,
+		WriteTimeout:     cfg.WriteTimeout,
+		PoolSize:         cfg.PoolSize,
+		MaxRedirects:     8,
+		MaxRetries:       2,
+		MinRetryBackoff:  8 * time.Millisecond,
+		MaxRetryBackoff:  512 * time.Millisecond,
+	}
 	switch cfg.Mode {
 	case Cluster:
-		return goredis.NewClusterClient(&goredis.ClusterOptions{
-			Addrs:        cfg.Addrs,
-			Username:     cfg.Username,
-			Password:     cfg.Password,
-			TLSConfig:    tlsCfg,
-			DialTimeout:  cfg.DialTimeout,
-			ReadTimeout:  cfg.ReadTimeout,
-			WriteTimeout: cfg.WriteTimeout,
-			PoolSize:     cfg.PoolSize,
-			MaxRedirects: 8,
-			// A killed master refuses connections without redirecting: only
-			// a reload of the slot map finds the promoted replica.
-			ClusterStateReloadInterval: 2 * time.Second,
-			MaxRetries:                 2,
-			MinRetryBackoff:            8 * time.Millisecond,
-			MaxRetryBackoff:            512 * time.Millisecond,
-		}), nil
+		co := opts.Cluster()
+		// A killed master refuses connections without redirecting: only a
+		// reload of the slot map finds the promoted replica.
+		co.ClusterStateReloadInterval = 2 * time.Second
+		return goredis.NewClusterClient(co), nil
 	case Sentinel:
-		return goredis.NewFailoverClient(&goredis.FailoverOptions{
-			MasterName:       cfg.MasterName,
-			SentinelAddrs:    cfg.Addrs,
-			Username:         cfg.Username,
-			Password:         cfg.Password,
-			SentinelUsername: cfg.Username,
-			SentinelPassword: cfg.Password,
-			DB:               cfg.DB,
-			TLSConfig:        tlsCfg,
-			DialTimeout:      cfg.DialTimeout,
-			ReadTimeout:      cfg.ReadTimeout,
-			WriteTimeout:     cfg.WriteTimeout,
-			PoolSize:         cfg.PoolSize,
-			MaxRetries:       2,
-			MinRetryBackoff:  8 * time.Millisecond,
-			MaxRetryBackoff:  512 * time.Millisecond,
-		}), nil
+		return goredis.NewFailoverClient(opts.Failover()), nil
 	}
-	return goredis.NewClient(&goredis.Options{
-		Addr:            cfg.Addrs[0],
-		Username:        cfg.Username,
-		Password:        cfg.Password,
-		DB:              cfg.DB,
-		TLSConfig:       tlsCfg,
-		DialTimeout:     cfg.DialTimeout,
-		ReadTimeout:     cfg.ReadTimeout,
-		WriteTimeout:    cfg.WriteTimeout,
-		PoolSize:        cfg.PoolSize,
-		MaxRetries:      2,
-		MinRetryBackoff: 8 * time.Millisecond,
-		MaxRetryBackoff: 512 * time.Millisecond,
-	}), nil
+	return goredis.NewClient(opts.Simple()), nil
 }
