@@ -204,7 +204,7 @@ func (c *Committer) Commit(ctx context.Context, entries []pipeline.CommitEntry) 
 var errNoGroup = errors.New("NOGROUP")
 
 func (c *Committer) commit(ctx context.Context, entries []pipeline.CommitEntry) (pipeline.CommitResult, error) {
-	entries, ms, err := dedupe(entries)
+	entries, ids, err := dedupe(entries)
 	if err != nil {
 		return pipeline.CommitResult{}, err
 	}
@@ -218,11 +218,11 @@ func (c *Committer) commit(ctx context.Context, entries []pipeline.CommitEntry) 
 		fx    *effects
 	}
 	var (
-		fresh     *held
-		old       = map[string]*held{}
-		ackIDs    = make([]string, 0, n)
-		todo, tms = entries, ms
-		missingFx int
+		fresh      *held
+		old        = map[string]*held{}
+		ackIDs     = make([]string, 0, n)
+		todo, tids = entries, ids
+		missingFx  int
 	)
 	for attempt := 0; len(todo) > 0; attempt++ {
 		if attempt == 4 {
@@ -230,14 +230,14 @@ func (c *Committer) commit(ctx context.Context, entries []pipeline.CommitEntry) 
 		}
 		lo, hi := 0, 0
 		for i := range todo {
-			if entryLess(tms[i], todo[i].ID, tms[lo], todo[lo].ID) {
+			if tids[i].less(tids[lo]) {
 				lo = i
 			}
-			if entryLess(tms[hi], todo[hi].ID, tms[i], todo[i].ID) {
+			if tids[hi].less(tids[i]) {
 				hi = i
 			}
 		}
-		h := &held{token: todo[hi].ID + "/" + randomHex(), score: tms[hi], fx: effectsOf(todo)}
+		h := &held{token: todo[hi].ID + "/" + randomHex(), score: tids[hi].ms, fx: effectsOf(todo)}
 		args := make([]any, 0, 8+len(todo))
 		args = append(args, c.cfg.Group, int64(c.cfg.RecordTTL/time.Second), h.token, h.score, h.fx.encode(),
 			len(todo), todo[lo].ID, todo[hi].ID)
@@ -277,12 +277,12 @@ func (c *Committer) commit(ctx context.Context, entries []pipeline.CommitEntry) 
 			old[token] = h
 		}
 		var next []pipeline.CommitEntry
-		var nextMs []uint64
+		var nextIDs []entryID
 		for i, v := range reply[1 : 1+len(todo)] {
 			switch v {
 			case "":
 				next = append(next, todo[i])
-				nextMs = append(nextMs, tms[i])
+				nextIDs = append(nextIDs, tids[i])
 			case "-":
 			default:
 				if old[v].fx == nil {
@@ -291,7 +291,7 @@ func (c *Committer) commit(ctx context.Context, entries []pipeline.CommitEntry) 
 				ackIDs = append(ackIDs, todo[i].ID)
 			}
 		}
-		todo, tms = next, nextMs
+		todo, tids = next, nextIDs
 	}
 	if len(ackIDs) == 0 {
 		return pipeline.CommitResult{Skipped: n}, nil
@@ -342,14 +342,19 @@ func (c *Committer) commit(ctx context.Context, entries []pipeline.CommitEntry) 
 	return res, nil
 }
 
+// entryID is a stream entry id, parsed.
+type entryID struct{ ms, seq uint64 }
+
+func (a entryID) less(b entryID) bool { return a.ms < b.ms || a.ms == b.ms && a.seq < b.seq }
+
 // dedupe drops repeated entries (the first wins) and returns each entry's
-// millisecond part.
-func dedupe(entries []pipeline.CommitEntry) ([]pipeline.CommitEntry, []uint64, error) {
-	ms := make([]uint64, 0, len(entries))
+// parsed id.
+func dedupe(entries []pipeline.CommitEntry) ([]pipeline.CommitEntry, []entryID, error) {
+	ids := make([]entryID, 0, len(entries))
 	seen := make(map[string]struct{}, len(entries))
 	out := make([]pipeline.CommitEntry, 0, len(entries))
 	for i := range entries {
-		m, _, err := pomocore.ParseEntryID(entries[i].ID)
+		ms, seq, err := pomocore.ParseEntryID(entries[i].ID)
 		if err != nil {
 			return nil, nil, fmt.Errorf("entry id: %w", err)
 		}
@@ -357,20 +362,10 @@ func dedupe(entries []pipeline.CommitEntry) ([]pipeline.CommitEntry, []uint64, e
 			continue
 		}
 		seen[entries[i].ID] = struct{}{}
-		ms = append(ms, m)
+		ids = append(ids, entryID{ms, seq})
 		out = append(out, entries[i])
 	}
-	return out, ms, nil
-}
-
-// entryLess orders stream entry ids given their millisecond parts.
-func entryLess(msA uint64, a string, msB uint64, b string) bool {
-	if msA != msB {
-		return msA < msB
-	}
-	_, sa, _ := pomocore.ParseEntryID(a)
-	_, sb, _ := pomocore.ParseEntryID(b)
-	return sa < sb
+	return out, ids, nil
 }
 
 func randomHex() string {
