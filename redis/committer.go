@@ -21,6 +21,8 @@ import (
 var (
 	//go:embed begin.lua
 	beginLua string
+	//go:embed applied.lua
+	appliedLua string
 	//go:embed incr.lua
 	incrLua string
 	//go:embed emit.lua
@@ -33,8 +35,8 @@ var (
 	forgetLua string
 
 	beginScript  = newScript(beginLua)
-	incrScript   = newScript(incrLua)
-	emitScript   = newScript(emitLua)
+	incrScript   = newScript(appliedLua + incrLua)
+	emitScript   = newScript(appliedLua + emitLua)
 	ackScript    = newScript(ackLua)
 	trimScript   = newScript(trimLua)
 	forgetScript = newScript(forgetLua)

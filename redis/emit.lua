@@ -5,18 +5,12 @@
 -- token, score, MAXLEN of the stream (0: no cap), ttl seconds of the
 -- record, then per event: f, and f field/value pairs.
 -- Returns 1 when it applied the token, 0 when the stream already had it.
+-- Uses want_type and has_token of applied.lua.
 
-local t = redis.call('TYPE', KEYS[1])['ok']
-if t ~= 'none' and t ~= 'stream' then
-  return redis.error_reply('WRONGTYPE pomocore commit: key ' .. KEYS[1] .. ' holds a ' .. t .. ', want a stream')
-end
-t = redis.call('TYPE', KEYS[2])['ok']
-if t ~= 'none' and t ~= 'zset' then
-  return redis.error_reply('WRONGTYPE pomocore commit: key ' .. KEYS[2] .. ' holds a ' .. t .. ', want a zset')
-end
+local err = want_type(KEYS[1], 'stream') or want_type(KEYS[2], 'zset')
+if err then return err end
 local token, score, maxlen, rttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local floor = tonumber(redis.call('ZSCORE', KEYS[2], 'floor')) or -1
-if score < floor or redis.call('ZSCORE', KEYS[2], token) then
+if has_token(KEYS[2], token, score) then
   return 0
 end
 local p = 5

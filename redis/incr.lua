@@ -9,16 +9,14 @@
 -- ARGV: token, score, ttl seconds of the leaderboard (0: leave), ttl
 -- seconds of the record, then (member, seconds) pairs.
 -- Returns 1 when it applied the token, 0 when the key already had it.
+-- Uses want_type and has_token of applied.lua.
 
 for i = 1, 2 do
-  local t = redis.call('TYPE', KEYS[i])['ok']
-  if t ~= 'none' and t ~= 'zset' then
-    return redis.error_reply('WRONGTYPE pomocore commit: key ' .. KEYS[i] .. ' holds a ' .. t .. ', want a zset')
-  end
+  local err = want_type(KEYS[i], 'zset')
+  if err then return err end
 end
 local token, score, ttl, rttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local floor = tonumber(redis.call('ZSCORE', KEYS[2], 'floor')) or -1
-if score < floor or redis.call('ZSCORE', KEYS[2], token) then
+if has_token(KEYS[2], token, score) then
   return 0
 end
 for p = 5, #ARGV, 2 do
