@@ -556,28 +556,15 @@ func (c *Committer) TrimApplied(ctx context.Context) (int64, error) {
 }
 
 // floorMs returns the millisecond part of the group's floor: any entry a
-// consumer could still commit has an id at or above it. It reads the last
-// delivered id first and the oldest pending id second: an entry delivered
-// in between is above the first, one acknowledged in between only raises
-// the second. 0 when nothing was delivered yet.
+// consumer could still commit has an id at or above it (groupAndPending
+// reads the two ids in the order that makes this hold). 0 when nothing was
+// delivered yet.
 func (c *Committer) floorMs(ctx context.Context) (int64, error) {
-	groups, err := c.rdb.XInfoGroups(ctx, c.cfg.Stream).Result()
+	g, p, err := groupAndPending(ctx, c.rdb, c.cfg.Stream, c.cfg.Group)
 	if err != nil {
-		return 0, fmt.Errorf("floor: groups of %s: %w", c.cfg.Stream, err)
+		return 0, fmt.Errorf("floor: %w", err)
 	}
-	last := ""
-	for _, g := range groups {
-		if g.Name == c.cfg.Group {
-			last = g.LastDeliveredID
-		}
-	}
-	if last == "" {
-		return 0, fmt.Errorf("floor: group %s of %s: %w", c.cfg.Group, c.cfg.Stream, errNoGroup)
-	}
-	p, err := c.rdb.XPending(ctx, c.cfg.Stream, c.cfg.Group).Result()
-	if err != nil {
-		return 0, fmt.Errorf("floor: pending of %s/%s: %w", c.cfg.Stream, c.cfg.Group, err)
-	}
+	last := g.LastDeliveredID
 	ms, _, err := pomocore.ParseEntryID(last)
 	if err != nil {
 		return 0, fmt.Errorf("floor: last delivered id %q: %w", last, err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -99,29 +100,36 @@ func (l *Leaderboards) rank(ctx context.Context, key string, start int64, zs []g
 // GroupState returns the consumer group's lag, pending count and the age
 // of its oldest pending entry.
 func (r *Reader) GroupState(ctx context.Context) (lag, pending int64, oldest time.Duration, err error) {
-	gs, err := r.rdb.XInfoGroups(ctx, r.cfg.Stream).Result()
+	g, p, err := groupAndPending(ctx, r.rdb, r.cfg.Stream, r.cfg.Group)
 	if err != nil {
-		return 0, 0, 0, fmt.Errorf("group state of %s: %w", r.cfg.Stream, err)
-	}
-	found := false
-	for _, g := range gs {
-		if g.Name == r.cfg.Group {
-			lag, found = g.Lag, true
-		}
-	}
-	if !found {
-		return 0, 0, 0, fmt.Errorf("group %s of %s: missing", r.cfg.Group, r.cfg.Stream)
-	}
-	p, err := r.rdb.XPending(ctx, r.cfg.Stream, r.cfg.Group).Result()
-	if err != nil {
-		return 0, 0, 0, fmt.Errorf("pending of %s/%s: %w", r.cfg.Stream, r.cfg.Group, err)
+		return 0, 0, 0, fmt.Errorf("group state: %w", err)
 	}
 	if p.Count > 0 {
 		if ms, _, err := pomocore.ParseEntryID(p.Lower); err == nil {
 			oldest = time.Since(time.UnixMilli(int64(ms)))
 		}
 	}
-	return lag, p.Count, oldest, nil
+	return g.Lag, p.Count, oldest, nil
+}
+
+// groupAndPending reads group's entry in XINFO GROUPS, then its XPENDING
+// summary, in that order: an entry delivered in between is above the last
+// delivered id read first; one acknowledged in between only shrinks the
+// pending list read second. A missing group is errNoGroup.
+func groupAndPending(ctx context.Context, rdb goredis.UniversalClient, stream, group string) (goredis.XInfoGroup, *goredis.XPending, error) {
+	gs, err := rdb.XInfoGroups(ctx, stream).Result()
+	if err != nil {
+		return goredis.XInfoGroup{}, nil, fmt.Errorf("groups of %s: %w", stream, err)
+	}
+	i := slices.IndexFunc(gs, func(g goredis.XInfoGroup) bool { return g.Name == group })
+	if i < 0 {
+		return goredis.XInfoGroup{}, nil, fmt.Errorf("group %s of %s: %w", group, stream, errNoGroup)
+	}
+	p, err := rdb.XPending(ctx, stream, group).Result()
+	if err != nil {
+		return goredis.XInfoGroup{}, nil, fmt.Errorf("pending of %s/%s: %w", stream, group, err)
+	}
+	return gs[i], p, nil
 }
 
 // Replace swaps in new contents for keys, atomically: each board is written
