@@ -304,7 +304,8 @@ type benchStore interface {
 func openBenchStore(ctx context.Context, kind, name string, cfg config) (benchStore, func(), error) {
 	switch kind {
 	case "mongo":
-		mcfg := mongo.Config{URI: cfg.MongoURI, Database: cfg.MongoDatabase + "_bench" + name, Timeout: cfg.StoreTimeout, MaxStatements: cfg.MongoStatements}
+		mcfg := cfg.mongoConfig()
+		mcfg.Database += "_bench" + name
 		if err := mongo.DropDatabase(ctx, mcfg); err != nil {
 			return nil, nil, err
 		}
@@ -713,8 +714,7 @@ func measureCeilings(ctx context.Context, o benchOptions, cfg config, loc *time.
 	if err != nil {
 		return err
 	}
-	committer, err := redis.NewCommitter(rdb, redis.CommitterConfig{Stream: ccfg.Stream, Group: ccfg.Group,
-		DeadStream: ccfg.DeadStream, SessionStream: ccfg.SessionStrm, DeadMaxLen: int64(ccfg.DeadMaxLen)})
+	committer, err := redis.NewCommitter(rdb, ccfg.committerConfig())
 	if err != nil {
 		return err
 	}

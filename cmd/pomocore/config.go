@@ -4,13 +4,15 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/pomocore/pomocore/redis"
 	"io"
 	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/pomocore/pomocore/mongo"
+	"github.com/pomocore/pomocore/redis"
 )
 
 // config is every setting of `pomocore run`, read from the environment and
@@ -452,4 +454,15 @@ func (c *config) redisConfig() redis.Config {
 	return redis.Config{Mode: c.RedisMode, Addrs: c.RedisAddrs, MasterName: c.RedisMaster,
 		Username: c.RedisUsername, Password: c.RedisPassword,
 		DB: c.RedisDB, TLS: c.RedisTLS, TLSCAFile: c.RedisTLSCA}
+}
+
+// committerConfig is the Redis committer configuration of the settings.
+func (c *config) committerConfig() redis.CommitterConfig {
+	return redis.CommitterConfig{Stream: c.Stream, Group: c.Group, DeadStream: c.DeadStream, SessionStream: c.SessionStrm,
+		DeadMaxLen: int64(c.DeadMaxLen), ReplicaWaits: c.ReplicaWaits}
+}
+
+// mongoConfig is the MongoDB store configuration of the settings.
+func (c *config) mongoConfig() mongo.Config {
+	return mongo.Config{URI: c.MongoURI, Database: c.MongoDatabase, Timeout: c.StoreTimeout, MaxStatements: c.MongoStatements}
 }

@@ -164,10 +164,7 @@ func newReader(ctx context.Context, cfg config, rdb goredis.UniversalClient, log
 // classifier, committing through rdb.
 func newPipeline(cfg config, loc *time.Location, rdb goredis.UniversalClient, reader pipeline.Reader, st pipeline.Store,
 	tax *pomocore.Taxonomy, c pipeline.Classifier, ids map[string]pomocore.ObjectID, log *slog.Logger, obs pipeline.Observer) (*pipeline.Pipeline, error) {
-	committer, err := redis.NewCommitter(rdb, redis.CommitterConfig{
-		Stream: cfg.Stream, Group: cfg.Group, DeadStream: cfg.DeadStream, SessionStream: cfg.SessionStrm,
-		DeadMaxLen: int64(cfg.DeadMaxLen), ReplicaWaits: cfg.ReplicaWaits,
-	})
+	committer, err := redis.NewCommitter(rdb, cfg.committerConfig())
 	if err != nil {
 		return nil, err
 	}
@@ -352,7 +349,7 @@ func openRedis(cfg config, log *slog.Logger) (goredis.UniversalClient, func(), e
 // openStore opens the MongoDB store when MONGO_URI is set, else SQLite.
 func openStore(ctx context.Context, cfg config, log *slog.Logger) (store, func(), error) {
 	if cfg.MongoURI != "" {
-		mcfg := mongo.Config{URI: cfg.MongoURI, Database: cfg.MongoDatabase, Timeout: cfg.StoreTimeout, MaxStatements: cfg.MongoStatements}
+		mcfg := cfg.mongoConfig()
 		if err := mcfg.Validate(); err != nil {
 			return nil, nil, fmt.Errorf("MONGO_URI/MONGO_DATABASE: %w", err)
 		}
