@@ -279,6 +279,12 @@ func tgtOf(r *pipeline.Record) target {
 	return target{category: bson.ObjectID(r.CategoryID), llm: r.Classification.LLMBased()}
 }
 
+// cdDocOf is the categorized_data document id gets from record r.
+func cdDocOf(id bson.ObjectID, r *pipeline.Record) cdDoc {
+	t := tgtOf(r)
+	return cdDoc{ID: id, App: r.Activity.App, URL: r.Activity.URL, Title: r.Activity.Title, CategoryID: t.category, LLMBased: t.llm}
+}
+
 // resolveKeys finds or creates the categorized_data document of each key
 // and adds to decide the ones whose category must be set. Keys seen before
 // cost nothing here: their id is remembered.
@@ -309,8 +315,7 @@ func (s *Store) resolveKeys(ctx context.Context, records []pipeline.Record, keys
 		}
 		r := &records[last[k]]
 		id := bson.ObjectID(pomocore.NewObjectID(now))
-		newDocs = append(newDocs, cdDoc{ID: id, App: k.app, URL: k.url, Title: k.title,
-			CategoryID: bson.ObjectID(r.CategoryID), LLMBased: r.Classification.LLMBased()})
+		newDocs = append(newDocs, cdDocOf(id, r))
 		newKeys = append(newKeys, k)
 		ids[k] = id
 	}
@@ -390,8 +395,7 @@ func (s *Store) saveCategorized(ctx context.Context, records []pipeline.Record, 
 	docs := make([]any, 0, len(missing))
 	for _, id := range missing {
 		r := &records[decide[id]]
-		docs = append(docs, cdDoc{ID: id, App: r.Activity.App, URL: r.Activity.URL, Title: r.Activity.Title,
-			CategoryID: bson.ObjectID(r.CategoryID), LLMBased: r.Classification.LLMBased()})
+		docs = append(docs, cdDocOf(id, r))
 	}
 	// A duplicate key here means another document holds the (app, url,
 	// title) key, or a concurrent insert won: nothing more to create.
