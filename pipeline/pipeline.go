@@ -351,6 +351,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	cursor := "0-0"
 	failures := 0
 	scanned := false // a full reclaim scan ended and no read followed yet
+	full := false    // the last read filled a batch: a backlog is waiting
 	for ctx.Err() == nil {
 		var msgs []Message
 		var err error
@@ -360,6 +361,12 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		}
 		// Reclaim when it is time, but read at least once between two full
 		// scans, so that a short interval cannot starve new entries.
+		// Read only when the batch can be stored at once and committed next:
+		// a batch read earlier would wait in a queue, and its events age
+		// there, while a later read takes them in a larger batch.
+		if err := st.acquire(ctx, full); err != nil {
+			break
+		}
 		if now := p.deps.Now(); !now.Before(nextClaim) && !scanned {
 			msgs, cursor, err = p.deps.Reader.Claim(work, p.cfg.ClaimIdle, cursor, p.cfg.BatchSize)
 			if err == nil && cursor == "0-0" {
@@ -375,6 +382,10 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			msgs, err = p.deps.Reader.Read(work, p.cfg.BatchSize, p.cfg.Block)
 			scanned = false
 		}
+		if err != nil || len(msgs) == 0 {
+			st.release()
+		}
+		full = len(msgs) == p.cfg.BatchSize
 		if err != nil {
 			if ctx.Err() != nil {
 				break
@@ -615,19 +626,75 @@ func (p *Pipeline) commit(ctx context.Context, b *Batch) error {
 }
 
 // stages runs the store and the commit of successive batches overlapped:
-// while batch k is committed, batch k+1 is stored and batch k+2 read and
-// prepared. Batches are stored and committed in the order submitted, and a
-// batch is committed only after its records are stored.
+// while batch k is committed, batch k+1 is stored (and, when a backlog is
+// waiting, batch k+2 read and prepared). Batches are stored and committed in
+// the order submitted, and a batch is committed only after its records are
+// stored.
+//
+// acquire bounds the batches in flight, from read to committed: two while
+// the pipeline keeps up, so that a batch is read just as the one before it
+// goes to commit and waits in no queue (its events wait in the stream
+// instead, and join it); three while a backlog drains, so that reading and
+// preparing overlap too.
 type stages struct {
 	toStore, toCommit chan *Batch
 	failed            chan struct{}
 	err               error
 	once              sync.Once
 	done              sync.WaitGroup
+
+	mu       sync.Mutex
+	inFlight int
+	freed    chan struct{} // a slot was released (capacity 1: one acquirer)
+}
+
+// Batches in flight, from read to committed: while keeping up, and while
+// a backlog drains.
+const (
+	inFlightKeepingUp = 2
+	inFlightBacklog   = 3
+)
+
+// acquire takes a slot for the next read, waiting while the batches in
+// flight reach the bound (inFlightBacklog when backlog, else
+// inFlightKeepingUp). Only the read loop calls it.
+func (s *stages) acquire(ctx context.Context, backlog bool) error {
+	limit := inFlightKeepingUp
+	if backlog {
+		limit = inFlightBacklog
+	}
+	for {
+		s.mu.Lock()
+		if s.inFlight < limit {
+			s.inFlight++
+			s.mu.Unlock()
+			return nil
+		}
+		s.mu.Unlock()
+		select {
+		case <-s.freed:
+		case <-s.failed:
+			return s.err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// release gives back a slot: a read brought nothing, or a batch is
+// committed.
+func (s *stages) release() {
+	s.mu.Lock()
+	s.inFlight--
+	s.mu.Unlock()
+	select {
+	case s.freed <- struct{}{}:
+	default:
+	}
 }
 
 func (p *Pipeline) startStages(ctx context.Context) *stages {
-	s := &stages{toStore: make(chan *Batch, 1), toCommit: make(chan *Batch, 1), failed: make(chan struct{})}
+	s := &stages{toStore: make(chan *Batch, 1), toCommit: make(chan *Batch, 1), failed: make(chan struct{}), freed: make(chan struct{}, 1)}
 	fail := func(err error) {
 		s.once.Do(func() { s.err = err; close(s.failed) })
 	}
@@ -654,6 +721,7 @@ func (p *Pipeline) startStages(ctx context.Context) *stages {
 				fail(err)
 				return
 			}
+			s.release()
 		}
 	}()
 	return s

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -60,6 +61,8 @@ type Store struct {
 	// keyIDs remembers the ids of categorized_data documents by key (an
 	// id never changes), so that a known key costs an update by id.
 	keyIDs *bounded.Map[cdKey, string]
+
+	stmts map[string]*sql.Stmt // prepared once (prepareAll), by SQL text; read-only after Open
 }
 
 const schema = `
@@ -94,7 +97,13 @@ CREATE TABLE IF NOT EXISTS pomodoro_usage_log (
 -- No index nobody here reads: each costs a random b-tree insert per event.
 DROP INDEX IF EXISTS pomodoro_usage_log_session_date;
 DROP INDEX IF EXISTS pomodoro_usage_log_user;
-CREATE INDEX IF NOT EXISTS pomodoro_usage_log_timestamp ON pomodoro_usage_log (timestamp);
+-- Rebuilds find usage logs by the hour of their timestamp. An index on the
+-- timestamp itself takes each live event into a random page among the last
+-- minute's (one WAL page write per event, the store's largest cost in small
+-- batches); within an hour, entries go in rowid order, so live events
+-- append at the end of their hour.
+DROP INDEX IF EXISTS pomodoro_usage_log_timestamp;
+CREATE INDEX IF NOT EXISTS pomodoro_usage_log_hour ON pomodoro_usage_log (CAST(timestamp / 3600 AS INTEGER));
 `
 
 // Open opens (creating if needed) the store in cfg.Dir.
@@ -119,6 +128,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Add("_pragma", "cache_size(-65536)") // 64 MiB of pages: the hot index pages stay in memory
+	// The statement journal multi-row upserts need is kept in memory, not
+	// written to a temporary file with a pwrite per page.
+	q.Add("_pragma", "temp_store(MEMORY)")
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", cfg.BusyTimeout.Milliseconds()))
 	q.Set("_txlock", "immediate")
 	// A URI with the path escaped: a '#' or '?' in a directory name must not
@@ -146,11 +158,50 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 			return nil, fmt.Errorf("sqlite: add title_rules to %s: %w", path, err)
 		}
 	}
-	return &Store{db: db, cfg: cfg, keyIDs: bounded.New[cdKey, string](100000)}, nil
+	s := &Store{db: db, cfg: cfg, keyIDs: bounded.New[cdKey, string](100000), stmts: map[string]*sql.Stmt{}}
+	if err := s.prepareAll(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	for _, st := range s.stmts {
+		st.Close()
+	}
+	return s.db.Close()
+}
+
+// stmt returns query, prepared once (prepareAll), bound to tx: a statement
+// of 100 rows costs far more to parse than to run.
+func (s *Store) stmt(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
+	st, ok := s.stmts[query]
+	if !ok {
+		return nil, fmt.Errorf("sqlite: statement not prepared: %.40s", query)
+	}
+	return tx.StmtContext(ctx, st), nil
+}
+
+// prepareAll prepares the fixed set of statements Save runs: the
+// categorized_data statements and the usage-log inserts of logRows rows and
+// of each power of two below. Prepared on the DB, not in a transaction, as
+// the one connection is free here.
+func (s *Store) prepareAll(ctx context.Context) error {
+	queries := []string{cdByIDSQL, cdByKeySQL, cdUpdateSQL, cdFindSQL}
+	for _, q := range insertLogsSQLs {
+		queries = append(queries, q)
+	}
+	for _, q := range queries {
+		st, err := s.db.PrepareContext(ctx, q)
+		if err != nil {
+			return fmt.Errorf("sqlite: prepare: %w", err)
+		}
+		s.stmts[q] = st
+	}
+	return nil
+}
 
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error {
@@ -172,8 +223,53 @@ func (s *Store) Save(ctx context.Context, records []pipeline.Record) error {
 
 type cdKey struct{ app, url, title string }
 
+// The categorized_data statements of Save.
+const (
+	// cdByIDSQL writes a document named by id (given-id events).
+	cdByIDSQL = `INSERT INTO categorized_data (id, app, url, title, category_id, is_llm_based)
+VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT (id) DO UPDATE SET category_id = excluded.category_id, is_llm_based = excluded.is_llm_based
+  WHERE category_id != excluded.category_id OR is_llm_based != excluded.is_llm_based
+ON CONFLICT DO NOTHING`
+	// cdByKeySQL creates a document by key, or updates its category.
+	cdByKeySQL = `INSERT INTO categorized_data (id, app, url, title, category_id, is_llm_based)
+VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT (app, url, title) DO UPDATE SET category_id = excluded.category_id, is_llm_based = excluded.is_llm_based
+  WHERE category_id != excluded.category_id OR is_llm_based != excluded.is_llm_based
+RETURNING id`
+	// cdUpdateSQL updates the category of a document whose id is known.
+	cdUpdateSQL = `UPDATE categorized_data SET category_id = ?1, is_llm_based = ?2
+WHERE id = ?3 AND (category_id != ?1 OR is_llm_based != ?2)`
+	// cdFindSQL finds a document's id by key.
+	cdFindSQL = `SELECT id FROM categorized_data WHERE app = ? AND url = ? AND title = ?`
+)
+
 // logRows is how many usage logs one INSERT statement writes.
 const logRows = 100
+
+// insertLogsSQLs holds the upserts of logRows usage logs and of every power
+// of two below, built once.
+var insertLogsSQLs = func() map[int]string {
+	m := map[int]string{logRows: insertLogsSQL(logRows)}
+	for n := 1; n < logRows; n *= 2 {
+		m[n] = insertLogsSQL(n)
+	}
+	return m
+}()
+
+// logChunk returns how many of n remaining usage logs the next statement
+// writes: logRows, else the largest power of two not above n, so that a
+// handful of statements, each prepared once, write any batch.
+func logChunk(n int) int {
+	if n >= logRows {
+		return logRows
+	}
+	c := 1
+	for c*2 <= n {
+		c *= 2
+	}
+	return c
+}
 
 // insertLogsSQL is the upsert of n usage logs.
 func insertLogsSQL(n int) string {
@@ -203,30 +299,21 @@ func (s *Store) saveChunk(ctx context.Context, records []pipeline.Record) (err e
 			_ = tx.Rollback()
 		}
 	}()
-	byID, err := tx.PrepareContext(ctx, `INSERT INTO categorized_data (id, app, url, title, category_id, is_llm_based)
-VALUES (?, ?, ?, ?, ?, ?)
-ON CONFLICT (id) DO UPDATE SET category_id = excluded.category_id, is_llm_based = excluded.is_llm_based
-  WHERE category_id != excluded.category_id OR is_llm_based != excluded.is_llm_based
-ON CONFLICT DO NOTHING`)
+	byID, err := s.stmt(ctx, tx, cdByIDSQL)
 	if err != nil {
-		return fmt.Errorf("sqlite: prepare: %w", err)
+		return err
 	}
-	byKey, err := tx.PrepareContext(ctx, `INSERT INTO categorized_data (id, app, url, title, category_id, is_llm_based)
-VALUES (?, ?, ?, ?, ?, ?)
-ON CONFLICT (app, url, title) DO UPDATE SET category_id = excluded.category_id, is_llm_based = excluded.is_llm_based
-  WHERE category_id != excluded.category_id OR is_llm_based != excluded.is_llm_based
-RETURNING id`)
+	byKey, err := s.stmt(ctx, tx, cdByKeySQL)
 	if err != nil {
-		return fmt.Errorf("sqlite: prepare: %w", err)
+		return err
 	}
-	byIDOnly, err := tx.PrepareContext(ctx, `UPDATE categorized_data SET category_id = ?1, is_llm_based = ?2
-WHERE id = ?3 AND (category_id != ?1 OR is_llm_based != ?2)`)
+	byIDOnly, err := s.stmt(ctx, tx, cdUpdateSQL)
 	if err != nil {
-		return fmt.Errorf("sqlite: prepare: %w", err)
+		return err
 	}
-	findKey, err := tx.PrepareContext(ctx, `SELECT id FROM categorized_data WHERE app = ? AND url = ? AND title = ?`)
+	findKey, err := s.stmt(ctx, tx, cdFindSQL)
 	if err != nil {
-		return fmt.Errorf("sqlite: prepare: %w", err)
+		return err
 	}
 
 	// One write per distinct categorized_data document, with the values of
@@ -286,13 +373,13 @@ WHERE id = ?3 AND (category_id != ?1 OR is_llm_based != ?2)`)
 		keyIDs[k] = id
 		learned = append(learned, k)
 	}
-	// Usage logs go in logRows rows per statement: one statement step
-	// instead of one per row. Rows of one statement apply in order, so a
-	// later record of the same id still wins.
-	var full *sql.Stmt
+	// Usage logs go in up to logRows rows per statement: one statement
+	// step instead of one per row. Rows of one statement, and statements,
+	// apply in order, so a later record of the same id still wins.
 	args := make([]any, 0, 9*logRows)
-	for start := 0; start < len(records); start += logRows {
-		chunk := records[start:min(start+logRows, len(records))]
+	for start := 0; start < len(records); {
+		chunk := records[start : start+logChunk(len(records)-start)]
+		start += len(chunk)
 		args = args[:0]
 		for i := range chunk {
 			r := &chunk[i]
@@ -304,16 +391,9 @@ WHERE id = ?3 AND (category_id != ?1 OR is_llm_based != ?2)`)
 			args = append(args, r.UsageLogID.Hex(), a.UserID, cd, r.CategoryID.Hex(), a.Session,
 				a.SessionMinutes, a.SessionDate, a.Timestamp, a.Duration)
 		}
-		stmt := full
-		if len(chunk) < logRows || full == nil {
-			st, err := tx.PrepareContext(ctx, insertLogsSQL(len(chunk)))
-			if err != nil {
-				return fmt.Errorf("sqlite: prepare: %w", err)
-			}
-			if len(chunk) == logRows {
-				full = st
-			}
-			stmt = st
+		stmt, err := s.stmt(ctx, tx, insertLogsSQLs[len(chunk)])
+		if err != nil {
+			return err
 		}
 		if _, err := stmt.ExecContext(ctx, args...); err != nil {
 			return fmt.Errorf("sqlite: usage logs %s...: %w", chunk[0].UsageLogID, err)
@@ -409,12 +489,54 @@ func nonNil(s []string) []string {
 	return s
 }
 
-// UsageLogsBetween implements pipeline.UsageLogReader, 1,000 logs a batch.
+// UsageLogsBetween implements pipeline.UsageLogReader, 1,000 logs a batch,
+// hour by hour (the index pomodoro_usage_log_hour); a range of more than
+// maxHourScans hours is read in one scan of the table instead.
 func (s *Store) UsageLogsBetween(ctx context.Context, from, to float64, f func([]pomocore.UsageLog) error) error {
-	last := ""
+	if !(from < to) {
+		return nil
+	}
+	first, last := math.Floor(from/3600), math.Floor(to/3600)
+	if last-first > maxHourScans {
+		return s.usageLogs(ctx, rangeWhere, from, to, 0, f)
+	}
+	for h := int64(first); h <= int64(last); h++ {
+		if err := s.usageLogs(ctx, hourWhere, from, to, h, f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// maxHourScans is the most hours UsageLogsBetween reads one by one.
+const maxHourScans = 24 * 400
+
+// The conditions of UsageLogsBetween's queries: the logs of [@from, @to)
+// within the hour @hour (through the index pomodoro_usage_log_hour: the
+// expression must be the index's), or all of them.
+const (
+	hourWhere  = `CAST(timestamp / 3600 AS INTEGER) = @hour AND timestamp >= @from AND timestamp < @to`
+	rangeWhere = `timestamp >= @from AND timestamp < @to`
+)
+
+// usageLogsQuery selects a page of the usage logs matching where, after
+// the rowid @after.
+func usageLogsQuery(where string) string {
+	return `SELECT rowid, id, user_id, categorized_data_id, category_id, session, session_minutes,
+session_date, timestamp, duration FROM pomodoro_usage_log WHERE ` + where + ` AND rowid > @after ORDER BY rowid LIMIT 1000`
+}
+
+// usageLogs calls f with the usage logs matching where (which may use
+// @from, @to and @hour), 1,000 at a time in rowid order.
+func (s *Store) usageLogs(ctx context.Context, where string, from, to float64, hour int64, f func([]pomocore.UsageLog) error) error {
+	query := usageLogsQuery(where)
+	after := int64(0)
 	for {
-		rows, err := s.db.QueryContext(ctx, `SELECT id, user_id, categorized_data_id, category_id, session, session_minutes,
-session_date, timestamp, duration FROM pomodoro_usage_log WHERE timestamp >= ? AND timestamp < ? AND id > ? ORDER BY id LIMIT 1000`, from, to, last)
+		args := []any{sql.Named("from", from), sql.Named("to", to), sql.Named("after", after)}
+		if where == hourWhere {
+			args = append(args, sql.Named("hour", hour))
+		}
+		rows, err := s.db.QueryContext(ctx, query, args...)
 		if err != nil {
 			return fmt.Errorf("sqlite: usage logs: %w", err)
 		}
@@ -422,7 +544,7 @@ session_date, timestamp, duration FROM pomodoro_usage_log WHERE timestamp >= ? A
 		for rows.Next() {
 			var id, cd, cat string
 			var l pomocore.UsageLog
-			if err := rows.Scan(&id, &l.UserID, &cd, &cat, &l.Session, &l.SessionMinutes, &l.SessionDate, &l.Timestamp, &l.Duration); err != nil {
+			if err := rows.Scan(&after, &id, &l.UserID, &cd, &cat, &l.Session, &l.SessionMinutes, &l.SessionDate, &l.Timestamp, &l.Duration); err != nil {
 				rows.Close()
 				return fmt.Errorf("sqlite: usage logs: %w", err)
 			}
@@ -430,7 +552,6 @@ session_date, timestamp, duration FROM pomodoro_usage_log WHERE timestamp >= ? A
 			l.CategorizedDataID, _ = pomocore.ParseObjectID(cd)
 			l.CategoryID, _ = pomocore.ParseObjectID(cat)
 			batch = append(batch, l)
-			last = id
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {

@@ -154,7 +154,7 @@ func benchCmd(ctx context.Context, args []string, getenv func(string) string, st
 	fs.BoolVar(&o.JSON, "json", false, "print the results as JSON")
 	fs.BoolVar(&o.Quiet, "quiet", false, "no progress bar")
 	fs.Uint64Var(&o.Seed, "seed", 1, "workload seed")
-	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the timed pipeline run (drain mode) to FILE.<ids>")
+	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the timed pipeline run (drain: the drain, then the ceilings to FILE.<ids>.ceilings; steady: the whole run) to FILE.<ids>")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `usage: pomocore bench [flags]
 
@@ -375,6 +375,9 @@ func (b *benchObserver) BatchDone(r pipeline.BatchReport) {
 	b.commit.Add(int64(r.Commit))
 	b.committed.Add(int64(r.Applied))
 	b.lastCommit.Store(time.Now().UnixNano())
+	if os.Getenv("BENCH_DEBUG") != "" && len(r.Ages) > 0 && r.Ages[0] > 60*time.Millisecond {
+		fmt.Fprintf(os.Stderr, "%s slow batch n=%d age0=%v took=%v store=%v commit=%v\n", time.Now().Format("05.000"), r.Size, r.Ages[0], r.Took, r.Store, r.Commit)
+	}
 }
 func (b *benchObserver) CallFailed(string, error) {}
 
@@ -529,6 +532,11 @@ func benchOnce(ctx context.Context, o benchOptions, ids string, cfg config, rdb 
 		if mongoStats != nil {
 			before = mongoStats()
 		}
+		stopProfile, err := startProfile(o.CPUProfile, ids)
+		if err != nil {
+			return res, err
+		}
+		defer stopProfile()
 		stop, wait, err := startPipelines(ctx, o, cfg, loc, rdb, readers, st, tax, chain, rs.ids, log, obs)
 		if err != nil {
 			return res, err

@@ -234,6 +234,46 @@ func Run(t *testing.T, open func(t *testing.T) Harness) {
 		}
 	})
 
+	t.Run("UsageLogsBetweenHoursAndYears", func(t *testing.T) {
+		// Logs 997 s apart over about 3 days; ranges cut inside hours, span
+		// many of them, or years.
+		h := open(t)
+		var batch []pipeline.Record
+		for i := 0; i < 260; i++ {
+			r := Rec("u", "App", "", "", Dev)
+			r.Activity.Timestamp = 1764000000.25 + float64(i)*997
+			batch = append(batch, r)
+		}
+		save(t, h, batch...)
+		for _, c := range []struct{ from, to float64 }{
+			{1764000000, 1764000000 + 3600},
+			{1764000000.25 + 997*3, 1764000000.25 + 997*200},     // from on a log, to on a log
+			{1764000000.5 + 997*3, 1764000000 + 997*200 + 0.125}, // bounds inside hours
+			{0, 1764000000 + 86400*365*10},                       // a decade: every log
+			{1764000000 + 997*5, 1764000000 + 997*5},             // empty range
+		} {
+			want := 0
+			for _, r := range batch {
+				if ts := r.Activity.Timestamp; ts >= c.from && ts < c.to {
+					want++
+				}
+			}
+			got := map[pomocore.ObjectID]bool{}
+			err := h.UsageLogsBetween(ctx, c.from, c.to, func(ls []pomocore.UsageLog) error {
+				for _, l := range ls {
+					if l.Timestamp < c.from || l.Timestamp >= c.to || got[l.ID] {
+						t.Errorf("[%v, %v): log at %v outside or twice", c.from, c.to, l.Timestamp)
+					}
+					got[l.ID] = true
+				}
+				return nil
+			})
+			if err != nil || len(got) != want {
+				t.Errorf("[%v, %v): got %d logs (%v), want %d", c.from, c.to, len(got), err, want)
+			}
+		}
+	})
+
 	t.Run("UpsertPattern", func(t *testing.T) {
 		h := open(t)
 		id := pomocore.ObjectID{0x42}
