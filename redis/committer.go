@@ -77,8 +77,9 @@ type CommitterConfig struct {
 	// any more.
 	RecordTTL time.Duration
 	// TrimEvery is how often a Committer trims the applied records of the
-	// keys it wrote below the group's floor (default 10s; negative: never,
-	// leaving them to RecordTTL).
+	// keys it wrote below the group's floor (default 1s: a trim runs inside
+	// a commit, so it is kept small; negative: never, leaving them to
+	// RecordTTL).
 	TrimEvery time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
@@ -92,7 +93,7 @@ func (c CommitterConfig) withDefaults() CommitterConfig {
 		c.RecordTTL = 7 * 24 * time.Hour
 	}
 	if c.TrimEvery == 0 {
-		c.TrimEvery = 10 * time.Second
+		c.TrimEvery = time.Second
 	}
 	if c.Now == nil {
 		c.Now = time.Now
