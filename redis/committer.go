@@ -33,6 +33,8 @@ var (
 	trimLua string
 	//go:embed forget.lua
 	forgetLua string
+	//go:embed single.lua
+	singleLua string
 
 	beginScript  = newScript(beginLua)
 	incrScript   = newScript(appliedLua + incrLua)
@@ -40,6 +42,7 @@ var (
 	ackScript    = newScript(ackLua)
 	trimScript   = newScript(trimLua)
 	forgetScript = newScript(forgetLua)
+	singleScript = newScript(appliedLua + singleLua)
 )
 
 // script is a Lua script and its SHA1, for EVALSHA.
@@ -81,6 +84,12 @@ type CommitterConfig struct {
 	// a commit, so it is kept small; negative: never, leaving them to
 	// RecordTTL).
 	TrimEvery time.Duration
+	// AlwaysThreeSteps makes commits on a single server (standalone or
+	// Sentinel) take the three steps a Cluster needs, instead of one script
+	// that acknowledges and applies a batch at once. The two ways keep each
+	// other exactly-once, so instances may differ; it exists for tests and
+	// comparisons. Cluster commits always take three steps.
+	AlwaysThreeSteps bool
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -120,11 +129,18 @@ func (c CommitterConfig) Validate() error {
 	return errors.Join(errs...)
 }
 
-// Committer implements pipeline.Committer so that it works the same on one
-// Redis server and on a Redis Cluster, where the input stream, the
-// leaderboards and the output streams live in different slots and no script
-// may touch them together. A commit takes three steps, each one round trip
-// (per master) of pipelined scripts:
+// Committer implements pipeline.Committer on one Redis server and on a
+// Redis Cluster, where the input stream, the leaderboards and the output
+// streams live in different slots and no script may touch them together.
+//
+// On a single server a commit is one script (single.lua): when every entry
+// of the batch is pending and none was given to a token by an unfinished
+// three-step commit, it acknowledges the entries and applies their summed
+// effects atomically, so each applies exactly once. Otherwise it writes
+// nothing and the batch is committed in three steps, as on a Cluster.
+//
+// A three-step commit takes three round trips (per master) of pipelined
+// scripts:
 //
 //  1. begin, on the input stream's slot: the entries still pending in the
 //     group and not yet given to a token are given to a new token (this
@@ -157,6 +173,8 @@ type Committer struct {
 
 	intentKey, tokensKey string
 
+	single bool // one script per commit when it can (a single server)
+
 	mu       sync.Mutex
 	touched  map[string]struct{} // record keys written since the last trim
 	lastTrim time.Time
@@ -170,8 +188,9 @@ func NewCommitter(rdb goredis.UniversalClient, cfg CommitterConfig) (*Committer,
 		return nil, fmt.Errorf("redis committer: %w", err)
 	}
 	cfg = cfg.withDefaults()
+	_, cluster := rdb.(*goredis.ClusterClient)
 	return &Committer{rdb: rdb, cfg: cfg, intentKey: sameSlot(cfg.Stream, "intent"), tokensKey: sameSlot(cfg.Stream, "tokens"),
-		touched: map[string]struct{}{}, lastTrim: cfg.Now()}, nil
+		single: !cluster && !cfg.AlwaysThreeSteps, touched: map[string]struct{}{}, lastTrim: cfg.Now()}, nil
 }
 
 // sameSlot names a companion key of key that Redis Cluster puts in key's
@@ -212,6 +231,12 @@ func (c *Committer) commit(ctx context.Context, entries []pipeline.CommitEntry) 
 		return pipeline.CommitResult{}, err
 	}
 	n := len(entries)
+	if c.single {
+		res, done, err := c.commitSingle(ctx, entries, ids)
+		if err != nil || done {
+			return res, err
+		}
+	}
 
 	// 1. begin: give the pending entries without a token to a new one, and
 	// learn the tokens of the others.
@@ -343,6 +368,66 @@ func (c *Committer) commit(ctx context.Context, entries []pipeline.CommitEntry) 
 		return res, fmt.Errorf("%d entries were acknowledged without effects: the effects their first commit stored had expired (RecordTTL %v)", missingFx, c.cfg.RecordTTL)
 	}
 	return res, nil
+}
+
+// commitSingle commits entries with single.lua. done is false when the
+// script wrote nothing because the batch needs the three steps.
+func (c *Committer) commitSingle(ctx context.Context, entries []pipeline.CommitEntry, ids []entryID) (res pipeline.CommitResult, done bool, err error) {
+	lo, hi := 0, 0
+	for i := range ids {
+		if ids[i].less(ids[lo]) {
+			lo = i
+		}
+		if ids[hi].less(ids[i]) {
+			hi = i
+		}
+	}
+	fx := effectsOf(entries)
+	keys := make([]string, 0, 4+len(fx.keys))
+	keys = append(keys, c.cfg.Stream, c.intentKey)
+	args := make([]any, 0, 8+len(entries)+4*len(fx.keys))
+	args = append(args, c.cfg.Group, len(entries), entries[lo].ID, entries[hi].ID)
+	for i := range entries {
+		args = append(args, entries[i].ID)
+	}
+	args = append(args, len(fx.keys))
+	for _, k := range fx.keys {
+		keys = append(keys, k.key)
+		args = append(args, k.ttl, len(k.members))
+		for i, m := range k.members {
+			args = append(args, m, strconv.FormatFloat(k.sums[i], 'g', 17, 64))
+		}
+	}
+	for _, out := range []struct {
+		stream string
+		maxLen int64
+		events [][]string
+	}{{c.cfg.SessionStream, 0, fx.sessions}, {c.cfg.DeadStream, c.cfg.DeadMaxLen, fx.deads}} {
+		keys = append(keys, out.stream)
+		args = append(args, out.maxLen, len(out.events))
+		for _, ev := range out.events {
+			args = append(args, len(ev)/2)
+			for _, s := range ev[:len(ev)/2*2] {
+				args = append(args, s)
+			}
+		}
+	}
+	call := &scriptCall{script: singleScript, keys: keys, args: args}
+	if err := c.run(ctx, []*scriptCall{call}); err != nil {
+		return res, false, fmt.Errorf("commit: %w", err)
+	}
+	reply, err := call.cmd.Slice()
+	if err != nil || len(reply) == 0 {
+		return res, false, fmt.Errorf("commit: reply %v: %w", reply, err)
+	}
+	if reply[0] == "steps" {
+		return res, false, nil
+	}
+	acked, ok := reply[len(reply)-1].(int64)
+	if reply[0] != "ok" || len(reply) != 2 || !ok {
+		return res, false, fmt.Errorf("commit: reply %v", reply)
+	}
+	return pipeline.CommitResult{Applied: int(acked), Skipped: len(entries) - int(acked)}, true, nil
 }
 
 // entryID is a stream entry id, parsed.
@@ -503,6 +588,10 @@ func (c *Committer) maybeTrim(ctx context.Context) {
 	}
 	c.mu.Lock()
 	due := c.cfg.Now().Sub(c.lastTrim) >= c.cfg.TrimEvery
+	if due && c.single && len(c.touched) == 0 {
+		// Only one-script commits since the last trim: no record to trim.
+		c.lastTrim, due = c.cfg.Now(), false
+	}
 	c.mu.Unlock()
 	if !due || !c.trimming.TryLock() {
 		return

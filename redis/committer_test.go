@@ -33,6 +33,10 @@ func committerBackends(t *testing.T, f func(t *testing.T, rdb goredis.UniversalC
 		srv := redistest.Start(t)
 		f(t, srv.Client(t))
 	})
+	t.Run("redis-server-three-steps", func(t *testing.T) {
+		srv := redistest.Start(t)
+		f(t, threeSteps{srv.Client(t)})
+	})
 	t.Run("cluster", func(t *testing.T) {
 		if testing.Short() {
 			t.Skip("short: no cluster")
@@ -80,9 +84,29 @@ func deliver(t *testing.T, rdb goredis.UniversalClient, n int) []string {
 	return ids
 }
 
+// threeSteps marks a single server whose committers take three steps, as
+// on a Cluster, instead of one script.
+type threeSteps struct{ *goredis.Client }
+
+// newCommitter returns the committer an instance would use on rdb: one
+// script per commit on a single server, three steps on a Cluster (or when
+// rdb is marked threeSteps).
 func newCommitter(t *testing.T, rdb goredis.UniversalClient) *redis.Committer {
 	t.Helper()
-	c, err := redis.NewCommitter(rdb, redis.CommitterConfig{Stream: stream, Group: group, DeadStream: dead, SessionStream: session})
+	_, three := rdb.(threeSteps)
+	return newCommitterWith(t, rdb, three)
+}
+
+// newThreeStepCommitter returns a committer that always takes three steps.
+func newThreeStepCommitter(t *testing.T, rdb goredis.UniversalClient) *redis.Committer {
+	t.Helper()
+	return newCommitterWith(t, rdb, true)
+}
+
+func newCommitterWith(t *testing.T, rdb goredis.UniversalClient, threeSteps bool) *redis.Committer {
+	t.Helper()
+	c, err := redis.NewCommitter(rdb, redis.CommitterConfig{Stream: stream, Group: group, DeadStream: dead, SessionStream: session,
+		AlwaysThreeSteps: threeSteps})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,6 +171,31 @@ func TestCommitterAppliesEffectsOnce(t *testing.T) {
 	})
 }
 
+// On a single server a commit is one script: no token, no applied record.
+func TestCommitterOneScriptOnASingleServer(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	ctx := context.Background()
+	ids := deliver(t, rdb, 3)
+	key := "leaderboard:Design:2026-11-24"
+	var entries []pipeline.CommitEntry
+	for _, id := range ids {
+		entries = append(entries, pipeline.CommitEntry{ID: id, Increment: &pipeline.Increment{Keys: []string{key}, Member: "u", Delta: 2}})
+	}
+	res, err := newCommitter(t, rdb).Commit(ctx, entries)
+	if err != nil || res.Applied != 3 {
+		t.Fatalf("commit = %+v, %v", res, err)
+	}
+	if got := rdb.ZScore(ctx, key, "u").Val(); got != 6 {
+		t.Errorf("score = %v, want 6", got)
+	}
+	for _, k := range []string{redis.AppliedKey(key), "{" + stream + "}:intent", "{" + stream + "}:tokens"} {
+		if rdb.Exists(ctx, k).Val() != 0 {
+			t.Errorf("%s exists: the commit took the three steps", k)
+		}
+	}
+}
+
 func TestCommitterSkipsEntriesAckedElsewhere(t *testing.T) {
 	committerBackends(t, func(t *testing.T, rdb goredis.UniversalClient) {
 		ctx := context.Background()
@@ -184,7 +233,10 @@ func TestCommitterFailedApplyIsRetriedWithTheFirstEffects(t *testing.T) {
 		if err := rdb.Set(ctx, bad, "not a zset", 0).Err(); err != nil {
 			t.Fatal(err)
 		}
-		c := newCommitter(t, rdb)
+		// A three-step commit applies some effects, then fails; the retry
+		// is an instance's usual committer (on a single server, one script:
+		// it finds the entries' token and takes the three steps too).
+		c := newThreeStepCommitter(t, rdb)
 		first := []pipeline.CommitEntry{
 			{ID: ids[0], Increment: &pipeline.Increment{Keys: []string{good}, Member: "u", Delta: 1}},
 			{ID: ids[1], Increment: &pipeline.Increment{Keys: []string{bad}, Member: "u", Delta: 2}},
@@ -248,7 +300,9 @@ func TestCommitterConcurrentCommitsOfTheSameEntries(t *testing.T) {
 			ids := deliver(t, rdb, 50)
 			var wg sync.WaitGroup
 			for w, cat := range []string{"A", "B"} {
-				c := newCommitter(t, rdb)
+				// On a single server, one commits in one script and the
+				// other in three steps: instances may differ.
+				c := newCommitterWith(t, rdb, w == 1)
 				entries := make([]pipeline.CommitEntry, len(ids))
 				for i, id := range ids {
 					entries[i] = pipeline.CommitEntry{ID: id, Increment: &pipeline.Increment{
@@ -294,7 +348,7 @@ func TestCommitterTrimsAppliedRecords(t *testing.T) {
 			}
 			return es
 		}
-		c := newCommitter(t, rdb)
+		c := newThreeStepCommitter(t, rdb)
 		var done [][]pipeline.CommitEntry
 		for range 3 {
 			b := batch(deliver(t, rdb, 10))

@@ -1,0 +1,97 @@
+-- single.lua: a whole commit in one script, on a single server (standalone
+-- or Sentinel-managed, not a Cluster, where the keys live in other slots):
+-- the batch's entries are acknowledged and their summed effects applied
+-- atomically, so each applies exactly once. It needs every entry pending
+-- and none given to a token by a three-step commit (begin.lua) that did not
+-- finish; otherwise it writes nothing and returns {'steps'}, and the caller
+-- commits the batch in three steps, which sorts such entries out.
+--
+-- KEYS[1] input stream, KEYS[2] intents (as in begin.lua), then L
+-- leaderboards, then the session stream and the dead-letter stream.
+-- ARGV: group, n, the smallest and largest entry id, the n entry ids, then
+-- L; per leaderboard its ttl seconds (0: leave), m and m (member, sum)
+-- pairs; then for each of the two streams its MAXLEN (0: no cap), its
+-- number of events, and per event f and f field/value pairs.
+-- Returns {'ok', acknowledged} or {'steps'}.
+-- Uses want_type of applied.lua.
+
+local group, n, lo, hi = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
+local first = 4
+local nboards = tonumber(ARGV[first + n + 1])
+local err = want_type(KEYS[1], 'stream') or want_type(KEYS[2], 'hash')
+if err then return err end
+for i = 3, 2 + nboards do
+  err = want_type(KEYS[i], 'zset')
+  if err then return err end
+end
+err = want_type(KEYS[3 + nboards], 'stream') or want_type(KEYS[4 + nboards], 'stream')
+if err then return err end
+
+-- Every entry pending: one range query, then each entry not seen when the
+-- range held more than the query returned.
+local limit = 4 * n + 64
+local pending, seen = {}, 0
+for _, p in ipairs(redis.call('XPENDING', KEYS[1], group, lo, hi, limit)) do
+  pending[p[1]] = true
+  seen = seen + 1
+end
+for i = 1, n do
+  local id = ARGV[first + i]
+  if not pending[id] then
+    if seen < limit or #redis.call('XPENDING', KEYS[1], group, id, id, 1) == 0 then
+      return {'steps'}
+    end
+  end
+end
+-- No entry given to a token.
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  for c = 1, n, 1000 do
+    local ids = {}
+    for i = c, math.min(n, c + 999) do
+      ids[#ids + 1] = ARGV[first + i]
+    end
+    for _, h in ipairs(redis.call('HMGET', KEYS[2], unpack(ids))) do
+      if h then return {'steps'} end
+    end
+  end
+end
+
+local acked = 0
+for c = 1, n, 1000 do
+  local ids = {}
+  for i = c, math.min(n, c + 999) do
+    ids[#ids + 1] = ARGV[first + i]
+  end
+  acked = acked + redis.call('XACK', KEYS[1], group, unpack(ids))
+end
+
+local p = first + n + 2
+for k = 1, nboards do
+  local key = KEYS[2 + k]
+  local ttl, m = tonumber(ARGV[p]), tonumber(ARGV[p + 1])
+  p = p + 2
+  for j = p, p + 2 * m - 1, 2 do
+    redis.call('ZINCRBY', key, ARGV[j + 1], ARGV[j])
+  end
+  p = p + 2 * m
+  if ttl > 0 then redis.call('EXPIRE', key, ttl) end
+end
+for s = 1, 2 do
+  local key = KEYS[2 + nboards + s]
+  local maxlen, events = tonumber(ARGV[p]), tonumber(ARGV[p + 1])
+  p = p + 2
+  for _ = 1, events do
+    local f = tonumber(ARGV[p])
+    local fields = {}
+    for j = p + 1, p + 2 * f do
+      fields[#fields + 1] = ARGV[j]
+    end
+    if maxlen > 0 then
+      redis.call('XADD', key, 'MAXLEN', '~', maxlen, '*', unpack(fields))
+    else
+      redis.call('XADD', key, '*', unpack(fields))
+    end
+    p = p + 1 + 2 * f
+  end
+end
+return {'ok', acked}
