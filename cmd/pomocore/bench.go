@@ -375,9 +375,6 @@ func (b *benchObserver) BatchDone(r pipeline.BatchReport) {
 	b.commit.Add(int64(r.Commit))
 	b.committed.Add(int64(r.Applied))
 	b.lastCommit.Store(time.Now().UnixNano())
-	if os.Getenv("BENCH_DEBUG") != "" && len(r.Ages) > 0 {
-		fmt.Fprintf(os.Stderr, "%s slow batch n=%d age0=%v took=%v store=%v commit=%v\n", time.Now().Format("05.000"), r.Size, r.Ages[0], r.Took, r.Store, r.Commit)
-	}
 }
 func (b *benchObserver) CallFailed(string, error) {}
 
