@@ -14,38 +14,15 @@
 -- t1, fx1, t2, fx2, ...}: per entry "" (pending, no token: give it to a new
 -- token), "-" (not pending: acknowledged already, skip it) or the token it
 -- has; then each such token with its effects ("" if they are gone) and
--- its score.
+-- its score. Uses want_type and pending_of of applied.lua.
 
-for i = 2, 3 do
-  local t = redis.call('TYPE', KEYS[i])['ok']
-  local want = 'hash'
-  if i == 3 then want = 'zset' end
-  if t ~= 'none' and t ~= want then
-    return redis.error_reply('WRONGTYPE pomocore commit: key ' .. KEYS[i] .. ' holds a ' .. t .. ', want a ' .. want)
-  end
-end
+local err = want_type(KEYS[2], 'hash') or want_type(KEYS[3], 'zset')
+if err then return err end
 local group, ttl, token, score, fx = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
 local n, lo, hi = tonumber(ARGV[6]), ARGV[7], ARGV[8]
 local first = 8
 
--- Which entries are pending: one range query over the batch's ids (other
--- consumers' entries in the range come too); when the range holds more
--- than the query returned, ask for each entry not seen.
-local limit = 4 * n + 64
-local pending = {}
-local seen = 0
-for _, p in ipairs(redis.call('XPENDING', KEYS[1], group, lo, hi, limit)) do
-  pending[p[1]] = true
-  seen = seen + 1
-end
-if seen >= limit then
-  for i = 1, n do
-    local id = ARGV[first + i]
-    if not pending[id] and #redis.call('XPENDING', KEYS[1], group, id, id, 1) > 0 then
-      pending[id] = true
-    end
-  end
-end
+local pending = pending_of(KEYS[1], group, lo, hi, n, first)
 
 local verdicts, clean = {}, true
 for c = 1, n, 1000 do

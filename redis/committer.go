@@ -36,7 +36,7 @@ var (
 	//go:embed single.lua
 	singleLua string
 
-	beginScript  = newScript(beginLua)
+	beginScript  = newScript(appliedLua + beginLua)
 	incrScript   = newScript(appliedLua + incrLua)
 	emitScript   = newScript(appliedLua + emitLua)
 	ackScript    = newScript(ackLua)

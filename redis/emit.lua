@@ -5,7 +5,7 @@
 -- token, score, MAXLEN of the stream (0: no cap), ttl seconds of the
 -- record, then per event: f, and f field/value pairs.
 -- Returns 1 when it applied the token, 0 when the stream already had it.
--- Uses want_type and has_token of applied.lua.
+-- Uses want_type, has_token and add_events of applied.lua.
 
 local err = want_type(KEYS[1], 'stream') or want_type(KEYS[2], 'zset')
 if err then return err end
@@ -13,20 +13,7 @@ local token, score, maxlen, rttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 if has_token(KEYS[2], token, score) then
   return 0
 end
-local p = 5
-while p <= #ARGV do
-  local f = tonumber(ARGV[p])
-  local fields = {}
-  for j = p + 1, p + 2 * f do
-    fields[#fields + 1] = ARGV[j]
-  end
-  if maxlen > 0 then
-    redis.call('XADD', KEYS[1], 'MAXLEN', '~', maxlen, '*', unpack(fields))
-  else
-    redis.call('XADD', KEYS[1], '*', unpack(fields))
-  end
-  p = p + 1 + 2 * f
-end
+add_events(KEYS[1], maxlen, math.huge, 5)
 redis.call('ZADD', KEYS[2], score, token)
 if rttl > 0 then redis.call('EXPIRE', KEYS[2], rttl) end
 return 1

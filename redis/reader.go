@@ -334,7 +334,9 @@ func trimConsumed(ctx context.Context, rdb goredis.UniversalClient, stream strin
 			if err != nil {
 				return 0, fmt.Errorf("trim %s: pending of %s: %w", stream, g.Name, err)
 			}
-			need = p.Lower
+			if p.Count > 0 { // all acknowledged since XINFO: nothing older is needed
+				need = p.Lower
+			}
 		}
 		if minID == "" || lessID(need, minID) {
 			minID = need

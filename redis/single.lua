@@ -13,7 +13,7 @@
 -- pairs; then for each of the two streams its MAXLEN (0: no cap), its
 -- number of events, and per event f and f field/value pairs.
 -- Returns {'ok', acknowledged} or {'steps'}.
--- Uses want_type of applied.lua.
+-- Uses want_type, pending_of and add_events of applied.lua.
 
 local group, n, lo, hi = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
 local first = 4
@@ -27,20 +27,11 @@ end
 err = want_type(KEYS[3 + nboards], 'stream') or want_type(KEYS[4 + nboards], 'stream')
 if err then return err end
 
--- Every entry pending: one range query, then each entry not seen when the
--- range held more than the query returned.
-local limit = 4 * n + 64
-local pending, seen = {}, 0
-for _, p in ipairs(redis.call('XPENDING', KEYS[1], group, lo, hi, limit)) do
-  pending[p[1]] = true
-  seen = seen + 1
-end
+-- Every entry pending.
+local pending = pending_of(KEYS[1], group, lo, hi, n, first)
 for i = 1, n do
-  local id = ARGV[first + i]
-  if not pending[id] then
-    if seen < limit or #redis.call('XPENDING', KEYS[1], group, id, id, 1) == 0 then
-      return {'steps'}
-    end
+  if not pending[ARGV[first + i]] then
+    return {'steps'}
   end
 end
 -- No entry given to a token.
@@ -77,21 +68,7 @@ for k = 1, nboards do
   if ttl > 0 then redis.call('EXPIRE', key, ttl) end
 end
 for s = 1, 2 do
-  local key = KEYS[2 + nboards + s]
   local maxlen, events = tonumber(ARGV[p]), tonumber(ARGV[p + 1])
-  p = p + 2
-  for _ = 1, events do
-    local f = tonumber(ARGV[p])
-    local fields = {}
-    for j = p + 1, p + 2 * f do
-      fields[#fields + 1] = ARGV[j]
-    end
-    if maxlen > 0 then
-      redis.call('XADD', key, 'MAXLEN', '~', maxlen, '*', unpack(fields))
-    else
-      redis.call('XADD', key, '*', unpack(fields))
-    end
-    p = p + 1 + 2 * f
-  end
+  p = add_events(KEYS[2 + nboards + s], maxlen, events, p + 2)
 end
 return {'ok', acked}
