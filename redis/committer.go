@@ -256,15 +256,7 @@ func (c *Committer) commit(ctx context.Context, entries []pipeline.CommitEntry) 
 		if attempt == 4 {
 			return pipeline.CommitResult{}, errors.New("begin: entries keep changing hands; try again")
 		}
-		lo, hi := 0, 0
-		for i := range todo {
-			if tids[i].less(tids[lo]) {
-				lo = i
-			}
-			if tids[hi].less(tids[i]) {
-				hi = i
-			}
-		}
+		lo, hi := span(tids)
 		h := &held{token: todo[hi].ID + "/" + randomHex(), score: tids[hi].ms, fx: effectsOf(todo)}
 		args := make([]any, 0, 8+len(todo))
 		args = append(args, c.cfg.Group, int64(c.cfg.RecordTTL/time.Second), h.token, h.score, h.fx.encode(),
@@ -373,15 +365,7 @@ func (c *Committer) commit(ctx context.Context, entries []pipeline.CommitEntry) 
 // commitSingle commits entries with single.lua. done is false when the
 // script wrote nothing because the batch needs the three steps.
 func (c *Committer) commitSingle(ctx context.Context, entries []pipeline.CommitEntry, ids []entryID) (res pipeline.CommitResult, done bool, err error) {
-	lo, hi := 0, 0
-	for i := range ids {
-		if ids[i].less(ids[lo]) {
-			lo = i
-		}
-		if ids[hi].less(ids[i]) {
-			hi = i
-		}
-	}
+	lo, hi := span(ids)
 	fx := effectsOf(entries)
 	keys := make([]string, 0, 4+len(fx.keys))
 	keys = append(keys, c.cfg.Stream, c.intentKey)
@@ -434,6 +418,19 @@ func (c *Committer) commitSingle(ctx context.Context, entries []pipeline.CommitE
 type entryID struct{ ms, seq uint64 }
 
 func (a entryID) less(b entryID) bool { return a.ms < b.ms || a.ms == b.ms && a.seq < b.seq }
+
+// span returns the indexes of the smallest and the largest of ids.
+func span(ids []entryID) (lo, hi int) {
+	for i := range ids {
+		if ids[i].less(ids[lo]) {
+			lo = i
+		}
+		if ids[hi].less(ids[i]) {
+			hi = i
+		}
+	}
+	return lo, hi
+}
 
 // dedupe drops repeated entries (the first wins) and returns each entry's
 // parsed id.
