@@ -19,6 +19,15 @@ local function has_token(record, token, score)
   return score < floor or redis.call('ZSCORE', record, token) ~= false
 end
 
+-- ids_at returns the entry ids ARGV[first + from .. first + to].
+local function ids_at(first, from, to)
+  local ids = {}
+  for i = from, to do
+    ids[#ids + 1] = ARGV[first + i]
+  end
+  return ids
+end
+
 -- pending_of returns the set of the n entry ids ARGV[first + 1 ..
 -- first + n], between lo and hi, that are pending in group of stream: one
 -- range query (other consumers' entries in the range come too), then one

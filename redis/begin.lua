@@ -14,7 +14,7 @@
 -- t1, fx1, t2, fx2, ...}: per entry "" (pending, no token: give it to a new
 -- token), "-" (not pending: acknowledged already, skip it) or the token it
 -- has; then each such token with its effects ("" if they are gone) and
--- its score. Uses want_type and pending_of of applied.lua.
+-- its score. Uses want_type, ids_at and pending_of of applied.lua.
 
 local err = want_type(KEYS[2], 'hash') or want_type(KEYS[3], 'zset')
 if err then return err end
@@ -27,11 +27,7 @@ local pending = pending_of(KEYS[1], group, lo, hi, n, first)
 local verdicts, clean = {}, true
 for c = 1, n, 1000 do
   local last = math.min(n, c + 999)
-  local ids = {}
-  for i = c, last do
-    ids[#ids + 1] = ARGV[first + i]
-  end
-  local had = redis.call('HMGET', KEYS[2], unpack(ids))
+  local had = redis.call('HMGET', KEYS[2], unpack(ids_at(first, c, last)))
   for i = c, last do
     local h = had[i - c + 1]
     if not pending[ARGV[first + i]] then

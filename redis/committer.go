@@ -377,24 +377,11 @@ func (c *Committer) commitSingle(ctx context.Context, entries []pipeline.CommitE
 	args = append(args, len(fx.keys))
 	for _, k := range fx.keys {
 		keys = append(keys, k.key)
-		args = append(args, k.ttl, len(k.members))
-		for i, m := range k.members {
-			args = append(args, m, strconv.FormatFloat(k.sums[i], 'g', 17, 64))
-		}
+		args = appendSums(append(args, k.ttl, len(k.members)), k)
 	}
-	for _, out := range []struct {
-		stream string
-		maxLen int64
-		events [][]string
-	}{{c.cfg.SessionStream, 0, fx.sessions}, {c.cfg.DeadStream, c.cfg.DeadMaxLen, fx.deads}} {
+	for _, out := range c.outputs(fx) {
 		keys = append(keys, out.stream)
-		args = append(args, out.maxLen, len(out.events))
-		for _, ev := range out.events {
-			args = append(args, len(ev)/2)
-			for _, s := range ev[:len(ev)/2*2] {
-				args = append(args, s)
-			}
-		}
+		args = appendEvents(append(args, out.maxLen, len(out.events)), out.events)
 	}
 	call := &scriptCall{script: singleScript, keys: keys, args: args}
 	if err := c.run(ctx, []*scriptCall{call}); err != nil {
@@ -465,30 +452,50 @@ func (c *Committer) applyCalls(calls []*scriptCall, token string, score uint64, 
 	recordTTL := int64(c.cfg.RecordTTL / time.Second)
 	for _, k := range fx.keys {
 		args := make([]any, 0, 4+2*len(k.members))
-		args = append(args, token, score, k.ttl, recordTTL)
-		for i, m := range k.members {
-			args = append(args, m, strconv.FormatFloat(k.sums[i], 'g', 17, 64))
-		}
+		args = appendSums(append(args, token, score, k.ttl, recordTTL), k)
 		calls = append(calls, &scriptCall{script: incrScript, keys: []string{k.key, AppliedKey(k.key)}, args: args})
 	}
-	for _, out := range []struct {
-		stream string
-		maxLen int64
-		events [][]string
-	}{{c.cfg.SessionStream, 0, fx.sessions}, {c.cfg.DeadStream, c.cfg.DeadMaxLen, fx.deads}} {
+	for _, out := range c.outputs(fx) {
 		if len(out.events) == 0 {
 			continue
 		}
-		args := []any{token, score, out.maxLen, recordTTL}
-		for _, ev := range out.events {
-			args = append(args, len(ev)/2)
-			for _, s := range ev[:len(ev)/2*2] {
-				args = append(args, s)
-			}
-		}
+		args := appendEvents([]any{token, score, out.maxLen, recordTTL}, out.events)
 		calls = append(calls, &scriptCall{script: emitScript, keys: []string{out.stream, AppliedKey(out.stream)}, args: args})
 	}
 	return calls
+}
+
+// output is the events of a commit for one output stream.
+type output struct {
+	stream string
+	maxLen int64 // MAXLEN ~ of the stream; 0: no cap
+	events [][]string
+}
+
+// outputs returns fx's session events and dead letters, with their streams.
+func (c *Committer) outputs(fx *effects) [2]output {
+	return [2]output{{c.cfg.SessionStream, 0, fx.sessions}, {c.cfg.DeadStream, c.cfg.DeadMaxLen, fx.deads}}
+}
+
+// appendSums appends k's (member, sum) pairs as script arguments, each sum
+// to the last bit.
+func appendSums(args []any, k *keyEffect) []any {
+	for i, m := range k.members {
+		args = append(args, m, strconv.FormatFloat(k.sums[i], 'g', 17, 64))
+	}
+	return args
+}
+
+// appendEvents appends events as script arguments: per event its number of
+// field/value pairs, then the pairs.
+func appendEvents(args []any, events [][]string) []any {
+	for _, ev := range events {
+		args = append(args, len(ev)/2)
+		for _, s := range ev[:len(ev)/2*2] {
+			args = append(args, s)
+		}
+	}
+	return args
 }
 
 // scriptCall is one script invocation of a commit step.

@@ -13,7 +13,7 @@
 -- pairs; then for each of the two streams its MAXLEN (0: no cap), its
 -- number of events, and per event f and f field/value pairs.
 -- Returns {'ok', acknowledged} or {'steps'}.
--- Uses want_type, pending_of and add_events of applied.lua.
+-- Uses want_type, ids_at, pending_of and add_events of applied.lua.
 
 local group, n, lo, hi = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
 local first = 4
@@ -37,11 +37,7 @@ end
 -- No entry given to a token.
 if redis.call('EXISTS', KEYS[2]) == 1 then
   for c = 1, n, 1000 do
-    local ids = {}
-    for i = c, math.min(n, c + 999) do
-      ids[#ids + 1] = ARGV[first + i]
-    end
-    for _, h in ipairs(redis.call('HMGET', KEYS[2], unpack(ids))) do
+    for _, h in ipairs(redis.call('HMGET', KEYS[2], unpack(ids_at(first, c, math.min(n, c + 999))))) do
       if h then return {'steps'} end
     end
   end
@@ -49,11 +45,7 @@ end
 
 local acked = 0
 for c = 1, n, 1000 do
-  local ids = {}
-  for i = c, math.min(n, c + 999) do
-    ids[#ids + 1] = ARGV[first + i]
-  end
-  acked = acked + redis.call('XACK', KEYS[1], group, unpack(ids))
+  acked = acked + redis.call('XACK', KEYS[1], group, unpack(ids_at(first, c, math.min(n, c + 999))))
 end
 
 local p = first + n + 2
