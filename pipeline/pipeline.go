@@ -359,14 +359,14 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			last = p.logSummary(last)
 			nextSummary = now.Add(time.Minute)
 		}
-		// Reclaim when it is time, but read at least once between two full
-		// scans, so that a short interval cannot starve new entries.
 		// Read only when the batch can be stored at once and committed next:
 		// a batch read earlier would wait in a queue, and its events age
 		// there, while a later read takes them in a larger batch.
 		if err := st.acquire(ctx, full); err != nil {
 			break
 		}
+		// Reclaim when it is time, but read at least once between two full
+		// scans, so that a short interval cannot starve new entries.
 		if now := p.deps.Now(); !now.Before(nextClaim) && !scanned {
 			msgs, cursor, err = p.deps.Reader.Claim(work, p.cfg.ClaimIdle, cursor, p.cfg.BatchSize)
 			if err == nil && cursor == "0-0" {

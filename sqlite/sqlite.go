@@ -10,10 +10,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -62,7 +64,10 @@ type Store struct {
 	// id never changes), so that a known key costs an update by id.
 	keyIDs *bounded.Map[cdKey, string]
 
-	stmts map[string]*sql.Stmt // prepared once (prepareAll), by SQL text; read-only after Open
+	// The statements of Save, prepared once (prepareAll): a statement of
+	// 100 rows costs far more to parse than to run.
+	cdByID, cdByKey, cdUpdate, cdFind *sql.Stmt
+	insertLogs                        map[int]*sql.Stmt // by rows: logRows and each power of two below
 }
 
 const schema = `
@@ -158,7 +163,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 			return nil, fmt.Errorf("sqlite: add title_rules to %s: %w", path, err)
 		}
 	}
-	s := &Store{db: db, cfg: cfg, keyIDs: bounded.New[cdKey, string](100000), stmts: map[string]*sql.Stmt{}}
+	s := &Store{db: db, cfg: cfg, keyIDs: bounded.New[cdKey, string](100000), insertLogs: map[int]*sql.Stmt{}}
 	if err := s.prepareAll(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -168,37 +173,35 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 
 // Close closes the database.
 func (s *Store) Close() error {
-	for _, st := range s.stmts {
-		st.Close()
+	for _, st := range append([]*sql.Stmt{s.cdByID, s.cdByKey, s.cdUpdate, s.cdFind}, slices.Collect(maps.Values(s.insertLogs))...) {
+		if st != nil {
+			st.Close()
+		}
 	}
 	return s.db.Close()
 }
 
-// stmt returns query, prepared once (prepareAll), bound to tx: a statement
-// of 100 rows costs far more to parse than to run.
-func (s *Store) stmt(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
-	st, ok := s.stmts[query]
-	if !ok {
-		return nil, fmt.Errorf("sqlite: statement not prepared: %.40s", query)
-	}
-	return tx.StmtContext(ctx, st), nil
-}
-
-// prepareAll prepares the fixed set of statements Save runs: the
-// categorized_data statements and the usage-log inserts of logRows rows and
-// of each power of two below. Prepared on the DB, not in a transaction, as
-// the one connection is free here.
+// prepareAll prepares the statements Save runs: the categorized_data
+// statements and the usage-log inserts of logRows rows and of each power of
+// two below. Prepared on the DB, not in a transaction, as the one
+// connection is free here; Save binds them to its transaction.
 func (s *Store) prepareAll(ctx context.Context) error {
-	queries := []string{cdByIDSQL, cdByKeySQL, cdUpdateSQL, cdFindSQL}
-	for _, q := range insertLogsSQLs {
-		queries = append(queries, q)
-	}
-	for _, q := range queries {
-		st, err := s.db.PrepareContext(ctx, q)
+	var err error
+	prepare := func(query string) *sql.Stmt {
 		if err != nil {
-			return fmt.Errorf("sqlite: prepare: %w", err)
+			return nil
 		}
-		s.stmts[q] = st
+		var st *sql.Stmt
+		st, err = s.db.PrepareContext(ctx, query)
+		return st
+	}
+	s.cdByID, s.cdByKey, s.cdUpdate, s.cdFind = prepare(cdByIDSQL), prepare(cdByKeySQL), prepare(cdUpdateSQL), prepare(cdFindSQL)
+	s.insertLogs[logRows] = prepare(insertLogsSQL(logRows))
+	for n := 1; n < logRows; n *= 2 {
+		s.insertLogs[n] = prepare(insertLogsSQL(n))
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: prepare: %w", err)
 	}
 	return nil
 }
@@ -247,16 +250,6 @@ WHERE id = ?3 AND (category_id != ?1 OR is_llm_based != ?2)`
 // logRows is how many usage logs one INSERT statement writes.
 const logRows = 100
 
-// insertLogsSQLs holds the upserts of logRows usage logs and of every power
-// of two below, built once.
-var insertLogsSQLs = func() map[int]string {
-	m := map[int]string{logRows: insertLogsSQL(logRows)}
-	for n := 1; n < logRows; n *= 2 {
-		m[n] = insertLogsSQL(n)
-	}
-	return m
-}()
-
 // logChunk returns how many of n remaining usage logs the next statement
 // writes: logRows, else the largest power of two not above n, so that a
 // handful of statements, each prepared once, write any batch.
@@ -299,22 +292,8 @@ func (s *Store) saveChunk(ctx context.Context, records []pipeline.Record) (err e
 			_ = tx.Rollback()
 		}
 	}()
-	byID, err := s.stmt(ctx, tx, cdByIDSQL)
-	if err != nil {
-		return err
-	}
-	byKey, err := s.stmt(ctx, tx, cdByKeySQL)
-	if err != nil {
-		return err
-	}
-	byIDOnly, err := s.stmt(ctx, tx, cdUpdateSQL)
-	if err != nil {
-		return err
-	}
-	findKey, err := s.stmt(ctx, tx, cdFindSQL)
-	if err != nil {
-		return err
-	}
+	byID, byKey, byIDOnly, findKey := tx.StmtContext(ctx, s.cdByID), tx.StmtContext(ctx, s.cdByKey),
+		tx.StmtContext(ctx, s.cdUpdate), tx.StmtContext(ctx, s.cdFind)
 
 	// One write per distinct categorized_data document, with the values of
 	// the last record naming it.
@@ -391,11 +370,7 @@ func (s *Store) saveChunk(ctx context.Context, records []pipeline.Record) (err e
 			args = append(args, r.UsageLogID.Hex(), a.UserID, cd, r.CategoryID.Hex(), a.Session,
 				a.SessionMinutes, a.SessionDate, a.Timestamp, a.Duration)
 		}
-		stmt, err := s.stmt(ctx, tx, insertLogsSQLs[len(chunk)])
-		if err != nil {
-			return err
-		}
-		if _, err := stmt.ExecContext(ctx, args...); err != nil {
+		if _, err := tx.StmtContext(ctx, s.insertLogs[len(chunk)]).ExecContext(ctx, args...); err != nil {
 			return fmt.Errorf("sqlite: usage logs %s...: %w", chunk[0].UsageLogID, err)
 		}
 	}
