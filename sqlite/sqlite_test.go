@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/pomocore/pomocore/pipeline"
 	"github.com/pomocore/pomocore/pipeline/storetest"
@@ -112,5 +113,16 @@ INSERT INTO category_pattern (id, category) VALUES ('0123456789abcdef01234567', 
 	ps, err := st.LoadPatterns(context.Background())
 	if err != nil || len(ps) != 1 || ps[0].Category != "Game" || ps[0].TitleRules != nil {
 		t.Fatalf("patterns of an older store = %+v, %v", ps, err)
+	}
+}
+
+func TestSQLiteConfigValidateCheckpointEvery(t *testing.T) {
+	if err := (sqlite.Config{Dir: "x", CheckpointEvery: time.Microsecond}).Validate(); err == nil {
+		t.Error("a checkpoint every microsecond accepted")
+	}
+	for _, every := range []time.Duration{0, -1, time.Millisecond} {
+		if err := (sqlite.Config{Dir: "x", CheckpointEvery: every}).Validate(); err != nil {
+			t.Errorf("checkpoint every %v: %v", every, err)
+		}
 	}
 }

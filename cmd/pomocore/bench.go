@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -56,6 +57,8 @@ type benchOptions struct {
 	Seed      uint64
 	// CPUProfile is a file for a CPU profile of the whole run.
 	CPUProfile string
+	// Batches is a file for one line per committed batch.
+	Batches string
 }
 
 func (o benchOptions) validate() error {
@@ -154,6 +157,7 @@ func benchCmd(ctx context.Context, args []string, getenv func(string) string, st
 	fs.BoolVar(&o.JSON, "json", false, "print the results as JSON")
 	fs.BoolVar(&o.Quiet, "quiet", false, "no progress bar")
 	fs.Uint64Var(&o.Seed, "seed", 1, "workload seed")
+	fs.StringVar(&o.Batches, "batches", "", "write one line per committed batch to FILE.<ids>: commit end (unix microseconds), then microseconds from read to commit end, in the store and in the commit, then entries")
 	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the timed pipeline run (drain: the drain, then the ceilings to FILE.<ids>.ceilings; steady: the whole run) to FILE.<ids>")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `usage: pomocore bench [flags]
@@ -363,6 +367,9 @@ type benchObserver struct {
 	took       atomic.Int64 // nanoseconds, summed over batches
 	store      atomic.Int64
 	commit     atomic.Int64
+
+	mu       sync.Mutex
+	batchLog io.Writer // one line per batch (-batches), or nil
 }
 
 func (b *benchObserver) BatchDone(r pipeline.BatchReport) {
@@ -374,7 +381,13 @@ func (b *benchObserver) BatchDone(r pipeline.BatchReport) {
 	b.store.Add(int64(r.Store))
 	b.commit.Add(int64(r.Commit))
 	b.committed.Add(int64(r.Applied))
-	b.lastCommit.Store(time.Now().UnixNano())
+	now := time.Now()
+	b.lastCommit.Store(now.UnixNano())
+	if b.batchLog != nil {
+		b.mu.Lock()
+		fmt.Fprintf(b.batchLog, "%d %d %d %d %d\n", now.UnixMicro(), r.Took.Microseconds(), r.Store.Microseconds(), r.Commit.Microseconds(), len(r.Ages))
+		b.mu.Unlock()
+	}
 }
 func (b *benchObserver) CallFailed(string, error) {}
 
@@ -469,6 +482,15 @@ func benchOnce(ctx context.Context, o benchOptions, ids string, cfg config, rdb 
 		}
 	}
 	obs := &benchObserver{}
+	if o.Batches != "" {
+		f, err := os.Create(o.Batches + "." + ids)
+		if err != nil {
+			return res, fmt.Errorf("-batches: %w", err)
+		}
+		w := bufio.NewWriter(f)
+		defer func() { _ = w.Flush(); _ = f.Close() }()
+		obs.batchLog = w
+	}
 	var mongoStats func() mongo.Stats
 	if ms, ok := st.(interface{ Stats() mongo.Stats }); ok {
 		mongoStats = ms.Stats

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -52,10 +55,30 @@ func TestBenchDrainVerifiesBothIDModes(t *testing.T) {
 
 func TestBenchSteadyReportsAgesAndMemory(t *testing.T) {
 	r := redistest.Start(t)
-	rs := runBench(t, map[string]string{"REDIS_ADDR": r.Addr()}, "-mode", "steady", "-ids", "create", "-rate", "2000", "-duration", "2s", "-users", "100", "-keys", "300")
+	batches := filepath.Join(t.TempDir(), "batches")
+	rs := runBench(t, map[string]string{"REDIS_ADDR": r.Addr()}, "-mode", "steady", "-ids", "create", "-rate", "2000", "-duration", "2s", "-users", "100", "-keys", "300",
+		"-batches", batches)
 	x := rs[0]
 	if !x.Verified || x.Events < 3000 || x.AgeP50Millis <= 0 || x.AgeP99Millis < x.AgeP50Millis || x.AgeMaxMillis < x.AgeP99Millis || x.RSSEndMiB <= 0 {
 		t.Errorf("%+v", x)
+	}
+	// -batches: a line per batch, whose entries add up to the events.
+	log, err := os.ReadFile(batches + ".create")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(log)), "\n")
+	entries := 0
+	for _, l := range lines {
+		f := strings.Fields(l)
+		n, err := strconv.Atoi(f[len(f)-1])
+		if len(f) != 5 || err != nil {
+			t.Fatalf("batch line %q", l)
+		}
+		entries += n
+	}
+	if int64(len(lines)) != x.Batches || entries != x.Events {
+		t.Errorf("batch log: %d lines of %d entries; want %d batches of %d events", len(lines), entries, x.Batches, x.Events)
 	}
 }
 

@@ -368,7 +368,7 @@ func openStore(ctx context.Context, cfg config, log *slog.Logger) (store, func()
 			_ = st.Close(c)
 		}, nil
 	}
-	scfg := sqlite.Config{Dir: cfg.DataDir}
+	scfg := sqlite.Config{Dir: cfg.DataDir, Logger: log}
 	if err := scfg.Validate(); err != nil {
 		return nil, nil, fmt.Errorf("POMOCORE_DATA_DIR: %w", err)
 	}
