@@ -351,7 +351,6 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	cursor := "0-0"
 	failures := 0
 	scanned := false // a full reclaim scan ended and no read followed yet
-	full := false    // the last read filled a batch: a backlog is waiting
 	for ctx.Err() == nil {
 		var msgs []Message
 		var err error
@@ -359,10 +358,9 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			last = p.logSummary(last)
 			nextSummary = now.Add(time.Minute)
 		}
-		// Read only when the batch can be stored at once and committed next:
-		// a batch read earlier would wait in a queue, and its events age
-		// there, while a later read takes them in a larger batch.
-		if err := st.acquire(ctx, full); err != nil {
+		// Read only while fewer than maxInFlight batches are in flight: one
+		// being committed, one stored or ready to be committed next.
+		if err := st.acquire(ctx); err != nil {
 			break
 		}
 		// Reclaim when it is time, but read at least once between two full
@@ -385,7 +383,6 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		if err != nil || len(msgs) == 0 {
 			st.release()
 		}
-		full = len(msgs) == p.cfg.BatchSize
 		if err != nil {
 			if ctx.Err() != nil {
 				break
@@ -626,16 +623,17 @@ func (p *Pipeline) commit(ctx context.Context, b *Batch) error {
 }
 
 // stages runs the store and the commit of successive batches overlapped:
-// while batch k is committed, batch k+1 is stored (and, when a backlog is
-// waiting, batch k+2 read and prepared). Batches are stored and committed in
-// the order submitted, and a batch is committed only after its records are
-// stored.
+// while batch k is committed, batch k+1 is stored and batch k+2 read and
+// prepared. Batches are stored and committed in the order submitted, and a
+// batch is committed only after its records are stored.
 //
-// acquire bounds the batches in flight, from read to committed: two while
-// the pipeline keeps up, so that a batch is read just as the one before it
-// goes to commit and waits in no queue (its events wait in the stream
-// instead, and join it); three while a backlog drains, so that reading and
-// preparing overlap too.
+// acquire bounds the batches in flight, from read to committed, to three:
+// the committer then always finds the next batch stored when it finishes
+// one. With two, the next batch was read only as the one before it went to
+// commit, and on a single Redis that read waited behind the commit's
+// script, so the committer sat idle while that batch was prepared and
+// stored (steady mode at 25,000 events/s on 2 cores: p99 event age 41-94
+// ms with two, 20-35 ms with three; four did no better).
 type stages struct {
 	toStore, toCommit chan *Batch
 	failed            chan struct{}
@@ -648,24 +646,16 @@ type stages struct {
 	freed    chan struct{} // a slot was released (capacity 1: one acquirer)
 }
 
-// Batches in flight, from read to committed: while keeping up, and while
-// a backlog drains.
-const (
-	inFlightKeepingUp = 2
-	inFlightBacklog   = 3
-)
+// maxInFlight is how many batches may be in flight, from read to
+// committed.
+const maxInFlight = 3
 
-// acquire takes a slot for the next read, waiting while the batches in
-// flight reach the bound (inFlightBacklog when backlog, else
-// inFlightKeepingUp). Only the read loop calls it.
-func (s *stages) acquire(ctx context.Context, backlog bool) error {
-	limit := inFlightKeepingUp
-	if backlog {
-		limit = inFlightBacklog
-	}
+// acquire takes a slot for the next read, waiting while maxInFlight
+// batches are in flight. Only the read loop calls it.
+func (s *stages) acquire(ctx context.Context) error {
 	for {
 		s.mu.Lock()
-		if s.inFlight < limit {
+		if s.inFlight < maxInFlight {
 			s.inFlight++
 			s.mu.Unlock()
 			return nil

@@ -38,9 +38,13 @@ import (
 
 // benchOptions are the flags of `pomocore bench`.
 type benchOptions struct {
-	Mode      string
-	Events    int
-	Rate      int
+	Mode   string
+	Events int
+	Rate   int
+	// Tick is how often steady mode writes the events due (one pipelined
+	// round trip each): short, so that arrivals are as smooth as those of
+	// many independent clients.
+	Tick      time.Duration
 	Duration  time.Duration
 	IDs       string
 	Users     int
@@ -71,6 +75,9 @@ func (o benchOptions) validate() error {
 	}
 	if o.Mode == "steady" && (o.Rate < 1 || o.Duration <= 0) {
 		errs = append(errs, fmt.Errorf("-rate %d, -duration %v: want both > 0 in steady mode", o.Rate, o.Duration))
+	}
+	if o.Tick <= 0 || o.Tick > time.Second {
+		errs = append(errs, fmt.Errorf("-tick %v: want > 0 and <= 1s", o.Tick))
 	}
 	if o.IDs != "create" && o.IDs != "given" && o.IDs != "both" {
 		errs = append(errs, fmt.Errorf("-ids %q: want create, given or both", o.IDs))
@@ -144,6 +151,7 @@ func benchCmd(ctx context.Context, args []string, getenv func(string) string, st
 	fs.StringVar(&o.Mode, "mode", "drain", "drain: pre-fill -events, then time the pipeline until nothing is pending; steady: produce at -rate for -duration and measure event age")
 	fs.IntVar(&o.Events, "events", 200000, "events to pre-fill (drain mode)")
 	fs.IntVar(&o.Rate, "rate", 10000, "events per second to produce (steady mode)")
+	fs.DurationVar(&o.Tick, "tick", time.Millisecond, "steady mode writes the events due every `interval`, pipelined (before 2026-11-29: 5ms, which arrives in bursts of rate/200)")
 	fs.DurationVar(&o.Duration, "duration", 30*time.Second, "how long to produce (steady mode)")
 	fs.StringVar(&o.IDs, "ids", "both", "create: the pipeline creates the documents; given: events name pre-created documents; both")
 	fs.IntVar(&o.Users, "users", 10000, "distinct users")
@@ -676,7 +684,7 @@ func runSteady(ctx context.Context, o benchOptions, prod *producer, obs *benchOb
 	start := time.Now()
 	total := int64(float64(o.Rate) * o.Duration.Seconds())
 	pr.begin("steady produce", total, start)
-	tick := time.NewTicker(5 * time.Millisecond)
+	tick := time.NewTicker(o.Tick)
 	defer tick.Stop()
 	var sent int64
 	var ms runtime.MemStats

@@ -103,3 +103,13 @@ func TestBenchMongoCommandsPerThousandEvents(t *testing.T) {
 		}
 	}
 }
+
+func TestBenchRejectsBadFlags(t *testing.T) {
+	for _, args := range [][]string{{"-tick", "0"}, {"-tick", "2s"}, {"-mode", "steady", "-rate", "0"}} {
+		var out, errOut bytes.Buffer
+		err := benchCmd(context.Background(), append([]string{"-quiet"}, args...), func(string) string { return "" }, &out, &errOut)
+		if err == nil || !strings.Contains(err.Error(), args[len(args)-2]) {
+			t.Errorf("%v: err %v, want one naming %s", args, err, args[len(args)-2])
+		}
+	}
+}
