@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -105,10 +106,11 @@ type Limits struct {
 	// MaxClockSkew is how far in the future of the validator's clock a
 	// timestamp may be (default 24h). A millisecond timestamp is far beyond.
 	MaxClockSkew time.Duration
-	// AllowUnknownFields accepts (and ignores) fields the CONTRACT does not
-	// name; by default such an entry is rejected, since the producers' fields
-	// are exactly the CONTRACT's.
-	AllowUnknownFields bool
+	// RejectUnknownFields rejects an entry with a field the CONTRACT does
+	// not name. By default such fields are accepted and ignored (IsField
+	// tells them apart): the producer may add fields in a later release,
+	// and an activity must still count.
+	RejectUnknownFields bool
 }
 
 // DefaultLimits returns the default validation limits.
@@ -183,8 +185,11 @@ func NewValidator(l Limits, loc *time.Location, now func() time.Time) *Validator
 }
 
 // Parse validates the fields of entry id, given as alternating names and
-// values as Redis returns them. A field given twice, an unknown field (unless
-// Limits.AllowUnknownFields), an oversized or non-UTF-8 value, and every
+// values as Redis returns them, as the main server's Jackson writes them
+// (timestamp "1.7570520005E9", duration "12.0", isEnd "true"). An empty
+// value and the literal "null" (a Java null) are the same as a missing
+// field. A field given twice, an unknown field (with
+// Limits.RejectUnknownFields), an oversized or non-UTF-8 value, and every
 // CONTRACT violation are rejected with an *InvalidError.
 func (v *Validator) Parse(id string, fields []string) (Activity, error) {
 	a := Activity{EntryID: id}
@@ -203,7 +208,7 @@ func (v *Validator) Parse(id string, fields []string) (Activity, error) {
 			return a, invalid("oversized_field", truncate(name, 40), "%d bytes, at most %d accepted", len(val), v.limits.MaxFieldBytes)
 		}
 		if idx < 0 {
-			if !v.limits.AllowUnknownFields {
+			if v.limits.RejectUnknownFields {
 				return a, invalid("unknown_field", truncate(name, 40), "not a field of the activity contract")
 			}
 			continue
@@ -214,7 +219,10 @@ func (v *Validator) Parse(id string, fields []string) (Activity, error) {
 		if !utf8.ValidString(val) {
 			return a, invalid("invalid_utf8", name, "not valid UTF-8")
 		}
-		seen[idx], raw[idx] = true, val
+		if val == "null" {
+			val = "" // a Java null: absent
+		}
+		seen[idx], raw[idx] = val != "", val
 	}
 	get := func(i int) (string, bool) { return raw[i], seen[i] }
 
@@ -232,7 +240,7 @@ func (v *Validator) Parse(id string, fields []string) (Activity, error) {
 	}
 
 	s, ok := get(4)
-	if !ok {
+	if !ok || strings.TrimSpace(s) == "" {
 		return a, invalid("bad_duration", FieldDuration, "missing")
 	}
 	if a.Duration, err = parseFloat(s); err != nil {
@@ -287,6 +295,9 @@ func (v *Validator) Parse(id string, fields []string) (Activity, error) {
 	return a, nil
 }
 
+// IsField reports whether name is a field of the activity CONTRACT.
+func IsField(name string) bool { return fieldIndex(name) >= 0 }
+
 // fieldIndex maps a CONTRACT field name to its slot; -1 for unknown names.
 func fieldIndex(name string) int {
 	switch name {
@@ -318,8 +329,50 @@ func fieldIndex(name string) int {
 	return -1
 }
 
+// parseFloat parses a decimal number as Java writes a double ("12.0",
+// "1.7570520005E9", "-3", ".5"): no hexadecimal, no digit separators, no
+// words (Go's ParseFloat alone would take "0x1p4", "1_000" and "Inf").
 func parseFloat(s string) (float64, error) {
-	return strconv.ParseFloat(strings.TrimSpace(s), 64)
+	s = strings.TrimSpace(s)
+	if !isDecimal(s) {
+		return 0, fmt.Errorf("%q is not a decimal number", truncate(s, 40))
+	}
+	return strconv.ParseFloat(s, 64)
+}
+
+// isDecimal reports whether s is [+-]digits[.digits][(e|E)[+-]digits],
+// with at least one digit in the mantissa.
+func isDecimal(s string) bool {
+	i := 0
+	if i < len(s) && (s[i] == '+' || s[i] == '-') {
+		i++
+	}
+	digits := 0
+	for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
+		digits++
+	}
+	if i < len(s) && s[i] == '.' {
+		for i++; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
+			digits++
+		}
+	}
+	if digits == 0 {
+		return false
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		exp := 0
+		for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
+			exp++
+		}
+		if exp == 0 {
+			return false
+		}
+	}
+	return i == len(s)
 }
 
 func parseInt(s string, present bool) (int, error) {
@@ -329,7 +382,13 @@ func parseInt(s string, present bool) (int, error) {
 	}
 	n, err := strconv.ParseInt(s, 10, 32)
 	if err != nil {
-		return 0, fmt.Errorf("%q is not an integer", truncate(s, 40))
+		// Jackson writes an Integer as "3"; a whole double ("3.0") is
+		// taken too.
+		f, ferr := parseFloat(s)
+		if ferr != nil || f != math.Trunc(f) || f < math.MinInt32 || f > math.MaxInt32 {
+			return 0, fmt.Errorf("%q is not an integer", truncate(s, 40))
+		}
+		n = int64(f)
 	}
 	return int(n), nil
 }
@@ -362,11 +421,73 @@ func (v *Validator) parseDate(s string) (string, error) {
 	return "", fmt.Errorf("%q: want YYYY-MM-DD or RFC 3339", truncate(s, 40))
 }
 
+// hasControl reports whether s holds a control character (C0, DEL, C1 such
+// as U+0085), a format character (bidirectional overrides such as U+202E,
+// zero-width characters) or a line or paragraph separator.
 func hasControl(s string) bool {
 	for _, r := range s {
-		if r < 0x20 || r == 0x7f {
+		if unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp) {
 			return true
 		}
 	}
 	return false
+}
+
+// Remains is what can still be read from an entry Parse rejected: the
+// activity it names, and the session it ended, so that a rejected last
+// activity still ends its session (the main server scores a session only
+// when its session-end event arrives).
+type Remains struct {
+	// UsageLogID is the pomodoroUsageLogId the entry names, when valid.
+	UsageLogID ObjectID
+	// EndsSession is set when isEnd is true and UserID, Session and
+	// SessionDate are valid.
+	EndsSession bool
+	UserID      string
+	Session     int
+	SessionDate string
+}
+
+// Remains reads what it can of a rejected entry's fields (as given to
+// Parse); each field is judged alone, and a field given twice is not read.
+func (v *Validator) Remains(fields []string) Remains {
+	var r Remains
+	var seen [12]int
+	var raw [12]string
+	for i := 0; i+1 < len(fields); i += 2 {
+		if idx := fieldIndex(fields[i]); idx >= 0 {
+			seen[idx]++
+			raw[idx] = fields[i+1]
+		}
+	}
+	get := func(i int) (string, bool) {
+		s := strings.TrimSpace(raw[i])
+		ok := seen[i] == 1 && s != "" && s != "null" && len(s) <= v.limits.MaxFieldBytes && utf8.ValidString(s)
+		return s, ok
+	}
+	if s, ok := get(11); ok {
+		if id, err := ParseObjectID(s); err == nil {
+			r.UsageLogID = id
+		}
+	}
+	end, ok := get(9)
+	if isEnd, err := parseBool(end, ok); !ok || err != nil || !isEnd {
+		return r
+	}
+	user, ok := get(0)
+	if !ok || hasControl(user) {
+		return r
+	}
+	s, ok := get(6)
+	session, err := parseInt(s, ok)
+	if err != nil || session < 0 {
+		return r
+	}
+	s, _ = get(7)
+	date, err := v.parseDate(s)
+	if err != nil {
+		return r
+	}
+	r.EndsSession, r.UserID, r.Session, r.SessionDate = true, user, session, date
+	return r
 }

@@ -124,7 +124,17 @@ func TestParseRejects(t *testing.T) {
 		{"oversized", with(g, "title", strings.Repeat("x", 9000)), "oversized_field"},
 		{"bad utf8", with(g, "title", "\xff\xfe"), "invalid_utf8"},
 		{"odd", append(append([]string(nil), g...), "dangling"), "malformed"},
-		{"unknown field", append(append([]string(nil), g...), "extra", "x"), "unknown_field"},
+		{"C1 control in user", with(g, "userId", "a\u0085b"), "control_characters"},
+		{"bidi override in user", with(g, "userId", "a\u202eb"), "control_characters"},
+		{"zero width in user", with(g, "userId", "a\u200bb"), "control_characters"},
+		{"null user", with(g, "userId", "null"), "missing_user"},
+		{"null duration", with(g, "duration", "null"), "bad_duration"},
+		{"digit separators", with(g, "duration", "1_000"), "bad_duration"},
+		{"hex float", with(g, "duration", "0x1p4"), "bad_duration"},
+		{"hex timestamp", with(g, "timestamp", "0x1.a4p30"), "bad_timestamp"},
+		{"Infinity word", with(g, "duration", "Infinity"), "bad_duration"},
+		{"exponent without digits", with(g, "duration", "1e"), "bad_duration"},
+		{"lone dot", with(g, "duration", "."), "bad_duration"},
 		{"too many fields", append(append([]string(nil), g...), strings.Split(strings.Repeat("k,v,", 60), ",")[:120]...), "too_many_fields"},
 	}
 	for _, c := range cases {
@@ -154,9 +164,84 @@ func TestLimitsValidate(t *testing.T) {
 	}
 }
 
-func TestParseAllowUnknownFields(t *testing.T) {
-	v := pomocore.NewValidator(pomocore.Limits{AllowUnknownFields: true}, time.UTC, func() time.Time { return now })
-	if _, err := v.Parse("1-1", append(goodFields(), "extra", "ignored")); err != nil {
-		t.Fatalf("unknown field with AllowUnknownFields: %v", err)
+// The main server may add fields in a later release: an activity with a
+// field the contract does not name still counts (strictness is a setting).
+func TestMainServerAddsAFieldActivityStillCounts(t *testing.T) {
+	if _, err := validator().Parse("1-1", append(goodFields(), "extra", "ignored")); err != nil {
+		t.Fatalf("unknown field rejected by default: %v", err)
+	}
+	if pomocore.IsField("extra") || !pomocore.IsField("pomodoroUsageLogId") {
+		t.Error("IsField does not tell the contract's fields apart")
+	}
+	strict := pomocore.NewValidator(pomocore.Limits{RejectUnknownFields: true}, time.UTC, func() time.Time { return now })
+	var inv *pomocore.InvalidError
+	if _, err := strict.Parse("1-1", append(goodFields(), "extra", "x")); !errors.As(err, &inv) || inv.Kind != "unknown_field" {
+		t.Fatalf("strict: %v, want unknown_field", err)
+	}
+}
+
+// The main server's Jackson writes PomodoroPatternClassifyMessage with
+// doubles in scientific notation, whole doubles with ".0", and a Java null
+// as "null" (or an empty string, or not at all).
+func TestMainServerJacksonValuesParse(t *testing.T) {
+	jackson := []string{
+		"userId", "b3f1c2", "categorizedDataId", "68bd2c3f5e9a1b0012345678", "pomodoroUsageLogId", "68bd2c3f5e9a1b0012345679",
+		"url", "null", "title", "main.go", "app", "Xcode", "session", "3", "sessionDate", "2025-09-05",
+		"sessionMinutes", "25", "duration", "12.0", "timestamp", "1.7570520005E9", "isEnd", "true",
+	}
+	v := pomocore.NewValidator(pomocore.Limits{}, time.UTC, func() time.Time { return time.Unix(1757052000, 0) })
+	a, err := v.Parse("1-1", jackson)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Timestamp != 1757052000.5 || a.Duration != 12 || a.URL != "" || !a.IsEnd || a.Session != 3 || a.SessionMinutes != 25 {
+		t.Errorf("parsed %+v", a)
+	}
+	if a.CategorizedDataID.IsZero() || a.UsageLogID.IsZero() {
+		t.Errorf("ids not read: %+v", a)
+	}
+	for _, absent := range []string{"", "null"} {
+		for _, f := range []string{"url", "title", "categorizedDataId", "pomodoroUsageLogId", "isEnd"} {
+			b, err := v.Parse("1-1", with(jackson, f, absent))
+			if err != nil {
+				t.Errorf("%s=%q: %v, want it absent", f, absent, err)
+			}
+			if f == "isEnd" && b.IsEnd {
+				t.Errorf("isEnd=%q read as true", absent)
+			}
+		}
+		if _, err := v.Parse("1-1", without(jackson, "url")); err != nil {
+			t.Errorf("missing url: %v", err)
+		}
+	}
+	if b, err := v.Parse("1-1", with(jackson, "session", "3.0")); err != nil || b.Session != 3 {
+		t.Errorf("session 3.0: %v %v", b.Session, err)
+	}
+	if b, err := v.Parse("1-1", with(jackson, "duration", "1.25E1")); err != nil || b.Duration != 12.5 {
+		t.Errorf("duration 1.25E1: %v %v", b.Duration, err)
+	}
+}
+
+// A rejected last activity still ends its session when its user, session
+// and date are valid (the deployed data server emitted the event for every
+// isEnd entry; without it the main server never scores the session).
+func TestRemainsOfARejectedSessionEnd(t *testing.T) {
+	v := validator()
+	ul := "68bd2c3f5e9a1b0012345679"
+	r := v.Remains(with(with(goodFields(), "duration", "-5"), "pomodoroUsageLogId", ul))
+	if !r.EndsSession || r.UserID != "42" || r.Session != 3 || r.SessionDate != "2026-11-24" || r.UsageLogID.Hex() != ul {
+		t.Errorf("remains = %+v", r)
+	}
+	for name, f := range map[string][]string{
+		"not the end":     with(goodFields(), "isEnd", "false"),
+		"no user":         without(goodFields(), "userId"),
+		"bad session":     with(goodFields(), "session", "x"),
+		"bad date":        with(goodFields(), "sessionDate", "24.11.2026"),
+		"user twice":      append(goodFields(), "userId", "43"),
+		"control in user": with(goodFields(), "userId", "a\u202eb"),
+	} {
+		if r := v.Remains(f); r.EndsSession {
+			t.Errorf("%s: ends the session: %+v", name, r)
+		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 // implements pipeline.Observer. Safe for concurrent use.
 type Metrics struct {
 	read, committed, skipped, deleted prometheus.Counter
+	duplicates, unknownFields         prometheus.Counter
 	dead                              *prometheus.CounterVec
 	bySource, byCategory              *prometheus.CounterVec
 	batchSize                         prometheus.Histogram
@@ -35,6 +36,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		committed: f("events_committed_total", "Entries whose acknowledgement and effects were committed."),
 		skipped:   f("events_skipped_total", "Entries already committed by another consumer, skipped at commit."),
 		deleted:   f("events_deleted_total", "Entries trimmed from the stream while pending, acknowledged."),
+		duplicates: f("events_duplicate_total",
+			"Entries naming an activity (pomodoroUsageLogId) committed already under another entry (a producer retry), acknowledged without effects."),
+		unknownFields: f("events_unknown_fields_total", "Entries with fields the activity contract does not name (accepted; the names are logged once each)."),
 		dead: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "pomocore", Name: "events_dead_lettered_total",
 			Help: "Entries moved to the dead-letter stream, by reason."}, []string{"reason"}),
 		bySource: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "pomocore", Name: "classifications_by_source_total",
@@ -61,6 +65,8 @@ func (m *Metrics) BatchDone(r pipeline.BatchReport) {
 	m.committed.Add(float64(r.Applied))
 	m.skipped.Add(float64(r.Skipped))
 	m.deleted.Add(float64(r.Deleted))
+	m.duplicates.Add(float64(r.Duplicates))
+	m.unknownFields.Add(float64(r.UnknownFields))
 	for kind, n := range r.DeadByKind {
 		m.dead.WithLabelValues(kind).Add(float64(n))
 	}

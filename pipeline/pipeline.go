@@ -201,6 +201,12 @@ type BatchReport struct {
 	DeadByKind map[string]int
 	// Deleted counts entries trimmed from the stream while pending.
 	Deleted int
+	// Duplicates counts the committed entries whose activity had been
+	// committed already under another entry (a producer retry): no effects.
+	Duplicates int
+	// UnknownFields counts the entries that had fields the CONTRACT does
+	// not name (accepted and ignored).
+	UnknownFields int
 	// Classified counts stored activities by classification source and by
 	// category.
 	BySource   map[pomocore.Source]int
@@ -220,6 +226,7 @@ func (noObserver) CallFailed(string, error) {}
 // Stats counts what a Pipeline did since it started. Read it with Snapshot.
 type Stats struct {
 	read, committed, skipped, dead, deleted, storeErrors, commitErrors, batches atomic.Int64
+	duplicates, unknownFields                                                   atomic.Int64
 
 	mu         sync.Mutex
 	deadByKind map[string]int64
@@ -229,6 +236,7 @@ type Stats struct {
 type StatsSnapshot struct {
 	Read, Committed, Skipped, Dead, Deleted int64
 	StoreErrors, CommitErrors, Batches      int64
+	Duplicates, UnknownFields               int64
 	DeadByKind                              map[string]int64
 }
 
@@ -243,7 +251,8 @@ func (s *Stats) Snapshot() StatsSnapshot {
 	return StatsSnapshot{
 		Read: s.read.Load(), Committed: s.committed.Load(), Skipped: s.skipped.Load(),
 		Dead: s.dead.Load(), Deleted: s.deleted.Load(), StoreErrors: s.storeErrors.Load(),
-		CommitErrors: s.commitErrors.Load(), Batches: s.batches.Load(), DeadByKind: kinds,
+		CommitErrors: s.commitErrors.Load(), Batches: s.batches.Load(), Duplicates: s.duplicates.Load(),
+		UnknownFields: s.unknownFields.Load(), DeadByKind: kinds,
 	}
 }
 
@@ -257,7 +266,14 @@ type Pipeline struct {
 	log       *slog.Logger
 	stats     Stats
 	rules     atomic.Pointer[rules]
+
+	unknownMu   sync.Mutex
+	unknownSeen map[string]bool // unknown field names warned about
 }
+
+// maxUnknownNames bounds the unknown field names warned about one by one
+// (a hostile producer could send a new name with every entry).
+const maxUnknownNames = 64
 
 // rules is a classifier with the category ids of the patterns it was built
 // from, swapped as one by SetRules.
@@ -309,6 +325,8 @@ func New(cfg Config, deps Deps) (*Pipeline, error) {
 		validator: pomocore.NewValidator(cfg.Limits, cfg.Location, deps.Now),
 		log:       deps.Logger,
 		stats:     Stats{deadByKind: map[string]int64{}},
+
+		unknownSeen: map[string]bool{},
 	}
 	p.SetRules(deps.Classifier, deps.CategoryIDs)
 	return p, nil
@@ -527,6 +545,9 @@ func (p *Pipeline) Prepare(msgs []Message) *Batch {
 			b.deleted++
 			continue
 		}
+		if p.noteUnknownFields(m) {
+			b.report.UnknownFields++
+		}
 		rec, entry, err := p.prepare(m, rs)
 		if err != nil {
 			var inv *pomocore.InvalidError
@@ -534,7 +555,7 @@ func (p *Pipeline) Prepare(msgs []Message) *Batch {
 			if errors.As(err, &inv) {
 				kind = inv.Kind
 			}
-			b.Entries = append(b.Entries, CommitEntry{ID: m.ID, Dead: p.deadLetter(m, kind, err)})
+			b.Entries = append(b.Entries, p.rejected(m, kind, err))
 			b.dead++
 			b.report.DeadByKind[kind]++
 			continue
@@ -601,7 +622,7 @@ func (p *Pipeline) commit(ctx context.Context, b *Batch) error {
 	end := p.deps.Now()
 	report := b.report
 	report.Commit, report.Took = end.Sub(commitStart), end.Sub(b.start)
-	report.Applied, report.Skipped, report.Deleted = res.Applied, res.Skipped, b.deleted
+	report.Applied, report.Skipped, report.Deleted, report.Duplicates = res.Applied, res.Skipped, b.deleted, res.Duplicates
 	report.Ages = make([]time.Duration, 0, len(b.msgs))
 	for i := range b.msgs {
 		if ms, _, err := pomocore.ParseEntryID(b.msgs[i].ID); err == nil {
@@ -614,6 +635,11 @@ func (p *Pipeline) commit(ctx context.Context, b *Batch) error {
 	p.stats.skipped.Add(int64(res.Skipped))
 	p.stats.dead.Add(int64(b.dead))
 	p.stats.deleted.Add(int64(b.deleted))
+	p.stats.duplicates.Add(int64(res.Duplicates))
+	p.stats.unknownFields.Add(int64(report.UnknownFields))
+	if res.Duplicates > 0 {
+		p.log.Info("entries naming an activity committed already (a producer retry) were acknowledged without effects", "duplicates", res.Duplicates)
+	}
 	p.log.Debug("batch committed", "entries", len(b.msgs), "stored", len(b.Records), "applied", res.Applied,
 		"skipped", res.Skipped, "dead", b.dead, "deleted", b.deleted, "took", report.Took)
 	if res.Skipped > 0 {
@@ -764,6 +790,9 @@ func (p *Pipeline) prepare(m *Message, rs *rules) (Record, CommitEntry, error) {
 	}
 	rec := Record{Activity: a, Classification: cls, CategoryID: rs.ids[cls.Category], UsageLogID: ulid}
 	entry := CommitEntry{ID: m.ID}
+	if !a.UsageLogID.IsZero() {
+		entry.DedupKey = a.UsageLogID.Hex()
+	}
 	if a.Duration > 0 {
 		entry.Increment = &Increment{Keys: p.keys(cls.Category, a.Time()), Member: a.UserID, Delta: a.Duration}
 		if p.cfg.Retention != (Retention{}) {
@@ -799,6 +828,46 @@ func (p *Pipeline) keys(category string, t time.Time) []string {
 		}
 	}
 	return keys
+}
+
+// rejected returns the commit entry of a message that failed validation: a
+// dead letter, and, when the entry ended a session whose user, session and
+// date are valid, that session's end (its duration counts nowhere; the
+// main server scores the session from the usage logs it has).
+func (p *Pipeline) rejected(m *Message, kind string, reason error) CommitEntry {
+	e := CommitEntry{ID: m.ID, Dead: p.deadLetter(m, kind, reason)}
+	r := p.validator.Remains(m.Fields)
+	if !r.UsageLogID.IsZero() {
+		e.DedupKey = r.UsageLogID.Hex()
+	}
+	if r.EndsSession {
+		e.SessionEnd = &SessionEnd{UserID: r.UserID, SessionDate: r.SessionDate, Session: r.Session}
+	}
+	return e
+}
+
+// noteUnknownFields reports whether m has fields the CONTRACT does not
+// name, and warns once per such field name.
+func (p *Pipeline) noteUnknownFields(m *Message) bool {
+	found := false
+	for i := 0; i+1 < len(m.Fields); i += 2 {
+		name := m.Fields[i]
+		if pomocore.IsField(name) {
+			continue
+		}
+		found = true
+		p.unknownMu.Lock()
+		warn := !p.unknownSeen[name] && len(p.unknownSeen) < maxUnknownNames
+		if warn {
+			p.unknownSeen[name] = true
+		}
+		p.unknownMu.Unlock()
+		if warn {
+			p.log.Warn("input entries carry a field the contract does not name; accepted and ignored (warned once per name)",
+				"field", pomocore.SanitizeText(name, 64), "entry", m.ID, "rejected", p.cfg.Limits.RejectUnknownFields)
+		}
+	}
+	return found
 }
 
 func (p *Pipeline) deadLetter(m *Message, kind string, reason error) *DeadLetter {

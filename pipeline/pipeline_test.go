@@ -21,8 +21,8 @@ import (
 )
 
 const (
-	stream  = "pomodoro_pattern_match_stream"
-	group   = "pomodoro_pattern_match_group"
+	stream  = "pattern_match_stream"
+	group   = "pattern_match_group"
 	dead    = stream + ":dead"
 	session = "session_score_stream"
 )
@@ -82,7 +82,8 @@ func (e *env) build(consumer string, cfg pipeline.Config) {
 	if err := reader.EnsureGroup(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	committer, err := redis.NewCommitter(e.rdb, redis.CommitterConfig{Stream: stream, Group: group, DeadStream: dead, SessionStream: session})
+	committer, err := redis.NewCommitter(e.rdb, redis.CommitterConfig{Stream: stream, Group: group, DeadStream: dead, SessionStream: session,
+		DedupWindow: 2 * time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,7 +281,6 @@ func TestMalformedEntriesAreDeadLetteredNotCounted(t *testing.T) {
 		"bad_date":        set("sessionDate", "24/11/2026"),
 		"bad_object_id":   append(append([]string(nil), good...), "categorizedDataId", "xyz"),
 		"duplicate_field": append(append([]string(nil), good...), "duration", "99999"),
-		"unknown_field":   append(append([]string(nil), good...), "isAdmin", "true"),
 		"oversized_field": set("title", strings.Repeat("가", 5000)),
 		"invalid_utf8":    set("app", "X\xc3\x28code"),
 		"control_chars":   set("userId", "u1\r\nX-Injected: 1"),
@@ -624,4 +624,84 @@ func (s *syncBuf) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// The main server may add a field in a later release: the activity still
+// counts, the field is counted; with strictness set it is dead-lettered.
+func TestMainServerAddsAFieldActivityStillCounts(t *testing.T) {
+	ts := time.Date(2026, 11, 24, 3, 0, 0, 0, time.UTC)
+	e := newEnv(t, "c1", pipeline.Config{})
+	e.add(append(event("u1", "Xcode", 10, ts, false), "clientVersion", "2.1")...)
+	e.add(append(event("u1", "Xcode", 5, ts, false), "clientVersion", "2.1")...)
+	e.processNew()
+	if got := e.score("leaderboard:Development:2026-11-24", "u1"); got != 15 {
+		t.Errorf("score = %v, want 15", got)
+	}
+	if s := e.p.Stats().Snapshot(); s.UnknownFields != 2 || s.Dead != 0 {
+		t.Errorf("stats = %+v, want 2 entries with unknown fields, none dead", s)
+	}
+	strict := newEnv(t, "c1", pipeline.Config{Limits: pomocore.Limits{RejectUnknownFields: true}})
+	strict.add(append(event("u1", "Xcode", 10, ts, false), "isAdmin", "true")...)
+	strict.processNew()
+	if got := strict.score("leaderboard:Development:2026-11-24", "u1"); got != 0 {
+		t.Errorf("strict: score = %v, want 0", got)
+	}
+	if n := strict.rdb.XLen(context.Background(), dead).Val(); n != 1 {
+		t.Errorf("strict: dead letters = %d, want 1", n)
+	}
+}
+
+// The main server scores a session when its session-end event arrives:
+// an isEnd entry rejected for its duration still ends the session (its
+// duration counts nowhere), with exactly the three fields.
+func TestMainServerScoresSessionWhoseLastActivityWasRejected(t *testing.T) {
+	ts := time.Date(2026, 11, 24, 3, 0, 0, 0, time.UTC)
+	e := newEnv(t, "c1", pipeline.Config{})
+	e.add(event("u1", "Xcode", 10, ts, false)...)
+	e.add(event("u1", "Xcode", -500, ts, true)...) // rejected, valid session: event
+	e.add(event("", "Xcode", -500, ts, true)...)   // rejected, no user: none
+	e.add(event("u2", "Xcode", 1e9, ts, false)...) // rejected, not the end: none
+	e.processNew()
+	ses := e.rdb.XRange(context.Background(), session, "-", "+").Val()
+	if len(ses) != 1 {
+		t.Fatalf("session events = %+v, want 1", ses)
+	}
+	if v := ses[0].Values; len(v) != 3 || v["userId"] != "u1" || v["sessionDate"] != "2026-11-24" || v["session"] != "2" {
+		t.Errorf("session event = %v, want exactly userId u1, sessionDate 2026-11-24, session 2", v)
+	}
+	if got := e.score("leaderboard:Development:2026-11-24", "u1"); got != 10 {
+		t.Errorf("score = %v, want 10: the rejected duration counts nowhere", got)
+	}
+	if n := e.rdb.XLen(context.Background(), dead).Val(); n != 3 {
+		t.Errorf("dead letters = %d, want 3", n)
+	}
+}
+
+// The main server's RedisStreamProducer re-sends a failed batch under new
+// stream ids for up to 30 minutes: the same pomodoroUsageLogId counts once
+// and ends its session once, also when it arrives in another batch.
+func TestMainServerProducerRetryCountsOnceThroughThePipeline(t *testing.T) {
+	ts := time.Date(2026, 11, 24, 3, 0, 0, 0, time.UTC)
+	e := newEnv(t, "c1", pipeline.Config{})
+	withID := func(f []string, ul string) []string { return append(f, "pomodoroUsageLogId", ul) }
+	a, b := "68bd2c3f5e9a1b0012345678", "68bd2c3f5e9a1b0012345679"
+	e.add(withID(event("u1", "Xcode", 10, ts, false), a)...)
+	e.add(withID(event("u1", "Xcode", 20, ts, true), b)...)
+	e.processNew()
+	e.add(withID(event("u1", "Xcode", 10, ts, false), a)...)
+	e.add(withID(event("u1", "Xcode", 20, ts, true), b)...)
+	e.add(event("u1", "Xcode", 1, ts, false)...)
+	e.processNew()
+	if got := e.score("leaderboard:Development:2026-11-24", "u1"); got != 31 {
+		t.Errorf("score = %v, want 31: each activity once", got)
+	}
+	if n := e.rdb.XLen(context.Background(), session).Val(); n != 1 {
+		t.Errorf("session events = %d, want 1", n)
+	}
+	if s := e.p.Stats().Snapshot(); s.Duplicates != 2 {
+		t.Errorf("duplicates = %d, want 2", s.Duplicates)
+	}
+	if e.pending() != 0 {
+		t.Errorf("pending = %d", e.pending())
+	}
 }

@@ -86,6 +86,12 @@ type CommitEntry struct {
 	SessionEnd *SessionEnd
 	// Dead, when set, copies the entry to the dead-letter stream.
 	Dead *DeadLetter
+	// DedupKey identifies the activity behind the entry across stream
+	// entries (the pomodoroUsageLogId it named; "" for none). The producer
+	// re-sends a failed batch under new entry ids: an entry whose activity
+	// was committed within the committer's window is acknowledged without
+	// its effects.
+	DedupKey string
 }
 
 // CommitResult says what a commit did.
@@ -96,6 +102,10 @@ type CommitResult struct {
 	// Skipped counts entries that were no longer pending (another consumer
 	// committed them first): their effects were not applied again.
 	Skipped int
+	// Duplicates counts the applied entries whose activity (DedupKey) had
+	// been committed already, under another entry: acknowledged, with no
+	// effects.
+	Duplicates int
 }
 
 // Committer applies a batch's Redis effects and acknowledgements.
@@ -103,6 +113,8 @@ type CommitResult struct {
 // Contract: each entry's effects (increments, session event, dead letter)
 // apply exactly once over all the commits of that entry, by this consumer or
 // any other, and the entry is acknowledged only after all of them applied.
+// Entries with the same DedupKey apply once within the committer's window:
+// the first committed carries the effects, the others none.
 // A crash at any point leaves each entry either pending (with none, some or
 // all of its effects applied, and the same effects still to come; a
 // committer may keep the effects of the first attempt rather than those of

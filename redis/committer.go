@@ -21,8 +21,8 @@ import (
 var (
 	//go:embed begin.lua
 	beginLua string
-	//go:embed applied.lua
-	appliedLua string
+	//go:embed lib.lua
+	libLua string
 	//go:embed incr.lua
 	incrLua string
 	//go:embed emit.lua
@@ -36,13 +36,13 @@ var (
 	//go:embed single.lua
 	singleLua string
 
-	beginScript  = newScript(appliedLua + beginLua)
-	incrScript   = newScript(appliedLua + incrLua)
-	emitScript   = newScript(appliedLua + emitLua)
+	beginScript  = newScript(libLua + beginLua)
+	incrScript   = newScript(libLua + incrLua)
+	emitScript   = newScript(libLua + emitLua)
 	ackScript    = newScript(ackLua)
 	trimScript   = newScript(trimLua)
 	forgetScript = newScript(forgetLua)
-	singleScript = newScript(appliedLua + singleLua)
+	singleScript = newScript(libLua + singleLua)
 )
 
 // script is a Lua script and its SHA1, for EVALSHA.
@@ -84,12 +84,12 @@ type CommitterConfig struct {
 	// a commit, so it is kept small; negative: never, leaving them to
 	// RecordTTL).
 	TrimEvery time.Duration
-	// AlwaysThreeSteps makes commits on a single server (standalone or
-	// Sentinel) take the three steps a Cluster needs, instead of one script
-	// that acknowledges and applies a batch at once. The two ways keep each
-	// other exactly-once, so instances may differ; it exists for tests and
-	// comparisons. Cluster commits always take three steps.
-	AlwaysThreeSteps bool
+	// DedupWindow is how long the activity key (pipeline.CommitEntry.
+	// DedupKey: the pomodoroUsageLogId the entry named) of a committed entry
+	// is remembered: an entry whose activity was committed within it, under
+	// another stream entry id, is acknowledged with no effects. 0: no
+	// deduplication by activity (each stream entry still applies once).
+	DedupWindow time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -122,6 +122,9 @@ func (c CommitterConfig) Validate() error {
 	}
 	if c.ReplicaWaits < 0 {
 		errs = append(errs, fmt.Errorf("replica waits %d: want >= 0", c.ReplicaWaits))
+	}
+	if c.DedupWindow < 0 {
+		errs = append(errs, fmt.Errorf("dedup window %v: want >= 0 (0: off)", c.DedupWindow))
 	}
 	if c.WaitTimeout < 0 || c.RecordTTL < 0 {
 		errs = append(errs, errors.New("wait timeout and record TTL must not be negative"))
@@ -171,7 +174,7 @@ type Committer struct {
 	rdb goredis.UniversalClient
 	cfg CommitterConfig
 
-	intentKey, tokensKey string
+	intentKey, tokensKey, seenKey string
 
 	single bool // one script per commit when it can (a single server)
 
@@ -190,7 +193,7 @@ func NewCommitter(rdb goredis.UniversalClient, cfg CommitterConfig) (*Committer,
 	cfg = cfg.withDefaults()
 	_, cluster := rdb.(*goredis.ClusterClient)
 	return &Committer{rdb: rdb, cfg: cfg, intentKey: sameSlot(cfg.Stream, "intent"), tokensKey: sameSlot(cfg.Stream, "tokens"),
-		single: !cluster && !cfg.AlwaysThreeSteps, touched: map[string]struct{}{}, lastTrim: cfg.Now()}, nil
+		seenKey: SeenKey(cfg.Stream), single: !cluster, touched: map[string]struct{}{}, lastTrim: cfg.Now()}, nil
 }
 
 // sameSlot names a companion key of key that Redis Cluster puts in key's
@@ -206,6 +209,11 @@ func sameSlot(key, suffix string) string {
 
 // AppliedKey returns the name of key's applied record.
 func AppliedKey(key string) string { return sameSlot(key, "applied") }
+
+// SeenKey returns the name of the sorted set, in the input stream's slot,
+// of the activities committed within the dedup window (activity key ->
+// commit time in milliseconds).
+func SeenKey(stream string) string { return sameSlot(stream, "seen") }
 
 // Commit implements pipeline.Committer.
 func (c *Committer) Commit(ctx context.Context, entries []pipeline.CommitEntry) (pipeline.CommitResult, error) {
@@ -224,182 +232,6 @@ func (c *Committer) Commit(ctx context.Context, entries []pipeline.CommitEntry) 
 }
 
 var errNoGroup = errors.New("NOGROUP")
-
-func (c *Committer) commit(ctx context.Context, entries []pipeline.CommitEntry) (pipeline.CommitResult, error) {
-	entries, ids, err := dedupe(entries)
-	if err != nil {
-		return pipeline.CommitResult{}, err
-	}
-	n := len(entries)
-	if c.single {
-		res, done, err := c.commitSingle(ctx, entries, ids)
-		if err != nil || done {
-			return res, err
-		}
-	}
-
-	// 1. begin: give the pending entries without a token to a new one, and
-	// learn the tokens of the others.
-	type held struct {
-		token string
-		score uint64
-		fx    *effects
-	}
-	var (
-		fresh      *held
-		old        = map[string]*held{}
-		ackIDs     = make([]string, 0, n)
-		todo, tids = entries, ids
-		missingFx  int
-	)
-	for attempt := 0; len(todo) > 0; attempt++ {
-		if attempt == 4 {
-			return pipeline.CommitResult{}, errors.New("begin: entries keep changing hands; try again")
-		}
-		lo, hi := span(tids)
-		h := &held{token: todo[hi].ID + "/" + randomHex(), score: tids[hi].ms, fx: effectsOf(todo)}
-		args := make([]any, 0, 8+len(todo))
-		args = append(args, c.cfg.Group, int64(c.cfg.RecordTTL/time.Second), h.token, h.score, h.fx.encode(),
-			len(todo), todo[lo].ID, todo[hi].ID)
-		for i := range todo {
-			args = append(args, todo[i].ID)
-		}
-		begin := &scriptCall{script: beginScript, keys: []string{c.cfg.Stream, c.intentKey, c.tokensKey}, args: args}
-		if err := c.run(ctx, []*scriptCall{begin}); err != nil {
-			return pipeline.CommitResult{}, fmt.Errorf("begin: %w", err)
-		}
-		reply, err := begin.cmd.StringSlice()
-		if err != nil || len(reply) == 0 {
-			return pipeline.CommitResult{}, fmt.Errorf("begin: reply %v: %w", reply, err)
-		}
-		if reply[0] == "ok" {
-			fresh = h
-			for i := range todo {
-				ackIDs = append(ackIDs, todo[i].ID)
-			}
-			break
-		}
-		if len(reply) < 1+len(todo) || (len(reply)-1-len(todo))%3 != 0 {
-			return pipeline.CommitResult{}, fmt.Errorf("begin: reply of %d values for %d entries", len(reply), len(todo))
-		}
-		for t := 1 + len(todo); t < len(reply); t += 3 {
-			token := reply[t]
-			if _, ok := old[token]; ok {
-				continue
-			}
-			score, _ := strconv.ParseUint(reply[t+2], 10, 64)
-			h := &held{token: token, score: score}
-			if reply[t+1] != "" {
-				if h.fx, err = decodeEffects(reply[t+1]); err != nil {
-					return pipeline.CommitResult{}, fmt.Errorf("begin: effects of token %s: %w", token, err)
-				}
-			}
-			old[token] = h
-		}
-		var next []pipeline.CommitEntry
-		var nextIDs []entryID
-		for i, v := range reply[1 : 1+len(todo)] {
-			switch v {
-			case "":
-				next = append(next, todo[i])
-				nextIDs = append(nextIDs, tids[i])
-			case "-":
-			default:
-				if old[v].fx == nil {
-					missingFx++ // its effects expired (RecordTTL): nothing left to apply
-				}
-				ackIDs = append(ackIDs, todo[i].ID)
-			}
-		}
-		todo, tids = next, nextIDs
-	}
-	if len(ackIDs) == 0 {
-		return pipeline.CommitResult{Skipped: n}, nil
-	}
-
-	// 2. apply: one script per token and target key.
-	var calls []*scriptCall
-	if fresh != nil {
-		calls = c.applyCalls(calls, fresh.token, fresh.score, fresh.fx)
-	}
-	for _, h := range old {
-		if h.fx != nil {
-			calls = c.applyCalls(calls, h.token, h.score, h.fx)
-		}
-	}
-	if err := c.run(ctx, calls); err != nil {
-		return pipeline.CommitResult{}, fmt.Errorf("apply: %w", err)
-	}
-	c.mu.Lock()
-	for _, call := range calls {
-		c.touched[call.keys[1]] = struct{}{}
-	}
-	c.mu.Unlock()
-
-	// 3. ack, and forget the new token: all of its entries are here.
-	args := make([]any, 0, 3+len(ackIDs))
-	args = append(args, c.cfg.Group)
-	if fresh != nil {
-		args = append(args, 1, fresh.token)
-	} else {
-		args = append(args, 0)
-	}
-	for _, id := range ackIDs {
-		args = append(args, id)
-	}
-	ack := &scriptCall{script: ackScript, keys: []string{c.cfg.Stream, c.intentKey, c.tokensKey}, args: args}
-	if err := c.run(ctx, []*scriptCall{ack}); err != nil {
-		return pipeline.CommitResult{}, fmt.Errorf("ack: %w", err)
-	}
-	acked, err := ack.cmd.Int64()
-	if err != nil {
-		return pipeline.CommitResult{}, fmt.Errorf("ack: %w", err)
-	}
-	res := pipeline.CommitResult{Applied: int(acked), Skipped: n - int(acked)}
-	if missingFx > 0 {
-		return res, fmt.Errorf("%d entries were acknowledged without effects: the effects their first commit stored had expired (RecordTTL %v)", missingFx, c.cfg.RecordTTL)
-	}
-	return res, nil
-}
-
-// commitSingle commits entries with single.lua. done is false when the
-// script wrote nothing because the batch needs the three steps.
-func (c *Committer) commitSingle(ctx context.Context, entries []pipeline.CommitEntry, ids []entryID) (res pipeline.CommitResult, done bool, err error) {
-	lo, hi := span(ids)
-	fx := effectsOf(entries)
-	keys := make([]string, 0, 4+len(fx.keys))
-	keys = append(keys, c.cfg.Stream, c.intentKey)
-	args := make([]any, 0, 8+len(entries)+4*len(fx.keys))
-	args = append(args, c.cfg.Group, len(entries), entries[lo].ID, entries[hi].ID)
-	for i := range entries {
-		args = append(args, entries[i].ID)
-	}
-	args = append(args, len(fx.keys))
-	for _, k := range fx.keys {
-		keys = append(keys, k.key)
-		args = appendSums(append(args, k.ttl, len(k.members)), k)
-	}
-	for _, out := range c.outputs(fx) {
-		keys = append(keys, out.stream)
-		args = appendEvents(append(args, out.maxLen, len(out.events)), out.events)
-	}
-	call := &scriptCall{script: singleScript, keys: keys, args: args}
-	if err := c.run(ctx, []*scriptCall{call}); err != nil {
-		return res, false, fmt.Errorf("commit: %w", err)
-	}
-	reply, err := call.cmd.Slice()
-	if err != nil || len(reply) == 0 {
-		return res, false, fmt.Errorf("commit: reply %v: %w", reply, err)
-	}
-	if reply[0] == "steps" {
-		return res, false, nil
-	}
-	acked, ok := reply[len(reply)-1].(int64)
-	if reply[0] != "ok" || len(reply) != 2 || !ok {
-		return res, false, fmt.Errorf("commit: reply %v", reply)
-	}
-	return pipeline.CommitResult{Applied: int(acked), Skipped: len(entries) - int(acked)}, true, nil
-}
 
 // entryID is a stream entry id, parsed.
 type entryID struct{ ms, seq uint64 }

@@ -105,8 +105,12 @@ func newThreeStepCommitter(t *testing.T, rdb goredis.UniversalClient) *redis.Com
 
 func newCommitterWith(t *testing.T, rdb goredis.UniversalClient, threeSteps bool) *redis.Committer {
 	t.Helper()
-	c, err := redis.NewCommitter(rdb, redis.CommitterConfig{Stream: stream, Group: group, DeadStream: dead, SessionStream: session,
-		AlwaysThreeSteps: threeSteps})
+	cfg := redis.CommitterConfig{Stream: stream, Group: group, DeadStream: dead, SessionStream: session, DedupWindow: 2 * time.Hour}
+	newC := redis.NewCommitter
+	if threeSteps {
+		newC = redis.NewThreeStepCommitter
+	}
+	c, err := newC(rdb, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -22,6 +23,16 @@ type ReaderConfig struct {
 	// AlsoTrim lists other streams TrimConsumed trims once their consumer
 	// groups have acknowledged their entries (the session stream).
 	AlsoTrim []string
+	// TrimIgnoreGroups names consumer groups nobody reads (the main server
+	// created leaderboard_group on the input stream and never reads it):
+	// TrimConsumed does not wait for them, or, with TrimMaxAge, waits for
+	// them only that long. Groups not listed are always waited for.
+	TrimIgnoreGroups []string
+	// TrimMaxAge, when positive, is how long an entry is kept for an ignored
+	// group that has not read or acknowledged it (0: not at all).
+	TrimMaxAge time.Duration
+	// Now is the clock of TrimMaxAge (default time.Now).
+	Now func() time.Time
 }
 
 // Reader implements pipeline.Reader over XREADGROUP, XAUTOCLAIM and
@@ -38,6 +49,9 @@ func NewReader(rdb goredis.UniversalClient, cfg ReaderConfig) (*Reader, error) {
 	if cfg.StartID == "" {
 		cfg.StartID = "0"
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	var errs []error
 	if cfg.Stream == "" {
 		errs = append(errs, errors.New("stream: empty"))
@@ -47,6 +61,9 @@ func NewReader(rdb goredis.UniversalClient, cfg ReaderConfig) (*Reader, error) {
 	}
 	if cfg.Consumer == "" {
 		errs = append(errs, errors.New("consumer: empty"))
+	}
+	if cfg.TrimMaxAge < 0 {
+		errs = append(errs, fmt.Errorf("trim max age %v: want >= 0", cfg.TrimMaxAge))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("redis reader: %w", err)
@@ -299,12 +316,14 @@ func str(v any) (string, bool) {
 // TrimConsumed deletes the entries of the input stream, and of the
 // ReaderConfig.AlsoTrim streams (e.g. the session stream, consumed by the
 // main server), that every consumer group of each has read and
-// acknowledged; it returns how many it deleted. A stream without groups is
-// left alone.
+// acknowledged, except the groups of ReaderConfig.TrimIgnoreGroups (waited
+// for only ReaderConfig.TrimMaxAge); it returns how many it deleted. A
+// stream without groups is left alone, and so is a stream all of whose
+// groups are ignored without a TrimMaxAge.
 func (r *Reader) TrimConsumed(ctx context.Context) (int64, error) {
 	var total int64
 	for _, stream := range append([]string{r.cfg.Stream}, r.cfg.AlsoTrim...) {
-		n, err := trimConsumed(ctx, r.rdb, stream)
+		n, err := r.trimConsumed(ctx, stream)
 		total += n
 		if err != nil {
 			return total, err
@@ -313,24 +332,21 @@ func (r *Reader) TrimConsumed(ctx context.Context) (int64, error) {
 	return total, nil
 }
 
-// trimConsumed is XTRIM MINID below the oldest entry any group of stream
+// trimConsumed is XTRIM MINID below the oldest entry a group of stream
 // still needs.
-func trimConsumed(ctx context.Context, rdb goredis.UniversalClient, stream string) (int64, error) {
-	if n, err := rdb.Exists(ctx, stream).Result(); err != nil || n == 0 {
+func (r *Reader) trimConsumed(ctx context.Context, stream string) (int64, error) {
+	if n, err := r.rdb.Exists(ctx, stream).Result(); err != nil || n == 0 {
 		return 0, err // no stream, nothing to trim
 	}
-	groups, err := rdb.XInfoGroups(ctx, stream).Result()
+	groups, err := r.rdb.XInfoGroups(ctx, stream).Result()
 	if err != nil {
 		return 0, fmt.Errorf("trim %s: %w", stream, err)
-	}
-	if len(groups) == 0 {
-		return 0, nil
 	}
 	var minID string
 	for _, g := range groups {
 		need := nextID(g.LastDeliveredID) // entries after the last delivered are unread
 		if g.Pending > 0 {
-			p, err := rdb.XPending(ctx, stream, g.Name).Result()
+			p, err := r.rdb.XPending(ctx, stream, g.Name).Result()
 			if err != nil {
 				return 0, fmt.Errorf("trim %s: pending of %s: %w", stream, g.Name, err)
 			}
@@ -338,11 +354,24 @@ func trimConsumed(ctx context.Context, rdb goredis.UniversalClient, stream strin
 				need = p.Lower
 			}
 		}
+		if slices.Contains(r.cfg.TrimIgnoreGroups, g.Name) {
+			if r.cfg.TrimMaxAge <= 0 {
+				continue
+			}
+			// Kept for the ignored group only as long as TrimMaxAge.
+			aged := strconv.FormatInt(r.cfg.Now().Add(-r.cfg.TrimMaxAge).UnixMilli(), 10) + "-0"
+			if lessID(need, aged) {
+				need = aged
+			}
+		}
 		if minID == "" || lessID(need, minID) {
 			minID = need
 		}
 	}
-	n, err := rdb.XTrimMinID(ctx, stream, minID).Result()
+	if minID == "" {
+		return 0, nil
+	}
+	n, err := r.rdb.XTrimMinID(ctx, stream, minID).Result()
 	if err != nil {
 		return 0, fmt.Errorf("trim %s below %s: %w", stream, minID, err)
 	}

@@ -2,6 +2,7 @@ package redis_test
 
 import (
 	"context"
+	"strconv"
 	"testing"
 	"time"
 
@@ -314,5 +315,66 @@ func TestTrimConsumedAlsoTrimsTheSessionStream(t *testing.T) {
 	}
 	if n, err := r.TrimConsumed(ctx); err != nil || n != 2 || rdb.XLen(ctx, "sessions").Val() != 1 {
 		t.Errorf("trimmed %d (%v), left %d; want the 2 the main server acknowledged", n, err, rdb.XLen(ctx, "sessions").Val())
+	}
+}
+
+// The main server created leaderboard_group on the input stream and never
+// reads it: trimming waits for it only when not told to ignore it, and for
+// at most the maximum age when one is set; a group not ignored is always
+// waited for.
+func TestMainServerUnreadLeaderboardGroupDoesNotStallTrimming(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	ctx := context.Background()
+	base := time.Now()
+	var ids []string
+	for i := range 6 {
+		id, err := rdb.XAdd(ctx, &goredis.XAddArgs{Stream: stream, ID: strconv.FormatInt(base.Add(time.Duration(i)*time.Hour).UnixMilli(), 10) + "-0",
+			Values: []string{"userId", "u"}}).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rdb.XGroupCreate(ctx, stream, "leaderboard_group", "0").Err(); err != nil {
+		t.Fatal(err)
+	}
+	read := func(r *redis.Reader, n int) {
+		msgs, err := r.Read(ctx, n, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range msgs {
+			rdb.XAck(ctx, stream, group, m.ID)
+		}
+	}
+	plain := newReader(t, rdb, "c")
+	read(plain, 4)
+	if n, err := plain.TrimConsumed(ctx); err != nil || n != 0 {
+		t.Fatalf("not ignored: trimmed %d, %v; want 0 (leaderboard_group needs everything)", n, err)
+	}
+	// Ignored, with a maximum age: entries older than it go, for the
+	// ignored group; our group still needs ids[4:].
+	now := base.Add(150 * time.Minute) // ids[0..2] are older than 1h
+	aged, err := redis.NewReader(rdb, redis.ReaderConfig{Stream: stream, Group: group, Consumer: "c",
+		TrimIgnoreGroups: []string{"leaderboard_group"}, TrimMaxAge: time.Hour, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := aged.TrimConsumed(ctx); err != nil || n != 2 {
+		t.Fatalf("ignored for 1h: trimmed %d, %v; want 2 (ids[0], ids[1] are over 1h old)", n, err)
+	}
+	ignored, err := redis.NewReader(rdb, redis.ReaderConfig{Stream: stream, Group: group, Consumer: "c", TrimIgnoreGroups: []string{"leaderboard_group"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := ignored.TrimConsumed(ctx); err != nil || n != 2 {
+		t.Fatalf("ignored: trimmed %d, %v; want the 2 more our group acknowledged", n, err)
+	}
+	if first := rdb.XRange(ctx, stream, "-", "+").Val(); len(first) != 2 || first[0].ID != ids[4] {
+		t.Errorf("left %v, want ids[4:] (our group has not read them)", first)
+	}
+	if _, err := redis.NewReader(rdb, redis.ReaderConfig{Stream: stream, Group: group, Consumer: "c", TrimMaxAge: -1}); err == nil {
+		t.Error("negative max age accepted")
 	}
 }

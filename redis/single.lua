@@ -4,27 +4,37 @@
 -- atomically, so each applies exactly once. It needs every entry pending
 -- and none given to a token by a three-step commit (begin.lua) that did not
 -- finish; otherwise it writes nothing and returns {'steps'}, and the caller
--- commits the batch in three steps, which sorts such entries out.
+-- commits the batch in three steps, which sorts such entries out. When an
+-- entry's activity was already committed within the window (under another
+-- stream entry: a producer retry), it writes nothing and returns {'dups',
+-- positions...}: the caller drops those entries' effects and commits again.
 --
--- KEYS[1] input stream, KEYS[2] intents (as in begin.lua), then L
--- leaderboards, then the session stream and the dead-letter stream.
--- ARGV: group, n, the smallest and largest entry id, the n entry ids, then
--- L; per leaderboard its ttl seconds (0: leave), m and m (member, sum)
--- pairs; then for each of the two streams its MAXLEN (0: no cap), its
--- number of events, and per event f and f field/value pairs.
--- Returns {'ok', acknowledged} or {'steps'}.
--- Uses want_type, ids_at, pending_of and add_events of applied.lua.
+-- KEYS[1] input stream, KEYS[2] intents (as in begin.lua), KEYS[3] the
+-- activities committed within the window ("{<stream>}:seen", a sorted set:
+-- activity key -> commit time in ms), then L leaderboards, then the
+-- session stream and the dead-letter stream.
+-- ARGV: group, n, the smallest and largest entry id, now and since (ms:
+-- the window is [since, now]), nk, the n entry ids, nk (position, activity
+-- key) pairs; then L; per leaderboard its ttl seconds (0: leave), m and m
+-- (member, sum) pairs; then for each of the two streams its MAXLEN (0: no
+-- cap), its number of events, and per event f and f field/value pairs.
+-- Returns {'ok', acknowledged}, {'steps'} or {'dups', positions...}.
+-- Uses want_type, ids_at, pending_of, add_events, duplicates and remember
+-- of lib.lua.
 
 local group, n, lo, hi = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
-local first = 4
-local nboards = tonumber(ARGV[first + n + 1])
-local err = want_type(KEYS[1], 'stream') or want_type(KEYS[2], 'hash')
+local now, since, nk = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local first = 7
+local keysAt = first + n + 1
+local p = keysAt + 2 * nk
+local nboards = tonumber(ARGV[p])
+local err = want_type(KEYS[1], 'stream') or want_type(KEYS[2], 'hash') or want_type(KEYS[3], 'zset')
 if err then return err end
-for i = 3, 2 + nboards do
+for i = 4, 3 + nboards do
   err = want_type(KEYS[i], 'zset')
   if err then return err end
 end
-err = want_type(KEYS[3 + nboards], 'stream') or want_type(KEYS[4 + nboards], 'stream')
+err = want_type(KEYS[4 + nboards], 'stream') or want_type(KEYS[5 + nboards], 'stream')
 if err then return err end
 
 -- Every entry pending.
@@ -42,15 +52,22 @@ if redis.call('EXISTS', KEYS[2]) == 1 then
     end
   end
 end
+-- No activity committed already.
+local dups = duplicates(KEYS[3], nk, keysAt, since)
+if #dups > 0 then
+  table.insert(dups, 1, 'dups')
+  return dups
+end
 
 local acked = 0
 for c = 1, n, 1000 do
   acked = acked + redis.call('XACK', KEYS[1], group, unpack(ids_at(first, c, math.min(n, c + 999))))
 end
+remember(KEYS[3], nk, keysAt, now, since)
 
-local p = first + n + 2
+p = p + 1
 for k = 1, nboards do
-  local key = KEYS[2 + k]
+  local key = KEYS[3 + k]
   local ttl, m = tonumber(ARGV[p]), tonumber(ARGV[p + 1])
   p = p + 2
   for j = p, p + 2 * m - 1, 2 do
@@ -61,6 +78,6 @@ for k = 1, nboards do
 end
 for s = 1, 2 do
   local maxlen, events = tonumber(ARGV[p]), tonumber(ARGV[p + 1])
-  p = add_events(KEYS[2 + nboards + s], maxlen, events, p + 2)
+  p = add_events(KEYS[3 + nboards + s], maxlen, events, p + 2)
 end
 return {'ok', acked}

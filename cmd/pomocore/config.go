@@ -63,6 +63,9 @@ type config struct {
 	MaxDuration              float64
 	MaxFieldBytes            int
 	AllowUnknownFields       bool
+	DedupWindow              time.Duration
+	TrimIgnoreGroups         []string
+	TrimMaxAge               time.Duration
 	ShutdownTimeout          time.Duration
 	StoreTimeout             time.Duration
 	Partition                int
@@ -78,33 +81,35 @@ func defaultConfig() config {
 		host = "pomocore"
 	}
 	return config{
-		AppEnv:          "dev",
-		EmbeddedRedis:   "127.0.0.1:6379",
-		MongoDatabase:   "pomocore",
-		MongoStatements: 90,
-		DataDir:         "./pomocore-data",
-		Stream:          "pomodoro_pattern_match_stream",
-		Group:           "pomodoro_pattern_match_group",
-		Consumer:        fmt.Sprintf("%s-%d", host, os.Getpid()),
-		SessionStrm:     "session_score_stream",
-		KeyPrefix:       "leaderboard",
-		TimeZone:        "Asia/Seoul",
-		BatchSize:       2000,
-		Block:           time.Second,
-		ClaimIdle:       time.Minute,
-		ConsumerIdle:    time.Hour,
-		MaxDeliveries:   10,
-		MaxDuration:     86400,
-		MaxFieldBytes:   8192,
-		ShutdownTimeout: 30 * time.Second,
-		StoreTimeout:    10 * time.Second,
-		PatternReload:   time.Minute,
-		LLMModel:        "gpt-4o-mini",
-		LLMTimeout:      10 * time.Second,
-		LLMCache:        100000,
-		LLMWorkers:      4,
-		LogLevel:        "info",
-		LogFormat:       "text",
+		AppEnv:             "dev",
+		EmbeddedRedis:      "127.0.0.1:6379",
+		MongoDatabase:      "pomocore",
+		MongoStatements:    90,
+		DataDir:            "./pomocore-data",
+		Stream:             "pattern_match_stream",
+		Group:              "pattern_match_group",
+		Consumer:           fmt.Sprintf("%s-%d", host, os.Getpid()),
+		SessionStrm:        "session_score_stream",
+		KeyPrefix:          "leaderboard",
+		TimeZone:           "Asia/Seoul",
+		BatchSize:          2000,
+		Block:              time.Second,
+		ClaimIdle:          time.Minute,
+		ConsumerIdle:       time.Hour,
+		MaxDeliveries:      10,
+		MaxDuration:        86400,
+		MaxFieldBytes:      8192,
+		AllowUnknownFields: true,
+		DedupWindow:        2 * time.Hour,
+		ShutdownTimeout:    30 * time.Second,
+		StoreTimeout:       10 * time.Second,
+		PatternReload:      time.Minute,
+		LLMModel:           "gpt-4o-mini",
+		LLMTimeout:         10 * time.Second,
+		LLMCache:           100000,
+		LLMWorkers:         4,
+		LogLevel:           "info",
+		LogFormat:          "text",
 	}
 }
 
@@ -140,8 +145,8 @@ func (c *config) settings() []setting {
 		{"POMOCORE_LLM_CACHE", "llm-cache", "LLM answers remembered in memory (LRU)", false, intVal(&c.LLMCache)},
 		{"POMOCORE_LLM_WORKERS", "llm-workers", "concurrent LLM requests", false, intVal(&c.LLMWorkers)},
 		{"POMOCORE_LLM_SEND_PATH", "llm-send-path", "also send the URL's path to the LLM (default: app, host and title only)", false, boolVal(&c.LLMSendPath)},
-		{"POMOCORE_STREAM", "stream", "input stream key (the deployed code used pattern_match_stream)", false, strVal(&c.Stream)},
-		{"POMOCORE_GROUP", "group", "consumer group (the deployed code used pattern_match_group)", false, strVal(&c.Group)},
+		{"POMOCORE_STREAM", "stream", "input stream key (the main server's StreamConfig)", false, strVal(&c.Stream)},
+		{"POMOCORE_GROUP", "group", "consumer group (the deployed one)", false, strVal(&c.Group)},
 		{"POMOCORE_CONSUMER", "consumer", "this process's consumer name, unique per process", false, strVal(&c.Consumer)},
 		{"POMOCORE_DEAD_STREAM", "dead-stream", "dead-letter stream (default <stream>:dead)", false, strVal(&c.DeadStream)},
 		{"POMOCORE_SESSION_STREAM", "session-stream", "stream of session-end events", false, strVal(&c.SessionStrm)},
@@ -152,7 +157,9 @@ func (c *config) settings() []setting {
 		{"POMOCORE_RETENTION_DAY", "retention-day", "daily leaderboard keys expire this long after their last increment (0: never)", false, durVal(&c.RetentionDay)},
 		{"POMOCORE_RETENTION_WEEK", "retention-week", "weekly leaderboard keys' lifetime after their last increment (0: never)", false, durVal(&c.RetentionWeek)},
 		{"POMOCORE_RETENTION_MONTH", "retention-month", "monthly leaderboard keys' lifetime after their last increment (0: never)", false, durVal(&c.RetentionMonth)},
-		{"POMOCORE_TRIM_INPUT", "trim-input", "delete entries of the input and session streams once every consumer group of each has acknowledged them", false, boolVal(&c.TrimInput)},
+		{"POMOCORE_TRIM_INPUT", "trim-input", "delete entries of the input and session streams once every consumer group of each (but the ignored) has acknowledged them", false, boolVal(&c.TrimInput)},
+		{"POMOCORE_TRIM_IGNORE_GROUPS", "trim-ignore-groups", "consumer groups nobody reads, not waited for by trimming (comma-separated, e.g. leaderboard_group)", false, listVal(&c.TrimIgnoreGroups)},
+		{"POMOCORE_TRIM_MAX_AGE", "trim-max-age", "how long entries are kept for an ignored group that has not acknowledged them (0: not at all)", false, durVal(&c.TrimMaxAge)},
 		{"POMOCORE_DEAD_MAXLEN", "dead-maxlen", "keep about this many dead letters (0: all)", false, intVal(&c.DeadMaxLen)},
 		{"POMOCORE_BATCH_SIZE", "batch-size", "most entries per read and batch (1..10000)", false, intVal(&c.BatchSize)},
 		{"POMOCORE_BLOCK", "block", "how long one read waits for new entries", false, durVal(&c.Block)},
@@ -162,7 +169,8 @@ func (c *config) settings() []setting {
 		{"POMOCORE_MAX_DELIVERIES", "max-deliveries", "deliveries after which an entry is dead-lettered", false, intVal(&c.MaxDeliveries)},
 		{"POMOCORE_MAX_DURATION", "max-duration", "largest accepted duration in seconds", false, floatVal(&c.MaxDuration)},
 		{"POMOCORE_MAX_FIELD_BYTES", "max-field-bytes", "largest accepted field value in bytes", false, intVal(&c.MaxFieldBytes)},
-		{"POMOCORE_ALLOW_UNKNOWN_FIELDS", "allow-unknown-fields", "accept entries with fields the contract does not name (default: dead-letter them)", false, boolVal(&c.AllowUnknownFields)},
+		{"POMOCORE_ALLOW_UNKNOWN_FIELDS", "allow-unknown-fields", "accept entries with fields the contract does not name, counted and logged once per name (false: dead-letter them)", false, boolVal(&c.AllowUnknownFields)},
+		{"POMOCORE_DEDUP_WINDOW", "dedup-window", "how long a committed pomodoroUsageLogId is remembered, so that the producer's retries under new stream ids count once (0: off)", false, durVal(&c.DedupWindow)},
 		{"POMOCORE_SHUTDOWN_TIMEOUT", "shutdown-timeout", "time to finish the batch in hand after SIGTERM", false, durVal(&c.ShutdownTimeout)},
 		{"POMOCORE_STORE_TIMEOUT", "store-timeout", "timeout of one store call", false, durVal(&c.StoreTimeout)},
 		{"POMOCORE_PARTITION", "partition", "number of this input stream when the input is split (0..63)", false, intVal(&c.Partition)},
@@ -300,6 +308,14 @@ func (c *config) validate() error {
 		if r.d != 0 && r.d < r.least {
 			bad(r.env, "%v: want 0 (never expire) or at least %v, the period itself", r.d, r.least)
 		}
+	}
+	if c.DedupWindow < 0 {
+		bad("POMOCORE_DEDUP_WINDOW", "%v: want >= 0 (0: off)", c.DedupWindow)
+	} else if c.DedupWindow > 0 && c.DedupWindow < 30*time.Minute {
+		bad("POMOCORE_DEDUP_WINDOW", "%v: want 0 (off) or at least 30m (the main server's producer retries for 30 minutes)", c.DedupWindow)
+	}
+	if c.TrimMaxAge < 0 {
+		bad("POMOCORE_TRIM_MAX_AGE", "%v: want >= 0", c.TrimMaxAge)
 	}
 	if c.DeadMaxLen < 0 {
 		bad("POMOCORE_DEAD_MAXLEN", "%d: want >= 0", c.DeadMaxLen)
@@ -459,7 +475,13 @@ func (c *config) redisConfig() redis.Config {
 // committerConfig is the Redis committer configuration of the settings.
 func (c *config) committerConfig() redis.CommitterConfig {
 	return redis.CommitterConfig{Stream: c.Stream, Group: c.Group, DeadStream: c.DeadStream, SessionStream: c.SessionStrm,
-		DeadMaxLen: int64(c.DeadMaxLen), ReplicaWaits: c.ReplicaWaits}
+		DeadMaxLen: int64(c.DeadMaxLen), ReplicaWaits: c.ReplicaWaits, DedupWindow: c.DedupWindow}
+}
+
+// readerConfig is the Redis reader configuration of the settings.
+func (c *config) readerConfig() redis.ReaderConfig {
+	return redis.ReaderConfig{Stream: c.Stream, Group: c.Group, Consumer: c.Consumer, AlsoTrim: []string{c.SessionStrm},
+		TrimIgnoreGroups: c.TrimIgnoreGroups, TrimMaxAge: c.TrimMaxAge}
 }
 
 // mongoConfig is the MongoDB store configuration of the settings.

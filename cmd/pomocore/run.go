@@ -149,8 +149,7 @@ func start(ctx context.Context, cfg config, log *slog.Logger) error {
 // newReader returns the input stream's reader for cfg, once its consumer
 // group exists.
 func newReader(ctx context.Context, cfg config, rdb goredis.UniversalClient, log *slog.Logger) (*redis.Reader, error) {
-	reader, err := redis.NewReader(rdb, redis.ReaderConfig{Stream: cfg.Stream, Group: cfg.Group, Consumer: cfg.Consumer,
-		AlsoTrim: []string{cfg.SessionStrm}})
+	reader, err := redis.NewReader(rdb, cfg.readerConfig())
 	if err != nil {
 		return nil, err
 	}
@@ -178,9 +177,9 @@ func newPipeline(cfg config, loc *time.Location, rdb goredis.UniversalClient, re
 		KeyPrefix:     cfg.KeyPrefix,
 		Location:      loc,
 		Limits: pomocore.Limits{
-			MaxDuration:        cfg.MaxDuration,
-			MaxFieldBytes:      cfg.MaxFieldBytes,
-			AllowUnknownFields: cfg.AllowUnknownFields,
+			MaxDuration:         cfg.MaxDuration,
+			MaxFieldBytes:       cfg.MaxFieldBytes,
+			RejectUnknownFields: !cfg.AllowUnknownFields,
 		},
 		Partition:       uint8(cfg.Partition),
 		Retention:       pipeline.Retention{Day: cfg.RetentionDay, Week: cfg.RetentionWeek, Month: cfg.RetentionMonth},

@@ -1,6 +1,6 @@
--- applied.lua: the part the commit scripts share (begin.lua, incr.lua,
--- emit.lua, single.lua); Go prepends it to each (redis/committer.go), so
--- each is still one script.
+-- lib.lua: the library of the commit scripts (begin.lua, incr.lua,
+-- emit.lua, single.lua): functions they share. Go prepends it to each
+-- (redis/committer.go), so each is still one script.
 
 -- want_type returns an error reply when key exists with another type than
 -- want, before the script writes anything.
@@ -71,4 +71,37 @@ local function add_events(stream, maxlen, count, p)
     p = p + 1 + 2 * f
   end
   return p
+end
+
+-- duplicates returns the positions (1-based, in this commit's entries) of
+-- the entries whose activity was already committed within the window: of
+-- the nk (position, activity key) pairs in ARGV from p, those whose key
+-- seen holds with a score (commit time, ms) at or after since.
+local function duplicates(seen, nk, p, since)
+  local dups = {}
+  for j = p, p + 2 * nk - 1, 2 do
+    local s = redis.call('ZSCORE', seen, ARGV[j + 1])
+    if s and tonumber(s) >= since then
+      dups[#dups + 1] = tonumber(ARGV[j])
+    end
+  end
+  return dups
+end
+
+-- remember records the activity keys of the nk (position, key) pairs in
+-- ARGV from p as committed at now, after forgetting the keys committed
+-- before since; seen expires one window after its last write.
+local function remember(seen, nk, p, now, since)
+  if nk == 0 then return end
+  redis.call('ZREMRANGEBYSCORE', seen, '-inf', '(' .. since)
+  local last = p + 2 * nk - 1
+  for c = p, last, 2000 do
+    local args = {}
+    for j = c, math.min(last, c + 1999), 2 do
+      args[#args + 1] = now
+      args[#args + 1] = ARGV[j + 1]
+    end
+    redis.call('ZADD', seen, unpack(args))
+  end
+  redis.call('PEXPIRE', seen, math.max(1, now - since))
 end

@@ -1,0 +1,439 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/pomocore/pomocore/pipeline"
+)
+
+// A commit, step by step. commit is the whole of it; commitSingle the
+// one-script commit of a single server; begin, apply and ack the three
+// steps (see Committer). Each script's reply is decoded into a type of its
+// own (singleReply, beginReply) by one function.
+
+// batch is the entries of one commit, deduplicated by entry id, with their
+// parsed ids and what deduplication by activity decided.
+type batch struct {
+	entries []pipeline.CommitEntry
+	ids     []entryID
+	dup     []bool // the entry's activity was committed already: no effects
+}
+
+// newBatch drops repeated entries (the first wins), parses their ids, and
+// marks the entries whose DedupKey an earlier entry of the batch has.
+func newBatch(entries []pipeline.CommitEntry, dedup bool) (*batch, error) {
+	entries, ids, err := dedupe(entries)
+	if err != nil {
+		return nil, err
+	}
+	b := &batch{entries: entries, ids: ids, dup: make([]bool, len(entries))}
+	if !dedup {
+		for i := range b.entries {
+			b.entries[i].DedupKey = ""
+		}
+		return b, nil
+	}
+	first := make(map[string]struct{})
+	for i := range b.entries {
+		k := b.entries[i].DedupKey
+		if k == "" {
+			continue
+		}
+		if _, seen := first[k]; seen {
+			b.markDup(i)
+			continue
+		}
+		first[k] = struct{}{}
+	}
+	return b, nil
+}
+
+// markDup drops entry i's effects: its activity was committed already.
+func (b *batch) markDup(i int) {
+	e := &b.entries[i]
+	e.Increment, e.SessionEnd, e.Dead, e.DedupKey = nil, nil, nil, ""
+	b.dup[i] = true
+}
+
+// appendIDsAndKeys appends the script arguments of the entries at idx:
+// nk, their ids, then the nk (position, activity key) pairs of those that
+// have a key (positions 1-based in idx's order).
+func (b *batch) appendIDsAndKeys(args []any, idx []int) []any {
+	nk := 0
+	for _, i := range idx {
+		if b.entries[i].DedupKey != "" {
+			nk++
+		}
+	}
+	args = append(args, nk)
+	for _, i := range idx {
+		args = append(args, b.entries[i].ID)
+	}
+	for pos, i := range idx {
+		if k := b.entries[i].DedupKey; k != "" {
+			args = append(args, pos+1, k)
+		}
+	}
+	return args
+}
+
+// window returns now and the start of the dedup window, in milliseconds.
+func (c *Committer) window() (now, since int64) {
+	now = c.cfg.Now().UnixMilli()
+	return now, now - c.cfg.DedupWindow.Milliseconds()
+}
+
+// maxDedupRounds bounds how often one commit learns of more duplicates
+// (another committer committing the same activities at the same time).
+const maxDedupRounds = 4
+
+func (c *Committer) commit(ctx context.Context, entries []pipeline.CommitEntry) (pipeline.CommitResult, error) {
+	b, err := newBatch(entries, c.cfg.DedupWindow > 0)
+	if err != nil {
+		return pipeline.CommitResult{}, err
+	}
+	if c.single {
+		res, done, err := c.commitSingle(ctx, b)
+		if err != nil || done {
+			return res, err
+		}
+	}
+	return c.commitSteps(ctx, b)
+}
+
+// singleReply is single.lua's reply.
+type singleReply struct {
+	// steps: the batch needs the three steps (nothing written).
+	steps bool
+	// dups are the positions (0-based) of entries whose activity was
+	// committed already (nothing written).
+	dups []int
+	// acked counts the acknowledgements that took effect ("ok").
+	acked int
+}
+
+func decodeSingle(v any, n int) (singleReply, error) {
+	reply, ok := v.([]any)
+	if !ok || len(reply) == 0 {
+		return singleReply{}, fmt.Errorf("reply %v: not a list", v)
+	}
+	switch reply[0] {
+	case "steps":
+		return singleReply{steps: true}, nil
+	case "dups":
+		dups, err := positions(reply[1:], n)
+		return singleReply{dups: dups}, err
+	case "ok":
+		if acked, ok := reply[len(reply)-1].(int64); ok && len(reply) == 2 {
+			return singleReply{acked: int(acked)}, nil
+		}
+	}
+	return singleReply{}, fmt.Errorf("reply %v", reply)
+}
+
+// positions decodes 1-based entry positions of a script's reply into
+// 0-based indexes below n.
+func positions(vs []any, n int) ([]int, error) {
+	out := make([]int, 0, len(vs))
+	for _, v := range vs {
+		p, ok := v.(int64)
+		if !ok || p < 1 || p > int64(n) {
+			return nil, fmt.Errorf("entry position %v of %d", v, n)
+		}
+		out = append(out, int(p-1))
+	}
+	return out, nil
+}
+
+// commitSingle commits b with single.lua. done is false when the script
+// wrote nothing because the batch needs the three steps.
+func (c *Committer) commitSingle(ctx context.Context, b *batch) (res pipeline.CommitResult, done bool, err error) {
+	n := len(b.entries)
+	all := make([]int, n)
+	for i := range all {
+		all[i] = i
+	}
+	for round := 0; ; round++ {
+		lo, hi := span(b.ids)
+		fx := effectsOf(b.entries)
+		now, since := c.window()
+		keys := make([]string, 0, 5+len(fx.keys))
+		keys = append(keys, c.cfg.Stream, c.intentKey, c.seenKey)
+		args := make([]any, 0, 12+len(b.entries)+4*len(fx.keys))
+		args = append(args, c.cfg.Group, n, b.entries[lo].ID, b.entries[hi].ID, now, since)
+		args = b.appendIDsAndKeys(args, all)
+		args = append(args, len(fx.keys))
+		for _, k := range fx.keys {
+			keys = append(keys, k.key)
+			args = appendSums(append(args, k.ttl, len(k.members)), k)
+		}
+		for _, out := range c.outputs(fx) {
+			keys = append(keys, out.stream)
+			args = appendEvents(append(args, out.maxLen, len(out.events)), out.events)
+		}
+		call := &scriptCall{script: singleScript, keys: keys, args: args}
+		if err := c.run(ctx, []*scriptCall{call}); err != nil {
+			return res, false, fmt.Errorf("commit: %w", err)
+		}
+		r, err := decodeSingle(call.cmd.Val(), n)
+		if err != nil {
+			return res, false, fmt.Errorf("commit: %w", err)
+		}
+		switch {
+		case r.steps:
+			return res, false, nil
+		case len(r.dups) > 0 && round < maxDedupRounds:
+			for _, i := range r.dups {
+				b.markDup(i)
+			}
+			continue
+		case len(r.dups) > 0:
+			return res, false, errors.New("commit: duplicates keep appearing; try again")
+		}
+		return pipeline.CommitResult{Applied: r.acked, Skipped: n - r.acked, Duplicates: count(b.dup)}, true, nil
+	}
+}
+
+// count returns how many of bs are true.
+func count(bs []bool) int {
+	n := 0
+	for _, b := range bs {
+		if b {
+			n++
+		}
+	}
+	return n
+}
+
+// held is a token and the effects it stands for.
+type held struct {
+	token string
+	score uint64
+	fx    *effects // nil: expired (RecordTTL)
+}
+
+// beginReply is begin.lua's reply.
+type beginReply struct {
+	// ok: the entries were given to the new token.
+	ok bool
+	// dups are the positions (0-based) of entries whose activity was
+	// committed already (nothing written).
+	dups []int
+	// verdicts has per entry "" (give it to a new token), "-" (not
+	// pending: skip it) or the token it has (nothing written).
+	verdicts []string
+	// tokens are the tokens the verdicts name, with their effects.
+	tokens map[string]*held
+}
+
+func decodeBegin(v any, n int) (beginReply, error) {
+	reply, ok := v.([]any)
+	if !ok || len(reply) == 0 {
+		return beginReply{}, fmt.Errorf("reply %v: not a list", v)
+	}
+	switch reply[0] {
+	case "ok":
+		return beginReply{ok: true}, nil
+	case "dups":
+		dups, err := positions(reply[1:], n)
+		return beginReply{dups: dups}, err
+	case "retry":
+	default:
+		return beginReply{}, fmt.Errorf("reply %v", reply[0])
+	}
+	strs := make([]string, len(reply)-1)
+	for i, v := range reply[1:] {
+		s, ok := v.(string)
+		if !ok {
+			return beginReply{}, fmt.Errorf("reply value %d: %v is not a string", i+1, v)
+		}
+		strs[i] = s
+	}
+	if len(strs) < n || (len(strs)-n)%3 != 0 {
+		return beginReply{}, fmt.Errorf("reply of %d values for %d entries", len(strs), n)
+	}
+	r := beginReply{verdicts: strs[:n], tokens: map[string]*held{}}
+	for t := n; t < len(strs); t += 3 {
+		score, err := strconv.ParseUint(strs[t+2], 10, 64)
+		if err != nil {
+			return beginReply{}, fmt.Errorf("score of token %s: %w", strs[t], err)
+		}
+		h := &held{token: strs[t], score: score}
+		if strs[t+1] != "" {
+			if h.fx, err = decodeEffects(strs[t+1]); err != nil {
+				return beginReply{}, fmt.Errorf("effects of token %s: %w", strs[t], err)
+			}
+		}
+		r.tokens[h.token] = h
+	}
+	for _, v := range r.verdicts {
+		if v != "" && v != "-" && r.tokens[v] == nil {
+			return beginReply{}, fmt.Errorf("token %s without its effects", v)
+		}
+	}
+	return r, nil
+}
+
+// begun is what the begin step decided for a batch.
+type begun struct {
+	fresh   *held            // the new token, nil if no entry got it
+	old     map[string]*held // tokens earlier commits gave some entries
+	ackIDs  []string         // entries to acknowledge: those of fresh and old tokens
+	freshIx []int            // the entries given to fresh
+	expired int              // entries of old tokens whose effects expired
+}
+
+// maxBeginRounds bounds the begin rounds of one commit: entries changing
+// hands between rounds (another consumer's commit) make one more.
+const maxBeginRounds = 4
+
+// begin gives the pending entries of b without a token to a new one, and
+// learns the tokens of the others.
+func (c *Committer) begin(ctx context.Context, b *batch) (*begun, error) {
+	g := &begun{old: map[string]*held{}}
+	todo := make([]int, len(b.entries))
+	for i := range todo {
+		todo[i] = i
+	}
+	for rounds, dupRounds := 0, 0; len(todo) > 0; {
+		if rounds == maxBeginRounds || dupRounds > maxDedupRounds {
+			return nil, errors.New("begin: entries keep changing hands; try again")
+		}
+		sub := make([]pipeline.CommitEntry, len(todo))
+		ids := make([]entryID, len(todo))
+		for j, i := range todo {
+			sub[j], ids[j] = b.entries[i], b.ids[i]
+		}
+		lo, hi := span(ids)
+		h := &held{token: sub[hi].ID + "/" + randomHex(), score: ids[hi].ms, fx: effectsOf(sub)}
+		now, since := c.window()
+		args := make([]any, 0, 12+2*len(todo))
+		args = append(args, c.cfg.Group, int64(c.cfg.RecordTTL/time.Second), h.token, h.score, h.fx.encode(),
+			len(todo), sub[lo].ID, sub[hi].ID, now, since)
+		args = b.appendIDsAndKeys(args, todo)
+		call := &scriptCall{script: beginScript, keys: []string{c.cfg.Stream, c.intentKey, c.tokensKey, c.seenKey}, args: args}
+		if err := c.run(ctx, []*scriptCall{call}); err != nil {
+			return nil, fmt.Errorf("begin: %w", err)
+		}
+		r, err := decodeBegin(call.cmd.Val(), len(todo))
+		if err != nil {
+			return nil, fmt.Errorf("begin: %w", err)
+		}
+		switch {
+		case r.ok:
+			g.fresh, g.freshIx = h, todo
+			for _, i := range todo {
+				g.ackIDs = append(g.ackIDs, b.entries[i].ID)
+			}
+			return g, nil
+		case len(r.dups) > 0:
+			for _, j := range r.dups {
+				b.markDup(todo[j])
+			}
+			dupRounds++
+			continue
+		}
+		rounds++
+		var next []int
+		for j, v := range r.verdicts {
+			i := todo[j]
+			switch v {
+			case "":
+				next = append(next, i)
+			case "-":
+			default:
+				if _, ok := g.old[v]; !ok {
+					g.old[v] = r.tokens[v]
+				}
+				if g.old[v].fx == nil {
+					g.expired++ // its effects expired (RecordTTL): nothing left to apply
+				}
+				g.ackIDs = append(g.ackIDs, b.entries[i].ID)
+			}
+		}
+		todo = next
+	}
+	return g, nil
+}
+
+// commitSteps commits b in three steps: begin, apply, ack.
+func (c *Committer) commitSteps(ctx context.Context, b *batch) (pipeline.CommitResult, error) {
+	n := len(b.entries)
+	g, err := c.begin(ctx, b)
+	if err != nil {
+		return pipeline.CommitResult{}, err
+	}
+	if len(g.ackIDs) == 0 {
+		return pipeline.CommitResult{Skipped: n}, nil
+	}
+	if err := c.apply(ctx, g); err != nil {
+		return pipeline.CommitResult{}, err
+	}
+	acked, err := c.ack(ctx, g)
+	if err != nil {
+		return pipeline.CommitResult{}, err
+	}
+	dups := 0
+	for _, i := range g.freshIx {
+		if b.dup[i] {
+			dups++
+		}
+	}
+	res := pipeline.CommitResult{Applied: acked, Skipped: n - acked, Duplicates: dups}
+	if g.expired > 0 {
+		return res, fmt.Errorf("%d entries were acknowledged without effects: the effects their first commit stored had expired (RecordTTL %v)", g.expired, c.cfg.RecordTTL)
+	}
+	return res, nil
+}
+
+// apply applies the effects of g's tokens: one script per token and target
+// key.
+func (c *Committer) apply(ctx context.Context, g *begun) error {
+	var calls []*scriptCall
+	if g.fresh != nil {
+		calls = c.applyCalls(calls, g.fresh.token, g.fresh.score, g.fresh.fx)
+	}
+	for _, h := range g.old {
+		if h.fx != nil {
+			calls = c.applyCalls(calls, h.token, h.score, h.fx)
+		}
+	}
+	if err := c.run(ctx, calls); err != nil {
+		return fmt.Errorf("apply: %w", err)
+	}
+	c.mu.Lock()
+	for _, call := range calls {
+		c.touched[call.keys[1]] = struct{}{}
+	}
+	c.mu.Unlock()
+	return nil
+}
+
+// ack acknowledges g's entries and forgets the new token (all of its
+// entries are among them); it returns how many acknowledgements took
+// effect.
+func (c *Committer) ack(ctx context.Context, g *begun) (int, error) {
+	args := make([]any, 0, 3+len(g.ackIDs))
+	args = append(args, c.cfg.Group)
+	if g.fresh != nil {
+		args = append(args, 1, g.fresh.token)
+	} else {
+		args = append(args, 0)
+	}
+	for _, id := range g.ackIDs {
+		args = append(args, id)
+	}
+	call := &scriptCall{script: ackScript, keys: []string{c.cfg.Stream, c.intentKey, c.tokensKey}, args: args}
+	if err := c.run(ctx, []*scriptCall{call}); err != nil {
+		return 0, fmt.Errorf("ack: %w", err)
+	}
+	acked, err := call.cmd.Int64()
+	if err != nil {
+		return 0, fmt.Errorf("ack: %w", err)
+	}
+	return int(acked), nil
+}
