@@ -11,7 +11,7 @@
 -- millisecond), KEYS[4] the activities committed within the window
 -- "{<stream>}:seen" (as in single.lua). ARGV: group, ttl seconds, token,
 -- score, effects, n, the smallest and largest entry id, now and since (ms),
--- nk, then the n entry ids, then nk (position, activity key) pairs.
+-- the most activities remembered, nk, then the n entry ids, then nk (position, activity key) pairs.
 --
 -- When every entry is pending, has no token yet and no activity of theirs
 -- was committed within the window, it records them and returns {"ok"}.
@@ -27,8 +27,8 @@ local err = want_type(KEYS[2], 'hash') or want_type(KEYS[3], 'zset') or want_typ
 if err then return err end
 local group, ttl, token, score, fx = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
 local n, lo, hi = tonumber(ARGV[6]), ARGV[7], ARGV[8]
-local now, since, nk = tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])
-local first = 11
+local now, since, cap, nk = tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11]), tonumber(ARGV[12])
+local first = 12
 local keysAt = first + n + 1
 
 local pending = pending_of(KEYS[1], group, lo, hi, n, first)
@@ -57,7 +57,7 @@ if clean then
     table.insert(dups, 1, 'dups')
     return dups
   end
-  remember(KEYS[4], nk, keysAt, now, since)
+  remember(KEYS[4], nk, keysAt, now, since, cap)
   for c = 1, n, 1000 do
     local set = {}
     for i = c, math.min(n, c + 999) do

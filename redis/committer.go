@@ -90,6 +90,11 @@ type CommitterConfig struct {
 	// another stream entry id, is acknowledged with no effects. 0: no
 	// deduplication by activity (each stream entry still applies once).
 	DedupWindow time.Duration
+	// DedupMax bounds the activities remembered (default 2,000,000, about
+	// 120 bytes each in Redis: ~240 MB): past it the oldest are forgotten
+	// first, so the window shrinks under a rate above DedupMax/DedupWindow
+	// instead of memory growing.
+	DedupMax int
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -100,6 +105,9 @@ func (c CommitterConfig) withDefaults() CommitterConfig {
 	}
 	if c.RecordTTL == 0 {
 		c.RecordTTL = 7 * 24 * time.Hour
+	}
+	if c.DedupMax == 0 {
+		c.DedupMax = 2_000_000
 	}
 	if c.TrimEvery == 0 {
 		c.TrimEvery = time.Second
@@ -125,6 +133,9 @@ func (c CommitterConfig) Validate() error {
 	}
 	if c.DedupWindow < 0 {
 		errs = append(errs, fmt.Errorf("dedup window %v: want >= 0 (0: off)", c.DedupWindow))
+	}
+	if c.DedupMax < 0 {
+		errs = append(errs, fmt.Errorf("dedup max %d: want > 0 (0: the default)", c.DedupMax))
 	}
 	if c.WaitTimeout < 0 || c.RecordTTL < 0 {
 		errs = append(errs, errors.New("wait timeout and record TTL must not be negative"))

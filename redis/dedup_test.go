@@ -189,3 +189,29 @@ func TestCommitterDedupOff(t *testing.T) {
 		t.Error("the seen set exists with dedup off")
 	}
 }
+
+// DedupMax bounds the memory: past it the oldest activities are forgotten.
+func TestCommitterDedupMemoryIsBounded(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	ctx := context.Background()
+	c, err := redis.NewCommitter(rdb, redis.CommitterConfig{Stream: stream, Group: group, DeadStream: dead, SessionStream: session,
+		DedupWindow: time.Hour, DedupMax: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := deliver(t, rdb, 8)
+	var entries []pipeline.CommitEntry
+	for i, id := range ids {
+		entries = append(entries, activity(id, "k"+string(rune('a'+i)), "b", 1, false))
+	}
+	if _, err := c.Commit(ctx, entries); err != nil {
+		t.Fatal(err)
+	}
+	if n := rdb.ZCard(ctx, redis.SeenKey(stream)).Val(); n != 5 {
+		t.Errorf("remembered %d, want 5", n)
+	}
+	if usage := rdb.MemoryUsage(ctx, redis.SeenKey(stream), 0).Val(); usage > 5*200+200 {
+		t.Errorf("seen uses %d bytes for 5 activities", usage)
+	}
+}

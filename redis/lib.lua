@@ -90,8 +90,9 @@ end
 
 -- remember records the activity keys of the nk (position, key) pairs in
 -- ARGV from p as committed at now, after forgetting the keys committed
--- before since; seen expires one window after its last write.
-local function remember(seen, nk, p, now, since)
+-- before since; beyond cap keys it forgets the oldest (the window shrinks
+-- rather than memory grow); seen expires one window after its last write.
+local function remember(seen, nk, p, now, since, cap)
   if nk == 0 then return end
   redis.call('ZREMRANGEBYSCORE', seen, '-inf', '(' .. since)
   local last = p + 2 * nk - 1
@@ -102,6 +103,10 @@ local function remember(seen, nk, p, now, since)
       args[#args + 1] = ARGV[j + 1]
     end
     redis.call('ZADD', seen, unpack(args))
+  end
+  local over = redis.call('ZCARD', seen) - cap
+  if over > 0 then
+    redis.call('ZREMRANGEBYRANK', seen, 0, over - 1)
   end
   redis.call('PEXPIRE', seen, math.max(1, now - since))
 end

@@ -14,7 +14,7 @@
 -- activity key -> commit time in ms), then L leaderboards, then the
 -- session stream and the dead-letter stream.
 -- ARGV: group, n, the smallest and largest entry id, now and since (ms:
--- the window is [since, now]), nk, the n entry ids, nk (position, activity
+-- the window is [since, now]), the most activities remembered, nk, the n entry ids, nk (position, activity
 -- key) pairs; then L; per leaderboard its ttl seconds (0: leave), m and m
 -- (member, sum) pairs; then for each of the two streams its MAXLEN (0: no
 -- cap), its number of events, and per event f and f field/value pairs.
@@ -23,8 +23,8 @@
 -- of lib.lua.
 
 local group, n, lo, hi = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
-local now, since, nk = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
-local first = 7
+local now, since, cap, nk = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
+local first = 8
 local keysAt = first + n + 1
 local p = keysAt + 2 * nk
 local nboards = tonumber(ARGV[p])
@@ -63,7 +63,7 @@ local acked = 0
 for c = 1, n, 1000 do
   acked = acked + redis.call('XACK', KEYS[1], group, unpack(ids_at(first, c, math.min(n, c + 999))))
 end
-remember(KEYS[3], nk, keysAt, now, since)
+remember(KEYS[3], nk, keysAt, now, since, cap)
 
 p = p + 1
 for k = 1, nboards do

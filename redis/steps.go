@@ -164,7 +164,7 @@ func (c *Committer) commitSingle(ctx context.Context, b *batch) (res pipeline.Co
 		keys := make([]string, 0, 5+len(fx.keys))
 		keys = append(keys, c.cfg.Stream, c.intentKey, c.seenKey)
 		args := make([]any, 0, 12+len(b.entries)+4*len(fx.keys))
-		args = append(args, c.cfg.Group, n, b.entries[lo].ID, b.entries[hi].ID, now, since)
+		args = append(args, c.cfg.Group, n, b.entries[lo].ID, b.entries[hi].ID, now, since, c.cfg.DedupMax)
 		args = b.appendIDsAndKeys(args, all)
 		args = append(args, len(fx.keys))
 		for _, k := range fx.keys {
@@ -313,7 +313,7 @@ func (c *Committer) begin(ctx context.Context, b *batch) (*begun, error) {
 		now, since := c.window()
 		args := make([]any, 0, 12+2*len(todo))
 		args = append(args, c.cfg.Group, int64(c.cfg.RecordTTL/time.Second), h.token, h.score, h.fx.encode(),
-			len(todo), sub[lo].ID, sub[hi].ID, now, since)
+			len(todo), sub[lo].ID, sub[hi].ID, now, since, c.cfg.DedupMax)
 		args = b.appendIDsAndKeys(args, todo)
 		call := &scriptCall{script: beginScript, keys: []string{c.cfg.Stream, c.intentKey, c.tokensKey, c.seenKey}, args: args}
 		if err := c.run(ctx, []*scriptCall{call}); err != nil {

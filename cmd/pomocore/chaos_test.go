@@ -168,7 +168,7 @@ func TestChaos(t *testing.T) {
 func TestChaosCluster(t *testing.T) {
 	cl := redistest.StartCluster(t, 3, 2)
 	rdb := cl.Client(t)
-	const stream = "pomodoro_pattern_match_stream"
+	const stream = "pattern_match_stream"
 	failover := func(what, key string) {
 		t.Logf("failover: killing %s, the master of %s (%s)", cl.KillMasterOf(t, key), key, what)
 		start := time.Now()
@@ -270,7 +270,7 @@ type chaosFailovers struct {
 func runChaos(t *testing.T, rdb goredis.UniversalClient, redisEnv []string, fo *chaosFailovers) {
 	bin := buildBinary(t)
 	ctx := context.Background()
-	const stream, group = "pomodoro_pattern_match_stream", "pomodoro_pattern_match_group"
+	const stream, group = "pattern_match_stream", "pattern_match_group"
 	dir := t.TempDir()
 	dataDir := filepath.Join(dir, "data")
 	logPath := filepath.Join(dir, "pomocore.log")

@@ -64,6 +64,7 @@ type config struct {
 	MaxFieldBytes            int
 	AllowUnknownFields       bool
 	DedupWindow              time.Duration
+	DedupMax                 int
 	TrimIgnoreGroups         []string
 	TrimMaxAge               time.Duration
 	ShutdownTimeout          time.Duration
@@ -101,6 +102,7 @@ func defaultConfig() config {
 		MaxFieldBytes:      8192,
 		AllowUnknownFields: true,
 		DedupWindow:        2 * time.Hour,
+		DedupMax:           2_000_000,
 		ShutdownTimeout:    30 * time.Second,
 		StoreTimeout:       10 * time.Second,
 		PatternReload:      time.Minute,
@@ -171,6 +173,7 @@ func (c *config) settings() []setting {
 		{"POMOCORE_MAX_FIELD_BYTES", "max-field-bytes", "largest accepted field value in bytes", false, intVal(&c.MaxFieldBytes)},
 		{"POMOCORE_ALLOW_UNKNOWN_FIELDS", "allow-unknown-fields", "accept entries with fields the contract does not name, counted and logged once per name (false: dead-letter them)", false, boolVal(&c.AllowUnknownFields)},
 		{"POMOCORE_DEDUP_WINDOW", "dedup-window", "how long a committed pomodoroUsageLogId is remembered, so that the producer's retries under new stream ids count once (0: off)", false, durVal(&c.DedupWindow)},
+		{"POMOCORE_DEDUP_MAX", "dedup-max", "most activities remembered for the dedup window (~120 bytes each in Redis); past it the oldest are forgotten", false, intVal(&c.DedupMax)},
 		{"POMOCORE_SHUTDOWN_TIMEOUT", "shutdown-timeout", "time to finish the batch in hand after SIGTERM", false, durVal(&c.ShutdownTimeout)},
 		{"POMOCORE_STORE_TIMEOUT", "store-timeout", "timeout of one store call", false, durVal(&c.StoreTimeout)},
 		{"POMOCORE_PARTITION", "partition", "number of this input stream when the input is split (0..63)", false, intVal(&c.Partition)},
@@ -313,6 +316,9 @@ func (c *config) validate() error {
 		bad("POMOCORE_DEDUP_WINDOW", "%v: want >= 0 (0: off)", c.DedupWindow)
 	} else if c.DedupWindow > 0 && c.DedupWindow < 30*time.Minute {
 		bad("POMOCORE_DEDUP_WINDOW", "%v: want 0 (off) or at least 30m (the main server's producer retries for 30 minutes)", c.DedupWindow)
+	}
+	if c.DedupMax < 1 {
+		bad("POMOCORE_DEDUP_MAX", "%d: want >= 1", c.DedupMax)
 	}
 	if c.TrimMaxAge < 0 {
 		bad("POMOCORE_TRIM_MAX_AGE", "%v: want >= 0", c.TrimMaxAge)
@@ -475,7 +481,7 @@ func (c *config) redisConfig() redis.Config {
 // committerConfig is the Redis committer configuration of the settings.
 func (c *config) committerConfig() redis.CommitterConfig {
 	return redis.CommitterConfig{Stream: c.Stream, Group: c.Group, DeadStream: c.DeadStream, SessionStream: c.SessionStrm,
-		DeadMaxLen: int64(c.DeadMaxLen), ReplicaWaits: c.ReplicaWaits, DedupWindow: c.DedupWindow}
+		DeadMaxLen: int64(c.DeadMaxLen), ReplicaWaits: c.ReplicaWaits, DedupWindow: c.DedupWindow, DedupMax: c.DedupMax}
 }
 
 // readerConfig is the Redis reader configuration of the settings.

@@ -13,19 +13,32 @@ func envOf(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
 }
 
+// The main server's StreamConfig writes pattern_match_stream and created
+// pattern_match_group: the defaults are those names.
 func TestConfigDefaultsMatchTheContract(t *testing.T) {
 	c, err := loadConfig("run", nil, envOf(nil), &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Stream != "pomodoro_pattern_match_stream" || c.Group != "pomodoro_pattern_match_group" ||
-		c.DeadStream != "pomodoro_pattern_match_stream:dead" || c.SessionStrm != "session_score_stream" ||
+	if c.Stream != "pattern_match_stream" || c.Group != "pattern_match_group" ||
+		c.DeadStream != "pattern_match_stream:dead" || c.SessionStrm != "session_score_stream" ||
+		!c.AllowUnknownFields || c.DedupWindow != 2*time.Hour ||
 		c.TimeZone != "Asia/Seoul" || c.BatchSize != 2000 || c.KeyPrefix != "leaderboard" || c.DataDir != "./pomocore-data" ||
 		c.EmbeddedRedis != "127.0.0.1:6379" || c.LogFormat != "text" {
 		t.Errorf("defaults = %+v", c)
 	}
 	if !strings.Contains(c.Consumer, "-") {
 		t.Errorf("consumer %q: want host-pid", c.Consumer)
+	}
+	for env, v := range map[string]string{"POMOCORE_DEDUP_WINDOW": "10m", "POMOCORE_DEDUP_MAX": "0", "POMOCORE_TRIM_MAX_AGE": "-1s"} {
+		if _, err := loadConfig("run", nil, envOf(map[string]string{env: v}), &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), env) {
+			t.Errorf("%s=%s: %v, want an error naming it", env, v, err)
+		}
+	}
+	c, err = loadConfig("run", nil, envOf(map[string]string{"POMOCORE_DEDUP_WINDOW": "0", "POMOCORE_ALLOW_UNKNOWN_FIELDS": "false",
+		"POMOCORE_TRIM_IGNORE_GROUPS": "leaderboard_group, other"}), &bytes.Buffer{})
+	if err != nil || c.DedupWindow != 0 || c.AllowUnknownFields || len(c.TrimIgnoreGroups) != 2 || c.TrimIgnoreGroups[0] != "leaderboard_group" {
+		t.Errorf("settings not read: %+v, %v", c, err)
 	}
 }
 

@@ -178,7 +178,7 @@ func TestCrashMidRunLosesAndDoublesNothing(t *testing.T) {
 	bin := buildBinary(t)
 	srv := redistest.Start(t)
 	rdb := srv.Client(t)
-	const stream, group = "pomodoro_pattern_match_stream", "pomodoro_pattern_match_group"
+	const stream, group = "pattern_match_stream", "pattern_match_group"
 	const n = 6000
 	w := produce(t, rdb, n, stream)
 

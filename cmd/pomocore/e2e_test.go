@@ -124,7 +124,7 @@ func TestEmbeddedDefaultEndToEnd(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	ts := time.Now().Add(-time.Hour)
-	stream := "pomodoro_pattern_match_stream"
+	stream := "pattern_match_stream"
 	for _, f := range [][]string{
 		contractEntry("u1", "Xcode 15", "", 1500, ts, true),
 		contractEntry("u1", "Google Chrome", "https://GitHub.com/pomocore", 60, ts, false),
@@ -135,7 +135,7 @@ func TestEmbeddedDefaultEndToEnd(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitDrained(t, rdb, stream, "pomodoro_pattern_match_group", logs)
+	waitDrained(t, rdb, stream, "pattern_match_group", logs)
 	seoul, _ := time.LoadLocation("Asia/Seoul")
 	per := pomocore.PeriodsAt(ts, seoul)
 	for _, c := range []struct {

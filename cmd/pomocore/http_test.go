@@ -33,12 +33,12 @@ func TestHTTPServerOfRun(t *testing.T) {
 		user string
 		d    float64
 	}{{"ann", 300}, {"bob", 200}, {"cy", 200}} {
-		if err := rdb.XAdd(ctx, &goredis.XAddArgs{Stream: "pomodoro_pattern_match_stream",
+		if err := rdb.XAdd(ctx, &goredis.XAddArgs{Stream: "pattern_match_stream",
 			Values: contractEntry(u.user, "Xcode", "", u.d, ts, false)}).Err(); err != nil {
 			t.Fatal(err)
 		}
 	}
-	waitDrained(t, rdb, "pomodoro_pattern_match_stream", "pomodoro_pattern_match_group", logs)
+	waitDrained(t, rdb, "pattern_match_stream", "pattern_match_group", logs)
 	seoul, _ := time.LoadLocation("Asia/Seoul")
 	day := pomocore.PeriodsAt(ts, seoul).Day
 	fetch := func(path string) (int, string) {

@@ -45,11 +45,11 @@ func TestLLMFallbackEndToEnd(t *testing.T) {
 	day := pomocore.PeriodsAt(ts, seoul).Day
 	send := func(logs *syncBuffer, user string) {
 		t.Helper()
-		if err := rdb.XAdd(ctx, &goredis.XAddArgs{Stream: "pomodoro_pattern_match_stream",
+		if err := rdb.XAdd(ctx, &goredis.XAddArgs{Stream: "pattern_match_stream",
 			Values: contractEntry(user, "Zzz Ledger Pro", "", 10, ts, false)}).Err(); err != nil {
 			t.Fatal(err)
 		}
-		waitDrained(t, rdb, "pomodoro_pattern_match_stream", "pomodoro_pattern_match_group", logs)
+		waitDrained(t, rdb, "pattern_match_stream", "pattern_match_group", logs)
 	}
 
 	stop, logs := startRun(t, env)

@@ -37,11 +37,11 @@ func TestLivePageInChromium(t *testing.T) {
 		contractEntry("dev-dana", "Xcode", "", 1500, ts, false),
 		contractEntry("gamer-gil", "Steam", "", 900, ts, false),
 	} {
-		if err := rdb.XAdd(ctx, &goredis.XAddArgs{Stream: "pomodoro_pattern_match_stream", Values: e}).Err(); err != nil {
+		if err := rdb.XAdd(ctx, &goredis.XAddArgs{Stream: "pattern_match_stream", Values: e}).Err(); err != nil {
 			t.Fatal(err)
 		}
 	}
-	waitDrained(t, rdb, "pomodoro_pattern_match_stream", "pomodoro_pattern_match_group", logs)
+	waitDrained(t, rdb, "pattern_match_stream", "pattern_match_group", logs)
 
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(browser), chromedp.NoSandbox,
 		chromedp.DisableGPU, chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-quic", true),

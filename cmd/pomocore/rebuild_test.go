@@ -55,12 +55,12 @@ func TestRebuildRestoresLeaderboards(t *testing.T) {
 			contractEntry("ann", "Xcode", "", float64(100+i), d.Add(12*time.Hour), false),
 			contractEntry("bob", "Steam", "", 50, d.Add(13*time.Hour), false),
 		} {
-			if err := rdb.XAdd(ctx, &goredis.XAddArgs{Stream: "pomodoro_pattern_match_stream", Values: e}).Err(); err != nil {
+			if err := rdb.XAdd(ctx, &goredis.XAddArgs{Stream: "pattern_match_stream", Values: e}).Err(); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
-	waitDrained(t, rdb, "pomodoro_pattern_match_stream", "pomodoro_pattern_match_group", logs)
+	waitDrained(t, rdb, "pattern_match_stream", "pattern_match_group", logs)
 	stop()
 	snapshot := func() map[string][]goredis.Z {
 		out := map[string][]goredis.Z{}

@@ -31,11 +31,11 @@ func TestPatternsReloadWithoutRestart(t *testing.T) {
 	seoul, _ := time.LoadLocation("Asia/Seoul")
 	day := pomocore.PeriodsAt(ts, seoul).Day
 	add := func(user string) {
-		if err := rdb.XAdd(ctx, &goredis.XAddArgs{Stream: "pomodoro_pattern_match_stream",
+		if err := rdb.XAdd(ctx, &goredis.XAddArgs{Stream: "pattern_match_stream",
 			Values: contractEntry(user, "Zyxw Custom Tool", "", 7, ts, false)}).Err(); err != nil {
 			t.Fatal(err)
 		}
-		waitDrained(t, rdb, "pomodoro_pattern_match_stream", "pomodoro_pattern_match_group", logs)
+		waitDrained(t, rdb, "pattern_match_stream", "pattern_match_group", logs)
 	}
 	add("before")
 	if got := rdb.ZScore(ctx, "leaderboard:Uncategorized:"+day, "before").Val(); got != 7 {

@@ -36,16 +36,16 @@ func checkEntryCounted(t *testing.T, admin *goredis.Client, logs *syncBuffer, wa
 	t.Helper()
 	ctx := context.Background()
 	ts := time.Now().Add(-time.Hour)
-	if err := admin.XAdd(ctx, &goredis.XAddArgs{Stream: "pomodoro_pattern_match_stream",
+	if err := admin.XAdd(ctx, &goredis.XAddArgs{Stream: "pattern_match_stream",
 		Values: contractEntry("sec-user", "Xcode", "", 42, ts, false)}).Err(); err != nil {
 		t.Fatal(err)
 	}
-	waitDrained(t, admin, "pomodoro_pattern_match_stream", "pomodoro_pattern_match_group", logs)
+	waitDrained(t, admin, "pattern_match_stream", "pattern_match_group", logs)
 	seoul, _ := time.LoadLocation("Asia/Seoul")
 	key := pomocore.LeaderboardKey("leaderboard", "Development", pomocore.PeriodsAt(ts, seoul).Day)
 	if got := admin.ZScore(ctx, key, "sec-user").Val(); got != want {
 		t.Errorf("%s = %v, want %v; dead letters %v; log:\n%s", key, got, want,
-			admin.XRange(ctx, "pomodoro_pattern_match_stream:dead", "-", "+").Val(), logs.String())
+			admin.XRange(ctx, "pattern_match_stream:dead", "-", "+").Val(), logs.String())
 	}
 }
 
