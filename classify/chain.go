@@ -4,13 +4,13 @@ import (
 	"container/list"
 	"context"
 	"errors"
-	"math/rand/v2"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/pomocore/pomocore"
+	"github.com/pomocore/pomocore/internal/backoff"
 )
 
 // Query is what a Fallback is asked about one unknown activity: the app,
@@ -92,16 +92,7 @@ func (c ChainConfig) withDefaults() ChainConfig {
 		c.Now = time.Now
 	}
 	if c.Sleep == nil {
-		c.Sleep = func(ctx context.Context, d time.Duration) error {
-			t := time.NewTimer(d)
-			defer t.Stop()
-			select {
-			case <-t.C:
-				return nil
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		}
+		c.Sleep = backoff.Sleep
 	}
 	return c
 }
@@ -299,8 +290,8 @@ func (c *Chain) ask(batch []queued) {
 	var err error
 	for attempt := 0; attempt <= c.cfg.Retries; attempt++ {
 		if attempt > 0 {
-			d := c.cfg.RetryBackoff << (attempt - 1)
-			if c.cfg.Sleep(c.ctx, d/2+rand.N(d/2+1)) != nil {
+			wait := backoff.Policy{Min: c.cfg.RetryBackoff, Max: c.cfg.RetryBackoff << c.cfg.Retries}.Wait(attempt)
+			if c.cfg.Sleep(c.ctx, wait) != nil {
 				return
 			}
 		}

@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/pomocore/pomocore"
+	"github.com/pomocore/pomocore/internal/backoff"
 )
 
 // ErrGroupMissing is the error kind adapters report when the consumer group
@@ -314,7 +314,7 @@ func New(cfg Config, deps Deps) (*Pipeline, error) {
 		deps.Now = time.Now
 	}
 	if deps.Sleep == nil {
-		deps.Sleep = sleepCtx
+		deps.Sleep = backoff.Sleep
 	}
 	if deps.Observer == nil {
 		deps.Observer = noObserver{}
@@ -904,24 +904,8 @@ func (p *Pipeline) retry(ctx context.Context, what string, errCount *atomic.Int6
 	}
 }
 
-// backoff returns the wait before retry attempt n (1-based): exponential
-// from RetryMin, capped at RetryMax, with full jitter on its upper half.
+// backoff returns the wait before retry attempt n (1-based), from RetryMin
+// to RetryMax.
 func (p *Pipeline) backoff(n int) time.Duration {
-	d := p.cfg.RetryMin
-	for i := 1; i < n && d < p.cfg.RetryMax; i++ {
-		d *= 2
-	}
-	d = min(d, p.cfg.RetryMax)
-	return d/2 + rand.N(d/2+1)
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return backoff.Policy{Min: p.cfg.RetryMin, Max: p.cfg.RetryMax}.Wait(n)
 }

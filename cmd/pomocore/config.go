@@ -205,7 +205,11 @@ func loadConfig(name string, args []string, getenv func(string) string, out io.W
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(out)
 	for _, s := range c.settings() {
-		fs.Var(s.value, s.flag, s.help+" ($"+s.env+")")
+		v := s.value
+		if s.secret {
+			v = secretValue{v} // the help text prints a flag's value as its default
+		}
+		fs.Var(v, s.flag, s.help+" ($"+s.env+")")
 	}
 	fs.Usage = func() {
 		fmt.Fprintf(out, "usage: pomocore %s [flags]\n\nEvery flag can also be set by the environment variable in brackets.\n\n", name)
@@ -367,6 +371,11 @@ func printSettings(w io.Writer) {
 }
 
 type strValue struct{ p *string }
+
+// secretValue is a flag.Value whose value is never shown.
+type secretValue struct{ flag.Value }
+
+func (secretValue) String() string { return "" }
 
 func strVal(p *string) flag.Value     { return strValue{p} }
 func (v strValue) String() string     { return deref(v.p) }

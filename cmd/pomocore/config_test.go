@@ -133,3 +133,49 @@ func TestLoggerRedactsSecrets(t *testing.T) {
 		t.Errorf("nothing redacted:\n%s", buf.String())
 	}
 }
+
+// A short secret is still a secret: a 1- and a 2-character password never
+// reach a log line (they were kept only from 3 characters on).
+func TestLoggerRedactsShortSecrets(t *testing.T) {
+	var buf bytes.Buffer
+	cfg := defaultConfig()
+	cfg.RedisPassword = "q"
+	cfg.MongoURI = "mongodb://u:zv@db:27017/"
+	log := newLogger(cfg, &buf)
+	log.Info("auth failed with q and zv", "err", errors.New("password zv rejected"), "p", "q")
+	if strings.Contains(buf.String(), "q") || strings.Contains(buf.String(), "zv") {
+		t.Errorf("log contains a short secret:\n%s", buf.String())
+	}
+}
+
+// Help text never shows a secret's value: `pomocore run -h` and a mistyped
+// flag print the flag defaults, which were the environment's values.
+func TestHelpTextShowsNoSecret(t *testing.T) {
+	env := envOf(map[string]string{"REDIS_PASSWORD": "hunter2-redis", "OPENAI_API_KEY": "sk-test-openai-key",
+		"MONGO_URI": "mongodb://admin:s3cr3t-mongo@db:27017/"})
+	for _, args := range [][]string{{"run", "-h"}, {"run", "-no-such-flag"}, {"bench", "-h"}} {
+		var out, errOut bytes.Buffer
+		runMain(args, env, &out, &errOut)
+		text := out.String() + errOut.String()
+		if !strings.Contains(text, "redis-password") && args[0] == "run" {
+			t.Errorf("%v: no flag list:\n%s", args, text)
+		}
+		for _, secret := range []string{"hunter2-redis", "sk-test-openai-key", "s3cr3t-mongo"} {
+			if strings.Contains(text, secret) {
+				t.Errorf("%v prints %q", args, secret)
+			}
+		}
+	}
+}
+
+// The usage text names every command runMain dispatches.
+func TestUsageListsEveryCommand(t *testing.T) {
+	var out bytes.Buffer
+	runMain([]string{"help"}, envOf(nil), &out, &out)
+	for _, cmd := range []string{"run", "settings", "classify", "eval", "patterns list", "patterns import", "patterns add|remove",
+		"patterns suggest", "leaderboard top|rank", "leaderboard rebuild", "bench"} {
+		if !strings.Contains(out.String(), cmd) {
+			t.Errorf("usage lacks %q:\n%s", cmd, out.String())
+		}
+	}
+}

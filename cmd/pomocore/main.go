@@ -2,16 +2,9 @@
 // events from a Redis stream, classifies them, stores usage logs in MongoDB
 // (or an embedded SQLite store) and keeps the leaderboards in Redis.
 //
-// Usage:
-//
-//	pomocore run [flags]     run the pipeline (embedded Redis and store when nothing is configured)
-//	pomocore settings        list every setting with its environment variable, flag and default
-//	pomocore classify        classify JSON lines of activities from stdin
-//	pomocore eval FILE       measure the classifier on a labelled JSON-lines file
-//	pomocore patterns suggest  propose patterns from consistent LLM answers
-//	pomocore bench [flags]   benchmark the pipeline on a generated, verified workload
-//
-// Run `pomocore run -h` for the flags.
+// Usage: pomocore <command> [flags]; `pomocore help` lists the commands
+// (run, settings, classify, eval, patterns, leaderboard, bench) and
+// `pomocore run -h` the flags.
 package main
 
 import (
@@ -78,16 +71,22 @@ func runMain(args []string, getenv func(string) string, stdout, stderr io.Writer
 	}
 }
 
-func usage(w io.Writer) {
-	fmt.Fprint(w, `usage: pomocore <command> [flags]
-
-commands:
+// commandsHelp lists every command; usage prints it and the package doc
+// repeats it.
+const commandsHelp = `commands:
   run        run the pipeline (embedded Redis and SQLite store when REDIS_ADDR and MONGO_URI are unset)
   settings   list every setting: environment variable, flag, default
-  classify   classify JSON lines {"app","title","url"} from stdin (or -app/-url/-title)
+  classify   classify JSON lines {"app","title","url"} from stdin (or -app/-url/-title; -patterns FILE)
   eval FILE  accuracy, per-category precision/recall and confusions on a labelled JSON-lines file
-  patterns suggest   patterns the LLM fallback answered consistently (from the configured store)
-  leaderboard top|rank   read a leaderboard (REDIS_ADDR)
+  patterns list|export        the category_pattern documents (export: as JSON)
+  patterns import FILE        write a pattern file (ours, or the main server's {"categoryPatterns": [...]})
+  patterns add|remove         add or remove one app or domain pattern of a category
+  patterns suggest            patterns the LLM fallback answered consistently (from the configured store)
+  leaderboard top|rank        read a leaderboard (REDIS_ADDR)
+  leaderboard rebuild -from D -to D   recompute the leaderboards of those days from the usage logs
   bench      benchmark the pipeline on a generated workload, verified (see bench -h)
-`)
+`
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, "usage: pomocore <command> [flags]\n\n"+commandsHelp)
 }

@@ -9,7 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
+	"slices"
 	"strings"
 	"time"
 
@@ -21,6 +21,7 @@ import (
 	"github.com/pomocore/pomocore"
 	"github.com/pomocore/pomocore/classify"
 	"github.com/pomocore/pomocore/httpapi"
+	"github.com/pomocore/pomocore/internal/backoff"
 	"github.com/pomocore/pomocore/llm"
 	"github.com/pomocore/pomocore/mongo"
 	"github.com/pomocore/pomocore/pipeline"
@@ -382,7 +383,7 @@ func openStore(ctx context.Context, cfg config, log *slog.Logger) (store, func()
 // waitFor calls f until it succeeds, backing off from 100ms to 10s, each try
 // bounded by a timeout; it gives up only when ctx ends.
 func waitFor(ctx context.Context, log *slog.Logger, what string, f func(context.Context) error) error {
-	d := 100 * time.Millisecond
+	policy := backoff.Policy{Min: 100 * time.Millisecond, Max: 10 * time.Second}
 	for attempt := 1; ; attempt++ {
 		c, cancel := context.WithTimeout(ctx, 15*time.Second)
 		err := f(c)
@@ -390,17 +391,13 @@ func waitFor(ctx context.Context, log *slog.Logger, what string, f func(context.
 		if err == nil {
 			return nil
 		}
-		if ctx.Err() != nil {
+		wait := policy.Wait(attempt)
+		if ctx.Err() == nil {
+			log.Warn(what+" not reachable; retrying", "err", err, "attempt", attempt, "in", wait)
+		}
+		if backoff.Sleep(ctx, wait) != nil {
 			return fmt.Errorf("%s: %w (last error: %v)", what, ctx.Err(), err)
 		}
-		wait := d/2 + rand.N(d/2+1)
-		log.Warn(what+" not reachable; retrying", "err", err, "attempt", attempt, "in", wait)
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%s: %w (last error: %v)", what, ctx.Err(), err)
-		case <-time.After(wait):
-		}
-		d = min(2*d, 10*time.Second)
 	}
 }
 
@@ -409,7 +406,7 @@ func waitFor(ctx context.Context, log *slog.Logger, what string, f func(context.
 func newLogger(cfg config, w io.Writer) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.LogLevel))
-	secrets := nonEmpty(append([]string{cfg.RedisPassword, cfg.OpenAIKey}, mongo.Secrets(cfg.MongoURI)...)...)
+	secrets := newRedactor(append([]string{cfg.RedisPassword, cfg.OpenAIKey}, mongo.Secrets(cfg.MongoURI)...)...)
 	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
 		return redactAttr(a, secrets)
 	}}
@@ -419,8 +416,8 @@ func newLogger(cfg config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-func redactAttr(a slog.Attr, secrets []string) slog.Attr {
-	if len(secrets) == 0 {
+func redactAttr(a slog.Attr, secrets *strings.Replacer) slog.Attr {
+	if secrets == nil {
 		return a
 	}
 	var s string
@@ -434,26 +431,31 @@ func redactAttr(a slog.Attr, secrets []string) slog.Attr {
 	default:
 		return a
 	}
-	r := redact(s, secrets)
+	r := secrets.Replace(s)
 	if r == s {
 		return a
 	}
 	return slog.String(a.Key, r)
 }
 
-func redact(s string, secrets []string) string {
-	for _, sec := range secrets {
-		s = strings.ReplaceAll(s, sec, "[REDACTED]")
-	}
-	return s
-}
-
-func nonEmpty(ss ...string) []string {
-	var out []string
-	for _, s := range ss {
-		if len(s) >= 3 {
-			out = append(out, s)
+// newRedactor returns a replacer of every non-empty secret, however short,
+// by "[REDACTED]" (nil when there is none). Longer secrets are matched
+// first, so that a secret inside another is not left half-replaced, and
+// replacements are not scanned again.
+func newRedactor(secrets ...string) *strings.Replacer {
+	var ss []string
+	for _, s := range secrets {
+		if s != "" {
+			ss = append(ss, s)
 		}
 	}
-	return out
+	if len(ss) == 0 {
+		return nil
+	}
+	slices.SortFunc(ss, func(a, b string) int { return len(b) - len(a) })
+	pairs := make([]string, 0, 2*len(ss))
+	for _, s := range ss {
+		pairs = append(pairs, s, "[REDACTED]")
+	}
+	return strings.NewReplacer(pairs...)
 }
