@@ -43,7 +43,8 @@ type Config struct {
 	MaxDeliveries int64
 	// KeyPrefix prefixes leaderboard keys (default "leaderboard").
 	KeyPrefix string
-	// Location is the time zone of leaderboard periods (default Asia/Seoul).
+	// Location is the time zone of leaderboard periods (default Asia/Seoul,
+	// the CONTRACT's).
 	Location *time.Location
 	// Limits bounds what the validator accepts.
 	Limits pomocore.Limits
@@ -54,8 +55,9 @@ type Config struct {
 	// store or commit call (defaults 100ms and 5s).
 	RetryMin, RetryMax time.Duration
 	// ShutdownTimeout is how long, after the context is cancelled, the batch
-	// in hand may take to store and commit (default 30s). Entries not
-	// committed by then stay pending and are reclaimed later: none is lost.
+	// in hand may take to store and commit (default 30s; negative: no time,
+	// stop at once). Entries not committed by then stay pending and are
+	// reclaimed later: none is lost.
 	ShutdownTimeout time.Duration
 	// DeadFieldsMax caps the fields copied into a dead letter (default 128).
 	DeadFieldsMax int
@@ -66,6 +68,15 @@ type Config struct {
 	// acknowledged, after each full reclaim scan (when the Reader can).
 	TrimInput bool
 }
+
+// seoul is the CONTRACT's time zone; a fixed UTC+9 (Korea has no daylight
+// saving time) where the zone database is missing.
+var seoul = func() *time.Location {
+	if l, err := time.LoadLocation("Asia/Seoul"); err == nil {
+		return l
+	}
+	return time.FixedZone("KST", 9*60*60)
+}()
 
 // Retention sets the lifetime of daily, weekly and monthly leaderboard keys.
 type Retention struct {
@@ -95,7 +106,7 @@ func (c Config) withDefaults() Config {
 		c.KeyPrefix = pomocore.DefaultKeyPrefix
 	}
 	if c.Location == nil {
-		c.Location = time.UTC
+		c.Location = seoul
 	}
 	if c.RetryMin == 0 {
 		c.RetryMin = 100 * time.Millisecond
@@ -112,48 +123,61 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Validate reports settings that cannot work, naming each.
+// ConfigError is one setting of a Config that cannot work: Field is the
+// Config field's name ("BatchSize", "Limits.MaxDuration"), so that a caller
+// can name its own setting for it.
+type ConfigError struct {
+	Field string
+	Msg   string
+}
+
+// Error returns "Field: Msg".
+func (e *ConfigError) Error() string { return e.Field + ": " + e.Msg }
+
+// Validate reports settings that cannot work, each as a *ConfigError
+// (joined).
 func (c Config) Validate() error {
 	c = c.withDefaults()
 	var errs []error
-	if c.BatchSize < 1 || c.BatchSize > 10000 {
-		errs = append(errs, fmt.Errorf("batch size %d: want 1..10000", c.BatchSize))
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, &ConfigError{Field: field, Msg: fmt.Sprintf(format, args...)})
 	}
-	if c.Block < 0 {
-		errs = append(errs, fmt.Errorf("block %v: want > 0", c.Block))
+	if c.BatchSize < 1 || c.BatchSize > 10000 {
+		bad("BatchSize", "%d: want 1..10000", c.BatchSize)
+	}
+	if c.Block <= 0 {
+		bad("Block", "%v: want > 0", c.Block)
 	}
 	if c.ClaimIdle < time.Millisecond {
-		errs = append(errs, fmt.Errorf("claim idle %v: want >= 1ms", c.ClaimIdle))
+		bad("ClaimIdle", "%v: want >= 1ms", c.ClaimIdle)
 	}
 	if c.ClaimInterval <= 0 {
-		errs = append(errs, fmt.Errorf("claim interval %v: want > 0", c.ClaimInterval))
+		bad("ClaimInterval", "%v: want > 0", c.ClaimInterval)
 	}
-	if c.ConsumerIdle < 0 {
-		errs = append(errs, fmt.Errorf("consumer idle %v: want > 0", c.ConsumerIdle))
+	if c.ConsumerIdle <= 0 {
+		bad("ConsumerIdle", "%v: want > 0", c.ConsumerIdle)
 	}
 	if c.MaxDeliveries < 1 {
-		errs = append(errs, fmt.Errorf("max deliveries %d: want >= 1", c.MaxDeliveries))
+		bad("MaxDeliveries", "%d: want >= 1", c.MaxDeliveries)
 	}
 	if c.Partition >= 64 {
-		errs = append(errs, fmt.Errorf("partition %d: want 0..63", c.Partition))
+		bad("Partition", "%d: want 0..63", c.Partition)
 	}
 	if c.RetryMin <= 0 || c.RetryMax < c.RetryMin {
-		errs = append(errs, fmt.Errorf("retry backoff %v..%v: want 0 < min <= max", c.RetryMin, c.RetryMax))
-	}
-	if c.ShutdownTimeout < 0 {
-		errs = append(errs, fmt.Errorf("shutdown timeout %v: want >= 0", c.ShutdownTimeout))
+		bad("RetryMin", "retry backoff %v..%v: want 0 < min <= max", c.RetryMin, c.RetryMax)
 	}
 	for _, r := range []struct {
-		name string
-		d    time.Duration
-		min  time.Duration
-	}{{"day", c.Retention.Day, 24 * time.Hour}, {"week", c.Retention.Week, 7 * 24 * time.Hour}, {"month", c.Retention.Month, 31 * 24 * time.Hour}} {
+		field string
+		d     time.Duration
+		min   time.Duration
+	}{{"Retention.Day", c.Retention.Day, 24 * time.Hour}, {"Retention.Week", c.Retention.Week, 7 * 24 * time.Hour},
+		{"Retention.Month", c.Retention.Month, 31 * 24 * time.Hour}} {
 		if r.d != 0 && r.d < r.min {
-			errs = append(errs, fmt.Errorf("%s retention %v: want 0 (forever) or at least %v, the period itself", r.name, r.d, r.min))
+			bad(r.field, "%v: want 0 (forever) or at least %v, the period itself", r.d, r.min)
 		}
 	}
 	if err := c.Limits.Validate(); err != nil {
-		errs = append(errs, fmt.Errorf("limits: %w", err))
+		bad("Limits", "%v", err)
 	}
 	return errors.Join(errs...)
 }

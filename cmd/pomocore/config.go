@@ -11,7 +11,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/pomocore/pomocore"
 	"github.com/pomocore/pomocore/mongo"
+	"github.com/pomocore/pomocore/pipeline"
 	"github.com/pomocore/pomocore/redis"
 )
 
@@ -271,29 +273,11 @@ func (c *config) validate() error {
 	if _, err := time.LoadLocation(c.TimeZone); err != nil {
 		bad("POMOCORE_TIMEZONE", "%q is not an IANA time zone (e.g. Asia/Seoul)", c.TimeZone)
 	}
-	if c.BatchSize < 1 || c.BatchSize > 10000 {
-		bad("POMOCORE_BATCH_SIZE", "%d: want 1..10000", c.BatchSize)
-	}
 	if c.Block <= 0 || c.Block >= 10*time.Second {
 		bad("POMOCORE_BLOCK", "%v: want more than 0 and less than 10s (the Redis read timeout)", c.Block)
 	}
-	if c.ClaimIdle < time.Millisecond {
-		bad("POMOCORE_CLAIM_IDLE", "%v: want >= 1ms", c.ClaimIdle)
-	}
 	if c.ClaimInterval < 0 {
 		bad("POMOCORE_CLAIM_INTERVAL", "%v: want >= 0", c.ClaimInterval)
-	}
-	if c.ConsumerIdle <= 0 {
-		bad("POMOCORE_CONSUMER_IDLE", "%v: want > 0", c.ConsumerIdle)
-	}
-	if c.MaxDeliveries < 1 {
-		bad("POMOCORE_MAX_DELIVERIES", "%d: want >= 1", c.MaxDeliveries)
-	}
-	if !(c.MaxDuration > 0) {
-		bad("POMOCORE_MAX_DURATION", "%v: want > 0", c.MaxDuration)
-	}
-	if c.MaxFieldBytes < 64 {
-		bad("POMOCORE_MAX_FIELD_BYTES", "%d: want >= 64", c.MaxFieldBytes)
 	}
 	if c.ShutdownTimeout < 0 {
 		bad("POMOCORE_SHUTDOWN_TIMEOUT", "%v: want >= 0", c.ShutdownTimeout)
@@ -306,15 +290,6 @@ func (c *config) validate() error {
 	}
 	if c.LLMWorkers < 1 || c.LLMWorkers > 64 {
 		bad("POMOCORE_LLM_WORKERS", "%d: want 1..64", c.LLMWorkers)
-	}
-	for _, r := range []struct {
-		env      string
-		d, least time.Duration
-	}{{"POMOCORE_RETENTION_DAY", c.RetentionDay, 24 * time.Hour}, {"POMOCORE_RETENTION_WEEK", c.RetentionWeek, 7 * 24 * time.Hour},
-		{"POMOCORE_RETENTION_MONTH", c.RetentionMonth, 31 * 24 * time.Hour}} {
-		if r.d != 0 && r.d < r.least {
-			bad(r.env, "%v: want 0 (never expire) or at least %v, the period itself", r.d, r.least)
-		}
 	}
 	if c.DedupWindow < 0 {
 		bad("POMOCORE_DEDUP_WINDOW", "%v: want >= 0 (0: off)", c.DedupWindow)
@@ -339,8 +314,23 @@ func (c *config) validate() error {
 	if c.MongoStatements < 1 || c.MongoStatements > 99 {
 		bad("POMOCORE_MONGO_MAX_STATEMENTS", "%d: want 1..99", c.MongoStatements)
 	}
-	if c.Partition < 0 || c.Partition > 63 {
+	if c.Partition < 0 {
 		bad("POMOCORE_PARTITION", "%d: want 0..63", c.Partition)
+	}
+	if c.ConsumerIdle < 0 || c.MaxDeliveries < 0 || c.MaxDuration < 0 || c.MaxFieldBytes < 0 || c.BatchSize < 0 {
+		// zero means the default in the packages' configs, so negative
+		// values are refused here; the rest are the pipeline's own rules
+		bad("POMOCORE_CONSUMER_IDLE/MAX_DELIVERIES/MAX_DURATION/MAX_FIELD_BYTES/BATCH_SIZE", "must not be negative")
+	}
+	if err := c.pipelineConfig(time.UTC).Validate(); err != nil {
+		for _, e := range unjoin(err) {
+			var ce *pipeline.ConfigError
+			if errors.As(e, &ce) {
+				bad(pipelineSetting[ce.Field], "%s", ce.Msg)
+			} else {
+				bad("pipeline", "%v", e)
+			}
+		}
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
@@ -353,6 +343,52 @@ func (c *config) validate() error {
 		bad("POMOCORE_LOG_FORMAT", "%q: want text or json", c.LogFormat)
 	}
 	return errors.Join(errs...)
+}
+
+// pipelineSetting names the setting of each pipeline.Config field that
+// pipelineConfig maps.
+var pipelineSetting = map[string]string{
+	"BatchSize": "POMOCORE_BATCH_SIZE", "Block": "POMOCORE_BLOCK", "ClaimIdle": "POMOCORE_CLAIM_IDLE",
+	"ClaimInterval": "POMOCORE_CLAIM_INTERVAL", "ConsumerIdle": "POMOCORE_CONSUMER_IDLE",
+	"MaxDeliveries": "POMOCORE_MAX_DELIVERIES", "Partition": "POMOCORE_PARTITION",
+	"Retention.Day": "POMOCORE_RETENTION_DAY", "Retention.Week": "POMOCORE_RETENTION_WEEK",
+	"Retention.Month": "POMOCORE_RETENTION_MONTH", "Limits": "POMOCORE_MAX_DURATION/POMOCORE_MAX_FIELD_BYTES",
+	"RetryMin": "pipeline retry backoff",
+}
+
+// unjoin returns the errors errors.Join put together (err alone otherwise).
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
+// pipelineConfig is the pipeline configuration of the settings.
+func (c *config) pipelineConfig(loc *time.Location) pipeline.Config {
+	shutdown := c.ShutdownTimeout
+	if shutdown == 0 {
+		shutdown = -1 // 0s: stop at once (the pipeline's zero is its default)
+	}
+	return pipeline.Config{
+		BatchSize:     c.BatchSize,
+		Block:         c.Block,
+		ClaimIdle:     c.ClaimIdle,
+		ClaimInterval: c.ClaimInterval,
+		ConsumerIdle:  c.ConsumerIdle,
+		MaxDeliveries: int64(c.MaxDeliveries),
+		KeyPrefix:     c.KeyPrefix,
+		Location:      loc,
+		Limits: pomocore.Limits{
+			MaxDuration:         c.MaxDuration,
+			MaxFieldBytes:       c.MaxFieldBytes,
+			RejectUnknownFields: !c.AllowUnknownFields,
+		},
+		Partition:       uint8(min(max(c.Partition, 0), 255)),
+		Retention:       pipeline.Retention{Day: c.RetentionDay, Week: c.RetentionWeek, Month: c.RetentionMonth},
+		TrimInput:       c.TrimInput,
+		ShutdownTimeout: shutdown,
+	}
 }
 
 // printSettings writes the settings table (for `pomocore settings`).

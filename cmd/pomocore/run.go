@@ -168,25 +168,7 @@ func newPipeline(cfg config, loc *time.Location, rdb goredis.UniversalClient, re
 	if err != nil {
 		return nil, err
 	}
-	return pipeline.New(pipeline.Config{
-		BatchSize:     cfg.BatchSize,
-		Block:         cfg.Block,
-		ClaimIdle:     cfg.ClaimIdle,
-		ClaimInterval: cfg.ClaimInterval,
-		ConsumerIdle:  cfg.ConsumerIdle,
-		MaxDeliveries: int64(cfg.MaxDeliveries),
-		KeyPrefix:     cfg.KeyPrefix,
-		Location:      loc,
-		Limits: pomocore.Limits{
-			MaxDuration:         cfg.MaxDuration,
-			MaxFieldBytes:       cfg.MaxFieldBytes,
-			RejectUnknownFields: !cfg.AllowUnknownFields,
-		},
-		Partition:       uint8(cfg.Partition),
-		Retention:       pipeline.Retention{Day: cfg.RetentionDay, Week: cfg.RetentionWeek, Month: cfg.RetentionMonth},
-		TrimInput:       cfg.TrimInput,
-		ShutdownTimeout: cfg.ShutdownTimeout,
-	}, pipeline.Deps{
+	return pipeline.New(cfg.pipelineConfig(loc), pipeline.Deps{
 		Reader:      reader,
 		Store:       st,
 		Committer:   committer,
