@@ -3,12 +3,21 @@
 // the CONTRACT. It implements pipeline.Store and pipeline.Patterns with few,
 // large commands: one lookup of a batch's distinct keys, inserts of only
 // what is new, and updates grouped by target value.
+//
+// The documents are the main server's (Spring Data): it writes and reads
+// categorized_data.IsLLMBased and pomodoro_usage_log.CategorizedDataId
+// (capitalised), and sessionDate as midnight of the session day in its
+// zone (Asia/Seoul). The store writes those names and that date; it reads
+// them, and the older data server's isLLMBased, categorizedDataId and UTC
+// midnight too. (app, url, title) is not a unique key of categorized_data:
+// the main server inserts one document per activity.
 package mongo
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"slices"
 	"strings"
@@ -51,7 +60,17 @@ type Config struct {
 	// KeyCache bounds the remembered (app, url, title) -> categorized_data
 	// id pairs (default 100,000).
 	KeyCache int
+	// Location is the service time zone (POMOCORE_TIMEZONE): a usage log's
+	// sessionDate is stored as midnight of its day there, as the main
+	// server stores a LocalDate (default Asia/Seoul, the main server's).
+	Location *time.Location
+	// Logger receives warnings, e.g. an index that could not be created
+	// (default: discarded).
+	Logger *slog.Logger
 }
+
+// defaultZone is the main server's JVM zone.
+const defaultZone = "Asia/Seoul"
 
 func (c Config) withDefaults() Config {
 	if c.Timeout == 0 {
@@ -68,6 +87,18 @@ func (c Config) withDefaults() Config {
 	}
 	if c.KeyCache == 0 {
 		c.KeyCache = 100000
+	}
+	if c.Location == nil {
+		loc, err := time.LoadLocation(defaultZone)
+		if err != nil {
+			// No zone database: Seoul has kept UTC+9 without daylight
+			// saving since 1988.
+			loc = time.FixedZone("KST", 9*60*60)
+		}
+		c.Location = loc
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	return c
 }
@@ -122,9 +153,19 @@ type Store struct {
 	// skipped.
 	keyIDs  *bounded.Map[key, bson.ObjectID]
 	written *bounded.Map[bson.ObjectID, target]
+	// resolving (capacity 1) is held while keys not in keyIDs are looked
+	// up and created: with no unique index on the key, two Saves of this
+	// store creating one key at once would create it twice. Instances
+	// racing may still; a key's document is then its smallest id.
+	resolving chan struct{}
 }
 
-// Open connects, pings, and creates the indexes the store relies on.
+// Open connects, pings, and creates the indexes the store's reads use.
+// An index that cannot be created (one of the same name with other
+// options exists, say) is logged and skipped: start-up never fails on
+// existing indexes or data. The index on categorized_data (app, url, title)
+// is not unique (production holds many documents per key, and the main
+// server inserts more); a unique one that exists is not dropped.
 func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("mongo: %w", err)
@@ -136,31 +177,47 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("mongo: connect: %w", redactErr(err, cfg.URI))
 	}
 	s := &Store{client: client, cfg: cfg, keyIDs: bounded.New[key, bson.ObjectID](cfg.KeyCache),
-		written: bounded.New[bson.ObjectID, target](cfg.KeyCache)}
+		written: bounded.New[bson.ObjectID, target](cfg.KeyCache), resolving: make(chan struct{}, 1)}
 	db := client.Database(cfg.Database)
 	s.patterns, s.cd, s.logs = db.Collection(CategoryPatternCollection), db.Collection(CategorizedDataCollection), db.Collection(UsageLogCollection)
 	if err := s.Ping(ctx); err != nil {
 		_ = client.Disconnect(context.Background())
 		return nil, err
 	}
-	if _, err := s.cd.Indexes().CreateOne(ctx, mongo.IndexModel{
-		Keys:    bson.D{{Key: "app", Value: 1}, {Key: "url", Value: 1}, {Key: "title", Value: 1}},
-		Options: options.Index().SetUnique(true).SetName("app_url_title_unique"),
-	}); err != nil {
-		_ = client.Disconnect(context.Background())
-		return nil, fmt.Errorf("mongo: unique index on categorized_data (app, url, title): %w", redactErr(err, cfg.URI))
-	}
 	// One command per index: FerretDB v1.24 dropped the connection on one
 	// createIndexes of two indexes that both already existed.
-	for _, field := range []string{"sessionDate", "timestamp"} {
-		if _, err := s.logs.Indexes().CreateOne(ctx, mongo.IndexModel{
-			Keys: bson.D{{Key: field, Value: 1}}, Options: options.Index().SetName(field),
-		}); err != nil {
-			_ = client.Disconnect(context.Background())
-			return nil, fmt.Errorf("mongo: index %s on pomodoro_usage_log: %w", field, redactErr(err, cfg.URI))
+	for _, ix := range indexes() {
+		coll := db.Collection(ix.coll)
+		if _, err := coll.Indexes().CreateOne(ctx, mongo.IndexModel{Keys: ix.keys, Options: options.Index().SetName(ix.name)}); err != nil {
+			if ctx.Err() != nil {
+				_ = client.Disconnect(context.Background())
+				return nil, fmt.Errorf("mongo: index %s on %s: %w", ix.name, ix.coll, ctx.Err())
+			}
+			cfg.Logger.Warn("mongo: index not created; continuing without it", "collection", ix.coll,
+				"index", ix.name, "err", redactErr(err, cfg.URI).Error())
 		}
 	}
 	return s, nil
+}
+
+// index is an index Open creates.
+type index struct {
+	coll, name string
+	keys       bson.D
+}
+
+// indexes returns the indexes Open creates, none unique: the lookup of
+// categorized_data by key (Save), the main server's own on
+// pomodoro_usage_log (its session queries: the same name and keys, so
+// creating it where the main server did is a no-op), and the pipeline's
+// by date and by timestamp (UsageLogsBetween).
+func indexes() []index {
+	return []index{
+		{CategorizedDataCollection, "app_url_title", bson.D{{Key: "app", Value: 1}, {Key: "url", Value: 1}, {Key: "title", Value: 1}}},
+		{UsageLogCollection, "userId_sessionDate_session_idx", bson.D{{Key: "userId", Value: 1}, {Key: "sessionDate", Value: 1}, {Key: "session", Value: 1}}},
+		{UsageLogCollection, "sessionDate", bson.D{{Key: "sessionDate", Value: 1}}},
+		{UsageLogCollection, "timestamp", bson.D{{Key: "timestamp", Value: 1}}},
+	}
 }
 
 // Ping checks that the server answers.
@@ -200,25 +257,115 @@ func redactErr(err error, uri string) error {
 	return &redacted{msg: replaceAll(msg, secrets...), err: err}
 }
 
+// Field names the main server (Spring Data) and the older data server
+// spell differently (the documents' struct tags spell them too).
+const (
+	fieldLLMBased      = "IsLLMBased"        // categorized_data, Spring
+	fieldOldLLMBased   = "isLLMBased"        // categorized_data, the older data server
+	fieldCategorizedID = "CategorizedDataId" // pomodoro_usage_log, Spring
+)
+
+// cdDoc is a categorized_data document. Written with Spring's names;
+// read with either (Spring's wins), and without the fields Spring omits
+// when null. Other fields (_class) are ignored.
 type cdDoc struct {
 	ID         bson.ObjectID `bson:"_id"`
 	App        string        `bson:"app"`
 	URL        string        `bson:"url"`
 	Title      string        `bson:"title"`
 	CategoryID bson.ObjectID `bson:"categoryId"`
-	LLMBased   bool          `bson:"isLLMBased"`
+	LLMBased   *bool         `bson:"IsLLMBased,omitempty"`
+	// OldLLMBased is only read.
+	OldLLMBased *bool `bson:"isLLMBased,omitempty"`
 }
 
+// llm returns whether the document's category came from the LLM.
+func (d *cdDoc) llm() bool {
+	if d.LLMBased != nil {
+		return *d.LLMBased
+	}
+	return d.OldLLMBased != nil && *d.OldLLMBased
+}
+
+func (d *cdDoc) domain() pomocore.CategorizedData {
+	return pomocore.CategorizedData{ID: pomocore.ObjectID(d.ID), App: d.App, URL: d.URL, Title: d.Title,
+		CategoryID: pomocore.ObjectID(d.CategoryID), LLMBased: d.llm()}
+}
+
+// logDoc is a pomodoro_usage_log document as written: Spring's names, and
+// sessionDate a date at midnight of the session day in the service zone.
 type logDoc struct {
 	ID                bson.ObjectID `bson:"_id"`
 	UserID            string        `bson:"userId"`
-	CategorizedDataID bson.ObjectID `bson:"categorizedDataId"`
+	CategorizedDataID bson.ObjectID `bson:"CategorizedDataId"`
 	CategoryID        bson.ObjectID `bson:"categoryId"`
 	Session           int32         `bson:"session"`
 	SessionMinutes    int32         `bson:"sessionMinutes"`
 	SessionDate       time.Time     `bson:"sessionDate"`
 	Timestamp         float64       `bson:"timestamp"`
 	Duration          float64       `bson:"duration"`
+}
+
+// logRead is a pomodoro_usage_log document as read: either spelling of
+// the categorized_data id (Spring's wins), any missing field zero, and
+// sessionDate raw (see sessionDay). Other fields (_class) are ignored.
+type logRead struct {
+	ID                   bson.ObjectID `bson:"_id"`
+	UserID               string        `bson:"userId"`
+	CategorizedDataID    bson.ObjectID `bson:"CategorizedDataId"`
+	OldCategorizedDataID bson.ObjectID `bson:"categorizedDataId"`
+	CategoryID           bson.ObjectID `bson:"categoryId"`
+	Session              int32         `bson:"session"`
+	SessionMinutes       int32         `bson:"sessionMinutes"`
+	SessionDate          bson.RawValue `bson:"sessionDate"`
+	Timestamp            float64       `bson:"timestamp"`
+	Duration             float64       `bson:"duration"`
+}
+
+func (l *logRead) domain(loc *time.Location) pomocore.UsageLog {
+	cd := l.CategorizedDataID
+	if cd.IsZero() {
+		cd = l.OldCategorizedDataID
+	}
+	return pomocore.UsageLog{ID: pomocore.ObjectID(l.ID), UserID: l.UserID, CategorizedDataID: pomocore.ObjectID(cd),
+		CategoryID: pomocore.ObjectID(l.CategoryID), Session: int(l.Session), SessionMinutes: int(l.SessionMinutes),
+		SessionDate: sessionDay(l.SessionDate, loc), Timestamp: l.Timestamp, Duration: l.Duration}
+}
+
+// sessionDate is the stored form of day ("YYYY-MM-DD"): its midnight in
+// loc, as Spring stores a LocalDate in the JVM zone. A malformed day gives
+// the zero time, as before.
+func sessionDate(day string, loc *time.Location) time.Time {
+	t, err := time.ParseInLocation(time.DateOnly, day, loc)
+	if err != nil {
+		return time.Time{}
+	}
+	return t
+}
+
+// sessionDay is the day ("YYYY-MM-DD") of a stored sessionDate: a date at
+// midnight in loc (the main server, this store) or at midnight UTC (the
+// older data server); a "YYYY-MM-DD" string is taken as it is. Anything
+// else gives "".
+func sessionDay(v bson.RawValue, loc *time.Location) string {
+	switch v.Type {
+	case bson.TypeDateTime:
+		t := v.Time().UTC()
+		if h, m, s := t.Clock(); h == 0 && m == 0 && s == 0 && t.Nanosecond() == 0 {
+			return t.Format(time.DateOnly)
+		}
+		return t.In(loc).Format(time.DateOnly)
+	case bson.TypeString:
+		if s := v.StringValue(); validDay(s) {
+			return s
+		}
+	}
+	return ""
+}
+
+func validDay(s string) bool {
+	_, err := time.Parse(time.DateOnly, s)
+	return err == nil
 }
 
 type patternDoc struct {
@@ -236,7 +383,7 @@ type key struct{ app, url, title string }
 type target struct {
 	category bson.ObjectID
 	llm      bool
-	cd       bson.ObjectID // zero: leave categorizedDataId alone
+	cd       bson.ObjectID // zero: leave CategorizedDataId alone
 }
 
 // Save implements pipeline.Store with few commands per batch: one bulk
@@ -282,25 +429,38 @@ func tgtOf(r *pipeline.Record) target {
 // cdDocOf is the categorized_data document id gets from record r.
 func cdDocOf(id bson.ObjectID, r *pipeline.Record) cdDoc {
 	t := tgtOf(r)
-	return cdDoc{ID: id, App: r.Activity.App, URL: r.Activity.URL, Title: r.Activity.Title, CategoryID: t.category, LLMBased: t.llm}
+	return cdDoc{ID: id, App: r.Activity.App, URL: r.Activity.URL, Title: r.Activity.Title, CategoryID: t.category, LLMBased: &t.llm}
 }
 
 // resolveKeys finds or creates the categorized_data document of each key
 // and adds to decide the ones whose category must be set. Keys seen before
-// cost nothing here: their id is remembered.
+// cost nothing here: their id is remembered. A key with several documents
+// (the main server inserts one per activity) uses the one of smallest id.
 func (s *Store) resolveKeys(ctx context.Context, records []pipeline.Record, keys []key, last map[key]int, decide map[bson.ObjectID]int) (map[key]bson.ObjectID, error) {
 	ids := make(map[key]bson.ObjectID, len(keys))
-	var unknown []key
-	for _, k := range keys {
-		if id, ok := s.keyIDs.Get(k); ok {
-			ids[k] = id
-			decide[id] = last[k] // skipped when this store already wrote it
-			continue
+	fromCache := func(keys []key) (unknown []key) {
+		for _, k := range keys {
+			if id, ok := s.keyIDs.Get(k); ok {
+				ids[k] = id
+				decide[id] = last[k] // skipped when this store already wrote it
+				continue
+			}
+			unknown = append(unknown, k)
 		}
-		unknown = append(unknown, k)
+		return unknown
 	}
+	unknown := fromCache(keys)
 	if len(unknown) == 0 {
 		return ids, nil
+	}
+	select {
+	case s.resolving <- struct{}{}:
+		defer func() { <-s.resolving }()
+	case <-ctx.Done():
+		return nil, fmt.Errorf("mongo: categorized_data keys: %w", ctx.Err())
+	}
+	if unknown = fromCache(unknown); len(unknown) == 0 {
+		return ids, nil // resolved by another Save meanwhile
 	}
 	existing, err := s.findKeys(ctx, unknown)
 	if err != nil {
@@ -325,7 +485,9 @@ func (s *Store) resolveKeys(ctx context.Context, records []pipeline.Record, keys
 	}
 	raced := map[int]bool{}
 	if len(dups) > 0 {
-		// Another writer created some keys first: use its documents.
+		// A unique index on the key, which this store never creates but
+		// does not drop, refused some: another writer created them first.
+		// Use its documents.
 		var again []key
 		for _, i := range dups {
 			raced[i] = true
@@ -349,7 +511,11 @@ func (s *Store) resolveKeys(ctx context.Context, records []pipeline.Record, keys
 	for k, d := range existing {
 		ids[k] = d.ID
 		s.keyIDs.Put(k, d.ID)
-		s.written.Put(d.ID, target{category: d.CategoryID, llm: d.LLMBased})
+		if d.LLMBased != nil {
+			// Without Spring's IsLLMBased (an older data server's document)
+			// it is written once, even when the values are right.
+			s.written.Put(d.ID, target{category: d.CategoryID, llm: *d.LLMBased})
+		}
 		decide[d.ID] = last[k] // skipped below when already right
 	}
 	return ids, nil
@@ -374,7 +540,7 @@ func (s *Store) saveCategorized(ctx context.Context, records []pipeline.Record, 
 	}
 	updates := make([]update, 0, len(groups))
 	for t, ids := range groups {
-		updates = append(updates, update{ids: ids, set: bson.D{{Key: "categoryId", Value: t.category}, {Key: "isLLMBased", Value: t.llm}}})
+		updates = append(updates, update{ids: ids, set: bson.D{{Key: "categoryId", Value: t.category}, {Key: fieldLLMBased, Value: t.llm}}})
 	}
 	missing, err := s.updateMany(ctx, s.cd, updates)
 	if err != nil {
@@ -397,24 +563,35 @@ func (s *Store) saveCategorized(ctx context.Context, records []pipeline.Record, 
 		r := &records[decide[id]]
 		docs = append(docs, cdDocOf(id, r))
 	}
-	// A duplicate key here means another document holds the (app, url,
-	// title) key, or a concurrent insert won: nothing more to create.
+	// Created even when other documents hold the (app, url, title) key. A
+	// duplicate key here means a concurrent insert of the id won, or a
+	// unique index on the key (never created here) refused it: nothing
+	// more to create.
 	if _, err = s.insert(ctx, s.cd, docs); err != nil {
 		return fmt.Errorf("mongo: insert categorized_data: %w", err)
 	}
 	return nil
 }
 
-// findKeys looks up the documents of keys, MaxIDs keys per $or.
+// findKeys looks up the documents of keys, MaxIDs keys per $or; of several
+// documents of one key it returns the one of smallest id (all are read, once
+// per key while keyIDs remembers it). An empty url also matches a document
+// without one (Spring omits a null url).
 func (s *Store) findKeys(ctx context.Context, keys []key) (map[key]cdDoc, error) {
 	out := make(map[key]cdDoc, len(keys))
 	for chunk := range slices.Chunk(keys, s.cfg.MaxIDs) {
 		or := make(bson.A, 0, len(chunk))
 		for _, k := range chunk {
-			or = append(or, bson.D{{Key: "app", Value: k.app}, {Key: "url", Value: k.url}, {Key: "title", Value: k.title}})
+			var url any = k.url
+			if k.url == "" {
+				url = bson.D{{Key: "$in", Value: bson.A{"", nil}}}
+			}
+			or = append(or, bson.D{{Key: "app", Value: k.app}, {Key: "url", Value: url}, {Key: "title", Value: k.title}})
 		}
 		s.commands.Add(1)
-		cur, err := s.cd.Find(ctx, bson.D{{Key: "$or", Value: or}})
+		cur, err := s.cd.Find(ctx, bson.D{{Key: "$or", Value: or}}, options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}).
+			SetProjection(bson.D{{Key: "_id", Value: 1}, {Key: "app", Value: 1}, {Key: "url", Value: 1}, {Key: "title", Value: 1},
+				{Key: "categoryId", Value: 1}, {Key: fieldLLMBased, Value: 1}, {Key: fieldOldLLMBased, Value: 1}}))
 		if err != nil {
 			return nil, fmt.Errorf("mongo: find categorized_data: %w", err)
 		}
@@ -423,7 +600,10 @@ func (s *Store) findKeys(ctx context.Context, keys []key) (map[key]cdDoc, error)
 			return nil, fmt.Errorf("mongo: read categorized_data: %w", err)
 		}
 		for _, d := range docs {
-			out[key{d.App, d.URL, d.Title}] = d
+			k := key{d.App, d.URL, d.Title}
+			if _, ok := out[k]; !ok {
+				out[k] = d
+			}
 		}
 	}
 	return out, nil
@@ -446,9 +626,9 @@ func (s *Store) saveLogs(ctx context.Context, records []pipeline.Record, keyIDs 
 		if a.CategorizedDataID.IsZero() {
 			cd = keyIDs[key{a.App, a.URL, a.Title}]
 		}
-		date, _ := time.Parse(time.DateOnly, a.SessionDate)
 		return logDoc{ID: bson.ObjectID(r.UsageLogID), UserID: a.UserID, CategorizedDataID: cd, CategoryID: bson.ObjectID(r.CategoryID),
-			Session: int32(a.Session), SessionMinutes: int32(a.SessionMinutes), SessionDate: date.UTC(), Timestamp: a.Timestamp, Duration: a.Duration}
+			Session: int32(a.Session), SessionMinutes: int32(a.SessionMinutes), SessionDate: sessionDate(a.SessionDate, s.cfg.Location),
+			Timestamp: a.Timestamp, Duration: a.Duration}
 	}
 	// Logs the pipeline creates are inserted; a duplicate key means an
 	// earlier try stored it, and it is brought up to date like a given id.
@@ -488,7 +668,7 @@ func (s *Store) saveLogs(ctx context.Context, records []pipeline.Record, keyIDs 
 	for _, t := range torder {
 		set := bson.D{{Key: "categoryId", Value: t.category}}
 		if !t.cd.IsZero() {
-			set = append(set, bson.E{Key: "categorizedDataId", Value: t.cd})
+			set = append(set, bson.E{Key: fieldCategorizedID, Value: t.cd})
 		}
 		ups = append(ups, update{ids: groups[t], set: set})
 	}
@@ -661,13 +841,11 @@ func (s *Store) UsageLogsBetween(ctx context.Context, from, to float64, f func([
 		return err
 	}
 	for cur.Next(ctx) {
-		var l logDoc
+		var l logRead
 		if err := cur.Decode(&l); err != nil {
 			return fmt.Errorf("mongo: usage log: %w", err)
 		}
-		batch = append(batch, pomocore.UsageLog{ID: pomocore.ObjectID(l.ID), UserID: l.UserID, CategorizedDataID: pomocore.ObjectID(l.CategorizedDataID),
-			CategoryID: pomocore.ObjectID(l.CategoryID), Session: int(l.Session), SessionMinutes: int(l.SessionMinutes),
-			SessionDate: l.SessionDate.UTC().Format(time.DateOnly), Timestamp: l.Timestamp, Duration: l.Duration})
+		batch = append(batch, l.domain(s.cfg.Location))
 		if len(batch) == cap(batch) {
 			if err := flush(); err != nil {
 				return err
@@ -698,7 +876,12 @@ func (s *Store) UpsertPattern(ctx context.Context, p pomocore.CategoryPattern) e
 // LLMAnswers implements pipeline.LLMMemory.
 func (s *Store) LLMAnswers(ctx context.Context, limit int) ([]pomocore.CategorizedData, error) {
 	s.commands.Add(1)
-	cur, err := s.cd.Find(ctx, bson.D{{Key: "isLLMBased", Value: true}},
+	// Spring's IsLLMBased, else the older data server's isLLMBased.
+	llm := bson.D{{Key: "$or", Value: bson.A{
+		bson.D{{Key: fieldLLMBased, Value: true}},
+		bson.D{{Key: fieldLLMBased, Value: bson.D{{Key: "$exists", Value: false}}}, {Key: fieldOldLLMBased, Value: true}},
+	}}}
+	cur, err := s.cd.Find(ctx, llm,
 		options.Find().SetSort(bson.D{{Key: "_id", Value: -1}}).SetLimit(int64(limit)))
 	if err != nil {
 		return nil, fmt.Errorf("mongo: LLM answers: %w", err)
@@ -709,8 +892,7 @@ func (s *Store) LLMAnswers(ctx context.Context, limit int) ([]pomocore.Categoriz
 	}
 	out := make([]pomocore.CategorizedData, len(docs))
 	for i, d := range docs {
-		out[i] = pomocore.CategorizedData{ID: pomocore.ObjectID(d.ID), App: d.App, URL: d.URL, Title: d.Title,
-			CategoryID: pomocore.ObjectID(d.CategoryID), LLMBased: true}
+		out[i] = d.domain()
 	}
 	return out, nil
 }
@@ -731,20 +913,17 @@ func (s *Store) Snapshot(ctx context.Context) ([]pomocore.CategorizedData, []pom
 	if err != nil {
 		return nil, nil, fmt.Errorf("mongo: snapshot: %w", err)
 	}
-	var logs []logDoc
+	var logs []logRead
 	if err := cur.All(ctx, &logs); err != nil {
 		return nil, nil, fmt.Errorf("mongo: snapshot: %w", err)
 	}
 	outC := make([]pomocore.CategorizedData, len(cds))
 	for i, d := range cds {
-		outC[i] = pomocore.CategorizedData{ID: pomocore.ObjectID(d.ID), App: d.App, URL: d.URL, Title: d.Title,
-			CategoryID: pomocore.ObjectID(d.CategoryID), LLMBased: d.LLMBased}
+		outC[i] = d.domain()
 	}
 	outL := make([]pomocore.UsageLog, len(logs))
 	for i, l := range logs {
-		outL[i] = pomocore.UsageLog{ID: pomocore.ObjectID(l.ID), UserID: l.UserID, CategorizedDataID: pomocore.ObjectID(l.CategorizedDataID),
-			CategoryID: pomocore.ObjectID(l.CategoryID), Session: int(l.Session), SessionMinutes: int(l.SessionMinutes),
-			SessionDate: l.SessionDate.UTC().Format(time.DateOnly), Timestamp: l.Timestamp, Duration: l.Duration}
+		outL[i] = l.domain(s.cfg.Location)
 	}
 	return outC, outL, nil
 }

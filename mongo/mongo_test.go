@@ -2,6 +2,7 @@ package mongo_test
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -73,6 +74,7 @@ func TestMongo(t *testing.T) {
 		})
 	})
 	t.Run("DocumentShapes", testDocumentShapes)
+	t.Run("LeavesAnExistingUniqueKeyIndex", testLeavesAnExistingUniqueKeyIndex)
 	t.Run("CommandsPerBatch", testCommandsPerBatch)
 	t.Run("CredentialsInURI", func(t *testing.T) {
 		// FerretDB on SQLite takes PLAIN credentials without checking them
@@ -126,13 +128,13 @@ func testDocumentShapes(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]bson.Type{
-		"_id": bson.TypeObjectID, "userId": bson.TypeString, "categorizedDataId": bson.TypeObjectID,
+		"_id": bson.TypeObjectID, "userId": bson.TypeString, "CategorizedDataId": bson.TypeObjectID,
 		"categoryId": bson.TypeObjectID, "session": bson.TypeInt32, "sessionMinutes": bson.TypeInt32,
 		"sessionDate": bson.TypeDateTime, "timestamp": bson.TypeDouble, "duration": bson.TypeDouble,
 	}
 	checkShape(t, "pomodoro_usage_log", log, want)
-	if d := log.Lookup("sessionDate").Time().UTC(); d.Format("2006-01-02T15:04:05") != "2026-11-24T00:00:00" {
-		t.Errorf("sessionDate = %v, want midnight UTC of 2026-11-24", d)
+	if d := log.Lookup("sessionDate").Time().UTC(); d.Format("2006-01-02T15:04:05") != "2026-11-23T15:00:00" {
+		t.Errorf("sessionDate = %v, want midnight in Seoul of 2026-11-24", d)
 	}
 	var cd bson.Raw
 	if err := db.Collection("categorized_data").FindOne(ctx, bson.D{}).Decode(&cd); err != nil {
@@ -140,7 +142,7 @@ func testDocumentShapes(t *testing.T) {
 	}
 	checkShape(t, "categorized_data", cd, map[string]bson.Type{
 		"_id": bson.TypeObjectID, "app": bson.TypeString, "url": bson.TypeString, "title": bson.TypeString,
-		"categoryId": bson.TypeObjectID, "isLLMBased": bson.TypeBoolean,
+		"categoryId": bson.TypeObjectID, "IsLLMBased": bson.TypeBoolean,
 	})
 }
 
@@ -219,5 +221,45 @@ func testCommandsPerBatch(t *testing.T) {
 		if n := st.Stats().Commands - before.Commands; n != 1 {
 			t.Errorf("create mode, known keys: %d commands, want 1 (the insert of the usage logs)", n)
 		}
+	}
+}
+
+// testLeavesAnExistingUniqueKeyIndex: a unique (app, url, title) index an
+// earlier version created is neither dropped nor in the way: Open starts,
+// and another instance uses the document the first one created.
+func testLeavesAnExistingUniqueKeyIndex(t *testing.T) {
+	ctx := context.Background()
+	client, err := driver.Connect(options.Client().ApplyURI(server(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Disconnect(ctx)
+	cd := client.Database("uniquekey").Collection("categorized_data")
+	if _, err := cd.Indexes().CreateOne(ctx, driver.IndexModel{
+		Keys:    bson.D{{Key: "app", Value: 1}, {Key: "url", Value: 1}, {Key: "title", Value: 1}},
+		Options: options.Index().SetUnique(true).SetName("app_url_title_unique"),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	st := open(t, mongo.Config{Database: "uniquekey"})
+	other := open(t, mongo.Config{Database: "uniquekey"}) // another instance
+	save := func(st *mongo.Store, r pipeline.Record) {
+		t.Helper()
+		if err := st.Save(ctx, []pipeline.Record{r}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	save(st, storetest.Rec("u", "Xcode", "", "", storetest.Dev))
+	save(other, storetest.Rec("u", "Xcode", "", "", storetest.Game))
+	cds, logs, err := st.Snapshot(ctx)
+	if err != nil || len(cds) != 1 || len(logs) != 2 || logs[0].CategorizedDataID != cds[0].ID || logs[1].CategorizedDataID != cds[0].ID {
+		t.Errorf("categorized %+v, logs %+v, %v; want one document both logs name", cds, logs, err)
+	}
+	specs, err := cd.Indexes().ListSpecifications(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(specs, func(s driver.IndexSpecification) bool { return s.Name == "app_url_title_unique" }) {
+		t.Errorf("the existing unique index was dropped: %+v", specs)
 	}
 }

@@ -142,12 +142,15 @@ type Record struct {
 // Contract: Save is idempotent. Saving a batch again after a success or a
 // partial failure leaves exactly the documents one success leaves:
 //   - a record whose Activity.CategorizedDataID is set sets categoryId and
-//     isLLMBased on that categorized_data document (created with the
+//     IsLLMBased on that categorized_data document (created with the
 //     record's app, url and title if it does not exist); otherwise the
-//     document of the (app, url, title) key is found or created, one per key;
-//     an existing one gets the record's categoryId;
-//   - the usage log with id UsageLogID is created with the activity's fields,
-//     or, when it exists, gets categoryId and categorizedDataId.
+//     document of the (app, url, title) key is found (the smallest id when
+//     the main server left several) or created; an existing one gets the
+//     record's categoryId;
+//   - the usage log with id UsageLogID is created with the activity's fields
+//     (CategorizedDataId, and sessionDate at midnight of the session day in
+//     the service time zone, as the main server writes them), or, when it
+//     exists, gets categoryId and CategorizedDataId.
 //
 // Within one batch, later records win over earlier ones for the same
 // document. An error means some writes may be missing; the caller retries.

@@ -89,8 +89,8 @@ type Store struct {
 
 	// The statements of Save, prepared once (prepareAll): a statement of
 	// 100 rows costs far more to parse than to run.
-	cdByID, cdByKey, cdUpdate, cdFind *sql.Stmt
-	insertLogs                        map[int]*sql.Stmt // by rows: logRows and each power of two below
+	cdByID, cdInsert, cdUpdate, cdFind *sql.Stmt
+	insertLogs                         map[int]*sql.Stmt // by rows: logRows and each power of two below
 }
 
 const schema = `
@@ -108,9 +108,12 @@ CREATE TABLE IF NOT EXISTS categorized_data (
   url TEXT NOT NULL,
   title TEXT NOT NULL,
   category_id TEXT NOT NULL,
-  is_llm_based INTEGER NOT NULL DEFAULT 0,
-  UNIQUE (app, url, title)
+  is_llm_based INTEGER NOT NULL DEFAULT 0
 );
+-- Not unique: the main server inserts one categorized_data per activity, so
+-- documents named by id share keys. Save finds a key's document here (the
+-- one of smallest id when there are several).
+CREATE INDEX IF NOT EXISTS categorized_data_key ON categorized_data (app, url, title, id);
 CREATE TABLE IF NOT EXISTS pomodoro_usage_log (
   id TEXT PRIMARY KEY,
   user_id TEXT NOT NULL,
@@ -203,6 +206,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 			return nil, fmt.Errorf("sqlite: add title_rules to %s: %w", path, err)
 		}
 	}
+	if err := dropUniqueKey(ctx, db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite: schema of %s: %w", path, err)
+	}
 	s := &Store{db: db, cfg: cfg, keyIDs: bounded.New[cdKey, string](100000), insertLogs: map[int]*sql.Stmt{}}
 	if err := s.prepareAll(ctx); err != nil {
 		s.Close()
@@ -220,6 +227,48 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		go s.checkpointLoop(loop, cfg.CheckpointEvery)
 	}
 	return s, nil
+}
+
+// dropUniqueKey rebuilds a categorized_data table created with UNIQUE (app,
+// url, title) (stores of earlier versions) without it, in one transaction:
+// a new table, the rows copied, the old one dropped, the new one renamed.
+func dropUniqueKey(ctx context.Context, db *sql.DB) (err error) {
+	var unique int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM pragma_index_list('categorized_data') WHERE origin = 'u'`).Scan(&unique); err != nil {
+		return fmt.Errorf("categorized_data indexes: %w", err)
+	}
+	if unique == 0 {
+		return nil
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	if _, err := tx.ExecContext(ctx, `
+CREATE TABLE categorized_data_new (
+  id TEXT PRIMARY KEY,
+  app TEXT NOT NULL,
+  url TEXT NOT NULL,
+  title TEXT NOT NULL,
+  category_id TEXT NOT NULL,
+  is_llm_based INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO categorized_data_new (id, app, url, title, category_id, is_llm_based)
+  SELECT id, app, url, title, category_id, is_llm_based FROM categorized_data;
+DROP TABLE categorized_data;
+ALTER TABLE categorized_data_new RENAME TO categorized_data;
+CREATE INDEX categorized_data_key ON categorized_data (app, url, title, id);`); err != nil {
+		return fmt.Errorf("drop the unique key of categorized_data: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("drop the unique key of categorized_data: commit: %w", err)
+	}
+	return nil
 }
 
 // checkpointLoop runs a checkpoint every interval until ctx ends, and
@@ -266,7 +315,7 @@ func (s *Store) Close() error {
 		<-s.ckptDone
 		s.ckpt.Close()
 	}
-	for _, st := range append([]*sql.Stmt{s.cdByID, s.cdByKey, s.cdUpdate, s.cdFind}, slices.Collect(maps.Values(s.insertLogs))...) {
+	for _, st := range append([]*sql.Stmt{s.cdByID, s.cdInsert, s.cdUpdate, s.cdFind}, slices.Collect(maps.Values(s.insertLogs))...) {
 		if st != nil {
 			st.Close()
 		}
@@ -288,7 +337,7 @@ func (s *Store) prepareAll(ctx context.Context) error {
 		st, err = s.db.PrepareContext(ctx, query)
 		return st
 	}
-	s.cdByID, s.cdByKey, s.cdUpdate, s.cdFind = prepare(cdByIDSQL), prepare(cdByKeySQL), prepare(cdUpdateSQL), prepare(cdFindSQL)
+	s.cdByID, s.cdInsert, s.cdUpdate, s.cdFind = prepare(cdByIDSQL), prepare(cdInsertSQL), prepare(cdUpdateSQL), prepare(cdFindSQL)
 	s.insertLogs[logRows] = prepare(insertLogsSQL(logRows))
 	for n := 1; n < logRows; n *= 2 {
 		s.insertLogs[n] = prepare(insertLogsSQL(n))
@@ -319,25 +368,23 @@ func (s *Store) Save(ctx context.Context, records []pipeline.Record) error {
 
 type cdKey struct{ app, url, title string }
 
-// The categorized_data statements of Save.
+// The categorized_data statements of Save. (app, url, title) is not a
+// unique key (see the schema): documents are found by key, never upserted
+// on it.
 const (
 	// cdByIDSQL writes a document named by id (given-id events).
 	cdByIDSQL = `INSERT INTO categorized_data (id, app, url, title, category_id, is_llm_based)
 VALUES (?, ?, ?, ?, ?, ?)
 ON CONFLICT (id) DO UPDATE SET category_id = excluded.category_id, is_llm_based = excluded.is_llm_based
-  WHERE category_id != excluded.category_id OR is_llm_based != excluded.is_llm_based
-ON CONFLICT DO NOTHING`
-	// cdByKeySQL creates a document by key, or updates its category.
-	cdByKeySQL = `INSERT INTO categorized_data (id, app, url, title, category_id, is_llm_based)
-VALUES (?, ?, ?, ?, ?, ?)
-ON CONFLICT (app, url, title) DO UPDATE SET category_id = excluded.category_id, is_llm_based = excluded.is_llm_based
-  WHERE category_id != excluded.category_id OR is_llm_based != excluded.is_llm_based
-RETURNING id`
+  WHERE category_id != excluded.category_id OR is_llm_based != excluded.is_llm_based`
+	// cdInsertSQL creates the document of a key that has none.
+	cdInsertSQL = `INSERT INTO categorized_data (id, app, url, title, category_id, is_llm_based) VALUES (?, ?, ?, ?, ?, ?)`
 	// cdUpdateSQL updates the category of a document whose id is known.
 	cdUpdateSQL = `UPDATE categorized_data SET category_id = ?1, is_llm_based = ?2
 WHERE id = ?3 AND (category_id != ?1 OR is_llm_based != ?2)`
-	// cdFindSQL finds a document's id by key.
-	cdFindSQL = `SELECT id FROM categorized_data WHERE app = ? AND url = ? AND title = ?`
+	// cdFindSQL finds a key's document: the one of smallest id when
+	// several share the key.
+	cdFindSQL = `SELECT id FROM categorized_data WHERE app = ? AND url = ? AND title = ? ORDER BY id LIMIT 1`
 )
 
 // logRows is how many usage logs one INSERT statement writes.
@@ -385,7 +432,7 @@ func (s *Store) saveChunk(ctx context.Context, records []pipeline.Record) (err e
 			_ = tx.Rollback()
 		}
 	}()
-	byID, byKey, byIDOnly, findKey := tx.StmtContext(ctx, s.cdByID), tx.StmtContext(ctx, s.cdByKey),
+	byID, insertKey, byIDOnly, findKey := tx.StmtContext(ctx, s.cdByID), tx.StmtContext(ctx, s.cdInsert),
 		tx.StmtContext(ctx, s.cdUpdate), tx.StmtContext(ctx, s.cdFind)
 
 	// One write per distinct categorized_data document, with the values of
@@ -424,26 +471,30 @@ func (s *Store) saveChunk(ctx context.Context, records []pipeline.Record) (err e
 		cat := r.CategoryID.Hex()
 		llm := r.Classification.LLMBased()
 		// A key's document never changes id: a known one is updated by id,
-		// and only when its category differs.
-		if id, ok := s.keyIDs.Get(k); ok {
-			if _, err := byIDOnly.ExecContext(ctx, cat, llm, id); err != nil {
-				return fmt.Errorf("sqlite: categorized_data %s: %w", id, err)
+		// and only when its category differs. The one connection
+		// serialises Saves, so a key found missing here cannot be created
+		// by another Save before this transaction ends.
+		id, known := s.keyIDs.Get(k)
+		if !known {
+			err := findKey.QueryRowContext(ctx, k.app, k.url, k.title).Scan(&id)
+			if errors.Is(err, sql.ErrNoRows) {
+				id = pomocore.NewObjectID(now).Hex()
+				if _, err := insertKey.ExecContext(ctx, id, k.app, k.url, k.title, cat, llm); err != nil {
+					return fmt.Errorf("sqlite: categorized_data by key: %w", err)
+				}
+				keyIDs[k] = id
+				learned = append(learned, k)
+				continue
 			}
-			keyIDs[k] = id
-			continue
+			if err != nil {
+				return fmt.Errorf("sqlite: categorized_data by key: %w", err)
+			}
+			learned = append(learned, k)
 		}
-		var id string
-		err := byKey.QueryRowContext(ctx, pomocore.NewObjectID(now).Hex(), k.app, k.url, k.title, cat, llm).Scan(&id)
-		if errors.Is(err, sql.ErrNoRows) {
-			// The document exists with this category already: nothing
-			// written, nothing returned.
-			err = findKey.QueryRowContext(ctx, k.app, k.url, k.title).Scan(&id)
-		}
-		if err != nil {
-			return fmt.Errorf("sqlite: categorized_data by key: %w", err)
+		if _, err := byIDOnly.ExecContext(ctx, cat, llm, id); err != nil {
+			return fmt.Errorf("sqlite: categorized_data %s: %w", id, err)
 		}
 		keyIDs[k] = id
-		learned = append(learned, k)
 	}
 	// Usage logs go in up to logRows rows per statement: one statement
 	// step instead of one per row. Rows of one statement, and statements,

@@ -4,10 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"testing"
 	"time"
 
+	"github.com/pomocore/pomocore"
 	"github.com/pomocore/pomocore/pipeline"
 	"github.com/pomocore/pomocore/pipeline/storetest"
 	"github.com/pomocore/pomocore/sqlite"
@@ -124,5 +126,70 @@ func TestSQLiteConfigValidateCheckpointEvery(t *testing.T) {
 		if err := (sqlite.Config{Dir: "x", CheckpointEvery: every}).Validate(); err != nil {
 			t.Errorf("checkpoint every %v: %v", every, err)
 		}
+	}
+}
+
+// TestSQLiteDropsTheUniqueKeyOfAnOlderStore: a store created when
+// categorized_data had UNIQUE (app, url, title) opens with its documents
+// kept and the constraint gone, so that documents named by id may share a
+// key (the main server inserts one per activity).
+func TestSQLiteDropsTheUniqueKeyOfAnOlderStore(t *testing.T) {
+	dir := t.TempDir()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "pomocore.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`CREATE TABLE categorized_data (
+  id TEXT PRIMARY KEY,
+  app TEXT NOT NULL,
+  url TEXT NOT NULL,
+  title TEXT NOT NULL,
+  category_id TEXT NOT NULL,
+  is_llm_based INTEGER NOT NULL DEFAULT 0,
+  UNIQUE (app, url, title)
+);
+INSERT INTO categorized_data VALUES ('200000000000000000000000', 'Figma', '', 'dup', '` + storetest.Dev.Hex() + `', 1),
+  ('300000000000000000000000', 'Xcode', '', '', '` + storetest.Dev.Hex() + `', 0)`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	ctx := context.Background()
+	for range 2 { // the second open finds the new table
+		st, err := sqlite.Open(ctx, sqlite.Config{Dir: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.Close()
+	}
+	st := open(t, sqlite.Config{Dir: dir})
+	r := storetest.Rec("u", "Figma", "", "dup", storetest.Game)
+	r.Activity.CategorizedDataID = pomocore.ObjectID{0x40}
+	plain := storetest.Rec("u", "Figma", "", "dup", storetest.SNS)
+	if err := st.Save(ctx, []pipeline.Record{r, plain}); err != nil {
+		t.Fatal(err)
+	}
+	cds, _, err := st.Snapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []pomocore.CategorizedData{
+		{ID: pomocore.ObjectID{0x20}, App: "Figma", Title: "dup", CategoryID: storetest.SNS},
+		{ID: pomocore.ObjectID{0x30}, App: "Xcode", CategoryID: storetest.Dev},
+		{ID: pomocore.ObjectID{0x40}, App: "Figma", Title: "dup", CategoryID: storetest.Game},
+	}
+	if !reflect.DeepEqual(cds, want) {
+		t.Errorf("categorized_data = %+v\nwant %+v", cds, want)
+	}
+	db, err = sql.Open("sqlite", "file:"+filepath.Join(dir, "pomocore.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var unique int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM pragma_index_list('categorized_data') WHERE "unique" AND origin != 'pk'`).Scan(&unique); err != nil {
+		t.Fatal(err)
+	}
+	if unique != 0 {
+		t.Errorf("%d unique indexes left on categorized_data", unique)
 	}
 }

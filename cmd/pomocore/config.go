@@ -537,5 +537,7 @@ func (c *config) readerConfig() redis.ReaderConfig {
 
 // mongoConfig is the MongoDB store configuration of the settings.
 func (c *config) mongoConfig() mongo.Config {
-	return mongo.Config{URI: c.MongoURI, Database: c.MongoDatabase, Timeout: c.StoreTimeout, MaxStatements: c.MongoStatements}
+	loc, _ := time.LoadLocation(c.TimeZone) // validate names a bad zone; nil is the adapter's default
+	return mongo.Config{URI: c.MongoURI, Database: c.MongoDatabase, Timeout: c.StoreTimeout, MaxStatements: c.MongoStatements,
+		Location: loc}
 }

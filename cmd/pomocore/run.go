@@ -332,6 +332,7 @@ func openRedis(cfg config, log *slog.Logger) (goredis.UniversalClient, func(), e
 func openStore(ctx context.Context, cfg config, log *slog.Logger) (store, func(), error) {
 	if cfg.MongoURI != "" {
 		mcfg := cfg.mongoConfig()
+		mcfg.Logger = log
 		if err := mcfg.Validate(); err != nil {
 			return nil, nil, fmt.Errorf("MONGO_URI/MONGO_DATABASE: %w", err)
 		}

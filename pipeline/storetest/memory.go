@@ -28,7 +28,7 @@ type key struct{ app, url, title string }
 type Memory struct {
 	mu       sync.Mutex
 	cd       map[pomocore.ObjectID]pomocore.CategorizedData
-	byKey    map[key]pomocore.ObjectID
+	byKey    map[key]pomocore.ObjectID // the smallest id of each key's documents
 	logs     map[pomocore.ObjectID]pomocore.UsageLog
 	patterns []pomocore.CategoryPattern
 	failN    int
@@ -83,19 +83,15 @@ func (m *Memory) Save(ctx context.Context, records []pipeline.Record) error {
 		}
 		doc, ok := m.cd[cdID]
 		if !ok {
-			if _, taken := m.byKey[k]; taken {
-				// The unique (app, url, title) key belongs to another
-				// document: like a duplicate-key insert, nothing is created.
-				doc = pomocore.CategorizedData{}
-			} else {
-				doc = pomocore.CategorizedData{ID: cdID, App: a.App, URL: a.URL, Title: a.Title}
-				m.byKey[k] = cdID
+			// (app, url, title) is not unique: a document named by id is
+			// created even when its key has others.
+			doc = pomocore.CategorizedData{ID: cdID, App: a.App, URL: a.URL, Title: a.Title}
+			if have, ok := m.byKey[k]; !ok || bytes.Compare(cdID[:], have[:]) < 0 {
+				m.byKey[k] = cdID // a key's document is its smallest id
 			}
 		}
-		if !doc.ID.IsZero() {
-			doc.CategoryID, doc.LLMBased = r.CategoryID, r.Classification.LLMBased()
-			m.cd[cdID] = doc
-		}
+		doc.CategoryID, doc.LLMBased = r.CategoryID, r.Classification.LLMBased()
+		m.cd[cdID] = doc
 		l, ok := m.logs[r.UsageLogID]
 		if !ok {
 			l = pomocore.UsageLog{ID: r.UsageLogID, UserID: a.UserID, Session: a.Session, SessionMinutes: a.SessionMinutes,

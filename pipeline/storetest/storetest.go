@@ -170,6 +170,81 @@ func Run(t *testing.T, open func(t *testing.T) Harness) {
 		}
 	})
 
+	t.Run("GivenIDsCreateDocumentsOfOneKey", func(t *testing.T) {
+		// The main server inserts one categorized_data per activity: the
+		// documents entries name by id may share an (app, url, title) key,
+		// and each named one that is missing is created.
+		h := open(t)
+		first, second := pomocore.ObjectID{0x30, 1}, pomocore.ObjectID{0x20, 2}
+		a := Rec("u1", "Figma", "", "dup", Dev)
+		a.Activity.CategorizedDataID = first
+		b := Rec("u2", "Figma", "", "dup", SNS)
+		b.Activity.CategorizedDataID = second
+		save(t, h, a, b)
+		s := snap(t, h)
+		if len(s.Categorized) != 2 {
+			t.Fatalf("categorized = %+v, want both named documents", s.Categorized)
+		}
+		for _, c := range []struct {
+			id  pomocore.ObjectID
+			cat pomocore.ObjectID
+		}{{first, Dev}, {second, SNS}} {
+			if d, ok := cdOf(s, c.id); !ok || d.CategoryID != c.cat || d.App != "Figma" || d.Title != "dup" {
+				t.Errorf("document %s = %+v (found %v), want Figma|dup in %s", c.id, d, ok, c.cat)
+			}
+		}
+		for _, l := range s.UsageLogs {
+			if want := map[pomocore.ObjectID]pomocore.ObjectID{a.UsageLogID: first, b.UsageLogID: second}[l.ID]; l.CategorizedDataID != want {
+				t.Errorf("usage log %s categorizedDataId = %s, want %s", l.ID, l.CategorizedDataID, want)
+			}
+		}
+	})
+
+	t.Run("DuplicateKeyDocumentsPickSmallestID", func(t *testing.T) {
+		// Several documents of one key exist (as in production): a record
+		// without an id uses the one with the smallest id, creates none,
+		// and leaves the others alone.
+		h := open(t)
+		ids := []pomocore.ObjectID{{0x40, 3}, {0x10, 1}, {0x20, 2}}
+		var named []pipeline.Record
+		for _, id := range ids {
+			r := Rec("u1", "Chrome", "https://dup.example/", "Dup", SNS)
+			r.Activity.CategorizedDataID = id
+			named = append(named, r)
+		}
+		save(t, h, named...)
+		if s := snap(t, h); len(s.Categorized) != 3 {
+			t.Fatalf("categorized = %+v, want the 3 named documents", s.Categorized)
+		}
+		c := Rec("u2", "Chrome", "https://dup.example/", "Dup", Game)
+		c.Classification.Source = pomocore.SourceLLM
+		save(t, h, c)
+		d := Rec("u3", "Chrome", "https://dup.example/", "Dup", Game) // a later batch: the same choice
+		d.Classification.Source = pomocore.SourceLLM
+		save(t, h, d)
+		s := snap(t, h)
+		if len(s.Categorized) != 3 {
+			t.Fatalf("categorized = %+v, want no new document", s.Categorized)
+		}
+		for _, cd := range s.Categorized {
+			want := pomocore.CategorizedData{ID: cd.ID, App: "Chrome", URL: "https://dup.example/", Title: "Dup", CategoryID: SNS}
+			if cd.ID == ids[1] {
+				want.CategoryID, want.LLMBased = Game, true
+			}
+			if cd != want {
+				t.Errorf("document = %+v\nwant %+v", cd, want)
+			}
+		}
+		for _, l := range s.UsageLogs {
+			if (l.ID == c.UsageLogID || l.ID == d.UsageLogID) && l.CategorizedDataID != ids[1] {
+				t.Errorf("usage log %s categorizedDataId = %s, want the smallest id %s", l.ID, l.CategorizedDataID, ids[1])
+			}
+		}
+		if got, err := h.LLMAnswers(ctx, 10); err != nil || len(got) != 1 || got[0].ID != ids[1] {
+			t.Errorf("LLM answers = %+v, %v; want the chosen document", got, err)
+		}
+	})
+
 	t.Run("Idempotent", func(t *testing.T) {
 		h := open(t)
 		var batch []pipeline.Record
