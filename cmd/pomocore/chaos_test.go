@@ -59,7 +59,18 @@ var malformed = []struct {
 	{"oversized_field", func(f []string) []string { return setField(f, "title", strings.Repeat("x", 20000)) }},
 	{"invalid_utf8", func(f []string) []string { return setField(f, "title", "bad \xff\xfe bytes") }},
 	{"control_characters", func(f []string) []string { return setField(f, "userId", "evil\x00user") }},
-	{"unknown_field", func(f []string) []string { return append(f, "isAdmin", "true") }},
+	{"bad_object_id", func(f []string) []string { return append(f, "pomodoroUsageLogId", "zz") }},
+}
+
+// endsAlthoughDead reports whether a rejected entry of this kind still ends
+// its session (its user, session and date are intact): every kind but those
+// that break one of them, or isEnd itself.
+func endsAlthoughDead(kind string) bool {
+	switch kind {
+	case "missing_user", "bad_int", "bad_date", "control_characters", "bad_bool":
+		return false
+	}
+	return true
 }
 
 func setField(f []string, name, v string) []string {
@@ -425,6 +436,10 @@ func runChaos(t *testing.T, rdb goredis.UniversalClient, redisEnv []string, fo *
 	for i, e := range evs {
 		if e.dead != "" {
 			wantDead[ids[i]] = e.dead
+			if e.end && endsAlthoughDead(e.dead) {
+				ends++
+				wantEnds[e.user+"|"+e.date+"|"+strconv.Itoa(e.session)]++
+			}
 			continue
 		}
 		valid++

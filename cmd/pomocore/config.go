@@ -317,10 +317,17 @@ func (c *config) validate() error {
 	if c.Partition < 0 {
 		bad("POMOCORE_PARTITION", "%d: want 0..63", c.Partition)
 	}
-	if c.ConsumerIdle < 0 || c.MaxDeliveries < 0 || c.MaxDuration < 0 || c.MaxFieldBytes < 0 || c.BatchSize < 0 {
-		// zero means the default in the packages' configs, so negative
-		// values are refused here; the rest are the pipeline's own rules
-		bad("POMOCORE_CONSUMER_IDLE/MAX_DELIVERIES/MAX_DURATION/MAX_FIELD_BYTES/BATCH_SIZE", "must not be negative")
+	// Zero means "the default" in the packages' configs, but a setting set
+	// to zero means zero, which none of these can be; their other bounds are
+	// the pipeline's own rules, named below.
+	for _, z := range []struct {
+		env  string
+		zero bool
+	}{{"POMOCORE_BATCH_SIZE", c.BatchSize == 0}, {"POMOCORE_CONSUMER_IDLE", c.ConsumerIdle == 0}, {"POMOCORE_MAX_DELIVERIES", c.MaxDeliveries == 0},
+		{"POMOCORE_MAX_DURATION", c.MaxDuration == 0}, {"POMOCORE_MAX_FIELD_BYTES", c.MaxFieldBytes == 0}, {"POMOCORE_CLAIM_IDLE", c.ClaimIdle == 0}} {
+		if z.zero {
+			bad(z.env, "0: want a positive value")
+		}
 	}
 	if err := c.pipelineConfig(time.UTC).Validate(); err != nil {
 		for _, e := range unjoin(err) {

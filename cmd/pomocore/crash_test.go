@@ -39,7 +39,7 @@ type workload struct {
 // crashApps are apps whose category the built-in patterns decide.
 var crashApps = []struct{ app, category string }{
 	{"Xcode", "Development"}, {"Figma", "Design"}, {"Steam", "Game"},
-	{"Slack", "Communication"}, {"zz unknown tool 9000", "Uncategorized"},
+	{"Slack", "Meetings"}, {"zz unknown tool 9000", "Uncategorized"},
 }
 
 func produce(t *testing.T, rdb *goredis.Client, n int, stream string) *workload {
@@ -72,14 +72,14 @@ func produce(t *testing.T, rdb *goredis.Client, n int, stream string) *workload 
 			"session", strconv.Itoa(1 + i%4), "sessionDate", ts.In(loc).Format(time.DateOnly),
 			"sessionMinutes", "25", "isEnd", strconv.FormatBool(end),
 		}})
+		if end {
+			w.ends++ // a rejected entry ends its session too
+		}
 		if dur == "NaN" {
 			w.dead++
 			continue
 		}
 		w.valid++
-		if end {
-			w.ends++
-		}
 		for _, p := range pomocore.PeriodsAt(ts, loc).All() {
 			add(pomocore.LeaderboardKey("leaderboard", a.category, p), user, d)
 			if tax.IsWork(a.category) {
