@@ -2,8 +2,10 @@ package redis_test
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"testing"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -19,13 +21,26 @@ import (
 func BenchmarkCommit(b *testing.B) {
 	srv := redistest.Start(b)
 	rdb := srv.Client(b)
-	benchmarkCommit(b, rdb)
+	benchmarkCommit(b, rdb, 0)
 }
 
-func benchmarkCommit(b *testing.B, rdb goredis.UniversalClient) {
+// BenchmarkCommitDedup is BenchmarkCommit with every entry naming its
+// activity (a pomodoroUsageLogId, as the main server's entries do) and
+// deduplication on (2 h window): the cost of remembering them.
+func BenchmarkCommitDedup(b *testing.B) {
+	srv := redistest.Start(b)
+	rdb := srv.Client(b)
+	benchmarkCommit(b, rdb, 2*time.Hour)
+}
+
+func benchmarkCommit(b *testing.B, rdb goredis.UniversalClient, window time.Duration) {
 	ctx := context.Background()
 	const n = 2000
-	c := newCommitterOn(b, rdb)
+	c, err := redis.NewCommitter(rdb, redis.CommitterConfig{Stream: stream, Group: group, DeadStream: dead, SessionStream: session,
+		DedupWindow: window})
+	if err != nil {
+		b.Fatal(err)
+	}
 	if err := rdb.XGroupCreateMkStream(ctx, stream, group, "$").Err(); err != nil {
 		b.Fatal(err)
 	}
@@ -51,6 +66,9 @@ func benchmarkCommit(b *testing.B, rdb goredis.UniversalClient) {
 			entries[j] = pipeline.CommitEntry{ID: cmd.(*goredis.StringCmd).Val(), Increment: &pipeline.Increment{
 				Keys:   []string{"leaderboard:" + cat + ":2026-11-24", "leaderboard:" + cat + ":2026-W48", "leaderboard:" + cat + ":2026-M11"},
 				Member: user, Delta: float64(j%300) + 1}}
+			if window > 0 {
+				entries[j].DedupKey = fmt.Sprintf("%024x", i*n+j)
+			}
 			if j%20 == 0 {
 				entries[j].SessionEnd = &pipeline.SessionEnd{UserID: user, SessionDate: "2026-11-24", Session: j}
 			}
@@ -66,13 +84,4 @@ func benchmarkCommit(b *testing.B, rdb goredis.UniversalClient) {
 		}
 	}
 	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "events/s")
-}
-
-func newCommitterOn(t testing.TB, rdb goredis.UniversalClient) *redis.Committer {
-	t.Helper()
-	c, err := redis.NewCommitter(rdb, redis.CommitterConfig{Stream: stream, Group: group, DeadStream: dead, SessionStream: session})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
 }

@@ -179,15 +179,15 @@ func newExpectation(c pipeline.Classifier, tax *pomocore.Taxonomy, loc *time.Loc
 // add accounts for one produced event.
 func (x *expectation) add(w *benchWorkload, e benchEvent) {
 	x.events++
+	if e.end {
+		x.ends++ // a malformed duration still ends the session
+	}
 	if e.bad {
 		x.bad++
 		return
 	}
 	x.valid++
 	x.keysUsed[e.key] = true
-	if e.end {
-		x.ends++
-	}
 	cat, ok := x.category[e.key]
 	if !ok {
 		k := &w.keys[e.key]
