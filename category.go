@@ -82,7 +82,10 @@ type Taxonomy struct {
 //go:embed taxonomy.json
 var defaultTaxonomy []byte
 
-// DefaultTaxonomy returns the taxonomy of the CONTRACT, embedded in the binary.
+// DefaultTaxonomy returns the taxonomy of the CONTRACT, embedded in the
+// binary: production's 19 categories (those of the main server's
+// category_pattern; no Communication, no Music), the deployed data server's
+// 13 work categories, and Uncategorized as the default.
 func DefaultTaxonomy() *Taxonomy {
 	t, err := ParseTaxonomy(defaultTaxonomy)
 	if err != nil {

@@ -20,21 +20,23 @@ func defaultMatcher(t testing.TB) *classify.Matcher {
 
 func TestNormalizeApp(t *testing.T) {
 	for in, want := range map[string]string{
-		"Xcode 15":                      "xcode",
-		"Adobe Photoshop 2025":          "photoshop",
-		"IntelliJ IDEA 2024.2.1":        "intellij idea",
-		"IntelliJ IDEA Ultimate":        "intellij idea",
-		"PyCharm Community Edition":     "pycharm",
-		"Visual Studio Code - Insiders": "visual studio code",
-		"  Google   Chrome ":            "google chrome",
-		"Slack.app":                     "slack",
-		"Code.exe":                      "code",
-		"카카오톡":                          "카카오톡",
-		"한컴오피스 한글 2022":                 "한컴오피스 한글",
-		"Microsoft Word":                "word",
-		"v2":                            "v2",
-		"Final Cut Pro":                 "final cut pro",
-		"ÉDITEUR":                       "éditeur",
+		"Xcode 15":                             "xcode 15",
+		"  Google   Chrome ":                   "google chrome",
+		"Visual_Studio\tCode":                  "visual studio code",
+		"Slack.app":                            "slack",
+		"Code.exe":                             "code",
+		"zoom.us":                              "zoom.us",
+		"카카오톡":                                 "카카오톡",
+		"\u1112\u1161\u11ab\u1100\u1173\u11af": "한글", // decomposed (NFD) Hangul
+		"WindowManager":                        "windowmanager",
+		"v2":                                   "v2",
+		"ÉDITEUR":                              "éditeur",
+		// A pattern keeps every word its author wrote.
+		"Affinity Photo": "affinity photo",
+		"Apple Music":    "apple music",
+		"Apple TV":       "apple tv",
+		"Dota 2":         "dota 2",
+		"Microsoft Word": "microsoft word",
 	} {
 		if got := classify.NormalizeApp(in); got != want {
 			t.Errorf("NormalizeApp(%q) = %q, want %q", in, got, want)
@@ -66,36 +68,72 @@ func TestDefaultPatternsClassify(t *testing.T) {
 		{"Xcode 15", "", "", "Development"},
 		{"Xcode", "", "", "Development"},
 		{"Visual Studio Code - Insiders", "", "", "Development"},
+		{"IntelliJ IDEA 2025.2", "", "", "Development"},
+		{"PyCharm Community Edition", "", "", "Development"},
 		{"Google Chrome", "https://GitHub.com/pomocore", "", "Development"},
 		{"Google Chrome", "https://linux.com/news", "", "Uncategorized"},
 		{"Google Chrome", "https://www.fedex.com/track", "", "Uncategorized"},
 		{"Safari", "https://x.com/home", "", "SNS"},
 		{"Safari", "https://mobile.x.com/home", "", "SNS"},
+		{"Safari", "https://www.netflix.com/browse", "", "Entertainment"},
 		{"Safari", "https://www.youtube.com/watch?v=1", "", "Entertainment"},
-		{"Safari", "https://music.youtube.com/watch?v=1", "", "Music"},
+		{"Safari", "https://music.youtube.com/watch?v=1", "", "Entertainment"},
 		{"Chrome", "https://docs.google.com/document/d/1/edit", "", "Documentation"},
-		{"Chrome", "https://docs.google.com/spreadsheets/d/1/edit", "", "Productivity"},
-		{"Chrome", "https://docs.google.com/presentation/d/1", "", "Productivity"},
+		{"Chrome", "https://docs.google.com/spreadsheets/d/1/edit", "", "Documentation"},
+		{"Chrome", "https://docs.google.com/presentation/d/1", "", "Documentation"},
+		{"Chrome", "https://www.google.com/search?q=go", "", "Browsing"},
 		{"Whale", "https://www.naver.com", "", "Browsing"},
 		{"Whale", "https://www.coupang.com/vp/products/1", "", "E-commerce & Shopping"},
 		{"Arc", "https://velog.io/@someone/post", "", "Development"},
+		{"Arc", "https://www.acmicpc.net/problem/1000", "", "Education"},
+		{"Arc", "https://blog.naver.com/someone/1", "", "Documentation"},
 		{"Google Chrome", "", "", "Browsing"},
-		{"KakaoTalk", "", "", "Communication"},
-		{"카카오톡", "", "", "Communication"},
+		// Production semantics: work chat and mail are Meetings, personal
+		// messengers SNS, music Entertainment, audio production Video
+		// Editing, launchers and password managers Productivity, notes and
+		// slides Documentation.
+		{"KakaoTalk", "", "", "SNS"},
+		{"카카오톡", "", "", "SNS"},
+		{"LINE", "", "", "SNS"},
+		{"Telegram", "", "", "SNS"},
+		{"WhatsApp", "", "", "SNS"},
+		{"Slack", "", "", "Meetings"},
+		{"Microsoft Teams", "", "", "Meetings"},
+		{"Mail", "", "", "Meetings"},
+		{"Microsoft Outlook", "", "", "Meetings"},
+		{"zoom.us", "", "", "Meetings"},
+		{"Zoom", "", "", "Meetings"},
+		{"Spotify", "", "", "Entertainment"},
+		{"Melon", "", "", "Entertainment"},
+		{"Apple Music", "", "", "Entertainment"},
+		{"Music", "", "", "Entertainment"},
+		{"Logic Pro", "", "", "Video Editing"},
+		{"GarageBand", "", "", "Video Editing"},
+		{"Raycast", "", "", "Productivity"},
+		{"Alfred 5", "", "", "Productivity"},
+		{"1Password 8", "", "", "Productivity"},
+		{"Notion", "", "", "Documentation"},
+		{"Keynote", "", "", "Documentation"},
+		{"Microsoft PowerPoint", "", "", "Documentation"},
 		{"한컴오피스 한글 2022", "", "", "Documentation"},
 		{"Adobe Photoshop 2025", "", "", "Design"},
 		{"Figma", "", "", "Design"},
-		{"zoom.us", "", "", "Meetings"},
+		{"Photo Booth", "", "", "Entertainment"}, // not Design: "affinity photo" is not "photo"
 		{"Steam", "", "", "Game"},
 		{"League of Legends", "", "", "Game"},
-		{"Spotify", "", "", "Music"},
+		{"Dota 2", "", "", "Game"},
 		{"loginwindow", "", "", "AFK"},
+		{"loginwindow", "loginwindow", "", "AFK"},
+		{"", "afk", "", "AFK"},
+		{"Google Chrome", "https://kafka.apache.org/documentation/", "", "Development"},
+		{"SecurityAgent", "", "", "Uncategorized"},
+		{"WindowManager", "", "", "System & Utilities"},
 		{"ChatGPT", "", "", "LLM"},
 		{"Google Chrome", "https://chatgpt.com/c/1", "", "LLM"},
 		{"Finder", "", "", "File Management"},
 		{"Codebase Tool", "", "", "Uncategorized"},
 		{"Totally Unknown", "https://unknown-site.example/", "", "Uncategorized"},
-		{"Slack", "https://unknown-site.example/", "", "Communication"},
+		{"Slack", "https://unknown-site.example/", "", "Meetings"},
 	} {
 		got := m.Classify(c.app, c.url, c.title)
 		if got.Category != c.cat {
@@ -148,22 +186,75 @@ func TestBuildErrors(t *testing.T) {
 		{{Category: "", AppPatterns: []string{"x"}}},
 		{{Category: "A", AppPatterns: []string{"  "}}},
 		{{Category: "A", DomainPatterns: []string{"/only/path"}}},
-		{{Category: "A", AppPatterns: []string{"Xcode"}}, {Category: "B", AppPatterns: []string{"xcode 15"}}},
-		{{Category: "A", DomainPatterns: []string{"a.com"}}, {Category: "B", DomainPatterns: []string{"A.com"}}},
+		{{Category: "A", DomainPatterns: []string{"  "}}},
 	} {
 		if _, err := classify.Build(ps, "U"); err == nil {
 			t.Errorf("%+v built", ps)
 		}
 	}
-	// The same pattern at a higher priority overrides without error.
-	m, err := classify.Build([]pomocore.CategoryPattern{
-		{Category: "A", AppPatterns: []string{"x"}}, {Category: "B", Priority: 1, AppPatterns: []string{"x"}},
-	}, "U")
-	if err != nil || m.Classify("x", "", "").Category != "B" {
-		t.Errorf("priority override: %v", err)
+	// The same pattern at a higher priority overrides, whatever the order.
+	for _, ps := range [][]pomocore.CategoryPattern{
+		{{Category: "A", AppPatterns: []string{"x"}}, {Category: "B", Priority: 1, AppPatterns: []string{"x"}}},
+		{{Category: "B", Priority: 1, AppPatterns: []string{"x"}}, {Category: "A", AppPatterns: []string{"X"}}},
+	} {
+		m, err := classify.Build(ps, "U")
+		if err != nil || m.Classify("x", "", "").Category != "B" || len(m.Conflicts()) != 0 {
+			t.Errorf("priority override: %v", err)
+		}
 	}
 	if m, err := classify.Build(nil, "U"); err != nil || m.Classify("x", "https://a.com", "").Category != "U" {
 		t.Errorf("empty matcher: %v", err)
+	}
+}
+
+// A pattern in two documents at the same priority goes to the document
+// loaded later, as the deployed classifier did, and is reported once.
+func TestConflictsGoToTheLaterDocument(t *testing.T) {
+	m, err := classify.Build([]pomocore.CategoryPattern{
+		{Category: "Productivity", AppPatterns: []string{"finder", "keep"}, DomainPatterns: []string{"a.com", "b.com/x"}},
+		{Category: "File Management", AppPatterns: []string{"Finder", "Finder"}, DomainPatterns: []string{"A.com", "www.b.com/x/"}},
+		{Category: "Productivity", AppPatterns: []string{"keep"}},
+		{Category: "Game", AppPatterns: []string{"chess"}},
+		{Category: "System & Utilities", AppPatterns: []string{"chess"}},
+		{Category: "Game", AppPatterns: []string{"chess"}},
+		{Category: "Education", Priority: 2, AppPatterns: []string{"chess"}},
+	}, "U")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for app, want := range map[string]string{"Finder": "File Management", "keep": "Productivity", "Chess": "Education"} {
+		if got := m.Classify(app, "", "").Category; got != want {
+			t.Errorf("%s = %s, want %s", app, got, want)
+		}
+	}
+	for url, want := range map[string]string{"https://a.com/": "File Management", "https://b.com/x/1": "File Management"} {
+		if got := m.Classify("", url, "").Category; got != want {
+			t.Errorf("%s = %s, want %s", url, got, want)
+		}
+	}
+	got := m.Conflicts()
+	want := []classify.Conflict{
+		{Kind: "app", Pattern: "finder", Categories: []string{"Productivity", "File Management"}},
+		{Kind: "domain", Pattern: "a.com", Categories: []string{"Productivity", "File Management"}},
+		{Kind: "domain", Pattern: "b.com/x", Categories: []string{"Productivity", "File Management"}},
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("conflicts = %v, want %v", got, want)
+	}
+	if s := got[0].String(); s != `app "finder" in Productivity, File Management: File Management wins` || got[0].Winner() != "File Management" {
+		t.Errorf("String = %q", s)
+	}
+	got[0].Categories[0] = "changed"
+	if m.Conflicts()[0].Categories[0] != "Productivity" {
+		t.Error("Conflicts shares its slices with the matcher")
+	}
+	// Three claimants: the last wins, each named once in load order.
+	m, _ = classify.Build([]pomocore.CategoryPattern{
+		{Category: "A", AppPatterns: []string{"x"}}, {Category: "B", AppPatterns: []string{"x"}},
+		{Category: "A", AppPatterns: []string{"x"}}, {Category: "C", AppPatterns: []string{"x"}},
+	}, "U")
+	if c := m.Conflicts(); len(c) != 1 || fmt.Sprint(c[0].Categories) != "[B A C]" || m.Classify("x", "", "").Category != "C" {
+		t.Errorf("three claimants: %v", c)
 	}
 }
 
@@ -189,10 +280,13 @@ func TestDefaultPatternsCoverTheTaxonomy(t *testing.T) {
 		}
 	}
 	m := defaultMatcher(t)
+	if c := m.Conflicts(); len(c) != 0 {
+		t.Errorf("the built-in set claims patterns twice: %v", c)
+	}
 	a, d := m.Stats()
 	t.Logf("default patterns: %d app names (%d distinct normalised), %d domains (%d distinct)", apps, a, domains, d)
-	if apps < 600 || domains < 1500 {
-		t.Errorf("default set has %d apps and %d domains; want >= 600 and >= 1500", apps, domains)
+	if apps < 1500 || domains < 1500 {
+		t.Errorf("default set has %d apps and %d domains; want >= 1500 and >= 1500", apps, domains)
 	}
 }
 
@@ -200,6 +294,8 @@ func TestZeroAllocsAndConcurrency(t *testing.T) {
 	m := defaultMatcher(t)
 	for _, c := range [][3]string{
 		{"Xcode 15", "", ""}, {"Google Chrome", "https://github.com/a/b", ""}, {"Nothing Here", "https://nothing.example/x", ""},
+		{"Adobe Zzz 2025", "", ""}, {"카카오톡", "", ""}, {"Chrome", "https://nothing.example/a/swagger-ui/index.html", ""},
+		{"", "afk", ""},
 	} {
 		if n := testing.AllocsPerRun(100, func() { m.Classify(c[0], c[1], c[2]) }); n != 0 {
 			t.Errorf("Classify%q allocates %v times", c, n)
@@ -269,8 +365,8 @@ func TestTitleRules(t *testing.T) {
 		{Category: "Entertainment", DomainPatterns: []string{"youtube.com"}},
 		{Category: "Education", TitleRules: []pomocore.TitleRule{{Scope: "youtube.com", Keywords: []string{"Lecture", "강의"}}}},
 		{Category: "Meetings", AppPatterns: []string{"Microsoft Teams"}},
-		{Category: "Communication", TitleRules: []pomocore.TitleRule{{Scope: "app:Microsoft Teams", Keywords: []string{"chat"}}}},
-		{Category: "Music", TitleRules: []pomocore.TitleRule{{Scope: "app:Obscure Player", Keywords: []string{"song"}}}},
+		{Category: "SNS", TitleRules: []pomocore.TitleRule{{Scope: "app:Microsoft Teams", Keywords: []string{"chat"}}}},
+		{Category: "Entertainment", TitleRules: []pomocore.TitleRule{{Scope: "app:Obscure Player", Keywords: []string{"song"}}}},
 	}, "Uncategorized")
 	if err != nil {
 		t.Fatal(err)
@@ -282,9 +378,9 @@ func TestTitleRules(t *testing.T) {
 		{"Chrome", "https://www.youtube.com/watch?v=1", "MIT LECTURE 1", "Education", pomocore.SourceTitle},
 		{"Chrome", "https://m.youtube.com/watch?v=1", "운영체제 강의 3강", "Education", pomocore.SourceTitle},
 		{"Chrome", "https://www.youtube.com/watch?v=1", "cats", "Entertainment", pomocore.SourceDomain},
-		{"Microsoft Teams", "", "Chat | Microsoft Teams", "Communication", pomocore.SourceTitle},
+		{"Microsoft Teams", "", "Chat | Microsoft Teams", "SNS", pomocore.SourceTitle},
 		{"Microsoft Teams", "", "Weekly sync | Microsoft Teams", "Meetings", pomocore.SourceApp},
-		{"Obscure Player", "", "a song", "Music", pomocore.SourceTitle},
+		{"Obscure Player", "", "a song", "Entertainment", pomocore.SourceTitle},
 		{"Obscure Player", "", "a podcast", "Uncategorized", pomocore.SourceDefault},
 	} {
 		got := m.Classify(c.app, c.url, c.title)

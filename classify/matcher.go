@@ -3,29 +3,45 @@
 //
 // Two structures, built once from the category_pattern documents and then
 // read-only (safe for concurrent use, no allocation per lookup):
-//   - a trie over normalised app names (NormalizeApp). A pattern matches an
-//     app equal to it or starting with it followed by a space: "visual
-//     studio code" matches "visual studio code - insiders", "code" does not
-//     match "codebase". The longest matching pattern wins.
+//   - a trie over app names in the form NormalizeApp gives them (case and
+//     white space folded, nothing else removed). A pattern matches an app
+//     equal to it or starting with it followed by a space: "visual studio
+//     code" matches "visual studio code - insiders", "intellij idea" matches
+//     "intellij idea 2025.2", "code" does not match "codebase". The longest
+//     matching pattern wins. When the whole name matches nothing, it is
+//     tried again without a leading vendor word, so "Adobe Photoshop 2025"
+//     matches "photoshop"; patterns are never shortened ("affinity photo"
+//     does not become "photo").
 //   - an Aho-Corasick automaton over URL hosts (Host). A domain pattern
 //     matches the host and its subdomains on label boundaries: "x.com"
-//     matches "x.com" and "mobile.x.com", never "linux.com". A pattern may
-//     carry a path prefix ("docs.google.com/document"), matched on path
-//     segment boundaries.
+//     matches "x.com" and "mobile.x.com", never "netflix.com". A pattern may
+//     carry a path prefix ("google.com/search"), matched on path segment
+//     boundaries. A domain pattern that is one bare word ("afk",
+//     "loginwindow", "swagger-ui": no dot, not localhost) also matches a
+//     whole path segment (or one up to its extension, "swagger-ui.html"),
+//     below any host match; never part of a word ("kafka"), never the query.
+//     The macOS client reports an idle or locked screen as app and URL "afk"
+//     or "loginwindow", which such a pattern matches as a host.
 //
 // Precedence, in order: a higher CategoryPattern.Priority wins; then the
 // more specific match (a path pattern over a host pattern, a longer host —
-// a subdomain — over a shorter one, any domain match over an app match);
-// then the app. A title rule (a keyword in the window title, within a
-// domain or an app) outranks its scope's own patterns at equal priority:
-// youtube.com is Entertainment, a lecture on youtube.com Education. An app of
-// the browser category (Browsing) never decides
-// when a URL is present: a browser with an unmatched URL is the default
-// category, not Browsing.
+// a subdomain — over a shorter one, any host over a bare word in the path,
+// any domain match over an app match); then the app. A title rule (a
+// keyword in the window title, within a domain or an app) outranks its
+// scope's own patterns at equal priority: youtube.com is Entertainment, a
+// lecture on youtube.com Education. An app of the browser category
+// (Browsing) never decides when a URL is present: a browser with an
+// unmatched URL is the default category, not Browsing.
+//
+// A pattern that two documents give different categories at the same
+// priority (production has twenty, e.g. "finder" in Productivity and in File
+// Management) goes to the document loaded later, as the deployed classifier
+// did; Matcher.Conflicts lists them.
 package classify
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -96,11 +112,50 @@ type Matcher struct {
 	// maxAppPriority is the highest priority of any app pattern.
 	maxAppPriority int
 	keywords       keywordAutomaton
+	// words are the bare-word domain patterns, matched on path segments;
+	// maxWordPriority is their highest priority.
+	words           []wordRule
+	maxWordPriority int
+	conflicts       []Conflict
 }
 
-// Build compiles the patterns. defaultCategory is given when nothing
-// matches. An empty pattern, or one pattern claimed by two categories at the
-// same priority, is an error naming both.
+// wordRule is a bare-word domain pattern ("afk", "swagger-ui") and its rule.
+type wordRule struct {
+	word string // lower-case
+	rule rule
+}
+
+// Conflict is a pattern that documents of different categories claim at the
+// same priority. Build resolves it as the deployed classifier did: the
+// document loaded later wins.
+type Conflict struct {
+	// Kind is "app" or "domain".
+	Kind string
+	// Pattern is the pattern as matched (normalised).
+	Pattern string
+	// Categories lists the claiming categories in load order, each once;
+	// the last one wins.
+	Categories []string
+	// Priority is the priority they share.
+	Priority int
+}
+
+// Winner returns the category the pattern classifies to: the last claimant.
+func (c Conflict) Winner() string { return c.Categories[len(c.Categories)-1] }
+
+// String describes the conflict and its resolution: `app "finder" in
+// Productivity, File Management: File Management wins`.
+func (c Conflict) String() string {
+	return fmt.Sprintf("%s %q in %s: %s wins", c.Kind, c.Pattern, strings.Join(c.Categories, ", "), c.Winner())
+}
+
+// Build compiles the patterns, in the order given (that of the
+// category_pattern documents as loaded). defaultCategory is given when
+// nothing matches. A pattern claimed by several documents goes to the one of
+// highest priority; at equal priority to the one loaded later (as deployed),
+// which Conflicts then reports. Only a malformed document is an error: no
+// category, an empty app pattern, a domain pattern without a host, a title
+// rule without a keyword or scope.
 func Build(patterns []pomocore.CategoryPattern, defaultCategory string) (*Matcher, error) {
 	m := &Matcher{def: defaultCategory}
 	appRules := map[string]rule{}
@@ -113,15 +168,32 @@ func Build(patterns []pomocore.CategoryPattern, defaultCategory string) (*Matche
 	appTitles := map[string][]titleRule{}
 	keywordIDs := map[string]int32{}
 	var keywordList []string
-	claim := func(existing rule, p pomocore.CategoryPattern, what string) (rule, error) {
+	conflicts := map[string]int{} // kind+"\x00"+pattern -> index in m.conflicts
+	claim := func(existing rule, p pomocore.CategoryPattern, kind, pattern string) rule {
 		r := rule{category: p.Category, priority: p.Priority, set: true}
+		key := kind + "\x00" + pattern
 		switch {
-		case !existing.set || p.Priority > existing.priority:
-			return r, nil
+		case !existing.set:
+			return r
+		case p.Priority > existing.priority:
+			if i, ok := conflicts[key]; ok {
+				m.conflicts[i].Categories = nil // an explicit priority settled it
+			}
+			return r
 		case p.Priority < existing.priority || existing.category == p.Category:
-			return existing, nil
+			return existing
 		}
-		return existing, fmt.Errorf("pattern %q is in both %q and %q at priority %d", what, existing.category, p.Category, p.Priority)
+		i, ok := conflicts[key]
+		if !ok || m.conflicts[i].Categories == nil {
+			conflicts[key] = len(m.conflicts)
+			m.conflicts = append(m.conflicts, Conflict{Kind: kind, Pattern: pattern, Priority: p.Priority,
+				Categories: []string{existing.category}})
+			i = len(m.conflicts) - 1
+		}
+		c := &m.conflicts[i]
+		c.Categories = slices.DeleteFunc(c.Categories, func(s string) bool { return s == p.Category })
+		c.Categories = append(c.Categories, p.Category)
+		return r
 	}
 	for _, p := range patterns {
 		if strings.TrimSpace(p.Category) == "" {
@@ -132,11 +204,7 @@ func Build(patterns []pomocore.CategoryPattern, defaultCategory string) (*Matche
 			if n == "" {
 				return nil, fmt.Errorf("category %q: app pattern %q is empty once normalised", p.Category, a)
 			}
-			r, err := claim(appRules[n], p, a)
-			if err != nil {
-				return nil, err
-			}
-			appRules[n] = r
+			appRules[n] = claim(appRules[n], p, "app", n)
 		}
 		for _, tr := range p.TitleRules {
 			var ids []int32
@@ -190,25 +258,25 @@ func Build(patterns []pomocore.CategoryPattern, defaultCategory string) (*Matche
 			}
 			path = strings.TrimRight(path, "/")
 			// An internationalised host matches in both its Unicode and its
-			// punycode (xn--) form, so URLs need no conversion.
-			for _, host := range idnForms(host) {
+			// punycode (xn--) form, so URLs need no conversion. Conflicts
+			// are named by the first form.
+			forms := idnForms(host)
+			name := forms[0] + path
+			for _, host := range forms {
 				h := hosts[host]
 				if h == nil {
 					h = &hostRules{paths: map[string]rule{}}
 					hosts[host] = h
 				}
-				var err error
 				if path == "" {
-					h.plain, err = claim(h.plain, p, d)
+					h.plain = claim(h.plain, p, "domain", name)
 				} else {
-					h.paths[path], err = claim(h.paths[path], p, d)
-				}
-				if err != nil {
-					return nil, err
+					h.paths[path] = claim(h.paths[path], p, "domain", name)
 				}
 			}
 		}
 	}
+	m.conflicts = slices.DeleteFunc(m.conflicts, func(c Conflict) bool { return c.Categories == nil })
 	names := make([]string, 0, len(appRules))
 	for n := range appRules {
 		names = append(names, n)
@@ -243,12 +311,65 @@ func Build(patterns []pomocore.CategoryPattern, defaultCategory string) (*Matche
 		sort.Slice(e.paths, func(a, b int) bool { return len(e.paths[a].prefix) > len(e.paths[b].prefix) })
 		if e.plain.set {
 			m.nDoms++
+			if isBareWord(h) {
+				if len(m.words) == 0 || e.plain.priority > m.maxWordPriority {
+					m.maxWordPriority = e.plain.priority
+				}
+				m.words = append(m.words, wordRule{word: h, rule: e.plain})
+			}
 		}
 		entries[i] = e
 	}
 	m.domains = buildAutomaton(entries)
 	m.keywords = buildKeywords(keywordList)
 	return m, nil
+}
+
+// isBareWord reports whether a domain pattern's host is one word rather
+// than a host name: no dot, no port or IPv6 literal, not localhost.
+func isBareWord(host string) bool {
+	return host != "localhost" && !strings.ContainsAny(host, ".:[")
+}
+
+// matchWords returns the best rule among the bare-word patterns equal to a
+// segment of path, or to a segment up to its first dot ("swagger-ui.html"),
+// ignoring case.
+func (m *Matcher) matchWords(path string) rule {
+	var best rule
+	for len(path) > 0 {
+		if path[0] == '/' {
+			path = path[1:]
+			continue
+		}
+		end := strings.IndexByte(path, '/')
+		if end < 0 {
+			end = len(path)
+		}
+		seg := path[:end]
+		path = path[end:]
+		if i := strings.IndexByte(seg, '.'); i >= 0 {
+			seg = seg[:i]
+		}
+		for i := range m.words {
+			w := &m.words[i]
+			if len(seg) == len(w.word) && strings.EqualFold(seg, w.word) && (!best.set || w.rule.priority > best.priority) {
+				best = w.rule
+			}
+		}
+	}
+	return best
+}
+
+// Conflicts returns the patterns that documents of different categories
+// claim at the same priority, in the order they were met, each resolved to
+// the document loaded later. The caller owns the slice.
+func (m *Matcher) Conflicts() []Conflict {
+	out := make([]Conflict, len(m.conflicts))
+	for i, c := range m.conflicts {
+		c.Categories = slices.Clone(c.Categories)
+		out[i] = c
+	}
+	return out
 }
 
 // idnForms returns host and, for an internationalised domain name, its
@@ -280,13 +401,25 @@ func (m *Matcher) Classify(app, url, title string) pomocore.Classification {
 	if url != "" {
 		host, path := splitURL(url)
 		dom, domByTitle = m.domains.match(m, host, path, &ts)
+		if len(m.words) > 0 && path != "" && (!dom.set || m.maxWordPriority > dom.priority) {
+			// A bare word in the path ranks below any host at equal priority.
+			if w := m.matchWords(path); w.set && (!dom.set || w.priority > dom.priority) {
+				dom, domByTitle = w, false
+			}
+		}
 		if dom.set && dom.priority >= m.maxAppPriority {
 			// No app pattern can outrank it: skip the app lookup.
 			return classification(dom, domByTitle, pomocore.SourceDomain)
 		}
 	}
 	var ab [maxName / 2]byte
-	appRule, titles := m.apps.match(normalizeApp(ab[:0], app))
+	name := normalizeApp(ab[:0], app)
+	appRule, titles := m.apps.match(name)
+	if !appRule.set && titles == nil {
+		if rest := withoutVendor(name); rest != nil {
+			appRule, titles = m.apps.match(rest)
+		}
+	}
 	appByTitle := false
 	if tr := m.titleMatch(titles, &ts); tr.set {
 		appRule, appByTitle = tr, true

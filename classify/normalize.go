@@ -1,48 +1,44 @@
 package classify
 
 import (
+	"bytes"
 	"strings"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // maxName is the longest app name or host, in bytes, that is matched; a
 // longer one is cut (names that long are not in any pattern).
 const maxName = 256
 
-// vendors are leading words dropped from app names, so that "Adobe
-// Photoshop 2025" and "Photoshop" normalise alike.
-var vendors = []string{"adobe ", "microsoft ", "jetbrains ", "apple ", "autodesk ", "corel ", "affinity "}
-
-// editionWords are trailing words dropped from app names.
-var editionWords = map[string]bool{
-	"community": true, "ultimate": true, "professional": true, "enterprise": true, "edition": true,
-	"ce": true, "beta": true, "preview": true, "insiders": true, "nightly": true, "canary": true,
-	"x64": true, "x86": true, "64-bit": true, "32-bit": true, "(x64)": true, "(x86)": true, "portable": true,
-}
-
-// NormalizeApp returns the form app names are matched in: case-folded,
-// trimmed, ".app"/".exe" dropped, a leading vendor word (Adobe, Microsoft,
-// JetBrains, ...) dropped, trailing version numbers, years and edition words
-// dropped, runs of white space collapsed. "Xcode 15" -> "xcode",
-// "Adobe Photoshop 2025" -> "photoshop", "IntelliJ IDEA 2024.2.1" ->
-// "intellij idea".
+// NormalizeApp returns the form app names and app patterns are compared in:
+// trimmed, case-folded (Unicode), in NFC, runs of white space and
+// underscores collapsed to one space, a ".app" or ".exe" suffix dropped.
+// Nothing else is removed: "Affinity Photo" stays "affinity photo" and
+// "Dota 2" stays "dota 2", as their authors wrote them. Versions, editions
+// and vendors in an activity's name are handled at match time (see Build).
 func NormalizeApp(app string) string {
 	var buf [maxName]byte
 	return string(normalizeApp(buf[:0], app))
 }
 
 // normalizeApp appends the normalised app to dst (a stack buffer on the hot
-// path) and returns it. It allocates only for non-ASCII upper-case letters.
+// path) and returns it. It allocates only for non-ASCII names that change
+// when case-folded or composed (NFC); Hangul in NFC does not.
 func normalizeApp(dst []byte, app string) []byte {
 	app = strings.TrimSpace(app)
 	if !isASCII(app) {
-		app = strings.ToLower(app) // no allocation when nothing changes (e.g. Hangul)
+		app = strings.ToLower(app) // no allocation when nothing changes
+		if norm.NFC.QuickSpanString(app) < len(app) {
+			app = norm.NFC.String(app) // e.g. decomposed Hangul from a file name
+		}
 	}
 	space := false
 	for i := 0; i < len(app) && len(dst) < cap(dst); i++ {
 		c := app[i]
 		switch {
-		case c == ' ' || c == '\t' || c == '_':
+		case c == ' ' || c == '\t' || c == '_' || c == '\n' || c == '\r':
 			space = true
 			continue
 		case 'A' <= c && c <= 'Z':
@@ -55,27 +51,55 @@ func normalizeApp(dst []byte, app string) []byte {
 		dst = append(dst, c)
 	}
 	dst = trimSuffix(dst, ".app")
-	dst = trimSuffix(dst, ".exe")
-	for _, v := range vendors {
-		if len(dst) > len(v) && string(dst[:len(v)]) == v {
-			dst = append(dst[:0], dst[len(v):]...)
-			break
-		}
+	return trimSuffix(dst, ".exe")
+}
+
+// withoutVendor returns the normalised name without its leading vendor word
+// ("adobe photoshop 2025" -> "photoshop 2025"), or nil when it has none.
+// Only an activity's name is matched this way, and only when the whole name
+// matched nothing: a pattern keeps the words its author wrote.
+func withoutVendor(name []byte) []byte {
+	i := bytes.IndexByte(name, ' ')
+	if i <= 0 || i == len(name)-1 {
+		return nil
 	}
-	// Drop trailing versions, years and edition words, keeping at least one
-	// word.
+	switch string(name[:i]) {
+	case "adobe", "microsoft", "jetbrains", "apple", "autodesk", "corel", "affinity":
+		return name[i+1:]
+	}
+	return nil
+}
+
+// isEditionWord reports whether w is a trailing word that names an edition
+// or build of an app rather than the app.
+func isEditionWord(w []byte) bool {
+	switch string(w) {
+	case "community", "ultimate", "professional", "enterprise", "edition", "ce", "beta", "preview", "insiders",
+		"nightly", "canary", "x64", "x86", "64-bit", "32-bit", "(x64)", "(x86)", "portable", "-", "|":
+		return true
+	}
+	return false
+}
+
+// baseAppName returns the normalised app without trailing versions that
+// cannot be part of a name (dotted versions "2024.2.1", "v1.2", years
+// 1990-2039) and edition words: "intellij idea 2024.2.1 ultimate" ->
+// "intellij idea". A lone small number stays ("dota 2", "xcode 15"): it may
+// be the name. It is what Suggest proposes as an app pattern.
+func baseAppName(app string) string {
+	b := []byte(NormalizeApp(app))
 	for {
-		i := lastSpace(dst)
+		i := bytes.LastIndexByte(b, ' ')
 		if i < 0 {
 			break
 		}
-		w := dst[i+1:]
-		if !isVersion(w) && !editionWords[string(w)] && !(len(w) == 1 && (w[0] == '-' || w[0] == '|')) {
+		w := b[i+1:]
+		if !isDottedVersion(w) && !isYear(w) && !isEditionWord(w) {
 			break
 		}
-		dst = dst[:i]
+		b = b[:i]
 	}
-	return dst
+	return string(b)
 }
 
 func trimSuffix(b []byte, suffix string) []byte {
@@ -85,30 +109,42 @@ func trimSuffix(b []byte, suffix string) []byte {
 	return b
 }
 
-func lastSpace(b []byte) int {
-	for i := len(b) - 1; i >= 0; i-- {
-		if b[i] == ' ' {
-			return i
-		}
-	}
-	return -1
-}
-
-// isVersion reports whether w looks like a version or a year: "15",
-// "2025", "v1.2.3", "2024.2.1", "12.0b3".
-func isVersion(w []byte) bool {
-	if len(w) > 0 && (w[0] == 'v' || w[0] == 'V') {
+// isDottedVersion reports whether w is a version with a dot or a "v":
+// "2024.2.1", "v1.2.3", "12.0b3", "v2".
+func isDottedVersion(w []byte) bool {
+	v := len(w) > 0 && (w[0] == 'v' || w[0] == 'V')
+	if v {
 		w = w[1:]
 	}
 	if len(w) == 0 || w[0] < '0' || w[0] > '9' {
 		return false
 	}
+	dot := false
 	for _, c := range w {
-		if !('0' <= c && c <= '9') && c != '.' && c != 'b' && c != 'r' && c != 'c' {
+		switch {
+		case c == '.':
+			dot = true
+		case '0' <= c && c <= '9', c == 'b', c == 'r', c == 'c':
+		default:
 			return false
 		}
 	}
-	return true
+	return dot || v
+}
+
+// isYear reports whether w is a year an app edition is named after
+// (1990-2039): "Photoshop 2025", "Office 2019", not "Cyberpunk 2077".
+func isYear(w []byte) bool {
+	if len(w) != 4 {
+		return false
+	}
+	for _, c := range w {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	y := int(w[0]-'0')*1000 + int(w[1]-'0')*100 + int(w[2]-'0')*10 + int(w[3]-'0')
+	return y >= 1990 && y <= 2039
 }
 
 func isASCII(s string) bool {

@@ -1,6 +1,9 @@
 package classify
 
-import "sort"
+import (
+	"sort"
+	"strings"
+)
 
 // Answer is one remembered fallback answer: an activity and its category.
 type Answer struct {
@@ -17,10 +20,13 @@ type Suggestion struct {
 	Answers int `json:"answers"`
 }
 
-// Suggest groups answers by URL host (or, without a URL, by normalised app
-// name) and proposes a pattern for each group answered at least min times,
-// always with the same category, that m (when not nil) does not already
-// match. Suggestions are sorted by category, then pattern.
+// Suggest groups answers by URL host (or, without a URL, by app name
+// without trailing versions, edition words and numbers) and proposes a
+// pattern for each group answered at least min times, always with the same
+// category, that m (when not nil) does not already match. An app pattern is
+// the words the group's names share: "Zzz Paint 3" and "Zzz Paint 4" give
+// "zzz paint", "IntelliJ IDEA 2024.2.1" gives "intellij idea", and "Dota 2"
+// alone stays "dota 2". Suggestions are sorted by category, then pattern.
 func Suggest(answers []Answer, min int, m *Matcher) []Suggestion {
 	type group struct {
 		domain, app string
@@ -32,13 +38,16 @@ func Suggest(answers []Answer, min int, m *Matcher) []Suggestion {
 		k, g := "", &group{}
 		if host != "" {
 			k, g.domain = "d:"+host, host
-		} else if app := NormalizeApp(a.App); app != "" {
-			k, g.app = "a:"+app, app
+		} else if app := baseAppName(a.App); app != "" {
+			k, g.app = "a:"+withoutTrailingNumber(app), app
 		} else {
 			continue
 		}
 		if existing, ok := groups[k]; ok {
 			g = existing
+			if g.app != "" {
+				g.app = commonWords(g.app, baseAppName(a.App))
+			}
 		} else {
 			g.cats = map[string]int{}
 			groups[k] = g
@@ -73,4 +82,24 @@ func Suggest(answers []Answer, min int, m *Matcher) []Suggestion {
 		return out[i].DomainPattern+out[i].AppPattern < out[j].DomainPattern+out[j].AppPattern
 	})
 	return out
+}
+
+// withoutTrailingNumber drops a last word made of digits: "zzz paint 3" ->
+// "zzz paint", the key that groups an app's numbered releases.
+func withoutTrailingNumber(app string) string {
+	i := strings.LastIndexByte(app, ' ')
+	if i < 0 || strings.Trim(app[i+1:], "0123456789") != "" {
+		return app
+	}
+	return app[:i]
+}
+
+// commonWords returns the longest run of leading words a and b share.
+func commonWords(a, b string) string {
+	wa, wb := strings.Fields(a), strings.Fields(b)
+	n := 0
+	for n < len(wa) && n < len(wb) && wa[n] == wb[n] {
+		n++
+	}
+	return strings.Join(wa[:n], " ")
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -34,7 +35,7 @@ type classifierFlags struct {
 }
 
 func (c *classifierFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&c.patterns, "patterns", "", "JSON file of category patterns (the format of classify/patterns.json; default: the built-in set)")
+	fs.StringVar(&c.patterns, "patterns", "", "JSON file of category patterns: an array in the format of classify/patterns.json, or the main server's category-patterns.json ({\"categoryPatterns\": [...]}) (default: the built-in set)")
 	fs.BoolVar(&c.noLLM, "no-llm", false, "pattern matching only, even when OPENAI_API_KEY is set")
 }
 
@@ -57,7 +58,10 @@ func (c *classifierFlags) fallback(getenv func(string) string) (classify.Fallbac
 		Timeout: cfg.LLMTimeout, Categories: pomocore.DefaultTaxonomy().Categories})
 }
 
-func (c *classifierFlags) matcher() (*classify.Matcher, error) {
+// matcher builds the classifier from -patterns (or the built-in set). A
+// pattern the file puts in two categories at the same priority goes to the
+// later one, as deployed; each such resolution is noted on stderr.
+func (c *classifierFlags) matcher(stderr io.Writer) (*classify.Matcher, error) {
 	patterns := classify.DefaultPatterns()
 	if c.patterns != "" {
 		b, err := os.ReadFile(c.patterns)
@@ -68,7 +72,17 @@ func (c *classifierFlags) matcher() (*classify.Matcher, error) {
 			return nil, fmt.Errorf("-patterns %s: %w", c.patterns, err)
 		}
 	}
-	return classify.Build(patterns, pomocore.Uncategorized)
+	m, err := classify.Build(patterns, pomocore.Uncategorized)
+	if err != nil {
+		return nil, fmt.Errorf("-patterns %s: %w", cmp.Or(c.patterns, "(built in)"), err)
+	}
+	if conflicts := m.Conflicts(); len(conflicts) > 0 {
+		fmt.Fprintf(stderr, "pomocore: %d pattern(s) are in two categories at the same priority; the later document wins, as deployed:\n", len(conflicts))
+		for _, cf := range conflicts {
+			fmt.Fprintf(stderr, "  %s\n", cf)
+		}
+	}
+	return m, nil
 }
 
 // classifyCmd implements `pomocore classify`: JSON lines in, JSON lines out,
@@ -89,7 +103,7 @@ func classifyCmd(args []string, getenv func(string) string, stdin io.Reader, std
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	m, err := cf.matcher()
+	m, err := cf.matcher(stderr)
 	if err != nil {
 		return err
 	}
@@ -257,11 +271,13 @@ func (r *evalReport) print(w io.Writer) {
 		}
 		return pairs[i].want+pairs[i].got < pairs[j].want+pairs[j].got
 	})
-	if len(pairs) > 0 {
-		fmt.Fprintln(w, "\nconfusions (labelled -> classified):")
-		for _, p := range pairs {
-			fmt.Fprintf(w, "  %3d  %s -> %s\n", p.n, p.want, p.got)
-		}
+	if len(pairs) == 0 {
+		fmt.Fprintln(w, "\nconfusions (labelled -> classified): none")
+		return
+	}
+	fmt.Fprintln(w, "\nconfusions (labelled -> classified):")
+	for _, p := range pairs {
+		fmt.Fprintf(w, "  %3d  %s -> %s\n", p.n, p.want, p.got)
 	}
 }
 
@@ -282,7 +298,7 @@ func evalCmd(args []string, stdout, stderr io.Writer) error {
 		fs.Usage()
 		return errors.New("want exactly one labelled file")
 	}
-	m, err := cf.matcher()
+	m, err := cf.matcher(stderr)
 	if err != nil {
 		return err
 	}

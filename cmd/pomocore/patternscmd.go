@@ -21,7 +21,7 @@ import (
 
 const patternsUsage = `usage: pomocore patterns list
        pomocore patterns export > patterns.json
-       pomocore patterns import FILE
+       pomocore patterns import FILE      (patterns.json's format, or the main server's category-patterns.json)
        pomocore patterns add    -category C [-app NAME]... [-domain HOST[/PATH]]...
        pomocore patterns remove -category C [-app NAME]... [-domain HOST[/PATH]]...
        pomocore patterns suggest [-min N]
@@ -105,7 +105,7 @@ func patternsCmd(ctx context.Context, args []string, getenv func(string) string,
 			if err != nil {
 				return err
 			}
-			merged := current
+			merged := slices.Clone(current)
 			for _, in := range incoming {
 				i := slices.IndexFunc(merged, func(p pomocore.CategoryPattern) bool { return p.Category == in.Category })
 				if i >= 0 {
@@ -116,7 +116,9 @@ func patternsCmd(ctx context.Context, args []string, getenv func(string) string,
 					merged = append(merged, in)
 				}
 			}
-			return writePatterns(ctx, st, merged, nil, stdout)
+			// The file's own patterns in two categories are its data (the
+			// main server's has twenty): they load as deployed.
+			return writePatterns(ctx, st, current, merged, nil, true, stdout)
 		})
 	case "add", "remove":
 		fs := flag.NewFlagSet("patterns "+args[0], flag.ContinueOnError)
@@ -132,10 +134,11 @@ func patternsCmd(ctx context.Context, args []string, getenv func(string) string,
 			return errors.New(args[0] + ": want -category and at least one -app or -domain")
 		}
 		return withPatternStore(ctx, getenv, stderr, func(st patternStore) error {
-			ps, err := st.LoadPatterns(ctx)
+			current, err := st.LoadPatterns(ctx)
 			if err != nil {
 				return err
 			}
+			ps := slices.Clone(current)
 			i := slices.IndexFunc(ps, func(p pomocore.CategoryPattern) bool { return p.Category == *category })
 			if i < 0 {
 				if args[0] == "remove" {
@@ -145,6 +148,7 @@ func patternsCmd(ctx context.Context, args []string, getenv func(string) string,
 				i = len(ps) - 1
 			}
 			p := &ps[i]
+			p.AppPatterns, p.DomainPatterns = slices.Clone(p.AppPatterns), slices.Clone(p.DomainPatterns)
 			edit := func(list []string, values []string) []string {
 				for _, v := range values {
 					has := slices.ContainsFunc(list, func(x string) bool { return strings.EqualFold(x, v) })
@@ -158,7 +162,7 @@ func patternsCmd(ctx context.Context, args []string, getenv func(string) string,
 				return list
 			}
 			p.AppPatterns, p.DomainPatterns = edit(p.AppPatterns, apps), edit(p.DomainPatterns, domains)
-			return writePatterns(ctx, st, ps, []pomocore.ObjectID{p.ID}, stdout)
+			return writePatterns(ctx, st, current, ps, []pomocore.ObjectID{p.ID}, false, stdout)
 		})
 	case "suggest":
 	default:
@@ -226,14 +230,35 @@ func patternsCmd(ctx context.Context, args []string, getenv func(string) string,
 	return nil
 }
 
-// writePatterns checks that the whole set builds (no conflicting pattern)
-// before writing the documents named in only (all when nil).
-func writePatterns(ctx context.Context, st patternStore, ps []pomocore.CategoryPattern, only []pomocore.ObjectID, out io.Writer) error {
-	if _, err := classify.Build(ps, pomocore.Uncategorized); err != nil {
+// writePatterns checks that the new set builds before writing the
+// documents named in only (all when nil). A pattern the change puts in a
+// second category at the same priority is refused, unless allowConflicts
+// (an imported file's own data); conflicts that remain are noted: at run
+// time the document loaded later wins, as deployed.
+func writePatterns(ctx context.Context, st patternStore, before, after []pomocore.CategoryPattern, only []pomocore.ObjectID,
+	allowConflicts bool, out io.Writer) error {
+	m, err := classify.Build(after, pomocore.Uncategorized)
+	if err != nil {
 		return fmt.Errorf("not written: %w", err)
 	}
+	known := map[string]bool{}
+	if old, err := classify.Build(before, pomocore.Uncategorized); err == nil {
+		for _, c := range old.Conflicts() {
+			known[c.Kind+"\x00"+c.Pattern] = true
+		}
+	}
+	var added []string
+	for _, c := range m.Conflicts() {
+		if !known[c.Kind+"\x00"+c.Pattern] {
+			added = append(added, c.String())
+		}
+	}
+	if len(added) > 0 && !allowConflicts {
+		return fmt.Errorf("not written: the change puts a pattern in a second category at the same priority (%s); "+
+			"remove it from the other category or give one document a higher priority", strings.Join(added, "; "))
+	}
 	n := 0
-	for _, p := range ps {
+	for _, p := range after {
 		if only != nil && !slices.Contains(only, p.ID) {
 			continue
 		}
@@ -243,6 +268,12 @@ func writePatterns(ctx context.Context, st patternStore, ps []pomocore.CategoryP
 		n++
 	}
 	fmt.Fprintf(out, "wrote %d category_pattern document(s); running pipelines reload them within POMOCORE_PATTERN_RELOAD\n", n)
+	if conflicts := m.Conflicts(); len(conflicts) > 0 {
+		fmt.Fprintf(out, "note: %d pattern(s) are in two categories at the same priority; the document loaded later wins, as deployed:\n", len(conflicts))
+		for _, c := range conflicts {
+			fmt.Fprintf(out, "  %s\n", c)
+		}
+	}
 	return nil
 }
 

@@ -193,18 +193,40 @@ func buildRules(patterns []pomocore.CategoryPattern, tax *pomocore.Taxonomy, log
 	if err != nil {
 		return nil, fmt.Errorf("category patterns: %w", err)
 	}
-	ids := make(map[string]pomocore.ObjectID, len(patterns))
+	if conflicts := matcher.Conflicts(); len(conflicts) > 0 {
+		resolved := make([]string, len(conflicts))
+		for i, c := range conflicts {
+			resolved[i] = c.String()
+		}
+		log.Info("category patterns in two categories at the same priority: the document loaded later wins, as deployed",
+			"count", len(conflicts), "resolved", resolved)
+	}
+	ids := make(map[string]pomocore.ObjectID, len(tax.Categories))
+	var outside []string
 	for _, p := range patterns {
 		ids[p.Category] = p.ID
-	}
-	var noDoc []string
-	for _, c := range tax.Categories {
-		if _, ok := ids[c]; !ok {
-			noDoc = append(noDoc, c)
+		if !tax.Has(p.Category) {
+			outside = append(outside, p.Category)
 		}
 	}
-	if len(noDoc) > 0 {
-		log.Warn("categories without a category_pattern document: their records get a zero categoryId", "categories", noDoc)
+	if len(outside) > 0 {
+		log.Warn("category_pattern documents not in the taxonomy: their activities are recorded as the default",
+			"categories", outside, "default", tax.Default)
+	}
+	// A category without a document has no categoryId the main server can
+	// name: its activities are recorded under the default's id.
+	if _, missing := classify.Restrict(patterns, tax); len(missing) > 0 {
+		def, ok := ids[tax.Default]
+		if !ok {
+			log.Error("the default category has no category_pattern document: activities it gets are recorded without a categoryId",
+				"default", tax.Default, "categories_without_document", missing)
+		} else {
+			for _, c := range missing {
+				ids[c] = def
+			}
+			log.Warn("taxonomy categories without a category_pattern document: recorded with the default category's id",
+				"categories", missing, "default", tax.Default)
+		}
 	}
 	apps, domains := matcher.Stats()
 	log.Info("classifier ready", "patterns", len(patterns), "apps", apps, "domains", domains)
