@@ -192,7 +192,10 @@ type Deps struct {
 	// Taxonomy lists the categories and which count as work.
 	Taxonomy *pomocore.Taxonomy
 	// CategoryIDs maps each category name to its category_pattern _id
-	// (replace it with Pipeline.SetRules).
+	// (replace it with Pipeline.SetRules). When it is not empty, an activity
+	// classified into a category without an id is recorded as the
+	// taxonomy's default: the main server names categories only through
+	// their category_pattern documents.
 	CategoryIDs map[string]pomocore.ObjectID
 	// Logger receives batch summaries and errors (default: discard).
 	Logger *slog.Logger
@@ -809,7 +812,10 @@ func (p *Pipeline) prepare(m *Message, rs *rules) (Record, CommitEntry, error) {
 		}
 	}
 	cls := rs.classifier.Classify(a.App, a.URL, a.Title)
-	if !p.deps.Taxonomy.Has(cls.Category) {
+	_, hasID := rs.ids[cls.Category]
+	if !p.deps.Taxonomy.Has(cls.Category) || (len(rs.ids) > 0 && !hasID) {
+		// Not a category, or one category_pattern lacks: the main server
+		// could not name it, so it is recorded as the default.
 		cls = pomocore.Classification{Category: p.deps.Taxonomy.Default, Source: pomocore.SourceDefault}
 	}
 	rec := Record{Activity: a, Classification: cls, CategoryID: rs.ids[cls.Category], UsageLogID: ulid}

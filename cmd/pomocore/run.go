@@ -183,8 +183,11 @@ func newPipeline(cfg config, loc *time.Location, rdb goredis.UniversalClient, re
 // ruleSet is a classifier built from category_pattern with the ids of its
 // categories.
 type ruleSet struct {
-	matcher     *classify.Matcher
-	ids         map[string]pomocore.ObjectID
+	matcher *classify.Matcher
+	ids     map[string]pomocore.ObjectID
+	// usable are the taxonomy's categories that have a document: the only
+	// answers the LLM fallback may give.
+	usable      []string
 	fingerprint string
 }
 
@@ -214,37 +217,33 @@ func buildRules(patterns []pomocore.CategoryPattern, tax *pomocore.Taxonomy, log
 			"categories", outside, "default", tax.Default)
 	}
 	// A category without a document has no categoryId the main server can
-	// name: its activities are recorded under the default's id.
-	if _, missing := classify.Restrict(patterns, tax); len(missing) > 0 {
-		def, ok := ids[tax.Default]
-		if !ok {
-			log.Error("the default category has no category_pattern document: activities it gets are recorded without a categoryId",
-				"default", tax.Default, "categories_without_document", missing)
-		} else {
-			for _, c := range missing {
-				ids[c] = def
-			}
-			log.Warn("taxonomy categories without a category_pattern document: recorded with the default category's id",
-				"categories", missing, "default", tax.Default)
-		}
+	// name: the pipeline records its activities as the default category.
+	usable, missing := classify.Restrict(patterns, tax)
+	if len(missing) > 0 {
+		log.Warn("taxonomy categories without a category_pattern document: their activities are recorded as the default category",
+			"categories", missing, "default", tax.Default)
+	}
+	if _, ok := ids[tax.Default]; !ok {
+		log.Error("the default category has no category_pattern document: activities it gets are recorded without a categoryId",
+			"default", tax.Default)
 	}
 	apps, domains := matcher.Stats()
 	log.Info("classifier ready", "patterns", len(patterns), "apps", apps, "domains", domains)
-	return &ruleSet{matcher: matcher, ids: ids, fingerprint: fingerprint(patterns)}, nil
+	return &ruleSet{matcher: matcher, ids: ids, usable: usable, fingerprint: fingerprint(patterns)}, nil
 }
 
 // newChain puts the LLM fallback (when OPENAI_API_KEY is set) behind the
 // patterns, remembering the answers the store already holds.
 func newChain(ctx context.Context, cfg config, st store, tax *pomocore.Taxonomy, rs *ruleSet, log *slog.Logger) (*classify.Chain, func() int64, error) {
 	noTokens := func() int64 { return 0 }
-	ccfg := classify.ChainConfig{Categories: tax.Categories, Default: tax.Default, CacheSize: cfg.LLMCache,
+	ccfg := classify.ChainConfig{Categories: rs.usable, Default: tax.Default, CacheSize: cfg.LLMCache,
 		Workers: cfg.LLMWorkers, Timeout: cfg.LLMTimeout, SendPath: cfg.LLMSendPath}
 	if cfg.OpenAIKey == "" {
 		log.Info("LLM fallback off (no OPENAI_API_KEY): unknown activities are " + tax.Default)
 		return classify.NewChain(rs.matcher, nil, ccfg), noTokens, nil
 	}
 	client, err := llm.New(llm.Config{APIKey: cfg.OpenAIKey, BaseURL: cfg.OpenAIBaseURL, Model: cfg.LLMModel,
-		Timeout: cfg.LLMTimeout, Categories: tax.Categories})
+		Timeout: cfg.LLMTimeout, Categories: rs.usable})
 	if err != nil {
 		return nil, nil, fmt.Errorf("OPENAI_API_KEY/POMOCORE_LLM_*: %w", err)
 	}
