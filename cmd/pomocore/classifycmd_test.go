@@ -37,15 +37,7 @@ func TestEvalKeepsTheRecordedAccuracy(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	var cf classifierFlags
-	m, err := cf.matcher(io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := evaluate(m, bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := evalBuiltIn(t, b)
 	if r.Total < 400 {
 		t.Errorf("labelled set has %d rows, want >= 400", r.Total)
 	}
@@ -174,18 +166,26 @@ func TestEvalKeepsTheRecordedAccuracyOnTheBlindSet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var cf classifierFlags
-	m, err := cf.matcher(io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := evaluate(m, bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := evalBuiltIn(t, b)
 	if r.Total != blindTotal || r.Correct < blindCorrect {
 		var out bytes.Buffer
 		r.print(&out)
 		t.Errorf("blind set: %d of %d, recorded %d of %d:\n%s", r.Correct, r.Total, blindCorrect, blindTotal, out.String())
 	}
+}
+
+// evalBuiltIn evaluates the built-in pattern set on a labelled JSON-lines
+// set.
+func evalBuiltIn(t *testing.T, labelled []byte) *evalReport {
+	t.Helper()
+	var cf classifierFlags
+	m, err := cf.matcher(io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := evaluate(m, bytes.NewReader(labelled))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
