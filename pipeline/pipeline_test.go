@@ -705,3 +705,30 @@ func TestMainServerProducerRetryCountsOnceThroughThePipeline(t *testing.T) {
 		t.Errorf("pending = %d", e.pending())
 	}
 }
+
+// The main server names a usage log's category only through its
+// categoryId: a category category_pattern lacks is recorded as the
+// default, on the leaderboards and in the store, never without an id.
+func TestMainServerNamesOnlyCategoriesWithADocument(t *testing.T) {
+	ts := time.Date(2026, 11, 24, 3, 0, 0, 0, time.UTC)
+	e := newEnv(t, "c1", pipeline.Config{})
+	ids := map[string]pomocore.ObjectID{}
+	for c, id := range e.ids {
+		if c != "Game" {
+			ids[c] = id
+		}
+	}
+	e.p.SetRules(fixedClassifier{"Xcode": "Development", "Steam": "Game"}, ids)
+	e.add(event("u1", "Steam", 30, ts, false)...)
+	e.processNew()
+	if got := e.score("leaderboard:Uncategorized:2026-11-24", "u1"); got != 30 {
+		t.Errorf("Uncategorized = %v, want 30", got)
+	}
+	if got := e.score("leaderboard:Game:2026-11-24", "u1"); got != 0 {
+		t.Errorf("Game = %v, want 0: it has no category_pattern document", got)
+	}
+	snap, _ := e.store.Snapshot(context.Background())
+	if len(snap.UsageLogs) != 1 || snap.UsageLogs[0].CategoryID != e.ids["Uncategorized"] {
+		t.Errorf("usage logs = %+v, want one with Uncategorized's id", snap.UsageLogs)
+	}
+}
