@@ -15,6 +15,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/pomocore/pomocore"
+	"github.com/pomocore/pomocore/internal/eventually"
 	"github.com/pomocore/pomocore/pipeline"
 	"github.com/pomocore/pomocore/pipeline/storetest"
 	"github.com/pomocore/pomocore/redis"
@@ -158,18 +159,25 @@ func (e *env) runUntilCommitted(n int64) (stop func() error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- e.p.Run(ctx) }()
-	deadline := time.Now().Add(30 * time.Second)
-	for e.p.Stats().Snapshot().Committed < n {
+	var early error
+	returned := false
+	if !eventually.Within(30*time.Second, func() bool {
+		if e.p.Stats().Snapshot().Committed >= n {
+			return true
+		}
 		select {
-		case err := <-done:
-			cancel()
-			e.t.Fatalf("Run returned early: %v", err)
-		case <-time.After(time.Millisecond):
+		case early = <-done:
+			returned = true
+		default:
 		}
-		if time.Now().After(deadline) {
-			cancel()
-			e.t.Fatalf("only %d of %d entries committed in 30s", e.p.Stats().Snapshot().Committed, n)
-		}
+		return returned
+	}) {
+		cancel()
+		e.t.Fatalf("only %d of %d entries committed in 30s", e.p.Stats().Snapshot().Committed, n)
+	}
+	if returned {
+		cancel()
+		e.t.Fatalf("Run returned early: %v", early)
 	}
 	return func() error {
 		cancel()
@@ -562,12 +570,8 @@ func TestRunTrimsConsumedInput(t *testing.T) {
 	e.build("c1", pipeline.Config{Block: 10 * time.Millisecond, TrimInput: true, ClaimInterval: time.Millisecond})
 	stop := e.runUntilCommitted(5)
 	// The next full reclaim scan trims: wait for the stream to empty.
-	deadline := time.Now().Add(10 * time.Second)
-	for e.rdb.XLen(context.Background(), stream).Val() != 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("stream still has %d entries", e.rdb.XLen(context.Background(), stream).Val())
-		}
-		time.Sleep(time.Millisecond)
+	if !eventually.Within(10*time.Second, func() bool { return e.rdb.XLen(context.Background(), stream).Val() == 0 }) {
+		t.Fatalf("stream still has %d entries", e.rdb.XLen(context.Background(), stream).Val())
 	}
 	if err := stop(); err != nil {
 		t.Fatal(err)
@@ -591,14 +595,10 @@ func TestRunLogsAMinuteSummary(t *testing.T) {
 	e.p = p
 	e.add(event("u1", "Xcode", 10, e.now.Add(-time.Hour), false)...)
 	stop := e.runUntilCommitted(1)
-	deadline := time.Now().Add(10 * time.Second)
 	// The summary may be logged while the batch is still being committed;
 	// a later one reports the commit.
-	for !strings.Contains(buf.String(), "committed=1") {
-		if time.Now().After(deadline) {
-			t.Fatalf("no summary logged:\n%s", buf.String())
-		}
-		time.Sleep(time.Millisecond)
+	if !eventually.Within(10*time.Second, func() bool { return strings.Contains(buf.String(), "committed=1") }) {
+		t.Fatalf("no summary logged:\n%s", buf.String())
 	}
 	if err := stop(); err != nil {
 		t.Fatal(err)

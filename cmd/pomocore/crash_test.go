@@ -14,6 +14,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/pomocore/pomocore"
+	"github.com/pomocore/pomocore/internal/eventually"
 	"github.com/pomocore/pomocore/internal/redistest"
 	"github.com/pomocore/pomocore/sqlite"
 )
@@ -148,13 +149,9 @@ func groupState(t *testing.T, rdb goredis.UniversalClient, stream, group string)
 // external processes, whose progress no channel reports.
 func waitUntil(t *testing.T, what string, limit time.Duration, logPath string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			b, _ := os.ReadFile(logPath)
-			t.Fatalf("timed out waiting for %s; process log:\n%s", what, tail(b, 4000))
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !eventually.Within(limit, cond) {
+		b, _ := os.ReadFile(logPath)
+		t.Fatalf("timed out waiting for %s; process log:\n%s", what, tail(b, 4000))
 	}
 }
 

@@ -8,16 +8,20 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/pomocore/pomocore/internal/tool"
 )
 
-// TestDeploymentFiles renders the kustomize manifests (with kubectl) and
-// validates docker-compose.yml (with docker-compose), when the machine has
-// them, and checks that the Grafana dashboard is JSON whose queries name
-// metrics this service exports.
+// TestDeploymentFiles renders the kustomize manifests (with kubectl),
+// validates docker-compose.yml (with docker-compose, or docker's compose
+// plugin) and checks that the Grafana dashboard is JSON whose queries name
+// metrics this service exports. A missing tool skips its subtest, or fails
+// it under CI=true (see tool.Require).
 func TestDeploymentFiles(t *testing.T) {
 	root := filepath.Join("..", "..")
-	if _, err := exec.LookPath("kubectl"); err == nil {
-		out, err := exec.Command("kubectl", "kustomize", filepath.Join(root, "deploy", "k8s")).CombinedOutput()
+	t.Run("Kustomize", func(t *testing.T) {
+		kubectl := tool.Require(t, "kubectl")
+		out, err := exec.Command(kubectl, "kustomize", filepath.Join(root, "deploy", "k8s")).CombinedOutput()
 		if err != nil {
 			t.Fatalf("kubectl kustomize: %v\n%s", err, out)
 		}
@@ -31,19 +35,24 @@ func TestDeploymentFiles(t *testing.T) {
 				t.Errorf("deployment lacks %s", probe)
 			}
 		}
-	} else {
-		t.Log("kubectl not installed: manifests not rendered")
-	}
-	compose := filepath.Join(root, "docker-compose.yml")
-	if _, err := exec.LookPath("docker-compose"); err == nil {
-		if out, err := exec.Command("docker-compose", "-f", compose, "config", "-q").CombinedOutput(); err != nil {
-			t.Errorf("docker-compose config: %v\n%s", err, out)
+	})
+	t.Run("Compose", func(t *testing.T) {
+		compose := filepath.Join(root, "docker-compose.yml")
+		argv := []string{"docker", "compose"} // docker's compose plugin, where there is no docker-compose
+		if _, err := exec.LookPath("docker-compose"); err == nil || exec.Command("docker", "compose", "version").Run() != nil {
+			argv = []string{tool.Require(t, "docker-compose")}
 		}
-	} else if out, err := exec.Command("docker", "compose", "-f", compose, "config", "-q").CombinedOutput(); err == nil {
-		t.Log("docker compose config: ok")
-	} else {
-		t.Logf("no compose tool to validate docker-compose.yml: %s", strings.TrimSpace(string(out)))
-	}
+		argv = append(argv, "-f", compose, "config", "-q")
+		if out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput(); err != nil {
+			t.Errorf("%s: %v\n%s", strings.Join(argv, " "), err, out)
+		}
+	})
+	t.Run("GrafanaDashboard", func(t *testing.T) { testGrafanaDashboard(t, root) })
+}
+
+// testGrafanaDashboard checks that the Grafana dashboard is JSON whose
+// queries name metrics this service exports.
+func testGrafanaDashboard(t *testing.T, root string) {
 	b, err := os.ReadFile(filepath.Join(root, "deploy", "grafana", "pomocore-dashboard.json"))
 	if err != nil {
 		t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/pomocore/pomocore"
+	"github.com/pomocore/pomocore/internal/eventually"
 	"github.com/pomocore/pomocore/internal/redistest"
 )
 
@@ -43,19 +44,22 @@ func TestHTTPServerOfRun(t *testing.T) {
 	day := pomocore.PeriodsAt(ts, seoul).Day
 	fetch := func(path string) (int, string) {
 		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			resp, err := http.Get("http://" + addr + path)
-			if err == nil {
-				b, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				return resp.StatusCode, string(b)
+		var code int
+		var body string
+		var err error
+		if !eventually.Within(10*time.Second, func() bool {
+			var resp *http.Response
+			if resp, err = http.Get("http://" + addr + path); err != nil {
+				return false
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: %v\n%s", path, err, logs.String())
-			}
-			time.Sleep(10 * time.Millisecond)
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			code, body = resp.StatusCode, string(b)
+			return true
+		}) {
+			t.Fatalf("%s: %v\n%s", path, err, logs.String())
 		}
+		return code, body
 	}
 	if code, body := fetch("/readyz"); code != 200 {
 		t.Errorf("readyz %d %s", code, body)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/pomocore/pomocore"
 	"github.com/pomocore/pomocore/classify"
+	"github.com/pomocore/pomocore/internal/eventually"
 	"github.com/pomocore/pomocore/internal/llmtest"
 	"github.com/pomocore/pomocore/internal/redistest"
 	"github.com/pomocore/pomocore/pipeline"
@@ -55,19 +56,19 @@ func TestLLMFallbackEndToEnd(t *testing.T) {
 	stop, logs := startRun(t, env)
 	send(logs, "first")
 	deadline := time.Now().Add(20 * time.Second)
-	for fake.Calls.Load() < 1 {
-		if time.Now().After(deadline) {
-			t.Fatalf("the LLM was never asked:\n%s", logs.String())
-		}
-		time.Sleep(5 * time.Millisecond)
+	if !eventually.Within(time.Until(deadline), func() bool { return fake.Calls.Load() >= 1 }) {
+		t.Fatalf("the LLM was never asked:\n%s", logs.String())
 	}
 	// The answer lands in the cache shortly after the call: send until a
 	// sighting is counted under it.
-	for i := 0; rdb.ZScore(ctx, "leaderboard:Finance:"+day, "later").Val() == 0; i++ {
-		if time.Now().After(deadline) {
-			t.Fatalf("the LLM answer was never used:\n%s", logs.String())
+	if !eventually.Within(time.Until(deadline), func() bool {
+		if rdb.ZScore(ctx, "leaderboard:Finance:"+day, "later").Val() != 0 {
+			return true
 		}
 		send(logs, "later")
+		return false
+	}) {
+		t.Fatalf("the LLM answer was never used:\n%s", logs.String())
 	}
 	if got := rdb.ZScore(ctx, "leaderboard:Uncategorized:"+day, "first").Val(); got != 10 {
 		t.Errorf("first sighting: Uncategorized = %v, want 10 (the LLM is off the hot path)", got)

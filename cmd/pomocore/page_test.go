@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,16 +12,14 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/pomocore/pomocore/internal/redistest"
+	"github.com/pomocore/pomocore/internal/tool"
 )
 
 // TestLivePageInChromium loads the live page in headless Chromium: it shows
 // a user of the test's events, and the category picker changes the list.
 // With POMOCORE_SCREENSHOT=path it also saves a screenshot.
 func TestLivePageInChromium(t *testing.T) {
-	browser, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Fatal("chromium not found: install it (apt-get install -y chromium) or run ./scripts/test, which does")
-	}
+	browser := tool.Require(t, "chromium")
 	srv := redistest.Start(t)
 	rdb := srv.Client(t)
 	addr := freeAddr(t)

@@ -11,6 +11,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/pomocore/pomocore"
+	"github.com/pomocore/pomocore/internal/eventually"
 	"github.com/pomocore/pomocore/internal/redistest"
 )
 
@@ -50,12 +51,8 @@ func TestPatternsReloadWithoutRestart(t *testing.T) {
 	if _, err := db.Exec(`UPDATE category_pattern SET app_patterns = json_insert(app_patterns, '$[#]', 'Zyxw Custom Tool') WHERE category = 'Game'`); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(logs.String(), "category patterns reloaded") {
-		if time.Now().After(deadline) {
-			t.Fatalf("no reload logged:\n%s", logs.String())
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !eventually.Within(30*time.Second, func() bool { return strings.Contains(logs.String(), "category patterns reloaded") }) {
+		t.Fatalf("no reload logged:\n%s", logs.String())
 	}
 	add("after")
 	if got := rdb.ZScore(ctx, "leaderboard:Game:"+day, "after").Val(); got != 7 {

@@ -20,6 +20,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/pomocore/pomocore"
+	"github.com/pomocore/pomocore/internal/eventually"
 	"github.com/pomocore/pomocore/internal/redistest"
 )
 
@@ -111,12 +112,8 @@ func TestNoSecretsInLogs(t *testing.T) {
 			env["POMOCORE_DATA_DIR"] = filepath.Join(t.TempDir(), "data")
 			env["POMOCORE_LOG_FORMAT"] = "json"
 			stop, logs := startRun(t, env)
-			deadline := time.Now().Add(30 * time.Second)
-			for strings.Count(logs.String(), "not reachable") < 2 {
-				if time.Now().After(deadline) {
-					t.Fatalf("no retries logged:\n%s", logs.String())
-				}
-				time.Sleep(20 * time.Millisecond)
+			if !eventually.Within(30*time.Second, func() bool { return strings.Count(logs.String(), "not reachable") >= 2 }) {
+				t.Fatalf("no retries logged:\n%s", logs.String())
 			}
 			stop()
 			for _, secret := range []string{"wrong-Pa55word-xyz", "the-right-one", "m0ngo-Secret-77", "pomo:m0ngo"} {
@@ -191,12 +188,8 @@ func TestRedisRestart(t *testing.T) {
 			checkEntryCounted(t, rdb, logs, 42) // before the restart
 			srv.Kill()
 			// Down until the pipeline has noticed and backed off, then back.
-			deadline := time.Now().Add(20 * time.Second)
-			for !strings.Contains(logs.String(), "read failed; retrying") {
-				if time.Now().After(deadline) {
-					t.Fatalf("no read retry logged while Redis was down:\n%s", logs.String())
-				}
-				time.Sleep(10 * time.Millisecond)
+			if !eventually.Within(20*time.Second, func() bool { return strings.Contains(logs.String(), "read failed; retrying") }) {
+				t.Fatalf("no read retry logged while Redis was down:\n%s", logs.String())
 			}
 			srv.Restart(t)
 			// Without persistence the restart lost the stream, the group and

@@ -16,6 +16,8 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
+
+	"github.com/pomocore/pomocore/internal/tool"
 )
 
 // clusterSlots is the number of hash slots of a Redis Cluster.
@@ -41,17 +43,15 @@ type Cluster struct {
 // serves each of the 16384 slots and every replica is in sync with its
 // master. Nodes use a 1s cluster-node-timeout so a replica takes over a
 // killed master within a few seconds. Redis Cluster needs at least 3
-// masters. The nodes are stopped when t ends.
+// masters. The nodes are stopped when t ends. Without redis-server or
+// redis-cli, t is skipped, or fails under CI=true (see tool.Require).
 func StartCluster(t testing.TB, masters, replicas int) *Cluster {
 	t.Helper()
 	if masters < 3 || replicas < 0 {
 		t.Fatalf("StartCluster(%d, %d): Redis Cluster needs at least 3 masters and no negative replicas", masters, replicas)
 	}
-	for _, bin := range []string{"redis-server", "redis-cli"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			t.Fatalf("%s not found: install redis-tools/redis-server (apt-get install -y redis-server redis-tools) or run ./scripts/test, which does", bin)
-		}
-	}
+	tool.Require(t, "redis-server")
+	tool.Require(t, "redis-cli")
 	n := masters * (1 + replicas)
 	c := &Cluster{replicas: replicas, clients: make(map[string]*goredis.Client, n), dead: map[string]bool{}}
 	for _, port := range clusterPorts(t, n) {

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/pomocore/pomocore/internal/eventually"
 )
 
 func TestClusterFailover(t *testing.T) {
@@ -96,19 +98,17 @@ func TestClusterFailover(t *testing.T) {
 // fails the test if it still fails after 10s.
 func retry(t *testing.T, cc *goredis.ClusterClient, f func(context.Context) error) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	var err error
+	if !eventually.Within(10*time.Second, func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		err := f(ctx)
+		err = f(ctx)
 		cancel()
-		if err == nil {
-			return
+		if err != nil {
+			t.Logf("after failover, retrying: %v", err)
+			cc.ReloadState(context.Background())
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after failover: %v", err)
-		}
-		t.Logf("after failover, retrying: %v", err)
-		cc.ReloadState(context.Background())
-		time.Sleep(50 * time.Millisecond)
+		return err == nil
+	}) {
+		t.Fatalf("after failover: %v", err)
 	}
 }

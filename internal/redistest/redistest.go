@@ -14,6 +14,8 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/pomocore/pomocore/internal/tool"
 )
 
 // Server is a redis-server process started for a test.
@@ -26,12 +28,11 @@ type Server struct {
 }
 
 // Start starts redis-server (Debian's package) on a free port with
-// persistence off, plus args, and stops it when t ends.
+// persistence off, plus args, and stops it when t ends. Without
+// redis-server, t is skipped, or fails under CI=true (see tool.Require).
 func Start(t testing.TB, args ...string) *Server {
 	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		t.Fatal("redis-server not found: install it (apt-get install -y redis-server) or run ./scripts/test, which does")
-	}
+	tool.Require(t, "redis-server")
 	s := &Server{port: freePort(t), dir: t.TempDir(), args: args}
 	s.start(t)
 	t.Cleanup(s.Stop)
@@ -137,9 +138,11 @@ func (s *Server) String() string { return fmt.Sprintf("redis-server %s", s.Addr(
 // StartSentinel starts a Redis Sentinel on a free port that monitors the
 // master at master under the name "mymaster" (quorum 1), and stops it when
 // t ends. It returns the Sentinel's address once the Sentinel names that
-// master.
+// master. Without redis-server, t is skipped, or fails under CI=true (see
+// tool.Require).
 func StartSentinel(t testing.TB, master string) string {
 	t.Helper()
+	tool.Require(t, "redis-server")
 	host, port, err := net.SplitHostPort(master)
 	if err != nil {
 		t.Fatal(err)
