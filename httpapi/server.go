@@ -53,6 +53,9 @@ type Config struct {
 	Taxonomy  *pomocore.Taxonomy
 	// Timeout bounds each request's calls to Redis and the store (default 5s).
 	Timeout time.Duration
+	// AdminToken, when set, enables POST /api/v1/unknowns/accept for
+	// requests that carry it as a bearer token (POMOCORE_ADMIN_TOKEN).
+	AdminToken string
 }
 
 // Deps are what the server reads.
@@ -64,6 +67,10 @@ type Deps struct {
 	Ready map[string]Pinger
 	Log   *slog.Logger
 	Now   func() time.Time
+	// Unknowns feeds the unknowns panel (none when nil); Patterns applies
+	// the suggestions an operator accepts there.
+	Unknowns *Unknowns
+	Patterns PatternEditor
 }
 
 // Server serves /metrics, /healthz, /readyz and the read API.
@@ -107,6 +114,7 @@ func New(cfg Config, deps Deps) *Server {
 	s.mux.HandleFunc("GET /api/v1/stats", s.stats)
 	s.mux.HandleFunc("GET /api/v1/leaderboards/{category}/{period}", s.top)
 	s.mux.HandleFunc("GET /api/v1/leaderboards/{category}/{period}/users/{userId}", s.user)
+	s.routeUnknowns()
 	return s
 }
 
