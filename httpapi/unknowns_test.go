@@ -183,7 +183,7 @@ func TestAcceptSuggestionRefusesBadRequests(t *testing.T) {
 		`{"host":"figma.com","app":"Figma","category":"Design"}`: http.StatusBadRequest,
 		`{"category":"Design"}`:                                  http.StatusBadRequest,
 		`{"host":"figma.com","category":"Design","x":1}`:         http.StatusBadRequest,
-		`not json`:                                               http.StatusBadRequest,
+		`not json`: http.StatusBadRequest,
 	} {
 		if got := post(t, ts.URL+"/api/v1/unknowns/accept", "tok", body); got != want {
 			t.Errorf("%s: %d, want %d", body, got, want)
