@@ -23,6 +23,7 @@ const (
 	SourceTitle   Source = "title"   // a title keyword rule
 	SourceCache   Source = "cache"   // a remembered earlier answer
 	SourceLLM     Source = "llm"     // the LLM fallback
+	SourceModel   Source = "model"   // the local learnt model (classify.Model)
 	SourceDefault Source = "default" // nothing matched
 )
 

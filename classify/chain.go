@@ -58,6 +58,17 @@ type ChainConfig struct {
 	// SendPath also sends the URL's path (without query or fragment); by
 	// default only the host leaves the process.
 	SendPath bool
+	// ModelThreshold is the least confidence at which the model (SetModel)
+	// answers an unknown activity the cache does not, instead of the
+	// fallback (default 0.9; above 1 it never answers). The model answers
+	// only Categories, never Default.
+	ModelThreshold float64
+	// OnAnswer, when set, is told each answer of the model and each fresh
+	// answer of the fallback (not those from the cache), e.g. to promote
+	// answers given consistently into patterns. It is called on the
+	// Classify path and from the workers, concurrently: it must be quick
+	// and must not block.
+	OnAnswer func(Answered)
 	// Now is the clock (default time.Now); Sleep waits (default a timer).
 	Now   func() time.Time
 	Sleep func(ctx context.Context, d time.Duration) error
@@ -88,6 +99,9 @@ func (c ChainConfig) withDefaults() ChainConfig {
 	if c.Default == "" {
 		c.Default = pomocore.Uncategorized
 	}
+	if c.ModelThreshold == 0 {
+		c.ModelThreshold = 0.9
+	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -100,7 +114,28 @@ func (c ChainConfig) withDefaults() ChainConfig {
 // ChainStats counts what a Chain did.
 type ChainStats struct {
 	Calls, Failures, Answered, CacheHits, Dropped int64
-	BreakerOpen                                   bool
+	// ModelAnswers counts unknowns the model answered (confident enough);
+	// ModelAbstained those it was asked about and left to the cache or
+	// the fallback (below ModelThreshold, or the default category).
+	ModelAnswers, ModelAbstained int64
+	BreakerOpen                  bool
+}
+
+// Answered is one answer of the model or the fallback, as ChainConfig's
+// OnAnswer is told it.
+type Answered struct {
+	// Key identifies the activity asked about (app, host, path and title
+	// as the chain compares them): answers with the same key are one
+	// activity seen again.
+	Key string
+	// App is the activity's app name (sanitised), Host its URL's host
+	// (lower case, without "www."; empty without a URL).
+	App, Host string
+	Category  string
+	// Source is pomocore.SourceModel or pomocore.SourceLLM.
+	Source pomocore.Source
+	// Confidence is the model's probability; 1 for the fallback.
+	Confidence float64
 }
 
 // Chain classifies with the Matcher first; an activity it does not know is
@@ -112,6 +147,7 @@ type ChainStats struct {
 type Chain struct {
 	cfg      ChainConfig
 	matcher  atomic.Pointer[Matcher]
+	model    atomic.Pointer[Model]
 	fallback Fallback
 	known    map[string]bool
 
@@ -128,6 +164,7 @@ type Chain struct {
 	openAt int64 // unix nanos the breaker closes again; 0 when closed
 
 	calls, failures, answered, hits, dropped atomic.Int64
+	modelAnswers, modelAbstained             atomic.Int64
 }
 
 type queued struct {
@@ -164,6 +201,10 @@ func NewChain(m *Matcher, f Fallback, cfg ChainConfig) *Chain {
 // SetMatcher swaps the pattern matcher (after a pattern reload).
 func (c *Chain) SetMatcher(m *Matcher) { c.matcher.Store(m) }
 
+// SetModel swaps the model that answers unknown activities before the
+// fallback (nil: none), atomically: a Classify sees the old or the new one.
+func (c *Chain) SetModel(m *Model) { c.model.Store(m) }
+
 // Close stops the workers and waits for them; unanswered keys are dropped.
 func (c *Chain) Close() {
 	c.stop()
@@ -173,7 +214,8 @@ func (c *Chain) Close() {
 // Stats returns the chain's counters.
 func (c *Chain) Stats() ChainStats {
 	return ChainStats{Calls: c.calls.Load(), Failures: c.failures.Load(), Answered: c.answered.Load(),
-		CacheHits: c.hits.Load(), Dropped: c.dropped.Load(), BreakerOpen: c.breakerOpen()}
+		CacheHits: c.hits.Load(), Dropped: c.dropped.Load(), BreakerOpen: c.breakerOpen(),
+		ModelAnswers: c.modelAnswers.Load(), ModelAbstained: c.modelAbstained.Load()}
 }
 
 // Remember stores an answer learnt elsewhere (e.g. a categorized_data
@@ -183,13 +225,25 @@ func (c *Chain) Remember(app, url, title, category string) {
 	c.put(key, category)
 }
 
-// Classify implements the pipeline's Classifier.
+// Classify implements the pipeline's Classifier: the patterns, then the
+// remembered fallback answers, then the model when it is confident enough,
+// then the default while the fallback is asked in the background.
 func (c *Chain) Classify(app, url, title string) pomocore.Classification {
 	cls := c.matcher.Load().Classify(app, url, title)
-	if cls.Source != pomocore.SourceDefault || c.fallback == nil {
+	if cls.Source != pomocore.SourceDefault {
+		return cls
+	}
+	model := c.model.Load()
+	if c.fallback == nil && model == nil {
 		return cls
 	}
 	key, q := c.key(app, url, title)
+	if c.fallback == nil {
+		if mc, ok := c.askModel(model, key, q, app, url, title); ok {
+			return mc
+		}
+		return cls
+	}
 	c.mu.Lock()
 	if el, ok := c.cache[key]; ok {
 		c.lru.MoveToFront(el)
@@ -198,6 +252,11 @@ func (c *Chain) Classify(app, url, title string) pomocore.Classification {
 		c.hits.Add(1)
 		return pomocore.Classification{Category: cat, Source: pomocore.SourceCache}
 	}
+	c.mu.Unlock()
+	if mc, ok := c.askModel(model, key, q, app, url, title); ok {
+		return mc
+	}
+	c.mu.Lock()
 	if c.inflight[key] {
 		c.mu.Unlock()
 		return cls
@@ -213,6 +272,26 @@ func (c *Chain) Classify(app, url, title string) pomocore.Classification {
 		c.mu.Unlock()
 	}
 	return cls
+}
+
+// askModel asks the model (when there is one) about an unknown activity
+// and returns its answer when it is confident enough and one of the
+// chain's categories other than the default.
+func (c *Chain) askModel(m *Model, key string, q Query, app, url, title string) (pomocore.Classification, bool) {
+	if m == nil {
+		return pomocore.Classification{}, false
+	}
+	p := m.Predict(app, url, title)
+	if p.Confidence < c.cfg.ModelThreshold || !c.known[p.Category] || p.Category == c.cfg.Default {
+		c.modelAbstained.Add(1)
+		return pomocore.Classification{}, false
+	}
+	c.modelAnswers.Add(1)
+	if c.cfg.OnAnswer != nil {
+		c.cfg.OnAnswer(Answered{Key: key, App: q.App, Host: q.Host, Category: p.Category,
+			Source: pomocore.SourceModel, Confidence: p.Confidence})
+	}
+	return pomocore.Classification{Category: p.Category, Source: pomocore.SourceModel}, true
 }
 
 func (c *Chain) key(app, url, title string) (string, Query) {
@@ -325,6 +404,10 @@ func (c *Chain) ask(batch []queued) {
 		}
 		c.put(b.key, cat)
 		c.answered.Add(1)
+		if c.cfg.OnAnswer != nil && cat != c.cfg.Default {
+			c.cfg.OnAnswer(Answered{Key: b.key, App: b.q.App, Host: b.q.Host, Category: cat,
+				Source: pomocore.SourceLLM, Confidence: 1})
+		}
 	}
 }
 

@@ -1,0 +1,115 @@
+package learn
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/pomocore/pomocore/classify"
+)
+
+// Config tunes the learning loop. Zero values take the defaults; Validate
+// reports settings that cannot work.
+type Config struct {
+	// Interval is how often Trainer.Run retrains and Promoter.Run promotes
+	// (default 6h, at least 1m). The wiring makes the ticker.
+	Interval time.Duration
+	// Threshold is the confidence the model must reach to answer (that of
+	// classify.ChainConfig.ModelThreshold), at which the held-out coverage
+	// and accuracy are reported (default 0.9, in (0, 1]).
+	Threshold float64
+	// HoldOutPercent of the examples (by a hash of the activity) are held
+	// out of training to measure the model and calibrate its confidence
+	// (default 20, 1..50).
+	HoldOutPercent int
+	// MaxLabels bounds the trusted labels read per training (default
+	// 100,000, at least 0 (-1: none)).
+	MaxLabels int
+	// Train tunes the model's training (classify.TrainOptions defaults).
+	Train classify.TrainOptions
+
+	// Promote turns answers given consistently into patterns (off by
+	// default).
+	Promote bool
+	// MinCount is how many different activities of one domain or app must
+	// have been answered, all with the same category, before it is
+	// promoted (default 5, at least 2).
+	MinCount int
+	// MinConfidence is the least confidence an answer must have to count
+	// (default 0.95, in (0, 1]; LLM answers count as 1).
+	MinConfidence float64
+	// MaxCandidates bounds the domains and apps tracked for promotion
+	// (default 10,000); more are not tracked until a promotion or a restart
+	// frees room.
+	MaxCandidates int
+}
+
+func (c Config) withDefaults() Config {
+	if c.Interval == 0 {
+		c.Interval = 6 * time.Hour
+	}
+	if c.Threshold == 0 {
+		c.Threshold = 0.9
+	}
+	if c.HoldOutPercent == 0 {
+		c.HoldOutPercent = 20
+	}
+	if c.MaxLabels == 0 {
+		c.MaxLabels = 100000
+	}
+	if c.MinCount == 0 {
+		c.MinCount = 5
+	}
+	if c.MinConfidence == 0 {
+		c.MinConfidence = 0.95
+	}
+	if c.MaxCandidates == 0 {
+		c.MaxCandidates = 10000
+	}
+	return c
+}
+
+// ConfigError is one setting of a Config that cannot work: Field is the
+// Config field's name, so that a caller can name its own setting for it.
+type ConfigError struct {
+	Field string
+	Msg   string
+}
+
+// Error returns "Field: Msg".
+func (e *ConfigError) Error() string { return e.Field + ": " + e.Msg }
+
+// Validate reports settings that cannot work, each as a *ConfigError
+// (joined).
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, &ConfigError{Field: field, Msg: fmt.Sprintf(format, args...)})
+	}
+	if c.Interval < time.Minute {
+		bad("Interval", "%v: want >= 1m", c.Interval)
+	}
+	if !(c.Threshold > 0 && c.Threshold <= 1) {
+		bad("Threshold", "%v: want 0 < threshold <= 1", c.Threshold)
+	}
+	if c.HoldOutPercent < 1 || c.HoldOutPercent > 50 {
+		bad("HoldOutPercent", "%d: want 1..50", c.HoldOutPercent)
+	}
+	if c.MaxLabels < -1 {
+		bad("MaxLabels", "%d: want >= -1", c.MaxLabels)
+	}
+	if c.MinCount < 2 {
+		bad("MinCount", "%d: want >= 2", c.MinCount)
+	}
+	if !(c.MinConfidence > 0 && c.MinConfidence <= 1) {
+		bad("MinConfidence", "%v: want 0 < confidence <= 1", c.MinConfidence)
+	}
+	if c.MaxCandidates < 1 {
+		bad("MaxCandidates", "%d: want >= 1", c.MaxCandidates)
+	}
+	if c.Train.Epochs < 0 || c.Train.LearningRate < 0 || c.Train.L2 < 0 {
+		bad("Train", "epochs, learning rate and L2 must not be negative")
+	}
+	return errors.Join(errs...)
+}
