@@ -29,11 +29,3 @@ type UsageLog struct {
 	Timestamp   float64
 	Duration    float64
 }
-
-// DocumentCounts counts a store's categorized_data and pomodoro_usage_log
-// documents, in all and with a category set (a non-zero categoryId), for
-// the benchmark's verification.
-type DocumentCounts struct {
-	CategorizedData, CategorizedDataWithCategory int64
-	UsageLogs, UsageLogsWithCategory             int64
-}

@@ -9,7 +9,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
+	"sort"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -56,6 +59,10 @@ type Config struct {
 	// AdminToken, when set, enables POST /api/v1/unknowns/accept for
 	// requests that carry it as a bearer token (POMOCORE_ADMIN_TOKEN).
 	AdminToken string
+	// StatsTTL is how long an /api/v1/stats answer is served again before
+	// the metrics are gathered anew (default 1s; each gathering reads the
+	// group's state from Redis).
+	StatsTTL time.Duration
 }
 
 // Deps are what the server reads.
@@ -78,6 +85,10 @@ type Server struct {
 	cfg  Config
 	deps Deps
 	mux  *http.ServeMux
+
+	statsMu   sync.Mutex
+	statsAt   time.Time
+	statsBody map[string]any
 }
 
 // New returns the server's handler set.
@@ -91,11 +102,18 @@ func New(cfg Config, deps Deps) *Server {
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
+	if cfg.StatsTTL == 0 {
+		cfg.StatsTTL = time.Second
+	}
 	if deps.Log == nil {
 		deps.Log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{cfg: cfg, deps: deps, mux: http.NewServeMux()}
-	s.mux.Handle("GET /metrics", promhttp.HandlerFor(deps.Gatherer, promhttp.HandlerOpts{}))
+	// A collector that fails is reported in the log and leaves its metrics
+	// out; the others are still served (the group collector serves its
+	// last values, marked stale, when Redis does not answer).
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(deps.Gatherer, promhttp.HandlerOpts{
+		ErrorHandling: promhttp.ContinueOnError, ErrorLog: slogPrinter{deps.Log}}))
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -150,9 +168,29 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	return nil
 }
 
+// slogPrinter logs promhttp's errors at warn level.
+type slogPrinter struct{ log *slog.Logger }
+
+// Println implements promhttp.Logger.
+func (p slogPrinter) Println(v ...any) { p.log.Warn("serving /metrics", "err", fmt.Sprint(v...)) }
+
 // stats summarises the metrics for the live page: counters since start,
-// the group's backlog, and activities per category.
+// the group's backlog, and activities per category. An answer is served
+// again for Config.StatsTTL.
 func (s *Server) stats(w http.ResponseWriter, r *http.Request) {
+	s.statsMu.Lock()
+	defer s.statsMu.Unlock()
+	now := s.deps.Now()
+	if s.statsBody != nil && now.Sub(s.statsAt) < s.cfg.StatsTTL && !now.Before(s.statsAt) {
+		writeJSON(w, http.StatusOK, s.statsBody)
+		return
+	}
+	s.statsBody, s.statsAt = s.gatherStats(), now
+	writeJSON(w, http.StatusOK, s.statsBody)
+}
+
+// gatherStats gathers the metrics /api/v1/stats summarises.
+func (s *Server) gatherStats() map[string]any {
 	families, err := s.deps.Gatherer.Gather()
 	if err != nil {
 		s.deps.Log.Warn("gathering metrics for /api/v1/stats", "err", err)
@@ -182,38 +220,82 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	return map[string]any{
 		"read": sum("pomocore_events_read_total"), "committed": sum("pomocore_events_committed_total"),
 		"deadLettered": sum("pomocore_events_dead_lettered_total"), "lag": sum("pomocore_group_lag"),
 		"pending": sum("pomocore_group_pending"), "byCategory": byCategory,
-	})
+		"groupStale": sum("pomocore_group_stale") > 0,
+	}
 }
 
+// ready checks every dependency at once, each within Config.Timeout, and
+// answers 200 or 503 with per check "ok" or "unavailable", "failed" (the
+// parts that failed: the Ready names, "redis" for the group check) and
+// "errors" (what each failed check said).
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.Timeout)
 	defer cancel()
-	status := map[string]string{}
-	ok := true
+	type check struct {
+		name, part string
+		run        func(context.Context) error
+	}
+	var checks []check
 	for name, ping := range s.deps.Ready {
-		if err := ping(ctx); err != nil {
-			status[name] = "unavailable"
-			ok = false
-			s.deps.Log.Warn("not ready", "dependency", name, "err", err)
-		} else {
-			status[name] = "ok"
-		}
+		checks = append(checks, check{name, name, ping})
 	}
 	if s.deps.Group != nil {
-		if _, err := s.deps.Group.GroupState(ctx); err != nil {
-			status["group"] = "unavailable"
-			ok = false
-		} else {
-			status["group"] = "ok"
+		checks = append(checks, check{"group", "redis", func(ctx context.Context) error {
+			_, err := s.deps.Group.GroupState(ctx)
+			return err
+		}})
+	}
+	// Each check answers by the deadline, whether or not its client
+	// honours ctx (a check still running then is unavailable).
+	results := make(chan struct {
+		i   int
+		err error
+	}, len(checks))
+	for i, c := range checks {
+		go func() {
+			results <- struct {
+				i   int
+				err error
+			}{i, c.run(ctx)}
+		}()
+	}
+	errs := make([]error, len(checks))
+	for i := range errs {
+		errs[i] = fmt.Errorf("no answer within %v", s.cfg.Timeout)
+	}
+	for range checks {
+		select {
+		case r := <-results:
+			errs[r.i] = r.err
+			continue
+		case <-ctx.Done():
 		}
+		break
+	}
+	status := map[string]any{}
+	var failed []string
+	messages := map[string]string{}
+	for i, c := range checks {
+		if errs[i] == nil {
+			status[c.name] = "ok"
+			continue
+		}
+		status[c.name] = "unavailable"
+		messages[c.name] = errs[i].Error()
+		if !slices.Contains(failed, c.part) {
+			failed = append(failed, c.part)
+		}
+		s.deps.Log.Warn("not ready", "dependency", c.name, "part", c.part, "err", errs[i])
 	}
 	code := http.StatusOK
-	if !ok {
+	if len(failed) > 0 {
 		code = http.StatusServiceUnavailable
+		sort.Strings(failed)
+		status["failed"], status["errors"] = failed, messages
 	}
 	writeJSON(w, code, status)
 }
@@ -339,11 +421,24 @@ func writeError(w http.ResponseWriter, code int, err error) {
 }
 
 // GroupCollector exports the consumer group's lag, pending count and
-// oldest pending age, read from Redis on each scrape.
+// oldest pending age, read from Redis on each scrape within Timeout. When
+// Redis does not answer in time (or fails), a scrape still answers at once:
+// with the last values read, and pomocore_group_stale at 1 (0 when the
+// values are fresh). A read still running from an earlier scrape is not
+// doubled: later scrapes serve the last values until it ends. Safe for
+// concurrent use.
 type GroupCollector struct {
-	group                GroupInspector
-	timeout              time.Duration
-	lag, pending, oldest *prometheus.Desc
+	// Timeout bounds one read of the group's state (default 500ms, so that
+	// a scrape answers within a second); set it before registering.
+	Timeout time.Duration
+
+	group                       GroupInspector
+	lag, pending, oldest, stale *prometheus.Desc
+
+	mu       sync.Mutex
+	last     GroupState
+	known    bool // last holds a value read once
+	inFlight bool // a read is running
 }
 
 // NewGroupCollector returns a collector over g; register it in the registry.
@@ -351,10 +446,11 @@ func NewGroupCollector(g GroupInspector) *GroupCollector {
 	d := func(name, help string) *prometheus.Desc {
 		return prometheus.NewDesc("pomocore_group_"+name, help, nil, nil)
 	}
-	return &GroupCollector{group: g, timeout: 3 * time.Second,
+	return &GroupCollector{group: g, Timeout: 500 * time.Millisecond,
 		lag:     d("lag", "Entries not yet delivered to the consumer group (-1 when Redis cannot tell)."),
 		pending: d("pending", "Entries delivered and not yet acknowledged."),
-		oldest:  d("oldest_pending_seconds", "Age of the oldest pending entry.")}
+		oldest:  d("oldest_pending_seconds", "Age of the oldest pending entry."),
+		stale:   d("stale", "1 when Redis did not answer the last scrape in time and the group gauges are the last values read (0: fresh).")}
 }
 
 // Describe implements prometheus.Collector.
@@ -362,18 +458,64 @@ func (c *GroupCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.lag
 	ch <- c.pending
 	ch <- c.oldest
+	ch <- c.stale
 }
 
 // Collect implements prometheus.Collector.
 func (c *GroupCollector) Collect(ch chan<- prometheus.Metric) {
-	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
-	defer cancel()
-	st, err := c.group.GroupState(ctx)
-	if err != nil {
-		ch <- prometheus.NewInvalidMetric(c.lag, err)
-		return
+	fresh := c.read()
+	c.mu.Lock()
+	st, known := c.last, c.known
+	c.mu.Unlock()
+	if known {
+		ch <- prometheus.MustNewConstMetric(c.lag, prometheus.GaugeValue, float64(st.Lag))
+		ch <- prometheus.MustNewConstMetric(c.pending, prometheus.GaugeValue, float64(st.Pending))
+		ch <- prometheus.MustNewConstMetric(c.oldest, prometheus.GaugeValue, st.OldestPending.Seconds())
 	}
-	ch <- prometheus.MustNewConstMetric(c.lag, prometheus.GaugeValue, float64(st.Lag))
-	ch <- prometheus.MustNewConstMetric(c.pending, prometheus.GaugeValue, float64(st.Pending))
-	ch <- prometheus.MustNewConstMetric(c.oldest, prometheus.GaugeValue, st.OldestPending.Seconds())
+	stale := 1.0
+	if fresh {
+		stale = 0
+	}
+	ch <- prometheus.MustNewConstMetric(c.stale, prometheus.GaugeValue, stale)
+}
+
+// read reads the group's state into last within Timeout and reports
+// whether it did.
+func (c *GroupCollector) read() bool {
+	timeout := c.Timeout
+	if timeout <= 0 {
+		timeout = 500 * time.Millisecond
+	}
+	c.mu.Lock()
+	if c.inFlight {
+		c.mu.Unlock()
+		return false
+	}
+	c.inFlight = true
+	c.mu.Unlock()
+	ok := make(chan bool, 1)
+	go func() {
+		defer func() {
+			c.mu.Lock()
+			c.inFlight = false
+			c.mu.Unlock()
+		}()
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		st, err := c.group.GroupState(ctx)
+		if err == nil {
+			c.mu.Lock()
+			c.last, c.known = st, true
+			c.mu.Unlock()
+		}
+		ok <- err == nil
+	}()
+	t := time.NewTimer(timeout + 100*time.Millisecond) // the read honours ctx; this bounds one that does not
+	defer t.Stop()
+	select {
+	case fresh := <-ok:
+		return fresh
+	case <-t.C:
+		return false
+	}
 }

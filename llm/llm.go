@@ -62,7 +62,7 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("categories: none"))
 	}
 	if c.Timeout < 0 {
-		errs = append(errs, fmt.Errorf("timeout %v: want > 0", c.Timeout))
+		errs = append(errs, fmt.Errorf("timeout %v: want >= 0 (0: the default)", c.Timeout))
 	}
 	return errors.Join(errs...)
 }

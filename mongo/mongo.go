@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/event"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
@@ -67,6 +68,18 @@ type Config struct {
 	// Logger receives warnings, e.g. an index that could not be created
 	// (default: discarded).
 	Logger *slog.Logger
+	// PerDocument chooses how documents named by id are updated: "off", one
+	// updateMany per target value with `_id: {$in: [...]}` (the fewest
+	// commands, for MongoDB, which serves the $in from the _id index); "on",
+	// one update statement per document with `_id: <id>` (upserting, so
+	// that no lookup of missing ids is needed), MaxStatements per command,
+	// for servers that scan the collection for an $in (FerretDB 1.x); "auto"
+	// (the default), "on" when the server's buildInfo names FerretDB, else
+	// "off".
+	PerDocument string
+
+	// monitor, set by tests only, observes the commands sent.
+	monitor *event.CommandMonitor
 }
 
 // defaultZone is the main server's JVM zone.
@@ -100,6 +113,9 @@ func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	if c.PerDocument == "" {
+		c.PerDocument = "auto"
+	}
 	return c
 }
 
@@ -117,7 +133,7 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("database: empty"))
 	}
 	if c.Timeout < 0 {
-		errs = append(errs, fmt.Errorf("timeout %v: want > 0", c.Timeout))
+		errs = append(errs, fmt.Errorf("timeout %v: want >= 0 (0: the default)", c.Timeout))
 	}
 	if c.MaxStatements < 1 || c.MaxStatements > 99 {
 		errs = append(errs, fmt.Errorf("max statements %d: want 1..99", c.MaxStatements))
@@ -127,6 +143,9 @@ func (c Config) Validate() error {
 	}
 	if c.InsertBatch < 1 {
 		errs = append(errs, fmt.Errorf("insert batch %d: want >= 1", c.InsertBatch))
+	}
+	if !slices.Contains([]string{"auto", "on", "off"}, c.PerDocument) {
+		errs = append(errs, fmt.Errorf("per document %q: want auto, on or off", c.PerDocument))
 	}
 	return errors.Join(errs...)
 }
@@ -158,6 +177,9 @@ type Store struct {
 	// store creating one key at once would create it twice. Instances
 	// racing may still; a key's document is then its smallest id.
 	resolving chan struct{}
+	// perDoc: documents named by id are updated one statement each
+	// (Config.PerDocument).
+	perDoc bool
 }
 
 // Open connects, pings, and creates the indexes the store's reads use.
@@ -171,8 +193,16 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("mongo: %w", err)
 	}
 	cfg = cfg.withDefaults()
-	client, err := mongo.Connect(options.Client().ApplyURI(cfg.URI).SetTimeout(cfg.Timeout).
-		SetConnectTimeout(cfg.Timeout).SetServerSelectionTimeout(cfg.Timeout).SetAppName("pomocore"))
+	// Timeout is the client's operation timeout (CSOT): every command but
+	// the cursor-returning find and aggregate carries the time left as
+	// maxTimeMS, so that the server abandons what the client abandoned;
+	// Save's finds go through RunCommandCursor to carry it too (find).
+	opts := options.Client().ApplyURI(cfg.URI).SetTimeout(cfg.Timeout).
+		SetConnectTimeout(cfg.Timeout).SetServerSelectionTimeout(cfg.Timeout).SetAppName("pomocore")
+	if cfg.monitor != nil {
+		opts.SetMonitor(cfg.monitor)
+	}
+	client, err := mongo.Connect(opts)
 	if err != nil {
 		return nil, fmt.Errorf("mongo: connect: %w", redactErr(err, cfg.URI))
 	}
@@ -183,6 +213,17 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err := s.Ping(ctx); err != nil {
 		_ = client.Disconnect(context.Background())
 		return nil, err
+	}
+	s.perDoc = cfg.PerDocument == "on"
+	if cfg.PerDocument == "auto" {
+		var info bson.Raw
+		if err := db.RunCommand(ctx, bson.D{{Key: "buildInfo", Value: 1}}).Decode(&info); err != nil {
+			cfg.Logger.Warn("mongo: buildInfo failed; updating documents named by id with $in", "err", redactErr(err, cfg.URI).Error())
+		} else if v, err := info.LookupErr("ferretdbVersion"); err == nil {
+			s.perDoc = true
+			cfg.Logger.Info("mongo: the server is FerretDB, which scans the collection for an _id $in: updating documents named by id one statement each",
+				"ferretdb", v.String())
+		}
 	}
 	// One command per index: FerretDB v1.24 dropped the connection on one
 	// createIndexes of two indexes that both already existed.
@@ -391,10 +432,19 @@ type target struct {
 // insertMany of the new usage logs or one bulk update of the named ones, and
 // lookups and inserts only for (app, url, title) keys this store has not
 // seen before.
-func (s *Store) Save(ctx context.Context, records []pipeline.Record) error {
+//
+// A command that timed out returns an error that wraps
+// context.DeadlineExceeded (the pipeline then counts it as a timeout, not
+// as a refusal).
+func (s *Store) Save(ctx context.Context, records []pipeline.Record) (err error) {
 	if len(records) == 0 {
 		return nil
 	}
+	defer func() {
+		if err != nil && mongo.IsTimeout(err) && !errors.Is(err, context.DeadlineExceeded) {
+			err = fmt.Errorf("%w (%w)", err, context.DeadlineExceeded)
+		}
+	}()
 	// 1. categorized_data: the last record naming a document decides it.
 	decide := map[bson.ObjectID]int{} // document -> record index
 	lastByKey := map[key]int{}
@@ -539,8 +589,10 @@ func (s *Store) saveCategorized(ctx context.Context, records []pipeline.Record, 
 		return nil
 	}
 	updates := make([]update, 0, len(groups))
+	create := func(id bson.ObjectID) any { return cdDocOf(id, &records[decide[id]]) }
 	for t, ids := range groups {
-		updates = append(updates, update{ids: ids, set: bson.D{{Key: "categoryId", Value: t.category}, {Key: fieldLLMBased, Value: t.llm}}})
+		updates = append(updates, update{ids: ids, set: bson.D{{Key: "categoryId", Value: t.category}, {Key: fieldLLMBased, Value: t.llm}},
+			insert: create})
 	}
 	missing, err := s.updateMany(ctx, s.cd, updates)
 	if err != nil {
@@ -589,15 +641,12 @@ func (s *Store) findKeys(ctx context.Context, keys []key) (map[key]cdDoc, error)
 			or = append(or, bson.D{{Key: "app", Value: k.app}, {Key: "url", Value: url}, {Key: "title", Value: k.title}})
 		}
 		s.commands.Add(1)
-		cur, err := s.cd.Find(ctx, bson.D{{Key: "$or", Value: or}}, options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}).
-			SetProjection(bson.D{{Key: "_id", Value: 1}, {Key: "app", Value: 1}, {Key: "url", Value: 1}, {Key: "title", Value: 1},
-				{Key: "categoryId", Value: 1}, {Key: fieldLLMBased, Value: 1}, {Key: fieldOldLLMBased, Value: 1}}))
-		if err != nil {
-			return nil, fmt.Errorf("mongo: find categorized_data: %w", err)
-		}
 		var docs []cdDoc
-		if err := cur.All(ctx, &docs); err != nil {
-			return nil, fmt.Errorf("mongo: read categorized_data: %w", err)
+		if err := s.find(ctx, s.cd, bson.D{{Key: "$or", Value: or}},
+			bson.D{{Key: "_id", Value: 1}, {Key: "app", Value: 1}, {Key: "url", Value: 1}, {Key: "title", Value: 1},
+				{Key: "categoryId", Value: 1}, {Key: fieldLLMBased, Value: 1}, {Key: fieldOldLLMBased, Value: 1}},
+			bson.D{{Key: "_id", Value: 1}}, &docs); err != nil {
+			return nil, fmt.Errorf("mongo: find categorized_data: %w", err)
 		}
 		for _, d := range docs {
 			k := key{d.App, d.URL, d.Title}
@@ -670,7 +719,7 @@ func (s *Store) saveLogs(ctx context.Context, records []pipeline.Record, keyIDs 
 		if !t.cd.IsZero() {
 			set = append(set, bson.E{Key: fieldCategorizedID, Value: t.cd})
 		}
-		ups = append(ups, update{ids: groups[t], set: set})
+		ups = append(ups, update{ids: groups[t], set: set, insert: func(id bson.ObjectID) any { return full(last[id]) }})
 	}
 	missing, err := s.updateMany(ctx, s.logs, ups)
 	if err != nil {
@@ -688,10 +737,51 @@ func (s *Store) saveLogs(ctx context.Context, records []pipeline.Record, keyIDs 
 	return nil
 }
 
-// update sets set on the documents with ids.
+// update sets set on the documents with ids. insert, when set, is the
+// whole document of an id that does not exist yet: per document, it is
+// upserted ($setOnInsert of its other fields) rather than reported missing.
 type update struct {
-	ids []bson.ObjectID
-	set bson.D
+	ids    []bson.ObjectID
+	set    bson.D
+	insert func(id bson.ObjectID) any
+}
+
+// onInsert returns doc's fields but _id and those of set.
+func onInsert(doc any, set bson.D) (bson.D, error) {
+	raw, err := bson.Marshal(doc)
+	if err != nil {
+		return nil, err
+	}
+	var all bson.D
+	if err := bson.Unmarshal(raw, &all); err != nil {
+		return nil, err
+	}
+	out := make(bson.D, 0, len(all))
+	for _, e := range all {
+		if e.Key != "_id" && !slices.ContainsFunc(set, func(s bson.E) bool { return s.Key == e.Key }) {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+// find runs a find command and decodes every document it returns into
+// out. Through RunCommandCursor rather than Collection.Find, which omits
+// maxTimeMS (DRIVERS-2722): the command carries the client's timeout, so
+// the server stops a find the client gave up on.
+func (s *Store) find(ctx context.Context, coll *mongo.Collection, filter, projection, sort bson.D, out any) error {
+	cmd := bson.D{{Key: "find", Value: coll.Name()}, {Key: "filter", Value: filter}}
+	if projection != nil {
+		cmd = append(cmd, bson.E{Key: "projection", Value: projection})
+	}
+	if sort != nil {
+		cmd = append(cmd, bson.E{Key: "sort", Value: sort})
+	}
+	cur, err := coll.Database().RunCommandCursor(ctx, cmd)
+	if err != nil {
+		return err
+	}
+	return cur.All(ctx, out)
 }
 
 // updateMany applies updates as updateMany statements (MaxIDs ids each) in
@@ -699,10 +789,32 @@ type update struct {
 // that matched no document: found with finds of MaxIDs ids only when the
 // writes matched fewer documents than they named. An id appears in one
 // update at most.
+//
+// Per document (Config.PerDocument), each id is one updateOne statement
+// filtered on _id alone, upserting the update's insert document: nothing
+// is reported missing.
 func (s *Store) updateMany(ctx context.Context, coll *mongo.Collection, updates []update) ([]bson.ObjectID, error) {
 	var models []mongo.WriteModel
 	var all []bson.ObjectID
 	for _, u := range updates {
+		if s.perDoc {
+			for _, id := range u.ids {
+				m := mongo.NewUpdateOneModel().SetFilter(bson.D{{Key: "_id", Value: id}})
+				upd := bson.D{{Key: "$set", Value: u.set}}
+				if u.insert != nil {
+					soi, err := onInsert(u.insert(id), u.set)
+					if err != nil {
+						return nil, err
+					}
+					if len(soi) > 0 {
+						upd = append(upd, bson.E{Key: "$setOnInsert", Value: soi})
+					}
+					m.SetUpsert(true)
+				}
+				models = append(models, m.SetUpdate(upd))
+			}
+			continue
+		}
 		for chunk := range slices.Chunk(u.ids, s.cfg.MaxIDs) {
 			models = append(models, mongo.NewUpdateManyModel().
 				SetFilter(bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: chunk}}}}).
@@ -720,20 +832,16 @@ func (s *Store) updateMany(ctx context.Context, coll *mongo.Collection, updates 
 		}
 		matched += res.MatchedCount
 	}
-	if matched == int64(len(all)) {
+	if s.perDoc || matched == int64(len(all)) {
 		return nil, nil
 	}
 	var missing []bson.ObjectID
 	for chunk := range slices.Chunk(all, s.cfg.MaxIDs) {
 		s.commands.Add(1)
-		cur, err := coll.Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: chunk}}}}, options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}))
-		if err != nil {
-			return nil, err
-		}
 		var found []struct {
 			ID bson.ObjectID `bson:"_id"`
 		}
-		if err := cur.All(ctx, &found); err != nil {
+		if err := s.find(ctx, coll, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: chunk}}}}, bson.D{{Key: "_id", Value: 1}}, nil, &found); err != nil {
 			return nil, err
 		}
 		have := make(map[bson.ObjectID]bool, len(found))
@@ -774,6 +882,36 @@ func (s *Store) insert(ctx context.Context, coll *mongo.Collection, docs []any) 
 		}
 	}
 	return dups, nil
+}
+
+// PartitionCollection records which input stream owns each partition
+// (ClaimPartition): {_id: partition, stream, claimedAt}.
+const PartitionCollection = "pomocore_partition"
+
+// ClaimPartition implements pipeline.PartitionClaimer with the collection
+// pomocore_partition (an insert on _id, then a read of the owner). To give
+// a partition to another stream, delete its document:
+// db.pomocore_partition.deleteOne({_id: N}).
+func (s *Store) ClaimPartition(ctx context.Context, partition uint8, stream string) error {
+	coll := s.logs.Database().Collection(PartitionCollection)
+	s.commands.Add(2)
+	_, err := coll.InsertOne(ctx, bson.D{{Key: "_id", Value: int32(partition)}, {Key: "stream", Value: stream},
+		{Key: "claimedAt", Value: time.Now().UTC()}})
+	if err != nil && !mongo.IsDuplicateKeyError(err) {
+		return fmt.Errorf("mongo: claim partition %d: %w", partition, err)
+	}
+	var owner struct {
+		Stream string `bson:"stream"`
+	}
+	if err := coll.FindOne(ctx, bson.D{{Key: "_id", Value: int32(partition)}}).Decode(&owner); err != nil {
+		return fmt.Errorf("mongo: claim partition %d: %w", partition, err)
+	}
+	if owner.Stream != stream {
+		return fmt.Errorf("mongo: %w: partition %d belongs to input stream %q in this database, so stream %q would overwrite its usage logs; "+
+			"give this stream another partition, or, if %q is gone for good, delete its claim: db.%s.deleteOne({_id: %d})",
+			pipeline.ErrPartitionTaken, partition, owner.Stream, stream, owner.Stream, PartitionCollection, partition)
+	}
+	return nil
 }
 
 // LoadPatterns implements pipeline.Patterns.
@@ -897,37 +1035,6 @@ func (s *Store) LLMAnswers(ctx context.Context, limit int) ([]pomocore.Categoriz
 	return out, nil
 }
 
-// Snapshot returns every categorized_data and usage-log document, sorted by
-// id (for tests and verification; it reads whole collections).
-func (s *Store) Snapshot(ctx context.Context) ([]pomocore.CategorizedData, []pomocore.UsageLog, error) {
-	sorted := options.Find().SetSort(bson.D{{Key: "_id", Value: 1}})
-	cur, err := s.cd.Find(ctx, bson.D{}, sorted)
-	if err != nil {
-		return nil, nil, fmt.Errorf("mongo: snapshot: %w", err)
-	}
-	var cds []cdDoc
-	if err := cur.All(ctx, &cds); err != nil {
-		return nil, nil, fmt.Errorf("mongo: snapshot: %w", err)
-	}
-	cur, err = s.logs.Find(ctx, bson.D{}, sorted)
-	if err != nil {
-		return nil, nil, fmt.Errorf("mongo: snapshot: %w", err)
-	}
-	var logs []logRead
-	if err := cur.All(ctx, &logs); err != nil {
-		return nil, nil, fmt.Errorf("mongo: snapshot: %w", err)
-	}
-	outC := make([]pomocore.CategorizedData, len(cds))
-	for i, d := range cds {
-		outC[i] = d.domain()
-	}
-	outL := make([]pomocore.UsageLog, len(logs))
-	for i, l := range logs {
-		outL[i] = l.domain(s.cfg.Location)
-	}
-	return outC, outL, nil
-}
-
 func nonNil(s []string) []string {
 	if s == nil {
 		return []string{}
@@ -985,43 +1092,4 @@ func replaceAll(s string, subs ...string) string {
 		}
 	}
 	return s
-}
-
-// Counts implements the benchmark's verification: documents in all and
-// with a category set (four count commands, not counted in Stats).
-func (s *Store) Counts(ctx context.Context) (pomocore.DocumentCounts, error) {
-	var c pomocore.DocumentCounts
-	set := bson.D{{Key: "categoryId", Value: bson.D{{Key: "$ne", Value: bson.ObjectID{}}}}}
-	for _, q := range []struct {
-		coll   *mongo.Collection
-		filter bson.D
-		out    *int64
-	}{{s.cd, bson.D{}, &c.CategorizedData}, {s.cd, set, &c.CategorizedDataWithCategory},
-		{s.logs, bson.D{}, &c.UsageLogs}, {s.logs, set, &c.UsageLogsWithCategory}} {
-		n, err := q.coll.CountDocuments(ctx, q.filter)
-		if err != nil {
-			return c, fmt.Errorf("mongo: counts: %w", err)
-		}
-		*q.out = n
-	}
-	return c, nil
-}
-
-// DropDatabase drops cfg's database (the benchmark's fresh start).
-func DropDatabase(ctx context.Context, cfg Config) error {
-	if err := cfg.Validate(); err != nil {
-		return fmt.Errorf("mongo: %w", err)
-	}
-	cfg = cfg.withDefaults()
-	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
-	defer cancel()
-	client, err := mongo.Connect(options.Client().ApplyURI(cfg.URI).SetTimeout(cfg.Timeout))
-	if err != nil {
-		return redactErr(err, cfg.URI)
-	}
-	defer func() { _ = client.Disconnect(context.WithoutCancel(ctx)) }()
-	if err := client.Database(cfg.Database).Drop(ctx); err != nil {
-		return fmt.Errorf("mongo: drop %s: %w", cfg.Database, redactErr(err, cfg.URI))
-	}
-	return nil
 }

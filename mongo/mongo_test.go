@@ -73,6 +73,14 @@ func TestMongo(t *testing.T) {
 			return harness{open(t, mongo.Config{MaxStatements: 7, InsertBatch: 11, MaxIDs: 13})}
 		})
 	})
+	t.Run("ContractDollarIn", func(t *testing.T) {
+		// On FerretDB the default (auto) updates per document: the $in
+		// path is run here.
+		storetest.Run(t, func(t *testing.T) storetest.Harness { return harness{open(t, mongo.Config{PerDocument: "off"})} })
+	})
+	t.Run("EveryCommandCarriesMaxTimeMS", testEveryCommandCarriesMaxTimeMS)
+	t.Run("PerDocumentOnFerretDB", testPerDocumentOnFerretDB)
+	t.Run("UpdateByIDDrain", testUpdateByIDDrain)
 	t.Run("DocumentShapes", testDocumentShapes)
 	t.Run("LeavesAnExistingUniqueKeyIndex", testLeavesAnExistingUniqueKeyIndex)
 	t.Run("CommandsPerBatch", testCommandsPerBatch)
@@ -172,19 +180,19 @@ func checkShape(t *testing.T, coll string, doc bson.Raw, want map[string]bson.Ty
 func testCommandsPerBatch(t *testing.T) {
 	ferrettest.SkipUnderRace(t)
 	ctx := context.Background()
-	for _, mode := range []string{"create", "ids"} {
-		st := open(t, mongo.Config{})
+	for _, mode := range []string{"create", "ids", "ids per document"} {
+		st := open(t, mongo.Config{PerDocument: map[bool]string{true: "on", false: "off"}[mode == "ids per document"]})
 		// Pre-create the documents the ids mode names, as the main server does.
 		var batch []pipeline.Record
 		for i := 0; i < 500; i++ {
 			r := storetest.Rec("u"+strconv.Itoa(i%40), "app-"+strconv.Itoa(i%180), "", "t", storetest.Dev)
-			if mode == "ids" {
+			if mode != "create" {
 				r.Activity.CategorizedDataID = [12]byte{0xcd, byte(i % 180)}
 				r.Activity.UsageLogID = r.UsageLogID
 			}
 			batch = append(batch, r)
 		}
-		if mode == "ids" {
+		if mode != "create" {
 			if err := st.Save(ctx, batch); err != nil {
 				t.Fatal(err)
 			}
@@ -203,6 +211,14 @@ func testCommandsPerBatch(t *testing.T) {
 			mode, cmds, upd, after.InsertedDocuments-before.InsertedDocuments, cmds*2, upd*2)
 		// The deployed pipeline sends ~20 commands and ~750 update
 		// statements for 500 events.
+		if mode == "ids per document" {
+			// One statement per document (180 categorized_data, 500 usage
+			// logs), 90 per command: 2 + 6 commands.
+			if cmds > 8 || upd != 680 {
+				t.Errorf("%s: %d commands and %d update statements for 500 records; want <= 8 and 680", mode, cmds, upd)
+			}
+			continue
+		}
 		if want := map[string]int64{"create": 3, "ids": 2}[mode]; cmds > want || upd > 2 {
 			t.Errorf("%s mode: %d commands and %d update statements for 500 records; want <= %d and <= 2", mode, cmds, upd, want)
 		}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,9 +40,23 @@ type Config struct {
 	// pending, before it is removed from the group (default 1h); the check
 	// runs with each full reclaim scan when the Reader supports it.
 	ConsumerIdle time.Duration
-	// MaxDeliveries is how many deliveries an entry may have before it goes
-	// to the dead-letter stream instead of being processed again (default 10).
+	// MaxDeliveries is how many deliveries an entry may have before it is
+	// suspected of being poison (default 10). A suspect is not dead-lettered
+	// for its deliveries alone: restarts during a store or Redis outage add
+	// deliveries that are not the entry's fault. It is processed as usual
+	// and dead-lettered (kind too_many_deliveries) only when it fails on its
+	// own: when the store refuses it saved alone (a batch of one) while the
+	// store answers its health probe (StorePinger) and the failure is not a
+	// timeout. See Pipeline for the whole rule.
 	MaxDeliveries int64
+	// SlowStore is the store-call latency the batch size adapts to (default
+	// 2.5s, a quarter of the default store timeout; negative: no
+	// adaptation, batches of BatchSize always). A Save that takes longer, or
+	// times out, halves the size of the following reads and of the store
+	// calls of the batch in hand (down to 1); one that takes less than half
+	// of it grows the size back by BatchSize/32 (at least 1), up to
+	// BatchSize. Stats and BatchReport show the current size.
+	SlowStore time.Duration
 	// KeyPrefix prefixes leaderboard keys (default "leaderboard").
 	KeyPrefix string
 	// Location is the time zone of leaderboard periods (default Asia/Seoul,
@@ -120,6 +136,9 @@ func (c Config) withDefaults() Config {
 	if c.DeadFieldsMax == 0 {
 		c.DeadFieldsMax = 128
 	}
+	if c.SlowStore == 0 {
+		c.SlowStore = 2500 * time.Millisecond
+	}
 	return c
 }
 
@@ -162,6 +181,9 @@ func (c Config) Validate() error {
 	}
 	if c.Partition >= 64 {
 		bad("Partition", "%d: want 0..63", c.Partition)
+	}
+	if c.SlowStore > 0 && c.SlowStore < time.Millisecond {
+		bad("SlowStore", "%v: want >= 1ms, or negative for no adaptation", c.SlowStore)
 	}
 	if c.RetryMin <= 0 || c.RetryMax < c.RetryMin {
 		bad("RetryMin", "retry backoff %v..%v: want 0 < min <= max", c.RetryMin, c.RetryMax)
@@ -243,6 +265,13 @@ type BatchReport struct {
 	// Ages are the entries' ages at commit (commit time minus the stream
 	// entry id's time), in the order of the batch.
 	Ages []time.Duration
+	// BatchSize is the adaptive batch size after this batch was stored
+	// (see Config.SlowStore).
+	BatchSize int
+	// LeftPending counts entries that failed on their own under the
+	// delivery limit: not committed, left pending to be redelivered (see
+	// Pipeline).
+	LeftPending int
 }
 
 type noObserver struct{}
@@ -254,6 +283,9 @@ func (noObserver) CallFailed(string, error) {}
 type Stats struct {
 	read, committed, skipped, dead, deleted, storeErrors, commitErrors, batches atomic.Int64
 	duplicates, unknownFields                                                   atomic.Int64
+	// batchSize is the adaptive batch size; leftPending counts entries that
+	// failed on their own under the delivery limit.
+	batchSize, leftPending atomic.Int64
 
 	mu         sync.Mutex
 	deadByKind map[string]int64
@@ -265,6 +297,11 @@ type StatsSnapshot struct {
 	StoreErrors, CommitErrors, Batches      int64
 	Duplicates, UnknownFields               int64
 	DeadByKind                              map[string]int64
+	// BatchSize is the current adaptive batch size (Config.SlowStore).
+	BatchSize int64
+	// LeftPending counts entries left pending because they failed on
+	// their own under the delivery limit.
+	LeftPending int64
 }
 
 // Snapshot returns the current counters.
@@ -279,13 +316,48 @@ func (s *Stats) Snapshot() StatsSnapshot {
 		Read: s.read.Load(), Committed: s.committed.Load(), Skipped: s.skipped.Load(),
 		Dead: s.dead.Load(), Deleted: s.deleted.Load(), StoreErrors: s.storeErrors.Load(),
 		CommitErrors: s.commitErrors.Load(), Batches: s.batches.Load(), Duplicates: s.duplicates.Load(),
-		UnknownFields: s.unknownFields.Load(), DeadByKind: kinds,
+		UnknownFields: s.unknownFields.Load(), DeadByKind: kinds, BatchSize: s.batchSize.Load(),
+		LeftPending: s.leftPending.Load(),
 	}
 }
 
 // Pipeline is the consumer loop: read, validate, classify, store, commit.
 // One Pipeline is one consumer of the group; run several (processes) to
 // share a stream.
+//
+// Poison entries. A delivery that failed because the store or Redis failed
+// is not the entry's fault, and restarts during an outage add deliveries
+// to every pending entry; so the delivery count alone never dead-letters an
+// entry. An entry fails on its own when
+//   - validating or classifying it panics (the panic is recovered), or
+//   - the store refuses it saved alone: a store call that failed 3 times
+//     in a row (once, when it holds an entry over Config.MaxDeliveries),
+//     each time while the store answered its health probe (StorePinger)
+//     with an error that is not a timeout, is retried a record at a time;
+//     a record that fails 3 times in a row that way fails on its own if
+//     the store stored other records meanwhile (in the same store call,
+//     or since it last failed alone). Without that evidence (a store that
+//     refuses every write while it answers pings: a full disk) it is left
+//     pending and not judged.
+//
+// An entry that fails on its own is dead-lettered (kind
+// too_many_deliveries) when it was delivered more than Config.MaxDeliveries
+// times; otherwise it is left pending (not committed) and redelivered
+// after Config.ClaimIdle with one delivery more, while the rest of its
+// batch is stored and committed. Store outages (the probe fails), timeouts,
+// and failures of a store that cannot be probed are retried with backoff
+// as long as they last, whatever the delivery count. A commit (Redis)
+// failure is always retried: it never makes an entry poison.
+//
+// Adaptive batch size. The size of reads and store calls follows the
+// store's latency (Config.SlowStore): halved after a slow or timed-out
+// call, the batch in hand included, grown back step by step when calls are
+// fast.
+//
+// Entries in flight stay fresh. While a batch is read but not yet
+// committed, its entries' idle time is reset every ClaimIdle/3 when the
+// Reader is a Toucher, so that neither another consumer nor this one
+// reclaims a batch that is only slow to store.
 type Pipeline struct {
 	cfg       Config
 	deps      Deps
@@ -296,6 +368,18 @@ type Pipeline struct {
 
 	unknownMu   sync.Mutex
 	unknownSeen map[string]bool // unknown field names warned about
+
+	// inFlight holds the batches read and not yet committed, whose entries
+	// keepFresh touches.
+	inFlightMu sync.Mutex
+	inFlight   map[*Batch]struct{}
+
+	// saves counts successful store calls; soloFails remembers entries
+	// refused saved alone with no evidence against them, with saves then
+	// (see judge).
+	saves     atomic.Uint64
+	soloMu    sync.Mutex
+	soloFails map[string]uint64
 }
 
 // maxUnknownNames bounds the unknown field names warned about one by one
@@ -354,7 +438,10 @@ func New(cfg Config, deps Deps) (*Pipeline, error) {
 		stats:     Stats{deadByKind: map[string]int64{}},
 
 		unknownSeen: map[string]bool{},
+		inFlight:    map[*Batch]struct{}{},
+		soloFails:   map[string]uint64{},
 	}
+	p.stats.batchSize.Store(int64(cfg.BatchSize))
 	p.SetRules(deps.Classifier, deps.CategoryIDs)
 	return p, nil
 }
@@ -385,6 +472,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		context.AfterFunc(work, func() { t.Stop() })
 	})
 	defer stop()
+	defer p.keepFresh(work)()
 
 	if err := p.drainOwn(ctx, work); err != nil {
 		return err
@@ -411,7 +499,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		// Reclaim when it is time, but read at least once between two full
 		// scans, so that a short interval cannot starve new entries.
 		if now := p.deps.Now(); !now.Before(nextClaim) && !scanned {
-			msgs, cursor, err = p.deps.Reader.Claim(work, p.cfg.ClaimIdle, cursor, p.cfg.BatchSize)
+			msgs, cursor, err = p.deps.Reader.Claim(work, p.cfg.ClaimIdle, cursor, p.size())
 			if err == nil && cursor == "0-0" {
 				nextClaim = now.Add(p.cfg.ClaimInterval)
 				scanned = true
@@ -422,7 +510,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 				p.log.Info("reclaimed idle entries", "count", len(msgs))
 			}
 		} else {
-			msgs, err = p.deps.Reader.Read(work, p.cfg.BatchSize, p.cfg.Block)
+			msgs, err = p.deps.Reader.Read(work, p.size(), p.cfg.Block)
 			scanned = false
 		}
 		if err != nil || len(msgs) == 0 {
@@ -517,7 +605,7 @@ func (p *Pipeline) drainOwn(ctx, work context.Context) error {
 	after := "0"
 	failures := 0
 	for ctx.Err() == nil {
-		msgs, err := p.deps.Reader.Pending(work, after, p.cfg.BatchSize)
+		msgs, err := p.deps.Reader.Pending(work, after, p.size())
 		if err != nil {
 			failures++
 			p.log.Warn("reading own pending entries failed; retrying", "err", err, "attempt", failures)
@@ -552,12 +640,16 @@ type Batch struct {
 	deleted int
 	msgs    []Message
 	start   time.Time
+	// recEntry is, for each record, the index of its message and commit
+	// entry; pending marks the entries left pending (not committed)
+	// because they failed on their own under the delivery limit.
+	recEntry []int
+	pending  map[int]bool
 }
 
-// Prepare validates and classifies msgs into the records to store and the
-// commit entries, without any I/O. Process calls it; the benchmark uses it
-// to measure the store and the commit alone.
-func (p *Pipeline) Prepare(msgs []Message) *Batch {
+// prepareBatch validates and classifies msgs into the records to store and
+// the commit entries, without any I/O.
+func (p *Pipeline) prepareBatch(msgs []Message) *Batch {
 	rs := p.rules.Load()
 	b := &Batch{
 		Records: make([]Record, 0, len(msgs)),
@@ -575,7 +667,15 @@ func (p *Pipeline) Prepare(msgs []Message) *Batch {
 		if p.noteUnknownFields(m) {
 			b.report.UnknownFields++
 		}
-		rec, entry, err := p.prepare(m, rs)
+		rec, entry, err := p.safePrepare(m, rs)
+		var panicked *panicError
+		if errors.As(err, &panicked) {
+			if !p.failedAlone(b, m, len(b.Entries), err) {
+				b.Entries = append(b.Entries, CommitEntry{ID: m.ID}) // left pending
+				continue
+			}
+			err = p.poison(m, err)
+		}
 		if err != nil {
 			var inv *pomocore.InvalidError
 			kind := "invalid"
@@ -589,6 +689,7 @@ func (p *Pipeline) Prepare(msgs []Message) *Batch {
 		}
 		b.report.BySource[rec.Classification.Source]++
 		b.report.ByCategory[rec.Classification.Category]++
+		b.recEntry = append(b.recEntry, len(b.Entries))
 		b.Records = append(b.Records, rec)
 		b.Entries = append(b.Entries, entry)
 	}
@@ -600,6 +701,7 @@ func (p *Pipeline) Prepare(msgs []Message) *Batch {
 // ctx ends; it returns an error only then (the entries stay pending).
 func (p *Pipeline) Process(ctx context.Context, msgs []Message) error {
 	b := p.begin(msgs)
+	defer p.done(b)
 	if err := p.store(ctx, b); err != nil {
 		return err
 	}
@@ -610,21 +712,295 @@ func (p *Pipeline) Process(ctx context.Context, msgs []Message) error {
 func (p *Pipeline) begin(msgs []Message) *Batch {
 	start := p.deps.Now()
 	p.stats.read.Add(int64(len(msgs)))
-	b := p.Prepare(msgs)
+	b := p.prepareBatch(msgs)
 	b.msgs, b.start = msgs, start
+	p.inFlightMu.Lock()
+	p.inFlight[b] = struct{}{}
+	p.inFlightMu.Unlock()
 	return b
 }
 
-// store saves b's records, retrying until it succeeds or ctx ends.
+// done forgets b as in flight.
+func (p *Pipeline) done(b *Batch) {
+	p.inFlightMu.Lock()
+	delete(p.inFlight, b)
+	p.inFlightMu.Unlock()
+}
+
+// Toucher is implemented by Readers that can reset the idle time of
+// entries pending for this consumer without counting a delivery (Redis:
+// XCLAIM <stream> <group> <consumer> 0 <id>... JUSTID), so that entries of
+// a batch that is slow to store or commit are not reclaimed as abandoned.
+// Touch may be called from its own goroutine, concurrently with the
+// Reader's other methods. Ids no longer pending are left alone; an id
+// another consumer reclaimed meanwhile may move back to this one (XCLAIM
+// takes it), which is safe: the committer applies each entry's effects
+// once, whoever commits it.
+type Toucher interface {
+	Touch(ctx context.Context, ids []string) error
+}
+
+// touchChunk bounds the ids of one Touch call.
+const touchChunk = 1000
+
+// keepFresh touches, every ClaimIdle/3, the entries of the batches in
+// flight for longer than that, when the Reader is a Toucher; the returned
+// function stops it and waits.
+func (p *Pipeline) keepFresh(ctx context.Context) (stop func()) {
+	t, ok := p.deps.Reader.(Toucher)
+	if !ok {
+		return func() {}
+	}
+	every := max(p.cfg.ClaimIdle/3, time.Millisecond)
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		failing := false
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			var ids []string
+			before := p.deps.Now().Add(-every)
+			p.inFlightMu.Lock()
+			for b := range p.inFlight {
+				if !b.start.After(before) {
+					for i := range b.msgs {
+						if !b.msgs[i].Deleted { // nothing left to reclaim
+							ids = append(ids, b.msgs[i].ID)
+						}
+					}
+				}
+			}
+			p.inFlightMu.Unlock()
+			var err error
+			for chunk := range slices.Chunk(ids, touchChunk) {
+				if err = t.Touch(ctx, chunk); err != nil {
+					break
+				}
+			}
+			switch {
+			case err != nil && ctx.Err() == nil && !failing:
+				p.log.Warn("touching the entries in flight failed; a slow batch may be reclaimed", "err", err)
+			case err == nil && len(ids) > 0:
+				p.log.Debug("touched the entries of slow batches in flight", "entries", len(ids))
+			}
+			failing = err != nil
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
+// isolateAfter is how many failures in a row, each while the store
+// answered its probe, make a store call of several records be retried a
+// record at a time (1 when the call holds a suspect: an entry over the
+// delivery limit); poisonTries is how many such failures of a record saved
+// alone make it fail on its own.
+const (
+	isolateAfter = 3
+	poisonTries  = 3
+)
+
+// store saves b's records in calls of the adaptive batch size, retrying
+// failures until they succeed or ctx ends. A call that keeps failing while
+// the store answers its probe is retried a record at a time, and a record
+// that then keeps failing alone fails on its own (failedAlone): it is
+// dead-lettered or left pending, and the others go on.
 func (p *Pipeline) store(ctx context.Context, b *Batch) error {
 	storeStart := p.deps.Now()
-	if err := p.retry(ctx, "store", &p.stats.storeErrors, func() error {
-		return p.deps.Store.Save(ctx, b.Records)
-	}); err != nil {
-		return err
+	recs := b.Records
+	var culprits map[int]error // record indexes set aside, with their error
+	startSaves := p.saves.Load()
+	failures, healthy := 0, 0
+	isolate := false
+	for i := 0; i < len(recs); {
+		n := min(p.size(), len(recs)-i)
+		if isolate {
+			n = 1
+		}
+		callStart := p.deps.Now()
+		err := p.deps.Store.Save(ctx, recs[i:i+n])
+		p.adapt(p.deps.Now().Sub(callStart), n, err)
+		if err == nil {
+			p.saves.Add(1)
+			if failures > 0 {
+				p.log.Info("store recovered", "attempts", failures+1)
+			}
+			i += n
+			failures, healthy = 0, 0
+			continue
+		}
+		failures++
+		p.stats.storeErrors.Add(1)
+		p.deps.Observer.CallFailed("store", err)
+		if ctx.Err() != nil {
+			return fmt.Errorf("store: %w (gave up: %w)", err, ctx.Err())
+		}
+		if p.storeAnswers(ctx, err) {
+			healthy++
+		} else {
+			healthy = 0
+		}
+		switch {
+		case n == 1 && healthy >= poisonTries:
+			// Set aside; judged once the others were tried.
+			if culprits == nil {
+				culprits = map[int]error{}
+			}
+			culprits[i] = err
+			i++
+			failures, healthy = 0, 0
+			continue
+		case n > 1 && !isolate && (healthy >= isolateAfter || healthy > 0 && p.holdsSuspect(b, i, n)):
+			p.log.Warn("store call keeps failing while the store answers; saving the batch a record at a time to find the entries that fail on their own",
+				"records", n, "err", err)
+			isolate, healthy = true, 0
+		}
+		d := p.backoff(failures)
+		p.log.Warn("store failed; entries stay pending, retrying", "err", err, "attempt", failures, "backoff", d, "records", n)
+		if err := p.deps.Sleep(ctx, d); err != nil {
+			return fmt.Errorf("store: gave up: %w", err)
+		}
+	}
+	if culprits != nil {
+		p.judge(b, recs, culprits, startSaves)
+		kept, idx := make([]Record, 0, len(recs)-len(culprits)), make([]int, 0, len(recs)-len(culprits))
+		for i := range recs {
+			if _, out := culprits[i]; !out {
+				kept, idx = append(kept, recs[i]), append(idx, b.recEntry[i])
+			}
+		}
+		b.Records, b.recEntry = kept, idx
 	}
 	b.report.Store = p.deps.Now().Sub(storeStart)
 	return nil
+}
+
+// maxSoloFails bounds the entries remembered as failing alone without
+// evidence.
+const maxSoloFails = 10000
+
+// judge decides the records of b set aside for failing alone (culprits,
+// by record index, with their last error). A record fails on its own only
+// when the store stored other records meanwhile: during this store call
+// (startSaves is the count of successful store calls when it began), or,
+// for one remembered from an earlier failure alone, since then. Without
+// that evidence (a store that refuses every write while it answers pings,
+// say a full disk) it is left pending and remembered, never dead-lettered.
+func (p *Pipeline) judge(b *Batch, recs []Record, culprits map[int]error, startSaves uint64) {
+	saves := p.saves.Load()
+	for i, err := range culprits {
+		e := b.recEntry[i]
+		m := p.message(b, e)
+		b.report.BySource[recs[i].Classification.Source]--
+		b.report.ByCategory[recs[i].Classification.Category]--
+		p.soloMu.Lock()
+		since, remembered := p.soloFails[m.ID]
+		evidence := saves > startSaves || (remembered && saves > since)
+		if evidence {
+			delete(p.soloFails, m.ID)
+		} else {
+			if len(p.soloFails) >= maxSoloFails {
+				clear(p.soloFails)
+			}
+			p.soloFails[m.ID] = saves
+		}
+		p.soloMu.Unlock()
+		if !evidence {
+			p.log.Warn("entry refused saved alone, but the store stored nothing else meanwhile: left pending, not judged",
+				"entry", m.ID, "deliveries", m.Deliveries, "err", err)
+			if b.pending == nil {
+				b.pending = map[int]bool{}
+			}
+			b.pending[e] = true
+			continue
+		}
+		if p.failedAlone(b, m, e, fmt.Errorf("the store refuses it saved alone while it stores others: %w", err)) {
+			b.Entries[e] = p.rejected(m, "too_many_deliveries", p.poison(m, err))
+			b.dead++
+			b.report.DeadByKind["too_many_deliveries"]++
+		}
+	}
+}
+
+// message returns the message of b's entry i (a stand-in with the entry's
+// id, over the delivery limit, when b was prepared without its messages).
+func (p *Pipeline) message(b *Batch, i int) *Message {
+	if i < len(b.msgs) {
+		return &b.msgs[i]
+	}
+	return &Message{ID: b.Entries[i].ID, Deliveries: p.cfg.MaxDeliveries + 1}
+}
+
+// holdsSuspect reports whether records [i, i+n) of b hold an entry over the
+// delivery limit.
+func (p *Pipeline) holdsSuspect(b *Batch, i, n int) bool {
+	for _, e := range b.recEntry[i : i+n] {
+		if p.message(b, e).Deliveries > p.cfg.MaxDeliveries {
+			return true
+		}
+	}
+	return false
+}
+
+// StorePinger is implemented by stores that can say whether they answer at
+// all (the health probe that tells a store outage from an entry the store
+// refuses). Safe for concurrent use.
+type StorePinger interface {
+	Ping(ctx context.Context) error
+}
+
+// storeAnswers reports whether the store answers its health probe after a
+// failed call with err: a failure then is not the store's outage. A
+// timeout never counts as an entry's fault, nor does any failure of a store
+// that cannot be probed.
+func (p *Pipeline) storeAnswers(ctx context.Context, err error) bool {
+	if isTimeout(err) {
+		return false
+	}
+	pinger, ok := p.deps.Store.(StorePinger)
+	return ok && pinger.Ping(ctx) == nil
+}
+
+// isTimeout reports whether err is a timeout (a context deadline, or an
+// I/O deadline).
+func isTimeout(err error) bool {
+	var t interface{ Timeout() bool }
+	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &t) && t.Timeout())
+}
+
+// size returns the adaptive batch size.
+func (p *Pipeline) size() int { return int(p.stats.batchSize.Load()) }
+
+// adapt adjusts the batch size after a store call of n records that took
+// took and returned err (see Config.SlowStore). Called from one goroutine
+// at a time (the store stage, or Process).
+func (p *Pipeline) adapt(took time.Duration, n int, err error) {
+	if p.cfg.SlowStore < 0 {
+		return
+	}
+	cur := p.size()
+	next := cur
+	switch {
+	case isTimeout(err) || took > p.cfg.SlowStore:
+		next = max(1, min(cur, n)/2)
+	case err == nil && took < p.cfg.SlowStore/2:
+		next = min(p.cfg.BatchSize, cur+max(1, p.cfg.BatchSize/32))
+	}
+	if next == cur {
+		return
+	}
+	p.stats.batchSize.Store(int64(next))
+	if next < cur {
+		p.log.Info("store slow: batch size halved", "batch_size", next, "took", took, "records", n, "slow_store", p.cfg.SlowStore, "err", err)
+	} else {
+		p.log.Debug("store fast: batch size grown", "batch_size", next, "took", took)
+	}
 }
 
 // commit commits b's entries (after its records are stored), retrying until
@@ -632,9 +1008,20 @@ func (p *Pipeline) store(ctx context.Context, b *Batch) error {
 func (p *Pipeline) commit(ctx context.Context, b *Batch) error {
 	commitStart := p.deps.Now()
 	var res CommitResult
+	entries := b.Entries
+	if len(b.pending) > 0 {
+		// Entries that failed on their own under the delivery limit stay
+		// pending.
+		entries = make([]CommitEntry, 0, len(b.Entries)-len(b.pending))
+		for i, e := range b.Entries {
+			if !b.pending[i] {
+				entries = append(entries, e)
+			}
+		}
+	}
 	if err := p.retry(ctx, "commit", &p.stats.commitErrors, func() error {
 		var err error
-		res, err = p.deps.Committer.Commit(ctx, b.Entries)
+		res, err = p.deps.Committer.Commit(ctx, entries)
 		if errors.Is(err, ErrGroupMissing) {
 			// The group vanished with the entries' pending state; whatever of
 			// this batch is still in the stream is delivered again once the
@@ -646,10 +1033,13 @@ func (p *Pipeline) commit(ctx context.Context, b *Batch) error {
 	}); err != nil {
 		return err
 	}
+	p.done(b)
 	end := p.deps.Now()
 	report := b.report
 	report.Commit, report.Took = end.Sub(commitStart), end.Sub(b.start)
 	report.Applied, report.Skipped, report.Deleted, report.Duplicates = res.Applied, res.Skipped, b.deleted, res.Duplicates
+	report.BatchSize, report.LeftPending = p.size(), len(b.pending)
+	p.stats.leftPending.Add(int64(len(b.pending)))
 	report.Ages = make([]time.Duration, 0, len(b.msgs))
 	for i := range b.msgs {
 		if ms, _, err := pomocore.ParseEntryID(b.msgs[i].ID); err == nil {
@@ -797,10 +1187,6 @@ func (s *stages) finish() error {
 // prepare validates and classifies one message into its record and its
 // commit entry.
 func (p *Pipeline) prepare(m *Message, rs *rules) (Record, CommitEntry, error) {
-	if m.Deliveries > p.cfg.MaxDeliveries {
-		return Record{}, CommitEntry{}, &pomocore.InvalidError{Kind: "too_many_deliveries",
-			Detail: fmt.Sprintf("delivered %d times, more than the limit of %d", m.Deliveries, p.cfg.MaxDeliveries)}
-	}
 	a, err := p.validator.Parse(m.ID, m.Fields)
 	if err != nil {
 		return Record{}, CommitEntry{}, err
@@ -836,6 +1222,61 @@ func (p *Pipeline) prepare(m *Message, rs *rules) (Record, CommitEntry, error) {
 		entry.SessionEnd = &SessionEnd{UserID: a.UserID, SessionDate: a.SessionDate, Session: a.Session}
 	}
 	return rec, entry, nil
+}
+
+// panicError is a panic of the validator or the classifier on one entry.
+type panicError struct {
+	value any
+	stack []byte
+}
+
+func (e *panicError) Error() string {
+	return fmt.Sprintf("validating or classifying panicked: %v", e.value)
+}
+
+// safePrepare is prepare, with a panic turned into a *panicError: an entry
+// that panics the validator or the classifier fails on its own.
+func (p *Pipeline) safePrepare(m *Message, rs *rules) (rec Record, entry CommitEntry, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &panicError{value: v, stack: debug.Stack()}
+		}
+	}()
+	return p.prepare(m, rs)
+}
+
+// failedAlone handles an entry (message and commit entry index i of b)
+// that failed on its own: over the delivery limit it is poison and the
+// caller dead-letters it (true); under it, it is left pending, to be
+// redelivered after ClaimIdle with one delivery more (false). Either way
+// it is logged at error level.
+func (p *Pipeline) failedAlone(b *Batch, m *Message, i int, err error) bool {
+	if m.Deliveries > p.cfg.MaxDeliveries {
+		p.log.Error("poison entry: it fails on its own and was delivered more than the limit; dead-lettered as too_many_deliveries",
+			"entry", m.ID, "deliveries", m.Deliveries, "limit", p.cfg.MaxDeliveries, "err", err, "stack", stackOf(err))
+		return true
+	}
+	p.log.Error("entry fails on its own; left pending, redelivered after the claim idle time (dead-lettered once over the delivery limit)",
+		"entry", m.ID, "deliveries", m.Deliveries, "limit", p.cfg.MaxDeliveries, "err", err, "stack", stackOf(err))
+	if b.pending == nil {
+		b.pending = map[int]bool{}
+	}
+	b.pending[i] = true
+	return false
+}
+
+// poison is the dead-letter reason of a poison entry.
+func (p *Pipeline) poison(m *Message, err error) error {
+	return &pomocore.InvalidError{Kind: "too_many_deliveries",
+		Detail: fmt.Sprintf("delivered %d times, more than the limit of %d, and fails on its own: %v", m.Deliveries, p.cfg.MaxDeliveries, err)}
+}
+
+func stackOf(err error) string {
+	var pe *panicError
+	if errors.As(err, &pe) {
+		return string(pe.stack)
+	}
+	return ""
 }
 
 // keys returns the leaderboard keys an activity of category at t increments:

@@ -60,6 +60,8 @@ type env struct {
 	p      *pipeline.Pipeline
 	reader *redis.Reader
 	ids    map[string]pomocore.ObjectID
+	// st, when set, is the store build gives the pipeline instead of store.
+	st pipeline.Store
 }
 
 func newEnv(t *testing.T, consumer string, cfg pipeline.Config) *env {
@@ -96,8 +98,12 @@ func (e *env) build(consumer string, cfg pipeline.Config) {
 		cfg.Location = seoul
 	}
 	e.reader = reader
+	var st pipeline.Store = e.store
+	if e.st != nil {
+		st = e.st
+	}
 	e.p, err = pipeline.New(cfg, pipeline.Deps{
-		Reader: reader, Store: e.store, Committer: committer,
+		Reader: reader, Store: st, Committer: committer,
 		Classifier:  fixedClassifier{"Xcode": "Development", "Steam": "Game"},
 		Taxonomy:    pomocore.DefaultTaxonomy(),
 		CategoryIDs: e.ids,
@@ -385,27 +391,6 @@ func TestRedeliveredBatchCountsOnce(t *testing.T) {
 	}
 	if s := e.p.Stats().Snapshot(); s.Committed != 1 || s.Skipped != 2 {
 		t.Errorf("stats = %+v, want 1 committed 2 skipped", s)
-	}
-}
-
-func TestTooManyDeliveriesGoesToDeadLetters(t *testing.T) {
-	e := newEnv(t, "c1", pipeline.Config{MaxDeliveries: 2})
-	ts := time.Date(2026, 11, 24, 3, 0, 0, 0, time.UTC)
-	e.add(event("u1", "Xcode", 10, ts, false)...)
-	msgs, err := e.reader.Read(context.Background(), 10, -1)
-	if err != nil || len(msgs) != 1 {
-		t.Fatal(msgs, err)
-	}
-	msgs[0].Deliveries = 3 // as reported after two earlier deliveries
-	if err := e.p.Process(context.Background(), msgs); err != nil {
-		t.Fatal(err)
-	}
-	dl := e.rdb.XRange(context.Background(), dead, "-", "+").Val()
-	if len(dl) != 1 || dl[0].Values["dead.kind"] != "too_many_deliveries" {
-		t.Fatalf("dead letters = %+v", dl)
-	}
-	if got := e.score("leaderboard:Development:2026-11-24", "u1"); got != 0 {
-		t.Errorf("score = %v, want 0", got)
 	}
 }
 

@@ -9,6 +9,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/pomocore/pomocore"
@@ -30,6 +31,8 @@ type Message struct {
 }
 
 // Reader reads the input stream as one consumer of a consumer group.
+// Readers that are also a Toucher keep the entries of slow batches from
+// looking idle.
 //
 // Entries handed out stay pending (in the group's PEL) until a Committer
 // acknowledges them; a Reader never acknowledges. Implementations create the
@@ -154,7 +157,11 @@ type Record struct {
 //
 // Within one batch, later records win over earlier ones for the same
 // document. An error means some writes may be missing; the caller retries.
-// Safe for concurrent use.
+// An error of a call that timed out wraps context.DeadlineExceeded (the
+// pipeline never takes a timeout for an entry's fault); a store that can
+// also say whether it answers at all implements StorePinger, which lets
+// the pipeline tell an outage from a record the store refuses (see
+// Pipeline). Safe for concurrent use.
 type Store interface {
 	Save(ctx context.Context, records []Record) error
 }
@@ -198,4 +205,22 @@ type UsageLogReader interface {
 	// UsageLogsBetween calls f with every usage log whose timestamp is in
 	// [from, to) (unix seconds), in batches; an error from f stops it.
 	UsageLogsBetween(ctx context.Context, from, to float64, f func([]pomocore.UsageLog) error) error
+}
+
+// ErrPartitionTaken is the error kind of PartitionClaimer.ClaimPartition
+// when another input stream owns the partition.
+var ErrPartitionTaken = errors.New("partition owned by another input stream")
+
+// PartitionClaimer is implemented by stores that record which input stream
+// owns each partition (Config.Partition). Usage-log ids derived from entry
+// ids mix in the partition only, so two input streams sharing a store with
+// the same partition produce colliding ids and overwrite each other's
+// usage logs; claiming the partition at start refuses the second stream.
+type PartitionClaimer interface {
+	// ClaimPartition records stream as the owner of partition when it has
+	// none, and succeeds when stream owns it already; when another stream
+	// does, it fails with an error that wraps ErrPartitionTaken and names
+	// that stream. Of two streams claiming one partition at once, one
+	// wins. Safe for concurrent use.
+	ClaimPartition(ctx context.Context, partition uint8, stream string) error
 }

@@ -35,14 +35,17 @@ var (
 	forgetLua string
 	//go:embed single.lua
 	singleLua string
+	//go:embed janitor.lua
+	janitorLua string
 
-	beginScript  = newScript(libLua + beginLua)
-	incrScript   = newScript(libLua + incrLua)
-	emitScript   = newScript(libLua + emitLua)
-	ackScript    = newScript(ackLua)
-	trimScript   = newScript(trimLua)
-	forgetScript = newScript(forgetLua)
-	singleScript = newScript(libLua + singleLua)
+	beginScript   = newScript(libLua + beginLua)
+	incrScript    = newScript(libLua + incrLua)
+	emitScript    = newScript(libLua + emitLua)
+	ackScript     = newScript(libLua + ackLua)
+	trimScript    = newScript(trimLua)
+	forgetScript  = newScript(forgetLua)
+	singleScript  = newScript(libLua + singleLua)
+	janitorScript = newScript(janitorLua)
 )
 
 // script is a Lua script and its SHA1, for EVALSHA.
@@ -68,6 +71,12 @@ type CommitterConfig struct {
 	// DeadMaxLen caps the dead-letter stream at about this many entries
 	// (XADD MAXLEN ~; 0: no cap).
 	DeadMaxLen int64
+	// DeadValueMax bounds each field name and value a dead letter copies
+	// from its entry, in bytes (default DefaultDeadValueMax; at least 64):
+	// a longer one is cut to that many bytes (at a UTF-8 boundary) and
+	// followed by the fields "<name>.size" (its length in bytes) and
+	// "<name>.sha256" (the hex SHA-256 of the whole value).
+	DeadValueMax int
 	// ReplicaWaits, when positive, makes every write step wait (WAIT) until
 	// that many replicas of each master written to hold it, so that a
 	// failover cannot lose an effect whose entry is acknowledged. 0: do not
@@ -115,30 +124,59 @@ func (c CommitterConfig) withDefaults() CommitterConfig {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.DeadValueMax == 0 {
+		c.DeadValueMax = DefaultDeadValueMax
+	}
 	return c
 }
 
-// Validate reports a missing name or a setting that cannot work.
+// DefaultDeadValueMax is CommitterConfig.DeadValueMax's default: 4 KiB.
+const DefaultDeadValueMax = 4096
+
+// Validate reports a missing name or a setting that cannot work, each as a
+// *pipeline.ConfigError naming the CommitterConfig field (joined).
 func (c CommitterConfig) Validate() error {
 	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, &pipeline.ConfigError{Field: field, Msg: fmt.Sprintf(format, args...)})
+	}
 	for _, f := range []struct{ name, v string }{
-		{"stream", c.Stream}, {"group", c.Group}, {"dead-letter stream", c.DeadStream}, {"session stream", c.SessionStream},
+		{"Stream", c.Stream}, {"Group", c.Group}, {"DeadStream", c.DeadStream}, {"SessionStream", c.SessionStream},
 	} {
 		if f.v == "" {
-			errs = append(errs, fmt.Errorf("%s: empty", f.name))
+			bad(f.name, "empty")
 		}
 	}
+	if c.Stream != "" {
+		// A dead letter or session event written to the input stream is read
+		// again: one bad entry would loop forever.
+		if c.DeadStream == c.Stream {
+			bad("DeadStream", "%q is the input stream", c.DeadStream)
+		}
+		if c.SessionStream == c.Stream {
+			bad("SessionStream", "%q is the input stream", c.SessionStream)
+		}
+	}
+	if c.DeadStream != "" && c.DeadStream == c.SessionStream {
+		bad("DeadStream", "%q is the session stream", c.DeadStream)
+	}
 	if c.ReplicaWaits < 0 {
-		errs = append(errs, fmt.Errorf("replica waits %d: want >= 0", c.ReplicaWaits))
+		bad("ReplicaWaits", "%d: want >= 0", c.ReplicaWaits)
 	}
 	if c.DedupWindow < 0 {
-		errs = append(errs, fmt.Errorf("dedup window %v: want >= 0 (0: off)", c.DedupWindow))
+		bad("DedupWindow", "%v: want >= 0 (0: off)", c.DedupWindow)
 	}
 	if c.DedupMax < 0 {
-		errs = append(errs, fmt.Errorf("dedup max %d: want > 0 (0: the default)", c.DedupMax))
+		bad("DedupMax", "%d: want > 0 (0: the default)", c.DedupMax)
 	}
-	if c.WaitTimeout < 0 || c.RecordTTL < 0 {
-		errs = append(errs, errors.New("wait timeout and record TTL must not be negative"))
+	if c.WaitTimeout < 0 {
+		bad("WaitTimeout", "%v: want >= 0 (0: the default)", c.WaitTimeout)
+	}
+	if c.RecordTTL < 0 {
+		bad("RecordTTL", "%v: want >= 0 (0: the default)", c.RecordTTL)
+	}
+	if c.DeadValueMax != 0 && c.DeadValueMax < 64 {
+		bad("DeadValueMax", "%d: want at least 64 (0: the default)", c.DeadValueMax)
 	}
 	return errors.Join(errs...)
 }
@@ -180,7 +218,13 @@ func (c CommitterConfig) Validate() error {
 // entry id any consumer could still commit): the trim raises a "floor"
 // member in each record, and the apply scripts skip tokens below it, so a
 // stale consumer committing entries acknowledged and trimmed long ago
-// applies nothing. Safe for concurrent use.
+// applies nothing.
+//
+// Every commit also raises the group's committed position in CommittedKey
+// (the largest entry id it acknowledged, atomically with the
+// acknowledgement): where a Reader recreates the group if it vanishes.
+// Entries touching a key of the wrong type are left out (see KeyTypeError).
+// Safe for concurrent use.
 type Committer struct {
 	rdb goredis.UniversalClient
 	cfg CommitterConfig
@@ -226,12 +270,15 @@ func AppliedKey(key string) string { return sameSlot(key, "applied") }
 // commit time in milliseconds).
 func SeenKey(stream string) string { return sameSlot(stream, "seen") }
 
-// Commit implements pipeline.Committer.
+// Commit implements pipeline.Committer. When target keys hold another type
+// (a string at a leaderboard key), it commits the entries that do not touch
+// them and returns their result with a *KeyTypeError listing the others,
+// which stay pending.
 func (c *Committer) Commit(ctx context.Context, entries []pipeline.CommitEntry) (pipeline.CommitResult, error) {
 	if len(entries) == 0 {
 		return pipeline.CommitResult{}, nil
 	}
-	res, err := c.commit(ctx, entries)
+	res, kerr, err := c.commit(ctx, entries)
 	if err != nil {
 		if goredis.HasErrorPrefix(err, "NOGROUP") || errors.Is(err, errNoGroup) {
 			err = fmt.Errorf("%w: %w", pipeline.ErrGroupMissing, err)
@@ -239,6 +286,9 @@ func (c *Committer) Commit(ctx context.Context, entries []pipeline.CommitEntry) 
 		return pipeline.CommitResult{}, fmt.Errorf("redis commit of %d entries to %s/%s: %w", len(entries), c.cfg.Stream, c.cfg.Group, err)
 	}
 	c.maybeTrim(ctx)
+	if kerr != nil {
+		return res, kerr
+	}
 	return res, nil
 }
 

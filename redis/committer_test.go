@@ -234,9 +234,9 @@ func TestCommitterFailedApplyIsRetriedWithTheFirstEffects(t *testing.T) {
 		ctx := context.Background()
 		ids := deliver(t, rdb, 2)
 		good, bad := "leaderboard:SNS:2026-M11", "leaderboard:Game:2026-M11"
-		if err := rdb.Set(ctx, bad, "not a zset", 0).Err(); err != nil {
-			t.Fatal(err)
-		}
+		// The key turns into a string after the commit checked the types
+		// and before it applies: the apply step fails midway.
+		rdb.AddHook(&setAfterTypes{rdb: rdb, key: bad})
 		// A three-step commit applies some effects, then fails; the retry
 		// is an instance's usual committer (on a single server, one script:
 		// it finds the entries' token and takes the three steps too).
@@ -485,4 +485,26 @@ func TestCommitterCapsDeadLetters(t *testing.T) {
 			t.Errorf("dead letters kept = %d, want about 100 (MAXLEN ~)", n)
 		}
 	})
+}
+
+// setAfterTypes is a go-redis hook that sets key to a string once, right
+// after the first pipeline of TYPE commands (a three-step commit's type
+// check, before its begin step).
+type setAfterTypes struct {
+	rdb  goredis.UniversalClient
+	key  string
+	done bool
+}
+
+func (h *setAfterTypes) DialHook(next goredis.DialHook) goredis.DialHook          { return next }
+func (h *setAfterTypes) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook { return next }
+func (h *setAfterTypes) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []goredis.Cmder) error {
+		err := next(ctx, cmds)
+		if !h.done && len(cmds) > 0 && cmds[0].Name() == "type" {
+			h.done = true
+			h.rdb.Set(ctx, h.key, "not a zset", 0)
+		}
+		return err
+	}
 }

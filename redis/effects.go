@@ -1,11 +1,14 @@
 package redis
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/pomocore/pomocore/pipeline"
 )
@@ -30,8 +33,9 @@ type keyEffect struct {
 	index   map[string]int
 }
 
-// effectsOf sums the entries' effects.
-func effectsOf(entries []pipeline.CommitEntry) *effects {
+// effectsOf sums the entries' effects; dead letters keep at most deadMax
+// bytes of each field name and value (see CommitterConfig.DeadValueMax).
+func effectsOf(entries []pipeline.CommitEntry, deadMax int) *effects {
 	fx := &effects{byKey: map[string]*keyEffect{}}
 	for i := range entries {
 		e := &entries[i]
@@ -55,11 +59,31 @@ func effectsOf(entries []pipeline.CommitEntry) *effects {
 		if d := e.Dead; d != nil {
 			nf := len(d.Fields) / 2 * 2
 			f := make([]string, 0, 6+nf)
-			f = append(f, "dead.id", e.ID, "dead.reason", d.Reason, "dead.kind", d.Kind)
-			fx.deads = append(fx.deads, append(f, d.Fields[:nf]...))
+			f = append(f, "dead.id", e.ID, "dead.reason", bounded(d.Reason, deadMax), "dead.kind", bounded(d.Kind, deadMax))
+			for j := 0; j < nf; j += 2 {
+				name, value := bounded(d.Fields[j], deadMax), d.Fields[j+1]
+				f = append(f, name, bounded(value, deadMax))
+				if len(value) > deadMax {
+					sum := sha256.Sum256([]byte(value))
+					f = append(f, name+".size", strconv.Itoa(len(value)), name+".sha256", hex.EncodeToString(sum[:]))
+				}
+			}
+			fx.deads = append(fx.deads, f)
 		}
 	}
 	return fx
+}
+
+// bounded returns s cut to at most n bytes, at a UTF-8 boundary.
+func bounded(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && cut > n-utf8.UTFMax && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut]
 }
 
 func (k *keyEffect) add(member string, delta float64) {

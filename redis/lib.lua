@@ -73,6 +73,16 @@ local function add_events(stream, maxlen, count, p)
   return p
 end
 
+-- add_events_skip returns the index after count events in ARGV at p, as
+-- add_events reads them, without adding them.
+local function add_events_skip(p, count)
+  for _ = 1, count do
+    if p > #ARGV then break end
+    p = p + 1 + 2 * tonumber(ARGV[p])
+  end
+  return p
+end
+
 -- duplicates returns the positions (1-based, in this commit's entries) of
 -- the entries whose activity was already committed within the window: of
 -- the nk (position, activity key) pairs in ARGV from p, those whose key
@@ -109,4 +119,23 @@ local function remember(seen, nk, p, now, since, cap)
     redis.call('ZREMRANGEBYRANK', seen, 0, over - 1)
   end
   redis.call('PEXPIRE', seen, math.max(1, now - since))
+end
+
+-- id_less orders two stream entry ids ("<ms>-<seq>").
+local function id_less(a, b)
+  local am, as = string.match(a, '^(%d+)-?(%d*)$')
+  local bm, bs = string.match(b, '^(%d+)-?(%d*)$')
+  am, bm = tonumber(am) or 0, tonumber(bm) or 0
+  if am ~= bm then return am < bm end
+  return (tonumber(as) or 0) < (tonumber(bs) or 0)
+end
+
+-- raise_mark records id as the largest entry id acknowledged in group
+-- (field group of the hash mark, "{<stream>}:committed"), unless a larger
+-- one is recorded: where the Reader recreates a vanished group.
+local function raise_mark(mark, group, id)
+  local cur = redis.call('HGET', mark, group)
+  if not cur or id_less(cur, id) then
+    redis.call('HSET', mark, group, id)
+  end
 end

@@ -87,7 +87,7 @@ func (c Config) Validate() error {
 		}
 	}
 	if c.DialTimeout < 0 || c.ReadTimeout < 0 || c.WriteTimeout < 0 {
-		errs = append(errs, errors.New("timeouts must be positive"))
+		errs = append(errs, errors.New("timeouts must not be negative (0: the default)"))
 	}
 	if c.DB < 0 {
 		errs = append(errs, fmt.Errorf("db %d: want >= 0", c.DB))
@@ -152,8 +152,11 @@ func NewClient(cfg Config) (goredis.UniversalClient, error) {
 		PoolSize:         cfg.PoolSize,
 		MaxRedirects:     8,
 		MaxRetries:       2,
-		MinRetryBackoff:  8 * time.Millisecond,
-		MaxRetryBackoff:  512 * time.Millisecond,
+		// A deadline on a command's context bounds it (the Reader bounds
+		// each read so; probes bound theirs), not only the timeouts above.
+		ContextTimeoutEnabled: true,
+		MinRetryBackoff:       8 * time.Millisecond,
+		MaxRetryBackoff:       512 * time.Millisecond,
 	}
 	switch cfg.Mode {
 	case Cluster:

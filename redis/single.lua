@@ -12,15 +12,18 @@
 -- KEYS[1] input stream, KEYS[2] intents (as in begin.lua), KEYS[3] the
 -- activities committed within the window ("{<stream>}:seen", a sorted set:
 -- activity key -> commit time in ms), then L leaderboards, then the
--- session stream and the dead-letter stream.
+-- session stream and the dead-letter stream, then the committed positions
+-- "{<stream>}:committed" (hash: group -> largest acknowledged entry id).
 -- ARGV: group, n, the smallest and largest entry id, now and since (ms:
 -- the window is [since, now]), the most activities remembered, nk, the n entry ids, nk (position, activity
 -- key) pairs; then L; per leaderboard its ttl seconds (0: leave), m and m
 -- (member, sum) pairs; then for each of the two streams its MAXLEN (0: no
 -- cap), its number of events, and per event f and f field/value pairs.
--- Returns {'ok', acknowledged}, {'steps'} or {'dups', positions...}.
--- Uses want_type, ids_at, pending_of, add_events, duplicates and remember
--- of lib.lua.
+-- Returns {'ok', acknowledged}, {'steps'}, {'dups', positions...}, or,
+-- writing nothing, {'blocked', key, type, ...}: the leaderboards and
+-- output streams (with events in this commit) that hold another type.
+-- Uses want_type, ids_at, pending_of, add_events, add_events_skip,
+-- duplicates, remember and raise_mark of lib.lua.
 
 local group, n, lo, hi = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
 local now, since, cap, nk = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
@@ -28,14 +31,31 @@ local first = 8
 local keysAt = first + n + 1
 local p = keysAt + 2 * nk
 local nboards = tonumber(ARGV[p])
-local err = want_type(KEYS[1], 'stream') or want_type(KEYS[2], 'hash') or want_type(KEYS[3], 'zset')
+local err = want_type(KEYS[1], 'stream') or want_type(KEYS[2], 'hash') or want_type(KEYS[3], 'zset') or
+  want_type(KEYS[6 + nboards], 'hash')
 if err then return err end
-for i = 4, 3 + nboards do
-  err = want_type(KEYS[i], 'zset')
-  if err then return err end
+-- A target key of another type blocks only the entries that touch it: the
+-- caller drops those and commits the rest.
+local blocked = {'blocked'}
+local function check(key, want)
+  local t = redis.call('TYPE', key)['ok']
+  if t ~= 'none' and t ~= want then
+    blocked[#blocked + 1] = key
+    blocked[#blocked + 1] = t
+  end
 end
-err = want_type(KEYS[4 + nboards], 'stream') or want_type(KEYS[5 + nboards], 'stream')
-if err then return err end
+local q = p + 1
+for i = 4, 3 + nboards do
+  check(KEYS[i], 'zset')
+  q = q + 2 + 2 * tonumber(ARGV[q + 1])
+end
+for s = 1, 2 do
+  if tonumber(ARGV[q + 1]) > 0 then
+    check(KEYS[3 + nboards + s], 'stream')
+  end
+  q = add_events_skip(q + 2, tonumber(ARGV[q + 1]))
+end
+if #blocked > 1 then return blocked end
 
 -- Every entry pending.
 local pending = pending_of(KEYS[1], group, lo, hi, n, first)
@@ -64,6 +84,7 @@ for c = 1, n, 1000 do
   acked = acked + redis.call('XACK', KEYS[1], group, unpack(ids_at(first, c, math.min(n, c + 999))))
 end
 remember(KEYS[3], nk, keysAt, now, since, cap)
+raise_mark(KEYS[6 + nboards], group, hi)
 
 p = p + 1
 for k = 1, nboards do

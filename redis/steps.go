@@ -91,18 +91,33 @@ func (c *Committer) window() (now, since int64) {
 // (another committer committing the same activities at the same time).
 const maxDedupRounds = 4
 
-func (c *Committer) commit(ctx context.Context, entries []pipeline.CommitEntry) (pipeline.CommitResult, error) {
+// commit commits entries; entries that touch a target key of another type
+// are left out and reported in the *KeyTypeError returned with the result
+// of the others.
+func (c *Committer) commit(ctx context.Context, entries []pipeline.CommitEntry) (pipeline.CommitResult, *KeyTypeError, error) {
 	b, err := newBatch(entries, c.cfg.DedupWindow > 0)
 	if err != nil {
-		return pipeline.CommitResult{}, err
+		return pipeline.CommitResult{}, nil, err
 	}
+	var kerr *KeyTypeError
 	if c.single {
-		res, done, err := c.commitSingle(ctx, b)
+		res, done, err := c.commitSingle(ctx, b, &kerr)
 		if err != nil || done {
-			return res, err
+			return res, kerr, err
 		}
 	}
-	return c.commitSteps(ctx, b)
+	wrong, err := c.checkTypes(ctx, b)
+	if err != nil {
+		return pipeline.CommitResult{}, nil, err
+	}
+	if len(wrong) > 0 {
+		c.drop(b, wrong, &kerr)
+		if len(b.entries) == 0 {
+			return pipeline.CommitResult{}, kerr, nil
+		}
+	}
+	res, err := c.commitSteps(ctx, b)
+	return res, kerr, err
 }
 
 // singleReply is single.lua's reply.
@@ -114,6 +129,9 @@ type singleReply struct {
 	dups []int
 	// acked counts the acknowledgements that took effect ("ok").
 	acked int
+	// blocked maps the target keys of another type to their type (nothing
+	// written).
+	blocked map[string]string
 }
 
 func decodeSingle(v any, n int) (singleReply, error) {
@@ -127,6 +145,17 @@ func decodeSingle(v any, n int) (singleReply, error) {
 	case "dups":
 		dups, err := positions(reply[1:], n)
 		return singleReply{dups: dups}, err
+	case "blocked":
+		r := singleReply{blocked: map[string]string{}}
+		for i := 1; i+1 < len(reply); i += 2 {
+			k, _ := reply[i].(string)
+			t, _ := reply[i+1].(string)
+			r.blocked[k] = t
+		}
+		if len(r.blocked) == 0 {
+			break
+		}
+		return r, nil
 	case "ok":
 		if acked, ok := reply[len(reply)-1].(int64); ok && len(reply) == 2 {
 			return singleReply{acked: int(acked)}, nil
@@ -151,17 +180,20 @@ func positions(vs []any, n int) ([]int, error) {
 
 // commitSingle commits b with single.lua. done is false when the script
 // wrote nothing because the batch needs the three steps.
-func (c *Committer) commitSingle(ctx context.Context, b *batch) (res pipeline.CommitResult, done bool, err error) {
-	n := len(b.entries)
-	all := make([]int, n)
-	for i := range all {
-		all[i] = i
-	}
-	for round := 0; ; round++ {
+func (c *Committer) commitSingle(ctx context.Context, b *batch, kerr **KeyTypeError) (res pipeline.CommitResult, done bool, err error) {
+	for round, blockedRounds := 0, 0; ; round++ {
+		n := len(b.entries)
+		if n == 0 {
+			return res, true, nil
+		}
+		all := make([]int, n)
+		for i := range all {
+			all[i] = i
+		}
 		lo, hi := span(b.ids)
-		fx := effectsOf(b.entries)
+		fx := effectsOf(b.entries, c.cfg.DeadValueMax)
 		now, since := c.window()
-		keys := make([]string, 0, 5+len(fx.keys))
+		keys := make([]string, 0, 6+len(fx.keys))
 		keys = append(keys, c.cfg.Stream, c.intentKey, c.seenKey)
 		args := make([]any, 0, 12+len(b.entries)+4*len(fx.keys))
 		args = append(args, c.cfg.Group, n, b.entries[lo].ID, b.entries[hi].ID, now, since, c.cfg.DedupMax)
@@ -175,6 +207,7 @@ func (c *Committer) commitSingle(ctx context.Context, b *batch) (res pipeline.Co
 			keys = append(keys, out.stream)
 			args = appendEvents(append(args, out.maxLen, len(out.events)), out.events)
 		}
+		keys = append(keys, CommittedKey(c.cfg.Stream))
 		call := &scriptCall{script: singleScript, keys: keys, args: args}
 		if err := c.run(ctx, []*scriptCall{call}); err != nil {
 			return res, false, fmt.Errorf("commit: %w", err)
@@ -184,6 +217,15 @@ func (c *Committer) commitSingle(ctx context.Context, b *batch) (res pipeline.Co
 			return res, false, fmt.Errorf("commit: %w", err)
 		}
 		switch {
+		case len(r.blocked) > 0:
+			// Keys of another type: drop the entries touching them, commit
+			// the rest. Each round drops at least one entry, so this ends.
+			if c.drop(b, r.blocked, kerr) == 0 || blockedRounds > 8 {
+				return res, false, fmt.Errorf("commit: keys of another type: %v", r.blocked)
+			}
+			blockedRounds++
+			round--
+			continue
 		case r.steps:
 			return res, false, nil
 		case len(r.dups) > 0 && round < maxDedupRounds:
@@ -309,7 +351,7 @@ func (c *Committer) begin(ctx context.Context, b *batch) (*begun, error) {
 			sub[j], ids[j] = b.entries[i], b.ids[i]
 		}
 		lo, hi := span(ids)
-		h := &held{token: sub[hi].ID + "/" + randomHex(), score: ids[hi].ms, fx: effectsOf(sub)}
+		h := &held{token: sub[hi].ID + "/" + randomHex(), score: ids[hi].ms, fx: effectsOf(sub, c.cfg.DeadValueMax)}
 		now, since := c.window()
 		args := make([]any, 0, 12+2*len(todo))
 		args = append(args, c.cfg.Group, int64(c.cfg.RecordTTL/time.Second), h.token, h.score, h.fx.encode(),
@@ -427,7 +469,7 @@ func (c *Committer) ack(ctx context.Context, g *begun) (int, error) {
 	for _, id := range g.ackIDs {
 		args = append(args, id)
 	}
-	call := &scriptCall{script: ackScript, keys: []string{c.cfg.Stream, c.intentKey, c.tokensKey}, args: args}
+	call := &scriptCall{script: ackScript, keys: []string{c.cfg.Stream, c.intentKey, c.tokensKey, CommittedKey(c.cfg.Stream)}, args: args}
 	if err := c.run(ctx, []*scriptCall{call}); err != nil {
 		return 0, fmt.Errorf("ack: %w", err)
 	}

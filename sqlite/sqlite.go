@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -46,8 +47,13 @@ type Config struct {
 	// pages (16 MiB of log), to start the log over, and finds little left
 	// to copy (default 100ms; negative: the writer alone).
 	CheckpointEvery time.Duration
-	// Logger receives the background checkpoints' failures (default:
-	// discarded).
+	// Timeout bounds each Save and Ping call (POMOCORE_STORE_TIMEOUT; default
+	// 10s; negative: none): a call still running then is interrupted and
+	// returns an error that wraps context.DeadlineExceeded, and its
+	// transaction is rolled back.
+	Timeout time.Duration
+	// Logger receives the background checkpoints' failures and the loss of
+	// the database file (default: discarded).
 	Logger *slog.Logger
 }
 
@@ -58,13 +64,16 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("dir: empty"))
 	}
 	if c.BatchSize < 0 {
-		errs = append(errs, fmt.Errorf("batch size %d: want > 0", c.BatchSize))
+		errs = append(errs, fmt.Errorf("batch size %d: want >= 0 (0: the default)", c.BatchSize))
 	}
 	if c.BusyTimeout < 0 {
 		errs = append(errs, fmt.Errorf("busy timeout %v: want >= 0", c.BusyTimeout))
 	}
 	if c.CheckpointEvery > 0 && c.CheckpointEvery < time.Millisecond {
 		errs = append(errs, fmt.Errorf("checkpoint every %v: want >= 1ms, or negative for none", c.CheckpointEvery))
+	}
+	if c.Timeout > 0 && c.Timeout < time.Millisecond {
+		errs = append(errs, fmt.Errorf("timeout %v: want >= 1ms, or negative for none", c.Timeout))
 	}
 	return errors.Join(errs...)
 }
@@ -77,6 +86,13 @@ func (c Config) Validate() error {
 type Store struct {
 	db  *sql.DB
 	cfg Config
+
+	// path is the database file and file what it was at Open: Save and
+	// Ping fail once the path names another file or none (gone records
+	// that it was logged).
+	path string
+	file os.FileInfo
+	gone atomic.Bool
 
 	// ckpt is the checkpointing connection (nil: none); stopCkpt ends its
 	// loop, which closes ckptDone.
@@ -135,6 +151,12 @@ DROP INDEX IF EXISTS pomodoro_usage_log_user;
 -- append at the end of their hour.
 DROP INDEX IF EXISTS pomodoro_usage_log_timestamp;
 CREATE INDEX IF NOT EXISTS pomodoro_usage_log_hour ON pomodoro_usage_log (CAST(timestamp / 3600 AS INTEGER));
+-- Which input stream owns each partition (ClaimPartition).
+CREATE TABLE IF NOT EXISTS pomocore_partition (
+  partition INTEGER PRIMARY KEY,
+  stream TEXT NOT NULL,
+  claimed_at TEXT NOT NULL
+);
 `
 
 // writerCheckpointPages is the writer's wal_autocheckpoint while the
@@ -154,6 +176,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	if cfg.CheckpointEvery == 0 {
 		cfg.CheckpointEvery = 100 * time.Millisecond
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 10 * time.Second
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -210,7 +235,11 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("sqlite: schema of %s: %w", path, err)
 	}
-	s := &Store{db: db, cfg: cfg, keyIDs: bounded.New[cdKey, string](100000), insertLogs: map[int]*sql.Stmt{}}
+	s := &Store{db: db, cfg: cfg, path: path, keyIDs: bounded.New[cdKey, string](100000), insertLogs: map[int]*sql.Stmt{}}
+	if s.file, err = os.Stat(path); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
 	if err := s.prepareAll(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -348,22 +377,83 @@ func (s *Store) prepareAll(ctx context.Context) error {
 	return nil
 }
 
-// Ping checks that the database answers.
+// ErrFileGone is the error kind of Save and Ping once the database file
+// was deleted or replaced under the running store: writes would go to a
+// file nobody will open again, so the store stops acknowledging anything
+// until it is restarted on the file that is there.
+var ErrFileGone = errors.New("database file deleted or replaced")
+
+// checkFile reports ErrFileGone when the store's path no longer names the
+// file it opened (one stat: cheap beside a transaction), and logs the loss
+// at error level once.
+func (s *Store) checkFile() error {
+	fi, err := os.Stat(s.path)
+	if err == nil && os.SameFile(fi, s.file) {
+		return nil
+	}
+	what := "replaced by another file"
+	if err != nil {
+		what = "gone: " + err.Error()
+	}
+	if !s.gone.Swap(true) {
+		s.cfg.Logger.Error("sqlite: the database file was deleted or replaced under the running store; "+
+			"nothing is stored or acknowledged until pomocore is restarted", "path", s.path, "file", what)
+	}
+	return fmt.Errorf("sqlite: %s: %w (%s)", s.path, ErrFileGone, what)
+}
+
+// withTimeout bounds a call by Config.Timeout.
+func (s *Store) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	if s.cfg.Timeout < 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, s.cfg.Timeout)
+}
+
+// timedOut makes err of a call whose context ended wrap the context's
+// error (the driver reports an interrupt), so that callers can tell a
+// timeout.
+func timedOut(ctx context.Context, err error) error {
+	if err != nil && ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+		return fmt.Errorf("%w (%w)", err, ctx.Err())
+	}
+	return err
+}
+
+// Ping checks that the database answers and is still the file the store
+// opened (ErrFileGone), within Config.Timeout.
 func (s *Store) Ping(ctx context.Context) error {
+	if err := s.checkFile(); err != nil {
+		return err
+	}
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
 	var one int
-	return s.db.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+	if err := s.db.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return timedOut(ctx, fmt.Errorf("sqlite: ping: %w", err))
+	}
+	return nil
 }
 
 // Save implements pipeline.Store, one transaction per Config.BatchSize
-// records.
+// records, the whole call within Config.Timeout. It fails with
+// ErrFileGone, writing nothing, once the database file was deleted or
+// replaced.
 func (s *Store) Save(ctx context.Context, records []pipeline.Record) error {
+	if err := s.checkFile(); err != nil {
+		return err
+	}
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
 	for start := 0; start < len(records); start += s.cfg.BatchSize {
 		end := min(start+s.cfg.BatchSize, len(records))
 		if err := s.saveChunk(ctx, records[start:end]); err != nil {
-			return err
+			return timedOut(ctx, err)
 		}
 	}
-	return nil
+	// Checked again: what a file deleted during the call received is lost
+	// with it, and must not be acknowledged.
+	return s.checkFile()
 }
 
 type cdKey struct{ app, url, title string }
@@ -523,6 +613,28 @@ func (s *Store) saveChunk(ctx context.Context, records []pipeline.Record) (err e
 	}
 	for _, k := range learned {
 		s.keyIDs.Put(k, keyIDs[k])
+	}
+	return nil
+}
+
+// ClaimPartition implements pipeline.PartitionClaimer with the table
+// pomocore_partition. To give a partition to another stream, delete its
+// row: DELETE FROM pomocore_partition WHERE partition = N.
+func (s *Store) ClaimPartition(ctx context.Context, partition uint8, stream string) error {
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO pomocore_partition (partition, stream, claimed_at) VALUES (?, ?, ?)
+ON CONFLICT (partition) DO NOTHING`, int(partition), stream, time.Now().UTC().Format(time.RFC3339)); err != nil {
+		return timedOut(ctx, fmt.Errorf("sqlite: claim partition %d: %w", partition, err))
+	}
+	var owner string
+	if err := s.db.QueryRowContext(ctx, `SELECT stream FROM pomocore_partition WHERE partition = ?`, int(partition)).Scan(&owner); err != nil {
+		return timedOut(ctx, fmt.Errorf("sqlite: claim partition %d: %w", partition, err))
+	}
+	if owner != stream {
+		return fmt.Errorf("sqlite: %w: partition %d belongs to input stream %q in this store, so stream %q would overwrite its usage logs; "+
+			"give this stream another partition, or, if %q is gone for good, delete its claim: DELETE FROM pomocore_partition WHERE partition = %d",
+			pipeline.ErrPartitionTaken, partition, owner, stream, owner, partition)
 	}
 	return nil
 }
@@ -726,63 +838,4 @@ WHERE is_llm_based = 1 ORDER BY id DESC LIMIT ?`, limit)
 		out = append(out, d)
 	}
 	return out, rows.Err()
-}
-
-// Snapshot returns every categorized_data and usage-log row, sorted by id
-// (for tests and verification).
-func (s *Store) Snapshot(ctx context.Context) ([]pomocore.CategorizedData, []pomocore.UsageLog, error) {
-	var cds []pomocore.CategorizedData
-	rows, err := s.db.QueryContext(ctx, `SELECT id, app, url, title, category_id, is_llm_based FROM categorized_data ORDER BY id`)
-	if err != nil {
-		return nil, nil, fmt.Errorf("sqlite: snapshot: %w", err)
-	}
-	for rows.Next() {
-		var id, cat string
-		var d pomocore.CategorizedData
-		if err := rows.Scan(&id, &d.App, &d.URL, &d.Title, &cat, &d.LLMBased); err != nil {
-			rows.Close()
-			return nil, nil, fmt.Errorf("sqlite: snapshot: %w", err)
-		}
-		d.ID, _ = pomocore.ParseObjectID(id)
-		d.CategoryID, _ = pomocore.ParseObjectID(cat)
-		cds = append(cds, d)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, nil, err
-	}
-	var logs []pomocore.UsageLog
-	rows, err = s.db.QueryContext(ctx, `SELECT id, user_id, categorized_data_id, category_id, session, session_minutes,
-session_date, timestamp, duration FROM pomodoro_usage_log ORDER BY id`)
-	if err != nil {
-		return nil, nil, fmt.Errorf("sqlite: snapshot: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id, cd, cat string
-		var l pomocore.UsageLog
-		if err := rows.Scan(&id, &l.UserID, &cd, &cat, &l.Session, &l.SessionMinutes, &l.SessionDate, &l.Timestamp, &l.Duration); err != nil {
-			return nil, nil, fmt.Errorf("sqlite: snapshot: %w", err)
-		}
-		l.ID, _ = pomocore.ParseObjectID(id)
-		l.CategorizedDataID, _ = pomocore.ParseObjectID(cd)
-		l.CategoryID, _ = pomocore.ParseObjectID(cat)
-		logs = append(logs, l)
-	}
-	return cds, logs, rows.Err()
-}
-
-// Counts implements the benchmark's verification: documents in all and
-// with a category set.
-func (s *Store) Counts(ctx context.Context) (pomocore.DocumentCounts, error) {
-	var c pomocore.DocumentCounts
-	zero := pomocore.ObjectID{}.Hex()
-	err := s.db.QueryRowContext(ctx, `SELECT
-(SELECT count(*) FROM categorized_data), (SELECT count(*) FROM categorized_data WHERE category_id != ?),
-(SELECT count(*) FROM pomodoro_usage_log), (SELECT count(*) FROM pomodoro_usage_log WHERE category_id != ?)`, zero, zero).
-		Scan(&c.CategorizedData, &c.CategorizedDataWithCategory, &c.UsageLogs, &c.UsageLogsWithCategory)
-	if err != nil {
-		return c, fmt.Errorf("sqlite: counts: %w", err)
-	}
-	return c, nil
 }

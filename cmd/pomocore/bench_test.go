@@ -10,12 +10,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pomocore/pomocore/internal/bench"
 	"github.com/pomocore/pomocore/internal/ferrettest"
 	"github.com/pomocore/pomocore/internal/redistest"
 )
 
 // runBench runs `pomocore bench` with args and env and returns its results.
-func runBench(t *testing.T, env map[string]string, args ...string) []benchResult {
+func runBench(t *testing.T, env map[string]string, args ...string) []bench.Result {
 	t.Helper()
 	var out, errOut bytes.Buffer
 	getenv := func(k string) string { return env[k] }
@@ -26,7 +27,7 @@ func runBench(t *testing.T, env map[string]string, args ...string) []benchResult
 	if err != nil {
 		t.Fatalf("bench: %v\n%s\n%s", err, out.String(), errOut.String())
 	}
-	var rs []benchResult
+	var rs []bench.Result
 	if err := json.Unmarshal(out.Bytes(), &rs); err != nil {
 		t.Fatalf("bench output: %v\n%s", err, out.String())
 	}

@@ -25,7 +25,9 @@ import (
 
 	"github.com/pomocore/pomocore"
 	"github.com/pomocore/pomocore/classify"
+	"github.com/pomocore/pomocore/internal/bench"
 	"github.com/pomocore/pomocore/internal/redistest"
+	"github.com/pomocore/pomocore/internal/storedump"
 	"github.com/pomocore/pomocore/sqlite"
 )
 
@@ -495,7 +497,7 @@ func runChaos(t *testing.T, rdb goredis.UniversalClient, redisEnv []string, fo *
 		}
 	}
 	var keys atomic.Int64
-	if err := scanKeys(ctx, rdb, "leaderboard:*", func(context.Context, goredis.UniversalClient, string) { keys.Add(1) }); err != nil {
+	if err := bench.ScanKeys(ctx, rdb, "leaderboard:*", func(context.Context, goredis.UniversalClient, string) { keys.Add(1) }); err != nil {
 		t.Error(err)
 	}
 	add(c)
@@ -511,7 +513,7 @@ func runChaos(t *testing.T, rdb goredis.UniversalClient, redisEnv []string, fo *
 	for _, p := range patterns {
 		catID[p.Category] = p.ID
 	}
-	cds, logs, err := st.Snapshot(ctx)
+	cds, logs, err := storedump.SQLiteDir(ctx, dataDir)
 	if err != nil {
 		t.Fatal(err)
 	}

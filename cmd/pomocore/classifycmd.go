@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -10,23 +9,15 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/pomocore/pomocore"
 	"github.com/pomocore/pomocore/classify"
+	"github.com/pomocore/pomocore/internal/app"
+	"github.com/pomocore/pomocore/internal/eval"
 	"github.com/pomocore/pomocore/llm"
 )
-
-// activityLine is one JSON line of `classify` input and `eval` data.
-type activityLine struct {
-	App      string `json:"app"`
-	Title    string `json:"title"`
-	URL      string `json:"url"`
-	Category string `json:"category,omitempty"`
-}
 
 // classifierFlags are the flags `classify` and `eval` share.
 type classifierFlags struct {
@@ -46,11 +37,11 @@ func (c *classifierFlags) fallback(getenv func(string) string) (classify.Fallbac
 		return nil, nil
 	}
 	// Only the LLM settings matter here; the pipeline's are not checked.
-	cfg := defaultConfig()
-	for _, st := range cfg.settings() {
-		if v := getenv(st.env); v != "" && (strings.HasPrefix(st.env, "OPENAI_") || strings.HasPrefix(st.env, "POMOCORE_LLM_")) {
-			if err := st.value.Set(v); err != nil {
-				return nil, fmt.Errorf("%s: %w", st.env, err)
+	cfg := app.Defaults()
+	for _, st := range cfg.Settings() {
+		if v := getenv(st.Env); v != "" && (strings.HasPrefix(st.Env, "OPENAI_") || strings.HasPrefix(st.Env, "POMOCORE_LLM_")) {
+			if err := st.Value.Set(v); err != nil {
+				return nil, fmt.Errorf("%s: %w", st.Env, err)
 			}
 		}
 	}
@@ -92,7 +83,7 @@ func classifyCmd(args []string, getenv func(string) string, stdin io.Reader, std
 	fs.SetOutput(stderr)
 	var cf classifierFlags
 	cf.register(fs)
-	var one activityLine
+	var one eval.Line
 	fs.StringVar(&one.App, "app", "", "classify this app (instead of reading JSON lines on stdin)")
 	fs.StringVar(&one.URL, "url", "", "with -app: the URL")
 	fs.StringVar(&one.Title, "title", "", "with -app: the window title")
@@ -111,10 +102,10 @@ func classifyCmd(args []string, getenv func(string) string, stdin io.Reader, std
 	if err != nil {
 		return err
 	}
-	var lines []activityLine
+	var lines []eval.Line
 	if one.App != "" || one.URL != "" {
 		lines = append(lines, one)
-	} else if err := eachLine(stdin, func(n int, a activityLine) error { lines = append(lines, a); return nil }); err != nil {
+	} else if err := eval.EachLine(stdin, func(n int, a eval.Line) error { lines = append(lines, a); return nil }); err != nil {
 		return err
 	}
 	results := make([]pomocore.Classification, len(lines))
@@ -131,7 +122,7 @@ func classifyCmd(args []string, getenv func(string) string, stdin io.Reader, std
 	enc := json.NewEncoder(stdout)
 	enc.SetEscapeHTML(false)
 	type out struct {
-		activityLine
+		eval.Line
 		Source pomocore.Source `json:"source"`
 	}
 	for i, a := range lines {
@@ -145,7 +136,7 @@ func classifyCmd(args []string, getenv func(string) string, stdin io.Reader, std
 
 // askLLM asks fb about the unknown lines, 20 per request; an answer that is
 // not a category, or a failed request, leaves the default.
-func askLLM(fb classify.Fallback, lines []activityLine, results []pomocore.Classification, unknown []int, stderr io.Writer) {
+func askLLM(fb classify.Fallback, lines []eval.Line, results []pomocore.Classification, unknown []int, stderr io.Writer) {
 	tax := pomocore.DefaultTaxonomy()
 	for start := 0; start < len(unknown); start += 20 {
 		idx := unknown[start:min(start+20, len(unknown))]
@@ -166,118 +157,6 @@ func askLLM(fb classify.Fallback, lines []activityLine, results []pomocore.Class
 				results[i] = pomocore.Classification{Category: strings.TrimSpace(answers[j]), Source: pomocore.SourceLLM}
 			}
 		}
-	}
-}
-
-// eachLine decodes JSON lines, skipping blank ones; a bad line is an error
-// naming its number.
-func eachLine(r io.Reader, f func(n int, a activityLine) error) error {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "//") {
-			continue
-		}
-		var a activityLine
-		if err := json.Unmarshal([]byte(line), &a); err != nil {
-			return fmt.Errorf("line %d: %w", n, err)
-		}
-		if err := f(n, a); err != nil {
-			return err
-		}
-	}
-	return sc.Err()
-}
-
-// evalReport is what `eval` measures.
-type evalReport struct {
-	Total, Correct int
-	PerCategory    map[string]*catScore
-	Confusions     map[[2]string]int // {want, got}
-}
-
-type catScore struct{ TP, FP, FN int }
-
-// Accuracy is the share of rows classified as labelled.
-func (r *evalReport) Accuracy() float64 {
-	if r.Total == 0 {
-		return 0
-	}
-	return float64(r.Correct) / float64(r.Total)
-}
-
-func evaluate(m *classify.Matcher, data io.Reader) (*evalReport, error) {
-	r := &evalReport{PerCategory: map[string]*catScore{}, Confusions: map[[2]string]int{}}
-	score := func(c string) *catScore {
-		if r.PerCategory[c] == nil {
-			r.PerCategory[c] = &catScore{}
-		}
-		return r.PerCategory[c]
-	}
-	err := eachLine(data, func(n int, a activityLine) error {
-		if a.Category == "" {
-			return fmt.Errorf("line %d: no category label", n)
-		}
-		got := m.Classify(a.App, a.URL, a.Title).Category
-		r.Total++
-		if got == a.Category {
-			r.Correct++
-			score(got).TP++
-			return nil
-		}
-		score(got).FP++
-		score(a.Category).FN++
-		r.Confusions[[2]string{a.Category, got}]++
-		return nil
-	})
-	if err == nil && r.Total == 0 {
-		err = errors.New("no labelled rows")
-	}
-	return r, err
-}
-
-func (r *evalReport) print(w io.Writer) {
-	fmt.Fprintf(w, "accuracy: %.1f%% (%d of %d)\n\n", 100*r.Accuracy(), r.Correct, r.Total)
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "category\tprecision\trecall\tsupport\t")
-	cats := make([]string, 0, len(r.PerCategory))
-	for c := range r.PerCategory {
-		cats = append(cats, c)
-	}
-	sort.Strings(cats)
-	ratio := func(a, b int) string {
-		if b == 0 {
-			return "-"
-		}
-		return fmt.Sprintf("%.2f", float64(a)/float64(b))
-	}
-	for _, c := range cats {
-		s := r.PerCategory[c]
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t\n", c, ratio(s.TP, s.TP+s.FP), ratio(s.TP, s.TP+s.FN), s.TP+s.FN)
-	}
-	tw.Flush()
-	type pair struct {
-		want, got string
-		n         int
-	}
-	var pairs []pair
-	for k, n := range r.Confusions {
-		pairs = append(pairs, pair{k[0], k[1], n})
-	}
-	sort.Slice(pairs, func(i, j int) bool {
-		if pairs[i].n != pairs[j].n {
-			return pairs[i].n > pairs[j].n
-		}
-		return pairs[i].want+pairs[i].got < pairs[j].want+pairs[j].got
-	})
-	if len(pairs) == 0 {
-		fmt.Fprintln(w, "\nconfusions (labelled -> classified): none")
-		return
-	}
-	fmt.Fprintln(w, "\nconfusions (labelled -> classified):")
-	for _, p := range pairs {
-		fmt.Fprintf(w, "  %3d  %s -> %s\n", p.n, p.want, p.got)
 	}
 }
 
@@ -307,10 +186,10 @@ func evalCmd(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer f.Close()
-	r, err := evaluate(m, f)
+	r, err := eval.Evaluate(m, f)
 	if err != nil {
 		return fmt.Errorf("%s: %w", fs.Arg(0), err)
 	}
-	r.print(stdout)
+	r.Print(stdout)
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/pomocore/pomocore"
+	"github.com/pomocore/pomocore/internal/eval"
 	"github.com/pomocore/pomocore/internal/llmtest"
 )
 
@@ -29,7 +30,7 @@ func TestEvalKeepsTheRecordedAccuracy(t *testing.T) {
 	}
 	// Every label is a category of the taxonomy, that is production's.
 	tax := pomocore.DefaultTaxonomy()
-	if err := eachLine(bytes.NewReader(b), func(n int, a activityLine) error {
+	if err := eval.EachLine(bytes.NewReader(b), func(n int, a eval.Line) error {
 		if !tax.Has(a.Category) {
 			t.Errorf("line %d: label %q is not a category", n, a.Category)
 		}
@@ -43,7 +44,7 @@ func TestEvalKeepsTheRecordedAccuracy(t *testing.T) {
 	}
 	if r.Total != recordedTotal || r.Correct < recordedCorrect {
 		var b bytes.Buffer
-		r.print(&b)
+		r.Print(&b)
 		t.Errorf("accuracy %d of %d, recorded %d of %d:\n%s", r.Correct, r.Total, recordedCorrect, recordedTotal, b.String())
 	}
 }
@@ -169,21 +170,21 @@ func TestEvalKeepsTheRecordedAccuracyOnTheBlindSet(t *testing.T) {
 	r := evalBuiltIn(t, b)
 	if r.Total != blindTotal || r.Correct < blindCorrect {
 		var out bytes.Buffer
-		r.print(&out)
+		r.Print(&out)
 		t.Errorf("blind set: %d of %d, recorded %d of %d:\n%s", r.Correct, r.Total, blindCorrect, blindTotal, out.String())
 	}
 }
 
 // evalBuiltIn evaluates the built-in pattern set on a labelled JSON-lines
 // set.
-func evalBuiltIn(t *testing.T, labelled []byte) *evalReport {
+func evalBuiltIn(t *testing.T, labelled []byte) *eval.Report {
 	t.Helper()
 	var cf classifierFlags
 	m, err := cf.matcher(io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := evaluate(m, bytes.NewReader(labelled))
+	r, err := eval.Evaluate(m, bytes.NewReader(labelled))
 	if err != nil {
 		t.Fatal(err)
 	}

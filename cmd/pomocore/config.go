@@ -5,200 +5,25 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"strconv"
-	"strings"
 	"text/tabwriter"
-	"time"
 
-	"github.com/pomocore/pomocore"
-	"github.com/pomocore/pomocore/mongo"
-	"github.com/pomocore/pomocore/pipeline"
-	"github.com/pomocore/pomocore/redis"
+	"github.com/pomocore/pomocore/internal/app"
 )
 
-// config is every setting of `pomocore run`, read from the environment and
-// overridden by flags. Defaults are in defaultConfig; validate checks it.
-type config struct {
-	AppEnv string
-
-	RedisAddrs    []string
-	RedisUsername string
-	RedisPassword string
-	RedisDB       int
-	RedisTLS      bool
-	RedisTLSCA    string
-	RedisMode     string
-	RedisMaster   string
-	ReplicaWaits  int
-	EmbeddedRedis string
-
-	MongoURI        string
-	MongoDatabase   string
-	MongoStatements int
-	DataDir         string
-
-	OpenAIKey     string
-	OpenAIBaseURL string
-	LLMModel      string
-	LLMTimeout    time.Duration
-	LLMCache      int
-	LLMWorkers    int
-	LLMSendPath   bool
-
-	Stream, Group, Consumer  string
-	DeadStream, SessionStrm  string
-	KeyPrefix                string
-	TimeZone                 string
-	TaxonomyFile             string
-	PatternReload            time.Duration
-	RetentionDay             time.Duration
-	RetentionWeek            time.Duration
-	RetentionMonth           time.Duration
-	TrimInput                bool
-	DeadMaxLen               int
-	BatchSize                int
-	Block                    time.Duration
-	ClaimIdle, ClaimInterval time.Duration
-	ConsumerIdle             time.Duration
-	MaxDeliveries            int
-	MaxDuration              float64
-	MaxFieldBytes            int
-	AllowUnknownFields       bool
-	DedupWindow              time.Duration
-	DedupMax                 int
-	TrimIgnoreGroups         []string
-	TrimMaxAge               time.Duration
-	ShutdownTimeout          time.Duration
-	StoreTimeout             time.Duration
-	Partition                int
-
-	HTTPAddr  string
-	LogLevel  string
-	LogFormat string
-}
-
-func defaultConfig() config {
-	host, _ := os.Hostname()
-	if host == "" {
-		host = "pomocore"
-	}
-	return config{
-		AppEnv:             "dev",
-		EmbeddedRedis:      "127.0.0.1:6379",
-		MongoDatabase:      "pomocore",
-		MongoStatements:    90,
-		DataDir:            "./pomocore-data",
-		Stream:             "pattern_match_stream",
-		Group:              "pattern_match_group",
-		Consumer:           fmt.Sprintf("%s-%d", host, os.Getpid()),
-		SessionStrm:        "session_score_stream",
-		KeyPrefix:          "leaderboard",
-		TimeZone:           "Asia/Seoul",
-		BatchSize:          2000,
-		Block:              time.Second,
-		ClaimIdle:          time.Minute,
-		ConsumerIdle:       time.Hour,
-		MaxDeliveries:      10,
-		MaxDuration:        86400,
-		MaxFieldBytes:      8192,
-		AllowUnknownFields: true,
-		DedupWindow:        2 * time.Hour,
-		DedupMax:           2_000_000,
-		ShutdownTimeout:    30 * time.Second,
-		StoreTimeout:       10 * time.Second,
-		PatternReload:      time.Minute,
-		LLMModel:           "gpt-4o-mini",
-		LLMTimeout:         10 * time.Second,
-		LLMCache:           100000,
-		LLMWorkers:         4,
-		LogLevel:           "info",
-		LogFormat:          "text",
-	}
-}
-
-// setting is one configurable value: its environment variable, its flag,
-// its help, and where it goes.
-type setting struct {
-	env, flag, help string
-	secret          bool
-	value           flag.Value
-}
-
-func (c *config) settings() []setting {
-	return []setting{
-		{"APP_ENV", "app-env", "deployment environment; prod refuses the embedded Redis and store", false, strVal(&c.AppEnv)},
-		{"REDIS_ADDR", "redis-addr", "Redis host:port (comma-separated for several nodes); unset: embedded Redis", false, listVal(&c.RedisAddrs)},
-		{"REDIS_MODE", "redis-mode", "standalone, cluster (REDIS_ADDR lists seed nodes) or sentinel (REDIS_ADDR lists Sentinels)", false, strVal(&c.RedisMode)},
-		{"REDIS_MASTER_NAME", "redis-master-name", "Sentinel master name (REDIS_MODE=sentinel)", false, strVal(&c.RedisMaster)},
-		{"REDIS_REPLICA_WAITS", "redis-replica-waits", "replicas that must hold each commit step before the next (WAIT); 0: none", false, intVal(&c.ReplicaWaits)},
-		{"REDIS_PASSWORD", "redis-password", "Redis password (never logged)", true, strVal(&c.RedisPassword)},
-		{"POMOCORE_REDIS_USERNAME", "redis-username", "Redis ACL user name", false, strVal(&c.RedisUsername)},
-		{"POMOCORE_REDIS_DB", "redis-db", "Redis database number", false, intVal(&c.RedisDB)},
-		{"POMOCORE_REDIS_TLS", "redis-tls", "connect to Redis over TLS", false, boolVal(&c.RedisTLS)},
-		{"POMOCORE_REDIS_TLS_CA_FILE", "redis-tls-ca-file", "PEM file of CAs to trust for Redis TLS (implies TLS)", false, strVal(&c.RedisTLSCA)},
-		{"POMOCORE_EMBEDDED_REDIS_ADDR", "embedded-redis-addr", "address of the embedded Redis when REDIS_ADDR is unset (a free port if taken)", false, strVal(&c.EmbeddedRedis)},
-		{"MONGO_URI", "mongo-uri", "MongoDB URI (never logged); unset: SQLite store in the data dir", true, strVal(&c.MongoURI)},
-		{"MONGO_DATABASE", "mongo-database", "MongoDB database name", false, strVal(&c.MongoDatabase)},
-		{"POMOCORE_MONGO_MAX_STATEMENTS", "mongo-max-statements", "most write statements or ids per MongoDB command", false, intVal(&c.MongoStatements)},
-		{"POMOCORE_DATA_DIR", "data-dir", "directory of the embedded SQLite store", false, strVal(&c.DataDir)},
-		{"OPENAI_API_KEY", "openai-api-key", "API key of the LLM fallback (never logged); unset: no LLM fallback", true, strVal(&c.OpenAIKey)},
-		{"OPENAI_BASE_URL", "openai-base-url", "OpenAI-compatible endpoint (vLLM, Ollama, ...); default OpenAI's", false, strVal(&c.OpenAIBaseURL)},
-		{"POMOCORE_LLM_MODEL", "llm-model", "model of the LLM fallback", false, strVal(&c.LLMModel)},
-		{"POMOCORE_LLM_TIMEOUT", "llm-timeout", "timeout of one LLM request", false, durVal(&c.LLMTimeout)},
-		{"POMOCORE_LLM_CACHE", "llm-cache", "LLM answers remembered in memory (LRU)", false, intVal(&c.LLMCache)},
-		{"POMOCORE_LLM_WORKERS", "llm-workers", "concurrent LLM requests", false, intVal(&c.LLMWorkers)},
-		{"POMOCORE_LLM_SEND_PATH", "llm-send-path", "also send the URL's path to the LLM (default: app, host and title only)", false, boolVal(&c.LLMSendPath)},
-		{"POMOCORE_STREAM", "stream", "input stream key (the main server's StreamConfig)", false, strVal(&c.Stream)},
-		{"POMOCORE_GROUP", "group", "consumer group (the deployed one)", false, strVal(&c.Group)},
-		{"POMOCORE_CONSUMER", "consumer", "this process's consumer name, unique per process", false, strVal(&c.Consumer)},
-		{"POMOCORE_DEAD_STREAM", "dead-stream", "dead-letter stream (default <stream>:dead)", false, strVal(&c.DeadStream)},
-		{"POMOCORE_SESSION_STREAM", "session-stream", "stream of session-end events", false, strVal(&c.SessionStrm)},
-		{"POMOCORE_KEY_PREFIX", "key-prefix", "leaderboard key prefix", false, strVal(&c.KeyPrefix)},
-		{"POMOCORE_TIMEZONE", "timezone", "IANA time zone of leaderboard periods", false, strVal(&c.TimeZone)},
-		{"POMOCORE_TAXONOMY_FILE", "taxonomy-file", "JSON file of categories and work categories (default: built in)", false, strVal(&c.TaxonomyFile)},
-		{"POMOCORE_PATTERN_RELOAD", "pattern-reload", "how often category_pattern is reloaded (0: never)", false, durVal(&c.PatternReload)},
-		{"POMOCORE_RETENTION_DAY", "retention-day", "daily leaderboard keys expire this long after their last increment (0: never)", false, durVal(&c.RetentionDay)},
-		{"POMOCORE_RETENTION_WEEK", "retention-week", "weekly leaderboard keys' lifetime after their last increment (0: never)", false, durVal(&c.RetentionWeek)},
-		{"POMOCORE_RETENTION_MONTH", "retention-month", "monthly leaderboard keys' lifetime after their last increment (0: never)", false, durVal(&c.RetentionMonth)},
-		{"POMOCORE_TRIM_INPUT", "trim-input", "delete entries of the input and session streams once every consumer group of each (but the ignored) has acknowledged them", false, boolVal(&c.TrimInput)},
-		{"POMOCORE_TRIM_IGNORE_GROUPS", "trim-ignore-groups", "consumer groups nobody reads, not waited for by trimming (comma-separated, e.g. leaderboard_group)", false, listVal(&c.TrimIgnoreGroups)},
-		{"POMOCORE_TRIM_MAX_AGE", "trim-max-age", "how long entries are kept for an ignored group that has not acknowledged them (0: not at all)", false, durVal(&c.TrimMaxAge)},
-		{"POMOCORE_DEAD_MAXLEN", "dead-maxlen", "keep about this many dead letters (0: all)", false, intVal(&c.DeadMaxLen)},
-		{"POMOCORE_BATCH_SIZE", "batch-size", "most entries per read and batch (1..10000)", false, intVal(&c.BatchSize)},
-		{"POMOCORE_BLOCK", "block", "how long one read waits for new entries", false, durVal(&c.Block)},
-		{"POMOCORE_CLAIM_IDLE", "claim-idle", "idle time after which another consumer's pending entries are reclaimed", false, durVal(&c.ClaimIdle)},
-		{"POMOCORE_CLAIM_INTERVAL", "claim-interval", "how often to scan for idle entries (default claim-idle/2)", false, durVal(&c.ClaimInterval)},
-		{"POMOCORE_CONSUMER_IDLE", "consumer-idle", "idle time after which another consumer with nothing pending is removed from the group", false, durVal(&c.ConsumerIdle)},
-		{"POMOCORE_MAX_DELIVERIES", "max-deliveries", "deliveries after which an entry is dead-lettered", false, intVal(&c.MaxDeliveries)},
-		{"POMOCORE_MAX_DURATION", "max-duration", "largest accepted duration in seconds", false, floatVal(&c.MaxDuration)},
-		{"POMOCORE_MAX_FIELD_BYTES", "max-field-bytes", "largest accepted field value in bytes", false, intVal(&c.MaxFieldBytes)},
-		{"POMOCORE_ALLOW_UNKNOWN_FIELDS", "allow-unknown-fields", "accept entries with fields the contract does not name, counted and logged once per name (false: dead-letter them)", false, boolVal(&c.AllowUnknownFields)},
-		{"POMOCORE_DEDUP_WINDOW", "dedup-window", "how long a committed pomodoroUsageLogId is remembered, so that the producer's retries under new stream ids count once (0: off)", false, durVal(&c.DedupWindow)},
-		{"POMOCORE_DEDUP_MAX", "dedup-max", "most activities remembered for the dedup window (~120 bytes each in Redis); past it the oldest are forgotten", false, intVal(&c.DedupMax)},
-		{"POMOCORE_SHUTDOWN_TIMEOUT", "shutdown-timeout", "time to finish the batch in hand after SIGTERM", false, durVal(&c.ShutdownTimeout)},
-		{"POMOCORE_STORE_TIMEOUT", "store-timeout", "timeout of one store call", false, durVal(&c.StoreTimeout)},
-		{"POMOCORE_PARTITION", "partition", "number of this input stream when the input is split (0..63)", false, intVal(&c.Partition)},
-		{"POMOCORE_HTTP_ADDR", "http-addr", "address of /metrics, /healthz, /readyz and the read API, e.g. :8080 (empty: no HTTP server)", false, strVal(&c.HTTPAddr)},
-		{"POMOCORE_LOG_LEVEL", "log-level", "debug, info, warn or error", false, strVal(&c.LogLevel)},
-		{"POMOCORE_LOG_FORMAT", "log-format", "text or json (json when APP_ENV=prod and unset)", false, strVal(&c.LogFormat)},
-	}
-}
-
-// loadConfig reads the environment, then the flags in args. An unparsable
-// value is an error naming its variable or flag.
-func loadConfig(name string, args []string, getenv func(string) string, out io.Writer) (config, error) {
-	c := defaultConfig()
+// loadConfig reads the settings (app.Config.Settings) from the environment,
+// then from the flags in args, and validates them. An unparsable value is
+// an error naming its variable or flag.
+func loadConfig(name string, args []string, getenv func(string) string, out io.Writer) (app.Config, error) {
+	c := app.Defaults()
+	settings := c.Settings()
 	var errs []error
-	formatSet := false
-	for _, s := range c.settings() {
-		if v := getenv(s.env); v != "" {
-			if err := s.value.Set(v); err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", s.env, err))
+	set := map[string]bool{}
+	for _, s := range settings {
+		if v := getenv(s.Env); v != "" {
+			if err := s.Value.Set(v); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", s.Env, err))
 			}
-			if s.env == "POMOCORE_LOG_FORMAT" {
-				formatSet = true
-			}
+			set[s.Env] = true
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -206,12 +31,10 @@ func loadConfig(name string, args []string, getenv func(string) string, out io.W
 	}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(out)
-	for _, s := range c.settings() {
-		v := s.value
-		if s.secret {
-			v = secretValue{v} // the help text prints a flag's value as its default
-		}
-		fs.Var(v, s.flag, s.help+" ($"+s.env+")")
+	envOf := map[string]string{}
+	for _, s := range settings {
+		fs.Var(s.FlagValue(), s.Flag, s.Help+" ($"+s.Env+")")
+		envOf[s.Flag] = s.Env
 	}
 	fs.Usage = func() {
 		fmt.Fprintf(out, "usage: pomocore %s [flags]\n\nEvery flag can also be set by the environment variable in brackets.\n\n", name)
@@ -223,328 +46,22 @@ func loadConfig(name string, args []string, getenv func(string) string, out io.W
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	fs.Visit(func(f *flag.Flag) {
-		if f.Name == "log-format" {
-			formatSet = true
-		}
-	})
-	if !formatSet && c.AppEnv == "prod" {
-		c.LogFormat = "json"
-	}
-	if c.DeadStream == "" {
-		c.DeadStream = c.Stream + ":dead"
-	}
-	return c, c.validate()
-}
-
-// validate checks settings that do not belong to one adapter, naming each.
-func (c *config) validate() error {
-	var errs []error
-	bad := func(env, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", env, fmt.Sprintf(format, args...)))
-	}
-	if c.AppEnv == "prod" {
-		if len(c.RedisAddrs) == 0 {
-			bad("REDIS_ADDR", "required when APP_ENV=prod (the embedded Redis is for development)")
-		}
-		if c.MongoURI == "" {
-			bad("MONGO_URI", "required when APP_ENV=prod (the embedded SQLite store is for development)")
-		}
-	}
-	if len(c.RedisAddrs) > 0 {
-		if err := c.redisConfig().Validate(); err != nil {
-			bad("REDIS_ADDR/REDIS_MODE", "%v", err)
-		}
-	}
-	if c.ReplicaWaits < 0 {
-		bad("REDIS_REPLICA_WAITS", "%d: want 0 or more", c.ReplicaWaits)
-	}
-	for _, s := range []struct{ env, v string }{
-		{"POMOCORE_STREAM", c.Stream}, {"POMOCORE_GROUP", c.Group}, {"POMOCORE_CONSUMER", c.Consumer},
-		{"POMOCORE_SESSION_STREAM", c.SessionStrm}, {"POMOCORE_KEY_PREFIX", c.KeyPrefix},
-	} {
-		if strings.TrimSpace(s.v) == "" {
-			bad(s.env, "must not be empty")
-		}
-	}
-	if c.MongoURI != "" && c.MongoDatabase == "" {
-		bad("MONGO_DATABASE", "must not be empty")
-	}
-	if _, err := time.LoadLocation(c.TimeZone); err != nil {
-		bad("POMOCORE_TIMEZONE", "%q is not an IANA time zone (e.g. Asia/Seoul)", c.TimeZone)
-	}
-	if c.Block <= 0 || c.Block >= 10*time.Second {
-		bad("POMOCORE_BLOCK", "%v: want more than 0 and less than 10s (the Redis read timeout)", c.Block)
-	}
-	if c.ClaimInterval < 0 {
-		bad("POMOCORE_CLAIM_INTERVAL", "%v: want >= 0", c.ClaimInterval)
-	}
-	if c.ShutdownTimeout < 0 {
-		bad("POMOCORE_SHUTDOWN_TIMEOUT", "%v: want >= 0", c.ShutdownTimeout)
-	}
-	if c.LLMTimeout <= 0 {
-		bad("POMOCORE_LLM_TIMEOUT", "%v: want > 0", c.LLMTimeout)
-	}
-	if c.LLMCache < 1 {
-		bad("POMOCORE_LLM_CACHE", "%d: want >= 1", c.LLMCache)
-	}
-	if c.LLMWorkers < 1 || c.LLMWorkers > 64 {
-		bad("POMOCORE_LLM_WORKERS", "%d: want 1..64", c.LLMWorkers)
-	}
-	if c.DedupWindow < 0 {
-		bad("POMOCORE_DEDUP_WINDOW", "%v: want >= 0 (0: off)", c.DedupWindow)
-	} else if c.DedupWindow > 0 && c.DedupWindow < 30*time.Minute {
-		bad("POMOCORE_DEDUP_WINDOW", "%v: want 0 (off) or at least 30m (the main server's producer retries for 30 minutes)", c.DedupWindow)
-	}
-	if c.DedupMax < 1 {
-		bad("POMOCORE_DEDUP_MAX", "%d: want >= 1", c.DedupMax)
-	}
-	if c.TrimMaxAge < 0 {
-		bad("POMOCORE_TRIM_MAX_AGE", "%v: want >= 0", c.TrimMaxAge)
-	}
-	if c.DeadMaxLen < 0 {
-		bad("POMOCORE_DEAD_MAXLEN", "%d: want >= 0", c.DeadMaxLen)
-	}
-	if c.PatternReload < 0 {
-		bad("POMOCORE_PATTERN_RELOAD", "%v: want >= 0", c.PatternReload)
-	}
-	if c.StoreTimeout <= 0 {
-		bad("POMOCORE_STORE_TIMEOUT", "%v: want > 0", c.StoreTimeout)
-	}
-	if c.MongoStatements < 1 || c.MongoStatements > 99 {
-		bad("POMOCORE_MONGO_MAX_STATEMENTS", "%d: want 1..99", c.MongoStatements)
-	}
-	if c.Partition < 0 {
-		bad("POMOCORE_PARTITION", "%d: want 0..63", c.Partition)
-	}
-	// Zero means "the default" in the packages' configs, but a setting set
-	// to zero means zero, which none of these can be; their other bounds are
-	// the pipeline's own rules, named below.
-	for _, z := range []struct {
-		env  string
-		zero bool
-	}{{"POMOCORE_BATCH_SIZE", c.BatchSize == 0}, {"POMOCORE_CONSUMER_IDLE", c.ConsumerIdle == 0}, {"POMOCORE_MAX_DELIVERIES", c.MaxDeliveries == 0},
-		{"POMOCORE_MAX_DURATION", c.MaxDuration == 0}, {"POMOCORE_MAX_FIELD_BYTES", c.MaxFieldBytes == 0}, {"POMOCORE_CLAIM_IDLE", c.ClaimIdle == 0}} {
-		if z.zero {
-			bad(z.env, "0: want a positive value")
-		}
-	}
-	if err := c.pipelineConfig(time.UTC).Validate(); err != nil {
-		for _, e := range unjoin(err) {
-			var ce *pipeline.ConfigError
-			if errors.As(e, &ce) {
-				bad(pipelineSetting[ce.Field], "%s", ce.Msg)
-			} else {
-				bad("pipeline", "%v", e)
-			}
-		}
-	}
-	switch c.LogLevel {
-	case "debug", "info", "warn", "error":
-	default:
-		bad("POMOCORE_LOG_LEVEL", "%q: want debug, info, warn or error", c.LogLevel)
-	}
-	switch c.LogFormat {
-	case "text", "json":
-	default:
-		bad("POMOCORE_LOG_FORMAT", "%q: want text or json", c.LogFormat)
-	}
-	return errors.Join(errs...)
-}
-
-// pipelineSetting names the setting of each pipeline.Config field that
-// pipelineConfig maps.
-var pipelineSetting = map[string]string{
-	"BatchSize": "POMOCORE_BATCH_SIZE", "Block": "POMOCORE_BLOCK", "ClaimIdle": "POMOCORE_CLAIM_IDLE",
-	"ClaimInterval": "POMOCORE_CLAIM_INTERVAL", "ConsumerIdle": "POMOCORE_CONSUMER_IDLE",
-	"MaxDeliveries": "POMOCORE_MAX_DELIVERIES", "Partition": "POMOCORE_PARTITION",
-	"Retention.Day": "POMOCORE_RETENTION_DAY", "Retention.Week": "POMOCORE_RETENTION_WEEK",
-	"Retention.Month": "POMOCORE_RETENTION_MONTH", "Limits": "POMOCORE_MAX_DURATION/POMOCORE_MAX_FIELD_BYTES",
-	"RetryMin": "pipeline retry backoff",
-}
-
-// unjoin returns the errors errors.Join put together (err alone otherwise).
-func unjoin(err error) []error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		return j.Unwrap()
-	}
-	return []error{err}
-}
-
-// pipelineConfig is the pipeline configuration of the settings.
-func (c *config) pipelineConfig(loc *time.Location) pipeline.Config {
-	shutdown := c.ShutdownTimeout
-	if shutdown == 0 {
-		shutdown = -1 // 0s: stop at once (the pipeline's zero is its default)
-	}
-	return pipeline.Config{
-		BatchSize:     c.BatchSize,
-		Block:         c.Block,
-		ClaimIdle:     c.ClaimIdle,
-		ClaimInterval: c.ClaimInterval,
-		ConsumerIdle:  c.ConsumerIdle,
-		MaxDeliveries: int64(c.MaxDeliveries),
-		KeyPrefix:     c.KeyPrefix,
-		Location:      loc,
-		Limits: pomocore.Limits{
-			MaxDuration:         c.MaxDuration,
-			MaxFieldBytes:       c.MaxFieldBytes,
-			RejectUnknownFields: !c.AllowUnknownFields,
-		},
-		Partition:       uint8(min(max(c.Partition, 0), 255)),
-		Retention:       pipeline.Retention{Day: c.RetentionDay, Week: c.RetentionWeek, Month: c.RetentionMonth},
-		TrimInput:       c.TrimInput,
-		ShutdownTimeout: shutdown,
-	}
+	fs.Visit(func(f *flag.Flag) { set[envOf[f.Name]] = true })
+	c.Complete(func(env string) bool { return set[env] })
+	return c, c.Validate()
 }
 
 // printSettings writes the settings table (for `pomocore settings`).
 func printSettings(w io.Writer) {
-	c := defaultConfig()
+	c := app.Defaults()
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ENV\tFLAG\tDEFAULT\tMEANING")
-	for _, s := range c.settings() {
-		def := s.value.String()
-		if s.env == "POMOCORE_CONSUMER" {
+	for _, s := range c.Settings() {
+		def := s.Value.String()
+		if s.Env == "POMOCORE_CONSUMER" {
 			def = "<host>-<pid>"
 		}
-		fmt.Fprintf(tw, "%s\t-%s\t%s\t%s\n", s.env, s.flag, def, s.help)
+		fmt.Fprintf(tw, "%s\t-%s\t%s\t%s\n", s.Env, s.Flag, def, s.Help)
 	}
 	tw.Flush()
-}
-
-type strValue struct{ p *string }
-
-// secretValue is a flag.Value whose value is never shown.
-type secretValue struct{ flag.Value }
-
-func (secretValue) String() string { return "" }
-
-func strVal(p *string) flag.Value     { return strValue{p} }
-func (v strValue) String() string     { return deref(v.p) }
-func (v strValue) Set(s string) error { *v.p = s; return nil }
-func deref[T any](p *T) (zero T) {
-	if p == nil {
-		return zero
-	}
-	return *p
-}
-
-type intValue struct{ p *int }
-
-func intVal(p *int) flag.Value { return intValue{p} }
-func (v intValue) String() string {
-	if v.p == nil {
-		return ""
-	}
-	return strconv.Itoa(*v.p)
-}
-func (v intValue) Set(s string) error {
-	n, err := strconv.Atoi(strings.TrimSpace(s))
-	if err != nil {
-		return fmt.Errorf("%q is not an integer", s)
-	}
-	*v.p = n
-	return nil
-}
-
-type floatValue struct{ p *float64 }
-
-func floatVal(p *float64) flag.Value { return floatValue{p} }
-func (v floatValue) String() string {
-	if v.p == nil {
-		return ""
-	}
-	return strconv.FormatFloat(*v.p, 'g', -1, 64)
-}
-func (v floatValue) Set(s string) error {
-	f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
-	if err != nil {
-		return fmt.Errorf("%q is not a number", s)
-	}
-	*v.p = f
-	return nil
-}
-
-type boolValue struct{ p *bool }
-
-func boolVal(p *bool) flag.Value { return boolValue{p} }
-func (v boolValue) String() string {
-	if v.p == nil {
-		return ""
-	}
-	return strconv.FormatBool(*v.p)
-}
-func (v boolValue) Set(s string) error {
-	b, err := strconv.ParseBool(strings.TrimSpace(s))
-	if err != nil {
-		return fmt.Errorf("%q is not true or false", s)
-	}
-	*v.p = b
-	return nil
-}
-func (v boolValue) IsBoolFlag() bool { return true }
-
-type durValue struct{ p *time.Duration }
-
-func durVal(p *time.Duration) flag.Value { return durValue{p} }
-func (v durValue) String() string {
-	if v.p == nil {
-		return ""
-	}
-	return v.p.String()
-}
-func (v durValue) Set(s string) error {
-	d, err := time.ParseDuration(strings.TrimSpace(s))
-	if err != nil {
-		return fmt.Errorf("%q is not a duration (e.g. 500ms, 30s, 2m)", s)
-	}
-	*v.p = d
-	return nil
-}
-
-type listValue struct{ p *[]string }
-
-func listVal(p *[]string) flag.Value { return listValue{p} }
-func (v listValue) String() string {
-	if v.p == nil {
-		return ""
-	}
-	return strings.Join(*v.p, ",")
-}
-func (v listValue) Set(s string) error {
-	var out []string
-	for _, part := range strings.Split(s, ",") {
-		if part = strings.TrimSpace(part); part != "" {
-			out = append(out, part)
-		}
-	}
-	*v.p = out
-	return nil
-}
-
-// redisConfig is the Redis client configuration of the settings.
-func (c *config) redisConfig() redis.Config {
-	return redis.Config{Mode: c.RedisMode, Addrs: c.RedisAddrs, MasterName: c.RedisMaster,
-		Username: c.RedisUsername, Password: c.RedisPassword,
-		DB: c.RedisDB, TLS: c.RedisTLS, TLSCAFile: c.RedisTLSCA}
-}
-
-// committerConfig is the Redis committer configuration of the settings.
-func (c *config) committerConfig() redis.CommitterConfig {
-	return redis.CommitterConfig{Stream: c.Stream, Group: c.Group, DeadStream: c.DeadStream, SessionStream: c.SessionStrm,
-		DeadMaxLen: int64(c.DeadMaxLen), ReplicaWaits: c.ReplicaWaits, DedupWindow: c.DedupWindow, DedupMax: c.DedupMax}
-}
-
-// readerConfig is the Redis reader configuration of the settings.
-func (c *config) readerConfig() redis.ReaderConfig {
-	return redis.ReaderConfig{Stream: c.Stream, Group: c.Group, Consumer: c.Consumer, AlsoTrim: []string{c.SessionStrm},
-		TrimIgnoreGroups: c.TrimIgnoreGroups, TrimMaxAge: c.TrimMaxAge}
-}
-
-// mongoConfig is the MongoDB store configuration of the settings.
-func (c *config) mongoConfig() mongo.Config {
-	loc, _ := time.LoadLocation(c.TimeZone) // validate names a bad zone; nil is the adapter's default
-	return mongo.Config{URI: c.MongoURI, Database: c.MongoDatabase, Timeout: c.StoreTimeout, MaxStatements: c.MongoStatements,
-		Location: loc}
 }

@@ -16,7 +16,7 @@ import (
 	"github.com/pomocore/pomocore"
 	"github.com/pomocore/pomocore/internal/eventually"
 	"github.com/pomocore/pomocore/internal/redistest"
-	"github.com/pomocore/pomocore/sqlite"
+	"github.com/pomocore/pomocore/internal/storedump"
 )
 
 // buildBinary compiles pomocore once per test binary.
@@ -244,12 +244,7 @@ func TestCrashMidRunLosesAndDoublesNothing(t *testing.T) {
 		t.Errorf("dead letters = %d, want %d", got, w.dead)
 	}
 
-	st, err := sqlite.Open(ctx, sqlite.Config{Dir: filepath.Join(dir, "data")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	cats, logs, err := st.Snapshot(ctx)
+	cats, logs, err := storedump.SQLiteDir(ctx, filepath.Join(dir, "data"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"net"
 	"path/filepath"
 	"strconv"
@@ -11,6 +12,9 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	driver "go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/pomocore/pomocore"
 	"github.com/pomocore/pomocore/internal/eventually"
@@ -58,7 +62,7 @@ func startRun(t *testing.T, env map[string]string) (stop func(), logs *syncBuffe
 	logs = &syncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, cfg, logs) }()
+	go func() { done <- run(ctx, cfg, io.Discard, logs) }()
 	var once sync.Once
 	stop = func() {
 		once.Do(func() {
@@ -235,10 +239,7 @@ func TestRealRedisAndMongoBothIDModes(t *testing.T) {
 	if len(ids) != 19 {
 		t.Errorf("seeded %d categories, want production's 19", len(ids))
 	}
-	cats, logsDocs, err := st.Snapshot(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cats, logsDocs := mongoDocs(t, uri, "e2e", mongo.CategorizedDataCollection), mongoDocs(t, uri, "e2e", mongo.UsageLogCollection)
 	if len(logsDocs) != 4 {
 		t.Errorf("usage logs = %d, want 4", len(logsDocs))
 	}
@@ -262,4 +263,40 @@ func TestRealRedisAndMongoBothIDModes(t *testing.T) {
 	if !found {
 		t.Errorf("categorized_data %s not created", cdID)
 	}
+}
+
+// doc is what the tests read of a categorized_data or usage-log document.
+type doc struct {
+	ID         pomocore.ObjectID
+	CategoryID pomocore.ObjectID
+	UserID     string
+}
+
+// mongoDocs reads every document of a collection, by the test's own
+// driver handle.
+func mongoDocs(t *testing.T, uri, database, collection string) []doc {
+	t.Helper()
+	ctx := context.Background()
+	client, err := driver.Connect(options.Client().ApplyURI(uri))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Disconnect(ctx)
+	cur, err := client.Database(database).Collection(collection).Find(ctx, bson.D{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raw []struct {
+		ID         bson.ObjectID `bson:"_id"`
+		CategoryID bson.ObjectID `bson:"categoryId"`
+		UserID     string        `bson:"userId"`
+	}
+	if err := cur.All(ctx, &raw); err != nil {
+		t.Fatal(err)
+	}
+	out := make([]doc, len(raw))
+	for i, r := range raw {
+		out[i] = doc{ID: pomocore.ObjectID(r.ID), CategoryID: pomocore.ObjectID(r.CategoryID), UserID: r.UserID}
+	}
+	return out
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pomocore/pomocore"
+	"github.com/pomocore/pomocore/internal/app"
 	"github.com/pomocore/pomocore/redis"
 )
 
@@ -37,14 +38,12 @@ func leaderboardCmd(ctx context.Context, args []string, getenv func(string) stri
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
-	cfg, err := loadConfig("leaderboard", nil, getenv, stderr)
+	a, err := leaderboardApp(getenv, stderr)
 	if err != nil {
-		return fmt.Errorf("bad settings: %w", err)
+		return err
 	}
-	if len(cfg.RedisAddrs) == 0 {
-		return errors.New("REDIS_ADDR: required (the embedded Redis of a running `pomocore run` is at the address it printed)")
-	}
-	loc, _ := time.LoadLocation(cfg.TimeZone)
+	defer a.Close()
+	cfg, loc := a.Config(), a.Location()
 	day := time.Now().In(loc)
 	if *date != "" {
 		if day, err = time.ParseInLocation(time.DateOnly, *date, loc); err != nil {
@@ -61,11 +60,10 @@ func leaderboardCmd(ctx context.Context, args []string, getenv func(string) stri
 		return errors.New("-limit wants 1..1000 and -around 0..100")
 	}
 	key := pomocore.LeaderboardKey(cfg.KeyPrefix, *category, name)
-	rdb, err := redis.NewClient(cfg.redisConfig())
+	rdb, err := a.Redis()
 	if err != nil {
 		return err
 	}
-	defer rdb.Close()
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	l := redis.NewLeaderboards(rdb)
@@ -102,4 +100,49 @@ func leaderboardCmd(ctx context.Context, args []string, getenv func(string) stri
 		fmt.Fprintf(tw, "%d\t%s\t%g\n", r.Rank, r.Member, r.Score)
 	}
 	return tw.Flush()
+}
+
+// rebuildCmd implements `pomocore leaderboard rebuild -from D -to D`.
+func rebuildCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("leaderboard rebuild", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	from := fs.String("from", "", "first day, YYYY-MM-DD (in POMOCORE_TIMEZONE)")
+	to := fs.String("to", "", "last day, YYYY-MM-DD")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	a, err := leaderboardApp(getenv, stderr)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	cfg := a.Config()
+	plan, err := app.PlanRebuild(*from, *to, a.Location())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "rebuilding %d days, %d whole weeks, %d whole months from %s to %s (%s)\n",
+		plan.Days, plan.Weeks, plan.Months, *from, *to, cfg.TimeZone)
+	if len(plan.Partial) > 0 {
+		fmt.Fprintf(stdout, "left alone, only partly in the range: %v\n", plan.Partial)
+	}
+	keys, logs, err := a.Rebuild(ctx, plan, stderr)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "swapped in %d leaderboards rebuilt from %d usage logs\n", keys, logs)
+	return nil
+}
+
+// leaderboardApp is the application of the leaderboard tools, which need a
+// configured Redis (REDIS_ADDR).
+func leaderboardApp(getenv func(string) string, stderr io.Writer) (*app.App, error) {
+	cfg, err := loadConfig("leaderboard", nil, getenv, stderr)
+	if err != nil {
+		return nil, fmt.Errorf("bad settings: %w", err)
+	}
+	if len(cfg.RedisAddrs) == 0 {
+		return nil, errors.New("REDIS_ADDR: required (the embedded Redis of a running `pomocore run` is at the address it printed)")
+	}
+	return app.New(cfg, app.Deps{})
 }

@@ -148,15 +148,7 @@ func TestPatternsSuggest(t *testing.T) {
 }
 
 func TestPatternsTools(t *testing.T) {
-	ctx := context.Background()
-	dataDir, st := seededStore(t)
-	st.Close()
-	env := envOf(map[string]string{"POMOCORE_DATA_DIR": dataDir})
-	run := func(args ...string) (string, error) {
-		var out, errOut bytes.Buffer
-		err := patternsCmd(ctx, args, env, &out, &errOut)
-		return out.String() + errOut.String(), err
-	}
+	run := patternsTool(t)
 	if out, err := run("list"); err != nil || !strings.Contains(out, "Development") || !strings.Contains(out, "E-commerce & Shopping") {
 		t.Fatalf("list: %v\n%s", err, out)
 	}

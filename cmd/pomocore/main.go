@@ -34,12 +34,14 @@ func runMain(args []string, getenv func(string) string, stdout, stderr io.Writer
 	var err error
 	switch args[0] {
 	case "run":
-		var cfg config
-		cfg, err = loadConfig("run", args[1:], getenv, stderr)
-		if err == nil {
-			err = run(ctx, cfg, stderr)
-		} else if !errors.Is(err, flag.ErrHelp) {
-			err = fmt.Errorf("bad settings (see `pomocore settings`):\n%w", err)
+		cfg, lerr := loadConfig("run", args[1:], getenv, stderr)
+		switch {
+		case lerr == nil:
+			err = run(ctx, cfg, stdout, stderr)
+		case errors.Is(lerr, flag.ErrHelp):
+			err = lerr
+		default:
+			err = fmt.Errorf("bad settings (see `pomocore settings`):\n%w", lerr)
 		}
 	case "settings":
 		printSettings(stdout)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/pomocore/pomocore"
 	"github.com/pomocore/pomocore/classify"
+	"github.com/pomocore/pomocore/internal/app"
 	"github.com/pomocore/pomocore/pipeline"
 )
 
@@ -33,31 +34,44 @@ POMOCORE_DATA_DIR). Running pipelines pick changes up at their next reload
 
 // patternStore is what the patterns tools need of a store.
 type patternStore interface {
-	store
+	app.Store
 	pipeline.PatternEditor
 }
 
-// withPatternStore opens the configured store for the patterns tools.
-func withPatternStore(ctx context.Context, getenv func(string) string, stderr io.Writer, f func(patternStore) error) error {
+// withStore opens the configured store for the patterns tools, logging to
+// logOut. Editing patterns needs no Redis: APP_ENV is not read.
+func withStore(ctx context.Context, getenv func(string) string, stderr, logOut io.Writer, f func(app.Store) error) error {
 	cfg, err := loadConfig("patterns", nil, func(k string) string {
 		if k == "APP_ENV" {
-			return "" // editing patterns needs no Redis
+			return ""
 		}
 		return getenv(k)
 	}, stderr)
 	if err != nil {
 		return fmt.Errorf("bad settings: %w", err)
 	}
-	st, closeStore, err := openStore(ctx, cfg, newLogger(cfg, io.Discard))
+	a, err := app.New(cfg, app.Deps{Log: app.NewLogger(cfg, logOut)})
 	if err != nil {
 		return err
 	}
-	defer closeStore()
-	ps, ok := st.(patternStore)
-	if !ok {
-		return errors.New("this store cannot edit patterns")
+	defer a.Close()
+	st, err := a.Store(ctx)
+	if err != nil {
+		return err
 	}
-	return f(ps)
+	return f(st)
+}
+
+// withPatternStore opens the configured store for the patterns tools that
+// edit.
+func withPatternStore(ctx context.Context, getenv func(string) string, stderr io.Writer, f func(patternStore) error) error {
+	return withStore(ctx, getenv, stderr, io.Discard, func(st app.Store) error {
+		ps, ok := st.(patternStore)
+		if !ok {
+			return errors.New("this store cannot edit patterns")
+		}
+		return f(ps)
+	})
 }
 
 type multiFlag []string
@@ -130,39 +144,20 @@ func patternsCmd(ctx context.Context, args []string, getenv func(string) string,
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}
-		if *category == "" || len(apps)+len(domains) == 0 {
-			return errors.New(args[0] + ": want -category and at least one -app or -domain")
+		e := classify.PatternEdit{Category: *category, Apps: apps, Domains: domains, Remove: args[0] == "remove"}
+		if err := e.Validate(); err != nil {
+			return fmt.Errorf("%s: %w: want -category and at least one -app or -domain", args[0], err)
 		}
 		return withPatternStore(ctx, getenv, stderr, func(st patternStore) error {
 			current, err := st.LoadPatterns(ctx)
 			if err != nil {
 				return err
 			}
-			ps := slices.Clone(current)
-			i := slices.IndexFunc(ps, func(p pomocore.CategoryPattern) bool { return p.Category == *category })
-			if i < 0 {
-				if args[0] == "remove" {
-					return fmt.Errorf("no category %q", *category)
-				}
-				ps = append(ps, pomocore.CategoryPattern{ID: pomocore.NewObjectID(time.Now()), Category: *category})
-				i = len(ps) - 1
+			ps, id, err := e.Apply(current, func() pomocore.ObjectID { return pomocore.NewObjectID(time.Now()) })
+			if err != nil {
+				return err
 			}
-			p := &ps[i]
-			p.AppPatterns, p.DomainPatterns = slices.Clone(p.AppPatterns), slices.Clone(p.DomainPatterns)
-			edit := func(list []string, values []string) []string {
-				for _, v := range values {
-					has := slices.ContainsFunc(list, func(x string) bool { return strings.EqualFold(x, v) })
-					switch {
-					case args[0] == "add" && !has:
-						list = append(list, v)
-					case args[0] == "remove":
-						list = slices.DeleteFunc(list, func(x string) bool { return strings.EqualFold(x, v) })
-					}
-				}
-				return list
-			}
-			p.AppPatterns, p.DomainPatterns = edit(p.AppPatterns, apps), edit(p.DomainPatterns, domains)
-			return writePatterns(ctx, st, current, ps, []pomocore.ObjectID{p.ID}, false, stdout)
+			return writePatterns(ctx, st, current, ps, []pomocore.ObjectID{id}, false, stdout)
 		})
 	case "suggest":
 	default:
@@ -179,21 +174,12 @@ func patternsCmd(ctx context.Context, args []string, getenv func(string) string,
 	if *min < 1 {
 		return fmt.Errorf("-min %d: want >= 1", *min)
 	}
-	cfg, err := loadConfig("patterns", nil, func(k string) string {
-		if k == "APP_ENV" {
-			return "" // reading patterns needs no Redis
-		}
-		return getenv(k)
-	}, stderr)
-	if err != nil {
-		return fmt.Errorf("bad settings: %w", err)
-	}
-	log := newLogger(cfg, stderr)
-	st, closeStore, err := openStore(ctx, cfg, log)
-	if err != nil {
-		return err
-	}
-	defer closeStore()
+	return withStore(ctx, getenv, stderr, stderr, func(st app.Store) error { return suggest(ctx, st, *min, stdout) })
+}
+
+// suggest writes, as JSON lines, the patterns the LLM fallback's answers in
+// st propose (min answers agreeing).
+func suggest(ctx context.Context, st app.Store, min int, stdout io.Writer) error {
 	mem, ok := st.(pipeline.LLMMemory)
 	if !ok {
 		return errors.New("this store cannot list LLM answers")
@@ -222,7 +208,7 @@ func patternsCmd(ctx context.Context, args []string, getenv func(string) string,
 	}
 	enc := json.NewEncoder(stdout)
 	enc.SetEscapeHTML(false)
-	for _, s := range classify.Suggest(answers, *min, m) {
+	for _, s := range classify.Suggest(answers, min, m) {
 		if err := enc.Encode(s); err != nil {
 			return err
 		}
@@ -237,25 +223,9 @@ func patternsCmd(ctx context.Context, args []string, getenv func(string) string,
 // time the document loaded later wins, as deployed.
 func writePatterns(ctx context.Context, st patternStore, before, after []pomocore.CategoryPattern, only []pomocore.ObjectID,
 	allowConflicts bool, out io.Writer) error {
-	m, err := classify.Build(after, pomocore.Uncategorized)
+	m, err := classify.CheckChange(before, after, allowConflicts)
 	if err != nil {
 		return fmt.Errorf("not written: %w", err)
-	}
-	known := map[string]bool{}
-	if old, err := classify.Build(before, pomocore.Uncategorized); err == nil {
-		for _, c := range old.Conflicts() {
-			known[c.Kind+"\x00"+c.Pattern] = true
-		}
-	}
-	var added []string
-	for _, c := range m.Conflicts() {
-		if !known[c.Kind+"\x00"+c.Pattern] {
-			added = append(added, c.String())
-		}
-	}
-	if len(added) > 0 && !allowConflicts {
-		return fmt.Errorf("not written: the change puts a pattern in a second category at the same priority (%s); "+
-			"remove it from the other category or give one document a higher priority", strings.Join(added, "; "))
 	}
 	n := 0
 	for _, p := range after {

@@ -14,29 +14,6 @@ import (
 	"github.com/pomocore/pomocore/internal/redistest"
 )
 
-func TestPlanRebuild(t *testing.T) {
-	seoul, _ := time.LoadLocation("Asia/Seoul")
-	// 2026-11-23 (Mon) .. 2026-11-30 (Mon): W48 whole, W49 cut, November cut.
-	p, err := planRebuild("2026-11-23", "2026-11-30", seoul)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p.days != 8 || p.weeks != 1 || p.m != 0 || !p.periods["2026-W48"] || p.periods["2026-W49"] || p.periods["2026-M11"] {
-		t.Errorf("plan = %+v", p)
-	}
-	if !reflect.DeepEqual(p.partial, []string{"2026-M11", "2026-W49"}) {
-		t.Errorf("partial = %v", p.partial)
-	}
-	if p, _ := planRebuild("2026-02-01", "2026-02-28", seoul); !p.periods["2026-M2"] {
-		t.Errorf("February whole: %+v", p)
-	}
-	for _, bad := range [][2]string{{"x", "2026-11-01"}, {"2026-11-02", "2026-11-01"}} {
-		if _, err := planRebuild(bad[0], bad[1], seoul); err == nil {
-			t.Errorf("%v accepted", bad)
-		}
-	}
-}
-
 // TestRebuildRestoresLeaderboards lets the pipeline build the leaderboards,
 // damages them, and rebuilds them from the usage logs.
 func TestRebuildRestoresLeaderboards(t *testing.T) {

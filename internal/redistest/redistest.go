@@ -106,7 +106,23 @@ func (s *Server) Kill() {
 	<-s.done
 }
 
-// Stop stops the server (SIGTERM, then SIGKILL after 5s).
+// Pause stops the server process (SIGSTOP): it keeps its port and
+// accepts connections (the kernel does) but answers nothing, as a hung or
+// overloaded Redis does, until Resume.
+func (s *Server) Pause() {
+	if s.cmd != nil && s.cmd.Process != nil {
+		_ = s.cmd.Process.Signal(syscall.SIGSTOP)
+	}
+}
+
+// Resume continues a paused server (SIGCONT).
+func (s *Server) Resume() {
+	if s.cmd != nil && s.cmd.Process != nil {
+		_ = s.cmd.Process.Signal(syscall.SIGCONT)
+	}
+}
+
+// Stop stops the server (SIGTERM, then SIGKILL after 5s), paused or not.
 func (s *Server) Stop() {
 	if s.cmd == nil || s.cmd.Process == nil {
 		return
@@ -116,6 +132,7 @@ func (s *Server) Stop() {
 		return
 	default:
 	}
+	_ = s.cmd.Process.Signal(syscall.SIGCONT)
 	_ = s.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-s.done:

@@ -82,6 +82,7 @@ var cases = []struct {
 	{"ConcurrentSaves", testConcurrentSaves},
 	{"SeedPatterns", testSeedPatterns},
 	{"SeedPatternsKeepsGivenIDs", testSeedPatternsKeepsGivenIDs},
+	{"ClaimPartition", testClaimPartition},
 }
 
 // snap returns every document of h.
@@ -589,5 +590,33 @@ func testSeedPatternsKeepsGivenIDs(t *testing.T, h Harness) {
 	}
 	if p, _ := h.LoadPatterns(ctx); len(p) != 1 || p[0].ID != fixed {
 		t.Errorf("given id not kept: %+v", p)
+	}
+}
+
+// testClaimPartition: a store that records partition owners
+// (pipeline.PartitionClaimer) lets the owning stream claim its partition
+// again, refuses another stream with ErrPartitionTaken naming the owner,
+// and keeps partitions apart. Skipped for stores that do not record them.
+func testClaimPartition(t *testing.T, h Harness) {
+	c, ok := h.(pipeline.PartitionClaimer)
+	if !ok {
+		t.Skip("the store does not record partition owners")
+	}
+	ctx := context.Background()
+	for _, claim := range []struct {
+		partition uint8
+		stream    string
+		owner     string // "" when the claim must succeed
+	}{{3, "pattern_match_stream", ""}, {3, "pattern_match_stream", ""}, {3, "other_stream", "pattern_match_stream"},
+		{4, "other_stream", ""}, {4, "pattern_match_stream", "other_stream"}} {
+		err := c.ClaimPartition(ctx, claim.partition, claim.stream)
+		switch {
+		case claim.owner != "" && !errors.Is(err, pipeline.ErrPartitionTaken):
+			t.Errorf("stream %s claimed partition %d of another stream: %v", claim.stream, claim.partition, err)
+		case claim.owner != "" && !strings.Contains(err.Error(), claim.owner):
+			t.Errorf("refusal does not name the owner %s: %v", claim.owner, err)
+		case claim.owner == "" && err != nil:
+			t.Errorf("stream %s claiming partition %d: %v", claim.stream, claim.partition, err)
+		}
 	}
 }

@@ -1,9 +1,8 @@
-package main
+package app
 
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"slices"
@@ -15,16 +14,20 @@ import (
 	"github.com/pomocore/pomocore/redis"
 )
 
-// rebuildPlan is which leaderboard periods a day range covers whole: every
+// RebuildPlan is which leaderboard periods a day range covers whole: every
 // day, the ISO weeks and the months that lie entirely inside it.
-type rebuildPlan struct {
-	from, to       time.Time // midnight of the first day, midnight after the last, in the zone
-	periods        map[string]bool
-	partial        []string // weeks and months the range cuts (left alone)
-	days, weeks, m int
+type RebuildPlan struct {
+	from, to time.Time // midnight of the first day, midnight after the last, in the zone
+	periods  map[string]bool
+	// Partial are the weeks and months the range cuts (left alone).
+	Partial []string
+	// Days, Weeks and Months count the periods rebuilt.
+	Days, Weeks, Months int
 }
 
-func planRebuild(fromDay, toDay string, loc *time.Location) (*rebuildPlan, error) {
+// PlanRebuild plans the rebuild of the days fromDay to toDay (YYYY-MM-DD,
+// both included) in loc.
+func PlanRebuild(fromDay, toDay string, loc *time.Location) (*RebuildPlan, error) {
 	from, err := time.ParseInLocation(time.DateOnly, fromDay, loc)
 	if err != nil {
 		return nil, fmt.Errorf("-from %q: want YYYY-MM-DD", fromDay)
@@ -36,21 +39,21 @@ func planRebuild(fromDay, toDay string, loc *time.Location) (*rebuildPlan, error
 	if last.Before(from) {
 		return nil, errors.New("-to is before -from")
 	}
-	p := &rebuildPlan{from: from, to: last.AddDate(0, 0, 1), periods: map[string]bool{}}
+	p := &RebuildPlan{from: from, to: last.AddDate(0, 0, 1), periods: map[string]bool{}}
 	weekDays, monthDays := map[string]int{}, map[string]int{}
 	for d := from; d.Before(p.to); d = d.AddDate(0, 0, 1) {
 		per := pomocore.PeriodsAt(d.Add(12*time.Hour), loc)
 		p.periods[per.Day] = true
-		p.days++
+		p.Days++
 		weekDays[per.Week]++
 		monthDays[per.Month]++
 	}
 	for w, n := range weekDays {
 		if n == 7 {
 			p.periods[w] = true
-			p.weeks++
+			p.Weeks++
 		} else {
-			p.partial = append(p.partial, w)
+			p.Partial = append(p.Partial, w)
 		}
 	}
 	for mo, n := range monthDays {
@@ -58,19 +61,36 @@ func planRebuild(fromDay, toDay string, loc *time.Location) (*rebuildPlan, error
 		fmt.Sscanf(mo, "%d-M%d", &y, &month)
 		if n == time.Date(y, time.Month(month)+1, 0, 0, 0, 0, 0, time.UTC).Day() {
 			p.periods[mo] = true
-			p.m++
+			p.Months++
 		} else {
-			p.partial = append(p.partial, mo)
+			p.Partial = append(p.Partial, mo)
 		}
 	}
-	slices.Sort(p.partial)
+	slices.Sort(p.Partial)
 	return p, nil
 }
 
-// rebuild recomputes the planned leaderboards from the usage logs and swaps
-// them in atomically.
-func rebuild(ctx context.Context, st pipeline.UsageLogReader, patterns []pomocore.CategoryPattern, tax *pomocore.Taxonomy,
-	lb *redis.Leaderboards, plan *rebuildPlan, prefix string, loc *time.Location, progress io.Writer) (keys int, logs int, err error) {
+// Rebuild recomputes the planned leaderboards from the usage logs of the
+// store and swaps them in atomically, drawing its progress on progress; it
+// returns how many leaderboards it wrote, from how many usage logs.
+func (a *App) Rebuild(ctx context.Context, plan *RebuildPlan, progress io.Writer) (keys int, logs int, err error) {
+	rdb, err := a.Redis()
+	if err != nil {
+		return 0, 0, err
+	}
+	st, err := a.Store(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	usage, ok := st.(pipeline.UsageLogReader)
+	if !ok {
+		return 0, 0, errors.New("this store cannot list usage logs")
+	}
+	patterns, err := st.LoadPatterns(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	tax, prefix, loc := a.tax, a.cfg.KeyPrefix, a.loc
 	names := map[pomocore.ObjectID]string{}
 	for _, p := range patterns {
 		names[p.ID] = p.Category
@@ -87,7 +107,7 @@ func rebuild(ctx context.Context, st pipeline.UsageLogReader, patterns []pomocor
 		boards[k][user] += d
 	}
 	unknown := 0
-	err = st.UsageLogsBetween(ctx, float64(plan.from.Unix()), float64(plan.to.Unix()), func(ls []pomocore.UsageLog) error {
+	err = usage.UsageLogsBetween(ctx, float64(plan.from.Unix()), float64(plan.to.Unix()), func(ls []pomocore.UsageLog) error {
 		for _, l := range ls {
 			cat, ok := names[l.CategoryID]
 			if !ok {
@@ -130,66 +150,8 @@ func rebuild(ctx context.Context, st pipeline.UsageLogReader, patterns []pomocor
 		}
 	}
 	slices.Sort(all)
-	if err := lb.Replace(ctx, all, boards); err != nil {
+	if err := redis.NewLeaderboards(rdb).Replace(ctx, all, boards); err != nil {
 		return 0, logs, err
 	}
 	return len(boards), logs, nil
-}
-
-// rebuildCmd implements `pomocore leaderboard rebuild -from D -to D`.
-func rebuildCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("leaderboard rebuild", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	from := fs.String("from", "", "first day, YYYY-MM-DD (in POMOCORE_TIMEZONE)")
-	to := fs.String("to", "", "last day, YYYY-MM-DD")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	cfg, err := loadConfig("leaderboard", nil, getenv, stderr)
-	if err != nil {
-		return fmt.Errorf("bad settings: %w", err)
-	}
-	if len(cfg.RedisAddrs) == 0 {
-		return errors.New("REDIS_ADDR: required")
-	}
-	loc, _ := time.LoadLocation(cfg.TimeZone)
-	plan, err := planRebuild(*from, *to, loc)
-	if err != nil {
-		return err
-	}
-	tax := pomocore.DefaultTaxonomy()
-	if cfg.TaxonomyFile != "" {
-		if tax, err = pomocore.LoadTaxonomy(cfg.TaxonomyFile); err != nil {
-			return err
-		}
-	}
-	rdb, err := redis.NewClient(cfg.redisConfig())
-	if err != nil {
-		return err
-	}
-	defer rdb.Close()
-	st, closeStore, err := openStore(ctx, cfg, newLogger(cfg, io.Discard))
-	if err != nil {
-		return err
-	}
-	defer closeStore()
-	logsReader, ok := st.(pipeline.UsageLogReader)
-	if !ok {
-		return errors.New("this store cannot list usage logs")
-	}
-	patterns, err := st.LoadPatterns(ctx)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "rebuilding %d days, %d whole weeks, %d whole months from %s to %s (%s)\n",
-		plan.days, plan.weeks, plan.m, *from, *to, cfg.TimeZone)
-	if len(plan.partial) > 0 {
-		fmt.Fprintf(stdout, "left alone, only partly in the range: %v\n", plan.partial)
-	}
-	keys, logs, err := rebuild(ctx, logsReader, patterns, tax, redis.NewLeaderboards(rdb), plan, cfg.KeyPrefix, loc, stderr)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "swapped in %d leaderboards rebuilt from %d usage logs\n", keys, logs)
-	return nil
 }

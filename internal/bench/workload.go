@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"fmt"
@@ -26,14 +26,14 @@ type workloadConfig struct {
 	Clock func() time.Time
 }
 
-// benchKey is one distinct (app, url, title) of the workload.
-type benchKey struct {
+// workKey is one distinct (app, url, title) of the workload.
+type workKey struct {
 	app, url, title string
 	cdID            pomocore.ObjectID // the pre-created categorized_data (GivenID)
 }
 
-// benchEvent is one generated activity.
-type benchEvent struct {
+// event is one generated activity.
+type event struct {
 	user     int
 	key      int
 	duration int // seconds, 1..300
@@ -43,49 +43,49 @@ type benchEvent struct {
 	logID    pomocore.ObjectID // the pre-created usage log (GivenID)
 }
 
-// benchWorkload generates events deterministically from its seed.
-type benchWorkload struct {
+// workload generates events deterministically from its seed.
+type workload struct {
 	cfg  workloadConfig
-	keys []benchKey
+	keys []workKey
 	rng  *rand.Rand
 	zipf *rand.Zipf
 	seq  uint32
 }
 
-// benchApps and benchDomains are recognisable names the built-in patterns
+// apps and domains are recognisable names the built-in patterns
 // classify; a share of keys use unknown apps, which fall to the default.
 var (
-	benchApps    = []string{"Xcode", "Visual Studio Code", "Figma", "Slack", "Notion", "Microsoft Excel", "Zoom", "Spotify", "Steam", "Terminal", "Finder", "Final Cut Pro", "IntelliJ IDEA", "Discord", "Keynote"}
-	benchDomains = []string{"github.com", "stackoverflow.com", "youtube.com", "twitter.com", "instagram.com", "chatgpt.com", "docs.google.com", "netflix.com", "coursera.org", "amazon.com", "figma.com", "reddit.com", "news.ycombinator.com", "linkedin.com", "notion.so"}
-	benchBrowser = "Google Chrome"
+	apps    = []string{"Xcode", "Visual Studio Code", "Figma", "Slack", "Notion", "Microsoft Excel", "Zoom", "Spotify", "Steam", "Terminal", "Finder", "Final Cut Pro", "IntelliJ IDEA", "Discord", "Keynote"}
+	domains = []string{"github.com", "stackoverflow.com", "youtube.com", "twitter.com", "instagram.com", "chatgpt.com", "docs.google.com", "netflix.com", "coursera.org", "amazon.com", "figma.com", "reddit.com", "news.ycombinator.com", "linkedin.com", "notion.so"}
+	browser = "Google Chrome"
 )
 
-func newBenchWorkload(cfg workloadConfig) *benchWorkload {
+func newWorkload(cfg workloadConfig) *workload {
 	rng := rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15))
-	w := &benchWorkload{cfg: cfg, rng: rng, zipf: rand.NewZipf(rng, cfg.Zipf, 1, uint64(cfg.Keys-1))}
-	w.keys = make([]benchKey, cfg.Keys)
+	w := &workload{cfg: cfg, rng: rng, zipf: rand.NewZipf(rng, cfg.Zipf, 1, uint64(cfg.Keys-1))}
+	w.keys = make([]workKey, cfg.Keys)
 	for i := range w.keys {
 		k := &w.keys[i]
 		switch r := rng.IntN(10); {
 		case r < 5: // a browser on a known or unknown site
-			d := benchDomains[rng.IntN(len(benchDomains))]
+			d := domains[rng.IntN(len(domains))]
 			if rng.IntN(8) == 0 {
 				d = "site" + strconv.Itoa(i) + ".example"
 			}
-			k.app, k.url, k.title = benchBrowser, "https://"+d+"/page/"+strconv.Itoa(i), "Page "+strconv.Itoa(i)
+			k.app, k.url, k.title = browser, "https://"+d+"/page/"+strconv.Itoa(i), "Page "+strconv.Itoa(i)
 		case r < 9:
-			k.app, k.title = benchApps[rng.IntN(len(benchApps))], "Document "+strconv.Itoa(i)
+			k.app, k.title = apps[rng.IntN(len(apps))], "Document "+strconv.Itoa(i)
 		default:
 			k.app, k.title = "Tool"+strconv.Itoa(i), "Window "+strconv.Itoa(i)
 		}
-		k.cdID = benchObjectID(cfg.Now, 1, uint32(i))
+		k.cdID = objectID(cfg.Now, 1, uint32(i))
 	}
 	return w
 }
 
-// benchObjectID returns a deterministic id of kind (1 categorized_data, 2
+// objectID returns a deterministic id of kind (1 categorized_data, 2
 // usage log) and number n.
-func benchObjectID(t time.Time, kind byte, n uint32) pomocore.ObjectID {
+func objectID(t time.Time, kind byte, n uint32) pomocore.ObjectID {
 	var id pomocore.ObjectID
 	s := uint32(t.Unix())
 	id[0], id[1], id[2], id[3] = byte(s>>24), byte(s>>16), byte(s>>8), byte(s)
@@ -95,16 +95,16 @@ func benchObjectID(t time.Time, kind byte, n uint32) pomocore.ObjectID {
 }
 
 // next returns the next event.
-func (w *benchWorkload) timestamp() int64 {
+func (w *workload) timestamp() int64 {
 	if w.cfg.Days == 0 {
 		return w.cfg.Clock().Unix() - w.rng.Int64N(60)
 	}
 	return w.cfg.Now.Unix() - w.rng.Int64N(int64(w.cfg.Days)*86400)
 }
 
-func (w *benchWorkload) next() benchEvent {
+func (w *workload) next() event {
 	w.seq++
-	e := benchEvent{
+	e := event{
 		user:     w.rng.IntN(w.cfg.Users),
 		key:      int(w.zipf.Uint64()),
 		duration: 1 + w.rng.IntN(300),
@@ -114,13 +114,13 @@ func (w *benchWorkload) next() benchEvent {
 		bad:      w.rng.Float64() < w.cfg.BadRate,
 	}
 	if w.cfg.GivenID && !e.bad {
-		e.logID = benchObjectID(w.cfg.Now, 2, w.seq)
+		e.logID = objectID(w.cfg.Now, 2, w.seq)
 	}
 	return e
 }
 
 // fields returns the event as stream entry fields (the CONTRACT's).
-func (w *benchWorkload) fields(e benchEvent, loc *time.Location, buf []any) []any {
+func (w *workload) fields(e event, loc *time.Location, buf []any) []any {
 	k := &w.keys[e.key]
 	dur := strconv.Itoa(e.duration)
 	if e.bad {
@@ -139,7 +139,7 @@ func (w *benchWorkload) fields(e benchEvent, loc *time.Location, buf []any) []an
 
 // precreated returns the records that create the documents a GivenID event
 // names, without a category (as the main server creates them).
-func (w *benchWorkload) precreated(e benchEvent, loc *time.Location) pipeline.Record {
+func (w *workload) precreated(e event, loc *time.Location) pipeline.Record {
 	k := &w.keys[e.key]
 	return pipeline.Record{
 		Activity: pomocore.Activity{
@@ -177,7 +177,7 @@ func newExpectation(c pipeline.Classifier, tax *pomocore.Taxonomy, loc *time.Loc
 }
 
 // add accounts for one produced event.
-func (x *expectation) add(w *benchWorkload, e benchEvent) {
+func (x *expectation) add(w *workload, e event) {
 	x.events++
 	if e.end {
 		x.ends++ // a malformed duration still ends the session

@@ -1,0 +1,320 @@
+// Package app is the application as the commands of cmd/pomocore use it:
+// from the settings (Config) it builds the Redis client, the store, the
+// classifier chain, stream readers, committers, pipelines and the metrics
+// registry, and runs the pipeline (Run). The commands read the environment
+// and flags; app never does.
+package app
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/pomocore/pomocore"
+	"github.com/pomocore/pomocore/classify"
+	"github.com/pomocore/pomocore/internal/backoff"
+	"github.com/pomocore/pomocore/mongo"
+	"github.com/pomocore/pomocore/pipeline"
+	"github.com/pomocore/pomocore/redis"
+	"github.com/pomocore/pomocore/sqlite"
+)
+
+// Store is what the application needs of a store adapter.
+type Store interface {
+	pipeline.Store
+	pipeline.Patterns
+	Ping(ctx context.Context) error
+}
+
+// Deps are what the application takes from its caller. Redis, Store and
+// Committer, when set, replace the ones the settings name (the benchmark
+// brings a private server, fresh stores and a timed committer); the caller
+// closes them.
+type Deps struct {
+	// Log receives everything the application logs (default: discard).
+	Log *slog.Logger
+	// Out is told the address of the embedded Redis (default: discard).
+	Out   io.Writer
+	Redis goredis.UniversalClient
+	Store Store
+	// Committer commits the batches of every pipeline (default: a Redis
+	// committer of the settings).
+	Committer pipeline.Committer
+}
+
+// App is the application of one Config. Its parts are opened on first use
+// and closed by Close. An App is used by one goroutine; the pipelines it
+// builds run concurrently.
+type App struct {
+	cfg  Config
+	deps Deps
+	log  *slog.Logger
+	loc  *time.Location
+	tax  *pomocore.Taxonomy
+	reg  *prometheus.Registry
+
+	rdb     goredis.UniversalClient
+	st      Store
+	chain   *classify.Chain
+	tokens  func() int64
+	rules   *ruleSet
+	closers []func()
+}
+
+// New returns the application of cfg (validated by the caller: see
+// Config.Validate). It opens nothing yet.
+func New(cfg Config, deps Deps) (*App, error) {
+	if deps.Log == nil {
+		deps.Log = slog.New(slog.DiscardHandler)
+	}
+	if deps.Out == nil {
+		deps.Out = io.Discard
+	}
+	loc, err := time.LoadLocation(cfg.TimeZone)
+	if err != nil {
+		return nil, fmt.Errorf("POMOCORE_TIMEZONE: %w", err)
+	}
+	tax := pomocore.DefaultTaxonomy()
+	if cfg.TaxonomyFile != "" {
+		if tax, err = pomocore.LoadTaxonomy(cfg.TaxonomyFile); err != nil {
+			return nil, fmt.Errorf("POMOCORE_TAXONOMY_FILE: %w", err)
+		}
+	}
+	return &App{cfg: cfg, deps: deps, log: deps.Log, loc: loc, tax: tax, reg: prometheus.NewRegistry(),
+		rdb: deps.Redis, st: deps.Store}, nil
+}
+
+// Config returns the application's settings.
+func (a *App) Config() Config { return a.cfg }
+
+// Location returns the time zone of leaderboard periods.
+func (a *App) Location() *time.Location { return a.loc }
+
+// Taxonomy returns the categories and which of them are work.
+func (a *App) Taxonomy() *pomocore.Taxonomy { return a.tax }
+
+// Registry returns the metrics registry.
+func (a *App) Registry() *prometheus.Registry { return a.reg }
+
+// Close closes what the application opened, last opened first.
+func (a *App) Close() {
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		a.closers[i]()
+	}
+	a.closers = nil
+}
+
+// Redis returns the Redis client: the configured server's, or, when
+// REDIS_ADDR is unset, an embedded in-process one's. It does not wait for
+// the server to answer.
+func (a *App) Redis() (goredis.UniversalClient, error) {
+	if a.rdb != nil {
+		return a.rdb, nil
+	}
+	cfg := a.cfg
+	rcfg := cfg.RedisConfig()
+	var mini *miniredis.Miniredis
+	if len(cfg.RedisAddrs) == 0 {
+		mini = miniredis.NewMiniRedis()
+		addr := cfg.EmbeddedRedis
+		if err := mini.StartAddr(addr); err != nil {
+			if err2 := mini.StartAddr("127.0.0.1:0"); err2 != nil {
+				return nil, fmt.Errorf("embedded redis: %w", errors.Join(err, err2))
+			}
+			a.log.Warn("embedded redis: address taken, using a free port", "wanted", addr, "err", err)
+		}
+		rcfg.Addrs = []string{mini.Addr()}
+		rcfg.Mode = redis.Standalone
+		rcfg.Username, rcfg.Password = "", ""
+		a.log.Warn("EMBEDDED REDIS (in-process, in memory, for development): set REDIS_ADDR for a real one",
+			"addr", mini.Addr())
+		fmt.Fprintf(a.deps.Out, "embedded redis listening on %s\n", mini.Addr())
+	} else {
+		a.log.Info("redis", "mode", cmp.Or(cfg.RedisMode, redis.Standalone), "addrs", strings.Join(cfg.RedisAddrs, ","),
+			"tls", cfg.RedisTLS || cfg.RedisTLSCA != "", "auth", cfg.RedisPassword != "")
+	}
+	rdb, err := redis.NewClient(rcfg)
+	if err != nil {
+		if mini != nil {
+			mini.Close()
+		}
+		return nil, fmt.Errorf("REDIS_ADDR: %w", err)
+	}
+	a.rdb = rdb
+	a.closers = append(a.closers, func() {
+		_ = rdb.Close()
+		if mini != nil {
+			mini.Close()
+		}
+	})
+	return rdb, nil
+}
+
+// Store returns the store: MongoDB when MONGO_URI is set (waiting until it
+// answers), else SQLite in the data directory.
+func (a *App) Store(ctx context.Context) (Store, error) {
+	if a.st != nil {
+		return a.st, nil
+	}
+	cfg := a.cfg
+	if cfg.MongoURI != "" {
+		mcfg := cfg.MongoConfig()
+		mcfg.Logger = a.log
+		if err := mcfg.Validate(); err != nil {
+			return nil, fmt.Errorf("MONGO_URI/MONGO_DATABASE: %w", err)
+		}
+		var st *mongo.Store
+		if err := a.waitFor(ctx, "mongodb", func(ctx context.Context) error {
+			var err error
+			st, err = mongo.Open(ctx, mcfg)
+			return err
+		}); err != nil {
+			return nil, err
+		}
+		a.log.Info("store: MongoDB", "database", cfg.MongoDatabase)
+		a.st = st
+		a.closers = append(a.closers, func() {
+			c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = st.Close(c)
+		})
+		return st, nil
+	}
+	scfg := sqlite.Config{Dir: cfg.DataDir, Logger: a.log}
+	if err := scfg.Validate(); err != nil {
+		return nil, fmt.Errorf("POMOCORE_DATA_DIR: %w", err)
+	}
+	st, err := sqlite.Open(ctx, scfg)
+	if err != nil {
+		return nil, fmt.Errorf("POMOCORE_DATA_DIR: %w", err)
+	}
+	a.log.Warn("EMBEDDED STORE (SQLite, single node): set MONGO_URI for MongoDB", "dir", cfg.DataDir)
+	a.st = st
+	a.closers = append(a.closers, func() { _ = st.Close() })
+	return st, nil
+}
+
+// Classifier returns the classifier chain: the patterns of category_pattern
+// (seeded with the built-in set when empty), then the LLM fallback when
+// OPENAI_API_KEY is set. It opens the store.
+func (a *App) Classifier(ctx context.Context) (*classify.Chain, error) {
+	if a.chain != nil {
+		return a.chain, nil
+	}
+	st, err := a.Store(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var patterns []pomocore.CategoryPattern
+	if err := a.waitFor(ctx, "store", func(ctx context.Context) error {
+		seeded, err := st.SeedPatterns(ctx, classify.DefaultPatterns())
+		if err != nil {
+			return err
+		}
+		if seeded {
+			a.log.Info("category_pattern was empty: seeded the built-in pattern set")
+		}
+		patterns, err = st.LoadPatterns(ctx)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	rs, err := buildRules(patterns, a.tax, a.log)
+	if err != nil {
+		return nil, err
+	}
+	chain, tokens, err := a.newChain(ctx, st, rs)
+	if err != nil {
+		return nil, err
+	}
+	a.chain, a.tokens, a.rules = chain, tokens, rs
+	a.closers = append(a.closers, chain.Close)
+	return chain, nil
+}
+
+// CategoryIDs returns the category_pattern id of each category that has a
+// document (after Classifier).
+func (a *App) CategoryIDs() map[string]pomocore.ObjectID {
+	if a.rules == nil {
+		return nil
+	}
+	return a.rules.ids
+}
+
+// NewReader returns a reader of the input stream as consumer (the
+// settings' consumer when empty), once its consumer group exists.
+func (a *App) NewReader(ctx context.Context, consumer string) (*redis.Reader, error) {
+	rdb, err := a.Redis()
+	if err != nil {
+		return nil, err
+	}
+	rcfg := a.cfg.ReaderConfig()
+	rcfg.Consumer = cmp.Or(consumer, rcfg.Consumer)
+	reader, err := redis.NewReader(rdb, rcfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.waitFor(ctx, "consumer group", reader.EnsureGroup); err != nil {
+		return nil, err
+	}
+	return reader, nil
+}
+
+// NewPipeline returns a pipeline over reader, the store and the classifier
+// (both must be open: see Classifier), committing through the committer of
+// the settings (or Deps.Committer) and reporting to obs.
+func (a *App) NewPipeline(reader pipeline.Reader, obs pipeline.Observer) (*pipeline.Pipeline, error) {
+	if a.chain == nil {
+		return nil, errors.New("app: NewPipeline before Classifier")
+	}
+	committer := a.deps.Committer
+	if committer == nil {
+		rdb, err := a.Redis()
+		if err != nil {
+			return nil, err
+		}
+		if committer, err = redis.NewCommitter(rdb, a.cfg.CommitterConfig()); err != nil {
+			return nil, err
+		}
+	}
+	return pipeline.New(a.cfg.PipelineConfig(a.loc), pipeline.Deps{
+		Reader:      reader,
+		Store:       a.st,
+		Committer:   committer,
+		Classifier:  a.chain,
+		Taxonomy:    a.tax,
+		CategoryIDs: a.rules.ids,
+		Logger:      a.log,
+		Observer:    obs,
+	})
+}
+
+// waitFor calls f until it succeeds, backing off from 100ms to 10s, each try
+// bounded by a timeout; it gives up only when ctx ends.
+func (a *App) waitFor(ctx context.Context, what string, f func(context.Context) error) error {
+	policy := backoff.Policy{Min: 100 * time.Millisecond, Max: 10 * time.Second}
+	for attempt := 1; ; attempt++ {
+		c, cancel := context.WithTimeout(ctx, 15*time.Second)
+		err := f(c)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		wait := policy.Wait(attempt)
+		if ctx.Err() == nil {
+			a.log.Warn(what+" not reachable; retrying", "err", err, "attempt", attempt, "in", wait)
+		}
+		if backoff.Sleep(ctx, wait) != nil {
+			return fmt.Errorf("%s: %w (last error: %v)", what, ctx.Err(), err)
+		}
+	}
+}

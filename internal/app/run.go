@@ -1,0 +1,106 @@
+package app
+
+import (
+	"context"
+
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/pomocore/pomocore/httpapi"
+	"github.com/pomocore/pomocore/redis"
+)
+
+// Run opens every part, waiting for Redis and the store to answer, and runs
+// the pipeline (with the HTTP server when POMOCORE_HTTP_ADDR is set, and the
+// pattern reload) until ctx ends.
+func (a *App) Run(ctx context.Context) error {
+	cfg := a.cfg
+	rdb, err := a.Redis()
+	if err != nil {
+		return err
+	}
+	ping := func(ctx context.Context) error { return rdb.Ping(ctx).Err() }
+	if err := a.waitFor(ctx, "redis", ping); err != nil {
+		return err
+	}
+	st, err := a.Store(ctx)
+	if err != nil {
+		return err
+	}
+	chain, err := a.Classifier(ctx)
+	if err != nil {
+		return err
+	}
+	reader, err := a.NewReader(ctx, "")
+	if err != nil {
+		return err
+	}
+	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		httpapi.NewGroupCollector(groupInspector{reader}),
+		httpapi.NewLLMCollector(func() httpapi.LLMStats {
+			c := chain.Stats()
+			return httpapi.LLMStats{Calls: c.Calls, Failures: c.Failures, Answered: c.Answered, CacheHits: c.CacheHits,
+				Dropped: c.Dropped, Tokens: a.tokens(), BreakerOpen: c.BreakerOpen}
+		}))
+	p, err := a.NewPipeline(reader, httpapi.NewMetrics(a.reg))
+	if err != nil {
+		return err
+	}
+	a.log.Info("pipeline running", "stream", cfg.Stream, "group", cfg.Group, "consumer", cfg.Consumer,
+		"dead_stream", cfg.DeadStream, "session_stream", cfg.SessionStrm, "timezone", cfg.TimeZone, "batch", cfg.BatchSize)
+	if cfg.HTTPAddr != "" {
+		srv := httpapi.New(httpapi.Config{Addr: cfg.HTTPAddr, KeyPrefix: cfg.KeyPrefix, Location: a.loc, Taxonomy: a.tax},
+			httpapi.Deps{
+				Gatherer: a.reg, Leaderboards: leaderboards{redis.NewLeaderboards(rdb)}, Group: groupInspector{reader}, Log: a.log,
+				Ready: map[string]httpapi.Pinger{"redis": ping, "store": st.Ping},
+			})
+		go func() {
+			if err := srv.ListenAndServe(ctx); err != nil {
+				a.log.Error("HTTP server stopped", "err", err)
+			}
+		}()
+		a.log.Info("HTTP server", "addr", cfg.HTTPAddr)
+	}
+	if cfg.PatternReload > 0 {
+		go a.reloadPatterns(ctx, p)
+	}
+	if err := p.Run(ctx); err != nil {
+		return err
+	}
+	s := p.Stats().Snapshot()
+	a.log.Info("shut down cleanly", "read", s.Read, "committed", s.Committed, "dead", s.Dead, "skipped", s.Skipped)
+	return nil
+}
+
+// leaderboards adapts the redis leaderboard reader to the HTTP API's port.
+type leaderboards struct{ l *redis.Leaderboards }
+
+func convert(rs []redis.Ranked) []httpapi.Ranked {
+	out := make([]httpapi.Ranked, len(rs))
+	for i, r := range rs {
+		out[i] = httpapi.Ranked{Rank: r.Rank, UserID: r.Member, Score: r.Score}
+	}
+	return out
+}
+
+func (a leaderboards) Top(ctx context.Context, key string, offset, count int) ([]httpapi.Ranked, error) {
+	rs, err := a.l.Top(ctx, key, offset, count)
+	return convert(rs), err
+}
+
+func (a leaderboards) Rank(ctx context.Context, key, member string) (httpapi.Ranked, bool, error) {
+	r, found, err := a.l.Rank(ctx, key, member)
+	return httpapi.Ranked{Rank: r.Rank, UserID: r.Member, Score: r.Score}, found, err
+}
+
+func (a leaderboards) Around(ctx context.Context, key, member string, n int) ([]httpapi.Ranked, error) {
+	rs, err := a.l.Around(ctx, key, member, n)
+	return convert(rs), err
+}
+
+// groupInspector adapts the stream reader's group state to the HTTP API.
+type groupInspector struct{ r *redis.Reader }
+
+func (g groupInspector) GroupState(ctx context.Context) (httpapi.GroupState, error) {
+	lag, pending, oldest, err := g.r.GroupState(ctx)
+	return httpapi.GroupState{Lag: lag, Pending: pending, OldestPending: oldest}, err
+}

@@ -1,0 +1,122 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/pomocore/pomocore/internal/app"
+	"github.com/pomocore/pomocore/redis"
+)
+
+// openRedis connects to the configured Redis or starts a private
+// redis-server (miniredis when none is installed); it returns the client,
+// what kind of server it is, and how to close both.
+func openRedis(cfg app.Config, stderr io.Writer) (goredis.UniversalClient, string, func(), error) {
+	rcfg := cfg.RedisConfig()
+	kind := "configured " + strings.Join(cfg.RedisAddrs, ",")
+	stop := func() {}
+	if len(cfg.RedisAddrs) == 0 {
+		addr, stopServer, err := startRedisServer()
+		if err != nil {
+			fmt.Fprintf(stderr, "bench: no redis-server (%v): using miniredis, whose figures say nothing about Redis\n", err)
+			mini := miniredis.NewMiniRedis()
+			if err := mini.Start(); err != nil {
+				return nil, "", nil, fmt.Errorf("embedded redis: %w", err)
+			}
+			addr, stopServer, kind = mini.Addr(), mini.Close, "miniredis (embedded)"
+		} else {
+			kind = "private redis-server"
+		}
+		rcfg.Addrs, rcfg.Username, rcfg.Password, stop = []string{addr}, "", "", stopServer
+	}
+	rcfg.PoolSize = 64
+	rdb, err := redis.NewClient(rcfg)
+	if err != nil {
+		stop()
+		return nil, "", nil, fmt.Errorf("REDIS_ADDR: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for rdb.Ping(ctx).Err() != nil {
+		if ctx.Err() != nil {
+			_ = rdb.Close()
+			stop()
+			return nil, "", nil, fmt.Errorf("redis %s: not reachable", kind)
+		}
+		time.Sleep(20 * time.Millisecond) // waiting for a process to listen, not synchronising goroutines
+	}
+	return rdb, kind, func() { _ = rdb.Close(); stop() }, nil
+}
+
+// startRedisServer starts redis-server on a free loopback port, without
+// persistence, in a temporary directory.
+func startRedisServer() (string, func(), error) {
+	path, err := exec.LookPath("redis-server")
+	if err != nil {
+		return "", nil, err
+	}
+	dir, err := os.MkdirTemp("", "pomocore-bench-redis-")
+	if err != nil {
+		return "", nil, err
+	}
+	port, err := freeTCPPort()
+	if err != nil {
+		return "", nil, err
+	}
+	cmd := exec.Command(path, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+		"--dir", dir, "--logfile", "redis.log")
+	if err := cmd.Start(); err != nil {
+		return "", nil, err
+	}
+	return "127.0.0.1:" + strconv.Itoa(port), func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		_ = os.RemoveAll(dir)
+	}, nil
+}
+
+// freeTCPPort returns a loopback port nobody listens on right now.
+func freeTCPPort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// cleanup deletes the run's keys.
+func cleanup(rdb goredis.UniversalClient, run string) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	// Applied records and intents are named "{<key>}:applied", "{<stream>}:intent".
+	_ = ScanKeys(ctx, rdb, "*bench:"+run+":*", func(ctx context.Context, node goredis.UniversalClient, key string) {
+		_ = node.Unlink(ctx, key).Err()
+	})
+}
+
+// ScanKeys calls f with every key matching pattern and the client of the
+// node that holds it: on each master of a cluster, else on rdb.
+func ScanKeys(ctx context.Context, rdb goredis.UniversalClient, pattern string, f func(context.Context, goredis.UniversalClient, string)) error {
+	scan := func(ctx context.Context, node goredis.UniversalClient) error {
+		iter := node.Scan(ctx, 0, pattern, 1000).Iterator()
+		for iter.Next(ctx) {
+			f(ctx, node, iter.Val())
+		}
+		return iter.Err()
+	}
+	if cc, ok := rdb.(*goredis.ClusterClient); ok {
+		return cc.ForEachMaster(ctx, func(ctx context.Context, node *goredis.Client) error { return scan(ctx, node) })
+	}
+	return scan(ctx, rdb)
+}

@@ -1,0 +1,132 @@
+package sqlite_test
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pomocore/pomocore/pipeline"
+	"github.com/pomocore/pomocore/pipeline/storetest"
+	"github.com/pomocore/pomocore/sqlite"
+)
+
+// lockedBuf is a log destination safe for the store's goroutines.
+type lockedBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuf) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// The database file deleted or replaced under a running store (item 4 of
+// issue 19): Save fails (nothing would be kept, so nothing may be
+// acknowledged), Ping fails (/readyz turns red), and the loss is logged at
+// error level.
+func TestSQLiteNoticesItsFileDeletedOrReplaced(t *testing.T) {
+	for _, how := range []string{"deleted", "replaced"} {
+		t.Run(how, func(t *testing.T) {
+			ctx := context.Background()
+			dir := t.TempDir()
+			var logs lockedBuf
+			st := open(t, sqlite.Config{Dir: dir, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			if err := st.Save(ctx, []pipeline.Record{storetest.Rec("u", "Xcode", "", "", storetest.Dev)}); err != nil {
+				t.Fatal(err)
+			}
+			if err := st.Ping(ctx); err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(dir, "pomocore.db")
+			switch how {
+			case "deleted":
+				for _, f := range []string{path, path + "-wal", path + "-shm"} {
+					if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
+						t.Fatal(err)
+					}
+				}
+			case "replaced":
+				// A restore from backup: another file renamed over the path.
+				other := filepath.Join(dir, "restored.db")
+				db, err := sql.Open("sqlite", "file:"+other)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := db.Exec(`CREATE TABLE x (y)`); err != nil {
+					t.Fatal(err)
+				}
+				db.Close()
+				if err := os.Rename(other, path); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for range 2 { // and it stays so
+				if err := st.Save(ctx, []pipeline.Record{storetest.Rec("u", "Xcode", "", "", storetest.Dev)}); !errors.Is(err, sqlite.ErrFileGone) {
+					t.Errorf("Save after the file was %s = %v, want ErrFileGone", how, err)
+				}
+				if err := st.Ping(ctx); !errors.Is(err, sqlite.ErrFileGone) {
+					t.Errorf("Ping after the file was %s = %v, want ErrFileGone", how, err)
+				}
+			}
+			if l := logs.String(); strings.Count(l, "level=ERROR") != 1 || !strings.Contains(l, "deleted or replaced") {
+				t.Errorf("log = %q, want one error naming the loss", l)
+			}
+		})
+	}
+}
+
+// A Save waiting longer than Config.Timeout (here for a lock another
+// process holds, with a long busy timeout) returns an error that wraps
+// context.DeadlineExceeded near the timeout (item 11: the store timeout
+// applies to SQLite too).
+func TestSQLiteSaveHonoursTheTimeout(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st := open(t, sqlite.Config{Dir: dir, Timeout: 100 * time.Millisecond, BusyTimeout: time.Minute, CheckpointEvery: -1})
+	other, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "pomocore.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	other.SetMaxOpenConns(1)
+	conn, err := other.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN EXCLUSIVE"); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	err = st.Save(ctx, []pipeline.Record{storetest.Rec("u", "Xcode", "", "", storetest.Dev)})
+	took := time.Since(start)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Save behind a held lock = %v, want a timeout", err)
+	}
+	t.Logf("Save behind a held lock returned after %v: %v", took, err)
+	if took > 10*time.Second {
+		t.Errorf("Save took %v with a 100ms timeout", took)
+	}
+	if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Save(ctx, []pipeline.Record{storetest.Rec("u", "Xcode", "", "", storetest.Dev)}); err != nil {
+		t.Errorf("Save after the lock was released: %v", err)
+	}
+}
