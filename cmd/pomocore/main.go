@@ -55,6 +55,8 @@ func runMain(args []string, getenv func(string) string, stdout, stderr io.Writer
 		err = leaderboardCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "bench":
 		err = benchCmd(ctx, args[1:], getenv, stdout, stderr)
+	case "learn":
+		err = learnCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		usage(stdout)
 	default:
