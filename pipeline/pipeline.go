@@ -520,6 +520,14 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			if ctx.Err() != nil {
 				break
 			}
+			if errors.Is(err, ErrGroupMissing) {
+				// The reader could not recreate the group where it was:
+				// going on would process the stream again or skip some of
+				// it. Stop, and let the operator choose (the error says how).
+				p.log.Error("consumer group missing and not recreated: stopping", "err", err)
+				_ = st.finish()
+				return fmt.Errorf("read: %w", err)
+			}
 			failures++
 			p.log.Warn("read failed; retrying", "err", err, "attempt", failures)
 			if p.deps.Sleep(ctx, p.backoff(failures)) != nil {
@@ -1021,7 +1029,24 @@ func (p *Pipeline) commit(ctx context.Context, b *Batch) error {
 	}
 	if err := p.retry(ctx, "commit", &p.stats.commitErrors, func() error {
 		var err error
-		res, err = p.deps.Committer.Commit(ctx, entries)
+		var part CommitResult
+		part, err = p.deps.Committer.Commit(ctx, entries)
+		res = addResults(res, part)
+		for round := 0; round < 2; round++ {
+			// Entries blocked by a wrong-type key: commit them again as
+			// dead letters (round 0); dead letters blocked by a wrong-type
+			// dead-letter stream stay pending (see blocked).
+			again, handled := p.blocked(b, entries, err)
+			if !handled {
+				break
+			}
+			entries, err = again, nil
+			if len(entries) == 0 {
+				break
+			}
+			part, err = p.deps.Committer.Commit(ctx, entries)
+			res = addResults(res, part)
+		}
 		if errors.Is(err, ErrGroupMissing) {
 			// The group vanished with the entries' pending state; whatever of
 			// this batch is still in the stream is delivered again once the
@@ -1063,6 +1088,56 @@ func (p *Pipeline) commit(ctx context.Context, b *Batch) error {
 		p.log.Info("entries already committed by another consumer were skipped", "skipped", res.Skipped)
 	}
 	return nil
+}
+
+// blockedEntries is implemented by a commit error that names entries the
+// committer left out because a key they touch holds the wrong type (a
+// string at a leaderboard key): every other entry was committed.
+type blockedEntries interface {
+	BlockedEntries() map[string]string
+}
+
+// blocked turns the entries err names as blocked into dead letters of kind
+// "wrong_type_key" and returns them to be committed again, so that one bad
+// key stops only its own entries; entries that were dead letters already
+// (their dead-letter stream is the wrong-typed key) are left pending
+// instead, counted in LeftPending, and logged. handled is false when err
+// names no blocked entries.
+func (p *Pipeline) blocked(b *Batch, entries []CommitEntry, err error) (again []CommitEntry, handled bool) {
+	var be blockedEntries
+	if err == nil || !errors.As(err, &be) {
+		return nil, false
+	}
+	why := be.BlockedEntries()
+	stuck := 0
+	for _, e := range entries {
+		reason, ok := why[e.ID]
+		if !ok {
+			continue
+		}
+		if e.Dead != nil && e.Increment == nil && e.SessionEnd == nil {
+			stuck++
+			continue
+		}
+		for i := range b.msgs {
+			if b.msgs[i].ID == e.ID {
+				dl := p.deadLetter(&b.msgs[i], "wrong_type_key", errors.New("wrong_type_key: "+reason))
+				again = append(again, CommitEntry{ID: e.ID, Dead: dl})
+				b.report.DeadByKind["wrong_type_key"]++
+				break
+			}
+		}
+	}
+	p.stats.dead.Add(int64(len(again)))
+	p.stats.leftPending.Add(int64(stuck))
+	p.log.Error("a key holds the wrong type: its entries are dead-lettered (or, when the dead-letter stream is that key, left pending until it is fixed); the others were committed",
+		"err", err, "dead_lettered", len(again), "left_pending", stuck)
+	return again, true
+}
+
+// addResults adds two commit results.
+func addResults(a, b CommitResult) CommitResult {
+	return CommitResult{Applied: a.Applied + b.Applied, Skipped: a.Skipped + b.Skipped, Duplicates: a.Duplicates + b.Duplicates}
 }
 
 // stages runs the store and the commit of successive batches overlapped:

@@ -189,7 +189,7 @@ func (a *App) Store(ctx context.Context) (Store, error) {
 		})
 		return st, nil
 	}
-	scfg := sqlite.Config{Dir: cfg.DataDir, Logger: a.log}
+	scfg := sqlite.Config{Dir: cfg.DataDir, Logger: a.log, Timeout: cfg.StoreTimeout}
 	if err := scfg.Validate(); err != nil {
 		return nil, fmt.Errorf("POMOCORE_DATA_DIR: %w", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pomocore/pomocore"
+	"github.com/pomocore/pomocore/learn"
 	"github.com/pomocore/pomocore/mongo"
 	"github.com/pomocore/pomocore/pipeline"
 	"github.com/pomocore/pomocore/redis"
@@ -76,6 +77,23 @@ type Config struct {
 	ShutdownTimeout          time.Duration
 	StoreTimeout             time.Duration
 	Partition                int
+	StartID                  string
+	GroupRecreateAt          string
+	MaxBatchBytes            int
+	DeadValueMax             int
+	SlowStore                time.Duration
+	MongoPerDocument         string
+
+	Shadow bool
+
+	AdminToken         string
+	ModelFile          string
+	ModelThreshold     float64
+	LearnInterval      time.Duration
+	LearnMaxLabels     int
+	LearnPromote       bool
+	LearnMinCount      int
+	LearnMinConfidence float64
 
 	HTTPAddr  string
 	LogLevel  string
@@ -113,6 +131,16 @@ func Defaults() Config {
 		DedupMax:           2_000_000,
 		ShutdownTimeout:    30 * time.Second,
 		StoreTimeout:       10 * time.Second,
+		StartID:            "0",
+		MaxBatchBytes:      redis.DefaultMaxBatchBytes,
+		DeadValueMax:       redis.DefaultDeadValueMax,
+		SlowStore:          2500 * time.Millisecond,
+		MongoPerDocument:   "auto",
+		ModelThreshold:     0.9,
+		LearnInterval:      6 * time.Hour,
+		LearnMaxLabels:     100000,
+		LearnMinCount:      5,
+		LearnMinConfidence: 0.95,
 		PatternReload:      time.Minute,
 		LLMModel:           "gpt-4o-mini",
 		LLMTimeout:         10 * time.Second,
@@ -194,7 +222,22 @@ func (c *Config) Settings() []Setting {
 		{"POMOCORE_DEDUP_MAX", "dedup-max", "most activities remembered for the dedup window (~120 bytes each in Redis); past it the oldest are forgotten", false, intVal(&c.DedupMax)},
 		{"POMOCORE_SHUTDOWN_TIMEOUT", "shutdown-timeout", "time to finish the batch in hand after SIGTERM", false, durVal(&c.ShutdownTimeout)},
 		{"POMOCORE_STORE_TIMEOUT", "store-timeout", "timeout of one store call", false, durVal(&c.StoreTimeout)},
-		{"POMOCORE_PARTITION", "partition", "number of this input stream when the input is split (0..63)", false, intVal(&c.Partition)},
+		{"POMOCORE_PARTITION", "partition", "number of this input stream when the input is split (0..63); the store records which stream owns it and refuses a second", false, intVal(&c.Partition)},
+		{"POMOCORE_START_ID", "start-id", "where a consumer group that does not exist yet is created: 0 (the whole stream), $ (new entries only) or an entry id", false, strVal(&c.StartID)},
+		{"POMOCORE_GROUP_RECREATE_AT", "group-recreate-at", "where to recreate the group if it vanishes while running and no position is known (the recorded commit position, the store's newest usage log or this process's memory come first): empty (stop and say what to do), 0 (all again) or $ (new entries only)", false, strVal(&c.GroupRecreateAt)},
+		{"POMOCORE_MAX_BATCH_BYTES", "max-batch-bytes", "most bytes of entries read in one batch (at least one entry is always read)", false, intVal(&c.MaxBatchBytes)},
+		{"POMOCORE_DEAD_VALUE_MAX", "dead-value-max", "bytes of each field a dead letter copies; longer values keep a prefix plus their size and SHA-256", false, intVal(&c.DeadValueMax)},
+		{"POMOCORE_SLOW_STORE", "slow-store", "store-call latency above which the batch size halves (it grows back below half of it)", false, durVal(&c.SlowStore)},
+		{"POMOCORE_MONGO_PER_DOCUMENT", "mongo-per-document", "update documents named by id one statement each (on), with one $in per target (off), or on only when the server is FerretDB (auto)", false, strVal(&c.MongoPerDocument)},
+		{"POMOCORE_SHADOW", "shadow", "shadow mode: own consumer group, leaderboards under the shadow key prefix, no documents, no session events, no trimming (see docs/cutover.md)", false, boolVal(&c.Shadow)},
+		{"POMOCORE_ADMIN_TOKEN", "admin-token", "bearer token of the HTTP API's write endpoints (accepting a suggested pattern); unset: they are disabled (never logged)", true, strVal(&c.AdminToken)},
+		{"POMOCORE_MODEL_FILE", "model-file", "the local model (JSON, from pomocore learn -o) loaded at start and replaced by each retraining; unset: trained from the store at start", false, strVal(&c.ModelFile)},
+		{"POMOCORE_MODEL_THRESHOLD", "model-threshold", "confidence at which the local model answers before the LLM (0 < t <= 1)", false, floatVal(&c.ModelThreshold)},
+		{"POMOCORE_LEARN_INTERVAL", "learn-interval", "how often the model is retrained from the store and answers are promoted (0: never; else at least 1m)", false, durVal(&c.LearnInterval)},
+		{"POMOCORE_LEARN_MAX_LABELS", "learn-max-labels", "most trusted labels read from the store per training (-1: none, patterns only)", false, intVal(&c.LearnMaxLabels)},
+		{"POMOCORE_LEARN_PROMOTE", "learn-promote", "turn domains and apps answered consistently by the model or the LLM into patterns (listed and revertible with pomocore patterns learned|revert)", false, boolVal(&c.LearnPromote)},
+		{"POMOCORE_LEARN_MIN_COUNT", "learn-min-count", "different activities of one domain or app answered alike before it is promoted (at least 2)", false, intVal(&c.LearnMinCount)},
+		{"POMOCORE_LEARN_MIN_CONFIDENCE", "learn-min-confidence", "least confidence of an answer that counts toward promotion (0 < c <= 1; LLM answers count as 1)", false, floatVal(&c.LearnMinConfidence)},
 		{"POMOCORE_HTTP_ADDR", "http-addr", "address of /metrics, /healthz, /readyz and the read API, e.g. :8080 (empty: no HTTP server)", false, strVal(&c.HTTPAddr)},
 		{"POMOCORE_LOG_LEVEL", "log-level", "debug, info, warn or error", false, strVal(&c.LogLevel)},
 		{"POMOCORE_LOG_FORMAT", "log-format", "text or json (json when APP_ENV=prod and unset)", false, strVal(&c.LogFormat)},
@@ -221,6 +264,19 @@ func (c *Config) Validate() error {
 	var errs []error
 	bad := func(env, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", env, fmt.Sprintf(format, args...)))
+	}
+	named := func(err error, fields map[string]string, what string) {
+		if err == nil {
+			return
+		}
+		for _, e := range unjoin(err) {
+			field, msg := configField(e)
+			if fields[field] != "" {
+				bad(fields[field], "%s", msg)
+			} else {
+				bad(what, "%v", e)
+			}
+		}
 	}
 	if c.AppEnv == "prod" {
 		if len(c.RedisAddrs) == 0 {
@@ -277,6 +333,18 @@ func (c *Config) Validate() error {
 	if c.Partition < 0 {
 		bad("POMOCORE_PARTITION", "%d: want 0..63", c.Partition)
 	}
+	switch c.MongoPerDocument {
+	case "auto", "on", "off":
+	default:
+		bad("POMOCORE_MONGO_PER_DOCUMENT", "%q: want auto, on or off", c.MongoPerDocument)
+	}
+	if c.LearnInterval != 0 {
+		named(c.LearnConfig().Validate(), learnSetting, "learning")
+	} else {
+		lc := c.LearnConfig()
+		lc.Interval = time.Hour // 0 is "never" here, not the default
+		named(lc.Validate(), learnSetting, "learning")
+	}
 	// Zero means "the default" in the packages' configs, but a setting set
 	// to zero means zero, which none of these can be; their other bounds are
 	// the pipeline's own rules, named below.
@@ -285,22 +353,11 @@ func (c *Config) Validate() error {
 		zero bool
 	}{{"POMOCORE_BATCH_SIZE", c.BatchSize == 0}, {"POMOCORE_BLOCK", c.Block == 0}, {"POMOCORE_CONSUMER_IDLE", c.ConsumerIdle == 0}, {"POMOCORE_MAX_DELIVERIES", c.MaxDeliveries == 0},
 		{"POMOCORE_MAX_DURATION", c.MaxDuration == 0}, {"POMOCORE_MAX_FIELD_BYTES", c.MaxFieldBytes == 0}, {"POMOCORE_CLAIM_IDLE", c.ClaimIdle == 0},
-		{"POMOCORE_DEDUP_MAX", c.DedupMax == 0}} {
+		{"POMOCORE_DEDUP_MAX", c.DedupMax == 0}, {"POMOCORE_MAX_BATCH_BYTES", c.MaxBatchBytes == 0}, {"POMOCORE_DEAD_VALUE_MAX", c.DeadValueMax == 0},
+		{"POMOCORE_SLOW_STORE", c.SlowStore == 0}, {"POMOCORE_MODEL_THRESHOLD", c.ModelThreshold == 0}, {"POMOCORE_LEARN_MIN_COUNT", c.LearnMinCount == 0},
+		{"POMOCORE_LEARN_MIN_CONFIDENCE", c.LearnMinConfidence == 0}, {"POMOCORE_LEARN_MAX_LABELS", c.LearnMaxLabels == 0}} {
 		if z.zero {
 			bad(z.env, "0: want a positive value")
-		}
-	}
-	named := func(err error, fields map[string]string, what string) {
-		if err == nil {
-			return
-		}
-		for _, e := range unjoin(err) {
-			var ce *pipeline.ConfigError
-			if errors.As(e, &ce) && fields[ce.Field] != "" {
-				bad(fields[ce.Field], "%s", ce.Msg)
-			} else {
-				bad(what, "%v", e)
-			}
 		}
 	}
 	named(c.PipelineConfig(time.UTC).Validate(), pipelineSetting, "pipeline")
@@ -341,7 +398,28 @@ var pipelineSetting = map[string]string{
 	"MaxDeliveries": "POMOCORE_MAX_DELIVERIES", "Partition": "POMOCORE_PARTITION",
 	"Retention.Day": "POMOCORE_RETENTION_DAY", "Retention.Week": "POMOCORE_RETENTION_WEEK",
 	"Retention.Month": "POMOCORE_RETENTION_MONTH", "Limits": "POMOCORE_MAX_DURATION/POMOCORE_MAX_FIELD_BYTES",
-	"RetryMin": "pipeline retry backoff",
+	"RetryMin": "pipeline retry backoff", "SlowStore": "POMOCORE_SLOW_STORE",
+}
+
+// learnSetting names the setting of each learn.Config field LearnConfig
+// maps.
+var learnSetting = map[string]string{
+	"Interval": "POMOCORE_LEARN_INTERVAL", "Threshold": "POMOCORE_MODEL_THRESHOLD", "MaxLabels": "POMOCORE_LEARN_MAX_LABELS",
+	"MinCount": "POMOCORE_LEARN_MIN_COUNT", "MinConfidence": "POMOCORE_LEARN_MIN_CONFIDENCE",
+}
+
+// configField returns the field and message of a package's config error
+// (pipeline's, redis's through it, or learn's), "" when err is not one.
+func configField(err error) (field, msg string) {
+	var pe *pipeline.ConfigError
+	if errors.As(err, &pe) {
+		return pe.Field, pe.Msg
+	}
+	var le *learn.ConfigError
+	if errors.As(err, &le) {
+		return le.Field, le.Msg
+	}
+	return "", ""
 }
 
 // redisSetting names the setting of each redis.ReaderConfig and
@@ -351,6 +429,8 @@ var redisSetting = map[string]string{
 	"DeadStream": "POMOCORE_DEAD_STREAM", "SessionStream": "POMOCORE_SESSION_STREAM", "AlsoTrim": "POMOCORE_SESSION_STREAM",
 	"TrimMaxAge": "POMOCORE_TRIM_MAX_AGE", "ReplicaWaits": "REDIS_REPLICA_WAITS",
 	"DedupWindow": "POMOCORE_DEDUP_WINDOW", "DedupMax": "POMOCORE_DEDUP_MAX",
+	"StartID": "POMOCORE_START_ID", "RecreateAt": "POMOCORE_GROUP_RECREATE_AT", "MaxBatchBytes": "POMOCORE_MAX_BATCH_BYTES",
+	"DeadValueMax": "POMOCORE_DEAD_VALUE_MAX",
 }
 
 // unjoin returns the errors errors.Join put together (err alone otherwise).
@@ -385,6 +465,7 @@ func (c *Config) PipelineConfig(loc *time.Location) pipeline.Config {
 		Retention:       pipeline.Retention{Day: c.RetentionDay, Week: c.RetentionWeek, Month: c.RetentionMonth},
 		TrimInput:       c.TrimInput,
 		ShutdownTimeout: shutdown,
+		SlowStore:       c.SlowStore,
 	}
 }
 
@@ -472,18 +553,26 @@ func (c *Config) RedisConfig() redis.Config {
 // CommitterConfig is the Redis committer configuration of the settings.
 func (c *Config) CommitterConfig() redis.CommitterConfig {
 	return redis.CommitterConfig{Stream: c.Stream, Group: c.Group, DeadStream: c.DeadStream, SessionStream: c.SessionStrm,
-		DeadMaxLen: int64(c.DeadMaxLen), ReplicaWaits: c.ReplicaWaits, DedupWindow: c.DedupWindow, DedupMax: c.DedupMax}
+		DeadMaxLen: int64(c.DeadMaxLen), ReplicaWaits: c.ReplicaWaits, DedupWindow: c.DedupWindow, DedupMax: c.DedupMax,
+		DeadValueMax: c.DeadValueMax}
 }
 
 // ReaderConfig is the Redis reader configuration of the settings.
 func (c *Config) ReaderConfig() redis.ReaderConfig {
 	return redis.ReaderConfig{Stream: c.Stream, Group: c.Group, Consumer: c.Consumer, AlsoTrim: []string{c.SessionStrm},
-		TrimIgnoreGroups: c.TrimIgnoreGroups, TrimMaxAge: c.TrimMaxAge}
+		TrimIgnoreGroups: c.TrimIgnoreGroups, TrimMaxAge: c.TrimMaxAge, StartID: c.StartID, RecreateAt: c.GroupRecreateAt,
+		MaxBatchBytes: c.MaxBatchBytes}
 }
 
 // MongoConfig is the MongoDB store configuration of the settings.
 func (c *Config) MongoConfig() mongo.Config {
 	loc, _ := time.LoadLocation(c.TimeZone) // Validate names a bad zone; nil is the adapter's default
 	return mongo.Config{URI: c.MongoURI, Database: c.MongoDatabase, Timeout: c.StoreTimeout, MaxStatements: c.MongoStatements,
-		Location: loc}
+		Location: loc, PerDocument: c.MongoPerDocument}
+}
+
+// LearnConfig is the learning loop's configuration of the settings.
+func (c *Config) LearnConfig() learn.Config {
+	return learn.Config{Interval: c.LearnInterval, Threshold: c.ModelThreshold, MaxLabels: c.LearnMaxLabels,
+		Promote: c.LearnPromote, MinCount: c.LearnMinCount, MinConfidence: c.LearnMinConfidence}
 }
