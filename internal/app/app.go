@@ -259,6 +259,8 @@ func (a *App) NewReader(ctx context.Context, consumer string) (*redis.Reader, er
 	}
 	rcfg := a.cfg.ReaderConfig()
 	rcfg.Consumer = cmp.Or(consumer, rcfg.Consumer)
+	rcfg.Log = a.log
+	rcfg.Resume = a.resumePosition
 	reader, err := redis.NewReader(rdb, rcfg)
 	if err != nil {
 		return nil, err

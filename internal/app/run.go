@@ -26,7 +26,14 @@ func (a *App) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := a.claimPartition(ctx, st); err != nil {
+		return err
+	}
 	chain, err := a.Classifier(ctx)
+	if err != nil {
+		return err
+	}
+	lrn, err := a.startLearning(ctx, chain, st)
 	if err != nil {
 		return err
 	}
@@ -41,7 +48,7 @@ func (a *App) Run(ctx context.Context) error {
 			return httpapi.LLMStats{Calls: c.Calls, Failures: c.Failures, Answered: c.Answered, CacheHits: c.CacheHits,
 				Dropped: c.Dropped, Tokens: a.tokens(), BreakerOpen: c.BreakerOpen}
 		}))
-	p, err := a.NewPipeline(reader, httpapi.NewMetrics(a.reg))
+	p, err := a.NewPipeline(reader, lrn.observer(httpapi.NewMetrics(a.reg)))
 	if err != nil {
 		return err
 	}
