@@ -67,7 +67,7 @@ type ChainConfig struct {
 	// answer of the fallback (not those from the cache), e.g. to promote
 	// answers given consistently into patterns. It is called on the
 	// Classify path and from the workers, concurrently: it must be quick
-	// and must not block.
+	// and must not block. SetOnAnswer replaces it.
 	OnAnswer func(Answered)
 	// Now is the clock (default time.Now); Sleep waits (default a timer).
 	Now   func() time.Time
@@ -148,6 +148,7 @@ type Chain struct {
 	cfg      ChainConfig
 	matcher  atomic.Pointer[Matcher]
 	model    atomic.Pointer[Model]
+	onAnswer atomic.Pointer[func(Answered)]
 	fallback Fallback
 	known    map[string]bool
 
@@ -189,6 +190,9 @@ func NewChain(m *Matcher, f Fallback, cfg ChainConfig) *Chain {
 		c.known[cat] = true
 	}
 	c.matcher.Store(m)
+	if cfg.OnAnswer != nil {
+		c.onAnswer.Store(&cfg.OnAnswer)
+	}
 	if f != nil {
 		for i := 0; i < cfg.Workers; i++ {
 			c.wg.Add(1)
@@ -204,6 +208,17 @@ func (c *Chain) SetMatcher(m *Matcher) { c.matcher.Store(m) }
 // SetModel swaps the model that answers unknown activities before the
 // fallback (nil: none), atomically: a Classify sees the old or the new one.
 func (c *Chain) SetModel(m *Model) { c.model.Store(m) }
+
+// SetOnAnswer replaces ChainConfig.OnAnswer (nil: none), e.g. once the
+// learning loop that observes the answers has started; safe for
+// concurrent use with Classify.
+func (c *Chain) SetOnAnswer(f func(Answered)) {
+	if f == nil {
+		c.onAnswer.Store(nil)
+		return
+	}
+	c.onAnswer.Store(&f)
+}
 
 // Close stops the workers and waits for them; unanswered keys are dropped.
 func (c *Chain) Close() {
@@ -287,8 +302,8 @@ func (c *Chain) askModel(m *Model, key string, q Query, app, url, title string) 
 		return pomocore.Classification{}, false
 	}
 	c.modelAnswers.Add(1)
-	if c.cfg.OnAnswer != nil {
-		c.cfg.OnAnswer(Answered{Key: key, App: q.App, Host: q.Host, Category: p.Category,
+	if on := c.onAnswer.Load(); on != nil {
+		(*on)(Answered{Key: key, App: q.App, Host: q.Host, Category: p.Category,
 			Source: pomocore.SourceModel, Confidence: p.Confidence})
 	}
 	return pomocore.Classification{Category: p.Category, Source: pomocore.SourceModel}, true
@@ -404,8 +419,8 @@ func (c *Chain) ask(batch []queued) {
 		}
 		c.put(b.key, cat)
 		c.answered.Add(1)
-		if c.cfg.OnAnswer != nil && cat != c.cfg.Default {
-			c.cfg.OnAnswer(Answered{Key: b.key, App: b.q.App, Host: b.q.Host, Category: cat,
+		if on := c.onAnswer.Load(); on != nil && cat != c.cfg.Default {
+			(*on)(Answered{Key: b.key, App: b.q.App, Host: b.q.Host, Category: cat,
 				Source: pomocore.SourceLLM, Confidence: 1})
 		}
 	}

@@ -10,6 +10,7 @@
 package compare
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -61,11 +62,10 @@ type Config struct {
 	// From and To are the first and last day compared, "YYYY-MM-DD" in
 	// Location. Weeks and months are compared when wholly inside.
 	From, To string
-	// Location is the service time zone (default Asia/Seoul).
-	Location *time.Location
-	// Taxonomy gives the categories and the work aggregate (default
-	// pomocore.DefaultTaxonomy()).
-	Taxonomy *pomocore.Taxonomy
+	// Deployment names the input stream and the deployed service's group
+	// on it (default pattern_match_stream, pattern_match_group), which
+	// Load reads, the service time zone and the categories compared.
+	pomocore.Deployment
 	// Top is how many of the largest per-user differences are listed per
 	// key (default 10).
 	Top int
@@ -74,11 +74,9 @@ type Config struct {
 	Tolerance float64
 	// Limits are the validator's, as the shadow ran (zero: defaults).
 	Limits pomocore.Limits
-	// Stream and Group are the input stream and the deployed service's
-	// group on it (default pattern_match_stream, pattern_match_group);
-	// DeadStream the shadow's dead-letter stream (default
-	// "<Stream>:dead"). Load reads them.
-	Stream, Group, DeadStream string
+	// DeadStream is the shadow's dead-letter stream (default
+	// "<Stream>:shadow-dead", the shadow's default), which Load reads.
+	DeadStream string
 	// MaxEntries bounds the input and dead-letter entries Load reads
 	// (default 500,000).
 	MaxEntries int
@@ -100,30 +98,15 @@ func (c Config) withDefaults() Config {
 	if c.LivePrefix == "" {
 		c.LivePrefix = pomocore.DefaultKeyPrefix
 	}
-	if c.Location == nil {
-		loc, err := time.LoadLocation("Asia/Seoul")
-		if err != nil {
-			loc = time.FixedZone("KST", 9*60*60)
-		}
-		c.Location = loc
-	}
-	if c.Taxonomy == nil {
-		c.Taxonomy = pomocore.DefaultTaxonomy()
-	}
+	c.Deployment = c.Deployment.WithDefaults()
 	if c.Top == 0 {
 		c.Top = 10
 	}
 	if c.Tolerance == 0 {
 		c.Tolerance = 0.001
 	}
-	if c.Stream == "" {
-		c.Stream = "pattern_match_stream"
-	}
-	if c.Group == "" {
-		c.Group = "pattern_match_group"
-	}
 	if c.DeadStream == "" {
-		c.DeadStream = c.Stream + ":dead"
+		c.DeadStream = c.Stream + ":shadow-dead"
 	}
 	if c.MaxEntries == 0 {
 		c.MaxEntries = 500000
@@ -565,7 +548,7 @@ func Compare(cfg Config, in Input) (Report, error) {
 			diffs = append(diffs, d)
 		}
 		slices.SortStableFunc(diffs, func(a, b MemberDiff) int {
-			if c := -cmpFloat(math.Abs(a.Diff), math.Abs(b.Diff)); c != 0 {
+			if c := -cmp.Compare(math.Abs(a.Diff), math.Abs(b.Diff)); c != 0 {
 				return c
 			}
 			return strings.Compare(a.Member, b.Member)
@@ -588,16 +571,6 @@ func Compare(cfg Config, in Input) (Report, error) {
 	return rep, nil
 }
 
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
 // compareIDs orders stream entry ids ("<ms>-<seq>"); unparsable ones
 // first, by text.
 func compareIDs(a, b string) int {
@@ -607,19 +580,9 @@ func compareIDs(a, b string) int {
 	case errA != nil || errB != nil:
 		return strings.Compare(a, b)
 	case am != bm:
-		return cmpUint(am, bm)
+		return cmp.Compare(am, bm)
 	}
-	return cmpUint(as, bs)
-}
-
-func cmpUint(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
+	return cmp.Compare(as, bs)
 }
 
 func sortedKeys(m map[string]bool) []string {
@@ -750,4 +713,12 @@ func (r Report) WriteJSON(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(r)
+}
+
+// Write writes the report as JSON (WriteJSON) or as text (WriteText).
+func (r Report) Write(w io.Writer, asJSON bool) error {
+	if asJSON {
+		return r.WriteJSON(w)
+	}
+	return r.WriteText(w)
 }

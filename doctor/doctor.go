@@ -104,9 +104,13 @@ type Sources struct {
 // Config names what to inspect and how closely. The zero value of a field
 // means its default.
 type Config struct {
-	// Stream and Group are the input stream and the group pomocore reads
-	// as (default pattern_match_stream, pattern_match_group).
-	Stream, Group string
+	// Deployment names the input stream, the group pomocore reads as
+	// (default pattern_match_stream, pattern_match_group), the service
+	// time zone and the categories pomocore classifies into.
+	pomocore.Deployment
+	// StartID is where pomocore creates Group when it is missing
+	// (POMOCORE_START_ID; default "0").
+	StartID string
 	// SessionStream and SessionGroup are the session-end stream and the
 	// main server's group on it (default session_score_stream,
 	// session_score_group).
@@ -119,11 +123,6 @@ type Config struct {
 	// with trimming on, a group nobody reads and not ignored stalls it.
 	TrimInput        bool
 	TrimIgnoreGroups []string
-	// Taxonomy is the categories pomocore classifies into (default
-	// pomocore.DefaultTaxonomy()).
-	Taxonomy *pomocore.Taxonomy
-	// Location is the service time zone (default Asia/Seoul).
-	Location *time.Location
 	// Limits are the validator's (zero: the defaults).
 	Limits pomocore.Limits
 	// SampleSize is how many stream entries and documents are sampled
@@ -142,33 +141,21 @@ type Config struct {
 }
 
 func (c Config) withDefaults() Config {
-	if c.Stream == "" {
-		c.Stream = "pattern_match_stream"
-	}
-	if c.Group == "" {
-		c.Group = "pattern_match_group"
+	c.Deployment = c.Deployment.WithDefaults()
+	if c.StartID == "" {
+		c.StartID = "0"
 	}
 	if c.SessionStream == "" {
-		c.SessionStream = "session_score_stream"
+		c.SessionStream = pomocore.DefaultSessionStream
 	}
 	if c.SessionGroup == "" {
-		c.SessionGroup = "session_score_group"
+		c.SessionGroup = pomocore.DefaultSessionGroup
 	}
 	if c.DeadStream == "" {
 		c.DeadStream = c.Stream + ":dead"
 	}
 	if c.KeyPrefix == "" {
 		c.KeyPrefix = pomocore.DefaultKeyPrefix
-	}
-	if c.Taxonomy == nil {
-		c.Taxonomy = pomocore.DefaultTaxonomy()
-	}
-	if c.Location == nil {
-		loc, err := time.LoadLocation("Asia/Seoul")
-		if err != nil {
-			loc = time.FixedZone("KST", 9*60*60)
-		}
-		c.Location = loc
 	}
 	if c.SampleSize == 0 {
 		c.SampleSize = 1000
@@ -321,7 +308,9 @@ func (b *report) inputStream(ctx context.Context, si StreamInspector) error {
 		}
 	}
 	if ours == nil {
-		if st.Length > 0 {
+		if st.Length > 0 && cfg.StartID == "$" {
+			b.add(secInput, "group "+cfg.Group, OK, "group %s does not exist; pomocore creates it at $ (POMOCORE_START_ID): the %d entries already in the stream are not read", cfg.Group, st.Length)
+		} else if st.Length > 0 {
 			b.add(secInput, "group "+cfg.Group, Blocker, "group %s does not exist: pomocore would create it at 0 and process all %d entries of the stream again (counting them again on the leaderboards); create it at $ or at the deployed group's last-delivered id, or set POMOCORE_GROUP to the deployed group", cfg.Group, st.Length)
 		} else {
 			b.add(secInput, "group "+cfg.Group, OK, "group %s does not exist; pomocore creates it at 0 (the stream is empty)", cfg.Group)
@@ -915,4 +904,12 @@ func (r Report) WriteJSON(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(r)
+}
+
+// Write writes the report as JSON (WriteJSON) or as text (WriteText).
+func (r Report) Write(w io.Writer, asJSON bool) error {
+	if asJSON {
+		return r.WriteJSON(w)
+	}
+	return r.WriteText(w)
 }

@@ -142,24 +142,6 @@ func seedMongo(t *testing.T, client *driver.Client, db string, uniqueKey bool) {
 var readOnlyCommands = []string{"type", "xinfo|stream", "xinfo|groups", "xinfo|consumers", "xpending", "xrange", "xrevrange",
 	"scan", "ping", "hello", "client|setinfo", "info", "command", "command|docs", "select"}
 
-// commandCounts parses INFO commandstats.
-func commandCounts(t *testing.T, rdb *goredis.Client) map[string]int {
-	info, err := rdb.Info(context.Background(), "commandstats").Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]int{}
-	for _, line := range strings.Split(info, "\n") {
-		name, rest, ok := strings.Cut(strings.TrimSpace(line), ":calls=")
-		if !ok {
-			continue
-		}
-		calls, _, _ := strings.Cut(rest, ",")
-		out[strings.TrimPrefix(name, "cmdstat_")], _ = strconv.Atoi(calls)
-	}
-	return out
-}
-
 type redisState struct {
 	dbsize int64
 	types  map[string]string
@@ -233,11 +215,7 @@ func TestDoctorJudgesProductionShapedDataWithoutWriting(t *testing.T) {
 	seedRedis(t, rdb)
 	uri := ferrettest.Start(t)
 	ctx := context.Background()
-	client, err := driver.Connect(options.Client().ApplyURI(uri))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Disconnect(ctx)
+	client := ferrettest.Client(t, uri)
 	seedMongo(t, client, "prod", false)
 
 	insp, err := mongo.OpenInspector(ctx, mongo.Config{URI: uri, Database: "prod"})
@@ -249,12 +227,12 @@ func TestDoctorJudgesProductionShapedDataWithoutWriting(t *testing.T) {
 	src := doctor.Sources{Streams: ri, Boards: ri, Patterns: insp, Docs: insp}
 	cfg := doctor.Config{TrimInput: true, MaxDeliveries: 2, Now: time.Now}
 
-	redisBefore, mongoBefore, statsBefore := snapshotRedis(t, rdb), snapshotMongo(t, client, "prod"), commandCounts(t, rdb)
+	redisBefore, mongoBefore, statsBefore := snapshotRedis(t, rdb), snapshotMongo(t, client, "prod"), redistest.CommandCalls(t, rdb)
 	rep, err := doctor.Run(ctx, cfg, src)
 	if err != nil {
 		t.Fatal(err)
 	}
-	statsAfter := commandCounts(t, rdb)
+	statsAfter := redistest.CommandCalls(t, rdb)
 	for cmd, n := range statsAfter {
 		if n > statsBefore[cmd] && !slices.Contains(readOnlyCommands, cmd) {
 			t.Errorf("doctor sent %s (%d times): not a read-only command", cmd, n-statsBefore[cmd])
@@ -344,11 +322,7 @@ func TestDoctorBlocksAMissingGroupOnAFullStream(t *testing.T) {
 func TestDoctorBlocksAUniqueKeyIndexAndCreatesNothing(t *testing.T) {
 	uri := ferrettest.Start(t)
 	ctx := context.Background()
-	client, err := driver.Connect(options.Client().ApplyURI(uri))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Disconnect(ctx)
+	client := ferrettest.Client(t, uri)
 	seedMongo(t, client, "fresh", true)
 	if err := client.Database("fresh").Collection("pomodoro_usage_log").Drop(ctx); err != nil {
 		t.Fatal(err)

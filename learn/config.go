@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/pomocore/pomocore"
 	"github.com/pomocore/pomocore/classify"
 )
 
@@ -69,15 +70,9 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// ConfigError is one setting of a Config that cannot work: Field is the
-// Config field's name, so that a caller can name its own setting for it.
-type ConfigError struct {
-	Field string
-	Msg   string
-}
-
-// Error returns "Field: Msg".
-func (e *ConfigError) Error() string { return e.Field + ": " + e.Msg }
+// ConfigError is one setting of a Config that cannot work (the root
+// package's, shared by every package's Validate).
+type ConfigError = pomocore.ConfigError
 
 // Validate reports settings that cannot work, each as a *ConfigError
 // (joined).

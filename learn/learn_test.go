@@ -447,3 +447,36 @@ func TestPromotionFromTheChainsLLMAnswers(t *testing.T) {
 		t.Errorf("after promotion: %+v", c)
 	}
 }
+
+// An operator's revert is final: the answers that promoted a pattern, given
+// again, do not promote it again.
+func TestRevertedPatternIsNotPromotedAgain(t *testing.T) {
+	store := learntest.NewMemory(operatorPatterns())
+	p := newPromoter(t, store, learn.Config{Promote: true, MinCount: 2})
+	ctx := context.Background()
+	observe := func() {
+		for _, k := range []string{"a", "b"} {
+			p.Observe(answer(k, "", "blorp.example", "Game", pomocore.SourceLLM, 1))
+		}
+	}
+	observe()
+	if got, err := p.Promote(ctx); err != nil || len(got) != 1 {
+		t.Fatalf("promoted %+v, %v", got, err)
+	}
+	if _, err := p.Revert(ctx, learn.KindDomain, "blorp.example"); err != nil {
+		t.Fatal(err)
+	}
+	observe()
+	if got, err := p.Promote(ctx); err != nil || len(got) != 0 {
+		t.Fatalf("promoted again after the revert: %+v, %v", got, err)
+	}
+	if c := matcherOf(t, store).Classify("", "https://blorp.example/", ""); c.Source != pomocore.SourceDefault {
+		t.Errorf("the reverted pattern classifies again: %+v", c)
+	}
+	if listed, err := p.List(ctx); err != nil || len(listed) != 0 {
+		t.Errorf("listed %+v, %v; want none", listed, err)
+	}
+	if _, err := p.Revert(ctx, learn.KindDomain, "blorp.example"); !errors.Is(err, learn.ErrNotLearned) {
+		t.Errorf("reverting twice: %v, want ErrNotLearned", err)
+	}
+}

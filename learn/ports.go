@@ -77,6 +77,11 @@ const (
 // OriginLearned is the origin recorded for a promoted pattern.
 const OriginLearned = "learned"
 
+// OriginReverted is the origin a promoted pattern's record takes when an
+// operator reverts it: the record stays, so that promotion never adds that
+// pattern again.
+const OriginReverted = "reverted"
+
 // Learned is a pattern promotion added: what, where, why and when.
 type Learned struct {
 	Kind Kind `json:"kind"`
@@ -85,7 +90,7 @@ type Learned struct {
 	Pattern    string            `json:"pattern"`
 	Category   string            `json:"category"`
 	CategoryID pomocore.ObjectID `json:"-"`
-	// Origin is OriginLearned.
+	// Origin is OriginLearned, or OriginReverted once reverted.
 	Origin string `json:"origin"`
 	// Answers is how many different activities were answered with Category
 	// (LLMAnswers by the LLM, ModelAnswers by the model), and MinConfidence

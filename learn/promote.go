@@ -174,8 +174,23 @@ func (p *Promoter) Promote(ctx context.Context) ([]Learned, error) {
 	if err != nil {
 		return nil, fmt.Errorf("learn: patterns: %w", err)
 	}
+	records, err := p.records(ctx)
+	if err != nil {
+		return nil, err
+	}
+	reverted := map[candidateKey]bool{}
+	for _, r := range records {
+		if r.Origin == OriginReverted {
+			reverted[candidateKey{r.Kind, strings.ToLower(r.Pattern)}] = true
+		}
+	}
 	var added []Learned
 	for _, l := range ready {
+		if reverted[candidateKey{l.Kind, strings.ToLower(l.Pattern)}] {
+			p.forget(candidateKey{l.Kind, l.Pattern})
+			p.deps.Logger.Info("learn: not promoted", "kind", l.Kind, "pattern", l.Pattern, "category", l.Category, "why", "an operator reverted it")
+			continue
+		}
 		next, nextM, doc, why := p.promotion(patterns, m, l)
 		p.forget(candidateKey{l.Kind, l.Pattern})
 		if why != "" {
@@ -264,8 +279,15 @@ func (p *Promoter) forget(k candidateKey) {
 // ErrNotLearned is returned by Revert for a pattern promotion did not add.
 var ErrNotLearned = errors.New("not a learned pattern")
 
-// List returns the patterns promotion added, oldest first.
+// List returns the patterns promotion added and no operator reverted,
+// oldest first.
 func (p *Promoter) List(ctx context.Context) ([]Learned, error) {
+	ls, err := p.records(ctx)
+	return slices.DeleteFunc(ls, func(l Learned) bool { return l.Origin == OriginReverted }), err
+}
+
+// records returns every record of the learned log, reverted ones included.
+func (p *Promoter) records(ctx context.Context) ([]Learned, error) {
 	ls, err := p.deps.Log.LearnedPatterns(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("learn: learned patterns: %w", err)
@@ -309,8 +331,11 @@ func (p *Promoter) Revert(ctx context.Context, kind Kind, pattern string) (Learn
 			}
 		}
 	}
-	if err := p.deps.Log.ForgetLearned(ctx, l.Kind, l.Pattern); err != nil {
-		return Learned{}, fmt.Errorf("learn: forgetting %s %q: %w", l.Kind, l.Pattern, err)
+	// The record stays, as reverted: promotion does not add it again.
+	r := l
+	r.Origin, r.At = OriginReverted, p.deps.Now()
+	if err := p.deps.Log.RecordLearned(ctx, r); err != nil {
+		return Learned{}, fmt.Errorf("learn: recording the revert of %s %q: %w", l.Kind, l.Pattern, err)
 	}
 	return l, nil
 }

@@ -1,15 +1,14 @@
 package learn
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/pomocore/pomocore"
 	"github.com/pomocore/pomocore/classify"
+	"github.com/pomocore/pomocore/internal/eval"
 )
 
 // ReadExamples decodes labelled activities, one JSON object a line
@@ -18,28 +17,14 @@ import (
 // category is an error naming it.
 func ReadExamples(r io.Reader) ([]classify.Example, error) {
 	var out []classify.Example
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "//") {
-			continue
-		}
-		var a struct {
-			App      string `json:"app"`
-			URL      string `json:"url"`
-			Title    string `json:"title"`
-			Category string `json:"category"`
-		}
-		if err := json.Unmarshal([]byte(line), &a); err != nil {
-			return nil, fmt.Errorf("line %d: %w", n, err)
-		}
+	err := eval.EachLine(r, func(n int, a eval.Line) error {
 		if a.Category == "" {
-			return nil, fmt.Errorf("line %d: no category label", n)
+			return fmt.Errorf("line %d: no category label", n)
 		}
 		out = append(out, classify.Example{App: a.App, URL: a.URL, Title: a.Title, Category: a.Category})
-	}
-	if err := sc.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	return out, nil

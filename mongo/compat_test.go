@@ -48,12 +48,7 @@ type mainServer struct {
 func newMainServer(t *testing.T) *mainServer {
 	t.Helper()
 	uri := ferrettest.Start(t)
-	client, err := driver.Connect(options.Client().ApplyURI(uri).SetTimeout(30 * time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = client.Disconnect(context.Background()) })
-	return &mainServer{t: t, uri: uri, db: client.Database("pomocore")}
+	return &mainServer{t: t, uri: uri, db: ferrettest.Client(t, uri).Database("pomocore")}
 }
 
 // open opens the store on the main server's database.
@@ -522,14 +517,7 @@ func TestMainServerNamesCategoryThroughCategoryId(t *testing.T) {
 	m := newMainServer(t)
 	m.springPatterns("Development", "SNS", "Uncategorized")
 	st := m.open(mongo.Config{})
-	patterns, err := st.LoadPatterns(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids := map[string]pomocore.ObjectID{}
-	for _, p := range patterns {
-		ids[p.Category] = p.ID
-	}
+	ids := ferrettest.CategoryIDs(t, st)
 	recs := []pipeline.Record{
 		storetest.Rec("u1", "Xcode", "", "main.go", ids["Development"]),
 		storetest.Rec("u1", "Google Chrome", "https://x.com/home", "Home / X", ids["SNS"]),

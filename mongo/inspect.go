@@ -44,16 +44,6 @@ func OpenInspector(ctx context.Context, cfg Config) (*Inspector, error) {
 // Close disconnects.
 func (i *Inspector) Close(ctx context.Context) error { return i.client.Disconnect(ctx) }
 
-// inspectPatternDoc is a category_pattern document as the inspector reads it.
-type inspectPatternDoc struct {
-	ID             bson.ObjectID        `bson:"_id"`
-	Category       string               `bson:"category"`
-	Priority       int                  `bson:"priority"`
-	AppPatterns    []string             `bson:"appPatterns"`
-	DomainPatterns []string             `bson:"domainPatterns"`
-	TitleRules     []pomocore.TitleRule `bson:"titleRules,omitempty"`
-}
-
 // LoadPatterns implements doctor.PatternSource: the category_pattern
 // documents in _id order (the order the store loads them in); none when
 // the collection is missing.
@@ -62,7 +52,7 @@ func (i *Inspector) LoadPatterns(ctx context.Context) ([]pomocore.CategoryPatter
 	if err != nil {
 		return nil, fmt.Errorf("mongo: find category_pattern: %w", redactErr(err, i.uri))
 	}
-	var docs []inspectPatternDoc
+	var docs []patternDoc
 	if err := cur.All(ctx, &docs); err != nil {
 		return nil, fmt.Errorf("mongo: read category_pattern: %w", redactErr(err, i.uri))
 	}

@@ -31,6 +31,7 @@ import (
 
 	"github.com/pomocore/pomocore"
 	"github.com/pomocore/pomocore/internal/bounded"
+	"github.com/pomocore/pomocore/internal/redact"
 	"github.com/pomocore/pomocore/pipeline"
 )
 
@@ -277,7 +278,8 @@ func (s *Store) Stats() Stats {
 	return Stats{Commands: s.commands.Load(), UpdateStatements: s.updates.Load(), InsertedDocuments: s.ins.Load()}
 }
 
-// redactErr keeps the URI (and so its credentials) out of errors.
+// redacted is an error whose message has a URI's secrets taken out; it
+// unwraps to the original.
 type redacted struct {
 	msg string
 	err error
@@ -286,16 +288,18 @@ type redacted struct {
 func (r *redacted) Error() string { return r.msg }
 func (r *redacted) Unwrap() error { return r.err }
 
+// redactErr keeps the URI and its password, however short, out of err's
+// message.
 func redactErr(err error, uri string) error {
 	if err == nil || uri == "" {
 		return err
 	}
 	msg := err.Error()
-	secrets := Secrets(uri)
-	if !containsAny(msg, secrets...) {
+	red := redact.String(msg, Secrets(uri)...)
+	if red == msg {
 		return err
 	}
-	return &redacted{msg: replaceAll(msg, secrets...), err: err}
+	return &redacted{msg: red, err: err}
 }
 
 // Field names the main server (Spring Data) and the older data server
@@ -304,6 +308,7 @@ const (
 	fieldLLMBased      = "IsLLMBased"        // categorized_data, Spring
 	fieldOldLLMBased   = "isLLMBased"        // categorized_data, the older data server
 	fieldCategorizedID = "CategorizedDataId" // pomodoro_usage_log, Spring
+	fieldSource        = "pomocoreSource"    // categorized_data, this store's own (see learned.go)
 )
 
 // cdDoc is a categorized_data document. Written with Spring's names;
@@ -318,6 +323,10 @@ type cdDoc struct {
 	LLMBased   *bool         `bson:"IsLLMBased,omitempty"`
 	// OldLLMBased is only read.
 	OldLLMBased *bool `bson:"isLLMBased,omitempty"`
+	// Source is who decided the category (a pomocore.Source), a field of
+	// this store's own that Spring ignores; absent on documents of other
+	// writers.
+	Source string `bson:"pomocoreSource,omitempty"`
 }
 
 // llm returns whether the document's category came from the LLM.
@@ -424,6 +433,7 @@ type key struct{ app, url, title string }
 type target struct {
 	category bson.ObjectID
 	llm      bool
+	source   string
 	cd       bson.ObjectID // zero: leave CategorizedDataId alone
 }
 
@@ -473,13 +483,13 @@ func (s *Store) Save(ctx context.Context, records []pipeline.Record) (err error)
 }
 
 func tgtOf(r *pipeline.Record) target {
-	return target{category: bson.ObjectID(r.CategoryID), llm: r.Classification.LLMBased()}
+	return target{category: bson.ObjectID(r.CategoryID), llm: r.Classification.LLMBased(), source: string(r.Classification.Source)}
 }
 
 // cdDocOf is the categorized_data document id gets from record r.
 func cdDocOf(id bson.ObjectID, r *pipeline.Record) cdDoc {
 	t := tgtOf(r)
-	return cdDoc{ID: id, App: r.Activity.App, URL: r.Activity.URL, Title: r.Activity.Title, CategoryID: t.category, LLMBased: &t.llm}
+	return cdDoc{ID: id, App: r.Activity.App, URL: r.Activity.URL, Title: r.Activity.Title, CategoryID: t.category, LLMBased: &t.llm, Source: t.source}
 }
 
 // resolveKeys finds or creates the categorized_data document of each key
@@ -564,7 +574,7 @@ func (s *Store) resolveKeys(ctx context.Context, records []pipeline.Record, keys
 		if d.LLMBased != nil {
 			// Without Spring's IsLLMBased (an older data server's document)
 			// it is written once, even when the values are right.
-			s.written.Put(d.ID, target{category: d.CategoryID, llm: *d.LLMBased})
+			s.written.Put(d.ID, target{category: d.CategoryID, llm: *d.LLMBased, source: d.Source})
 		}
 		decide[d.ID] = last[k] // skipped below when already right
 	}
@@ -591,7 +601,7 @@ func (s *Store) saveCategorized(ctx context.Context, records []pipeline.Record, 
 	updates := make([]update, 0, len(groups))
 	create := func(id bson.ObjectID) any { return cdDocOf(id, &records[decide[id]]) }
 	for t, ids := range groups {
-		updates = append(updates, update{ids: ids, set: bson.D{{Key: "categoryId", Value: t.category}, {Key: fieldLLMBased, Value: t.llm}},
+		updates = append(updates, update{ids: ids, set: bson.D{{Key: "categoryId", Value: t.category}, {Key: fieldLLMBased, Value: t.llm}, {Key: fieldSource, Value: t.source}},
 			insert: create})
 	}
 	missing, err := s.updateMany(ctx, s.cd, updates)
@@ -644,7 +654,7 @@ func (s *Store) findKeys(ctx context.Context, keys []key) (map[key]cdDoc, error)
 		var docs []cdDoc
 		if err := s.find(ctx, s.cd, bson.D{{Key: "$or", Value: or}},
 			bson.D{{Key: "_id", Value: 1}, {Key: "app", Value: 1}, {Key: "url", Value: 1}, {Key: "title", Value: 1},
-				{Key: "categoryId", Value: 1}, {Key: fieldLLMBased, Value: 1}, {Key: fieldOldLLMBased, Value: 1}},
+				{Key: "categoryId", Value: 1}, {Key: fieldLLMBased, Value: 1}, {Key: fieldOldLLMBased, Value: 1}, {Key: fieldSource, Value: 1}},
 			bson.D{{Key: "_id", Value: 1}}, &docs); err != nil {
 			return nil, fmt.Errorf("mongo: find categorized_data: %w", err)
 		}
@@ -1074,22 +1084,4 @@ func rawPassword(uri string) string {
 	}
 	_, pw, _ := strings.Cut(userinfo, ":")
 	return pw
-}
-
-func containsAny(s string, subs ...string) bool {
-	for _, sub := range subs {
-		if len(sub) >= 3 && strings.Contains(s, sub) {
-			return true
-		}
-	}
-	return false
-}
-
-func replaceAll(s string, subs ...string) string {
-	for _, sub := range subs {
-		if len(sub) >= 3 {
-			s = strings.ReplaceAll(s, sub, "[REDACTED]")
-		}
-	}
-	return s
 }

@@ -84,6 +84,8 @@ func TestMongo(t *testing.T) {
 	t.Run("DocumentShapes", testDocumentShapes)
 	t.Run("LeavesAnExistingUniqueKeyIndex", testLeavesAnExistingUniqueKeyIndex)
 	t.Run("CommandsPerBatch", testCommandsPerBatch)
+	t.Run("LearnedLogContract", testLearnedLogContract)
+	t.Run("TrustedLabelsLeaveOutModelAnswersAndTheDefault", testTrustedLabelsLeaveOutModelAnswersAndTheDefault)
 	t.Run("CredentialsInURI", func(t *testing.T) {
 		// FerretDB on SQLite takes PLAIN credentials without checking them
 		// and refuses SCRAM: the password path reaches the server, and a
@@ -150,7 +152,7 @@ func testDocumentShapes(t *testing.T) {
 	}
 	checkShape(t, "categorized_data", cd, map[string]bson.Type{
 		"_id": bson.TypeObjectID, "app": bson.TypeString, "url": bson.TypeString, "title": bson.TypeString,
-		"categoryId": bson.TypeObjectID, "IsLLMBased": bson.TypeBoolean,
+		"categoryId": bson.TypeObjectID, "IsLLMBased": bson.TypeBoolean, "pomocoreSource": bson.TypeString,
 	})
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,6 +17,7 @@ import (
 	"github.com/pomocore/pomocore"
 	"github.com/pomocore/pomocore/pipeline"
 	"github.com/pomocore/pomocore/pipeline/storetest"
+	"github.com/pomocore/pomocore/redis"
 )
 
 // probeStore is a store that can be down (Save and Ping fail), that
@@ -546,4 +548,49 @@ func TestSlowBatchEntriesAreTouchedUntilCommitted(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// vanishedReader is a Reader whose group vanished and that knows no
+// position to recreate it at: its reads fail with ErrGroupMissing.
+type vanishedReader struct {
+	pipeline.Reader
+	reads atomic.Int32
+}
+
+func (r *vanishedReader) Read(context.Context, int, time.Duration) ([]pipeline.Message, error) {
+	r.reads.Add(1)
+	return nil, fmt.Errorf("read: consumer group vanished and no position to recreate it at is known: %w", pipeline.ErrGroupMissing)
+}
+
+// Issue 19 item 1: the pipeline went on after its group vanished (the
+// reader recreated it at 0 and everything was processed again). When the
+// reader cannot recreate the group where it was, Run stops with its error
+// (which says what to do) instead of retrying, and logs at error level.
+func TestRunStopsWhenTheGroupVanishedWithNoKnownPosition(t *testing.T) {
+	e := newEnv(t, "c1", pipeline.Config{})
+	committer, err := redis.NewCommitter(e.rdb, redis.CommitterConfig{Stream: stream, Group: group, DeadStream: dead, SessionStream: session})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &vanishedReader{Reader: e.reader}
+	p, err := pipeline.New(pipeline.Config{Location: seoul}, pipeline.Deps{
+		Reader: r, Store: e.store, Committer: committer,
+		Classifier: fixedClassifier{}, Taxonomy: pomocore.DefaultTaxonomy(), CategoryIDs: e.ids,
+		Sleep: func(ctx context.Context, _ time.Duration) error { return ctx.Err() },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err = p.Run(ctx)
+	if !errors.Is(err, pipeline.ErrGroupMissing) || ctx.Err() != nil {
+		t.Fatalf("Run: %v (context %v), want it to stop with ErrGroupMissing", err, ctx.Err())
+	}
+	if !strings.Contains(err.Error(), "no position") {
+		t.Errorf("Run's error %q does not carry the reader's explanation", err)
+	}
+	if n := r.reads.Load(); n != 1 {
+		t.Errorf("%d reads, want 1: a vanished group is not retried", n)
+	}
 }

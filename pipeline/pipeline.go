@@ -142,16 +142,9 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// ConfigError is one setting of a Config that cannot work: Field is the
-// Config field's name ("BatchSize", "Limits.MaxDuration"), so that a caller
-// can name its own setting for it.
-type ConfigError struct {
-	Field string
-	Msg   string
-}
-
-// Error returns "Field: Msg".
-func (e *ConfigError) Error() string { return e.Field + ": " + e.Msg }
+// ConfigError is one setting of a Config that cannot work (the root
+// package's, shared by every package's Validate).
+type ConfigError = pomocore.ConfigError
 
 // Validate reports settings that cannot work, each as a *ConfigError
 // (joined).
@@ -260,6 +253,12 @@ type BatchReport struct {
 	// category.
 	BySource   map[pomocore.Source]int
 	ByCategory map[string]int
+	// Unknowns are the stored activities no pattern decided (they fell to
+	// the default category, or the model, the LLM or its cache answered),
+	// in batch order, for the operator's unknowns panel and the learning
+	// loop; nil when patterns decided every one (pattern hits cost
+	// nothing here).
+	Unknowns []Unknown
 	// Took is the whole batch; Store and Commit its two calls (with retries).
 	Took, Store, Commit time.Duration
 	// Ages are the entries' ages at commit (commit time minus the stream
@@ -272,6 +271,20 @@ type BatchReport struct {
 	// delivery limit: not committed, left pending to be redelivered (see
 	// Pipeline).
 	LeftPending int
+}
+
+// Unknown is an activity of a batch that no pattern decided.
+type Unknown struct {
+	App, URL       string
+	Classification pomocore.Classification
+	// Seconds is the activity's duration.
+	Seconds float64
+}
+
+// decided reports whether src is a pattern's (the app trie, the domain
+// automaton or a title rule).
+func decided(src pomocore.Source) bool {
+	return src == pomocore.SourceApp || src == pomocore.SourceDomain || src == pomocore.SourceTitle
 }
 
 type noObserver struct{}
@@ -697,6 +710,10 @@ func (p *Pipeline) prepareBatch(msgs []Message) *Batch {
 		}
 		b.report.BySource[rec.Classification.Source]++
 		b.report.ByCategory[rec.Classification.Category]++
+		if !decided(rec.Classification.Source) {
+			b.report.Unknowns = append(b.report.Unknowns, Unknown{App: rec.Activity.App, URL: rec.Activity.URL,
+				Classification: rec.Classification, Seconds: rec.Activity.Duration})
+		}
 		b.recEntry = append(b.recEntry, len(b.Entries))
 		b.Records = append(b.Records, rec)
 		b.Entries = append(b.Entries, entry)

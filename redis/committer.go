@@ -104,6 +104,17 @@ type CommitterConfig struct {
 	// first, so the window shrinks under a rate above DedupMax/DedupWindow
 	// instead of memory growing.
 	DedupMax int
+	// Namespace, when set, names the committer's own state in the input
+	// stream's slot: its intents, tokens and remembered activities are
+	// "{<Stream>}:<Namespace>:intent", ":tokens" and ":seen" instead of
+	// "{<Stream>}:intent", ... A shadow run (its own group on the live
+	// stream) sets it, so that what it commits is never taken by the
+	// deployed group's committer for a duplicate or a commit in flight.
+	Namespace string
+	// NoSessionEvents drops the entries' session-end events: nothing is
+	// written to SessionStream (a shadow run, whose events the main server
+	// must not see).
+	NoSessionEvents bool
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -174,6 +185,9 @@ func (c CommitterConfig) Validate() error {
 	}
 	if c.RecordTTL < 0 {
 		bad("RecordTTL", "%v: want >= 0 (0: the default)", c.RecordTTL)
+	}
+	if strings.ContainsAny(c.Namespace, "{}") {
+		bad("Namespace", "%q: must not hold '{' or '}' (the state keys keep the stream's slot)", c.Namespace)
 	}
 	if c.DeadValueMax != 0 && c.DeadValueMax < 64 {
 		bad("DeadValueMax", "%d: want at least 64 (0: the default)", c.DeadValueMax)
@@ -247,8 +261,8 @@ func NewCommitter(rdb goredis.UniversalClient, cfg CommitterConfig) (*Committer,
 	}
 	cfg = cfg.withDefaults()
 	_, cluster := rdb.(*goredis.ClusterClient)
-	return &Committer{rdb: rdb, cfg: cfg, intentKey: sameSlot(cfg.Stream, "intent"), tokensKey: sameSlot(cfg.Stream, "tokens"),
-		seenKey: SeenKey(cfg.Stream), single: !cluster, touched: map[string]struct{}{}, lastTrim: cfg.Now()}, nil
+	return &Committer{rdb: rdb, cfg: cfg, intentKey: StateKey(cfg.Stream, cfg.Namespace, "intent"),
+		tokensKey: StateKey(cfg.Stream, cfg.Namespace, "tokens"), seenKey: StateKey(cfg.Stream, cfg.Namespace, "seen"), single: !cluster, touched: map[string]struct{}{}, lastTrim: cfg.Now()}, nil
 }
 
 // sameSlot names a companion key of key that Redis Cluster puts in key's
@@ -268,7 +282,18 @@ func AppliedKey(key string) string { return sameSlot(key, "applied") }
 // SeenKey returns the name of the sorted set, in the input stream's slot,
 // of the activities committed within the dedup window (activity key ->
 // commit time in milliseconds).
-func SeenKey(stream string) string { return sameSlot(stream, "seen") }
+func SeenKey(stream string) string { return StateKey(stream, "", "seen") }
+
+// StateKey returns the name of a committer's state key name ("seen",
+// "intent" or "tokens") of stream in namespace (see
+// CommitterConfig.Namespace), in the stream's slot: "{<stream>}:<name>"
+// without a namespace, "{<stream>}:<namespace>:<name>" with one.
+func StateKey(stream, namespace, name string) string {
+	if namespace != "" {
+		name = namespace + ":" + name
+	}
+	return sameSlot(stream, name)
+}
 
 // Commit implements pipeline.Committer. When target keys hold another type
 // (a string at a leaderboard key), it commits the entries that do not touch

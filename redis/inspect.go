@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"sync"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -145,14 +144,14 @@ func (i *Inspector) rangeRaw(ctx context.Context, cmd, stream, from, to string, 
 		if !ok || len(pair) < 2 {
 			return nil, fmt.Errorf("%s %s: unexpected entry %T", cmd, stream, e)
 		}
-		id, ok := inspectString(pair[0])
+		id, ok := str(pair[0])
 		if !ok {
 			return nil, fmt.Errorf("%s %s: entry id is %T", cmd, stream, pair[0])
 		}
 		raw, _ := pair[1].([]any)
 		fields := make([]string, 0, len(raw))
 		for _, f := range raw {
-			s, ok := inspectString(f)
+			s, ok := str(f)
 			if !ok {
 				return nil, fmt.Errorf("%s %s: entry %s: field is %T", cmd, stream, id, f)
 			}
@@ -161,19 +160,6 @@ func (i *Inspector) rangeRaw(ctx context.Context, cmd, stream, from, to string, 
 		out = append(out, doctor.Entry{ID: id, Fields: fields})
 	}
 	return out, nil
-}
-
-// inspectString reads a string out of a raw reply element.
-func inspectString(v any) (string, bool) {
-	switch s := v.(type) {
-	case string:
-		return s, true
-	case []byte:
-		return string(s), true
-	case int64:
-		return strconv.FormatInt(s, 10), true
-	}
-	return "", false
 }
 
 // Deliveries returns the delivery count of up to limit pending entries of

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"strings"
 	"testing"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -13,25 +12,6 @@ import (
 	"github.com/pomocore/pomocore/internal/redistest"
 	"github.com/pomocore/pomocore/redis"
 )
-
-// inspectWrites are the write commands an Inspector must never send.
-func inspectWriteCalls(t *testing.T, rdb goredis.UniversalClient) map[string]int {
-	t.Helper()
-	info, err := rdb.Info(context.Background(), "commandstats").Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]int{}
-	for _, line := range strings.Split(info, "\n") {
-		name, rest, ok := strings.Cut(strings.TrimSpace(line), ":calls=")
-		if !ok {
-			continue
-		}
-		calls, _, _ := strings.Cut(rest, ",")
-		out[strings.TrimPrefix(name, "cmdstat_")], _ = strconv.Atoi(calls)
-	}
-	return out
-}
 
 func TestInspectorReadsStreamsGroupsAndKeysWithoutWriting(t *testing.T) {
 	rdb := redistest.Start(t).Client(t)
@@ -51,7 +31,7 @@ func TestInspectorReadsStreamsGroupsAndKeysWithoutWriting(t *testing.T) {
 	for i := range 30 {
 		rdb.ZAdd(ctx, fmt.Sprintf("lb:Dev:2026-11-%02d", i+1), goredis.Z{Member: "u1", Score: float64(i)})
 	}
-	before := inspectWriteCalls(t, rdb)
+	before := redistest.CommandCalls(t, rdb)
 	in := redis.NewInspector(rdb)
 
 	st, err := in.Stream(ctx, s)
@@ -128,7 +108,7 @@ func TestInspectorReadsStreamsGroupsAndKeysWithoutWriting(t *testing.T) {
 		t.Errorf("missing board %v, %v", board, err)
 	}
 
-	after := inspectWriteCalls(t, rdb)
+	after := redistest.CommandCalls(t, rdb)
 	read := []string{"type", "xinfo|stream", "xinfo|groups", "xinfo|consumers", "xpending", "xrange", "xrevrange", "scan", "zrange", "info", "ping", "hello", "client|setinfo"}
 	for cmd, n := range after {
 		if n > before[cmd] && !slices.Contains(read, cmd) {

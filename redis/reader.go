@@ -53,7 +53,9 @@ type ReaderConfig struct {
 	// at or below which every entry is known processed: the group is
 	// recreated there. The wiring fills it from the store (the stream
 	// entry id of the newest usage log). It returns "" when it knows
-	// nothing. Called only when the group vanished.
+	// nothing. Called only when the group is missing and no position is
+	// recorded (also at start-up, to tell a first start from a group that
+	// vanished while no process ran).
 	Resume func(ctx context.Context) (string, error)
 	// RecreateAt is what a Reader does when its group vanished and no
 	// position is known: RecreateStop (default: Read, Pending and Claim
@@ -183,9 +185,11 @@ func (c ReaderConfig) Validate() error {
 // effects are lost).
 //
 // EnsureGroup tells a first start from a group that vanished while no
-// process ran by the record: a missing group with a recorded position is
-// recreated there (logged at error level); without one it is a first
-// start, and the group is created at StartID.
+// process ran by the record, then by ReaderConfig.Resume: a missing group
+// with a recorded position, or without one but with a resume position
+// (the store holds usage logs of this stream), is recreated there (logged
+// at error level); with neither it is a first start, and the group is
+// created at StartID.
 type Reader struct {
 	rdb goredis.UniversalClient
 	cfg ReaderConfig
@@ -291,23 +295,31 @@ func (r *Reader) position(ctx context.Context, vanished bool) (at, why string, e
 	if err != nil && !errors.Is(err, goredis.Nil) {
 		return "", "", fmt.Errorf("committed position of %s: %w", r.cfg.Group, err)
 	}
-	switch {
-	case mark != "":
+	if mark != "" {
 		return mark, "the recorded commit position (" + r.committedKey + ")", nil
-	case !vanished:
-		return r.cfg.StartID, "", nil // first start
 	}
 	if r.cfg.Resume != nil {
 		id, err := r.cfg.Resume(ctx)
-		if err != nil {
+		switch {
+		case err != nil && vanished:
 			return "", "", fmt.Errorf("%w: asking for a position: %w", ErrGroupVanished, err)
+		case err != nil:
+			return "", "", fmt.Errorf("group %s on %s is missing and unrecorded: asking the store whether it existed: %w", r.cfg.Group, r.cfg.Stream, err)
 		}
 		if id != "" {
 			if _, _, err := pomocore.ParseEntryID(id); err != nil {
 				return "", "", fmt.Errorf("%w: resume position %q: %w", ErrGroupVanished, id, err)
 			}
+			if !vanished {
+				// No record, but the store holds usage logs of this stream:
+				// the group and its record vanished while no process ran.
+				return id, "the resume position (the store): the group and its record vanished while no process ran", nil
+			}
 			return id, "the resume position (the store)", nil
 		}
+	}
+	if !vanished {
+		return r.cfg.StartID, "", nil // first start
 	}
 	if r.knows {
 		// The mark went with the group (FLUSHALL, a restart without
@@ -691,6 +703,8 @@ func parseEntries(v any) ([]pipeline.Message, error) {
 	return msgs, nil
 }
 
+// str reads a string out of a raw reply element (a bulk string, or an
+// integer as its decimal digits), for the reader and the Inspector.
 func str(v any) (string, bool) {
 	switch s := v.(type) {
 	case string:

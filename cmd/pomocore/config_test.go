@@ -137,7 +137,7 @@ func TestUsageListsEveryCommand(t *testing.T) {
 	var out bytes.Buffer
 	runMain([]string{"help"}, envOf(nil), &out, &out)
 	for _, cmd := range []string{"run", "settings", "classify", "eval", "patterns list", "patterns import", "patterns add|remove",
-		"patterns suggest", "leaderboard top|rank", "leaderboard rebuild", "bench"} {
+		"patterns suggest", "leaderboard top|rank", "leaderboard rebuild", "bench", "doctor", "compare", "learn"} {
 		if !strings.Contains(out.String(), cmd) {
 			t.Errorf("usage lacks %q:\n%s", cmd, out.String())
 		}

@@ -13,8 +13,6 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 	"go.mongodb.org/mongo-driver/v2/bson"
-	driver "go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/pomocore/pomocore"
 	"github.com/pomocore/pomocore/internal/eventually"
@@ -228,14 +226,7 @@ func TestRealRedisAndMongoBothIDModes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close(ctx)
-	patterns, err := st.LoadPatterns(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids := map[string]pomocore.ObjectID{}
-	for _, p := range patterns {
-		ids[p.Category] = p.ID
-	}
+	ids := ferrettest.CategoryIDs(t, st)
 	if len(ids) != 19 {
 		t.Errorf("seeded %d categories, want production's 19", len(ids))
 	}
@@ -277,12 +268,7 @@ type doc struct {
 func mongoDocs(t *testing.T, uri, database, collection string) []doc {
 	t.Helper()
 	ctx := context.Background()
-	client, err := driver.Connect(options.Client().ApplyURI(uri))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Disconnect(ctx)
-	cur, err := client.Database(database).Collection(collection).Find(ctx, bson.D{})
+	cur, err := ferrettest.Client(t, uri).Database(database).Collection(collection).Find(ctx, bson.D{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,19 +8,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/pomocore/pomocore"
 	"github.com/pomocore/pomocore/classify"
 	"github.com/pomocore/pomocore/learn"
 )
-
-// fileList is a repeatable flag of file names.
-type fileList []string
-
-func (f *fileList) String() string     { return strings.Join(*f, ",") }
-func (f *fileList) Set(v string) error { *f = append(*f, v); return nil }
 
 // learnCmd implements `pomocore learn`: it trains the local model from
 // pattern files and labelled activities, prints its held-out accuracy and
@@ -30,18 +23,17 @@ func (f *fileList) Set(v string) error { *f = append(*f, v); return nil }
 func learnCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("learn", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var patterns, labels, replays fileList
+	var patterns, labels, replays multiFlag
 	fs.Var(&patterns, "patterns", "category patterns to learn from: a JSON file (classify/patterns.json's format or the main server's category-patterns.json), or \"builtin\" for the built-in set; repeatable (default builtin)")
 	fs.Var(&labels, "labels", "labelled activities to learn from, JSON lines {\"app\",\"url\",\"title\",\"category\"}; repeatable")
 	fs.Var(&replays, "replay", "labelled activities (JSON lines) to replay: on those the patterns do not classify, the share the model answers, its accuracy there and the LLM queries saved; repeatable")
 	out := fs.String("o", "", "write the model (JSON) to this file")
-	cfg := learn.Config{Threshold: 0.9}
-	if v := getenv("POMOCORE_MODEL_THRESHOLD"); v != "" {
-		if _, err := fmt.Sscan(v, &cfg.Threshold); err != nil {
-			return fmt.Errorf("POMOCORE_MODEL_THRESHOLD: %w", err)
-		}
+	settings, err := loadConfig("learn", nil, getenv, stderr)
+	if err != nil {
+		return err
 	}
-	fs.Float64Var(&cfg.Threshold, "threshold", cfg.Threshold, "the confidence at which the model answers (default POMOCORE_MODEL_THRESHOLD, else 0.9)")
+	cfg := learn.Config{Threshold: settings.ModelThreshold}
+	fs.Float64Var(&cfg.Threshold, "threshold", cfg.Threshold, "the confidence at which the model answers (default: the setting POMOCORE_MODEL_THRESHOLD)")
 	fs.IntVar(&cfg.HoldOutPercent, "holdout", 20, "percent of the examples held out to measure and calibrate the model")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "usage: pomocore learn [-patterns FILE|builtin]... [-labels FILE]... [-replay FILE]... [-o model.json]\n\n")
@@ -57,7 +49,7 @@ func learnCmd(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("learn: %w", err)
 	}
 	if len(patterns) == 0 {
-		patterns = fileList{"builtin"}
+		patterns = multiFlag{"builtin"}
 	}
 	var ps []pomocore.CategoryPattern
 	for _, name := range patterns {

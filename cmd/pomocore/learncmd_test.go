@@ -75,3 +75,22 @@ func TestLearnCommandRefusesBadInput(t *testing.T) {
 		}
 	}
 }
+
+// The threshold is the setting every command reads: POMOCORE_MODEL_THRESHOLD
+// out of range is refused by name, not trained with.
+func TestLearnCommandTakesTheModelThresholdSetting(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	env := map[string]string{"POMOCORE_MODEL_THRESHOLD": "1.5"}
+	err := learnCmd(context.Background(), []string{"-patterns", "builtin"}, func(k string) string { return env[k] }, &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "POMOCORE_MODEL_THRESHOLD") {
+		t.Errorf("POMOCORE_MODEL_THRESHOLD=1.5: %v, want an error naming the setting", err)
+	}
+	env["POMOCORE_MODEL_THRESHOLD"] = "0.99"
+	stdout.Reset()
+	if err := learnCmd(context.Background(), []string{"-patterns", "builtin"}, func(k string) string { return env[k] }, &stdout, &stderr); err != nil {
+		t.Fatalf("POMOCORE_MODEL_THRESHOLD=0.99: %v\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "at confidence >= 0.99") {
+		t.Errorf("the report does not show the threshold 0.99:\n%s", stdout.String())
+	}
+}

@@ -3,8 +3,8 @@
 // (or an embedded SQLite store) and keeps the leaderboards in Redis.
 //
 // Usage: pomocore <command> [flags]; `pomocore help` lists the commands
-// (run, settings, classify, eval, patterns, leaderboard, bench) and
-// `pomocore run -h` the flags.
+// (run, settings, classify, eval, patterns, leaderboard, bench, learn,
+// doctor, compare) and `pomocore run -h` the flags.
 package main
 
 import (
@@ -57,6 +57,10 @@ func runMain(args []string, getenv func(string) string, stdout, stderr io.Writer
 		err = benchCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "learn":
 		err = learnCmd(ctx, args[1:], getenv, stdout, stderr)
+	case "doctor":
+		err = doctorCmd(ctx, args[1:], getenv, stdout, stderr)
+	case "compare":
+		err = compareCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		usage(stdout)
 	default:
@@ -88,7 +92,10 @@ const commandsHelp = `commands:
   patterns suggest            patterns the LLM fallback answered consistently (from the configured store)
   leaderboard top|rank        read a leaderboard (REDIS_ADDR)
   leaderboard rebuild -from D -to D   recompute the leaderboards of those days from the usage logs
+  learn      train the local model from pattern files and labelled activities; held-out accuracy, calibration, replay (-o model.json)
   bench      benchmark the pipeline on a generated workload, verified (see bench -h)
+  doctor [-json]              read-only preflight of the deployed Redis and MongoDB; exit 1 on a blocker
+  compare -from D [-to D] [-json]   the shadow run's leaderboards (POMOCORE_SHADOW) against the live ones
 `
 
 func usage(w io.Writer) {

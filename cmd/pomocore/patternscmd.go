@@ -17,6 +17,7 @@ import (
 	"github.com/pomocore/pomocore"
 	"github.com/pomocore/pomocore/classify"
 	"github.com/pomocore/pomocore/internal/app"
+	"github.com/pomocore/pomocore/learn"
 	"github.com/pomocore/pomocore/pipeline"
 )
 
@@ -26,6 +27,8 @@ const patternsUsage = `usage: pomocore patterns list
        pomocore patterns add    -category C [-app NAME]... [-domain HOST[/PATH]]...
        pomocore patterns remove -category C [-app NAME]... [-domain HOST[/PATH]]...
        pomocore patterns suggest [-min N]
+       pomocore patterns learned          (the patterns POMOCORE_LEARN_PROMOTE added, with their origin)
+       pomocore patterns revert [-kind app|domain] PATTERN   (remove a learned pattern)
 
 The store is the one ` + "`run`" + ` uses, from the environment (MONGO_URI, MONGO_DATABASE,
 POMOCORE_DATA_DIR). Running pipelines pick changes up at their next reload
@@ -39,8 +42,21 @@ type patternStore interface {
 }
 
 // withStore opens the configured store for the patterns tools, logging to
-// logOut. Editing patterns needs no Redis: APP_ENV is not read.
+// logOut.
 func withStore(ctx context.Context, getenv func(string) string, stderr, logOut io.Writer, f func(app.Store) error) error {
+	return withApp(getenv, stderr, logOut, func(a *app.App) error {
+		st, err := a.Store(ctx)
+		if err != nil {
+			return err
+		}
+		return f(st)
+	})
+}
+
+// withApp opens the application of the settings for the patterns tools
+// (its store only: no Redis, and APP_ENV is not read), logging to logOut
+// (nil: nowhere).
+func withApp(getenv func(string) string, stderr, logOut io.Writer, f func(*app.App) error) error {
 	cfg, err := loadConfig("patterns", nil, func(k string) string {
 		if k == "APP_ENV" {
 			return ""
@@ -50,16 +66,16 @@ func withStore(ctx context.Context, getenv func(string) string, stderr, logOut i
 	if err != nil {
 		return fmt.Errorf("bad settings: %w", err)
 	}
-	a, err := app.New(cfg, app.Deps{Log: app.NewLogger(cfg, logOut)})
+	deps := app.Deps{}
+	if logOut != nil {
+		deps.Log = app.NewLogger(cfg, logOut)
+	}
+	a, err := app.New(cfg, deps)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	st, err := a.Store(ctx)
-	if err != nil {
-		return err
-	}
-	return f(st)
+	return f(a)
 }
 
 // withPatternStore opens the configured store for the patterns tools that
@@ -159,6 +175,39 @@ func patternsCmd(ctx context.Context, args []string, getenv func(string) string,
 			}
 			return writePatterns(ctx, st, current, ps, []pomocore.ObjectID{id}, false, stdout)
 		})
+	case "learned":
+		if len(args) != 1 {
+			return errors.New("learned: no arguments")
+		}
+		return withApp(getenv, stderr, nil, func(a *app.App) error {
+			ls, err := a.LearnedPatterns(ctx)
+			if err != nil {
+				return err
+			}
+			return printLearned(stdout, ls)
+		})
+	case "revert":
+		fs := flag.NewFlagSet("patterns revert", flag.ContinueOnError)
+		fs.SetOutput(stderr)
+		kind := fs.String("kind", "", "app or domain (needed only when the pattern was learned as both)")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		if fs.NArg() != 1 {
+			return errors.New("revert: want exactly one PATTERN (see pomocore patterns learned)")
+		}
+		if *kind != "" && *kind != string(learn.KindApp) && *kind != string(learn.KindDomain) {
+			return fmt.Errorf("revert: -kind %q: want app or domain", *kind)
+		}
+		return withApp(getenv, stderr, nil, func(a *app.App) error {
+			l, err := a.RevertLearned(ctx, learn.Kind(*kind), fs.Arg(0))
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "reverted learned %s pattern %q of %s; running pipelines drop it within POMOCORE_PATTERN_RELOAD\n",
+				l.Kind, l.Pattern, l.Category)
+			return nil
+		})
 	case "suggest":
 	default:
 		fmt.Fprint(stderr, patternsUsage)
@@ -245,6 +294,17 @@ func writePatterns(ctx context.Context, st patternStore, before, after []pomocor
 		}
 	}
 	return nil
+}
+
+// printLearned writes the learned patterns as a table, oldest first.
+func printLearned(w io.Writer, ls []learn.Learned) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KIND\tPATTERN\tCATEGORY\tORIGIN\tANSWERS\tLLM\tMODEL\tMIN CONFIDENCE\tAT")
+	for _, l := range ls {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%.2f\t%s\n", l.Kind, l.Pattern, l.Category, l.Origin,
+			l.Answers, l.LLMAnswers, l.ModelAnswers, l.MinConfidence, l.At.UTC().Format(time.RFC3339))
+	}
+	return tw.Flush()
 }
 
 // exportPatterns writes patterns in the format of classify/patterns.json.

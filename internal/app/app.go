@@ -160,12 +160,22 @@ func (a *App) Redis() (goredis.UniversalClient, error) {
 }
 
 // Store returns the store: MongoDB when MONGO_URI is set (waiting until it
-// answers), else SQLite in the data directory.
+// answers), else SQLite in the data directory; in shadow mode a
+// ShadowStore over it, which writes nothing.
 func (a *App) Store(ctx context.Context) (Store, error) {
 	if a.st != nil {
 		return a.st, nil
 	}
 	cfg := a.cfg
+	if cfg.Shadow {
+		st, err := a.shadowStore(ctx)
+		if err != nil {
+			return nil, err
+		}
+		a.log.Info("store: shadow mode: no document is written; category_pattern is only read")
+		a.st = st
+		return st, nil
+	}
 	if cfg.MongoURI != "" {
 		mcfg := cfg.MongoConfig()
 		mcfg.Logger = a.log
@@ -260,7 +270,9 @@ func (a *App) NewReader(ctx context.Context, consumer string) (*redis.Reader, er
 	rcfg := a.cfg.ReaderConfig()
 	rcfg.Consumer = cmp.Or(consumer, rcfg.Consumer)
 	rcfg.Log = a.log
-	rcfg.Resume = a.resumePosition
+	if !a.cfg.Shadow { // a shadow's store holds no usage log of its own to resume from
+		rcfg.Resume = a.resumePosition
+	}
 	reader, err := redis.NewReader(rdb, rcfg)
 	if err != nil {
 		return nil, err

@@ -233,7 +233,7 @@ func (c *Config) Settings() []Setting {
 		{"POMOCORE_ADMIN_TOKEN", "admin-token", "bearer token of the HTTP API's write endpoints (accepting a suggested pattern); unset: they are disabled (never logged)", true, strVal(&c.AdminToken)},
 		{"POMOCORE_MODEL_FILE", "model-file", "the local model (JSON, from pomocore learn -o) loaded at start and replaced by each retraining; unset: trained from the store at start", false, strVal(&c.ModelFile)},
 		{"POMOCORE_MODEL_THRESHOLD", "model-threshold", "confidence at which the local model answers before the LLM (0 < t <= 1)", false, floatVal(&c.ModelThreshold)},
-		{"POMOCORE_LEARN_INTERVAL", "learn-interval", "how often the model is retrained from the store and answers are promoted (0: never; else at least 1m)", false, durVal(&c.LearnInterval)},
+		{"POMOCORE_LEARN_INTERVAL", "learn-interval", "how often the model is retrained from the store (0: never; else at least 1m); promotion is checked as answers come and on this tick too", false, durVal(&c.LearnInterval)},
 		{"POMOCORE_LEARN_MAX_LABELS", "learn-max-labels", "most trusted labels read from the store per training (-1: none, patterns only)", false, intVal(&c.LearnMaxLabels)},
 		{"POMOCORE_LEARN_PROMOTE", "learn-promote", "turn domains and apps answered consistently by the model or the LLM into patterns (listed and revertible with pomocore patterns learned|revert)", false, boolVal(&c.LearnPromote)},
 		{"POMOCORE_LEARN_MIN_COUNT", "learn-min-count", "different activities of one domain or app answered alike before it is promoted (at least 2)", false, intVal(&c.LearnMinCount)},
@@ -245,13 +245,14 @@ func (c *Config) Settings() []Setting {
 }
 
 // Complete fills in the defaults that follow other settings: the
-// dead-letter stream follows the stream, and the log format is json in
-// prod unless set (isSet tells whether a setting was given, by its
-// environment variable).
+// dead-letter stream follows the stream, the log format is json in prod
+// unless set, and shadow mode has defaults of its own (see shadow.go;
+// isSet tells whether a setting was given, by its environment variable).
 func (c *Config) Complete(isSet func(env string) bool) {
 	if !isSet("POMOCORE_LOG_FORMAT") && c.AppEnv == "prod" {
 		c.LogFormat = "json"
 	}
+	c.completeShadow(isSet)
 	if c.DeadStream == "" {
 		c.DeadStream = c.Stream + ":dead"
 	}
@@ -360,6 +361,7 @@ func (c *Config) Validate() error {
 			bad(z.env, "0: want a positive value")
 		}
 	}
+	errs = append(errs, c.validateShadow()...)
 	named(c.PipelineConfig(time.UTC).Validate(), pipelineSetting, "pipeline")
 	named(c.ReaderConfig().Validate(), redisSetting, "stream reader")
 	named(c.CommitterConfig().Validate(), redisSetting, "committer")
@@ -408,16 +410,12 @@ var learnSetting = map[string]string{
 	"MinCount": "POMOCORE_LEARN_MIN_COUNT", "MinConfidence": "POMOCORE_LEARN_MIN_CONFIDENCE",
 }
 
-// configField returns the field and message of a package's config error
-// (pipeline's, redis's through it, or learn's), "" when err is not one.
+// configField returns the field and message of a package's config error,
+// "" when err is not one.
 func configField(err error) (field, msg string) {
-	var pe *pipeline.ConfigError
-	if errors.As(err, &pe) {
-		return pe.Field, pe.Msg
-	}
-	var le *learn.ConfigError
-	if errors.As(err, &le) {
-		return le.Field, le.Msg
+	var ce *pomocore.ConfigError
+	if errors.As(err, &ce) {
+		return ce.Field, ce.Msg
 	}
 	return "", ""
 }
@@ -430,7 +428,7 @@ var redisSetting = map[string]string{
 	"TrimMaxAge": "POMOCORE_TRIM_MAX_AGE", "ReplicaWaits": "REDIS_REPLICA_WAITS",
 	"DedupWindow": "POMOCORE_DEDUP_WINDOW", "DedupMax": "POMOCORE_DEDUP_MAX",
 	"StartID": "POMOCORE_START_ID", "RecreateAt": "POMOCORE_GROUP_RECREATE_AT", "MaxBatchBytes": "POMOCORE_MAX_BATCH_BYTES",
-	"DeadValueMax": "POMOCORE_DEAD_VALUE_MAX",
+	"DeadValueMax": "POMOCORE_DEAD_VALUE_MAX", "Namespace": "POMOCORE_GROUP",
 }
 
 // unjoin returns the errors errors.Join put together (err alone otherwise).
@@ -554,7 +552,7 @@ func (c *Config) RedisConfig() redis.Config {
 func (c *Config) CommitterConfig() redis.CommitterConfig {
 	return redis.CommitterConfig{Stream: c.Stream, Group: c.Group, DeadStream: c.DeadStream, SessionStream: c.SessionStrm,
 		DeadMaxLen: int64(c.DeadMaxLen), ReplicaWaits: c.ReplicaWaits, DedupWindow: c.DedupWindow, DedupMax: c.DedupMax,
-		DeadValueMax: c.DeadValueMax}
+		DeadValueMax: c.DeadValueMax, Namespace: c.shadowNamespace(), NoSessionEvents: c.Shadow}
 }
 
 // ReaderConfig is the Redis reader configuration of the settings.

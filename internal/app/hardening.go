@@ -2,17 +2,110 @@ package app
 
 import (
 	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/pomocore/pomocore"
+	"github.com/pomocore/pomocore/pipeline"
 )
+
+// usageLogIDs is implemented by stores that list their newest usage-log
+// ids (sqlite.Store, mongo.Store): where a vanished group was.
+type usageLogIDs interface {
+	NewestUsageLogIDs(ctx context.Context, limit int) ([]pomocore.ObjectID, error)
+}
+
+// resumeScan bounds the usage logs resumePosition looks at.
+const resumeScan = 1000
 
 // resumePosition is the reader's Resume: the stream id of the newest usage
 // log in the store, where a vanished group is recreated when Redis
 // recorded no position ("" when unknown).
+//
+// Usage logs the pipeline created carry an id derived from their stream
+// entry id and the partition (pomocore.ObjectIDFromEntryID), from which
+// the entry id is read back; the newest such id among the store's newest
+// resumeScan usage logs is the position. An id the main server created
+// (entries that name their pomodoroUsageLogId: the given-ids mode) says
+// nothing about the stream: no entry id is derivable from it, and a store
+// holding only those yields "" (the reader then stops, or obeys
+// POMOCORE_GROUP_RECREATE_AT). Such ids are told apart by their middle
+// bytes (random per process in a generated ObjectID; the high bytes of a
+// sequence number below 2^24, so zero, in a derived one) and by the
+// partition bits; a generated id mistaken for a derived one has odds of
+// about 2^-30.
 func (a *App) resumePosition(ctx context.Context) (string, error) {
-	return "", nil // TODO(helper-19): the store's newest usage log
+	st := a.st
+	if st == nil {
+		st = a.deps.Store
+	}
+	lister, ok := st.(usageLogIDs)
+	if !ok {
+		return "", nil
+	}
+	ids, err := lister.NewestUsageLogIDs(ctx, resumeScan)
+	if err != nil {
+		return "", fmt.Errorf("the store's newest usage logs: %w", err)
+	}
+	partition := uint8(min(max(a.cfg.Partition, 0), 63))
+	var best string
+	var bestMs, bestSeq uint64
+	for _, id := range ids {
+		entry, ok := entryIDOf(id, partition)
+		if !ok {
+			continue
+		}
+		ms, seq, _ := pomocore.ParseEntryID(entry)
+		if best == "" || ms > bestMs || (ms == bestMs && seq > bestSeq) {
+			best, bestMs, bestSeq = entry, ms, seq
+		}
+	}
+	return best, nil
+}
+
+// entryIDOf reads back the stream entry id a usage-log id was derived
+// from in partition (the inverse of pomocore.ObjectIDFromEntryID), and
+// whether id is such an id at all.
+func entryIDOf(id pomocore.ObjectID, partition uint8) (string, bool) {
+	mid := binary.BigEndian.Uint16(id[4:6])
+	if uint8(mid>>10) != partition || mid&0x3ff >= 1000 || id[6] != 0 || id[7] != 0 || id[8] != 0 {
+		return "", false
+	}
+	secs := uint64(binary.BigEndian.Uint32(id[0:4]))
+	seq := uint64(id[9])<<16 | uint64(id[10])<<8 | uint64(id[11])
+	entry := strconv.FormatUint(secs*1000+uint64(mid&0x3ff), 10) + "-" + strconv.FormatUint(seq, 10)
+	if back, err := pomocore.ObjectIDFromEntryID(entry, partition); err != nil || back != id {
+		return "", false
+	}
+	return entry, true
 }
 
 // claimPartition records in the store that this input stream owns the
-// settings' partition, refusing to start when another stream does.
+// settings' partition, refusing to start when another stream does; a
+// store that does not answer is waited for, as at every start-up step.
 func (a *App) claimPartition(ctx context.Context, st Store) error {
-	return nil // TODO(helper-19): pipeline.PartitionClaimer
+	pc, ok := st.(pipeline.PartitionClaimer)
+	if !ok {
+		return nil
+	}
+	partition := uint8(min(max(a.cfg.Partition, 0), 255))
+	var taken error
+	err := a.waitFor(ctx, "partition claim", func(ctx context.Context) error {
+		err := pc.ClaimPartition(ctx, partition, a.cfg.Stream)
+		if errors.Is(err, pipeline.ErrPartitionTaken) {
+			taken = err
+			return nil
+		}
+		return err
+	})
+	switch {
+	case taken != nil:
+		return fmt.Errorf("POMOCORE_PARTITION=%d: %w", a.cfg.Partition, taken)
+	case err != nil:
+		return fmt.Errorf("POMOCORE_PARTITION=%d: claiming the partition for %s: %w", a.cfg.Partition, a.cfg.Stream, err)
+	}
+	a.log.Info("partition claimed", "partition", a.cfg.Partition, "stream", a.cfg.Stream)
+	return nil
 }

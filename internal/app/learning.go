@@ -2,23 +2,420 @@ package app
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pomocore/pomocore"
 	"github.com/pomocore/pomocore/classify"
+	"github.com/pomocore/pomocore/httpapi"
+	"github.com/pomocore/pomocore/learn"
 	"github.com/pomocore/pomocore/pipeline"
 )
 
+// promoteGap is the least time between two promotion checks triggered by
+// answers (a check with nothing ready costs a pass over the candidates).
+const promoteGap = time.Second
+
 // learning is the running learning loop of Run: the model in the chain,
 // its trainer and promoter, and what the unknowns panel is fed.
-type learning struct{}
+type learning struct {
+	a        *App
+	chain    *classify.Chain
+	st       Store
+	trainer  *learn.Trainer
+	promoter *learn.Promoter // nil unless POMOCORE_LEARN_PROMOTE
+	unknowns *httpapi.Unknowns
+	// editor writes category_pattern documents (nil: the store cannot).
+	editor pipeline.PatternEditor
+	// p is the pipeline whose rules a pattern change swaps (set by attach).
+	p atomic.Pointer[pipeline.Pipeline]
+	// edit serialises the pattern changes of this process (promotions and
+	// accepted suggestions), each a read-modify-write of one document.
+	edit sync.Mutex
+	// poke asks the promotion loop for a check (an answer was observed).
+	poke       chan struct{}
+	promotions atomic.Int64
+	hasModel   atomic.Bool
+}
 
 // startLearning loads or trains the local model into chain and starts the
 // trainer (and, with POMOCORE_LEARN_PROMOTE, the promoter) until ctx ends.
+// With POMOCORE_MODEL_FILE set and present, the model is that file's;
+// otherwise one is trained from the store in the background (the pipeline
+// starts without one) and, when the setting names a file, written there.
+// Every POMOCORE_LEARN_INTERVAL (none when 0) the model is retrained and
+// the file rewritten.
 func (a *App) startLearning(ctx context.Context, chain *classify.Chain, st Store) (*learning, error) {
-	return &learning{}, nil // TODO(helper-17)
+	cfg, log := a.cfg, a.log
+	l := &learning{a: a, chain: chain, st: st, unknowns: httpapi.NewUnknowns(httpapi.UnknownsConfig{}),
+		poke: make(chan struct{}, 1)}
+	l.editor, _ = st.(pipeline.PatternEditor)
+	lc := cfg.LearnConfig()
+	deps := learn.TrainerDeps{Patterns: st, Sink: modelSink{l}, Default: a.tax.Default, Logger: log}
+	if labels, ok := st.(learn.LabelSource); ok {
+		deps.Labels = labels
+	}
+	if cfg.ModelFile != "" {
+		deps.Save = func(m *classify.Model) error { return WriteModel(cfg.ModelFile, m) }
+	}
+	tr, err := learn.NewTrainer(lc, deps)
+	if err != nil {
+		return nil, fmt.Errorf("learning: %w", err)
+	}
+	l.trainer = tr
+	loaded := false
+	if cfg.ModelFile != "" {
+		m, err := ReadModel(cfg.ModelFile)
+		switch {
+		case err == nil:
+			l.setModel(m)
+			loaded = true
+			log.Info("local model loaded", "file", cfg.ModelFile, "categories", len(m.Classes()), "examples", m.Examples(),
+				"threshold", cfg.ModelThreshold)
+		case errors.Is(err, fs.ErrNotExist):
+			log.Info("no model file yet: training one from the store", "file", cfg.ModelFile)
+		default:
+			return nil, fmt.Errorf("POMOCORE_MODEL_FILE: %w", err)
+		}
+	}
+	if !loaded {
+		go func() {
+			r, err := tr.Retrain(ctx)
+			if err != nil {
+				if ctx.Err() == nil {
+					log.Warn("training the local model failed: unknown activities go to the LLM or the default", "err", err)
+				}
+				return
+			}
+			log.Info("local model trained from the store", "report", r.String())
+		}()
+	}
+	if cfg.LearnInterval > 0 {
+		t := time.NewTicker(cfg.LearnInterval)
+		go func() {
+			defer t.Stop()
+			_ = tr.Run(ctx, t.C)
+		}()
+	}
+	if cfg.LearnPromote {
+		llog, ok := st.(learn.LearnedLog)
+		if !ok || l.editor == nil {
+			return nil, errors.New("POMOCORE_LEARN_PROMOTE: this store cannot record learned patterns")
+		}
+		if l.promoter, err = learn.NewPromoter(lc, learn.PromoterDeps{Patterns: st, Writer: l.editor, Log: llog, Logger: log}); err != nil {
+			return nil, fmt.Errorf("learning: %w", err)
+		}
+		chain.SetOnAnswer(func(ans classify.Answered) {
+			l.promoter.Observe(ans)
+			select {
+			case l.poke <- struct{}{}:
+			default:
+			}
+		})
+		go l.promoteLoop(ctx, cfg.LearnInterval)
+		log.Info("promotion of consistent answers to patterns on", "min_count", cfg.LearnMinCount, "min_confidence", cfg.LearnMinConfidence)
+	}
+	a.reg.MustRegister(learnCollector{l})
+	return l, nil
 }
 
+// modelSink is the trainer's sink: the chain, noting that it has a model.
+type modelSink struct{ l *learning }
+
+func (s modelSink) SetModel(m *classify.Model) { s.l.setModel(m) }
+
+func (l *learning) setModel(m *classify.Model) {
+	l.chain.SetModel(m)
+	l.hasModel.Store(m != nil)
+}
+
+// attach names the pipeline whose rules pattern changes swap at once.
+func (l *learning) attach(p *pipeline.Pipeline) { l.p.Store(p) }
+
 // observer returns the pipeline observer of Run: obs, plus what learning
-// needs to see of each batch.
+// needs to see of each batch (the unknowns panel's feed).
 func (l *learning) observer(obs pipeline.Observer) pipeline.Observer {
-	return obs
+	return learningObserver{Observer: obs, u: l.unknowns}
+}
+
+type learningObserver struct {
+	pipeline.Observer
+	u *httpapi.Unknowns
+}
+
+func (o learningObserver) BatchDone(r pipeline.BatchReport) {
+	o.Observer.BatchDone(r)
+	for i := range r.Unknowns {
+		u := &r.Unknowns[i]
+		o.u.Observe(u.App, u.URL, u.Classification, u.Seconds)
+	}
+}
+
+// promoteLoop promotes when answers were observed (at most every
+// promoteGap) and every interval (none when 0), until ctx ends.
+func (l *learning) promoteLoop(ctx context.Context, interval time.Duration) {
+	var tick <-chan time.Time
+	if interval > 0 {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick:
+		case <-l.poke:
+		}
+		l.promote(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(promoteGap):
+		}
+	}
+}
+
+// promote adds the patterns ready for promotion and swaps in the rules
+// with them.
+func (l *learning) promote(ctx context.Context) {
+	l.edit.Lock()
+	defer l.edit.Unlock()
+	added, err := l.promoter.Promote(ctx)
+	l.promotions.Add(int64(len(added)))
+	if err != nil && ctx.Err() == nil {
+		l.a.log.Warn("learn: promotion failed", "err", err)
+	}
+	if len(added) > 0 {
+		l.reload(ctx)
+	}
+}
+
+// reload reads category_pattern and swaps the new rules into the chain and
+// the pipeline at once (the periodic reload would, later); a failure keeps
+// the current ones until then.
+func (l *learning) reload(ctx context.Context) {
+	a := l.a
+	lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	patterns, err := l.st.LoadPatterns(lctx)
+	if err != nil {
+		a.log.Warn("pattern reload after a change failed; the periodic reload will pick it up", "err", err)
+		return
+	}
+	rs, err := buildRules(patterns, a.tax, a.log)
+	if err != nil {
+		a.log.Warn("patterns after a change do not build; keeping the current ones", "err", err)
+		return
+	}
+	l.chain.SetMatcher(rs.matcher)
+	if p := l.p.Load(); p != nil {
+		p.SetRules(l.chain, rs.ids)
+	}
+}
+
+// patternEditor returns the HTTP API's pattern editor (nil when the store
+// cannot edit patterns).
+func (l *learning) patternEditor() httpapi.PatternEditor {
+	if l.editor == nil {
+		return nil
+	}
+	return patternEditor{l}
+}
+
+// patternEditor applies an accepted suggestion: the rules of `pomocore
+// patterns add` (classify.PatternEdit, classify.CheckChange), written
+// through the store's pattern upsert, then swapped into the running
+// pipeline at once.
+type patternEditor struct{ l *learning }
+
+// EditPatterns implements httpapi.PatternEditor.
+func (e patternEditor) EditPatterns(ctx context.Context, pe classify.PatternEdit) error {
+	l := e.l
+	l.edit.Lock()
+	defer l.edit.Unlock()
+	current, err := l.st.LoadPatterns(ctx)
+	if err != nil {
+		return fmt.Errorf("patterns: %w", err)
+	}
+	next, id, err := pe.Apply(current, func() pomocore.ObjectID { return pomocore.NewObjectID(time.Now()) })
+	if err != nil {
+		return err
+	}
+	if _, err := classify.CheckChange(current, next, false); err != nil {
+		return err
+	}
+	i := slices.IndexFunc(next, func(p pomocore.CategoryPattern) bool { return p.ID == id })
+	if err := l.editor.UpsertPattern(ctx, next[i]); err != nil {
+		return err
+	}
+	l.reload(ctx)
+	return nil
+}
+
+// learnCollector exports the learning loop's figures.
+type learnCollector struct{ l *learning }
+
+var (
+	descHeldOutAccuracy = prometheus.NewDesc("pomocore_model_heldout_accuracy",
+		"Share of the held-out examples the last training's model predicted as labelled.", nil, nil)
+	descCalibration = prometheus.NewDesc("pomocore_model_calibration_error",
+		"Expected calibration error of the last training's model on the held-out examples (0 is perfect).", nil, nil)
+	descCoverage = prometheus.NewDesc("pomocore_model_heldout_coverage",
+		"Share of the held-out examples the last training's model answers at POMOCORE_MODEL_THRESHOLD.", nil, nil)
+	descAccuracyAbove = prometheus.NewDesc("pomocore_model_heldout_accuracy_at_threshold",
+		"Share of the held-out examples answered at POMOCORE_MODEL_THRESHOLD that were answered as labelled.", nil, nil)
+	descExamples = prometheus.NewDesc("pomocore_model_training_examples",
+		"Distinct examples the last training used.", nil, nil)
+	descTrainedAt = prometheus.NewDesc("pomocore_model_trained_timestamp_seconds",
+		"When the last successful training finished (unix seconds).", nil, nil)
+	descTrainings = prometheus.NewDesc("pomocore_model_trainings_total",
+		"Trainings of the local model run, by result.", []string{"result"}, nil)
+	descLoaded = prometheus.NewDesc("pomocore_model_loaded",
+		"1 when the classifier has a local model.", nil, nil)
+	descModelAnswers = prometheus.NewDesc("pomocore_model_answers_total",
+		"Unknown activities the local model answered (confident enough).", nil, nil)
+	descModelAbstained = prometheus.NewDesc("pomocore_model_abstentions_total",
+		"Unknown activities the local model was asked about and left to the LLM or the default.", nil, nil)
+	descPromotions = prometheus.NewDesc("pomocore_learn_promotions_total",
+		"Patterns added by promotion of consistent answers.", nil, nil)
+)
+
+// Describe implements prometheus.Collector.
+func (c learnCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descHeldOutAccuracy, descCalibration, descCoverage, descAccuracyAbove, descExamples,
+		descTrainedAt, descTrainings, descLoaded, descModelAnswers, descModelAbstained, descPromotions} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector. The held-out figures appear once
+// a training succeeded (a model loaded from its file has none until its
+// first retraining).
+func (c learnCollector) Collect(ch chan<- prometheus.Metric) {
+	l := c.l
+	r, runs, failures := l.trainer.Last()
+	if !r.TrainedAt.IsZero() {
+		e := r.HeldOutEval
+		ch <- prometheus.MustNewConstMetric(descHeldOutAccuracy, prometheus.GaugeValue, e.Accuracy)
+		ch <- prometheus.MustNewConstMetric(descCalibration, prometheus.GaugeValue, e.ECE)
+		ch <- prometheus.MustNewConstMetric(descCoverage, prometheus.GaugeValue, e.Coverage)
+		ch <- prometheus.MustNewConstMetric(descAccuracyAbove, prometheus.GaugeValue, e.AccuracyAbove)
+		ch <- prometheus.MustNewConstMetric(descExamples, prometheus.GaugeValue, float64(r.Distinct))
+		ch <- prometheus.MustNewConstMetric(descTrainedAt, prometheus.GaugeValue, float64(r.TrainedAt.UnixNano())/1e9)
+	}
+	ch <- prometheus.MustNewConstMetric(descTrainings, prometheus.CounterValue, float64(runs-failures), "ok")
+	ch <- prometheus.MustNewConstMetric(descTrainings, prometheus.CounterValue, float64(failures), "failed")
+	loaded := 0.0
+	if l.hasModel.Load() {
+		loaded = 1
+	}
+	ch <- prometheus.MustNewConstMetric(descLoaded, prometheus.GaugeValue, loaded)
+	s := l.chain.Stats()
+	ch <- prometheus.MustNewConstMetric(descModelAnswers, prometheus.CounterValue, float64(s.ModelAnswers))
+	ch <- prometheus.MustNewConstMetric(descModelAbstained, prometheus.CounterValue, float64(s.ModelAbstained))
+	ch <- prometheus.MustNewConstMetric(descPromotions, prometheus.CounterValue, float64(l.promotions.Load()))
+}
+
+// ReadModel reads a model file (`pomocore learn -o`, or a retraining of
+// `pomocore run` with POMOCORE_MODEL_FILE).
+func ReadModel(path string) (*classify.Model, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	m, err := learn.DecodeModel(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return m, nil
+}
+
+// WriteModel writes m to path aside and renames it, so that a reader never
+// sees half a model.
+func WriteModel(path string, m *classify.Model) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// LearnedPatterns returns the patterns promotion added, oldest first, from
+// the store of the settings.
+func (a *App) LearnedPatterns(ctx context.Context) ([]learn.Learned, error) {
+	p, err := a.learnedPromoter(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return p.List(ctx)
+}
+
+// ErrAmbiguousLearned is returned by RevertLearned for a pattern learned
+// both as an app and as a domain pattern when no kind is given.
+var ErrAmbiguousLearned = errors.New("learned both as an app and as a domain pattern: name the kind")
+
+// RevertLearned removes a learned pattern (of kind, or of either kind when
+// kind is empty) from its category's document and from the record, and
+// returns the record; running pipelines drop it at their next pattern
+// reload. A pattern promotion did not add is refused (learn.ErrNotLearned).
+func (a *App) RevertLearned(ctx context.Context, kind learn.Kind, pattern string) (learn.Learned, error) {
+	p, err := a.learnedPromoter(ctx)
+	if err != nil {
+		return learn.Learned{}, err
+	}
+	if kind == "" {
+		ls, err := p.List(ctx)
+		if err != nil {
+			return learn.Learned{}, err
+		}
+		for _, l := range ls {
+			if !strings.EqualFold(l.Pattern, pattern) && l.Pattern != classify.AppPattern(pattern) {
+				continue
+			}
+			if kind != "" && kind != l.Kind {
+				return learn.Learned{}, fmt.Errorf("%q: %w", pattern, ErrAmbiguousLearned)
+			}
+			kind = l.Kind
+			if l.Kind == learn.KindApp {
+				pattern = l.Pattern
+			}
+		}
+		if kind == "" {
+			return learn.Learned{}, fmt.Errorf("%q: %w", pattern, learn.ErrNotLearned)
+		}
+	}
+	return p.Revert(ctx, kind, pattern)
+}
+
+// learnedPromoter returns a promoter over the store of the settings for
+// listing and reverting (promotion itself off).
+func (a *App) learnedPromoter(ctx context.Context) (*learn.Promoter, error) {
+	st, err := a.Store(ctx)
+	if err != nil {
+		return nil, err
+	}
+	llog, ok := st.(learn.LearnedLog)
+	editor, ok2 := st.(pipeline.PatternEditor)
+	if !ok || !ok2 {
+		return nil, errors.New("this store cannot record learned patterns")
+	}
+	lc := a.cfg.LearnConfig()
+	lc.Promote = false
+	return learn.NewPromoter(lc, learn.PromoterDeps{Patterns: st, Writer: editor, Log: llog, Logger: a.log})
 }

@@ -4,9 +4,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"slices"
 	"strings"
 
+	"github.com/pomocore/pomocore/internal/redact"
 	"github.com/pomocore/pomocore/mongo"
 )
 
@@ -15,7 +15,7 @@ import (
 func NewLogger(cfg Config, w io.Writer) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.LogLevel))
-	secrets := newRedactor(append([]string{cfg.RedisPassword, cfg.OpenAIKey}, mongo.Secrets(cfg.MongoURI)...)...)
+	secrets := redact.New(append([]string{cfg.RedisPassword, cfg.OpenAIKey}, mongo.Secrets(cfg.MongoURI)...)...)
 	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
 		return redactAttr(a, secrets)
 	}}
@@ -45,26 +45,4 @@ func redactAttr(a slog.Attr, secrets *strings.Replacer) slog.Attr {
 		return a
 	}
 	return slog.String(a.Key, r)
-}
-
-// newRedactor returns a replacer of every non-empty secret, however short,
-// by "[REDACTED]" (nil when there is none). Longer secrets are matched
-// first, so that a secret inside another is not left half-replaced, and
-// replacements are not scanned again.
-func newRedactor(secrets ...string) *strings.Replacer {
-	var ss []string
-	for _, s := range secrets {
-		if s != "" {
-			ss = append(ss, s)
-		}
-	}
-	if len(ss) == 0 {
-		return nil
-	}
-	slices.SortFunc(ss, func(a, b string) int { return len(b) - len(a) })
-	pairs := make([]string, 0, 2*len(ss))
-	for _, s := range ss {
-		pairs = append(pairs, s, "[REDACTED]")
-	}
-	return strings.NewReplacer(pairs...)
 }

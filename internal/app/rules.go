@@ -72,7 +72,7 @@ func (a *App) newChain(ctx context.Context, st Store, rs *ruleSet) (*classify.Ch
 	cfg, tax, log := a.cfg, a.tax, a.log
 	noTokens := func() int64 { return 0 }
 	ccfg := classify.ChainConfig{Categories: rs.usable, Default: tax.Default, CacheSize: cfg.LLMCache,
-		Workers: cfg.LLMWorkers, Timeout: cfg.LLMTimeout, SendPath: cfg.LLMSendPath}
+		Workers: cfg.LLMWorkers, Timeout: cfg.LLMTimeout, SendPath: cfg.LLMSendPath, ModelThreshold: cfg.ModelThreshold}
 	if cfg.OpenAIKey == "" {
 		log.Info("LLM fallback off (no OPENAI_API_KEY): unknown activities are " + tax.Default)
 		return classify.NewChain(rs.matcher, nil, ccfg), noTokens, nil

@@ -52,13 +52,16 @@ func (a *App) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	lrn.attach(p)
 	a.log.Info("pipeline running", "stream", cfg.Stream, "group", cfg.Group, "consumer", cfg.Consumer,
 		"dead_stream", cfg.DeadStream, "session_stream", cfg.SessionStrm, "timezone", cfg.TimeZone, "batch", cfg.BatchSize)
 	if cfg.HTTPAddr != "" {
-		srv := httpapi.New(httpapi.Config{Addr: cfg.HTTPAddr, KeyPrefix: cfg.KeyPrefix, Location: a.loc, Taxonomy: a.tax},
+		srv := httpapi.New(httpapi.Config{Addr: cfg.HTTPAddr, KeyPrefix: cfg.KeyPrefix, Location: a.loc, Taxonomy: a.tax,
+			AdminToken: cfg.AdminToken},
 			httpapi.Deps{
 				Gatherer: a.reg, Leaderboards: leaderboards{redis.NewLeaderboards(rdb)}, Group: groupInspector{reader}, Log: a.log,
-				Ready: map[string]httpapi.Pinger{"redis": ping, "store": st.Ping},
+				Ready:    map[string]httpapi.Pinger{"redis": ping, "store": st.Ping},
+				Unknowns: lrn.unknowns, Patterns: lrn.patternEditor(),
 			})
 		go func() {
 			if err := srv.ListenAndServe(ctx); err != nil {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	goredis "github.com/redis/go-redis/v9"
 )
 
 func TestStartRestartStop(t *testing.T) {
@@ -41,5 +43,23 @@ func TestPauseStopsAnswersUntilResume(t *testing.T) {
 	s.Stop() // a paused server stops too
 	if c.Ping(context.Background()).Err() == nil {
 		t.Error("server still answers after Stop")
+	}
+}
+
+func TestCommandCallsCountsEachCommandSent(t *testing.T) {
+	rdb := Start(t).Client(t)
+	ctx := context.Background()
+	before := CommandCalls(t, rdb)
+	for range 3 {
+		rdb.Set(ctx, "k", "v", 0)
+	}
+	rdb.XAdd(ctx, &goredis.XAddArgs{Stream: "s", Values: []string{"f", "v"}})
+	rdb.XInfoGroups(ctx, "s")
+	after := CommandCalls(t, rdb)
+	if n := after["set"] - before["set"]; n != 3 {
+		t.Errorf("set counted %d times, want 3 (before %v, after %v)", n, before, after)
+	}
+	if n := after["xinfo|groups"] - before["xinfo|groups"]; n != 1 {
+		t.Errorf("xinfo|groups counted %d times, want 1 (after %v)", n, after)
 	}
 }

@@ -1,0 +1,366 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/pomocore/pomocore"
+	"github.com/pomocore/pomocore/classify"
+	"github.com/pomocore/pomocore/compare"
+	"github.com/pomocore/pomocore/doctor"
+	"github.com/pomocore/pomocore/internal/eventually"
+	"github.com/pomocore/pomocore/internal/ferrettest"
+	"github.com/pomocore/pomocore/internal/legacy"
+	"github.com/pomocore/pomocore/internal/redistest"
+	"github.com/pomocore/pomocore/mongo"
+)
+
+// cutover is the fixture of the cut-over path (docs/cutover.md): a real
+// redis-server, FerretDB holding production's category_pattern, the
+// stand-in for the deployed data server on the deployed group, and the
+// environments of pomocore's shadow and live runs.
+type cutover struct {
+	t          *testing.T
+	rdb        *goredis.Client
+	old        *legacy.Service
+	patterns   []pomocore.CategoryPattern
+	env        map[string]string // the production settings
+	shadowEnv  map[string]string // the same with POMOCORE_SHADOW=true
+	at         time.Time
+	day        string
+	stream     string
+	liveGroup  string
+	shadowKeys string
+}
+
+func newCutover(t *testing.T) *cutover {
+	srv := redistest.Start(t)
+	uri := ferrettest.Start(t)
+	ctx := context.Background()
+	st, err := mongo.Open(ctx, mongo.Config{URI: uri, Database: "prod"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.SeedPatterns(ctx, classify.DefaultPatterns()); err != nil { // as the main server's initializer did
+		t.Fatal(err)
+	}
+	patterns, err := st.LoadPatterns(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = st.Close(ctx)
+	env := map[string]string{"REDIS_ADDR": srv.Addr(), "MONGO_URI": uri, "MONGO_DATABASE": "prod", "POMOCORE_BLOCK": "20ms",
+		"POMOCORE_CLAIM_IDLE": "200ms"}
+	shadowEnv := maps.Clone(env)
+	shadowEnv["POMOCORE_SHADOW"] = "true"
+	at := time.Now().Add(-time.Hour)
+	rdb := srv.Client(t)
+	return &cutover{t: t, rdb: rdb, old: &legacy.Service{Client: rdb, Patterns: patterns}, patterns: patterns, env: env, shadowEnv: shadowEnv,
+		at: at, day: pomocore.PeriodsAt(at, pomocore.DefaultLocation()).Day, stream: pomocore.DefaultStream, liveGroup: pomocore.DefaultGroup,
+		shadowKeys: "pomocore-shadow"}
+}
+
+// add adds an entry to the input stream and returns its id.
+func (c *cutover) add(fields []string) string {
+	c.t.Helper()
+	id, err := c.rdb.XAdd(context.Background(), &goredis.XAddArgs{Stream: c.stream, Values: fields}).Result()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return id
+}
+
+// stepOld lets the stand-in read and count (and acknowledge) until it has
+// read n entries.
+func (c *cutover) stepOld(n int) {
+	c.t.Helper()
+	read := 0
+	var err error
+	if !eventually.Within(20*time.Second, func() bool {
+		var ids []string
+		ids, err = c.old.Step(context.Background(), 100, 10*time.Millisecond, nil)
+		read += len(ids)
+		return err != nil || read >= n
+	}) || err != nil || read != n {
+		c.t.Fatalf("the stand-in read %d entries, want %d (err %v)", read, n, err)
+	}
+}
+
+// run runs a command in-process, returning its exit code and output.
+func (c *cutover) run(env map[string]string, args ...string) (int, string, string) {
+	var out, errOut bytes.Buffer
+	code := runMain(args, envOf(env), &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+// boards returns every sorted set under prefix: key -> member -> score.
+func (c *cutover) boards(prefix string) map[string]map[string]float64 {
+	c.t.Helper()
+	ctx := context.Background()
+	out := map[string]map[string]float64{}
+	for _, k := range c.rdb.Keys(ctx, prefix+":*").Val() {
+		if c.rdb.Type(ctx, k).Val() != "zset" {
+			continue
+		}
+		out[k] = map[string]float64{}
+		for _, z := range c.rdb.ZRangeWithScores(ctx, k, 0, -1).Val() {
+			out[k][z.Member.(string)] = z.Score
+		}
+	}
+	return out
+}
+
+// expect adds seconds of user to category's leaderboards (and work's, for
+// a work category) of the fixture's day, week and month.
+func expect(want map[string]map[string]float64, prefix, category, user string, seconds float64) {
+	cats := []string{category}
+	if pomocore.DefaultTaxonomy().IsWork(category) {
+		cats = append(cats, "work")
+	}
+	for _, cat := range cats {
+		for _, p := range pomocore.PeriodsAt(time.Now().Add(-time.Hour), pomocore.DefaultLocation()).All() {
+			k := pomocore.LeaderboardKey(prefix, cat, p)
+			if want[k] == nil {
+				want[k] = map[string]float64{}
+			}
+			want[k][user] += seconds
+		}
+	}
+}
+
+// redisState is every key's type and DUMP, for proving a command wrote
+// nothing.
+func (c *cutover) redisState() map[string]string {
+	c.t.Helper()
+	ctx := context.Background()
+	out := map[string]string{}
+	for _, k := range c.rdb.Keys(ctx, "*").Val() {
+		out[k] = c.rdb.Type(ctx, k).Val() + ":" + c.rdb.Dump(ctx, k).Val()
+	}
+	return out
+}
+
+// The whole cut-over path of docs/cutover.md against a stand-in of the
+// deployed data server that behaves as the CONTRACT says (double counting
+// a producer retry, substring classification, malformed entries counted):
+// pomocore in shadow mode beside it changes nothing the main server reads;
+// `pomocore compare` reports exactly the planted differences, each
+// attributed; `pomocore doctor` reports the shadow group and the entries
+// the stopped stand-in left pending, and writes nothing; pomocore started
+// on the deployed group then loses and double-counts nothing.
+func TestCutOverShadowCompareDoctorThenLive(t *testing.T) {
+	c := newCutover(t)
+	ctx := context.Background()
+	if err := c.old.EnsureGroup(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	// 1. The shadow, in its own group created at $.
+	stopShadow, shadowLogs := startRun(t, c.shadowEnv)
+	if !eventually.Within(30*time.Second, func() bool {
+		gs, _ := c.rdb.XInfoGroups(ctx, c.stream).Result()
+		return slices.ContainsFunc(gs, func(g goredis.XInfoGroup) bool { return g.Name == "pomocore_shadow" })
+	}) {
+		t.Fatalf("the shadow group was never created:\n%s", shadowLogs.String())
+	}
+
+	// 2. Traffic, with the planted differences.
+	retryID := pomocore.NewObjectID(c.at).Hex()
+	kafkaURL := "https://kafka.apache.org/documentation"
+	oldKafka := c.old.Classify("Google Chrome", kafkaURL)
+	ours, err := classify.Build(c.patterns, pomocore.Uncategorized)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ourKafka := ours.Classify("Google Chrome", kafkaURL, "w").Category
+	if oldKafka != "AFK" || ourKafka == oldKafka {
+		t.Fatalf("fixture: the deployed classifier says %s, pomocore %s; want AFK (\"afk\" in \"kafka\") and another", oldKafka, ourKafka)
+	}
+	c.add(contractEntry("u1", "Figma", "", 1500, c.at, true))
+	c.add(contractEntry("u1", "Xcode", "", 300, c.at, false))
+	c.add(contractEntry("u2", "slack", "", 600, c.at, false, "pomodoroUsageLogId", retryID))
+	c.add(contractEntry("u2", "slack", "", 600, c.at, false, "pomodoroUsageLogId", retryID)) // the producer's retry
+	c.add(contractEntry("u3", "Google Chrome", kafkaURL, 900, c.at, false))                  // "afk" in "kafka"
+	malformed := c.add(contractEntry("u4", "Figma", "", 200000, c.at, false))                // over POMOCORE_MAX_DURATION
+	c.stepOld(6)
+	waitDrained(t, c.rdb, c.stream, "pomocore_shadow", shadowLogs)
+
+	// The shadow wrote only under its own names.
+	if n := c.rdb.XLen(ctx, pomocore.DefaultSessionStream).Val(); n != 0 {
+		t.Errorf("session events = %d, want 0: a shadow emits none", n)
+	}
+	for _, k := range []string{c.stream + ":dead", "{" + c.stream + "}:seen", "{" + c.stream + "}:intent"} {
+		if c.rdb.Exists(ctx, k).Val() != 0 {
+			t.Errorf("the shadow wrote the live %s", k)
+		}
+	}
+	if dl := c.rdb.XRange(ctx, c.stream+":shadow-dead", "-", "+").Val(); len(dl) != 1 || dl[0].Values["dead.id"] != malformed {
+		t.Errorf("shadow dead letters = %+v, want the malformed entry", dl)
+	}
+	if n := len(mongoDocs(t, c.env["MONGO_URI"], "prod", mongo.UsageLogCollection)) + len(mongoDocs(t, c.env["MONGO_URI"], "prod", mongo.CategorizedDataCollection)); n != 0 {
+		t.Errorf("the shadow wrote %d documents", n)
+	}
+	live := map[string]map[string]float64{}
+	expect(live, "leaderboard", "Design", "u1", 1500)
+	expect(live, "leaderboard", "Development", "u1", 300)
+	expect(live, "leaderboard", "Meetings", "u2", 1200) // counted twice
+	expect(live, "leaderboard", oldKafka, "u3", 900)
+	expect(live, "leaderboard", "Design", "u4", 200000)
+	if got := c.boards("leaderboard"); !maps.EqualFunc(got, live, maps.Equal) {
+		t.Fatalf("live leaderboards after the stand-in = %v, want %v", got, live)
+	}
+	shadow := map[string]map[string]float64{}
+	expect(shadow, c.shadowKeys, "Design", "u1", 1500)
+	expect(shadow, c.shadowKeys, "Development", "u1", 300)
+	expect(shadow, c.shadowKeys, "Meetings", "u2", 600)
+	expect(shadow, c.shadowKeys, ourKafka, "u3", 900)
+	if got := c.boards(c.shadowKeys); !maps.EqualFunc(got, shadow, maps.Equal) {
+		t.Errorf("shadow leaderboards = %v, want %v", got, shadow)
+	}
+
+	// 3. compare: exactly the planted differences, each attributed.
+	code, out, errOut := c.run(c.env, "compare", "-from", c.day, "-json")
+	if code != 0 {
+		t.Fatalf("compare exit %d: %s", code, errOut)
+	}
+	var rep compare.Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("compare -json: %v\n%s", err, out)
+	}
+	differing := map[string]string{} // "<key> <member>" -> kinds
+	for _, k := range rep.Keys {
+		for _, d := range k.Differences {
+			var kinds []string
+			for _, e := range d.Explanations {
+				kinds = append(kinds, e.Kind)
+			}
+			differing[k.Key+" "+d.Member] = strings.Join(kinds, ",")
+			if d.Unexplained != 0 {
+				t.Errorf("%s %s: %+v unexplained", k.Key, d.Member, d)
+			}
+		}
+	}
+	wantDiff := map[string]string{
+		"Meetings:" + c.day + " u2": compare.DoubleCount, "work:" + c.day + " u2": compare.DoubleCount,
+		oldKafka + ":" + c.day + " u3": compare.SubstringMatch, ourKafka + ":" + c.day + " u3": compare.SubstringMatch,
+		"Design:" + c.day + " u4": compare.Malformed, "work:" + c.day + " u4": compare.Malformed,
+	}
+	if pomocore.DefaultTaxonomy().IsWork(ourKafka) {
+		wantDiff["work:"+c.day+" u3"] = compare.SubstringMatch
+	}
+	if !maps.Equal(differing, wantDiff) {
+		t.Errorf("compare differences = %v\nwant %v", differing, wantDiff)
+	}
+	if s := rep.Summary; s.Unexplained != 0 || len(s.Explained) != 3 || s.Explained[compare.DoubleCount] != 2*600 ||
+		s.Explained[compare.Malformed] != 2*200000 || s.AgreeShare >= 1 {
+		t.Errorf("summary = %+v", s)
+	}
+	code, text, errOut := c.run(c.env, "compare", "-from", c.day)
+	if code != 0 || !strings.Contains(text, "unexplained: 0.0 seconds") || !strings.Contains(text, compare.SubstringMatch) {
+		t.Errorf("compare text (exit %d, %s):\n%s", code, errOut, text)
+	}
+
+	// 4. The shadow stops; the stand-in is killed having read two entries
+	// it did not get to count; one more entry comes after.
+	stopShadow()
+	late := []struct {
+		user, app string
+		secs      float64
+		cat       string
+	}{{"u5", "Figma", 100, "Design"}, {"u1", "slack", 50, "Meetings"}, {"u6", "Xcode", 70, "Development"}}
+	c.add(contractEntry(late[0].user, late[0].app, "", late[0].secs, c.at, false))
+	c.add(contractEntry(late[1].user, late[1].app, "", late[1].secs, c.at, false))
+	if err := c.rdb.XReadGroup(ctx, &goredis.XReadGroupArgs{Group: c.liveGroup, Consumer: "data-server", Streams: []string{c.stream, ">"}, Count: 2, Block: -1}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	c.add(contractEntry(late[2].user, late[2].app, "", late[2].secs, c.at, true))
+
+	// 5. doctor reports the shadow group and what the stand-in left
+	// pending, and writes nothing.
+	before := c.redisState()
+	code, out, errOut = c.run(c.env, "doctor", "-json")
+	if after := c.redisState(); !maps.Equal(before, after) {
+		t.Errorf("doctor changed Redis: %d keys before, %d after", len(before), len(after))
+	}
+	if code != 0 {
+		t.Errorf("doctor exit %d (%s):\n%s", code, errOut, out)
+	}
+	var drep doctor.Report
+	if err := json.Unmarshal([]byte(out), &drep); err != nil {
+		t.Fatalf("doctor -json: %v\n%s", err, out)
+	}
+	groups := map[string]doctor.GroupState{}
+	for _, g := range drep.Facts.InputStream.Groups {
+		groups[g.Name] = g
+	}
+	if g, ok := groups["pomocore_shadow"]; !ok || g.Pending != 0 {
+		t.Errorf("doctor: shadow group = %+v (found %v), want it with nothing pending", g, ok)
+	}
+	if g := groups[c.liveGroup]; g.Pending != 2 || len(g.Consumers) != 1 || g.Consumers[0].Name != "data-server" || g.Consumers[0].Pending != 2 || g.Lag != 1 {
+		t.Errorf("doctor: deployed group = %+v, want 2 pending under data-server and a lag of 1", g)
+	}
+	if drep.Facts.SampleKinds["activity"] != 8 || len(drep.Facts.SampleKinds) != 2 {
+		t.Errorf("doctor: sample kinds = %v, want 8 activities and the malformed entry", drep.Facts.SampleKinds)
+	}
+	code, text, _ = c.run(c.env, "doctor")
+	if code != 0 || !strings.Contains(text, "group pomocore_shadow") || !strings.Contains(text, "data-server (pending 2") {
+		t.Errorf("doctor text (exit %d):\n%s", code, text)
+	}
+
+	// 6. Cut over (docs/cutover.md section 4): drop the shadow group, start
+	// pomocore on the deployed group.
+	if err := c.rdb.XGroupDestroy(ctx, c.stream, "pomocore_shadow").Err(); err != nil {
+		t.Fatal(err)
+	}
+	stopLive, liveLogs := startRun(t, c.env)
+	waitDrained(t, c.rdb, c.stream, c.liveGroup, liveLogs)
+	stopLive()
+	for _, l := range late {
+		expect(live, "leaderboard", l.cat, l.user, l.secs)
+	}
+	if got := c.boards("leaderboard"); !maps.EqualFunc(got, live, maps.Equal) {
+		t.Errorf("live leaderboards after the cut-over = %v\nwant %v", got, live)
+	}
+	if got := c.boards(c.shadowKeys); !maps.EqualFunc(got, shadow, maps.Equal) {
+		t.Errorf("the cut-over changed the shadow's leaderboards: %v", got)
+	}
+	if n := c.rdb.XLen(ctx, pomocore.DefaultSessionStream).Val(); n != 1 {
+		t.Errorf("session events = %d, want 1 (the late isEnd entry)", n)
+	}
+	if p := c.rdb.XPending(ctx, c.stream, c.liveGroup).Val(); p.Count != 0 {
+		t.Errorf("pending after the cut-over = %+v", p)
+	}
+}
+
+// doctor fails (exit 1) on a blocker: here the group pomocore would read
+// as is missing while the stream holds entries, so it would count them
+// all again.
+func TestDoctorExitsNonZeroOnABlocker(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	ctx := context.Background()
+	if err := rdb.XAdd(ctx, &goredis.XAddArgs{Stream: pomocore.DefaultStream, Values: contractEntry("u1", "Figma", "", 5, time.Now(), false)}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	code := runMain([]string{"doctor"}, envOf(map[string]string{"REDIS_ADDR": srv.Addr()}), &out, &errOut)
+	if code != 1 || !strings.Contains(out.String(), "BLOCKER") && !strings.Contains(out.String(), "blocker") {
+		t.Errorf("doctor exit %d, want 1 with the blocker reported:\n%s\n%s", code, out.String(), errOut.String())
+	}
+	if n := rdb.DBSize(ctx).Val(); n != 1 {
+		t.Errorf("doctor left %d keys, want the stream only (no group created)", n)
+	}
+	// Shadow mode creates its group at $: no blocker.
+	code = runMain([]string{"doctor"}, envOf(map[string]string{"REDIS_ADDR": srv.Addr(), "POMOCORE_SHADOW": "true"}), &out, &errOut)
+	if code != 0 {
+		t.Errorf("doctor in shadow mode exit %d:\n%s", code, out.String())
+	}
+}

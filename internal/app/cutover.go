@@ -1,0 +1,116 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/pomocore/pomocore"
+	"github.com/pomocore/pomocore/compare"
+	"github.com/pomocore/pomocore/doctor"
+	"github.com/pomocore/pomocore/mongo"
+	"github.com/pomocore/pomocore/redis"
+)
+
+// The cut-over tools (`pomocore doctor`, `pomocore compare`,
+// docs/cutover.md): their configurations from the settings, and their
+// read-only sources.
+
+// DoctorConfig is the preflight of these settings: the stream, group,
+// start id, streams, key prefix and trimming pomocore would run with.
+func (c *Config) DoctorConfig(loc *time.Location, tax *pomocore.Taxonomy) doctor.Config {
+	return doctor.Config{
+		Deployment: pomocore.Deployment{Stream: c.Stream, Group: c.Group, Location: loc, Taxonomy: tax},
+		StartID:    c.StartID, SessionStream: c.SessionStrm, DeadStream: c.DeadStream, KeyPrefix: c.KeyPrefix,
+		TrimInput: c.TrimInput, TrimIgnoreGroups: c.TrimIgnoreGroups, Limits: c.PipelineConfig(loc).Limits,
+		MaxDeliveries: int64(c.MaxDeliveries),
+	}
+}
+
+// CompareConfig compares the shadow run of these settings (read as
+// POMOCORE_SHADOW=true: its key prefix and dead-letter stream) with the
+// deployed service's leaderboards (prefix "leaderboard", group
+// liveGroup) for the days from..to.
+func (c *Config) CompareConfig(from, to, liveGroup string, loc *time.Location, tax *pomocore.Taxonomy) compare.Config {
+	window := c.DedupWindow
+	if window == 0 {
+		window = -1 // off (compare's zero is its default)
+	}
+	return compare.Config{
+		LivePrefix: pomocore.DefaultKeyPrefix, ShadowPrefix: c.KeyPrefix, From: from, To: to,
+		Deployment: pomocore.Deployment{Stream: c.Stream, Group: liveGroup, Location: loc, Taxonomy: tax},
+		DeadStream: c.DeadStream, Limits: c.PipelineConfig(loc).Limits, DedupWindow: window,
+	}
+}
+
+// Inspectors are the read-only sources of the cut-over tools: Redis, and
+// MongoDB when MONGO_URI is set (nil with the SQLite store, whose sections
+// are skipped). They never write, never create a group, an index or a
+// collection.
+type Inspectors struct {
+	Redis *redis.Inspector
+	Mongo *mongo.Inspector
+}
+
+// DoctorSources returns the sources of `pomocore doctor`.
+func (in Inspectors) DoctorSources() doctor.Sources {
+	src := doctor.Sources{Streams: in.Redis, Boards: in.Redis}
+	if in.Mongo != nil {
+		src.Patterns, src.Docs = in.Mongo, in.Mongo
+	}
+	return src
+}
+
+// CompareSources returns the sources of `pomocore compare`.
+func (in Inspectors) CompareSources() compare.Sources {
+	src := compare.Sources{Boards: in.Redis, Entries: in.Redis}
+	if in.Mongo != nil {
+		src.Patterns = in.Mongo
+	}
+	return src
+}
+
+// Inspectors connects the read-only inspectors; it needs REDIS_ADDR (an
+// embedded Redis holds nothing to inspect). The App closes them.
+func (a *App) Inspectors(ctx context.Context) (Inspectors, error) {
+	if len(a.cfg.RedisAddrs) == 0 && a.deps.Redis == nil {
+		return Inspectors{}, errors.New("REDIS_ADDR: required (the deployed Redis to inspect)")
+	}
+	rdb, err := a.Redis()
+	if err != nil {
+		return Inspectors{}, err
+	}
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		return Inspectors{}, fmt.Errorf("REDIS_ADDR: %w", err)
+	}
+	in := Inspectors{Redis: redis.NewInspector(rdb)}
+	if a.cfg.MongoURI != "" {
+		if in.Mongo, err = mongo.OpenInspector(ctx, a.cfg.MongoConfig()); err != nil {
+			return Inspectors{}, fmt.Errorf("MONGO_URI: %w", err)
+		}
+		a.closers = append(a.closers, func() {
+			c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = in.Mongo.Close(c)
+		})
+	}
+	return in, nil
+}
+
+// OpenInspectors returns the application of cfg (validated) and its
+// read-only inspectors, connected within 30s; the caller closes the App.
+func OpenInspectors(ctx context.Context, cfg Config) (*App, Inspectors, error) {
+	a, err := New(cfg, Deps{})
+	if err != nil {
+		return nil, Inspectors{}, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	in, err := a.Inspectors(ctx)
+	if err != nil {
+		a.Close()
+		return nil, Inspectors{}, err
+	}
+	return a, in, nil
+}

@@ -1,0 +1,194 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pomocore/pomocore"
+	"github.com/pomocore/pomocore/mongo"
+	"github.com/pomocore/pomocore/pipeline"
+	"github.com/pomocore/pomocore/sqlite"
+)
+
+// Shadow mode (POMOCORE_SHADOW=true, docs/cutover.md): the pipeline reads
+// the live stream in its own consumer group and writes nothing the main
+// server or the deployed service reads. The settings that differ, and
+// their defaults when not set:
+const (
+	// ShadowGroup is POMOCORE_GROUP's default in shadow mode.
+	ShadowGroup = "pomocore_shadow"
+	// ShadowKeyPrefix is POMOCORE_KEY_PREFIX's default in shadow mode:
+	// outside "leaderboard:", which the main server's nightly job copies
+	// and deletes.
+	ShadowKeyPrefix = "pomocore-shadow"
+	// ShadowStartID is POMOCORE_START_ID's default in shadow mode: the
+	// group starts with the entries added from then on.
+	ShadowStartID = "$"
+	// ShadowDeadSuffix makes POMOCORE_DEAD_STREAM's default in shadow
+	// mode, "<stream>:shadow-dead".
+	ShadowDeadSuffix = ":shadow-dead"
+)
+
+// LiveGroups are the consumer groups the deployed system has on the input
+// stream (CONTRACT section 1): the deployed data server's and the one the
+// main server created. A shadow run refuses them.
+var LiveGroups = []string{"pattern_match_group", "leaderboard_group"}
+
+// completeShadow fills in the shadow defaults of the settings not set.
+func (c *Config) completeShadow(isSet func(env string) bool) {
+	if !c.Shadow {
+		return
+	}
+	if !isSet("POMOCORE_GROUP") {
+		c.Group = ShadowGroup
+	}
+	if !isSet("POMOCORE_START_ID") {
+		c.StartID = ShadowStartID
+	}
+	if !isSet("POMOCORE_KEY_PREFIX") {
+		c.KeyPrefix = ShadowKeyPrefix
+	}
+	if !isSet("POMOCORE_DEAD_STREAM") {
+		c.DeadStream = c.Stream + ShadowDeadSuffix
+	}
+}
+
+// validateShadow returns, in shadow mode, an error per setting that would
+// make the shadow write what the deployed system reads, each naming its
+// setting.
+func (c *Config) validateShadow() []error {
+	if !c.Shadow {
+		return nil
+	}
+	var errs []error
+	bad := func(env, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s (POMOCORE_SHADOW=true)", env, fmt.Sprintf(format, args...)))
+	}
+	for _, g := range LiveGroups {
+		if c.Group == g {
+			bad("POMOCORE_GROUP", "%q is a live group on the stream: a shadow reads in its own group (default %s)", c.Group, ShadowGroup)
+		}
+	}
+	prefix := strings.TrimSpace(c.KeyPrefix)
+	if prefix == pomocore.DefaultKeyPrefix || strings.HasPrefix(prefix, pomocore.DefaultKeyPrefix+":") {
+		bad("POMOCORE_KEY_PREFIX", "%q writes live leaderboard keys (%s:*): use a prefix of its own (default %s)",
+			c.KeyPrefix, pomocore.DefaultKeyPrefix, ShadowKeyPrefix)
+	}
+	if c.DeadStream == c.Stream+":dead" {
+		bad("POMOCORE_DEAD_STREAM", "%q is the live dead-letter stream (default in shadow mode %s)", c.DeadStream, c.Stream+ShadowDeadSuffix)
+	}
+	if c.TrimInput {
+		bad("POMOCORE_TRIM_INPUT", "a shadow trims nothing of the live streams")
+	}
+	if c.LearnPromote {
+		bad("POMOCORE_LEARN_PROMOTE", "promoting writes category_pattern, which the deployed service reads")
+	}
+	if c.AdminToken != "" {
+		bad("POMOCORE_ADMIN_TOKEN", "the write endpoints change category_pattern, which the deployed service reads")
+	}
+	return errs
+}
+
+// shadowNamespace is the committer's state namespace of a shadow run (see
+// redis.CommitterConfig.Namespace): its group, so that what it commits is
+// never taken for a duplicate by the live group's committer.
+func (c *Config) shadowNamespace() string {
+	if !c.Shadow {
+		return ""
+	}
+	return "shadow:" + strings.NewReplacer("{", "", "}", "").Replace(c.Group)
+}
+
+// patternReader reads category_pattern and says whether the store answers.
+type patternReader interface {
+	LoadPatterns(ctx context.Context) ([]pomocore.CategoryPattern, error)
+	Ping(ctx context.Context) error
+}
+
+// ShadowStore is the store of a shadow run: Save writes nothing, and
+// category_pattern is read from the real store, never seeded nor written
+// (when it is empty, the built-in patterns a live start would seed are
+// used, in memory). It implements Store; it implements none of the
+// optional store interfaces that write (pipeline.PatternEditor,
+// pipeline.PartitionClaimer). Safe for concurrent use.
+type ShadowStore struct {
+	src patternReader
+
+	mu       sync.Mutex
+	defaults []pomocore.CategoryPattern
+}
+
+var _ Store = (*ShadowStore)(nil)
+
+// Save implements pipeline.Store: it writes nothing.
+func (*ShadowStore) Save(context.Context, []pipeline.Record) error { return nil }
+
+// SeedPatterns implements pipeline.Patterns: it writes nothing, and
+// remembers defaults for LoadPatterns to return while the store has none.
+func (s *ShadowStore) SeedPatterns(_ context.Context, defaults []pomocore.CategoryPattern) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.defaults = defaults
+	return false, nil
+}
+
+// LoadPatterns implements pipeline.Patterns: the real store's documents,
+// or the defaults SeedPatterns was given when it has none.
+func (s *ShadowStore) LoadPatterns(ctx context.Context) ([]pomocore.CategoryPattern, error) {
+	ps, err := s.src.LoadPatterns(ctx)
+	if err != nil || len(ps) > 0 {
+		return ps, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.defaults, nil
+}
+
+// Ping implements Store: whether the real store answers.
+func (s *ShadowStore) Ping(ctx context.Context) error { return s.src.Ping(ctx) }
+
+// mongoPatterns reads category_pattern through the read-only inspector.
+type mongoPatterns struct{ *mongo.Inspector }
+
+func (m mongoPatterns) Ping(ctx context.Context) error {
+	_, err := m.Collection(ctx, mongo.CategoryPatternCollection)
+	return err
+}
+
+// shadowStore opens the store of a shadow run: MongoDB through its
+// read-only inspector (which creates no index, no collection), or the
+// SQLite store (its schema is created when missing; only category_pattern
+// is read).
+func (a *App) shadowStore(ctx context.Context) (Store, error) {
+	cfg := a.cfg
+	if cfg.MongoURI == "" {
+		scfg := sqlite.Config{Dir: cfg.DataDir, Logger: a.log, Timeout: cfg.StoreTimeout}
+		st, err := sqlite.Open(ctx, scfg)
+		if err != nil {
+			return nil, fmt.Errorf("POMOCORE_DATA_DIR: %w", err)
+		}
+		a.closers = append(a.closers, func() { _ = st.Close() })
+		return &ShadowStore{src: st}, nil
+	}
+	mcfg := cfg.MongoConfig()
+	if err := mcfg.Validate(); err != nil {
+		return nil, fmt.Errorf("MONGO_URI/MONGO_DATABASE: %w", err)
+	}
+	var in *mongo.Inspector
+	if err := a.waitFor(ctx, "mongodb", func(ctx context.Context) error {
+		var err error
+		in, err = mongo.OpenInspector(ctx, mcfg)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, func() {
+		c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = in.Close(c)
+	})
+	return &ShadowStore{src: mongoPatterns{in}}, nil
+}

@@ -1,0 +1,141 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/pomocore/pomocore"
+	"github.com/pomocore/pomocore/pipeline"
+)
+
+// shadowConfig is the settings with POMOCORE_SHADOW=true and the given
+// settings set (by their environment variable), completed.
+func shadowConfig(set map[string]func(*Config)) Config {
+	c := Defaults()
+	c.Shadow = true
+	for _, f := range set {
+		f(&c)
+	}
+	c.Complete(func(env string) bool { _, ok := set[env]; return ok })
+	return c
+}
+
+func TestShadowDefaultsWriteNoLiveKey(t *testing.T) {
+	c := shadowConfig(nil)
+	if err := c.Validate(); err != nil {
+		t.Fatalf("shadow defaults refused: %v", err)
+	}
+	if c.Group != ShadowGroup || c.StartID != "$" || c.KeyPrefix != ShadowKeyPrefix || c.DeadStream != "pattern_match_stream:shadow-dead" {
+		t.Errorf("shadow defaults = group %q, start %q, prefix %q, dead %q", c.Group, c.StartID, c.KeyPrefix, c.DeadStream)
+	}
+	cc := c.CommitterConfig()
+	if !cc.NoSessionEvents || cc.Namespace != "shadow:"+ShadowGroup {
+		t.Errorf("committer = %+v: want no session events and the shadow's own state namespace", cc)
+	}
+	if c.PipelineConfig(nil).TrimInput {
+		t.Error("a shadow trims")
+	}
+	// Without shadow mode nothing changes.
+	live := Defaults()
+	live.Complete(func(string) bool { return false })
+	if live.Group != "pattern_match_group" || live.StartID != "0" || live.KeyPrefix != "leaderboard" || live.DeadStream != "pattern_match_stream:dead" {
+		t.Errorf("live defaults changed: %+v", live)
+	}
+	if lc := live.CommitterConfig(); lc.Namespace != "" || lc.NoSessionEvents {
+		t.Errorf("live committer = %+v", lc)
+	}
+}
+
+func TestShadowKeepsSettingsGiven(t *testing.T) {
+	c := shadowConfig(map[string]func(*Config){
+		"POMOCORE_GROUP":       func(c *Config) { c.Group = "shadow2" },
+		"POMOCORE_START_ID":    func(c *Config) { c.StartID = "1700000000000-0" },
+		"POMOCORE_KEY_PREFIX":  func(c *Config) { c.KeyPrefix = "s2" },
+		"POMOCORE_DEAD_STREAM": func(c *Config) { c.DeadStream = "s2-dead" },
+	})
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if c.Group != "shadow2" || c.StartID != "1700000000000-0" || c.KeyPrefix != "s2" || c.DeadStream != "s2-dead" {
+		t.Errorf("settings given were replaced: %+v", c)
+	}
+}
+
+// Each setting that would make a shadow write what the deployed system
+// reads is refused, naming the setting.
+func TestShadowRefusesProductionKeys(t *testing.T) {
+	for _, c := range []struct {
+		env string
+		set func(*Config)
+	}{
+		{"POMOCORE_GROUP", func(c *Config) { c.Group = "pattern_match_group" }},
+		{"POMOCORE_GROUP", func(c *Config) { c.Group = "leaderboard_group" }},
+		{"POMOCORE_KEY_PREFIX", func(c *Config) { c.KeyPrefix = "leaderboard" }},
+		{"POMOCORE_KEY_PREFIX", func(c *Config) { c.KeyPrefix = "leaderboard:shadow" }},
+		{"POMOCORE_DEAD_STREAM", func(c *Config) { c.DeadStream = "pattern_match_stream:dead" }},
+		{"POMOCORE_TRIM_INPUT", func(c *Config) { c.TrimInput = true }},
+		{"POMOCORE_LEARN_PROMOTE", func(c *Config) { c.LearnPromote = true }},
+		{"POMOCORE_ADMIN_TOKEN", func(c *Config) { c.AdminToken = "t0ken" }},
+	} {
+		cfg := shadowConfig(map[string]func(*Config){c.env: c.set})
+		err := cfg.Validate()
+		if err == nil || !strings.Contains(err.Error(), c.env+":") || !strings.Contains(err.Error(), "POMOCORE_SHADOW") {
+			t.Errorf("%s: err = %v, want a shadow refusal naming it", c.env, err)
+		}
+		if strings.Contains(err.Error(), "t0ken") {
+			t.Errorf("the admin token is in the error: %v", err)
+		}
+		// The same setting is fine without shadow mode.
+		live := Defaults()
+		c.set(&live)
+		live.Complete(func(env string) bool { return env == c.env })
+		if err := live.Validate(); err != nil && strings.Contains(err.Error(), "POMOCORE_SHADOW") {
+			t.Errorf("%s refused without shadow mode: %v", c.env, err)
+		}
+	}
+}
+
+// patternsOnly is a category_pattern source with a settable health.
+type patternsOnly struct {
+	patterns []pomocore.CategoryPattern
+	pingErr  error
+}
+
+func (p *patternsOnly) LoadPatterns(context.Context) ([]pomocore.CategoryPattern, error) {
+	return p.patterns, nil
+}
+func (p *patternsOnly) Ping(context.Context) error { return p.pingErr }
+
+func TestShadowStoreWritesNothingAndReadsPatterns(t *testing.T) {
+	ctx := context.Background()
+	src := &patternsOnly{}
+	st := &ShadowStore{src: src}
+	defaults := []pomocore.CategoryPattern{{Category: "Development", AppPatterns: []string{"xcode"}}}
+	seeded, err := st.SeedPatterns(ctx, defaults)
+	if err != nil || seeded {
+		t.Fatalf("SeedPatterns = %v, %v: a shadow seeds nothing", seeded, err)
+	}
+	if ps, _ := st.LoadPatterns(ctx); len(ps) != 1 || ps[0].Category != "Development" {
+		t.Errorf("empty store: patterns = %+v, want the built-in ones in memory", ps)
+	}
+	src.patterns = []pomocore.CategoryPattern{{Category: "Design"}, {Category: "SNS"}}
+	if ps, _ := st.LoadPatterns(ctx); len(ps) != 2 || ps[0].Category != "Design" {
+		t.Errorf("patterns = %+v, want the store's", ps)
+	}
+	if err := st.Save(ctx, []pipeline.Record{{}}); err != nil {
+		t.Errorf("Save = %v", err)
+	}
+	src.pingErr = errors.New("down")
+	if st.Ping(ctx) == nil {
+		t.Error("Ping hides the store's outage")
+	}
+	var s Store = st
+	if _, ok := s.(pipeline.PatternEditor); ok {
+		t.Error("the shadow store can edit category_pattern")
+	}
+	if _, ok := s.(pipeline.PartitionClaimer); ok {
+		t.Error("the shadow store can claim a partition")
+	}
+}
