@@ -15,6 +15,7 @@ package mongo
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -955,19 +956,31 @@ func (s *Store) SeedPatterns(ctx context.Context, defaults []pomocore.CategoryPa
 	if n > 0 {
 		return false, nil
 	}
-	now := time.Now()
+	// Ids follow from the category, so that processes seeding an empty
+	// collection at once insert the same documents (the others' inserts
+	// are duplicates) rather than each its own copy of every category.
 	docs := make([]any, len(defaults))
 	for i, p := range defaults {
 		if p.ID.IsZero() {
-			p.ID = pomocore.NewObjectID(now)
+			p.ID = seedID(p.Category)
 		}
 		docs[i] = patternDoc{ID: bson.ObjectID(p.ID), Category: p.Category, Priority: p.Priority,
 			AppPatterns: nonNil(p.AppPatterns), DomainPatterns: nonNil(p.DomainPatterns), TitleRules: p.TitleRules}
 	}
-	if _, err := s.insert(ctx, s.patterns, docs); err != nil {
+	dups, err := s.insert(ctx, s.patterns, docs)
+	if err != nil {
 		return false, fmt.Errorf("mongo: seed category_pattern: %w", err)
 	}
-	return true, nil
+	return len(dups) < len(docs), nil
+}
+
+// seedID is the _id a seeded category_pattern document of category gets:
+// the first 12 bytes of a SHA-256 of its name.
+func seedID(category string) pomocore.ObjectID {
+	sum := sha256.Sum256([]byte("pomocore category_pattern seed\x00" + category))
+	var id pomocore.ObjectID
+	copy(id[:], sum[:])
+	return id
 }
 
 // UsageLogsBetween implements pipeline.UsageLogReader, 1,000 logs a batch.

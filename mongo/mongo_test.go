@@ -12,6 +12,7 @@ import (
 	driver "go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/pomocore/pomocore/classify"
 	"github.com/pomocore/pomocore/internal/ferrettest"
 	"github.com/pomocore/pomocore/mongo"
 	"github.com/pomocore/pomocore/pipeline"
@@ -84,6 +85,7 @@ func TestMongo(t *testing.T) {
 	t.Run("DocumentShapes", testDocumentShapes)
 	t.Run("LeavesAnExistingUniqueKeyIndex", testLeavesAnExistingUniqueKeyIndex)
 	t.Run("CommandsPerBatch", testCommandsPerBatch)
+	t.Run("SeedByManyAtOnceGivesOneDocumentPerCategory", testSeedByManyAtOnce)
 	t.Run("LearnedLogContract", testLearnedLogContract)
 	t.Run("TrustedLabelsLeaveOutModelAnswersAndTheDefault", testTrustedLabelsLeaveOutModelAnswersAndTheDefault)
 	t.Run("CredentialsInURI", func(t *testing.T) {
@@ -279,5 +281,39 @@ func testLeavesAnExistingUniqueKeyIndex(t *testing.T) {
 	}
 	if !slices.ContainsFunc(specs, func(s driver.IndexSpecification) bool { return s.Name == "app_url_title_unique" }) {
 		t.Errorf("the existing unique index was dropped: %+v", specs)
+	}
+}
+
+// Three processes starting on an empty database each seed category_pattern
+// (the chaos harness found 818 usage logs naming categories of several
+// ids): every category still has one document.
+func testSeedByManyAtOnce(t *testing.T) {
+	db := "seed" + strconv.FormatInt(dbs.Add(1), 10)
+	stores := make([]*mongo.Store, 3)
+	for i := range stores {
+		stores[i] = open(t, mongo.Config{Database: db})
+	}
+	errs := make(chan error, len(stores))
+	for _, st := range stores {
+		go func() {
+			_, err := st.SeedPatterns(context.Background(), classify.DefaultPatterns())
+			errs <- err
+		}()
+	}
+	for range stores {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	ps, err := stores[0].LoadPatterns(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	byCategory := map[string]int{}
+	for _, p := range ps {
+		byCategory[p.Category]++
+	}
+	if len(ps) != len(classify.DefaultPatterns()) {
+		t.Errorf("%d category_pattern documents, want %d: %v", len(ps), len(classify.DefaultPatterns()), byCategory)
 	}
 }

@@ -160,8 +160,10 @@ func (c Config) Validate() error {
 	if c.Block <= 0 {
 		bad("Block", "%v: want > 0", c.Block)
 	}
-	if c.ClaimIdle < time.Millisecond {
-		bad("ClaimIdle", "%v: want >= 1ms", c.ClaimIdle)
+	if c.ClaimIdle < 100*time.Millisecond {
+		// Shorter, consumers take each other's entries between the read
+		// and the first touch of a batch, and deliveries are spent on it.
+		bad("ClaimIdle", "%v: want >= 100ms", c.ClaimIdle)
 	}
 	if c.ClaimInterval <= 0 {
 		bad("ClaimInterval", "%v: want > 0", c.ClaimInterval)

@@ -24,7 +24,7 @@ if #ARGV >= 3 + nt then
   for j = 4 + nt, #ARGV do
     if id_less(hi, ARGV[j]) then hi = ARGV[j] end
   end
-  raise_mark(KEYS[4], group, hi)
+  raise_mark(KEYS[4], KEYS[1], group, hi)
 end
 for j = 3, 2 + nt do
   redis.call('HDEL', KEYS[2], 'fx:' .. ARGV[j])

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -200,5 +201,83 @@ func TestConsumerJanitorNeverDeletesAConsumerThatJustTookEntries(t *testing.T) {
 	rdb.XAck(ctx, stream, group, id)
 	if n, err := j.RemoveIdleConsumers(ctx, 0); err != nil || n != 1 {
 		t.Errorf("removed %d, %v; want the idle victim removed", n, err)
+	}
+}
+
+// Issue 19 item 1, found by the chaos harness: entries in flight at
+// another consumer when the group is destroyed were below the recorded
+// position (the largest acknowledged id) and never delivered again. The
+// mark is a low-water mark: the group is recreated below the oldest entry
+// still pending, the in-flight entries come again, and entries committed
+// above them are acknowledged without effects (their activity is in the
+// dedup window).
+func TestGroupDestroyedWithEntriesInFlightElsewhereLosesNone(t *testing.T) {
+	for _, mode := range []string{"one-script", "three-steps"} {
+		t.Run(mode, func(t *testing.T) {
+			rdb := redistest.Start(t).Client(t)
+			ctx := context.Background()
+			reader := func(consumer string) *redis.Reader {
+				r, err := redis.NewReader(rdb, redis.ReaderConfig{Stream: stream, Group: group, Consumer: consumer,
+					Log: slog.New(slog.DiscardHandler)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := r.EnsureGroup(ctx); err != nil {
+					t.Fatal(err)
+				}
+				return r
+			}
+			slow, fast := reader("slow"), reader("fast")
+			c := newCommitterWith(t, rdb, mode == "three-steps")
+			keyed := func(id string, n int) pipeline.CommitEntry {
+				e := entry(id, "board", 1)
+				e.DedupKey = fmt.Sprintf("log-%d", n)
+				return e
+			}
+			ids := map[string]int{}
+			for i := range 6 {
+				ids[xadd(t, rdb, "userId", "u")] = i
+			}
+			inFlight, err := slow.Read(ctx, 3, -1)
+			if err != nil || len(inFlight) != 3 {
+				t.Fatalf("slow read %d, %v", len(inFlight), err)
+			}
+			done, err := fast.Read(ctx, 3, -1)
+			if err != nil || len(done) != 3 {
+				t.Fatalf("fast read %d, %v", len(done), err)
+			}
+			var batch []pipeline.CommitEntry
+			for _, m := range done {
+				batch = append(batch, keyed(m.ID, ids[m.ID]))
+			}
+			if _, err := c.Commit(ctx, batch); err != nil {
+				t.Fatal(err)
+			}
+			if err := rdb.XGroupDestroy(ctx, stream, group).Err(); err != nil {
+				t.Fatal(err)
+			}
+			again, err := fast.Read(ctx, 100, -1)
+			if err != nil {
+				t.Fatalf("read after XGROUP DESTROY: %v", err)
+			}
+			got := map[string]bool{}
+			batch = batch[:0]
+			for _, m := range again {
+				got[m.ID] = true
+				batch = append(batch, keyed(m.ID, ids[m.ID]))
+			}
+			for _, m := range inFlight {
+				if !got[m.ID] {
+					t.Errorf("entry %s, in flight at another consumer, not delivered again", m.ID)
+				}
+			}
+			res, err := c.Commit(ctx, batch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if score := rdb.ZScore(ctx, "board", "u").Val(); score != 6 {
+				t.Errorf("board score = %v, want 6 (each entry once); commit %+v", score, res)
+			}
+		})
 	}
 }

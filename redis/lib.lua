@@ -130,10 +130,29 @@ local function id_less(a, b)
   return (tonumber(as) or 0) < (tonumber(bs) or 0)
 end
 
--- raise_mark records id as the largest entry id acknowledged in group
--- (field group of the hash mark, "{<stream>}:committed"), unless a larger
--- one is recorded: where the Reader recreates a vanished group.
-local function raise_mark(mark, group, id)
+-- prev_id returns the largest stream id below id ('0-0' for the smallest).
+local function prev_id(id)
+  local ms, seq = string.match(id, '^(%d+)-(%d+)$')
+  ms, seq = tonumber(ms) or 0, tonumber(seq) or 0
+  if seq > 0 then return string.format('%.0f-%.0f', ms, seq - 1) end
+  if ms == 0 then return '0-0' end
+  return string.format('%.0f', ms - 1) .. '-18446744073709551615'
+end
+
+-- raise_mark records the group's low-water mark (field group of the hash
+-- mark, "{<stream>}:committed"): the largest entry id at or below which
+-- every entry delivered to the group is acknowledged. id is the largest
+-- entry this commit acknowledged; an entry still pending below it (in
+-- flight at another consumer) holds the mark just below that entry. The
+-- mark only rises. The Reader recreates a vanished group there: entries
+-- above it are delivered again (those committed already are acknowledged
+-- without effects when they name an activity within the dedup window),
+-- none below it.
+local function raise_mark(mark, stream, group, id)
+  local p = redis.call('XPENDING', stream, group)
+  if p[1] > 0 and p[2] and id_less(p[2], id) then
+    id = prev_id(p[2])
+  end
   local cur = redis.call('HGET', mark, group)
   if not cur or id_less(cur, id) then
     redis.call('HSET', mark, group, id)

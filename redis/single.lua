@@ -84,7 +84,7 @@ for c = 1, n, 1000 do
   acked = acked + redis.call('XACK', KEYS[1], group, unpack(ids_at(first, c, math.min(n, c + 999))))
 end
 remember(KEYS[3], nk, keysAt, now, since, cap)
-raise_mark(KEYS[6 + nboards], group, hi)
+raise_mark(KEYS[6 + nboards], KEYS[1], group, hi)
 
 p = p + 1
 for k = 1, nboards do

@@ -22,7 +22,11 @@ func learnedSchema(ctx context.Context, db *sql.DB) error {
 	}
 	if has == 0 {
 		if _, err := db.ExecContext(ctx, `ALTER TABLE categorized_data ADD COLUMN source TEXT NOT NULL DEFAULT ''`); err != nil {
-			return fmt.Errorf("add source to categorized_data: %w", err)
+			// Another process opening the same file may have added it
+			// between the check and the ALTER.
+			if qerr := db.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info('categorized_data') WHERE name = 'source'`).Scan(&has); qerr != nil || has == 0 {
+				return fmt.Errorf("add source to categorized_data: %w", err)
+			}
 		}
 	}
 	if _, err := db.ExecContext(ctx, `

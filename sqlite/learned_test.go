@@ -103,3 +103,24 @@ func checkTrustedLabels(t *testing.T, st labelStore) {
 		t.Fatalf("limit 2: %d labels, %v", len(got), err)
 	}
 }
+
+// Processes starting together on a new file (the chaos harness's three)
+// all open it: adding the source column twice is not an error.
+func TestSQLiteOpenedByManyAtOnceOnANewFile(t *testing.T) {
+	dir := t.TempDir()
+	errs := make(chan error, 6)
+	for range 6 {
+		go func() {
+			st, err := sqlite.Open(context.Background(), sqlite.Config{Dir: dir})
+			if err == nil {
+				err = st.Close()
+			}
+			errs <- err
+		}()
+	}
+	for range 6 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}

@@ -147,7 +147,7 @@ func TestUsageListsEveryCommand(t *testing.T) {
 // Each package validates its own config; the command names the setting.
 // POMOCORE_SHUTDOWN_TIMEOUT=0s means no grace, not the 30 s default.
 func TestPipelineSettingsAreValidatedByThePipelineAndNamed(t *testing.T) {
-	for env, v := range map[string]string{"POMOCORE_BATCH_SIZE": "10001", "POMOCORE_CLAIM_IDLE": "0.5ms", "POMOCORE_MAX_DELIVERIES": "-1",
+	for env, v := range map[string]string{"POMOCORE_BATCH_SIZE": "10001", "POMOCORE_CLAIM_IDLE": "50ms", "POMOCORE_MAX_DELIVERIES": "-1",
 		"POMOCORE_PARTITION": "64", "POMOCORE_RETENTION_DAY": "1h", "POMOCORE_MAX_DURATION": "-5", "POMOCORE_MAX_FIELD_BYTES": "10"} {
 		_, err := loadConfig("run", nil, envOf(map[string]string{env: v}), &bytes.Buffer{})
 		if err == nil || !strings.Contains(err.Error(), env) {
