@@ -340,14 +340,6 @@ func (p *Promoter) Revert(ctx context.Context, kind Kind, pattern string) (Learn
 	return l, nil
 }
 
-// Tracked returns how many domains and apps are being counted, and how many
-// answers were not for want of room (Config.MaxCandidates).
-func (p *Promoter) Tracked() (candidates int, untracked int64) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.candidates), p.untracked
-}
-
 // Run promotes at each tick until ctx is done (then it returns ctx's
 // error); a failure is logged and tried again at the next tick.
 func (p *Promoter) Run(ctx context.Context, ticks <-chan time.Time) error {

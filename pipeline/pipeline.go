@@ -387,7 +387,7 @@ type Pipeline struct {
 	// inFlight holds the batches read and not yet committed, whose entries
 	// keepFresh touches.
 	inFlightMu sync.Mutex
-	inFlight   map[*Batch]struct{}
+	inFlight   map[*preparedBatch]struct{}
 
 	// saves counts successful store calls; soloFails remembers entries
 	// refused saved alone with no evidence against them, with saves then
@@ -453,7 +453,7 @@ func New(cfg Config, deps Deps) (*Pipeline, error) {
 		stats:     Stats{deadByKind: map[string]int64{}},
 
 		unknownSeen: map[string]bool{},
-		inFlight:    map[*Batch]struct{}{},
+		inFlight:    map[*preparedBatch]struct{}{},
 		soloFails:   map[string]uint64{},
 	}
 	p.stats.batchSize.Store(int64(cfg.BatchSize))
@@ -642,7 +642,7 @@ func (p *Pipeline) drainOwn(ctx, work context.Context) error {
 			return nil
 		}
 		p.log.Info("processing own pending entries", "count", len(msgs))
-		if err := p.Process(work, msgs); err != nil {
+		if err := p.process(work, msgs); err != nil {
 			if work.Err() != nil {
 				return nil
 			}
@@ -653,9 +653,9 @@ func (p *Pipeline) drainOwn(ctx, work context.Context) error {
 	return nil
 }
 
-// Batch is a prepared batch: the records to store and the commit entries,
+// preparedBatch is a prepared batch: the records to store and the commit entries,
 // one per message, in message order.
-type Batch struct {
+type preparedBatch struct {
 	Records []Record
 	Entries []CommitEntry
 	report  BatchReport
@@ -672,9 +672,9 @@ type Batch struct {
 
 // prepareBatch validates and classifies msgs into the records to store and
 // the commit entries, without any I/O.
-func (p *Pipeline) prepareBatch(msgs []Message) *Batch {
+func (p *Pipeline) prepareBatch(msgs []Message) *preparedBatch {
 	rs := p.rules.Load()
-	b := &Batch{
+	b := &preparedBatch{
 		Records: make([]Record, 0, len(msgs)),
 		Entries: make([]CommitEntry, 0, len(msgs)),
 		report:  BatchReport{Size: len(msgs), DeadByKind: map[string]int{}, BySource: map[pomocore.Source]int{}, ByCategory: map[string]int{}},
@@ -723,10 +723,10 @@ func (p *Pipeline) prepareBatch(msgs []Message) *Batch {
 	return b
 }
 
-// Process validates, classifies, stores and commits one batch of messages.
+// process validates, classifies, stores and commits one batch of messages.
 // It retries store and commit failures with backoff until they succeed or
 // ctx ends; it returns an error only then (the entries stay pending).
-func (p *Pipeline) Process(ctx context.Context, msgs []Message) error {
+func (p *Pipeline) process(ctx context.Context, msgs []Message) error {
 	b := p.begin(msgs)
 	defer p.done(b)
 	if err := p.store(ctx, b); err != nil {
@@ -736,7 +736,7 @@ func (p *Pipeline) Process(ctx context.Context, msgs []Message) error {
 }
 
 // begin counts msgs as read and prepares them.
-func (p *Pipeline) begin(msgs []Message) *Batch {
+func (p *Pipeline) begin(msgs []Message) *preparedBatch {
 	start := p.deps.Now()
 	p.stats.read.Add(int64(len(msgs)))
 	b := p.prepareBatch(msgs)
@@ -748,7 +748,7 @@ func (p *Pipeline) begin(msgs []Message) *Batch {
 }
 
 // done forgets b as in flight.
-func (p *Pipeline) done(b *Batch) {
+func (p *Pipeline) done(b *preparedBatch) {
 	p.inFlightMu.Lock()
 	delete(p.inFlight, b)
 	p.inFlightMu.Unlock()
@@ -838,7 +838,7 @@ const (
 // the store answers its probe is retried a record at a time, and a record
 // that then keeps failing alone fails on its own (failedAlone): it is
 // dead-lettered or left pending, and the others go on.
-func (p *Pipeline) store(ctx context.Context, b *Batch) error {
+func (p *Pipeline) store(ctx context.Context, b *preparedBatch) error {
 	storeStart := p.deps.Now()
 	recs := b.Records
 	var culprits map[int]error // record indexes set aside, with their error
@@ -919,7 +919,7 @@ const maxSoloFails = 10000
 // for one remembered from an earlier failure alone, since then. Without
 // that evidence (a store that refuses every write while it answers pings,
 // say a full disk) it is left pending and remembered, never dead-lettered.
-func (p *Pipeline) judge(b *Batch, recs []Record, culprits map[int]error, startSaves uint64) {
+func (p *Pipeline) judge(b *preparedBatch, recs []Record, culprits map[int]error, startSaves uint64) {
 	saves := p.saves.Load()
 	for i, err := range culprits {
 		e := b.recEntry[i]
@@ -957,7 +957,7 @@ func (p *Pipeline) judge(b *Batch, recs []Record, culprits map[int]error, startS
 
 // message returns the message of b's entry i (a stand-in with the entry's
 // id, over the delivery limit, when b was prepared without its messages).
-func (p *Pipeline) message(b *Batch, i int) *Message {
+func (p *Pipeline) message(b *preparedBatch, i int) *Message {
 	if i < len(b.msgs) {
 		return &b.msgs[i]
 	}
@@ -966,7 +966,7 @@ func (p *Pipeline) message(b *Batch, i int) *Message {
 
 // holdsSuspect reports whether records [i, i+n) of b hold an entry over the
 // delivery limit.
-func (p *Pipeline) holdsSuspect(b *Batch, i, n int) bool {
+func (p *Pipeline) holdsSuspect(b *preparedBatch, i, n int) bool {
 	for _, e := range b.recEntry[i : i+n] {
 		if p.message(b, e).Deliveries > p.cfg.MaxDeliveries {
 			return true
@@ -1006,7 +1006,7 @@ func (p *Pipeline) size() int { return int(p.stats.batchSize.Load()) }
 
 // adapt adjusts the batch size after a store call of n records that took
 // took and returned err (see Config.SlowStore). Called from one goroutine
-// at a time (the store stage, or Process).
+// at a time (the store stage, or process).
 func (p *Pipeline) adapt(took time.Duration, n int, err error) {
 	if p.cfg.SlowStore < 0 {
 		return
@@ -1032,7 +1032,7 @@ func (p *Pipeline) adapt(took time.Duration, n int, err error) {
 
 // commit commits b's entries (after its records are stored), retrying until
 // it succeeds or ctx ends, and reports the batch.
-func (p *Pipeline) commit(ctx context.Context, b *Batch) error {
+func (p *Pipeline) commit(ctx context.Context, b *preparedBatch) error {
 	commitStart := p.deps.Now()
 	var res CommitResult
 	entries := b.Entries
@@ -1122,7 +1122,7 @@ type blockedEntries interface {
 // (their dead-letter stream is the wrong-typed key) are left pending
 // instead, counted in LeftPending, and logged. handled is false when err
 // names no blocked entries.
-func (p *Pipeline) blocked(b *Batch, entries []CommitEntry, err error) (again []CommitEntry, handled bool) {
+func (p *Pipeline) blocked(b *preparedBatch, entries []CommitEntry, err error) (again []CommitEntry, handled bool) {
 	var be blockedEntries
 	if err == nil || !errors.As(err, &be) {
 		return nil, false
@@ -1173,7 +1173,7 @@ func addResults(a, b CommitResult) CommitResult {
 // ms over 8 runs with two; 21-45 ms in 10 of 11 runs with three; four did
 // no better).
 type stages struct {
-	toStore, toCommit chan *Batch
+	toStore, toCommit chan *preparedBatch
 	failed            chan struct{}
 	err               error
 	once              sync.Once
@@ -1222,7 +1222,7 @@ func (s *stages) release() {
 }
 
 func (p *Pipeline) startStages(ctx context.Context) *stages {
-	s := &stages{toStore: make(chan *Batch, 1), toCommit: make(chan *Batch, 1), failed: make(chan struct{}), freed: make(chan struct{}, 1)}
+	s := &stages{toStore: make(chan *preparedBatch, 1), toCommit: make(chan *preparedBatch, 1), failed: make(chan struct{}), freed: make(chan struct{}, 1)}
 	fail := func(err error) {
 		s.once.Do(func() { s.err = err; close(s.failed) })
 	}
@@ -1256,7 +1256,7 @@ func (p *Pipeline) startStages(ctx context.Context) *stages {
 }
 
 // submit hands b to the store stage; it fails when a stage has failed.
-func (s *stages) submit(b *Batch) error {
+func (s *stages) submit(b *preparedBatch) error {
 	select {
 	case s.toStore <- b:
 		return nil
@@ -1344,7 +1344,7 @@ func (p *Pipeline) safePrepare(m *Message, rs *rules) (rec Record, entry CommitE
 // caller dead-letters it (true); under it, it is left pending, to be
 // redelivered after ClaimIdle with one delivery more (false). Either way
 // it is logged at error level.
-func (p *Pipeline) failedAlone(b *Batch, m *Message, i int, err error) bool {
+func (p *Pipeline) failedAlone(b *preparedBatch, m *Message, i int, err error) bool {
 	if m.Deliveries > p.cfg.MaxDeliveries {
 		p.log.Error("poison entry: it fails on its own and was delivered more than the limit; dead-lettered as too_many_deliveries",
 			"entry", m.ID, "deliveries", m.Deliveries, "limit", p.cfg.MaxDeliveries, "err", err, "stack", stackOf(err))
