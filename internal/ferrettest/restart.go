@@ -2,43 +2,72 @@ package ferrettest
 
 import (
 	"context"
-	"log/slog"
 	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/FerretDB/FerretDB/ferretdb"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
-// Server is an embedded FerretDB that a test can stop and start again on
-// the same address and data: a MongoDB-wire server going down and coming
-// back, for outage tests.
+// Server is a FerretDB that a test can kill and start again on the same
+// address and data: a MongoDB-wire server crashing and coming back, for
+// outage tests. It runs as its own process (command ferretserver), so that
+// a kill releases what it held (its SQLite locks and transactions), as a
+// real crash does; an in-process FerretDB stopped mid-write kept them, and
+// the restarted one never answered again.
 type Server struct {
 	t   testing.TB
+	bin string
 	dir string
 	// URI is the server's mongodb:// URI; it stays valid across restarts.
 	URI string
 	tcp string
 
 	mu     sync.Mutex
-	cancel context.CancelFunc
-	done   chan struct{}
+	cmd    *exec.Cmd
+	exited chan struct{} // closed when cmd's process is gone
 }
 
-// StartServer starts a restartable embedded FerretDB on a free loopback
-// port, waits until it answers a ping, and stops it when t ends.
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+	buildOut  []byte
+)
+
+// StartServer builds ferretserver (once per test binary), starts it on a
+// free loopback port, waits until it answers a ping, and kills it when t
+// ends.
 func StartServer(t testing.TB) *Server {
 	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "ferretserver")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		_, here, _, _ := runtime.Caller(0)
+		binPath = filepath.Join(dir, "ferretserver")
+		cmd := exec.Command("go", "build", "-o", binPath, "./ferretserver")
+		cmd.Dir = filepath.Dir(here)
+		buildOut, buildErr = cmd.CombinedOutput()
+	})
+	if buildErr != nil {
+		t.Fatalf("ferretdb: build ferretserver: %v\n%s", buildErr, buildOut)
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("ferretdb: free port: %v", err)
 	}
 	tcp := l.Addr().String()
 	_ = l.Close()
-	s := &Server{t: t, dir: t.TempDir(), tcp: tcp}
+	s := &Server{t: t, bin: binPath, dir: t.TempDir(), tcp: tcp, URI: "mongodb://" + tcp + "/"}
 	s.Start()
 	t.Cleanup(s.Stop)
 	return s
@@ -50,69 +79,59 @@ func (s *Server) Start() {
 	s.t.Helper()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cancel != nil {
+	if s.cmd != nil {
 		return
 	}
-	var f *ferretdb.FerretDB
-	var err error
-	// The port may still be held by the stopped listener for a moment.
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		f, err = ferretdb.New(&ferretdb.Config{
-			Listener:  ferretdb.ListenerConfig{TCP: s.tcp},
-			Handler:   "sqlite",
-			SQLiteURL: "file:" + s.dir + "/",
-			Logger:    slog.New(slog.DiscardHandler),
-		})
-		if err == nil || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if err != nil {
-		s.t.Fatalf("ferretdb: %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = f.Run(ctx)
-	}()
-	s.cancel, s.done = cancel, done
-	s.URI = f.MongoDBURI()
 	client, err := mongo.Connect(options.Client().ApplyURI(s.URI).SetTimeout(5 * time.Second))
 	if err != nil {
 		s.t.Fatalf("ferretdb client: %v", err)
 	}
 	defer client.Disconnect(context.Background())
+	// The port may still be held for a moment after a kill: start again
+	// until one process serves.
 	for deadline := time.Now().Add(30 * time.Second); ; {
-		pctx, pcancel := context.WithTimeout(ctx, 2*time.Second)
-		err := client.Ping(pctx, nil)
-		pcancel()
-		if err == nil {
-			return
+		cmd := exec.Command(s.bin, "-listen", s.tcp, "-dir", s.dir)
+		if err := cmd.Start(); err != nil {
+			s.t.Fatalf("ferretdb: start: %v", err)
 		}
-		select {
-		case <-done:
-			s.t.Fatalf("ferretdb at %s stopped while starting (port taken?)", s.tcp)
-		default:
+		exited := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(exited) }()
+		for {
+			pctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			err = client.Ping(pctx, nil)
+			cancel()
+			if err == nil {
+				s.cmd, s.exited = cmd, exited
+				return
+			}
+			select {
+			case <-exited:
+			default:
+				if time.Now().Before(deadline) {
+					time.Sleep(20 * time.Millisecond)
+					continue
+				}
+				_ = cmd.Process.Kill()
+			}
+			break
 		}
 		if time.Now().After(deadline) {
-			s.t.Fatalf("ferretdb at %s not ready: %v", s.URI, err)
+			s.t.Fatalf("ferretdb at %s not ready: %v", s.tcp, err)
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
-// Stop stops the server and waits until it stopped listening; clients see
-// their connections closed and new ones refused. It does nothing when the
-// server is stopped.
+// Stop kills the server (SIGKILL: a crash) and waits until it is gone;
+// clients see their connections closed and new ones refused. It does
+// nothing when the server is stopped.
 func (s *Server) Stop() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cancel == nil {
+	if s.cmd == nil {
 		return
 	}
-	s.cancel()
-	<-s.done
-	s.cancel, s.done = nil, nil
+	_ = s.cmd.Process.Kill()
+	<-s.exited
+	s.cmd, s.exited = nil, nil
 }
