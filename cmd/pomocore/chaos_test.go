@@ -558,7 +558,7 @@ func TestChaosJanitorAtMinimumIdle(t *testing.T) {
 // process): the outage stops the server and starts it again.
 func TestChaosMongo(t *testing.T) {
 	if !*chaosMongo {
-		t.Skip("the in-process FerretDB may stall after the outage: run with -chaos.mongo")
+		t.Skip("FerretDB may stall after a restart (see README): run with -chaos.mongo")
 	}
 	srv := redistest.Start(t)
 	fdb := ferrettest.StartServer(t)
