@@ -198,10 +198,13 @@ func TestGroupAndItsRecordVanishedIsRecreatedAtTheStoresNewestUsageLog(t *testin
 	}
 	waitDrained(t, h.rdb, hStream, hGroup, logs)
 	ctx := context.Background()
-	if err := h.rdb.XGroupDestroy(ctx, hStream, hGroup).Err(); err != nil {
-		t.Fatal(err)
-	}
-	if err := h.rdb.Del(ctx, redis.CommittedKey(hStream)).Err(); err != nil {
+	// Both at once: in between, the running process could recreate the
+	// group from the record.
+	if _, err := h.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+		p.Del(ctx, redis.CommittedKey(hStream))
+		p.XGroupDestroy(ctx, hStream, hGroup)
+		return nil
+	}); err != nil {
 		t.Fatal(err)
 	}
 	for range 5 {
