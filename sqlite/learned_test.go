@@ -2,13 +2,10 @@ package sqlite_test
 
 import (
 	"context"
-	"slices"
 	"testing"
 
-	"github.com/pomocore/pomocore"
 	"github.com/pomocore/pomocore/learn"
 	"github.com/pomocore/pomocore/learn/learntest"
-	"github.com/pomocore/pomocore/pipeline"
 	"github.com/pomocore/pomocore/pipeline/storetest"
 	"github.com/pomocore/pomocore/sqlite"
 )
@@ -49,59 +46,7 @@ func TestSQLiteLearnedLogSurvivesReopen(t *testing.T) {
 // never trained on its own answers nor on what fell to the default; a
 // document the LLM answered after the model keeps the LLM's trust.
 func TestSQLiteTrustedLabelsLeaveOutModelAnswersAndTheDefault(t *testing.T) {
-	st := open(t, sqlite.Config{})
-	checkTrustedLabels(t, st)
-}
-
-// labelStore is what checkTrustedLabels needs.
-type labelStore interface {
-	pipeline.Store
-	learn.LabelSource
-}
-
-func checkTrustedLabels(t *testing.T, st labelStore) {
-	t.Helper()
-	ctx := context.Background()
-	rec := func(app string, src pomocore.Source, cat pomocore.ObjectID) pipeline.Record {
-		r := storetest.Rec("u", app, "", "", cat)
-		r.Classification.Source = src
-		return r
-	}
-	batch := []pipeline.Record{
-		rec("Xcode", pomocore.SourceApp, storetest.Dev),
-		rec("github.com", pomocore.SourceDomain, storetest.Dev),
-		rec("Steam", pomocore.SourceLLM, storetest.Game),
-		rec("Cached", pomocore.SourceCache, storetest.Game),
-		rec("Guessed", pomocore.SourceModel, storetest.SNS),
-		rec("Nothing", pomocore.SourceDefault, storetest.SNS),
-		rec("NoCategory", pomocore.SourceApp, pomocore.ObjectID{}),
-		rec("Later", pomocore.SourceModel, storetest.SNS),
-	}
-	if err := st.Save(ctx, batch); err != nil {
-		t.Fatal(err)
-	}
-	// Seen again, answered by the LLM this time.
-	if err := st.Save(ctx, []pipeline.Record{rec("Later", pomocore.SourceCache, storetest.Game)}); err != nil {
-		t.Fatal(err)
-	}
-	got, err := st.TrustedLabels(ctx, 100)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var apps []string
-	for _, d := range got {
-		apps = append(apps, d.App)
-		if d.CategoryID.IsZero() {
-			t.Errorf("%s: trusted label without a category", d.App)
-		}
-	}
-	slices.Sort(apps)
-	if want := []string{"Cached", "Later", "Steam", "Xcode", "github.com"}; !slices.Equal(apps, want) {
-		t.Fatalf("trusted labels %v, want %v", apps, want)
-	}
-	if got, err := st.TrustedLabels(ctx, 2); err != nil || len(got) != 2 {
-		t.Fatalf("limit 2: %d labels, %v", len(got), err)
-	}
+	learntest.RunTrustedLabels(t, open(t, sqlite.Config{}))
 }
 
 // Processes starting together on a new file (the chaos harness's three)
