@@ -339,13 +339,11 @@ func (c *Config) Validate() error {
 	default:
 		bad("POMOCORE_MONGO_PER_DOCUMENT", "%q: want auto, on or off", c.MongoPerDocument)
 	}
-	if c.LearnInterval != 0 {
-		named(c.LearnConfig().Validate(), learnSetting, "learning")
-	} else {
-		lc := c.LearnConfig()
-		lc.Interval = time.Hour // 0 is "never" here, not the default
-		named(lc.Validate(), learnSetting, "learning")
+	lc := c.LearnConfig()
+	if lc.Interval == 0 {
+		lc.Interval = time.Hour // 0 is "never" here, not learn's default
 	}
+	named(lc.Validate(), learnSetting, "learning")
 	// Zero means "the default" in the packages' configs, but a setting set
 	// to zero means zero, which none of these can be; their other bounds are
 	// the pipeline's own rules, named below.
