@@ -13,6 +13,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/event"
 
+	"github.com/pomocore/pomocore"
 	"github.com/pomocore/pomocore/internal/ferrettest"
 	"github.com/pomocore/pomocore/mongo"
 	"github.com/pomocore/pomocore/pipeline"
@@ -205,5 +206,67 @@ func testUpdateByIDDrain(t *testing.T) {
 		if len(logs) != existing || updated != events {
 			t.Errorf("PerDocument %s: %d logs, %d updated; want %d and %d", mode, len(logs), updated, existing, events)
 		}
+	}
+}
+
+// A batch retried after it was stored whole (the call timed out after the
+// server ran it, or the process died before the commit) costs one find of
+// its duplicate usage logs, and updates only those whose category changed
+// between the tries. Updating every duplicate by id cost one collection
+// scan per log on FerretDB, which made each retry time out in turn while
+// the server ran the abandoned updates: the chaos run on the MongoDB store
+// stalled after its outage (item 12).
+func testRetriedBatchFindsDuplicatesOnce(t *testing.T) {
+	ctx := context.Background()
+	for _, mode := range []string{"off", "on"} {
+		t.Run(mode, func(t *testing.T) {
+			st := open(t, mongo.Config{PerDocument: mode})
+			var batch []pipeline.Record
+			for i := range 200 {
+				batch = append(batch, storetest.Rec("u"+strconv.Itoa(i%40), "app-"+strconv.Itoa(i%20), "", "t", storetest.Dev))
+			}
+			if err := st.Save(ctx, batch); err != nil {
+				t.Fatal(err)
+			}
+			before := st.Stats()
+			if err := st.Save(ctx, batch); err != nil {
+				t.Fatal(err)
+			}
+			after := st.Stats()
+			if upd, cmds := after.UpdateStatements-before.UpdateStatements, after.Commands-before.Commands; upd != 0 || cmds > 2 {
+				t.Errorf("retry of a stored batch: %d update statements, %d commands; want 0 and <= 2 (the insert, one find)", upd, cmds)
+			}
+			changed := map[pomocore.ObjectID]bool{}
+			for i := 0; i < len(batch); i += 20 {
+				batch[i].CategoryID = storetest.Game
+				changed[batch[i].UsageLogID] = true
+			}
+			before = st.Stats()
+			if err := st.Save(ctx, batch); err != nil {
+				t.Fatal(err)
+			}
+			upd := st.Stats().UpdateStatements - before.UpdateStatements
+			// The changed records are all of key app-0, whose
+			// categorized_data document changes too: one statement.
+			if want := map[string]int64{"off": 1 + 1, "on": 10 + 1}[mode]; upd != want {
+				t.Errorf("retry with 10 categories changed: %d update statements, want %d (usage logs, then categorized_data)", upd, want)
+			}
+			_, logs, err := st.Snapshot(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			games := 0
+			for _, l := range logs {
+				if (l.CategoryID == storetest.Game) != changed[l.ID] {
+					t.Errorf("usage log %v: category %v", l.ID, l.CategoryID)
+				}
+				if l.CategoryID == storetest.Game {
+					games++
+				}
+			}
+			if len(logs) != 200 || games != 10 {
+				t.Errorf("%d usage logs, %d changed; want 200 and 10", len(logs), games)
+			}
+		})
 	}
 }

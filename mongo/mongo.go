@@ -708,9 +708,18 @@ func (s *Store) saveLogs(ctx context.Context, records []pipeline.Record, keyIDs 
 	if err != nil {
 		return fmt.Errorf("mongo: insert usage logs: %w", err)
 	}
-	for _, d := range dups {
-		updates = append(updates, insertIdx[d])
+	// A duplicate is usually a retry of a batch that was stored whole
+	// (the call timed out after the server ran it, or the process died
+	// before the commit): one find of the duplicates tells which differ
+	// (a category that changed between tries), and only those are
+	// updated. Updating every duplicate by id would cost a collection
+	// scan each on FerretDB, long enough for the retry to time out too
+	// and to pile abandoned updates on the server (issue 19, item 12).
+	stale, err := s.stale(ctx, records, dups, insertIdx, full)
+	if err != nil {
+		return fmt.Errorf("mongo: check duplicate usage logs: %w", err)
 	}
+	updates = append(updates, stale...)
 	groups := map[target][]bson.ObjectID{}
 	var torder []target
 	for _, i := range updates {
@@ -746,6 +755,49 @@ func (s *Store) saveLogs(ctx context.Context, records []pipeline.Record, keyIDs 
 		}
 	}
 	return nil
+}
+
+// stale returns the record indexes, among the inserts that failed with a
+// duplicate key (dups index insertIdx), whose stored usage log differs
+// from the record's in categoryId or CategorizedDataId. They are found
+// with finds of _id $in (MaxIDs ids each): one collection scan per find
+// on FerretDB, where one update per id would scan once per id.
+func (s *Store) stale(ctx context.Context, records []pipeline.Record, dups, insertIdx []int, full func(int) logDoc) ([]int, error) {
+	if len(dups) == 0 {
+		return nil, nil
+	}
+	byID := make(map[bson.ObjectID]int, len(dups))
+	ids := make([]bson.ObjectID, 0, len(dups))
+	for _, d := range dups {
+		i := insertIdx[d]
+		id := bson.ObjectID(records[i].UsageLogID)
+		byID[id] = i
+		ids = append(ids, id)
+	}
+	var out []int
+	for chunk := range slices.Chunk(ids, s.cfg.MaxIDs) {
+		s.commands.Add(1)
+		var found []struct {
+			ID         bson.ObjectID `bson:"_id"`
+			CategoryID bson.ObjectID `bson:"categoryId"`
+			CD         bson.ObjectID `bson:"CategorizedDataId"`
+		}
+		if err := s.find(ctx, s.logs, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: chunk}}}},
+			bson.D{{Key: "categoryId", Value: 1}, {Key: fieldCategorizedID, Value: 1}}, nil, &found); err != nil {
+			return nil, err
+		}
+		same := make(map[bson.ObjectID]bool, len(found))
+		for _, f := range found {
+			want := full(byID[f.ID])
+			same[f.ID] = f.CategoryID == want.CategoryID && f.CD == want.CategorizedDataID
+		}
+		for _, id := range chunk {
+			if !same[id] {
+				out = append(out, byID[id])
+			}
+		}
+	}
+	return out, nil
 }
 
 // update sets set on the documents with ids. insert, when set, is the

@@ -81,6 +81,7 @@ func TestMongo(t *testing.T) {
 	})
 	t.Run("EveryCommandCarriesMaxTimeMS", testEveryCommandCarriesMaxTimeMS)
 	t.Run("PerDocumentOnFerretDB", testPerDocumentOnFerretDB)
+	t.Run("RetriedBatchFindsDuplicatesOnce", testRetriedBatchFindsDuplicatesOnce)
 	t.Run("UpdateByIDDrain", testUpdateByIDDrain)
 	t.Run("DocumentShapes", testDocumentShapes)
 	t.Run("LeavesAnExistingUniqueKeyIndex", testLeavesAnExistingUniqueKeyIndex)
