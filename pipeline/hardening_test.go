@@ -33,6 +33,9 @@ type probeStore struct {
 	refuse    string
 	// perRecord is the latency of one record, added to the env's clock.
 	perRecord atomic.Int64 // milliseconds
+	// perCall is the latency of one call whatever its size, added to the
+	// env's clock.
+	perCall atomic.Int64 // milliseconds
 	// timeoutOver makes calls of more records than it time out (0: never).
 	timeoutOver atomic.Int64
 	// afterFail is called after each failed Save.
@@ -53,7 +56,7 @@ func (s *probeStore) Save(ctx context.Context, recs []pipeline.Record) (err erro
 		}
 	}()
 	if s.e != nil {
-		s.e.ticks.Add(s.perRecord.Load() * int64(len(recs)))
+		s.e.ticks.Add(s.perRecord.Load()*int64(len(recs)) + s.perCall.Load())
 	}
 	if s.down.Load() {
 		return errors.New("store down")
@@ -391,6 +394,70 @@ func TestBatchSizeAdaptsToASlowStore(t *testing.T) {
 	}
 	if snap, _ := e.store.Snapshot(context.Background()); len(snap.UsageLogs) != 64*32 {
 		t.Errorf("usage logs = %d, want %d", len(snap.UsageLogs), 64*32)
+	}
+}
+
+// A store slow per call rather than per record (a collection scan per
+// call: FerretDB checking a retried batch's duplicates) keeps its batch
+// size: the chaos run on the MongoDB store stalled when every such call
+// halved it down to one record, a scan per record (item 12). Halving once
+// shows that the call did not get shorter; the size goes back and stays.
+func TestBatchSizeHoldsWhenTheStoreIsSlowPerCall(t *testing.T) {
+	e, st := newProbeEnv(t, pipeline.Config{BatchSize: 64, SlowStore: time.Second})
+	st.perCall.Store(3000) // every call 3 s, slow, whatever its size
+	ts := time.Date(2026, 11, 24, 3, 0, 0, 0, time.UTC)
+	for range 3 {
+		for i := range 64 {
+			e.add(event("u"+strconv.Itoa(i), "Xcode", 1, ts, false)...)
+		}
+		if err := e.p.Process(context.Background(), e.readAll()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// 64 (slow: halved), 32 (as slow: restored), 32, then 64 and 64.
+	if sizes := st.callSizes(); len(sizes) > 5 {
+		t.Errorf("store calls %v for 3 batches of 64 at 3 s a call: want at most 5", sizes)
+	}
+	if got := e.p.Stats().Snapshot().BatchSize; got != 64 {
+		t.Errorf("batch size = %d, want 64 (held: halving did not shorten the calls)", got)
+	}
+	// A timeout still halves it.
+	st.timeoutOver.Store(16)
+	for i := range 64 {
+		e.add(event("v"+strconv.Itoa(i), "Xcode", 1, ts, false)...)
+	}
+	if err := e.p.Process(context.Background(), e.readAll()); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.p.Stats().Snapshot().BatchSize; got > 16 {
+		t.Errorf("batch size after timeouts = %d, want <= 16", got)
+	}
+	if snap, _ := e.store.Snapshot(context.Background()); len(snap.UsageLogs) != 4*64 {
+		t.Errorf("usage logs = %d, want %d", len(snap.UsageLogs), 4*64)
+	}
+}
+
+// A store call that timed out is retried no sooner than it ran: the
+// server may still be running it (FerretDB 1.24 ignores maxTimeMS), and an
+// immediate retry stacked a second command beside the abandoned one; three
+// processes doing so on a FerretDB under load made every call time out
+// (item 12).
+func TestTimedOutStoreCallIsRetriedNoSoonerThanItRan(t *testing.T) {
+	e, st := newProbeEnv(t, pipeline.Config{BatchSize: 8, RetryMin: time.Millisecond, RetryMax: 2 * time.Millisecond})
+	st.perCall.Store(10_000) // each call runs 10 s on the clock
+	st.timeoutOver.Store(4)  // and times out when over 4 records
+	ts := time.Date(2026, 11, 24, 3, 0, 0, 0, time.UTC)
+	for i := range 8 {
+		e.add(event("u"+strconv.Itoa(i), "Xcode", 1, ts, false)...)
+	}
+	if err := e.p.Process(context.Background(), e.readAll()); err != nil {
+		t.Fatal(err)
+	}
+	if got := time.Duration(e.longest.Load()); got < 10*time.Second {
+		t.Errorf("longest wait before a retry = %v, want >= 10s (as long as the timed-out call ran)", got)
+	}
+	if e.pending() != 0 {
+		t.Errorf("pending %d, want 0", e.pending())
 	}
 }
 

@@ -55,7 +55,10 @@ type Config struct {
 	// times out, halves the size of the following reads and of the store
 	// calls of the batch in hand (down to 1); one that takes less than half
 	// of it grows the size back by BatchSize/32 (at least 1), up to
-	// BatchSize. Stats and BatchReport show the current size.
+	// BatchSize. When a slow call at half the size took nearly as long, the
+	// store is slow per call: the size is restored and slow calls leave it
+	// alone until one times out. Stats and BatchReport show the current
+	// size.
 	SlowStore time.Duration
 	// KeyPrefix prefixes leaderboard keys (default "leaderboard").
 	KeyPrefix string
@@ -361,13 +364,15 @@ func (s *Stats) Snapshot() StatsSnapshot {
 // after Config.ClaimIdle with one delivery more, while the rest of its
 // batch is stored and committed. Store outages (the probe fails), timeouts,
 // and failures of a store that cannot be probed are retried with backoff
-// as long as they last, whatever the delivery count. A commit (Redis)
+// as long as they last, whatever the delivery count; a call that timed out
+// is retried no sooner than it ran (the server may still be running it). A commit (Redis)
 // failure is always retried: it never makes an entry poison.
 //
 // Adaptive batch size. The size of reads and store calls follows the
 // store's latency (Config.SlowStore): halved after a slow or timed-out
 // call, the batch in hand included, grown back step by step when calls are
-// fast.
+// fast; held where it is when halving did not shorten slow calls (a store
+// slow per call, not per record).
 //
 // Entries in flight stay fresh. While a batch is read but not yet
 // committed, its entries' idle time is reset every ClaimIdle/3 when the
@@ -395,6 +400,14 @@ type Pipeline struct {
 	saves     atomic.Uint64
 	soloMu    sync.Mutex
 	soloFails map[string]uint64
+
+	// adaptMu guards what adapt remembers: the size and latency of the
+	// last slow successful call it halved after (shrunkFrom, shrunkTook),
+	// and perCall, set when halving did not shorten the call.
+	adaptMu    sync.Mutex
+	shrunkFrom int
+	shrunkTook time.Duration
+	perCall    bool
 }
 
 // maxUnknownNames bounds the unknown field names warned about one by one
@@ -889,6 +902,13 @@ func (p *Pipeline) store(ctx context.Context, b *preparedBatch) error {
 			isolate, healthy = true, 0
 		}
 		d := p.backoff(failures)
+		if took := p.deps.Now().Sub(callStart); isTimeout(err) && took > d {
+			// The server may still be running the call the client gave
+			// up on (FerretDB ignores maxTimeMS): a retry at once would
+			// stack a second one beside it, and under load every call
+			// then times out. Wait as long as it ran.
+			d = took
+		}
 		p.log.Warn("store failed; entries stay pending, retrying", "err", err, "attempt", failures, "backoff", d, "records", n)
 		if err := p.deps.Sleep(ctx, d); err != nil {
 			return fmt.Errorf("store: gave up: %w", err)
@@ -1007,17 +1027,42 @@ func (p *Pipeline) size() int { return int(p.stats.batchSize.Load()) }
 // adapt adjusts the batch size after a store call of n records that took
 // took and returned err (see Config.SlowStore). Called from one goroutine
 // at a time (the store stage, or process).
+//
+// Halving helps only when a call costs per record. When a slow call that
+// succeeded at half the size of the one before took nearly as long (3/4 of
+// it or more), its cost is per call (a collection scan, a slow round trip):
+// the size goes back to what it was and slow successful calls no longer
+// halve it (smaller calls would only make more of them) until a call times
+// out. Timeouts always halve: a call that did not finish says nothing of
+// how long it would have taken.
 func (p *Pipeline) adapt(took time.Duration, n int, err error) {
 	if p.cfg.SlowStore < 0 {
 		return
 	}
+	p.adaptMu.Lock()
+	defer p.adaptMu.Unlock()
 	cur := p.size()
 	next := cur
+	timeout := isTimeout(err)
 	switch {
-	case isTimeout(err) || took > p.cfg.SlowStore:
+	case timeout:
 		next = max(1, min(cur, n)/2)
+		p.perCall, p.shrunkFrom = false, 0
+	case err == nil && took > p.cfg.SlowStore:
+		if p.perCall {
+			break
+		}
+		if p.shrunkFrom > 0 && n*2 <= p.shrunkFrom && took*4 >= p.shrunkTook*3 {
+			next, p.perCall, p.shrunkFrom = max(cur, p.shrunkFrom), true, 0
+			p.log.Info("store slow per call, not per record: batch size restored and held", "batch_size", next,
+				"took", took, "records", n, "before", p.shrunkTook, "slow_store", p.cfg.SlowStore)
+			break
+		}
+		next = max(1, min(cur, n)/2)
+		p.shrunkFrom, p.shrunkTook = min(cur, n), took
 	case err == nil && took < p.cfg.SlowStore/2:
 		next = min(p.cfg.BatchSize, cur+max(1, p.cfg.BatchSize/32))
+		p.shrunkFrom = 0
 	}
 	if next == cur {
 		return

@@ -56,7 +56,9 @@ type env struct {
 	store  *storetest.Memory
 	now    time.Time
 	sleeps atomic.Int64
-	ticks  atomic.Int64
+	// longest is the longest backoff slept.
+	longest atomic.Int64
+	ticks   atomic.Int64
 	p      *pipeline.Pipeline
 	reader *redis.Reader
 	ids    map[string]pomocore.ObjectID
@@ -111,6 +113,9 @@ func (e *env) build(consumer string, cfg pipeline.Config) {
 		Now: func() time.Time { return e.now.Add(time.Duration(e.ticks.Add(1)) * time.Millisecond) },
 		Sleep: func(ctx context.Context, d time.Duration) error {
 			e.sleeps.Add(1)
+			if int64(d) > e.longest.Load() {
+				e.longest.Store(int64(d))
+			}
 			return ctx.Err()
 		},
 	})
