@@ -270,3 +270,62 @@ func testRetriedBatchFindsDuplicatesOnce(t *testing.T) {
 		})
 	}
 }
+
+// On a FerretDB whose _id lookups are served from an index (the FerretDB
+// "with its _id index fixed" issue 19 measured the deployed pipeline on),
+// a retried batch checks its duplicates with one find by _id each, not
+// with an _id $in, which FerretDB serves with a scan of the collection
+// whatever its indexes. Open reads the server's plan (explain) to tell.
+func TestDuplicatesCheckedByIDWhereFerretDBIndexesIt(t *testing.T) {
+	srv := ferrettest.StartServer(t)
+	ctx := context.Background()
+	openLogged := func(cmds *commands) (*mongo.Store, string) {
+		t.Helper()
+		var logs bytes.Buffer
+		cfg := mongo.Config{URI: srv.URI, Database: "fixed", Logger: slog.New(slog.NewTextHandler(&logs, nil))}
+		if cmds != nil {
+			cfg = mongo.WithMonitor(cfg, cmds.monitor())
+		}
+		st, err := mongo.Open(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = st.Close(ctx) })
+		return st, logs.String()
+	}
+	if _, logs := openLogged(nil); !strings.Contains(logs, "indexed=false") {
+		t.Errorf("Open on FerretDB as shipped logged %q: want indexed=false", logs)
+	}
+	srv.FixIDIndex("fixed")
+	var cmds commands
+	st, logs := openLogged(&cmds)
+	if !strings.Contains(logs, "indexed=true") {
+		t.Fatalf("Open on FerretDB with the _id index fixed logged %q: want indexed=true", logs)
+	}
+	var batch []pipeline.Record
+	for i := range 20 {
+		batch = append(batch, storetest.Rec("u"+strconv.Itoa(i), "app-"+strconv.Itoa(i%5), "", "t", storetest.Dev))
+	}
+	if err := st.Save(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	cmds.take()
+	if err := st.Save(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	finds := 0
+	for _, c := range cmds.take() {
+		switch name(c) {
+		case "find":
+			finds++
+			if strings.Contains(c.String(), `"$in"`) {
+				t.Errorf("a find by _id $in: %s", c)
+			}
+		case "update":
+			t.Errorf("an update of unchanged duplicates: %s", c)
+		}
+	}
+	if finds != 20 {
+		t.Errorf("%d finds for 20 duplicate usage logs, want 20 (one by _id each)", finds)
+	}
+}

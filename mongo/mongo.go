@@ -182,6 +182,11 @@ type Store struct {
 	// perDoc: documents named by id are updated one statement each
 	// (Config.PerDocument).
 	perDoc bool
+	// idScans: the server is FerretDB and scans the usage log table for
+	// {_id: X} (its own _id index is on another expression than the one
+	// it filters with; see idIndexed). Duplicate usage logs are then
+	// checked with one _id $in find (one scan) rather than one find each.
+	idScans bool
 }
 
 // Open connects, pings, and creates the indexes the store's reads use.
@@ -217,11 +222,13 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, err
 	}
 	s.perDoc = cfg.PerDocument == "on"
-	if cfg.PerDocument == "auto" {
-		var info bson.Raw
-		if err := db.RunCommand(ctx, bson.D{{Key: "buildInfo", Value: 1}}).Decode(&info); err != nil {
-			cfg.Logger.Warn("mongo: buildInfo failed; updating documents named by id with $in", "err", redactErr(err, cfg.URI).Error())
-		} else if v, err := info.LookupErr("ferretdbVersion"); err == nil {
+	ferret := false
+	var info bson.Raw
+	if err := db.RunCommand(ctx, bson.D{{Key: "buildInfo", Value: 1}}).Decode(&info); err != nil {
+		cfg.Logger.Warn("mongo: buildInfo failed; taking the server for MongoDB", "err", redactErr(err, cfg.URI).Error())
+	} else if v, err := info.LookupErr("ferretdbVersion"); err == nil {
+		ferret = true
+		if cfg.PerDocument == "auto" {
 			s.perDoc = true
 			cfg.Logger.Info("mongo: the server is FerretDB, which scans the collection for an _id $in: updating documents named by id one statement each",
 				"ferretdb", v.String())
@@ -240,7 +247,35 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 				"index", ix.name, "err", redactErr(err, cfg.URI).Error())
 		}
 	}
+	if ferret {
+		indexed, plan := s.idIndexed(ctx)
+		s.idScans = !indexed
+		cfg.Logger.Info("mongo: FerretDB's plan for a usage log by _id", "indexed", indexed, "plan", plan)
+	}
 	return s, nil
+}
+
+// idIndexed asks FerretDB (explain) whether it serves a find of one usage
+// log by _id from an index, and returns its plan. FerretDB 1.24 on SQLite
+// filters {_id: X} with the expression _ferretdb_sjson->'$._id', and
+// creates its _id index on _ferretdb_sjson->"_id": unless someone created
+// an index on the first (as the deployment issue 19 measured did), the
+// plan is a SCAN of the table.
+func (s *Store) idIndexed(ctx context.Context) (bool, string) {
+	var res struct {
+		QueryPlanner struct {
+			Plan []string `bson:"Plan"`
+		} `bson:"queryPlanner"`
+	}
+	err := s.logs.Database().RunCommand(ctx, bson.D{
+		{Key: "explain", Value: bson.D{{Key: "find", Value: s.logs.Name()}, {Key: "filter", Value: bson.D{{Key: "_id", Value: bson.NewObjectID()}}}}},
+		{Key: "verbosity", Value: "queryPlanner"},
+	}).Decode(&res)
+	if err != nil {
+		return false, "explain failed: " + redactErr(err, s.cfg.URI).Error()
+	}
+	plan := strings.Join(res.QueryPlanner.Plan, "; ")
+	return strings.Contains(plan, " USING INDEX ") || strings.Contains(plan, " USING COVERING INDEX "), plan
 }
 
 // index is an index Open creates.
@@ -760,8 +795,9 @@ func (s *Store) saveLogs(ctx context.Context, records []pipeline.Record, keyIDs 
 // stale returns the record indexes, among the inserts that failed with a
 // duplicate key (dups index insertIdx), whose stored usage log differs
 // from the record's in categoryId or CategorizedDataId. They are found
-// with finds of _id $in (MaxIDs ids each): one collection scan per find
-// on FerretDB, where one update per id would scan once per id.
+// with finds of _id $in (MaxIDs ids each), or one find by _id each on
+// FerretDB when it serves those from an index (it scans the collection
+// for any $in).
 func (s *Store) stale(ctx context.Context, records []pipeline.Record, dups, insertIdx []int, full func(int) logDoc) ([]int, error) {
 	if len(dups) == 0 {
 		return nil, nil
@@ -774,16 +810,27 @@ func (s *Store) stale(ctx context.Context, records []pipeline.Record, dups, inse
 		byID[id] = i
 		ids = append(ids, id)
 	}
+	// Per document unless the server scans for an _id (then one $in per
+	// MaxIDs ids: a scan each, where one find each would scan once per id).
+	size := 1
+	if !s.perDoc || s.idScans {
+		size = s.cfg.MaxIDs
+	}
 	var out []int
-	for chunk := range slices.Chunk(ids, s.cfg.MaxIDs) {
+	for chunk := range slices.Chunk(ids, size) {
 		s.commands.Add(1)
 		var found []struct {
 			ID         bson.ObjectID `bson:"_id"`
 			CategoryID bson.ObjectID `bson:"categoryId"`
 			CD         bson.ObjectID `bson:"CategorizedDataId"`
 		}
-		if err := s.find(ctx, s.logs, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: chunk}}}},
-			bson.D{{Key: "categoryId", Value: 1}, {Key: fieldCategorizedID, Value: 1}}, nil, &found); err != nil {
+		var filter bson.D
+		if size == 1 {
+			filter = bson.D{{Key: "_id", Value: chunk[0]}}
+		} else {
+			filter = bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: chunk}}}}
+		}
+		if err := s.find(ctx, s.logs, filter, bson.D{{Key: "categoryId", Value: 1}, {Key: fieldCategorizedID, Value: 1}}, nil, &found); err != nil {
 			return nil, err
 		}
 		same := make(map[bson.ObjectID]bool, len(found))
