@@ -59,9 +59,9 @@ type env struct {
 	// longest is the longest backoff slept.
 	longest atomic.Int64
 	ticks   atomic.Int64
-	p      *pipeline.Pipeline
-	reader *redis.Reader
-	ids    map[string]pomocore.ObjectID
+	p       *pipeline.Pipeline
+	reader  *redis.Reader
+	ids     map[string]pomocore.ObjectID
 	// st, when set, is the store build gives the pipeline instead of store.
 	st pipeline.Store
 }
