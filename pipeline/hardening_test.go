@@ -438,10 +438,10 @@ func TestBatchSizeHoldsWhenTheStoreIsSlowPerCall(t *testing.T) {
 }
 
 // A store call that timed out is retried no sooner than it ran: the
-// server may still be running it (FerretDB 1.24 ignores maxTimeMS), and an
-// immediate retry stacked a second command beside the abandoned one; three
-// processes doing so on a FerretDB under load made every call time out
-// (item 12).
+// server may still be running it (FerretDB 1.24 may run a command well
+// past its maxTimeMS), and an immediate retry stacked a second command
+// beside the abandoned one; three processes doing so on a FerretDB under
+// load made every call time out (item 12).
 func TestTimedOutStoreCallIsRetriedNoSoonerThanItRan(t *testing.T) {
 	e, st := newProbeEnv(t, pipeline.Config{BatchSize: 8, RetryMin: time.Millisecond, RetryMax: 2 * time.Millisecond})
 	st.perCall.Store(10_000) // each call runs 10 s on the clock

@@ -904,9 +904,10 @@ func (p *Pipeline) store(ctx context.Context, b *preparedBatch) error {
 		d := p.backoff(failures)
 		if took := p.deps.Now().Sub(callStart); isTimeout(err) && took > d {
 			// The server may still be running the call the client gave
-			// up on (FerretDB ignores maxTimeMS): a retry at once would
-			// stack a second one beside it, and under load every call
-			// then times out. Wait as long as it ran.
+			// up on (FerretDB 1.24 may run one well past its maxTimeMS):
+			// a retry at once would stack a second one beside it, and
+			// under load every call then times out. Wait as long as it
+			// ran.
 			d = took
 		}
 		p.log.Warn("store failed; entries stay pending, retrying", "err", err, "attempt", failures, "backoff", d, "records", n)

@@ -553,7 +553,7 @@ func TestChaosJanitorAtMinimumIdle(t *testing.T) {
 // own process): the outage kills the server and starts it again on the
 // same data (issue 19). It stalled until a retried batch stopped updating
 // its duplicate usage logs one by id (a collection scan each there, and
-// FerretDB runs an abandoned command to its end: it ignores maxTimeMS).
+// FerretDB may run an abandoned command well past its maxTimeMS).
 func TestChaosMongo(t *testing.T) {
 	srv := redistest.Start(t)
 	fdb := ferrettest.StartServer(t)
