@@ -49,6 +49,9 @@ var (
 	// TestChaosMongo's outage kills the FerretDB process and starts it
 	// again; with -chaos.mongo-cut it cuts the connections instead.
 	chaosMongoCut = flag.Bool("chaos.mongo-cut", false, "TestChaosMongo: cut every connection to FerretDB for the outage instead of restarting it")
+	// TestChaosMongo fixes FerretDB's _id index, as the deployment did;
+	// -chaos.mongo-as-shipped leaves it as shipped (every _id lookup a scan).
+	chaosMongoAsShipped = flag.Bool("chaos.mongo-as-shipped", false, "TestChaosMongo: leave FerretDB's _id index as shipped (lookups by _id scan)")
 )
 
 // cutProxy is a TCP proxy that can cut every connection and refuse new
@@ -574,8 +577,13 @@ func TestChaosMongo(t *testing.T) {
 	// fixed. As shipped, every lookup by _id scans the collection (a
 	// retried batch's duplicate check, 3 s at 100,000 usage logs), and the
 	// long form stalls once the collection is large.
-	fdb.FixIDIndex(database)
-	name, what := "MongoDB store (FerretDB, _id index fixed), server stopped and restarted mid-run", "FerretDB stopped, then started again"
+	server := "FerretDB, _id index fixed"
+	if *chaosMongoAsShipped {
+		server = "FerretDB as shipped"
+	} else {
+		fdb.FixIDIndex(database)
+	}
+	name, what := "MongoDB store ("+server+"), server stopped and restarted mid-run", "FerretDB stopped, then started again"
 	uri, down := fdb.URI, func(d time.Duration) {
 		fdb.Stop()
 		time.Sleep(d) // the outage itself
@@ -590,7 +598,7 @@ func TestChaosMongo(t *testing.T) {
 		}
 		px := startCutProxy(t, u.Host)
 		uri = "mongodb://" + px.addr + "/"
-		name, what = "MongoDB store (FerretDB, _id index fixed), unreachable mid-run", "every connection to FerretDB cut, new ones refused"
+		name, what = "MongoDB store ("+server+"), unreachable mid-run", "every connection to FerretDB cut, new ones refused"
 		down = func(d time.Duration) {
 			px.down()
 			time.Sleep(d) // the outage itself
