@@ -576,7 +576,7 @@ func TestChaosMongo(t *testing.T) {
 	// As the deployment issue 19 measured: FerretDB with its _id index
 	// fixed. As shipped, every lookup by _id scans the collection (a
 	// retried batch's duplicate check, 3 s at 100,000 usage logs), and the
-	// long form stalls once the collection is large.
+	// long form may stall once the collection is large.
 	server := "FerretDB, _id index fixed"
 	if *chaosMongoAsShipped {
 		server = "FerretDB as shipped"
