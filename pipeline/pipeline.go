@@ -365,8 +365,9 @@ func (s *Stats) Snapshot() StatsSnapshot {
 // batch is stored and committed. Store outages (the probe fails), timeouts,
 // and failures of a store that cannot be probed are retried with backoff
 // as long as they last, whatever the delivery count; a call that timed out
-// is retried no sooner than it ran (the server may still be running it). A commit (Redis)
-// failure is always retried: it never makes an entry poison.
+// is retried no sooner than it ran (the server may still be running it).
+// A commit (Redis) failure is always retried: it never makes an entry
+// poison.
 //
 // Adaptive batch size. The size of reads and store calls follows the
 // store's latency (Config.SlowStore): halved after a slow or timed-out
@@ -1044,9 +1045,8 @@ func (p *Pipeline) adapt(took time.Duration, n int, err error) {
 	defer p.adaptMu.Unlock()
 	cur := p.size()
 	next := cur
-	timeout := isTimeout(err)
 	switch {
-	case timeout:
+	case isTimeout(err):
 		next = max(1, min(cur, n)/2)
 		p.perCall, p.shrunkFrom = false, 0
 	case err == nil && took > p.cfg.SlowStore:
