@@ -866,7 +866,8 @@ func (p *Pipeline) store(ctx context.Context, b *preparedBatch) error {
 		}
 		callStart := p.deps.Now()
 		err := p.deps.Store.Save(ctx, recs[i:i+n])
-		p.adapt(p.deps.Now().Sub(callStart), n, err)
+		took := p.deps.Now().Sub(callStart)
+		p.adapt(took, n, err)
 		if err == nil {
 			p.saves.Add(1)
 			if failures > 0 {
@@ -903,7 +904,7 @@ func (p *Pipeline) store(ctx context.Context, b *preparedBatch) error {
 			isolate, healthy = true, 0
 		}
 		d := p.backoff(failures)
-		if took := p.deps.Now().Sub(callStart); isTimeout(err) && took > d {
+		if isTimeout(err) && took > d {
 			// The server may still be running the call the client gave
 			// up on (FerretDB 1.24 may run one well past its maxTimeMS):
 			// a retry at once would stack a second one beside it, and
