@@ -816,32 +816,16 @@ func (s *Store) stale(ctx context.Context, records []pipeline.Record, dups, inse
 	if !s.perDoc || s.idScans {
 		size = s.cfg.MaxIDs
 	}
+	found, err := findByIDs[logState](ctx, s, s.logs, ids, size, bson.D{{Key: "categoryId", Value: 1}, {Key: fieldCategorizedID, Value: 1}})
+	if err != nil {
+		return nil, err
+	}
 	var out []int
-	for chunk := range slices.Chunk(ids, size) {
-		s.commands.Add(1)
-		var found []struct {
-			ID         bson.ObjectID `bson:"_id"`
-			CategoryID bson.ObjectID `bson:"categoryId"`
-			CD         bson.ObjectID `bson:"CategorizedDataId"`
-		}
-		var filter bson.D
-		if size == 1 {
-			filter = bson.D{{Key: "_id", Value: chunk[0]}}
-		} else {
-			filter = bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: chunk}}}}
-		}
-		if err := s.find(ctx, s.logs, filter, bson.D{{Key: "categoryId", Value: 1}, {Key: fieldCategorizedID, Value: 1}}, nil, &found); err != nil {
-			return nil, err
-		}
-		same := make(map[bson.ObjectID]bool, len(found))
-		for _, f := range found {
-			want := full(byID[f.ID])
-			same[f.ID] = f.CategoryID == want.CategoryID && f.CD == want.CategorizedDataID
-		}
-		for _, id := range chunk {
-			if !same[id] {
-				out = append(out, byID[id])
-			}
+	for _, id := range ids {
+		i := byID[id]
+		f, ok := found[id]
+		if want := full(i); !ok || f.CategoryID != want.CategoryID || f.CD != want.CategorizedDataID {
+			out = append(out, i)
 		}
 	}
 	return out, nil
@@ -945,26 +929,55 @@ func (s *Store) updateMany(ctx context.Context, coll *mongo.Collection, updates 
 	if s.perDoc || matched == int64(len(all)) {
 		return nil, nil
 	}
+	found, err := findByIDs[idOnly](ctx, s, coll, all, s.cfg.MaxIDs, bson.D{{Key: "_id", Value: 1}})
+	if err != nil {
+		return nil, err
+	}
 	var missing []bson.ObjectID
-	for chunk := range slices.Chunk(all, s.cfg.MaxIDs) {
-		s.commands.Add(1)
-		var found []struct {
-			ID bson.ObjectID `bson:"_id"`
-		}
-		if err := s.find(ctx, coll, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: chunk}}}}, bson.D{{Key: "_id", Value: 1}}, nil, &found); err != nil {
-			return nil, err
-		}
-		have := make(map[bson.ObjectID]bool, len(found))
-		for _, f := range found {
-			have[f.ID] = true
-		}
-		for _, id := range chunk {
-			if !have[id] {
-				missing = append(missing, id)
-			}
+	for _, id := range all {
+		if _, ok := found[id]; !ok {
+			missing = append(missing, id)
 		}
 	}
 	return missing, nil
+}
+
+// idOnly is a document read for its _id alone.
+type idOnly struct {
+	ID bson.ObjectID `bson:"_id"`
+}
+
+func (d idOnly) id() bson.ObjectID { return d.ID }
+
+// logState is a usage log read for what a retry may change.
+type logState struct {
+	ID         bson.ObjectID `bson:"_id"`
+	CategoryID bson.ObjectID `bson:"categoryId"`
+	CD         bson.ObjectID `bson:"CategorizedDataId"`
+}
+
+func (d logState) id() bson.ObjectID { return d.ID }
+
+// findByIDs finds the documents of coll with ids (projected), in finds of
+// _id $in of size ids each, or of {_id: X} when size is 1, and returns
+// them by id.
+func findByIDs[T interface{ id() bson.ObjectID }](ctx context.Context, s *Store, coll *mongo.Collection, ids []bson.ObjectID, size int, projection bson.D) (map[bson.ObjectID]T, error) {
+	out := make(map[bson.ObjectID]T, len(ids))
+	for chunk := range slices.Chunk(ids, size) {
+		s.commands.Add(1)
+		filter := bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: chunk}}}}
+		if size == 1 {
+			filter = bson.D{{Key: "_id", Value: chunk[0]}}
+		}
+		var found []T
+		if err := s.find(ctx, coll, filter, projection, nil, &found); err != nil {
+			return nil, err
+		}
+		for _, f := range found {
+			out[f.id()] = f
+		}
+	}
+	return out, nil
 }
 
 // insert inserts docs unordered, InsertBatch per command, and returns the
