@@ -40,6 +40,8 @@ func BenchmarkUpdateByIDOnFixedFerretDB(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
+		// Fixed once the collections exist; opened again so that Open
+		// reads the new plan.
 		_ = st.Close(ctx)
 		srv.FixIDIndex(database)
 		st, err = mongo.Open(ctx, mongo.Config{URI: srv.URI, Database: database, PerDocument: mode, Timeout: 5 * time.Minute})
