@@ -38,8 +38,12 @@ type ChainConfig struct {
 	CacheSize int
 	// Workers bounds concurrent fallback calls (default 4).
 	Workers int
-	// Batch is the most queries per fallback call (default 20).
+	// Batch is the most queries per fallback call (default 30).
 	Batch int
+	// Linger is how long a worker that has one unknown waits for more to
+	// fill its call (default 200ms): unknowns seen within it share one
+	// call, up to Batch. Negative: no wait (a call takes what is queued).
+	Linger time.Duration
 	// Queue bounds the unknowns waiting for a worker (default 10,000); more
 	// are dropped and asked about when seen again.
 	Queue int
@@ -69,6 +73,13 @@ type ChainConfig struct {
 	// Classify path and from the workers, concurrently: it must be quick
 	// and must not block. SetOnAnswer replaces it.
 	OnAnswer func(Answered)
+	// Keep, when set, is given the fallback's answers of each call as soon
+	// as they arrive (those that are one of Categories, the default
+	// included), e.g. to store them so that a restarted or another
+	// instance knows them without asking again. It is called from the
+	// workers, after the waiters were told: it may block for a while (the
+	// worker waits), never forever.
+	Keep func([]Answered)
 	// Now is the clock (default time.Now); Sleep waits (default a timer).
 	Now   func() time.Time
 	Sleep func(ctx context.Context, d time.Duration) error
@@ -82,13 +93,16 @@ func (c ChainConfig) withDefaults() ChainConfig {
 	}
 	def(&c.CacheSize, 100000)
 	def(&c.Workers, 4)
-	def(&c.Batch, 20)
+	def(&c.Batch, 30)
 	def(&c.Queue, 10000)
 	def(&c.Retries, 2)
 	def(&c.BreakerFailures, 5)
 	def(&c.TitleRunes, 200)
 	if c.Timeout == 0 {
 		c.Timeout = 10 * time.Second
+	}
+	if c.Linger == 0 {
+		c.Linger = 200 * time.Millisecond
 	}
 	if c.RetryBackoff == 0 {
 		c.RetryBackoff = 500 * time.Millisecond
@@ -118,7 +132,9 @@ type ChainStats struct {
 	// ModelAbstained those it was asked about and left to the cache or
 	// the fallback (below ModelThreshold, or the default category).
 	ModelAnswers, ModelAbstained int64
-	BreakerOpen                  bool
+	// Awaiting is how many unknown activities are being asked about now.
+	Awaiting    int64
+	BreakerOpen bool
 }
 
 // Answered is one answer of the model or the fallback, as ChainConfig's
@@ -136,6 +152,15 @@ type Answered struct {
 	Source pomocore.Source
 	// Confidence is the model's probability; 1 for the fallback.
 	Confidence float64
+	// Reported is the activity as it was reported (unsanitised), the key
+	// under which a store remembers the answer (see Chain.Remember).
+	Reported Reported
+}
+
+// Reported is an activity's app, URL and title as the client reported
+// them.
+type Reported struct {
+	App, URL, Title string
 }
 
 // Chain classifies with the Matcher first; an activity it does not know is
@@ -155,7 +180,7 @@ type Chain struct {
 	mu       sync.Mutex
 	cache    map[string]*list.Element
 	lru      *list.List
-	inflight map[string]bool
+	inflight map[string]*Pending // the keys queued or being asked about
 
 	queue  chan queued
 	stop   context.CancelFunc
@@ -169,8 +194,34 @@ type Chain struct {
 }
 
 type queued struct {
-	key string
-	q   Query
+	key      string
+	q        Query
+	reported Reported
+	pending  *Pending
+}
+
+// Pending is the fallback's answer for one unknown activity, on its way
+// (it implements pomocore.Awaited). Every sighting of the activity while
+// it is asked about shares it.
+type Pending struct {
+	done chan struct{}
+	cls  pomocore.Classification
+	ok   bool
+}
+
+// Done is closed once the answer is known or the chain gave up asking.
+func (p *Pending) Done() <-chan struct{} { return p.done }
+
+// Result returns, after Done, the fallback's answer (Source llm) and true,
+// or the default category and false when the chain gave up (failed calls,
+// an open breaker, Close).
+func (p *Pending) Result() (pomocore.Classification, bool) {
+	select {
+	case <-p.done:
+		return p.cls, p.ok
+	default:
+		return pomocore.Classification{}, false
+	}
 }
 
 type cacheEntry struct {
@@ -183,7 +234,7 @@ func NewChain(m *Matcher, f Fallback, cfg ChainConfig) *Chain {
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Chain{
 		cfg: cfg, fallback: f, known: map[string]bool{},
-		cache: map[string]*list.Element{}, lru: list.New(), inflight: map[string]bool{},
+		cache: map[string]*list.Element{}, lru: list.New(), inflight: map[string]*Pending{},
 		queue: make(chan queued, cfg.Queue), ctx: ctx, stop: cancel,
 	}
 	for _, cat := range cfg.Categories {
@@ -220,17 +271,23 @@ func (c *Chain) SetOnAnswer(f func(Answered)) {
 	c.onAnswer.Store(&f)
 }
 
-// Close stops the workers and waits for them; unanswered keys are dropped.
+// Close stops the workers and waits for them; the activities still asked
+// about are given up (their Pending is done, with the default).
 func (c *Chain) Close() {
 	c.stop()
 	c.wg.Wait()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for key, p := range c.inflight {
+		c.resolveLocked(key, p, pomocore.Classification{Category: c.cfg.Default, Source: pomocore.SourceDefault}, false)
+	}
 }
 
 // Stats returns the chain's counters.
 func (c *Chain) Stats() ChainStats {
 	return ChainStats{Calls: c.calls.Load(), Failures: c.failures.Load(), Answered: c.answered.Load(),
 		CacheHits: c.hits.Load(), Dropped: c.dropped.Load(), BreakerOpen: c.breakerOpen(),
-		ModelAnswers: c.modelAnswers.Load(), ModelAbstained: c.modelAbstained.Load()}
+		ModelAnswers: c.modelAnswers.Load(), ModelAbstained: c.modelAbstained.Load(), Awaiting: c.awaiting()}
 }
 
 // Remember stores an answer learnt elsewhere (e.g. a categorized_data
@@ -244,20 +301,31 @@ func (c *Chain) Remember(app, url, title, category string) {
 // remembered fallback answers, then the model when it is confident enough,
 // then the default while the fallback is asked in the background.
 func (c *Chain) Classify(app, url, title string) pomocore.Classification {
+	cls, _ := c.Decide(app, url, title)
+	return cls
+}
+
+// Decide is Classify for a caller that can wait for the fallback: when the
+// fallback is being asked about the activity (now, or already for an
+// earlier sighting), it returns the default classification and the answer
+// on its way; otherwise the classification and nil. An activity is not
+// asked about (and nil returned) when there is no fallback, while the
+// circuit breaker is open, or when the queue is full.
+func (c *Chain) Decide(app, url, title string) (pomocore.Classification, pomocore.Awaited) {
 	cls := c.matcher.Load().Classify(app, url, title)
 	if cls.Source != pomocore.SourceDefault {
-		return cls
+		return cls, nil
 	}
 	model := c.model.Load()
 	if c.fallback == nil && model == nil {
-		return cls
+		return cls, nil
 	}
 	key, q := c.key(app, url, title)
 	if c.fallback == nil {
 		if mc, ok := c.askModel(model, key, q, app, url, title); ok {
-			return mc
+			return mc, nil
 		}
-		return cls
+		return cls, nil
 	}
 	c.mu.Lock()
 	if el, ok := c.cache[key]; ok {
@@ -265,28 +333,54 @@ func (c *Chain) Classify(app, url, title string) pomocore.Classification {
 		cat := el.Value.(*cacheEntry).category
 		c.mu.Unlock()
 		c.hits.Add(1)
-		return pomocore.Classification{Category: cat, Source: pomocore.SourceCache}
+		return pomocore.Classification{Category: cat, Source: pomocore.SourceCache}, nil
 	}
 	c.mu.Unlock()
 	if mc, ok := c.askModel(model, key, q, app, url, title); ok {
-		return mc
+		return mc, nil
+	}
+	if c.breakerOpen() {
+		c.dropped.Add(1)
+		return cls, nil
 	}
 	c.mu.Lock()
-	if c.inflight[key] {
+	if p, ok := c.inflight[key]; ok {
 		c.mu.Unlock()
-		return cls
+		return cls, p
 	}
-	c.inflight[key] = true
+	p := &Pending{done: make(chan struct{})}
+	c.inflight[key] = p
 	c.mu.Unlock()
 	select {
-	case c.queue <- queued{key, q}:
+	case c.queue <- queued{key: key, q: q, reported: Reported{App: app, URL: url, Title: title}, pending: p}:
+		return cls, p
 	default:
 		c.dropped.Add(1)
 		c.mu.Lock()
-		delete(c.inflight, key)
+		c.resolveLocked(key, p, cls, false)
 		c.mu.Unlock()
+		return cls, nil
 	}
-	return cls
+}
+
+// resolveLocked tells the waiters of key their answer and forgets the key
+// as asked about; c.mu is held.
+func (c *Chain) resolveLocked(key string, p *Pending, cls pomocore.Classification, ok bool) {
+	if c.inflight[key] == p {
+		delete(c.inflight, key)
+	}
+	select {
+	case <-p.done:
+	default:
+		p.cls, p.ok = cls, ok
+		close(p.done)
+	}
+}
+
+func (c *Chain) awaiting() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return int64(len(c.inflight))
 }
 
 // askModel asks the model (when there is one) about an unknown activity
@@ -351,24 +445,55 @@ func (c *Chain) work() {
 		case first := <-c.queue:
 			batch = append(batch, first)
 		}
-	fill:
-		for len(batch) < c.cfg.Batch {
-			select {
-			case more := <-c.queue:
-				batch = append(batch, more)
-			default:
-				break fill
-			}
-		}
+		batch = c.fill(batch)
 		c.ask(batch)
 	}
 }
 
+// fill adds queued unknowns to batch until it holds Batch of them, waiting
+// up to Linger from now for more to arrive.
+func (c *Chain) fill(batch []queued) []queued {
+	var deadline <-chan time.Time
+	if c.cfg.Linger > 0 {
+		t := time.NewTimer(c.cfg.Linger)
+		defer t.Stop()
+		deadline = t.C
+	}
+	for len(batch) < c.cfg.Batch {
+		select {
+		case more := <-c.queue:
+			batch = append(batch, more)
+			continue
+		default:
+		}
+		if deadline == nil {
+			return batch
+		}
+		select {
+		case more := <-c.queue:
+			batch = append(batch, more)
+		case <-deadline:
+			return batch
+		case <-c.ctx.Done():
+			return batch
+		}
+	}
+	return batch
+}
+
+// ask asks the fallback about batch and tells each activity's waiters the
+// answer, or the default when the call fails for good.
 func (c *Chain) ask(batch []queued) {
+	var answers []string
+	answered := false
 	defer func() {
 		c.mu.Lock()
-		for _, b := range batch {
-			delete(c.inflight, b.key)
+		for i, b := range batch {
+			if answered {
+				c.resolveLocked(b.key, b.pending, pomocore.Classification{Category: answers[i], Source: pomocore.SourceLLM}, true)
+			} else {
+				c.resolveLocked(b.key, b.pending, pomocore.Classification{Category: c.cfg.Default, Source: pomocore.SourceDefault}, false)
+			}
 		}
 		c.mu.Unlock()
 	}()
@@ -380,7 +505,6 @@ func (c *Chain) ask(batch []queued) {
 	for i, b := range batch {
 		queries[i] = b.q
 	}
-	var answers []string
 	var err error
 	for attempt := 0; attempt <= c.cfg.Retries; attempt++ {
 		if attempt > 0 {
@@ -412,17 +536,32 @@ func (c *Chain) ask(batch []queued) {
 	c.mu.Lock()
 	c.failed, c.openAt = 0, 0
 	c.mu.Unlock()
+	kept := make([]Answered, len(batch))
 	for i, b := range batch {
 		cat := strings.TrimSpace(answers[i])
 		if !c.known[cat] {
 			cat = c.cfg.Default // only ever a configured category
 		}
+		answers[i] = cat
 		c.put(b.key, cat)
 		c.answered.Add(1)
+		kept[i] = Answered{Key: b.key, App: b.q.App, Host: b.q.Host, Category: cat,
+			Source: pomocore.SourceLLM, Confidence: 1, Reported: b.reported}
 		if on := c.onAnswer.Load(); on != nil && cat != c.cfg.Default {
-			(*on)(Answered{Key: b.key, App: b.q.App, Host: b.q.Host, Category: cat,
-				Source: pomocore.SourceLLM, Confidence: 1})
+			(*on)(kept[i])
 		}
+	}
+	answered = true
+	if c.cfg.Keep != nil {
+		// The waiters need not wait for the store: tell them first.
+		func() {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			for i, b := range batch {
+				c.resolveLocked(b.key, b.pending, pomocore.Classification{Category: answers[i], Source: pomocore.SourceLLM}, true)
+			}
+		}()
+		c.cfg.Keep(kept)
 	}
 }
 
