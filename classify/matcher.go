@@ -24,9 +24,12 @@
 //     or "loginwindow", which such a pattern matches as a host.
 //
 // Precedence, in order: a higher CategoryPattern.Priority wins; then the
-// more specific match (a path pattern over a host pattern, a longer host —
-// a subdomain — over a shorter one, any host over a bare word in the path,
-// any domain match over an app match); then the app. A title rule (a
+// more specific match (a longer host — a subdomain — over a shorter one,
+// its own plain pattern over a path pattern of its parent, so that
+// "sheets.google.com" decides sheets.google.com/search over
+// "google.com/search"; within one host a path pattern over the plain one,
+// the longer path first; any host over a bare word in the path; any domain
+// match over an app match); then the app. A title rule (a
 // keyword in the window title, within a domain or an app) outranks its
 // scope's own patterns at equal priority: youtube.com is Entertainment, a
 // lecture on youtube.com Education. An app of the browser category

@@ -202,15 +202,19 @@ func (a *automaton) match(m *Matcher, host, path string, ts *titleScan) (rule, b
 		if start > 0 && host[start-1] != '.' {
 			continue // "linux.com" ends with "x.com" but not on a label boundary
 		}
-		spec := 2 * len(e.host)
+		// The longer host (a subdomain) ranks first, its own plain pattern
+		// above a path pattern of its parent; within one host a path ranks
+		// above the plain pattern, the longer path first. A title rule of any
+		// host ranks above them all.
+		spec := min(len(e.host), 1<<12-1) << 12 // DNS names are at most 253 bytes
 		if tr := m.titleMatch(e.titles, ts); tr.set {
-			if better(&best, &bestSpec, tr, 1<<21+spec) {
+			if better(&best, &bestSpec, tr, 1<<24+spec) {
 				byTitle = true
 			}
 		}
 		for _, p := range e.paths {
 			if hasPathPrefix(path, p.prefix) {
-				if better(&best, &bestSpec, p.rule, 1<<20+spec+len(p.prefix)) {
+				if better(&best, &bestSpec, p.rule, spec+1<<11+min(len(p.prefix), 1<<11-1)) {
 					byTitle = false
 				}
 				break
