@@ -24,8 +24,17 @@ const (
 	SourceCache   Source = "cache"   // a remembered earlier answer
 	SourceLLM     Source = "llm"     // the LLM fallback
 	SourceModel   Source = "model"   // the local learnt model (classify.Model)
+	SourceBuiltin Source = "builtin" // the built-in pattern set, where category_pattern is silent (classify.Layer)
 	SourceDefault Source = "default" // nothing matched
 )
+
+// Pattern reports whether a pattern decided: the app trie, the domain
+// automaton, a title rule (of category_pattern) or the built-in pattern
+// set. Such an activity is known; it is not an unknown for the model, the
+// LLM or the unknowns panel.
+func (s Source) Pattern() bool {
+	return s == SourceApp || s == SourceDomain || s == SourceTitle || s == SourceBuiltin
+}
 
 // Classification is the category given to one activity and how it was found.
 type Classification struct {

@@ -23,6 +23,11 @@
 //     The macOS client reports an idle or locked screen as app and URL "afk"
 //     or "loginwindow", which such a pattern matches as a host.
 //
+// Layer puts a second matcher (the built-in set) under the first (the
+// store's category_pattern): it answers, as SourceBuiltin, only where the
+// first is silent; Disagreements lists the patterns the two sets give
+// different categories.
+//
 // Precedence, in order: a higher CategoryPattern.Priority wins; then the
 // more specific match (a longer host — a subdomain — over a shorter one,
 // its own plain pattern over a path pattern of its parent, so that
@@ -120,6 +125,9 @@ type Matcher struct {
 	words           []wordRule
 	maxWordPriority int
 	conflicts       []Conflict
+	// under answers where this matcher is silent, within allowed (Layer).
+	under   *Matcher
+	allowed map[string]bool
 }
 
 // wordRule is a bare-word domain pattern ("afk", "swagger-ui") and its rule.
@@ -396,7 +404,8 @@ func idnForms(host string) []string {
 func (m *Matcher) Stats() (apps, domains int) { return m.nApps, m.nDoms }
 
 // Classify returns the category of an activity. Source is SourceTitle,
-// SourceDomain, SourceApp or SourceDefault.
+// SourceDomain, SourceApp or SourceDefault; on a matcher from Layer also
+// SourceBuiltin, where the layer under it decided.
 func (m *Matcher) Classify(app, url, title string) pomocore.Classification {
 	var dom rule
 	domByTitle := false
@@ -436,7 +445,7 @@ func (m *Matcher) Classify(app, url, title string) pomocore.Classification {
 	case appRule.set:
 		return classification(appRule, appByTitle, pomocore.SourceApp)
 	}
-	return pomocore.Classification{Category: m.def, Source: pomocore.SourceDefault}
+	return m.silent(app, url, title)
 }
 
 func classification(r rule, byTitle bool, src pomocore.Source) pomocore.Classification {
