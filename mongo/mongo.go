@@ -486,11 +486,37 @@ func (s *Store) Save(ctx context.Context, records []pipeline.Record) (err error)
 	if len(records) == 0 {
 		return nil
 	}
-	defer func() {
-		if err != nil && mongo.IsTimeout(err) && !errors.Is(err, context.DeadlineExceeded) {
-			err = fmt.Errorf("%w (%w)", err, context.DeadlineExceeded)
-		}
-	}()
+	defer wrapTimeout(&err)
+	keyIDs, err := s.saveCategorizedOf(ctx, records)
+	if err != nil {
+		return err
+	}
+	return s.saveLogs(ctx, records, keyIDs)
+}
+
+// KeepAnswers implements pipeline.AnswerKeeper with Save's categorized_data
+// writes.
+func (s *Store) KeepAnswers(ctx context.Context, answers []pomocore.CategorizedData) (err error) {
+	if len(answers) == 0 {
+		return nil
+	}
+	defer wrapTimeout(&err)
+	_, err = s.saveCategorizedOf(ctx, pipeline.AnswerRecords(answers))
+	return err
+}
+
+// wrapTimeout makes an error of a command that timed out wrap
+// context.DeadlineExceeded (the pipeline then counts it as a timeout, not
+// as a refusal).
+func wrapTimeout(err *error) {
+	if *err != nil && mongo.IsTimeout(*err) && !errors.Is(*err, context.DeadlineExceeded) {
+		*err = fmt.Errorf("%w (%w)", *err, context.DeadlineExceeded)
+	}
+}
+
+// saveCategorizedOf writes the categorized_data documents of records and
+// returns the ids of the (app, url, title) keys' documents.
+func (s *Store) saveCategorizedOf(ctx context.Context, records []pipeline.Record) (map[key]bson.ObjectID, error) {
 	// 1. categorized_data: the last record naming a document decides it.
 	decide := map[bson.ObjectID]int{} // document -> record index
 	lastByKey := map[key]int{}
@@ -509,13 +535,12 @@ func (s *Store) Save(ctx context.Context, records []pipeline.Record) (err error)
 	}
 	keyIDs, err := s.resolveKeys(ctx, records, keyOrder, lastByKey, decide)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := s.saveCategorized(ctx, records, decide); err != nil {
-		return err
+		return nil, err
 	}
-	// 2. usage logs.
-	return s.saveLogs(ctx, records, keyIDs)
+	return keyIDs, nil
 }
 
 func tgtOf(r *pipeline.Record) target {

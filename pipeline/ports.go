@@ -224,3 +224,28 @@ type PartitionClaimer interface {
 	// wins. Safe for concurrent use.
 	ClaimPartition(ctx context.Context, partition uint8, stream string) error
 }
+
+// AnswerKeeper is implemented by stores that keep the LLM fallback's
+// answers as they arrive, so that a restarted or another instance (through
+// LLMMemory) and the learning loop know them without a second sighting.
+type AnswerKeeper interface {
+	// KeepAnswers sets categoryId and IsLLMBased (source llm) on the
+	// categorized_data document of each answer's (App, URL, Title) key,
+	// creating it when the key has none, as Save does for a record without
+	// a CategorizedDataID; no usage log is written. CategorizedData.ID and
+	// LLMBased of the answers are ignored. Idempotent; safe for concurrent
+	// use with Save.
+	KeepAnswers(ctx context.Context, answers []pomocore.CategorizedData) error
+}
+
+// AnswerRecords turns kept answers into the records whose categorized_data
+// writes KeepAnswers makes (no usage log is to be written for them), for
+// stores that implement it with their Save path.
+func AnswerRecords(answers []pomocore.CategorizedData) []Record {
+	out := make([]Record, len(answers))
+	for i, a := range answers {
+		out[i] = Record{Activity: pomocore.Activity{App: a.App, URL: a.URL, Title: a.Title},
+			Classification: pomocore.Classification{Source: pomocore.SourceLLM}, CategoryID: a.CategoryID}
+	}
+	return out
+}

@@ -451,7 +451,7 @@ func (s *Store) Save(ctx context.Context, records []pipeline.Record) error {
 	defer cancel()
 	for start := 0; start < len(records); start += s.cfg.BatchSize {
 		end := min(start+s.cfg.BatchSize, len(records))
-		if err := s.saveChunk(ctx, records[start:end]); err != nil {
+		if err := s.saveChunk(ctx, records[start:end], true); err != nil {
 			return timedOut(ctx, err)
 		}
 	}
@@ -516,7 +516,27 @@ ON CONFLICT (id) DO UPDATE SET category_id = excluded.category_id, categorized_d
 	return b.String()
 }
 
-func (s *Store) saveChunk(ctx context.Context, records []pipeline.Record) (err error) {
+// KeepAnswers implements pipeline.AnswerKeeper with Save's categorized_data
+// writes, in one transaction per Config.BatchSize answers.
+func (s *Store) KeepAnswers(ctx context.Context, answers []pomocore.CategorizedData) error {
+	if err := s.checkFile(); err != nil {
+		return err
+	}
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	records := pipeline.AnswerRecords(answers)
+	for start := 0; start < len(records); start += s.cfg.BatchSize {
+		end := min(start+s.cfg.BatchSize, len(records))
+		if err := s.saveChunk(ctx, records[start:end], false); err != nil {
+			return timedOut(ctx, err)
+		}
+	}
+	return nil
+}
+
+// saveChunk writes records' categorized_data documents and, with logs,
+// their usage logs, in one transaction.
+func (s *Store) saveChunk(ctx context.Context, records []pipeline.Record, logs bool) (err error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlite: begin: %w", err)
@@ -594,7 +614,7 @@ func (s *Store) saveChunk(ctx context.Context, records []pipeline.Record) (err e
 	// step instead of one per row. Rows of one statement, and statements,
 	// apply in order, so a later record of the same id still wins.
 	args := make([]any, 0, 9*logRows)
-	for start := 0; start < len(records); {
+	for start := 0; logs && start < len(records); {
 		chunk := records[start : start+logChunk(len(records)-start)]
 		start += len(chunk)
 		args = args[:0]

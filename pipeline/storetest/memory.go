@@ -104,6 +104,30 @@ func (m *Memory) Save(ctx context.Context, records []pipeline.Record) error {
 	return nil
 }
 
+// KeepAnswers implements pipeline.AnswerKeeper.
+func (m *Memory) KeepAnswers(ctx context.Context, answers []pomocore.CategorizedData) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	for _, a := range answers {
+		k := key{a.App, a.URL, a.Title}
+		id, ok := m.byKey[k]
+		if !ok {
+			id = pomocore.NewObjectID(time.Now())
+			m.byKey[k] = id
+		}
+		doc, ok := m.cd[id]
+		if !ok {
+			doc = pomocore.CategorizedData{ID: id, App: a.App, URL: a.URL, Title: a.Title}
+		}
+		doc.CategoryID, doc.LLMBased = a.CategoryID, true
+		m.cd[id] = doc
+	}
+	return nil
+}
+
 // LoadPatterns implements pipeline.Patterns.
 func (m *Memory) LoadPatterns(ctx context.Context) ([]pomocore.CategoryPattern, error) {
 	m.mu.Lock()

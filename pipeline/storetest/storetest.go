@@ -20,6 +20,7 @@ type Harness interface {
 	pipeline.Store
 	pipeline.Patterns
 	pipeline.LLMMemory
+	pipeline.AnswerKeeper
 	pipeline.PatternEditor
 	pipeline.UsageLogReader
 	// Snapshot returns every categorized_data and pomodoro_usage_log
@@ -76,6 +77,7 @@ var cases = []struct {
 	{"UsageLogsBetweenHoursAndYears", testUsageLogsBetweenHoursAndYears},
 	{"UpsertPattern", testUpsertPattern},
 	{"LLMAnswers", testLLMAnswers},
+	{"KeepAnswers", testKeepAnswers},
 	{"EmptyBatch", testEmptyBatch},
 	{"LargeBatch", testLargeBatch},
 	{"UnicodeAndEmptyFields", testUnicodeAndEmptyFields},
@@ -438,6 +440,49 @@ func testLLMAnswers(t *testing.T, h Harness) {
 	}
 	if got, _ := h.LLMAnswers(ctx, 2); len(got) != 2 {
 		t.Errorf("limit 2 gave %d", len(got))
+	}
+}
+
+// testKeepAnswers: an answer kept as it arrives is an LLM answer of its
+// key's document at once (a restart remembers it without a second
+// sighting): the document a Save already made is updated, a key without
+// one gets one; no usage log is written; keeping again changes nothing.
+func testKeepAnswers(t *testing.T, h Harness) {
+	ctx := context.Background()
+	seen := Rec("u", "Zzz Seen", "https://zzz.example/a", "t", Dev)
+	save(t, h, seen)
+	answers := []pomocore.CategorizedData{
+		{App: "Zzz Seen", URL: "https://zzz.example/a", Title: "t", CategoryID: Game},
+		{App: "Zzz New", URL: "", Title: "\u00e9t\u00e9", CategoryID: SNS},
+	}
+	for range 2 {
+		if err := h.KeepAnswers(ctx, answers); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := snap(t, h)
+	if len(s.Categorized) != 2 || len(s.UsageLogs) != 1 {
+		t.Fatalf("documents after keeping: %d categorized_data, %d usage logs; want 2 and 1", len(s.Categorized), len(s.UsageLogs))
+	}
+	got, err := h.LLMAnswers(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byApp := map[string]pomocore.CategorizedData{}
+	for _, d := range got {
+		byApp[d.App] = d
+	}
+	for _, a := range answers {
+		d, ok := byApp[a.App]
+		if !ok || d.URL != a.URL || d.Title != a.Title || d.CategoryID != a.CategoryID || !d.LLMBased {
+			t.Errorf("kept answer %+v: LLMAnswers has %+v", a, d)
+		}
+	}
+	if cd, _ := cdOf(s, s.UsageLogs[0].CategorizedDataID); cd.App != "Zzz Seen" || cd.CategoryID != Game {
+		t.Errorf("the saved document was not the one updated: %+v", cd)
+	}
+	if err := h.KeepAnswers(ctx, nil); err != nil {
+		t.Errorf("keeping nothing: %v", err)
 	}
 }
 
