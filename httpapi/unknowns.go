@@ -91,11 +91,9 @@ func NewUnknowns(cfg UnknownsConfig) *Unknowns {
 }
 
 // Decided reports whether a classification by src came from a pattern
-// (the app trie, the domain automaton or a title rule): those activities
-// are not unknowns.
-func Decided(src pomocore.Source) bool {
-	return src == pomocore.SourceApp || src == pomocore.SourceDomain || src == pomocore.SourceTitle
-}
+// (the app trie, the domain automaton, a title rule or the built-in set):
+// those activities are not unknowns.
+func Decided(src pomocore.Source) bool { return src.Pattern() }
 
 // Observe counts one activity classified as c. Activities a pattern
 // decided are ignored.

@@ -42,6 +42,7 @@ func TestUnknownsPanelCountsOnlyWhatNoPatternDecided(t *testing.T) {
 	u.Observe("Safari", "example.dev/other", def, 30) // same host from another browser: one row
 	u.Observe("Mystery", "", def, 10)
 	u.Observe("Xcode", "", pomocore.Classification{Category: "Development", Source: pomocore.SourceApp}, 999)
+	u.Observe("Ghostty", "", pomocore.Classification{Category: "Development", Source: pomocore.SourceBuiltin}, 999)
 
 	top := u.Top(10)
 	if len(top) != 2 {
