@@ -249,3 +249,41 @@ func AnswerRecords(answers []pomocore.CategorizedData) []Record {
 	}
 	return out
 }
+
+// ErrGroupMissing is the error kind adapters report when the consumer group
+// (or its stream) no longer exists, e.g. after a Redis restart without
+// persistence. The pipeline recreates the group instead of retrying.
+var ErrGroupMissing = errors.New("consumer group missing")
+
+// ConsumerJanitor is implemented by Readers that can remove consumers that
+// left the group (dead processes under one-off names) once they are idle and
+// own nothing. Called from the pipeline's goroutine only.
+type ConsumerJanitor interface {
+	RemoveIdleConsumers(ctx context.Context, idle time.Duration) (int, error)
+}
+
+// StreamTrimmer is implemented by Readers that can delete input entries
+// every consumer group has consumed. Called from the pipeline's goroutine.
+type StreamTrimmer interface {
+	TrimConsumed(ctx context.Context) (int64, error)
+}
+
+// Toucher is implemented by Readers that can reset the idle time of
+// entries pending for this consumer without counting a delivery (Redis:
+// XCLAIM <stream> <group> <consumer> 0 <id>... JUSTID), so that entries of
+// a batch that is slow to store or commit are not reclaimed as abandoned.
+// Touch may be called from its own goroutine, concurrently with the
+// Reader's other methods. Ids no longer pending are left alone; an id
+// another consumer reclaimed meanwhile may move back to this one (XCLAIM
+// takes it), which is safe: the committer applies each entry's effects
+// once, whoever commits it.
+type Toucher interface {
+	Touch(ctx context.Context, ids []string) error
+}
+
+// StorePinger is implemented by stores that can say whether they answer at
+// all (the health probe that tells a store outage from an entry the store
+// refuses). Safe for concurrent use.
+type StorePinger interface {
+	Ping(ctx context.Context) error
+}

@@ -1,0 +1,252 @@
+package pipeline
+
+import (
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"time"
+
+	"github.com/pomocore/pomocore"
+)
+
+// maxUnknownNames bounds the unknown field names warned about one by one
+// (a hostile producer could send a new name with every entry).
+const maxUnknownNames = 64
+
+// preparedBatch is a prepared batch: the records to store and the commit entries,
+// one per message, in message order.
+type preparedBatch struct {
+	Records []Record
+	Entries []CommitEntry
+	report  BatchReport
+	dead    int
+	deleted int
+	msgs    []Message
+	start   time.Time
+	// recEntry is, for each record, the index of its message and commit
+	// entry; pending marks the entries left pending (not committed)
+	// because they failed on their own under the delivery limit.
+	recEntry []int
+	pending  map[int]bool
+}
+
+// prepareBatch validates and classifies msgs into the records to store and
+// the commit entries, without any I/O.
+func (p *Pipeline) prepareBatch(msgs []Message) *preparedBatch {
+	rs := p.rules.Load()
+	b := &preparedBatch{
+		Records: make([]Record, 0, len(msgs)),
+		Entries: make([]CommitEntry, 0, len(msgs)),
+		report:  BatchReport{Size: len(msgs), DeadByKind: map[string]int{}, BySource: map[pomocore.Source]int{}, ByCategory: map[string]int{}},
+	}
+	for i := range msgs {
+		m := &msgs[i]
+		if m.Deleted {
+			// Trimmed away while pending: nothing to process; acknowledge.
+			b.Entries = append(b.Entries, CommitEntry{ID: m.ID})
+			b.deleted++
+			continue
+		}
+		if p.noteUnknownFields(m) {
+			b.report.UnknownFields++
+		}
+		rec, entry, err := p.safePrepare(m, rs)
+		var panicked *panicError
+		if errors.As(err, &panicked) {
+			if !p.failedAlone(b, m, len(b.Entries), err) {
+				b.Entries = append(b.Entries, CommitEntry{ID: m.ID}) // left pending
+				continue
+			}
+			err = p.poison(m, err)
+		}
+		if err != nil {
+			var inv *pomocore.InvalidError
+			kind := "invalid"
+			if errors.As(err, &inv) {
+				kind = inv.Kind
+			}
+			b.Entries = append(b.Entries, p.rejected(m, kind, err))
+			b.dead++
+			b.report.DeadByKind[kind]++
+			continue
+		}
+		b.report.BySource[rec.Classification.Source]++
+		b.report.ByCategory[rec.Classification.Category]++
+		if !decided(rec.Classification.Source) {
+			b.report.Unknowns = append(b.report.Unknowns, Unknown{App: rec.Activity.App, URL: rec.Activity.URL,
+				Classification: rec.Classification, Seconds: rec.Activity.Duration})
+		}
+		b.recEntry = append(b.recEntry, len(b.Entries))
+		b.Records = append(b.Records, rec)
+		b.Entries = append(b.Entries, entry)
+	}
+	return b
+}
+
+// prepare validates and classifies one message into its record and its
+// commit entry.
+func (p *Pipeline) prepare(m *Message, rs *rules) (Record, CommitEntry, error) {
+	a, err := p.validator.Parse(m.ID, m.Fields)
+	if err != nil {
+		return Record{}, CommitEntry{}, err
+	}
+	ulid := a.UsageLogID
+	if ulid.IsZero() {
+		if ulid, err = pomocore.ObjectIDFromEntryID(m.ID, p.cfg.Partition); err != nil {
+			return Record{}, CommitEntry{}, &pomocore.InvalidError{Kind: "bad_entry_id", Detail: err.Error()}
+		}
+	}
+	cls := rs.classifier.Classify(a.App, a.URL, a.Title)
+	_, hasID := rs.ids[cls.Category]
+	if !p.deps.Taxonomy.Has(cls.Category) || (len(rs.ids) > 0 && !hasID) {
+		// Not a category, or one category_pattern lacks: the main server
+		// could not name it, so it is recorded as the default.
+		cls = pomocore.Classification{Category: p.deps.Taxonomy.Default, Source: pomocore.SourceDefault}
+	}
+	rec := Record{Activity: a, Classification: cls, CategoryID: rs.ids[cls.Category], UsageLogID: ulid}
+	entry := CommitEntry{ID: m.ID}
+	if !a.UsageLogID.IsZero() {
+		entry.DedupKey = a.UsageLogID.Hex()
+	}
+	if a.Duration > 0 {
+		entry.Increment = &Increment{Keys: p.keys(cls.Category, a.Time()), Member: a.UserID, Delta: a.Duration}
+		if p.cfg.Retention != (Retention{}) {
+			ttl := [3]time.Duration{p.cfg.Retention.Day, p.cfg.Retention.Week, p.cfg.Retention.Month}
+			for i := range entry.Increment.Keys {
+				entry.Increment.TTLs = append(entry.Increment.TTLs, ttl[i%3])
+			}
+		}
+	}
+	if a.IsEnd {
+		entry.SessionEnd = &SessionEnd{UserID: a.UserID, SessionDate: a.SessionDate, Session: a.Session}
+	}
+	return rec, entry, nil
+}
+
+// panicError is a panic of the validator or the classifier on one entry.
+type panicError struct {
+	value any
+	stack []byte
+}
+
+func (e *panicError) Error() string {
+	return fmt.Sprintf("validating or classifying panicked: %v", e.value)
+}
+
+// safePrepare is prepare, with a panic turned into a *panicError: an entry
+// that panics the validator or the classifier fails on its own.
+func (p *Pipeline) safePrepare(m *Message, rs *rules) (rec Record, entry CommitEntry, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &panicError{value: v, stack: debug.Stack()}
+		}
+	}()
+	return p.prepare(m, rs)
+}
+
+// failedAlone handles an entry (message and commit entry index i of b)
+// that failed on its own: over the delivery limit it is poison and the
+// caller dead-letters it (true); under it, it is left pending, to be
+// redelivered after ClaimIdle with one delivery more (false). Either way
+// it is logged at error level.
+func (p *Pipeline) failedAlone(b *preparedBatch, m *Message, i int, err error) bool {
+	if m.Deliveries > p.cfg.MaxDeliveries {
+		p.log.Error("poison entry: it fails on its own and was delivered more than the limit; dead-lettered as too_many_deliveries",
+			"entry", m.ID, "deliveries", m.Deliveries, "limit", p.cfg.MaxDeliveries, "err", err, "stack", stackOf(err))
+		return true
+	}
+	p.log.Error("entry fails on its own; left pending, redelivered after the claim idle time (dead-lettered once over the delivery limit)",
+		"entry", m.ID, "deliveries", m.Deliveries, "limit", p.cfg.MaxDeliveries, "err", err, "stack", stackOf(err))
+	if b.pending == nil {
+		b.pending = map[int]bool{}
+	}
+	b.pending[i] = true
+	return false
+}
+
+// poison is the dead-letter reason of a poison entry.
+func (p *Pipeline) poison(m *Message, err error) error {
+	return &pomocore.InvalidError{Kind: "too_many_deliveries",
+		Detail: fmt.Sprintf("delivered %d times, more than the limit of %d, and fails on its own: %v", m.Deliveries, p.cfg.MaxDeliveries, err)}
+}
+
+func stackOf(err error) string {
+	var pe *panicError
+	if errors.As(err, &pe) {
+		return string(pe.stack)
+	}
+	return ""
+}
+
+// keys returns the leaderboard keys an activity of category at t increments:
+// the category's daily, weekly and monthly keys, and the work aggregate's
+// when the category counts as work, in that order (day, week, month).
+func (p *Pipeline) keys(category string, t time.Time) []string {
+	per := pomocore.PeriodsAt(t, p.cfg.Location).All()
+	n := 3
+	work := p.deps.Taxonomy.IsWork(category)
+	if work {
+		n = 6
+	}
+	keys := make([]string, 0, n)
+	for _, period := range per {
+		keys = append(keys, pomocore.LeaderboardKey(p.cfg.KeyPrefix, category, period))
+	}
+	if work {
+		for _, period := range per {
+			keys = append(keys, pomocore.LeaderboardKey(p.cfg.KeyPrefix, p.deps.Taxonomy.WorkAggregate, period))
+		}
+	}
+	return keys
+}
+
+// rejected returns the commit entry of a message that failed validation: a
+// dead letter, and, when the entry ended a session whose user, session and
+// date are valid, that session's end (its duration counts nowhere; the
+// main server scores the session from the usage logs it has).
+func (p *Pipeline) rejected(m *Message, kind string, reason error) CommitEntry {
+	e := CommitEntry{ID: m.ID, Dead: p.deadLetter(m, kind, reason)}
+	r := p.validator.Remains(m.Fields)
+	if !r.UsageLogID.IsZero() {
+		e.DedupKey = r.UsageLogID.Hex()
+	}
+	if r.EndsSession {
+		e.SessionEnd = &SessionEnd{UserID: r.UserID, SessionDate: r.SessionDate, Session: r.Session}
+	}
+	return e
+}
+
+// noteUnknownFields reports whether m has fields the CONTRACT does not
+// name, and warns once per such field name.
+func (p *Pipeline) noteUnknownFields(m *Message) bool {
+	found := false
+	for i := 0; i+1 < len(m.Fields); i += 2 {
+		name := m.Fields[i]
+		if pomocore.IsField(name) {
+			continue
+		}
+		found = true
+		p.unknownMu.Lock()
+		warn := !p.unknownSeen[name] && len(p.unknownSeen) < maxUnknownNames
+		if warn {
+			p.unknownSeen[name] = true
+		}
+		p.unknownMu.Unlock()
+		if warn {
+			p.log.Warn("input entries carry a field the contract does not name; accepted and ignored (warned once per name)",
+				"field", pomocore.SanitizeText(name, 64), "entry", m.ID, "rejected", p.cfg.Limits.RejectUnknownFields)
+		}
+	}
+	return found
+}
+
+func (p *Pipeline) deadLetter(m *Message, kind string, reason error) *DeadLetter {
+	p.stats.mu.Lock()
+	p.stats.deadByKind[kind]++
+	p.stats.mu.Unlock()
+	fields := m.Fields
+	if max := 2 * p.cfg.DeadFieldsMax; len(fields) > max {
+		fields = fields[:max]
+	}
+	return &DeadLetter{Reason: reason.Error(), Kind: kind, Fields: fields}
+}
