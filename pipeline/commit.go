@@ -60,7 +60,7 @@ func (p *Pipeline) commit(ctx context.Context, b *preparedBatch) error {
 	report := b.report
 	report.Commit, report.Took = end.Sub(commitStart), end.Sub(b.start)
 	report.Applied, report.Skipped, report.Deleted, report.Duplicates = res.Applied, res.Skipped, b.deleted, res.Duplicates
-	report.BatchSize, report.LeftPending = p.size(), len(b.pending)
+	report.BatchSize, report.LeftPending = p.sizer.size(), len(b.pending)
 	p.stats.leftPending.Add(int64(len(b.pending)))
 	report.Ages = make([]time.Duration, 0, len(b.msgs))
 	for i := range b.msgs {

@@ -103,13 +103,7 @@ type Pipeline struct {
 	soloMu    sync.Mutex
 	soloFails map[string]uint64
 
-	// adaptMu guards what adapt remembers: the size and latency of the
-	// last slow successful call it halved after (shrunkFrom, shrunkTook),
-	// and perCall, set when halving did not shorten the call.
-	adaptMu    sync.Mutex
-	shrunkFrom int
-	shrunkTook time.Duration
-	perCall    bool
+	sizer *batchSizer
 }
 
 // rules is a classifier with the category ids of the patterns it was built
@@ -156,18 +150,19 @@ func New(cfg Config, deps Deps) (*Pipeline, error) {
 	if deps.Observer == nil {
 		deps.Observer = noObserver{}
 	}
+	sizer := newBatchSizer(cfg.BatchSize, cfg.SlowStore, deps.Logger)
 	p := &Pipeline{
 		cfg:       cfg,
 		deps:      deps,
 		validator: pomocore.NewValidator(cfg.Limits, cfg.Location, deps.Now),
 		log:       deps.Logger,
-		stats:     Stats{deadByKind: map[string]int64{}},
+		stats:     Stats{deadByKind: map[string]int64{}, sizer: sizer},
+		sizer:     sizer,
 
 		unknownSeen: map[string]bool{},
 		inFlight:    map[*preparedBatch]struct{}{},
 		soloFails:   map[string]uint64{},
 	}
-	p.stats.batchSize.Store(int64(cfg.BatchSize))
 	p.SetRules(deps.Classifier, deps.CategoryIDs)
 	return p, nil
 }
@@ -225,7 +220,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		// Reclaim when it is time, but read at least once between two full
 		// scans, so that a short interval cannot starve new entries.
 		if now := p.deps.Now(); !now.Before(nextClaim) && !scanned {
-			msgs, cursor, err = p.deps.Reader.Claim(work, p.cfg.ClaimIdle, cursor, p.size())
+			msgs, cursor, err = p.deps.Reader.Claim(work, p.cfg.ClaimIdle, cursor, p.sizer.size())
 			if err == nil && cursor == "0-0" {
 				nextClaim = now.Add(p.cfg.ClaimInterval)
 				scanned = true
@@ -236,7 +231,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 				p.log.Info("reclaimed idle entries", "count", len(msgs))
 			}
 		} else {
-			msgs, err = p.deps.Reader.Read(work, p.size(), p.cfg.Block)
+			msgs, err = p.deps.Reader.Read(work, p.sizer.size(), p.cfg.Block)
 			scanned = false
 		}
 		if err != nil || len(msgs) == 0 {
@@ -326,7 +321,7 @@ func (p *Pipeline) drainOwn(ctx, work context.Context) error {
 	after := "0"
 	failures := 0
 	for ctx.Err() == nil {
-		msgs, err := p.deps.Reader.Pending(work, after, p.size())
+		msgs, err := p.deps.Reader.Pending(work, after, p.sizer.size())
 		if err != nil {
 			failures++
 			p.log.Warn("reading own pending entries failed; retrying", "err", err, "attempt", failures)
@@ -461,14 +456,14 @@ func (p *Pipeline) store(ctx context.Context, b *preparedBatch) error {
 	failures, healthy := 0, 0
 	isolate := false
 	for i := 0; i < len(recs); {
-		n := min(p.size(), len(recs)-i)
+		n := min(p.sizer.size(), len(recs)-i)
 		if isolate {
 			n = 1
 		}
 		callStart := p.deps.Now()
 		err := p.deps.Store.Save(ctx, recs[i:i+n])
 		took := p.deps.Now().Sub(callStart)
-		p.adapt(took, n, err)
+		p.sizer.observe(took, n, err)
 		if err == nil {
 			p.saves.Add(1)
 			if failures > 0 {
@@ -616,59 +611,6 @@ func (p *Pipeline) storeAnswers(ctx context.Context, err error) bool {
 func isTimeout(err error) bool {
 	var t interface{ Timeout() bool }
 	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &t) && t.Timeout())
-}
-
-// size returns the adaptive batch size.
-func (p *Pipeline) size() int { return int(p.stats.batchSize.Load()) }
-
-// adapt adjusts the batch size after a store call of n records that took
-// took and returned err (see Config.SlowStore). Called from one goroutine
-// at a time (the store stage, or process).
-//
-// Halving helps only when a call costs per record. When a slow call that
-// succeeded at half the size of the one before took nearly as long (3/4 of
-// it or more), its cost is per call (a collection scan, a slow round trip):
-// the size goes back to what it was and slow successful calls no longer
-// halve it (smaller calls would only make more of them) until a call times
-// out. Timeouts always halve: a call that did not finish says nothing of
-// how long it would have taken.
-func (p *Pipeline) adapt(took time.Duration, n int, err error) {
-	if p.cfg.SlowStore < 0 {
-		return
-	}
-	p.adaptMu.Lock()
-	defer p.adaptMu.Unlock()
-	cur := p.size()
-	next := cur
-	switch {
-	case isTimeout(err):
-		next = max(1, min(cur, n)/2)
-		p.perCall, p.shrunkFrom = false, 0
-	case err == nil && took > p.cfg.SlowStore:
-		if p.perCall {
-			break
-		}
-		if p.shrunkFrom > 0 && n*2 <= p.shrunkFrom && took*4 >= p.shrunkTook*3 {
-			next, p.perCall, p.shrunkFrom = max(cur, p.shrunkFrom), true, 0
-			p.log.Info("store slow per call, not per record: batch size restored and held", "batch_size", next,
-				"took", took, "records", n, "before", p.shrunkTook, "slow_store", p.cfg.SlowStore)
-			break
-		}
-		next = max(1, min(cur, n)/2)
-		p.shrunkFrom, p.shrunkTook = min(cur, n), took
-	case err == nil && took < p.cfg.SlowStore/2:
-		next = min(p.cfg.BatchSize, cur+max(1, p.cfg.BatchSize/32))
-		p.shrunkFrom = 0
-	}
-	if next == cur {
-		return
-	}
-	p.stats.batchSize.Store(int64(next))
-	if next < cur {
-		p.log.Info("store slow: batch size halved", "batch_size", next, "took", took, "records", n, "slow_store", p.cfg.SlowStore, "err", err)
-	} else {
-		p.log.Debug("store fast: batch size grown", "batch_size", next, "took", took)
-	}
 }
 
 // retry calls f until it succeeds or ctx ends, backing off between tries.

@@ -80,9 +80,11 @@ func (noObserver) CallFailed(string, error) {}
 type Stats struct {
 	read, committed, skipped, dead, deleted, storeErrors, commitErrors, batches atomic.Int64
 	duplicates, unknownFields                                                   atomic.Int64
-	// batchSize is the adaptive batch size; leftPending counts entries that
-	// failed on their own under the delivery limit.
-	batchSize, leftPending atomic.Int64
+	// leftPending counts entries that failed on their own under the
+	// delivery limit.
+	leftPending atomic.Int64
+	// sizer holds the adaptive batch size.
+	sizer *batchSizer
 
 	mu         sync.Mutex
 	deadByKind map[string]int64
@@ -113,7 +115,15 @@ func (s *Stats) Snapshot() StatsSnapshot {
 		Read: s.read.Load(), Committed: s.committed.Load(), Skipped: s.skipped.Load(),
 		Dead: s.dead.Load(), Deleted: s.deleted.Load(), StoreErrors: s.storeErrors.Load(),
 		CommitErrors: s.commitErrors.Load(), Batches: s.batches.Load(), Duplicates: s.duplicates.Load(),
-		UnknownFields: s.unknownFields.Load(), DeadByKind: kinds, BatchSize: s.batchSize.Load(),
+		UnknownFields: s.unknownFields.Load(), DeadByKind: kinds, BatchSize: s.batchSize(),
 		LeftPending: s.leftPending.Load(),
 	}
+}
+
+// batchSize returns the adaptive batch size (0 without a pipeline).
+func (s *Stats) batchSize() int64 {
+	if s.sizer == nil {
+		return 0
+	}
+	return int64(s.sizer.size())
 }
