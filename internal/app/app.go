@@ -67,6 +67,7 @@ type App struct {
 	chain   *classify.Chain
 	tokens  func() int64
 	rules   *ruleSet
+	builtin *classify.Matcher // the built-in set under category_pattern; nil unless fallback
 	closers []func()
 }
 
@@ -214,7 +215,9 @@ func (a *App) Store(ctx context.Context) (Store, error) {
 }
 
 // Classifier returns the classifier chain: the patterns of category_pattern
-// (seeded with the built-in set when empty), then the LLM fallback when
+// (seeded with the built-in set when empty, unless
+// POMOCORE_BUILTIN_PATTERNS=off), the built-in set where they are silent
+// (POMOCORE_BUILTIN_PATTERNS=fallback), then the LLM fallback when
 // OPENAI_API_KEY is set. It opens the store.
 func (a *App) Classifier(ctx context.Context) (*classify.Chain, error) {
 	if a.chain != nil {
@@ -226,19 +229,25 @@ func (a *App) Classifier(ctx context.Context) (*classify.Chain, error) {
 	}
 	var patterns []pomocore.CategoryPattern
 	if err := a.waitFor(ctx, "store", func(ctx context.Context) error {
-		seeded, err := st.SeedPatterns(ctx, classify.DefaultPatterns())
-		if err != nil {
-			return err
+		if a.cfg.BuiltinPatterns != "off" {
+			seeded, err := st.SeedPatterns(ctx, classify.DefaultPatterns())
+			if err != nil {
+				return err
+			}
+			if seeded {
+				a.log.Info("category_pattern was empty: seeded the built-in pattern set")
+			}
 		}
-		if seeded {
-			a.log.Info("category_pattern was empty: seeded the built-in pattern set")
-		}
+		var err error
 		patterns, err = st.LoadPatterns(ctx)
 		return err
 	}); err != nil {
 		return nil, err
 	}
-	rs, err := buildRules(patterns, a.tax, a.log)
+	if a.builtin, err = builtinMatcher(a.cfg.BuiltinPatterns, a.tax); err != nil {
+		return nil, err
+	}
+	rs, err := buildRules(patterns, a.tax, a.builtin, a.log)
 	if err != nil {
 		return nil, err
 	}

@@ -57,6 +57,7 @@ type Config struct {
 	TimeZone                 string
 	TaxonomyFile             string
 	PatternReload            time.Duration
+	BuiltinPatterns          string
 	RetentionDay             time.Duration
 	RetentionWeek            time.Duration
 	RetentionMonth           time.Duration
@@ -142,6 +143,7 @@ func Defaults() Config {
 		LearnMinCount:      5,
 		LearnMinConfidence: 0.95,
 		PatternReload:      time.Minute,
+		BuiltinPatterns:    "fallback",
 		LLMModel:           "gpt-4o-mini",
 		LLMTimeout:         10 * time.Second,
 		LLMCache:           100000,
@@ -202,6 +204,7 @@ func (c *Config) Settings() []Setting {
 		{"POMOCORE_TIMEZONE", "timezone", "IANA time zone of leaderboard periods", false, strVal(&c.TimeZone)},
 		{"POMOCORE_TAXONOMY_FILE", "taxonomy-file", "JSON file of categories and work categories (default: built in)", false, strVal(&c.TaxonomyFile)},
 		{"POMOCORE_PATTERN_RELOAD", "pattern-reload", "how often category_pattern is reloaded (0: never)", false, durVal(&c.PatternReload)},
+		{"POMOCORE_BUILTIN_PATTERNS", "builtin-patterns", "the built-in pattern set: fallback (answers, as source builtin, what category_pattern is silent about; seeds it when empty), seed-only (only seeds an empty category_pattern) or off", false, strVal(&c.BuiltinPatterns)},
 		{"POMOCORE_RETENTION_DAY", "retention-day", "daily leaderboard keys expire this long after their last increment (0: never)", false, durVal(&c.RetentionDay)},
 		{"POMOCORE_RETENTION_WEEK", "retention-week", "weekly leaderboard keys' lifetime after their last increment (0: never)", false, durVal(&c.RetentionWeek)},
 		{"POMOCORE_RETENTION_MONTH", "retention-month", "monthly leaderboard keys' lifetime after their last increment (0: never)", false, durVal(&c.RetentionMonth)},
@@ -324,6 +327,11 @@ func (c *Config) Validate() error {
 	}
 	if c.PatternReload < 0 {
 		bad("POMOCORE_PATTERN_RELOAD", "%v: want >= 0", c.PatternReload)
+	}
+	switch c.BuiltinPatterns {
+	case "fallback", "seed-only", "off":
+	default:
+		bad("POMOCORE_BUILTIN_PATTERNS", "%q: want fallback (the built-in set answers where category_pattern is silent), seed-only or off", c.BuiltinPatterns)
 	}
 	if c.StoreTimeout <= 0 {
 		bad("POMOCORE_STORE_TIMEOUT", "%v: want > 0", c.StoreTimeout)

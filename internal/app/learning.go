@@ -213,7 +213,7 @@ func (l *learning) reload(ctx context.Context) {
 		a.log.Warn("pattern reload after a change failed; the periodic reload will pick it up", "err", err)
 		return
 	}
-	rs, err := buildRules(patterns, a.tax, a.log)
+	rs, err := buildRules(patterns, a.tax, a.builtin, a.log)
 	if err != nil {
 		a.log.Warn("patterns after a change do not build; keeping the current ones", "err", err)
 		return

@@ -17,6 +17,8 @@ import (
 // ruleSet is a classifier built from category_pattern with the ids of its
 // categories.
 type ruleSet struct {
+	// matcher is category_pattern's, with the built-in set layered under
+	// it when POMOCORE_BUILTIN_PATTERNS=fallback.
 	matcher *classify.Matcher
 	ids     map[string]pomocore.ObjectID
 	// usable are the taxonomy's categories that have a document: the only
@@ -25,7 +27,11 @@ type ruleSet struct {
 	fingerprint string
 }
 
-func buildRules(patterns []pomocore.CategoryPattern, tax *pomocore.Taxonomy, log *slog.Logger) (*ruleSet, error) {
+// buildRules compiles category_pattern and, when builtin is not nil (see
+// builtinMatcher), layers the built-in set under it: it answers, as source
+// builtin, only where category_pattern is silent, and only categories that
+// have a document.
+func buildRules(patterns []pomocore.CategoryPattern, tax *pomocore.Taxonomy, builtin *classify.Matcher, log *slog.Logger) (*ruleSet, error) {
 	matcher, err := classify.Build(patterns, tax.Default)
 	if err != nil {
 		return nil, fmt.Errorf("category patterns: %w", err)
@@ -61,9 +67,33 @@ func buildRules(patterns []pomocore.CategoryPattern, tax *pomocore.Taxonomy, log
 		log.Error("the default category has no category_pattern document: activities it gets are recorded without a categoryId",
 			"default", tax.Default)
 	}
+	if builtin != nil {
+		matcher = classify.Layer(matcher, builtin, usable)
+		if d := classify.Disagreements(patterns, classify.DefaultPatterns()); len(d) > 0 {
+			examples := make([]string, min(len(d), 5))
+			for i := range examples {
+				examples[i] = d[i].String()
+			}
+			log.Info("the built-in pattern set disagrees with category_pattern; category_pattern's category stands (pomocore doctor, pomocore patterns list)",
+				"count", len(d), "examples", examples)
+		}
+	}
 	apps, domains := matcher.Stats()
-	log.Info("classifier ready", "patterns", len(patterns), "apps", apps, "domains", domains)
+	log.Info("classifier ready", "patterns", len(patterns), "apps", apps, "domains", domains, "builtin_fallback", builtin != nil)
 	return &ruleSet{matcher: matcher, ids: ids, usable: usable, fingerprint: fingerprint(patterns)}, nil
+}
+
+// builtinMatcher returns the built-in pattern set compiled, to layer under
+// category_pattern when POMOCORE_BUILTIN_PATTERNS=fallback; nil otherwise.
+func builtinMatcher(mode string, tax *pomocore.Taxonomy) (*classify.Matcher, error) {
+	if mode != "fallback" {
+		return nil, nil
+	}
+	m, err := classify.Build(classify.DefaultPatterns(), tax.Default)
+	if err != nil {
+		return nil, fmt.Errorf("built-in patterns: %w", err)
+	}
+	return m, nil
 }
 
 // newChain puts the LLM fallback (when OPENAI_API_KEY is set) behind the
@@ -117,6 +147,7 @@ func fingerprint(patterns []pomocore.CategoryPattern) string {
 // classifier when it changed; a failed load or build keeps the old one.
 func (a *App) reloadPatterns(ctx context.Context, p *pipeline.Pipeline) {
 	st, tax, chain, current, interval, log := a.st, a.tax, a.chain, a.rules.fingerprint, a.cfg.PatternReload, a.log
+	builtin := a.builtin
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -135,7 +166,7 @@ func (a *App) reloadPatterns(ctx context.Context, p *pipeline.Pipeline) {
 		if fingerprint(patterns) == current {
 			continue
 		}
-		rs, err := buildRules(patterns, tax, log)
+		rs, err := buildRules(patterns, tax, builtin, log)
 		if err != nil {
 			log.Warn("reloaded patterns do not build; keeping the current ones", "err", err)
 			continue

@@ -39,7 +39,7 @@ func TestBuildRulesOnProductionPatterns(t *testing.T) {
 	var logs bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 	tax := pomocore.DefaultTaxonomy()
-	rs, err := buildRules(ps, tax, log)
+	rs, err := buildRules(ps, tax, nil, log)
 	if err != nil {
 		t.Fatalf("buildRules refuses the production patterns: %v", err)
 	}
@@ -72,7 +72,7 @@ func TestBuildRulesMapsCategoriesWithoutADocumentToTheDefault(t *testing.T) {
 	})
 	var logs bytes.Buffer
 	tax := pomocore.DefaultTaxonomy()
-	rs, err := buildRules(ps, tax, slog.New(slog.NewTextHandler(&logs, nil)))
+	rs, err := buildRules(ps, tax, nil, slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +105,7 @@ func TestBuildRulesMapsCategoriesWithoutADocumentToTheDefault(t *testing.T) {
 	}
 	// Without a document for the default either, that is an error in the log.
 	logs.Reset()
-	if _, err := buildRules(ps[:1], tax, slog.New(slog.NewTextHandler(&logs, nil))); err != nil || !strings.Contains(logs.String(), "level=ERROR") {
+	if _, err := buildRules(ps[:1], tax, nil, slog.New(slog.NewTextHandler(&logs, nil))); err != nil || !strings.Contains(logs.String(), "level=ERROR") {
 		t.Errorf("no default document: %v\n%s", err, logs.String())
 	}
 }
