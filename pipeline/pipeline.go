@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -91,10 +90,9 @@ type Pipeline struct {
 	unknownMu   sync.Mutex
 	unknownSeen map[string]bool // unknown field names warned about
 
-	// inFlight holds the batches read and not yet committed, whose entries
-	// keepFresh touches.
-	inFlightMu sync.Mutex
-	inFlight   map[*preparedBatch]struct{}
+	// fresh holds the entries of the batches read and not yet committed,
+	// which keepFresh touches.
+	fresh *freshness
 
 	// saves counts successful store calls; soloFails remembers entries
 	// refused saved alone with no evidence against them, with saves then
@@ -160,7 +158,7 @@ func New(cfg Config, deps Deps) (*Pipeline, error) {
 		sizer:     sizer,
 
 		unknownSeen: map[string]bool{},
-		inFlight:    map[*preparedBatch]struct{}{},
+		fresh:       newFreshness(),
 		soloFails:   map[string]uint64{},
 	}
 	p.SetRules(deps.Classifier, deps.CategoryIDs)
@@ -358,27 +356,25 @@ func (p *Pipeline) process(ctx context.Context, msgs []Message) error {
 	return p.commit(ctx, b)
 }
 
-// begin counts msgs as read and prepares them.
+// begin counts msgs as read, prepares them, and holds their entries
+// fresh until the batch is done.
 func (p *Pipeline) begin(msgs []Message) *preparedBatch {
 	start := p.deps.Now()
 	p.stats.read.Add(int64(len(msgs)))
 	b := p.prepareBatch(msgs)
 	b.msgs, b.start = msgs, start
-	p.inFlightMu.Lock()
-	p.inFlight[b] = struct{}{}
-	p.inFlightMu.Unlock()
+	ids := make([]string, 0, len(msgs))
+	for i := range msgs {
+		if !msgs[i].Deleted { // nothing left to reclaim
+			ids = append(ids, msgs[i].ID)
+		}
+	}
+	b.release = p.fresh.hold(start, ids)
 	return b
 }
 
-// done forgets b as in flight.
-func (p *Pipeline) done(b *preparedBatch) {
-	p.inFlightMu.Lock()
-	delete(p.inFlight, b)
-	p.inFlightMu.Unlock()
-}
-
-// touchChunk bounds the ids of one Touch call.
-const touchChunk = 1000
+// done ends b's hold on its entries (committed, or given up).
+func (p *Pipeline) done(b *preparedBatch) { b.release() }
 
 // keepFresh touches, every ClaimIdle/3, the entries of the batches in
 // flight for longer than that, when the Reader is a Toucher; the returned
@@ -388,49 +384,7 @@ func (p *Pipeline) keepFresh(ctx context.Context) (stop func()) {
 	if !ok {
 		return func() {}
 	}
-	every := max(p.cfg.ClaimIdle/3, time.Millisecond)
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		tick := time.NewTicker(every)
-		defer tick.Stop()
-		failing := false
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-			}
-			var ids []string
-			before := p.deps.Now().Add(-every)
-			p.inFlightMu.Lock()
-			for b := range p.inFlight {
-				if !b.start.After(before) {
-					for i := range b.msgs {
-						if !b.msgs[i].Deleted { // nothing left to reclaim
-							ids = append(ids, b.msgs[i].ID)
-						}
-					}
-				}
-			}
-			p.inFlightMu.Unlock()
-			var err error
-			for chunk := range slices.Chunk(ids, touchChunk) {
-				if err = t.Touch(ctx, chunk); err != nil {
-					break
-				}
-			}
-			switch {
-			case err != nil && ctx.Err() == nil && !failing:
-				p.log.Warn("touching the entries in flight failed; a slow batch may be reclaimed", "err", err)
-			case err == nil && len(ids) > 0:
-				p.log.Debug("touched the entries of slow batches in flight", "entries", len(ids))
-			}
-			failing = err != nil
-		}
-	}()
-	return func() { cancel(); <-done }
+	return p.fresh.run(ctx, t, max(p.cfg.ClaimIdle/3, time.Millisecond), p.deps.Now, p.log)
 }
 
 // isolateAfter is how many failures in a row, each while the store

@@ -23,6 +23,8 @@ type preparedBatch struct {
 	deleted int
 	msgs    []Message
 	start   time.Time
+	// release ends the batch's hold on its entries' freshness.
+	release func()
 	// recEntry is, for each record, the index of its message and commit
 	// entry; pending marks the entries left pending (not committed)
 	// because they failed on their own under the delivery limit.
