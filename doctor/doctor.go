@@ -75,6 +75,9 @@ type Facts struct {
 	// (daily, weekly, monthly, other) and the never-written ones
 	// (sessionScore, sessionCount).
 	LeaderboardKeys map[string]int `json:"leaderboardKeys,omitempty"`
+	// BuiltinDisagreements are the patterns category_pattern and the
+	// built-in set (Config.Builtin) put in different categories.
+	BuiltinDisagreements []string `json:"builtinDisagreements,omitempty"`
 }
 
 // Collections is what was found of one collection.
@@ -136,6 +139,10 @@ type Config struct {
 	// MaxDeliveries is pomocore's POMOCORE_MAX_DELIVERIES (default 10): a
 	// pending entry delivered that often is dead-lettered when reclaimed.
 	MaxDeliveries int64
+	// Builtin is the pattern set pomocore layers under category_pattern
+	// (POMOCORE_BUILTIN_PATTERNS=fallback: classify.DefaultPatterns()),
+	// compared with it pattern by pattern; nil: none, no comparison.
+	Builtin []pomocore.CategoryPattern
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -523,6 +530,7 @@ func (b *report) patterns(ctx context.Context, ps PatternSource) error {
 	} else {
 		b.add(secPatterns, "conflicts", OK, "no pattern is in two categories")
 	}
+	b.builtin(pats)
 	var bare, paths, odd []string
 	for _, p := range pats {
 		for _, d := range p.DomainPatterns {

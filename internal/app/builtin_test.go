@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pomocore/pomocore"
 	"github.com/pomocore/pomocore/classify"
@@ -168,6 +169,20 @@ func TestBuiltinPatternsSettingRefusesABadValue(t *testing.T) {
 		cfg.BuiltinPatterns = ok
 		if err := cfg.Validate(); err != nil {
 			t.Errorf("%s: %v", ok, err)
+		}
+	}
+}
+
+// TestDoctorComparesTheLayeredSetOnly: doctor compares category_pattern
+// with the built-in set when it is layered under it (fallback), not when it
+// only seeds or is off.
+func TestDoctorComparesTheLayeredSetOnly(t *testing.T) {
+	tax := pomocore.DefaultTaxonomy()
+	for mode, want := range map[string]bool{"fallback": true, "seed-only": false, "off": false} {
+		cfg := Defaults()
+		cfg.BuiltinPatterns = mode
+		if got := cfg.DoctorConfig(time.UTC, tax).Builtin != nil; got != want {
+			t.Errorf("%s: doctor compares the built-in set: %v, want %v", mode, got, want)
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pomocore/pomocore"
+	"github.com/pomocore/pomocore/classify"
 	"github.com/pomocore/pomocore/compare"
 	"github.com/pomocore/pomocore/doctor"
 	"github.com/pomocore/pomocore/mongo"
@@ -20,12 +21,16 @@ import (
 // DoctorConfig is the preflight of these settings: the stream, group,
 // start id, streams, key prefix and trimming pomocore would run with.
 func (c *Config) DoctorConfig(loc *time.Location, tax *pomocore.Taxonomy) doctor.Config {
-	return doctor.Config{
+	dc := doctor.Config{
 		Deployment: pomocore.Deployment{Stream: c.Stream, Group: c.Group, Location: loc, Taxonomy: tax},
 		StartID:    c.StartID, SessionStream: c.SessionStrm, DeadStream: c.DeadStream, KeyPrefix: c.KeyPrefix,
 		TrimInput: c.TrimInput, TrimIgnoreGroups: c.TrimIgnoreGroups, Limits: c.PipelineConfig(loc).Limits,
 		MaxDeliveries: int64(c.MaxDeliveries),
 	}
+	if c.BuiltinPatterns == "fallback" {
+		dc.Builtin = classify.DefaultPatterns() // layered under category_pattern: doctor compares them
+	}
+	return dc
 }
 
 // CompareConfig compares the shadow run of these settings (read as
