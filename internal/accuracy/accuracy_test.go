@@ -109,7 +109,21 @@ func TestLegacySimulationHandMade(t *testing.T) {
 		t.Errorf("with the LLM: %+v; want right 0.8 (200 of 250 s), work right 0.8, no extra, no Uncategorized", s)
 	}
 
-	cfg.BaseURL = ""
+	// The deployed prompt offers no Finance here: its answer is
+	// Uncategorized, cached like any other.
+	ep.Reset()
+	cfg.Offered = []string{"Development", "AFK"}
+	board, work, st, err = accuracy.SimulateLegacy(context.Background(), entries, cfg, tax)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s = accuracy.Compare(truth, board, work, legacyWork)
+	if s.Right != 0.56 || s.Uncategorized != 0.24 || st.Calls != 2 || ep.Calls() != 2 || st.CacheHits != 1 {
+		t.Errorf("Finance not offered: %+v, %d calls (endpoint %d), %d cache hits; want right 0.56, Uncategorized 0.24, 2 calls, 1 cache hit",
+			s, st.Calls, ep.Calls(), st.CacheHits)
+	}
+
+	cfg.BaseURL, cfg.Offered = "", nil
 	board, work, st, err = accuracy.SimulateLegacy(context.Background(), entries, cfg, tax)
 	if err != nil {
 		t.Fatal(err)
@@ -262,7 +276,7 @@ func TestAccuracyFull(t *testing.T) {
 	var b bytes.Buffer
 	accuracy.WriteTable(&b, res)
 	fmt.Fprintln(&b)
-	accuracy.WriteBreakdown(&b, truth, boards, []string{"pomocore", "legacy"})
+	accuracy.WriteBreakdown(&b, truth, boards, []string{"pomocore", "legacy", "legacy prompt"})
 	t.Log("\n" + b.String())
 	if *out != "" {
 		if err := os.WriteFile(*out, b.Bytes(), 0o644); err != nil {
@@ -314,9 +328,18 @@ func measure(t *testing.T, tr *accuracy.Traffic, redisAddr string, lo, hi time.D
 	if lst.Failures != 0 || oracle.Misses.Load() != 0 {
 		t.Errorf("legacy: %d failed calls, %d questions the oracle could not answer exactly", lst.Failures, oracle.Misses.Load())
 	}
+	ep.Reset()
+	board, work, pst, err := accuracy.SimulateLegacy(ctx, entries, accuracy.LegacyConfig{Patterns: patterns, BaseURL: base,
+		Offered: accuracy.DeployedPromptCategories}, tax)
+	if err != nil {
+		t.Fatal(err)
+	}
+	boards["legacy prompt"], boards["legacy prompt work"] = board, work
+	legPrompt := accuracy.Result{Name: "deployed service (simulated), its prompt's categories", Score: accuracy.Compare(truth, board, work, legacyWork),
+		Calls: ep.Calls(), Items: ep.Items(), Entries: len(entries), Elapsed: pst.Elapsed}
 	t.Logf("traffic: %d entries, %d uploads, %d distinct (app, url, title), %.0f s; production's patterns decide %.1f%% of the seconds "+
 		"(%.1f%% of those right); legacy: %d patterned, %d cache hits, %d calls",
 		len(entries), len(tr.Uploads), tr.Variants, truth.Total(), 100*lst.PatternedSeconds/truth.Total(),
 		100*lst.PatternedRight/max(1, lst.PatternedSeconds), lst.Patterned, lst.CacheHits, lst.Calls)
-	return []accuracy.Result{pom, leg}, truth, boards
+	return []accuracy.Result{pom, leg, legPrompt}, truth, boards
 }

@@ -29,7 +29,20 @@ type LegacyConfig struct {
 	// Workers is how many entries of a batch are classified at once
 	// (deployed: 10).
 	Workers int
+	// Offered, when set, are the only categories the model can answer
+	// right: a true category outside them counts as Uncategorized, as if
+	// the model had picked Communication or Music, which the deployed
+	// validation turns into Uncategorized. The deployed prompt offers
+	// DeployedPromptCategories (no Meetings, no AFK). Empty: every answer of
+	// the 19 is kept (the same oracle as pomocore's).
+	Offered []string
 }
+
+// DeployedPromptCategories are the categories the deployed service's LLM
+// prompt lists (llm_client.go buildSystemPrompt), those of the 19 only.
+var DeployedPromptCategories = []string{"SNS", "Documentation", "Design", "LLM", "Development", "Productivity",
+	"Video Editing", "Entertainment", "File Management", "System & Utilities", "Game", "Education", "Finance",
+	"Browsing", "Marketing", "E-commerce & Shopping"}
 
 // LegacyStats is what the simulation did.
 type LegacyStats struct {
@@ -47,7 +60,8 @@ type LegacyStats struct {
 // Classify), else from its unbounded cache keyed by (lower-cased app,
 // title, URL), else by asking the LLM SYNCHRONOUSLY, one activity per call,
 // before the batch is counted; an answer that is not one of the 19
-// categories, or no answer, is Uncategorized. The batch's distinct misses
+// categories (or not offered, see LegacyConfig.Offered) is Uncategorized
+// and cached, a failed call Uncategorized and not cached. The batch's distinct misses
 // are asked Workers at a time (identical misses of one batch ask once,
 // which favours the old service); batches follow one another (the
 // deployed 10 batch workers would see each other's answers later, never
@@ -61,7 +75,11 @@ func SimulateLegacy(ctx context.Context, entries []Entry, cfg LegacyConfig, tax 
 		isWork[c] = true
 	}
 	valid := map[string]bool{}
-	for _, c := range tax.Categories {
+	offered := tax.Categories
+	if len(cfg.Offered) > 0 {
+		offered = cfg.Offered
+	}
+	for _, c := range offered {
 		valid[c] = true
 	}
 	cache := map[string]string{}
@@ -103,11 +121,13 @@ func SimulateLegacy(ctx context.Context, entries []Entry, cfg LegacyConfig, tax 
 				sem <- struct{}{}
 				go func() {
 					defer func() { <-sem; wg.Done() }()
-					a, err := askLegacy(ctx, client, cfg.BaseURL, e)
-					if err == nil && valid[a] {
-						answers[j] = a
-					} else if err != nil {
+					switch a, err := askLegacy(ctx, client, cfg.BaseURL, e); {
+					case err != nil:
 						answers[j] = "error"
+					case valid[a]:
+						answers[j] = a
+					default: // validateCategory
+						answers[j] = pomocore.Uncategorized
 					}
 				}()
 			}
@@ -121,7 +141,7 @@ func SimulateLegacy(ctx context.Context, entries []Entry, cfg LegacyConfig, tax 
 				a = ""
 			}
 			if a != "" {
-				cache[q] = a // the deployed service caches answers only
+				cache[q] = a // the deployed service caches answers (Uncategorized too), not failures
 			}
 			for _, i := range asked[q] {
 				cats[i] = cmp.Or(a, pomocore.Uncategorized)

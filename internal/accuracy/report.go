@@ -27,16 +27,16 @@ func (r Result) PerThousand(n int64) float64 {
 
 // WriteTable writes the results as a Markdown table.
 func WriteTable(w io.Writer, rs []Result) {
-	fmt.Fprintln(w, "| system | right category | work board right | work board extra | Uncategorized | LLM calls / 1k entries | items / 1k entries | items / call | wall time |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| system | right category | work board right | work board extra | Uncategorized | LLM calls / 1k entries | items / 1k entries | items / call |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range rs {
 		perCall := 0.0
 		if r.Calls > 0 {
 			perCall = float64(r.Items) / float64(r.Calls)
 		}
-		fmt.Fprintf(w, "| %s | %.1f%% | %.1f%% | %.1f%% | %.1f%% | %.0f | %.0f | %.2f | %s |\n", r.Name,
+		fmt.Fprintf(w, "| %s | %.1f%% | %.1f%% | %.1f%% | %.1f%% | %.0f | %.0f | %.2f |\n", r.Name,
 			100*r.Score.Right, 100*r.Score.WorkRight, 100*r.Score.WorkExtra, 100*r.Score.Uncategorized,
-			r.PerThousand(r.Calls), r.PerThousand(r.Items), perCall, r.Elapsed.Round(time.Second))
+			r.PerThousand(r.Calls), r.PerThousand(r.Items), perCall)
 	}
 }
 

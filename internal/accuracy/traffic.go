@@ -252,7 +252,9 @@ type userState struct {
 
 type variant struct{ url, title string }
 
-// Generate makes the traffic of cfg from rows, deterministically.
+// Generate makes the traffic of cfg from rows, deterministically. Rows
+// with neither an app nor a URL are left out: the pipeline rejects such an
+// entry (a dead letter), so it has no place on a leaderboard.
 func Generate(rows []Row, cfg TrafficConfig) (*Traffic, error) {
 	cfg = cfg.Defaults()
 	rng := rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x5eed))
@@ -260,6 +262,9 @@ func Generate(rows []Row, cfg TrafficConfig) (*Traffic, error) {
 	var subjects []subject
 	perSource := map[string]int{}
 	for i, r := range rows {
+		if r.App == "" && r.URL == "" {
+			continue // not an activity the main server sends (and pomocore dead-letters it)
+		}
 		k := r.Source + "|" + r.Subject()
 		j, ok := bySubject[k]
 		if !ok {
