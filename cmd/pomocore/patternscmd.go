@@ -35,6 +35,44 @@ POMOCORE_DATA_DIR). Running pipelines pick changes up at their next reload
 (POMOCORE_PATTERN_RELOAD).
 `
 
+// listPatterns writes a line per category_pattern document. With the
+// built-in set layered under them (layered), a column counts each
+// category's patterns that the built-in set puts in another category, and
+// a section lists them: category_pattern's category applies.
+func listPatterns(w io.Writer, ps []pomocore.CategoryPattern, layered bool) error {
+	var ds []classify.Disagreement
+	differs := map[string]int{}
+	if layered {
+		ds = classify.Disagreements(ps, classify.DefaultPatterns())
+		for _, d := range ds {
+			differs[d.Store]++
+		}
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	header := "CATEGORY\tID\tPRIORITY\tAPPS\tDOMAINS\tTITLE RULES"
+	if layered {
+		header += "\tBUILT-IN DIFFERS"
+	}
+	fmt.Fprintln(tw, header)
+	for _, p := range ps {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d", p.Category, p.ID, p.Priority, len(p.AppPatterns), len(p.DomainPatterns), len(p.TitleRules))
+		if layered {
+			fmt.Fprintf(tw, "\t%d", differs[p.Category])
+		}
+		fmt.Fprintln(tw)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(ds) > 0 {
+		fmt.Fprintf(w, "\nbuilt-in set disagrees on %d pattern(s); category_pattern's category applies (POMOCORE_BUILTIN_PATTERNS=fallback):\n", len(ds))
+		for _, d := range ds {
+			fmt.Fprintf(w, "  %s\n", d)
+		}
+	}
+	return nil
+}
+
 // patternStore is what the patterns tools need of a store.
 type patternStore interface {
 	app.Store
@@ -102,21 +140,25 @@ func patternsCmd(ctx context.Context, args []string, getenv func(string) string,
 		return errors.New("missing patterns subcommand")
 	}
 	switch args[0] {
-	case "list", "export":
+	case "list":
+		return withApp(getenv, stderr, nil, func(a *app.App) error {
+			st, err := a.Store(ctx)
+			if err != nil {
+				return err
+			}
+			ps, err := st.LoadPatterns(ctx)
+			if err != nil {
+				return err
+			}
+			return listPatterns(stdout, ps, a.Config().BuiltinPatterns == "fallback")
+		})
+	case "export":
 		return withPatternStore(ctx, getenv, stderr, func(st patternStore) error {
 			ps, err := st.LoadPatterns(ctx)
 			if err != nil {
 				return err
 			}
-			if args[0] == "export" {
-				return exportPatterns(stdout, ps)
-			}
-			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "CATEGORY\tID\tPRIORITY\tAPPS\tDOMAINS\tTITLE RULES")
-			for _, p := range ps {
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\n", p.Category, p.ID, p.Priority, len(p.AppPatterns), len(p.DomainPatterns), len(p.TitleRules))
-			}
-			return tw.Flush()
+			return exportPatterns(stdout, ps)
 		})
 	case "import":
 		if len(args) != 2 {

@@ -82,3 +82,54 @@ func patternsTool(t *testing.T) func(args ...string) (string, error) {
 		return out.String() + errOut.String(), err
 	}
 }
+
+// TestPatternsListShowsWhereTheBuiltinSetDisagreesWithMainServerPatterns:
+// with production's patterns imported and an operator's pattern the
+// built-in set has elsewhere, `patterns list` counts it in its category's
+// row and names it below the table, as category_pattern's; without the
+// layered set (seed-only) it shows neither.
+func TestPatternsListShowsWhereTheBuiltinSetDisagreesWithMainServerPatterns(t *testing.T) {
+	run := patternsTool(t)
+	if out, err := run("import", mainServerFile); err != nil {
+		t.Fatalf("import: %v\n%s", err, out)
+	}
+	out, err := run("list")
+	if err != nil || !strings.Contains(out, "BUILT-IN DIFFERS") || strings.Contains(out, "disagrees") {
+		t.Fatalf("list of production's patterns (they agree with the built-in set): %v\n%s", err, out)
+	}
+	if out, err := run("add", "-category", "Documentation", "-app", "Ghostty"); err != nil {
+		t.Fatalf("add: %v\n%s", err, out)
+	}
+	out, err = run("list")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(out, "\n")
+	var doc string
+	for _, l := range lines {
+		if strings.HasPrefix(l, "Documentation ") {
+			doc = l
+		}
+	}
+	if f := strings.Fields(doc); len(f) == 0 || f[len(f)-1] != "1" {
+		t.Errorf("Documentation's row does not count one disagreement: %q\n%s", doc, out)
+	}
+	if !strings.Contains(out, "built-in set disagrees on 1 pattern(s)") ||
+		!strings.Contains(out, `  app "ghostty": store Documentation, built-in Development`) {
+		t.Errorf("list lacks the disagreement:\n%s", out)
+	}
+
+	dataDir := filepath.Join(t.TempDir(), "data")
+	env := envOf(map[string]string{"POMOCORE_DATA_DIR": dataDir, "POMOCORE_BUILTIN_PATTERNS": "seed-only"})
+	var o, e bytes.Buffer
+	if err := patternsCmd(context.Background(), []string{"import", mainServerFile}, env, &o, &e); err != nil {
+		t.Fatalf("import: %v\n%s", err, e.String())
+	}
+	if err := patternsCmd(context.Background(), []string{"add", "-category", "Documentation", "-app", "Ghostty"}, env, &o, &e); err != nil {
+		t.Fatalf("add: %v\n%s", err, e.String())
+	}
+	o.Reset()
+	if err := patternsCmd(context.Background(), []string{"list"}, env, &o, &e); err != nil || strings.Contains(o.String(), "BUILT-IN") || strings.Contains(o.String(), "disagrees") {
+		t.Errorf("seed-only list: %v\n%s", err, o.String())
+	}
+}
