@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,42 +44,31 @@ type Deps struct {
 // One Pipeline is one consumer of the group; run several (processes) to
 // share a stream.
 //
-// Poison entries. A delivery that failed because the store or Redis failed
-// is not the entry's fault, and restarts during an outage add deliveries
-// to every pending entry; so the delivery count alone never dead-letters an
-// entry. An entry fails on its own when
-//   - validating or classifying it panics (the panic is recovered), or
-//   - the store refuses it saved alone: a store call that failed 3 times
-//     in a row (once, when it holds an entry over Config.MaxDeliveries),
-//     each time while the store answered its health probe (StorePinger)
-//     with an error that is not a timeout, is retried a record at a time;
-//     a record that fails 3 times in a row that way fails on its own if
-//     the store stored other records meanwhile (in the same store call,
-//     or since it last failed alone). Without that evidence (a store that
-//     refuses every write while it answers pings: a full disk) it is left
-//     pending and not judged.
+// Its parts, each in a file of its own:
+//   - the stages (stages.go): the store and the commit of successive
+//     batches overlap, three batches in flight;
+//   - preparing a batch (prepare.go): validate and classify, without I/O;
+//   - the isolating store (isolate.go): store calls of the adaptive batch
+//     size, retried with backoff, and a verdict per record: an entry the
+//     store refuses on its own is told from a store outage, a timeout or a
+//     store refusing every write (TestPoisonRules states the rules);
+//   - the batch sizer (sizer.go): the size of reads and store calls
+//     follows the store's latency (Config.SlowStore);
+//   - freshness (fresh.go): the entries of a batch read and not yet
+//     committed are touched every ClaimIdle/3 when the Reader is a
+//     Toucher, so that no consumer reclaims a batch only slow to store;
+//   - the commit (commit.go): entries the Committer reports blocked are
+//     dead-lettered or left pending, the others committed.
 //
-// An entry that fails on its own is dead-lettered (kind
-// too_many_deliveries) when it was delivered more than Config.MaxDeliveries
-// times; otherwise it is left pending (not committed) and redelivered
-// after Config.ClaimIdle with one delivery more, while the rest of its
-// batch is stored and committed. Store outages (the probe fails), timeouts,
-// and failures of a store that cannot be probed are retried with backoff
-// as long as they last, whatever the delivery count; a call that timed out
-// is retried no sooner than it ran (the server may still be running it).
-// A commit (Redis) failure is always retried: it never makes an entry
-// poison.
-//
-// Adaptive batch size. The size of reads and store calls follows the
-// store's latency (Config.SlowStore): halved after a slow or timed-out
-// call, the batch in hand included, grown back step by step when calls are
-// fast; held where it is when halving did not shorten slow calls (a store
-// slow per call, not per record).
-//
-// Entries in flight stay fresh. While a batch is read but not yet
-// committed, its entries' idle time is reset every ClaimIdle/3 when the
-// Reader is a Toucher, so that neither another consumer nor this one
-// reclaims a batch that is only slow to store.
+// Poison entries. The delivery count alone never dead-letters an entry:
+// restarts during an outage add deliveries that are not its fault. An
+// entry fails on its own when validating or classifying it panics, or when
+// the isolating store finds that the store refuses it on its own. It is
+// then dead-lettered (kind too_many_deliveries) when it was delivered
+// more than Config.MaxDeliveries times, and otherwise left pending (not
+// committed), redelivered after Config.ClaimIdle with one delivery more,
+// while the rest of its batch is stored and committed. A commit (Redis)
+// failure is always retried: it never makes an entry poison.
 type Pipeline struct {
 	cfg       Config
 	deps      Deps
@@ -94,12 +84,9 @@ type Pipeline struct {
 	// which keepFresh touches.
 	fresh *freshness
 
-	// saves counts successful store calls; soloFails remembers entries
-	// refused saved alone with no evidence against them, with saves then
-	// (see judge).
-	saves     atomic.Uint64
-	soloMu    sync.Mutex
-	soloFails map[string]uint64
+	// saver is the store as the pipeline uses it: adaptive call sizes,
+	// retries, and poison isolation.
+	saver *isolatingStore
 
 	sizer *batchSizer
 }
@@ -159,8 +146,12 @@ func New(cfg Config, deps Deps) (*Pipeline, error) {
 
 		unknownSeen: map[string]bool{},
 		fresh:       newFreshness(),
-		soloFails:   map[string]uint64{},
 	}
+	p.saver = &isolatingStore{store: deps.Store, sizer: sizer, retry: p.retryPolicy(), now: deps.Now, sleep: deps.Sleep,
+		log: p.log, soloFails: map[string]uint64{}, failed: func(err error) {
+			p.stats.storeErrors.Add(1)
+			p.deps.Observer.CallFailed("store", err)
+		}}
 	p.SetRules(deps.Classifier, deps.CategoryIDs)
 	return p, nil
 }
@@ -387,184 +378,50 @@ func (p *Pipeline) keepFresh(ctx context.Context) (stop func()) {
 	return p.fresh.run(ctx, t, max(p.cfg.ClaimIdle/3, time.Millisecond), p.deps.Now, p.log)
 }
 
-// isolateAfter is how many failures in a row, each while the store
-// answered its probe, make a store call of several records be retried a
-// record at a time (1 when the call holds a suspect: an entry over the
-// delivery limit); poisonTries is how many such failures of a record saved
-// alone make it fail on its own.
-const (
-	isolateAfter = 3
-	poisonTries  = 3
-)
-
-// store saves b's records in calls of the adaptive batch size, retrying
-// failures until they succeed or ctx ends. A call that keeps failing while
-// the store answers its probe is retried a record at a time, and a record
-// that then keeps failing alone fails on its own (failedAlone): it is
-// dead-lettered or left pending, and the others go on.
+// store saves b's records (through the isolating store) and applies the
+// verdicts: a record the store refuses on its own is dead-lettered or left
+// pending (failedAlone), one refused without evidence is left pending, and
+// either is taken out of the records, the others go on. It fails only when
+// ctx ends first.
 func (p *Pipeline) store(ctx context.Context, b *preparedBatch) error {
-	storeStart := p.deps.Now()
-	recs := b.Records
-	var culprits map[int]error // record indexes set aside, with their error
-	startSaves := p.saves.Load()
-	failures, healthy := 0, 0
-	isolate := false
-	for i := 0; i < len(recs); {
-		n := min(p.sizer.size(), len(recs)-i)
-		if isolate {
-			n = 1
-		}
-		callStart := p.deps.Now()
-		err := p.deps.Store.Save(ctx, recs[i:i+n])
-		took := p.deps.Now().Sub(callStart)
-		p.sizer.observe(took, n, err)
-		if err == nil {
-			p.saves.Add(1)
-			if failures > 0 {
-				p.log.Info("store recovered", "attempts", failures+1)
-			}
-			i += n
-			failures, healthy = 0, 0
+	start := p.deps.Now()
+	who := make([]subject, len(b.Records))
+	for i, e := range b.recEntry {
+		who[i] = subject{id: b.msgs[e].ID, suspect: b.msgs[e].Deliveries > p.cfg.MaxDeliveries}
+	}
+	out, err := p.saver.save(ctx, b.Records, who)
+	if err != nil {
+		return err
+	}
+	b.report.Store = p.deps.Now().Sub(start)
+	if !slices.ContainsFunc(out, func(o outcome) bool { return o.verdict != stored }) {
+		return nil
+	}
+	kept, idx := make([]Record, 0, len(out)), make([]int, 0, len(out))
+	for i, o := range out {
+		rec, e := b.Records[i], b.recEntry[i]
+		if o.verdict == stored {
+			kept, idx = append(kept, rec), append(idx, e)
 			continue
 		}
-		failures++
-		p.stats.storeErrors.Add(1)
-		p.deps.Observer.CallFailed("store", err)
-		if ctx.Err() != nil {
-			return fmt.Errorf("store: %w (gave up: %w)", err, ctx.Err())
-		}
-		if p.storeAnswers(ctx, err) {
-			healthy++
-		} else {
-			healthy = 0
-		}
-		switch {
-		case n == 1 && healthy >= poisonTries:
-			// Set aside; judged once the others were tried.
-			if culprits == nil {
-				culprits = map[int]error{}
-			}
-			culprits[i] = err
-			i++
-			failures, healthy = 0, 0
-			continue
-		case n > 1 && !isolate && (healthy >= isolateAfter || healthy > 0 && p.holdsSuspect(b, i, n)):
-			p.log.Warn("store call keeps failing while the store answers; saving the batch a record at a time to find the entries that fail on their own",
-				"records", n, "err", err)
-			isolate, healthy = true, 0
-		}
-		d := p.backoff(failures)
-		if isTimeout(err) && took > d {
-			// The server may still be running the call the client gave
-			// up on (FerretDB 1.24 may run one well past its maxTimeMS):
-			// a retry at once would stack a second one beside it, and
-			// under load every call then times out. Wait as long as it
-			// ran.
-			d = took
-		}
-		p.log.Warn("store failed; entries stay pending, retrying", "err", err, "attempt", failures, "backoff", d, "records", n)
-		if err := p.deps.Sleep(ctx, d); err != nil {
-			return fmt.Errorf("store: gave up: %w", err)
-		}
-	}
-	if culprits != nil {
-		p.judge(b, recs, culprits, startSaves)
-		kept, idx := make([]Record, 0, len(recs)-len(culprits)), make([]int, 0, len(recs)-len(culprits))
-		for i := range recs {
-			if _, out := culprits[i]; !out {
-				kept, idx = append(kept, recs[i]), append(idx, b.recEntry[i])
-			}
-		}
-		b.Records, b.recEntry = kept, idx
-	}
-	b.report.Store = p.deps.Now().Sub(storeStart)
-	return nil
-}
-
-// maxSoloFails bounds the entries remembered as failing alone without
-// evidence.
-const maxSoloFails = 10000
-
-// judge decides the records of b set aside for failing alone (culprits,
-// by record index, with their last error). A record fails on its own only
-// when the store stored other records meanwhile: during this store call
-// (startSaves is the count of successful store calls when it began), or,
-// for one remembered from an earlier failure alone, since then. Without
-// that evidence (a store that refuses every write while it answers pings,
-// say a full disk) it is left pending and remembered, never dead-lettered.
-func (p *Pipeline) judge(b *preparedBatch, recs []Record, culprits map[int]error, startSaves uint64) {
-	saves := p.saves.Load()
-	for i, err := range culprits {
-		e := b.recEntry[i]
-		m := p.message(b, e)
-		b.report.BySource[recs[i].Classification.Source]--
-		b.report.ByCategory[recs[i].Classification.Category]--
-		p.soloMu.Lock()
-		since, remembered := p.soloFails[m.ID]
-		evidence := saves > startSaves || (remembered && saves > since)
-		if evidence {
-			delete(p.soloFails, m.ID)
-		} else {
-			if len(p.soloFails) >= maxSoloFails {
-				clear(p.soloFails)
-			}
-			p.soloFails[m.ID] = saves
-		}
-		p.soloMu.Unlock()
-		if !evidence {
+		m := &b.msgs[e]
+		b.report.BySource[rec.Classification.Source]--
+		b.report.ByCategory[rec.Classification.Category]--
+		switch o.verdict {
+		case unjudged:
 			p.log.Warn("entry refused saved alone, but the store stored nothing else meanwhile: left pending, not judged",
-				"entry", m.ID, "deliveries", m.Deliveries, "err", err)
-			if b.pending == nil {
-				b.pending = map[int]bool{}
+				"entry", m.ID, "deliveries", m.Deliveries, "err", o.err)
+			b.leavePending(e)
+		case failsAlone:
+			if p.failedAlone(b, m, e, fmt.Errorf("the store refuses it saved alone while it stores others: %w", o.err)) {
+				b.Entries[e] = p.rejected(m, "too_many_deliveries", p.poison(m, o.err))
+				b.dead++
+				b.report.DeadByKind["too_many_deliveries"]++
 			}
-			b.pending[e] = true
-			continue
-		}
-		if p.failedAlone(b, m, e, fmt.Errorf("the store refuses it saved alone while it stores others: %w", err)) {
-			b.Entries[e] = p.rejected(m, "too_many_deliveries", p.poison(m, err))
-			b.dead++
-			b.report.DeadByKind["too_many_deliveries"]++
 		}
 	}
-}
-
-// message returns the message of b's entry i (a stand-in with the entry's
-// id, over the delivery limit, when b was prepared without its messages).
-func (p *Pipeline) message(b *preparedBatch, i int) *Message {
-	if i < len(b.msgs) {
-		return &b.msgs[i]
-	}
-	return &Message{ID: b.Entries[i].ID, Deliveries: p.cfg.MaxDeliveries + 1}
-}
-
-// holdsSuspect reports whether records [i, i+n) of b hold an entry over the
-// delivery limit.
-func (p *Pipeline) holdsSuspect(b *preparedBatch, i, n int) bool {
-	for _, e := range b.recEntry[i : i+n] {
-		if p.message(b, e).Deliveries > p.cfg.MaxDeliveries {
-			return true
-		}
-	}
-	return false
-}
-
-// storeAnswers reports whether the store answers its health probe after a
-// failed call with err: a failure then is not the store's outage. A
-// timeout never counts as an entry's fault, nor does any failure of a store
-// that cannot be probed.
-func (p *Pipeline) storeAnswers(ctx context.Context, err error) bool {
-	if isTimeout(err) {
-		return false
-	}
-	pinger, ok := p.deps.Store.(StorePinger)
-	return ok && pinger.Ping(ctx) == nil
-}
-
-// isTimeout reports whether err is a timeout (a context deadline, or an
-// I/O deadline).
-func isTimeout(err error) bool {
-	var t interface{ Timeout() bool }
-	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &t) && t.Timeout())
+	b.Records, b.recEntry = kept, idx
+	return nil
 }
 
 // retry calls f until it succeeds or ctx ends, backing off between tries.
@@ -592,6 +449,9 @@ func (p *Pipeline) retry(ctx context.Context, what string, errCount *atomic.Int6
 
 // backoff returns the wait before retry attempt n (1-based), from RetryMin
 // to RetryMax.
-func (p *Pipeline) backoff(n int) time.Duration {
-	return backoff.Policy{Min: p.cfg.RetryMin, Max: p.cfg.RetryMax}.Wait(n)
+func (p *Pipeline) backoff(n int) time.Duration { return p.retryPolicy().Wait(n) }
+
+// retryPolicy is the backoff between retries of a failed call.
+func (p *Pipeline) retryPolicy() backoff.Policy {
+	return backoff.Policy{Min: p.cfg.RetryMin, Max: p.cfg.RetryMax}
 }

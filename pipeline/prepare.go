@@ -159,11 +159,16 @@ func (p *Pipeline) failedAlone(b *preparedBatch, m *Message, i int, err error) b
 	}
 	p.log.Error("entry fails on its own; left pending, redelivered after the claim idle time (dead-lettered once over the delivery limit)",
 		"entry", m.ID, "deliveries", m.Deliveries, "limit", p.cfg.MaxDeliveries, "err", err, "stack", stackOf(err))
+	b.leavePending(i)
+	return false
+}
+
+// leavePending marks b's entry i to be left pending (not committed).
+func (b *preparedBatch) leavePending(i int) {
 	if b.pending == nil {
 		b.pending = map[int]bool{}
 	}
 	b.pending[i] = true
-	return false
 }
 
 // poison is the dead-letter reason of a poison entry.
