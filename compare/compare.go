@@ -74,6 +74,10 @@ type Config struct {
 	Tolerance float64
 	// Limits are the validator's, as the shadow ran (zero: defaults).
 	Limits pomocore.Limits
+	// Builtin is the pattern set the shadow layered under category_pattern
+	// (POMOCORE_BUILTIN_PATTERNS=fallback: classify.DefaultPatterns()),
+	// replayed as it did (classify.Layer); nil: none.
+	Builtin []pomocore.CategoryPattern
 	// DeadStream is the shadow's dead-letter stream (default
 	// "<Stream>:shadow-dead", the shadow's default), which Load reads.
 	DeadStream string
@@ -482,6 +486,14 @@ func Compare(cfg Config, in Input) (Report, error) {
 	if len(in.Patterns) > 0 {
 		if r.ours, err = classify.Build(in.Patterns, cfg.Taxonomy.Default); err != nil {
 			return Report{}, fmt.Errorf("compare: category_pattern: %w", err)
+		}
+		if len(cfg.Builtin) > 0 {
+			builtin, err := classify.Build(cfg.Builtin, cfg.Taxonomy.Default)
+			if err != nil {
+				return Report{}, fmt.Errorf("compare: built-in patterns: %w", err)
+			}
+			usable, _ := classify.Restrict(in.Patterns, cfg.Taxonomy)
+			r.ours = classify.Layer(r.ours, builtin, usable)
 		}
 	}
 	entries := slices.Clone(in.Entries)

@@ -174,8 +174,8 @@ func TestBuiltinPatternsSettingRefusesABadValue(t *testing.T) {
 }
 
 // TestDoctorComparesTheLayeredSetOnly: doctor compares category_pattern
-// with the built-in set when it is layered under it (fallback), not when it
-// only seeds or is off.
+// with the built-in set, and compare replays it, when it is layered under
+// it (fallback), not when it only seeds or is off.
 func TestDoctorComparesTheLayeredSetOnly(t *testing.T) {
 	tax := pomocore.DefaultTaxonomy()
 	for mode, want := range map[string]bool{"fallback": true, "seed-only": false, "off": false} {
@@ -183,6 +183,9 @@ func TestDoctorComparesTheLayeredSetOnly(t *testing.T) {
 		cfg.BuiltinPatterns = mode
 		if got := cfg.DoctorConfig(time.UTC, tax).Builtin != nil; got != want {
 			t.Errorf("%s: doctor compares the built-in set: %v, want %v", mode, got, want)
+		}
+		if got := cfg.CompareConfig("2026-11-24", "2026-11-24", "pattern_match_group", time.UTC, tax).Builtin != nil; got != want {
+			t.Errorf("%s: compare replays the built-in set: %v, want %v", mode, got, want)
 		}
 	}
 }

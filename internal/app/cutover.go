@@ -21,16 +21,22 @@ import (
 // DoctorConfig is the preflight of these settings: the stream, group,
 // start id, streams, key prefix and trimming pomocore would run with.
 func (c *Config) DoctorConfig(loc *time.Location, tax *pomocore.Taxonomy) doctor.Config {
-	dc := doctor.Config{
+	return doctor.Config{
 		Deployment: pomocore.Deployment{Stream: c.Stream, Group: c.Group, Location: loc, Taxonomy: tax},
 		StartID:    c.StartID, SessionStream: c.SessionStrm, DeadStream: c.DeadStream, KeyPrefix: c.KeyPrefix,
 		TrimInput: c.TrimInput, TrimIgnoreGroups: c.TrimIgnoreGroups, Limits: c.PipelineConfig(loc).Limits,
-		MaxDeliveries: int64(c.MaxDeliveries),
+		MaxDeliveries: int64(c.MaxDeliveries), Builtin: c.layeredBuiltin(),
 	}
+}
+
+// layeredBuiltin is the pattern set layered under category_pattern, which
+// doctor compares with it and compare replays: the built-in set with
+// POMOCORE_BUILTIN_PATTERNS=fallback, else none.
+func (c *Config) layeredBuiltin() []pomocore.CategoryPattern {
 	if c.BuiltinPatterns == "fallback" {
-		dc.Builtin = classify.DefaultPatterns() // layered under category_pattern: doctor compares them
+		return classify.DefaultPatterns()
 	}
-	return dc
+	return nil
 }
 
 // CompareConfig compares the shadow run of these settings (read as
@@ -46,6 +52,7 @@ func (c *Config) CompareConfig(from, to, liveGroup string, loc *time.Location, t
 		LivePrefix: pomocore.DefaultKeyPrefix, ShadowPrefix: c.KeyPrefix, From: from, To: to,
 		Deployment: pomocore.Deployment{Stream: c.Stream, Group: liveGroup, Location: loc, Taxonomy: tax},
 		DeadStream: c.DeadStream, Limits: c.PipelineConfig(loc).Limits, DedupWindow: window,
+		Builtin: c.layeredBuiltin(),
 	}
 }
 
