@@ -27,7 +27,8 @@ type patternDoc struct {
 // pattern of the main server's category-patterns.json, in the category it
 // classifies to there (a pattern production has in two categories only in
 // the later one), and wider coverage in the same semantics. It seeds an
-// empty category_pattern collection.
+// empty category_pattern collection and, layered under the collection's
+// patterns (Layer), answers what they are silent about.
 func DefaultPatterns() []pomocore.CategoryPattern {
 	out, err := ParsePatterns(defaultPatterns)
 	if err != nil {
