@@ -7,9 +7,12 @@ import (
 	"hash/fnv"
 	"math"
 	"math/rand/v2"
+	"net"
 	"slices"
 	"strings"
 	"unicode"
+
+	"golang.org/x/net/publicsuffix"
 
 	"github.com/pomocore/pomocore"
 )
@@ -29,6 +32,8 @@ type Example struct {
 type Prediction struct {
 	Category   string
 	Confidence float64
+	// Novel is whether the activity is new to the model (Model.Novel).
+	Novel bool
 }
 
 // TrainOptions tune Train. Zero values take the defaults.
@@ -74,9 +79,32 @@ type Model struct {
 	index    map[string]int32
 	w        []float32 // len(features) * len(classes), row-major by feature
 	b        []float32
-	temp     float64
+	// groups is, per feature, how many groups (Group: sites and apps) it
+	// was seen in, at most maxGroups; purity the percentage of those
+	// groups in which it was seen with its most frequent category.
+	groups []uint16
+	purity []uint8
+	temp   float64
+	novel  float64 // the temperature of novel activities (Novel)
+	// novelCap bounds the confidence of novel activities (1: none).
+	novelCap float64
 	examples int
 }
+
+// maxGroups bounds the group counts a Model keeps per feature.
+const maxGroups = math.MaxUint16
+
+// GenericGroups is how many groups (sites and apps, Group) a feature must
+// have been seen in for a Model to use it on a novel activity (Novel): a
+// word or path seen on one site only is that site's name, not evidence
+// about another site.
+const GenericGroups = 3
+
+// GenericPurity is the percentage of its groups in which a feature must
+// have been seen with one category for a Model to use it on a novel
+// activity: "adobe" (Design, Video Editing, Documentation) says nothing
+// about Adobe's next app.
+const GenericPurity = 90
 
 // ErrNoExamples is returned by Train without examples of two categories.
 var ErrNoExamples = errors.New("model: examples of at least two categories are needed")
@@ -85,7 +113,8 @@ var ErrNoExamples = errors.New("model: examples of at least two categories are n
 // opts.Seed: the result is reproducible).
 func Train(examples []Example, opts TrainOptions) (*Model, error) {
 	opts = opts.withDefaults()
-	m := &Model{index: map[string]int32{}, temp: 1, examples: len(examples)}
+	m := &Model{index: map[string]int32{}, temp: 1, novel: 1, novelCap: 1, examples: len(examples)}
+	featureGroups := map[int32]map[string]map[string]bool{} // feature -> group -> categories
 	classIdx := map[string]int{}
 	type row struct {
 		feats  []int32
@@ -111,16 +140,36 @@ func Train(examples []Example, opts TrainOptions) (*Model, error) {
 		if r.weight <= 0 {
 			r.weight = 1
 		}
+		g := Group(ex.App, ex.URL)
 		for _, f := range fs {
 			i, ok := m.index[f]
 			if !ok {
 				i = int32(len(m.features))
 				m.index[f] = i
 				m.features = append(m.features, f)
+				featureGroups[i] = map[string]map[string]bool{}
 			}
+			if featureGroups[i][g] == nil {
+				featureGroups[i][g] = map[string]bool{}
+			}
+			featureGroups[i][g][ex.Category] = true
 			r.feats = append(r.feats, i)
 		}
 		rows = append(rows, r)
+	}
+	m.groups = make([]uint16, len(m.features))
+	m.purity = make([]uint8, len(m.features))
+	for i, gs := range featureGroups {
+		m.groups[i] = uint16(min(len(gs), maxGroups))
+		perCategory := map[string]int{}
+		top := 0
+		for _, cs := range gs {
+			for c := range cs {
+				perCategory[c]++
+				top = max(top, perCategory[c])
+			}
+		}
+		m.purity[i] = uint8(100 * top / len(gs))
 	}
 	if len(m.classes) < 2 || len(rows) == 0 {
 		return nil, ErrNoExamples
@@ -196,42 +245,108 @@ func (m *Model) Examples() int { return m.examples }
 
 // Predict returns the most probable category of an activity and its
 // probability. An activity with no feature the model knows gets the prior
-// (the biases), which is far from confident.
+// (the biases), which is far from confident. A novel activity (Novel: a
+// site or app the model was never trained on) is judged by its generic
+// features only (those seen in at least GenericGroups groups) at the
+// temperature fitted on sites and apps held out of training, so that a
+// brand word or a domain label seen on one other site does not decide.
 func (m *Model) Predict(app, url, title string) Prediction {
 	var buf [32]float64
-	p := m.probabilities(buf[:0], app, url, title)
+	p, novel := m.probabilities(buf[:0], app, url, title, 0)
 	best := 0
 	for c := range p {
 		if p[c] > p[best] {
 			best = c
 		}
 	}
-	return Prediction{Category: m.classes[best], Confidence: p[best]}
+	conf := p[best]
+	if novel {
+		conf = min(conf, m.novelCap)
+	}
+	return Prediction{Category: m.classes[best], Confidence: conf, Novel: novel}
 }
 
-func (m *Model) probabilities(dst []float64, app, url, title string) []float64 {
+// probabilities returns the category probabilities of an activity and
+// whether it is novel, at temp (0: the model's temperature for it).
+func (m *Model) probabilities(dst []float64, app, url, title string, temp float64) ([]float64, bool) {
 	k := len(m.classes)
 	for _, v := range m.b {
 		dst = append(dst, float64(v))
 	}
+	novel := m.Novel(app, url)
 	for _, f := range Features(app, url, title) {
 		i, ok := m.index[f]
-		if !ok {
+		if !ok || (novel && !m.generic(i)) {
 			continue
 		}
 		for c, v := range m.w[int(i)*k : int(i)*k+k] {
 			dst[c] += float64(v)
 		}
 	}
-	softmax(dst, m.temp)
-	return dst
+	if temp == 0 {
+		temp = m.temp
+		if novel {
+			temp = m.novel
+		}
+	}
+	softmax(dst, temp)
+	return dst, novel
 }
 
-// Calibrate fits the model's temperature to held-out examples (those of a
-// category the model does not know are skipped): the value, from a grid
-// between 0.25 and 8, that minimises their negative log-likelihood. With
-// none usable it leaves the model as it is. It must be called before the
-// model is shared.
+// generic reports whether feature i is generic evidence, usable on a novel
+// activity: seen in at least GenericGroups groups, and in at least
+// GenericPurity percent of them with one category.
+func (m *Model) generic(i int32) bool {
+	return int(m.groups[i]) >= GenericGroups && int(m.purity[i]) >= GenericPurity
+}
+
+// Novel reports whether an activity is new to the model: an app it never
+// saw (by AppPattern), or a URL whose host it never saw (nor a subdomain
+// of it) on a site (Group) whose pages it saw in more than one category
+// or never saw at all. A new page of a known host is not novel, nor a new
+// subdomain of a site all of whose pages were in one category; a new
+// subdomain of google.com (Browsing, Documentation, Email, ...) is.
+func (m *Model) Novel(app, url string) bool {
+	host, _ := Host(url)
+	if host == "" {
+		a := baseAppName(app)
+		_, ok := m.index["a:"+a]
+		return a == "" || !ok
+	}
+	host = strings.TrimPrefix(host, "m.")
+	if _, ok := m.index["d:"+host]; ok {
+		return false
+	}
+	reg := RegistrableDomain(host)
+	if reg == "" || reg == host {
+		return true
+	}
+	i, ok := m.index["d:"+reg]
+	if !ok {
+		return true
+	}
+	// One category: the site's feature carries it alone.
+	k := len(m.classes)
+	w := m.w[int(i)*k : int(i)*k+k]
+	sum, top := 0.0, 0.0
+	for _, v := range w {
+		e := math.Exp(float64(v))
+		sum += e
+		top = max(top, e)
+	}
+	return top/sum < pureSite
+}
+
+// pureSite is the share of its weight's softmax a site's feature must give
+// one category for a new subdomain of it to count as known (Novel).
+const pureSite = 0.9
+
+// Calibrate fits the model's temperatures to held-out examples (those of a
+// category the model does not know are skipped): for the examples that
+// are novel to it (Novel) and for the others separately, the value from a
+// grid between 0.25 and 16 that minimises their negative log-likelihood.
+// Without usable examples of a kind, its temperature stays. It must be
+// called before the model is shared.
 func (m *Model) Calibrate(held []Example) {
 	idx := map[string]int{}
 	for i, c := range m.classes {
@@ -241,76 +356,176 @@ func (m *Model) Calibrate(held []Example) {
 		logits []float64
 		class  int
 	}
-	var rows []row
+	var known, novel []row
 	for _, ex := range held {
 		c, ok := idx[ex.Category]
 		if !ok {
 			continue
 		}
-		save := m.temp
-		m.temp = 1
 		// probabilities at temperature 1 are the softmax of the logits;
 		// their logarithms are the logits up to a constant.
-		p := m.probabilities(nil, ex.App, ex.URL, ex.Title)
-		m.temp = save
+		p, isNovel := m.probabilities(nil, ex.App, ex.URL, ex.Title, 1)
 		for i := range p {
 			p[i] = math.Log(max(p[i], 1e-300))
 		}
-		rows = append(rows, row{p, c})
+		if isNovel {
+			novel = append(novel, row{p, c})
+		} else {
+			known = append(known, row{p, c})
+		}
 	}
-	if len(rows) == 0 {
-		return
+	fit := func(rows []row, t0 float64) float64 {
+		if len(rows) == 0 {
+			return t0
+		}
+		best, bestNLL := t0, math.Inf(1)
+		z := make([]float64, len(m.classes))
+		for t := 0.25; t <= 16; t *= 1.05 {
+			nll := 0.0
+			for _, r := range rows {
+				copy(z, r.logits)
+				softmax(z, t)
+				nll -= math.Log(max(z[r.class], 1e-300))
+			}
+			if nll < bestNLL {
+				best, bestNLL = t, nll
+			}
+		}
+		return best
 	}
-	best, bestNLL := 1.0, math.Inf(1)
+	m.temp = fit(known, m.temp)
+	m.novel = fit(novel, m.novel)
+}
+
+// minNovelEvidence is how many novel held-out examples a model must
+// answer at the threshold for KeepPrecision to let it answer novel
+// activities at all.
+const minNovelEvidence = 5
+
+// KeepPrecision makes the model keep precision on novel activities
+// (Novel) at confidence >= threshold, judged on the novel held-out
+// examples: it raises the novel temperature until those it answers are
+// right at least precision of the time, counting two more wrong answers
+// than seen (so that a few lucky answers do not make a small share look
+// precise). When fewer than minNovelEvidence (5) are answered there, the
+// held-out share cannot show that novel answers are right: their
+// confidence is capped just below threshold (the model abstains on what
+// it never saw). Call it after Calibrate, before the model is shared. It
+// returns the share of novel held-out examples answered.
+func (m *Model) KeepPrecision(held []Example, threshold, precision float64) float64 {
+	type row struct {
+		logits []float64
+		class  string
+	}
+	var rows []row
+	for _, ex := range held {
+		p, novel := m.probabilities(nil, ex.App, ex.URL, ex.Title, 1)
+		if !novel {
+			continue
+		}
+		for i := range p {
+			p[i] = math.Log(max(p[i], 1e-300))
+		}
+		rows = append(rows, row{p, ex.Category})
+	}
 	z := make([]float64, len(m.classes))
-	for t := 0.25; t <= 8; t *= 1.05 {
-		nll := 0.0
+	for t := m.novel; ; t *= 1.05 {
+		answered, right := 0, 0
 		for _, r := range rows {
 			copy(z, r.logits)
 			softmax(z, t)
-			nll -= math.Log(max(z[r.class], 1e-300))
+			best := 0
+			for c := range z {
+				if z[c] > z[best] {
+					best = c
+				}
+			}
+			if z[best] >= threshold {
+				answered++
+				if m.classes[best] == r.class {
+					right++
+				}
+			}
 		}
-		if nll < bestNLL {
-			best, bestNLL = t, nll
+		if answered < minNovelEvidence {
+			m.novelCap = math.Nextafter(threshold, 0)
+			return 0
+		}
+		if float64(right)/float64(answered+2) >= precision {
+			m.novel, m.novelCap = t, 1
+			return float64(answered) / float64(len(rows))
 		}
 	}
-	m.temp = best
 }
 
-// Temperature returns the calibration temperature (1 when uncalibrated).
+// NovelCap returns the bound on the confidence of novel activities (1:
+// none; KeepPrecision).
+func (m *Model) NovelCap() float64 { return m.novelCap }
+
+// Temperature returns the calibration temperature of activities the model
+// knows (1 when uncalibrated).
 func (m *Model) Temperature() float64 { return m.temp }
 
-// SetTemperature sets the calibration temperature (one Calibrate fitted on
-// a model trained without the held-out examples, given to the model
-// trained on all of them); t <= 0 is ignored. It must be called before the
-// model is shared.
-func (m *Model) SetTemperature(t float64) {
-	if t > 0 {
-		m.temp = t
+// NovelTemperature returns the calibration temperature of novel
+// activities (Novel; 1 when uncalibrated).
+func (m *Model) NovelTemperature() float64 { return m.novel }
+
+// SetTemperature sets the calibration temperatures of known and of novel
+// activities (those Calibrate fitted on a model trained without the
+// held-out examples, given to the model trained on all of them); a value
+// <= 0 is ignored. It must be called before the model is shared.
+func (m *Model) SetTemperature(known, novel float64) {
+	if known > 0 {
+		m.temp = known
+	}
+	if novel > 0 {
+		m.novel = novel
+	}
+}
+
+// SetNovelCap sets the bound on the confidence of novel activities (that
+// KeepPrecision set on a model trained without the held-out examples); a
+// value outside (0, 1] is ignored. It must be called before the model is
+// shared.
+func (m *Model) SetNovelCap(c float64) {
+	if c > 0 && c <= 1 {
+		m.novelCap = c
 	}
 }
 
 // modelJSON is the serialised form of a Model.
 type modelJSON struct {
-	Format      string    `json:"format"`
-	Classes     []string  `json:"classes"`
-	Features    []string  `json:"features"`
-	Weights     []float32 `json:"weights"`
-	Biases      []float32 `json:"biases"`
-	Temperature float64   `json:"temperature"`
-	Examples    int       `json:"examples"`
+	Format           string    `json:"format"`
+	Classes          []string  `json:"classes"`
+	Features         []string  `json:"features"`
+	Groups           []uint16  `json:"groups"`
+	Purity           []uint8   `json:"purity"`
+	Weights          []float32 `json:"weights"`
+	Biases           []float32 `json:"biases"`
+	Temperature      float64   `json:"temperature"`
+	NovelTemperature float64   `json:"novelTemperature"`
+	NovelCap         float64   `json:"novelCap"`
+	Examples         int       `json:"examples"`
 }
 
-const modelFormat = "pomocore-model-v1"
+// modelFormat is the format of a model file: v2 has the features on the
+// registrable domain, their group counts and the novel temperature.
+const modelFormat = "pomocore-model-v2"
+
+// ErrModelFormat is returned by UnmarshalJSON for a model of another
+// format (e.g. one an older version wrote, with other features): it must
+// be trained again.
+var ErrModelFormat = errors.New("model: another format; train the model again")
 
 // MarshalJSON encodes the model (its classes, features, weights and
-// temperature) in the format UnmarshalJSON reads.
+// temperatures) in the format UnmarshalJSON reads.
 func (m *Model) MarshalJSON() ([]byte, error) {
-	return json.Marshal(modelJSON{Format: modelFormat, Classes: m.classes, Features: m.features,
-		Weights: m.w, Biases: m.b, Temperature: m.temp, Examples: m.examples})
+	return json.Marshal(modelJSON{Format: modelFormat, Classes: m.classes, Features: m.features, Groups: m.groups,
+		Purity: m.purity, Weights: m.w, Biases: m.b, Temperature: m.temp, NovelTemperature: m.novel, NovelCap: m.novelCap, Examples: m.examples})
 }
 
-// UnmarshalJSON decodes a model MarshalJSON wrote, checking its shape.
+// UnmarshalJSON decodes a model MarshalJSON wrote, checking its shape; a
+// model of another format is ErrModelFormat.
 func (m *Model) UnmarshalJSON(b []byte) error {
 	var j modelJSON
 	if err := json.Unmarshal(b, &j); err != nil {
@@ -318,29 +533,70 @@ func (m *Model) UnmarshalJSON(b []byte) error {
 	}
 	switch {
 	case j.Format != modelFormat:
-		return fmt.Errorf("model: format %q, want %q", j.Format, modelFormat)
-	case len(j.Classes) < 2 || len(j.Biases) != len(j.Classes) || len(j.Weights) != len(j.Features)*len(j.Classes):
+		return fmt.Errorf("%w: %q, want %q", ErrModelFormat, j.Format, modelFormat)
+	case len(j.Classes) < 2 || len(j.Biases) != len(j.Classes) || len(j.Weights) != len(j.Features)*len(j.Classes) ||
+		len(j.Groups) != len(j.Features) || len(j.Purity) != len(j.Features):
 		return errors.New("model: classes, features and weights do not fit together")
-	case !(j.Temperature > 0):
-		return errors.New("model: the temperature must be positive")
+	case !(j.Temperature > 0) || !(j.NovelTemperature > 0):
+		return errors.New("model: the temperatures must be positive")
+	case !(j.NovelCap > 0 && j.NovelCap <= 1):
+		return errors.New("model: the novel cap must be in (0, 1]")
 	}
-	*m = Model{classes: j.Classes, features: j.Features, w: j.Weights, b: j.Biases, temp: j.Temperature,
-		examples: j.Examples, index: make(map[string]int32, len(j.Features))}
+	*m = Model{classes: j.Classes, features: j.Features, groups: j.Groups, purity: j.Purity, w: j.Weights, b: j.Biases, temp: j.Temperature,
+		novel: j.NovelTemperature, novelCap: j.NovelCap, examples: j.Examples, index: make(map[string]int32, len(j.Features))}
 	for i, f := range j.Features {
 		m.index[f] = int32(i)
 	}
 	return nil
 }
 
+// RegistrableDomain returns the part of a host under which its owner
+// registered it, one label more than its public suffix (the public suffix
+// list of golang.org/x/net/publicsuffix): "docs.github.com" ->
+// "github.com", "shop.example.co.kr" -> "example.co.kr",
+// "me.github.io" -> "me.github.io". An IP address or a name without a dot
+// is itself; a bare public suffix ("co.kr", "github.io") or an empty host
+// gives "".
+func RegistrableDomain(host string) string {
+	host = strings.TrimSuffix(strings.ToLower(host), ".")
+	switch {
+	case host == "":
+		return ""
+	case !strings.Contains(host, ".") || strings.HasPrefix(host, "[") || net.ParseIP(host) != nil:
+		return host
+	}
+	reg, err := publicsuffix.EffectiveTLDPlusOne(host)
+	if err != nil {
+		return ""
+	}
+	return reg
+}
+
+// Group returns the site or app an activity belongs to: "d:" and the
+// registrable domain of its URL's host (RegistrableDomain), else "a:" and
+// its app as AppPattern gives it. Held-out shares are split by group
+// (SplitByGroup), so that no site or app is on both sides.
+func Group(app, url string) string {
+	if host, _ := Host(url); host != "" {
+		if reg := RegistrableDomain(host); reg != "" {
+			return "d:" + reg
+		}
+		return "d:" + host
+	}
+	return "a:" + baseAppName(app)
+}
+
 // Features returns the model's features of an activity, each prefixed by
 // its kind: "a:" the app (without versions and edition words) and "w:" its
 // words, when there is no URL; "b:" the app when there is one (a browser);
-// "d:" the host and each parent domain ("docs.github.com", "github.com"),
-// "l:" each host label but the last, "p:" the first path segment and "dp:"
-// it under the host's registrable part, "s:" a scheme other than http(s);
-// "t:" the title's words, and each again as "w:" (a title that names a known
-// app or service, "Inbox – Gmail", says what the activity is). Words are in
-// the form NormalizeApp gives, split at anything but letters and digits;
+// "d:" the host and each parent domain down to the registrable domain
+// (RegistrableDomain: "docs.github.com", "github.com"; never a public
+// suffix such as "com" or "co.kr"), "l:" each label of the host above its
+// public suffix, "p:" the first path segment and "dp:" it under the
+// registrable domain, "s:" a scheme other than http(s); "t:" the title's
+// words, and each again as "w:" (a title that names a known app or
+// service, "Inbox – Gmail", says what the activity is). Words are in the
+// form NormalizeApp gives, split at anything but letters and digits;
 // numbers and one-letter words are dropped.
 func Features(app, url, title string) []string {
 	var fs []string
@@ -351,24 +607,33 @@ func Features(app, url, title string) []string {
 				fs = append(fs, "s:"+s)
 			}
 		}
-		labels := strings.Split(host, ".")
-		for i := 0; i < len(labels); i++ {
-			if i == len(labels)-1 && len(labels) > 1 {
-				break // a top-level domain alone says nothing
+		reg := RegistrableDomain(host)
+		if reg != "" {
+			for h := host; ; {
+				fs = append(fs, "d:"+h)
+				if h == reg {
+					break
+				}
+				i := strings.IndexByte(h, '.')
+				if i < 0 {
+					break
+				}
+				h = h[i+1:]
 			}
-			fs = append(fs, "d:"+strings.Join(labels[i:], "."))
-		}
-		for _, l := range labels[:max(len(labels)-1, 1)] {
-			if l != "" && l != "m" && l != "www" {
-				fs = append(fs, "l:"+l)
+			// The labels above the public suffix: those of the
+			// registrable domain but its suffix, and the subdomain's.
+			own := strings.TrimSuffix(host, reg) + reg[:strings.IndexByte(reg+".", '.')]
+			for l := range strings.SplitSeq(own, ".") {
+				if l != "" && l != "m" && l != "www" {
+					fs = append(fs, "l:"+l)
+				}
 			}
 		}
 		if seg := firstSegment(path); seg != "" {
-			reg := host
-			if n := len(labels); n >= 2 {
-				reg = labels[n-2] + "." + labels[n-1]
+			fs = append(fs, "p:"+seg)
+			if reg != "" {
+				fs = append(fs, "dp:"+reg+"/"+seg)
 			}
-			fs = append(fs, "p:"+seg, "dp:"+reg+"/"+seg)
 		}
 		if a := baseAppName(app); a != "" {
 			fs = append(fs, "b:"+a)
@@ -444,20 +709,55 @@ func ExamplesFromPatterns(ps []pomocore.CategoryPattern, skip ...string) []Examp
 	return out
 }
 
-// SplitHoldOut splits examples into those to train on and those held out
-// (about percent of them), deterministically: by a hash of the activity, so
-// the same activity is always on the same side, and its duplicates with it.
-func SplitHoldOut(examples []Example, percent int) (train, held []Example) {
+// HeldOut is a split of examples (SplitByGroup): those to train on, and two
+// held-out shares measured apart.
+type HeldOut struct {
+	Train []Example
+	// Unseen are the examples of the groups (Group: sites and apps) held
+	// out whole: none of their activities is in Train. How the model does
+	// on them is how it does on a site or app it has never seen.
+	Unseen []Example
+	// Revisits are examples of groups that are also in Train, held out by
+	// activity: a new title or page of a site or app the model knows.
+	Revisits []Example
+}
+
+// SplitByGroup splits examples deterministically: the groups (Group) whose
+// hash falls in percent are held out whole (Unseen); of the other
+// examples, those whose activity's hash falls in percent are held out as
+// Revisits when their group keeps an example in Train. An example and its
+// duplicates are on one side; no group is both in Train and Unseen.
+func SplitByGroup(examples []Example, percent int) HeldOut {
+	var h HeldOut
+	var maybe []Example
+	inTrain := map[string]bool{}
 	for _, ex := range examples {
-		h := fnv.New64a()
-		h.Write([]byte(ex.App + "\x00" + ex.URL + "\x00" + ex.Title))
-		if int(h.Sum64()%100) < percent {
-			held = append(held, ex)
-		} else {
-			train = append(train, ex)
+		g := Group(ex.App, ex.URL)
+		switch {
+		case HashPercent("g\x00"+g) < percent:
+			h.Unseen = append(h.Unseen, ex)
+		case HashPercent("a\x00"+ex.App+"\x00"+ex.URL+"\x00"+ex.Title) < percent:
+			maybe = append(maybe, ex)
+		default:
+			h.Train = append(h.Train, ex)
+			inTrain[g] = true
 		}
 	}
-	return train, held
+	for _, ex := range maybe {
+		if inTrain[Group(ex.App, ex.URL)] {
+			h.Revisits = append(h.Revisits, ex)
+		} else {
+			h.Train = append(h.Train, ex)
+		}
+	}
+	return h
+}
+
+// HashPercent maps s to 0..99 (FNV-1a), the hash SplitByGroup splits by.
+func HashPercent(s string) int {
+	h := fnv.New64a()
+	h.Write([]byte(s))
+	return int(h.Sum64() % 100)
 }
 
 // Evaluation is how a model does on labelled examples it was not trained

@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -83,7 +85,7 @@ func TestModelTrainingIsReproducible(t *testing.T) {
 
 func TestModelRoundTripsThroughJSON(t *testing.T) {
 	m := trainToy(t)
-	m.SetTemperature(1.7)
+	m.SetTemperature(1.7, 2.3)
 	b, err := json.Marshal(m)
 	if err != nil {
 		t.Fatal(err)
@@ -92,7 +94,7 @@ func TestModelRoundTripsThroughJSON(t *testing.T) {
 	if err := json.Unmarshal(b, &back); err != nil {
 		t.Fatal(err)
 	}
-	if back.Temperature() != 1.7 || back.Examples() != m.Examples() || !slices.Equal(back.Classes(), m.Classes()) {
+	if back.Temperature() != 1.7 || back.NovelTemperature() != 2.3 || back.Examples() != m.Examples() || !slices.Equal(back.Classes(), m.Classes()) {
 		t.Fatalf("loaded temperature %v, examples %d, classes %v; want %v, %d, %v",
 			back.Temperature(), back.Examples(), back.Classes(), m.Temperature(), m.Examples(), m.Classes())
 	}
@@ -179,28 +181,93 @@ func TestCalibrateSoftensAnOverconfidentModel(t *testing.T) {
 	}
 	before := classify.Evaluate(m, held, 0.9).ECE
 	m.Calibrate(held)
-	if m.Temperature() <= 1 {
-		t.Fatalf("temperature %v, want > 1 for an over-confident model", m.Temperature())
+	// Apps the model never saw: their temperature is the novel one.
+	if m.NovelTemperature() <= 1 || m.Temperature() != 1 {
+		t.Fatalf("temperatures %v, novel %v; want the novel one > 1 for an over-confident model", m.Temperature(), m.NovelTemperature())
 	}
 	if after := classify.Evaluate(m, held, 0.9).ECE; after >= before {
 		t.Errorf("ECE %v after calibration, %v before", after, before)
 	}
 }
 
-func TestSplitHoldOutKeepsAnActivityOnOneSide(t *testing.T) {
+// The held-out share is split by site and app: the pages of one site (by
+// its registrable domain) and the windows of one app are all on one side,
+// so that a near-duplicate of a training row never counts as unseen.
+func TestSplitByGroupKeepsASiteOrAppOnOneSide(t *testing.T) {
 	var ex []classify.Example
-	for i := 0; i < 1000; i++ {
-		ex = append(ex, classify.Example{App: "app " + string(rune('a'+i%26)) + string(rune('a'+i/26)), Category: "x"})
+	for i := range 200 {
+		site := fmt.Sprintf("site%d.co.kr", i)
+		for j, host := range []string{site, "docs." + site, "m." + site} {
+			ex = append(ex, classify.Example{App: "Google Chrome", URL: fmt.Sprintf("https://%s/page/%d", host, j),
+				Title: fmt.Sprintf("page %d of %s", j, site), Category: "x"})
+		}
+		ex = append(ex, classify.Example{App: fmt.Sprintf("App%d 2024.1", i), Title: "window", Category: "y"},
+			classify.Example{App: fmt.Sprintf("app%d", i), Title: "other window", Category: "y"})
 	}
 	ex = append(ex, ex[0], ex[0])
-	train, held := classify.SplitHoldOut(ex, 20)
-	if len(held) < 150 || len(held) > 250 || len(train)+len(held) != len(ex) {
-		t.Fatalf("held %d of %d", len(held), len(ex))
+	h := classify.SplitByGroup(ex, 20)
+	if n := len(h.Train) + len(h.Unseen) + len(h.Revisits); n != len(ex) {
+		t.Fatalf("%d examples split into %d", len(ex), n)
 	}
-	inTrain := slices.ContainsFunc(train, func(e classify.Example) bool { return e == ex[0] })
-	inHeld := slices.ContainsFunc(held, func(e classify.Example) bool { return e == ex[0] })
-	if inTrain == inHeld {
-		t.Fatal("duplicates of one activity ended on both sides (or neither)")
+	if len(h.Unseen) < len(ex)/10 || len(h.Unseen) > len(ex)*3/10 || len(h.Revisits) == 0 {
+		t.Fatalf("held out %d unseen and %d revisits of %d", len(h.Unseen), len(h.Revisits), len(ex))
+	}
+	groups := func(exs []classify.Example) map[string]bool {
+		out := map[string]bool{}
+		for _, e := range exs {
+			out[classify.Group(e.App, e.URL)] = true
+		}
+		return out
+	}
+	train, unseen, revisits := groups(h.Train), groups(h.Unseen), groups(h.Revisits)
+	for g := range unseen {
+		if train[g] || revisits[g] {
+			t.Errorf("group %q held out as unseen is also trained on or revisited", g)
+		}
+	}
+	for g := range revisits {
+		if !train[g] {
+			t.Errorf("group %q revisited but never trained on", g)
+		}
+	}
+	if g := classify.Group("Safari", "https://docs.site1.co.kr/x"); g != "d:site1.co.kr" {
+		t.Errorf("group of a subdomain: %q", g)
+	}
+	if g := classify.Group("App7 2024.1", ""); g != classify.Group("app7", "") {
+		t.Errorf("an app's versions make another group: %q", g)
+	}
+}
+
+func TestRegistrableDomainIsNeverABarePublicSuffix(t *testing.T) {
+	for host, want := range map[string]string{
+		"docs.github.com": "github.com", "shop.example.co.kr": "example.co.kr", "co.kr": "", "com": "com",
+		"me.github.io": "me.github.io", "github.io": "", "localhost": "localhost", "127.0.0.1": "127.0.0.1", "": "",
+	} {
+		if got := classify.RegistrableDomain(host); got != want {
+			t.Errorf("RegistrableDomain(%q) = %q, want %q", host, got, want)
+		}
+	}
+}
+
+// No feature is a public suffix alone: "co.kr" or "co" says nothing about
+// a site, and once made every Korean shop's page E-commerce.
+func TestFeaturesHaveNoPublicSuffixAlone(t *testing.T) {
+	for _, url := range []string{"https://www.gmarket.co.kr/item?x=1", "https://blog.example.co.kr/post/1", "https://news.bbc.co.uk/",
+		"https://me.github.io/x", "https://shop.example.com.au/"} {
+		for _, f := range classify.Features("Google Chrome", url, "") {
+			rest, ok := strings.CutPrefix(f, "d:")
+			if !ok {
+				rest, ok = strings.CutPrefix(f, "l:")
+			}
+			if !ok {
+				continue
+			}
+			for _, suffix := range []string{"co.kr", "kr", "co", "com", "uk", "co.uk", "github.io", "io", "au", "com.au"} {
+				if rest == suffix {
+					t.Errorf("%s: feature %q is a public suffix", url, f)
+				}
+			}
+		}
 	}
 }
 
@@ -283,8 +350,8 @@ func TestChainModelAnswersWithoutAnLLM(t *testing.T) {
 func TestChainModelAnswersOnlyTheChainsCategories(t *testing.T) {
 	c := newChain(t, nil, classify.ChainConfig{})
 	m, err := classify.Train([]classify.Example{
-		{App: "foo one", Category: "Not A Category"}, {App: "foo two", Category: "Not A Category"},
-		{App: "bar one", Category: "Design"}, {App: "bar two", Category: "Design"},
+		{App: "foo one", Category: "Not A Category"}, {App: "foo two", Category: "Not A Category"}, {App: "foo four", Category: "Not A Category"},
+		{App: "bar one", Category: "Design"}, {App: "bar two", Category: "Design"}, {App: "bar four", Category: "Design"},
 	}, classify.TrainOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -416,7 +483,8 @@ func labelledExamples(t testing.TB, name string) []classify.Example {
 // testdata/labeled.jsonl (the self-written set, standing in for the
 // categorized_data labels the pipeline trusts). Measured (training is
 // deterministic): patterns only, 2 answered, both right, 690 of 732 in all;
-// with labels, 5 answered, all right, 693. Ratcheted a little below, at
+// with labels, 2 answered (5 before the model abstained on what it never
+// saw), all right, 690. Ratcheted a little below, at
 // most one wrong answer; without the model, 688 of 732.
 func TestModelOnTheBlindSetsUnknownsKeepsTheRecordedNumbers(t *testing.T) {
 	const blindUnknowns, blindOffCorrect = 47, 688
@@ -427,27 +495,31 @@ func TestModelOnTheBlindSetsUnknownsKeepsTheRecordedNumbers(t *testing.T) {
 		answers, right, on int // unknowns answered, of those as labelled, the whole set as labelled
 	}{
 		{name: "patterns", ece: 0.08, answers: 1, right: 1, on: 689},
-		{name: "patterns and labels", labels: "labeled.jsonl", ece: 0.09, answers: 4, right: 4, on: 692},
+		// The model abstains more on activities of sites and apps it never
+		// saw (it answered 4 before Model.Novel, all right).
+		{name: "patterns and labels", labels: "labeled.jsonl", ece: 0.09, answers: 2, right: 2, on: 690},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			examples := classify.ExamplesFromPatterns(append(classify.DefaultPatterns(), productionPatterns(t)...), pomocore.Uncategorized)
 			if tc.labels != "" {
 				examples = append(examples, labelledExamples(t, tc.labels)...)
 			}
-			train, held := classify.SplitHoldOut(examples, 20)
-			probe, err := classify.Train(train, classify.TrainOptions{})
+			split := classify.SplitByGroup(examples, 20)
+			probe, err := classify.Train(split.Train, classify.TrainOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
+			held := append(split.Unseen, split.Revisits...)
 			probe.Calibrate(held)
+			probe.KeepPrecision(held, 0.9, 0.9)
 			ev := classify.Evaluate(probe, held, 0.9)
 			m, err := classify.Train(examples, classify.TrainOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			m.SetTemperature(probe.Temperature())
+			m.SetTemperature(probe.Temperature(), probe.NovelTemperature())
 			r := replayBlind(t, m, 0.9)
-			t.Logf("held out: %s (temperature %.2f)", ev, probe.Temperature())
+			t.Logf("held out: %s (temperatures %.2f, novel %.2f)", ev, probe.Temperature(), probe.NovelTemperature())
 			t.Logf("blind set: %d activities, %d unknown to the patterns; the model answers %d (%.1f%%), %d as labelled; LLM queries saved %d of %d; accuracy model off %d (%.1f%%), on %d (%.1f%%)",
 				r.total, r.unknowns, r.answered, 100*float64(r.answered)/float64(r.unknowns), r.rightThere, r.keys, r.unknowns,
 				r.offCorrect, 100*float64(r.offCorrect)/float64(r.total), r.onCorrect, 100*float64(r.onCorrect)/float64(r.total))

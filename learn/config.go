@@ -23,6 +23,11 @@ type Config struct {
 	// out of training to measure the model and calibrate its confidence
 	// (default 20, 1..50).
 	HoldOutPercent int
+	// NovelPrecision is the precision the model must keep at Threshold on
+	// the held-out sites and apps it never saw: their temperature is
+	// raised until it does (classify.Model.KeepPrecision; default 0.9, in
+	// (0, 1]).
+	NovelPrecision float64
 	// MaxLabels bounds the trusted labels read per training (default
 	// 100,000, at least 0 (-1: none)).
 	MaxLabels int
@@ -54,6 +59,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.HoldOutPercent == 0 {
 		c.HoldOutPercent = 20
+	}
+	if c.NovelPrecision == 0 {
+		c.NovelPrecision = 0.9
 	}
 	if c.MaxLabels == 0 {
 		c.MaxLabels = 100000
@@ -90,6 +98,9 @@ func (c Config) Validate() error {
 	}
 	if c.HoldOutPercent < 1 || c.HoldOutPercent > 50 {
 		bad("HoldOutPercent", "%d: want 1..50", c.HoldOutPercent)
+	}
+	if !(c.NovelPrecision > 0 && c.NovelPrecision <= 1) {
+		bad("NovelPrecision", "%v: want 0 < precision <= 1", c.NovelPrecision)
 	}
 	if c.MaxLabels < -1 {
 		bad("MaxLabels", "%d: want >= -1", c.MaxLabels)

@@ -30,18 +30,22 @@ func TestReadExamplesNamesABadLine(t *testing.T) {
 
 func TestReplayUnknownsScoresTheModelOnWhatThePatternsMiss(t *testing.T) {
 	store := learntest.NewMemory(operatorPatterns())
+	for _, p := range []string{"a", "b", "c", "d", "e", "f", "g", "h"} {
+		store.AddLLMLabel("Google Chrome", "https://blorp.example/"+p, "Blorp level "+p, "Game")
+	}
 	sink := &learntest.Sink{}
-	if _, err := newTrainer(t, store, sink, false).Retrain(context.Background()); err != nil {
+	if _, err := newTrainer(t, store, sink, true).Retrain(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	model, _ := sink.Model()
+	newPage := classify.Example{App: "Google Chrome", URL: "https://blorp.example/zz", Title: "Blorp level zz", Category: "Game"}
 	examples := []classify.Example{
-		{App: "zork paint", Category: "Design"},          // a pattern hit, right
-		{App: "qux code", Category: "Game"},              // a pattern hit, wrong
-		{App: "Zork Canvas", Category: "Design"},         // unknown: the model, right
-		{App: "Zork Canvas", Category: "Design"},         // the same activity again
-		{App: "Qux Profiler", Category: "Design"},        // unknown: the model, wrong
-		{App: "Blorp", Category: pomocore.Uncategorized}, // unknown: the model is unsure
+		{App: "zork paint", Category: "Design"}, // a pattern hit, right
+		{App: "qux code", Category: "Game"},     // a pattern hit, wrong
+		newPage,                                 // unknown: the model, right
+		newPage,                                 // the same activity again
+		{App: "Google Chrome", URL: "https://blorp.example/yy", Title: "Blorp level yy", Category: "Design"}, // unknown: the model, wrong
+		{App: "Blorp", Category: pomocore.Uncategorized},                                                     // unknown and never seen: the model abstains
 	}
 	r, err := learn.ReplayUnknowns(matcherOf(t, store), model, 0.6, pomocore.DefaultTaxonomy().Categories, examples)
 	if err != nil {
@@ -71,7 +75,7 @@ func TestDecodeModelReadsAnEncodedModel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := back.Predict("Zork Canvas", "", ""), m.Predict("Zork Canvas", "", ""); got.Category != want.Category {
+	if got, want := back.Predict("Zork Paint", "", ""), m.Predict("Zork Paint", "", ""); got != want {
 		t.Errorf("decoded %+v, encoded %+v", got, want)
 	}
 	if _, err := learn.DecodeModel(strings.NewReader(`{"format":"other"}`)); err == nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -18,14 +19,29 @@ type Report struct {
 	// PatternExamples and LabelExamples count the examples from category
 	// patterns and from trusted labels, Distinct the different ones trained
 	// on (a repeated activity counts once); HeldOut how many of those were
-	// held out.
+	// held out (classify.SplitByGroup: Unseen and Revisits).
 	PatternExamples, LabelExamples, Distinct, HeldOut int
-	// HeldOutEval is the model trained without the held-out examples,
-	// calibrated, measured on them: accuracy, expected calibration error,
-	// and coverage and accuracy at the threshold.
-	HeldOutEval classify.Evaluation
-	// Temperature is the calibration temperature the model got.
-	Temperature float64
+	// DistrustedLabels counts the labels left out because neither the LLM
+	// gave them nor pomocore's patterns agree (TrustedExamples): the old
+	// service's substring matches.
+	DistrustedLabels int
+	// Unseen is the model trained without the held-out examples,
+	// calibrated, measured on the sites and apps held out whole (none of
+	// their activities trained on): accuracy, expected calibration error,
+	// and coverage and precision at the threshold. This is how the model
+	// does on a site or app it has never seen.
+	Unseen classify.Evaluation
+	// Revisits is the same model measured on new activities (other titles
+	// and pages) of the sites and apps it was trained on.
+	Revisits classify.Evaluation
+	// Temperature and NovelTemperature are the calibration temperatures
+	// the model got, for activities it knows and novel ones
+	// (classify.Model.Novel).
+	Temperature, NovelTemperature float64
+	// NovelCap bounds the confidence of novel activities: just below the
+	// threshold when the held-out sites and apps could not show that the
+	// model is right on what it never saw (it abstains there), else 1.
+	NovelCap float64
 	// Classes is how many categories the model can answer.
 	Classes int
 	// TrainedAt is when the training finished, Took how long it took.
@@ -33,35 +49,46 @@ type Report struct {
 	Took      time.Duration
 }
 
-// String summarises the report on one line.
+// String summarises the report on one line, saying what its figures
+// mean.
 func (r Report) String() string {
-	return fmt.Sprintf("trained on %d pattern and %d label examples (%d distinct, %d categories, temperature %.2f); held out %d: %s",
-		r.PatternExamples, r.LabelExamples, r.Distinct, r.Classes, r.Temperature, r.HeldOut, r.HeldOutEval)
+	return fmt.Sprintf("trained on %d pattern and %d label examples (%d labels the patterns contradict left out; %d distinct, %d categories, temperatures %.2f known, %.2f novel, novel cap %.3f); "+
+		"held out by site and app, at confidence >= %.2f: on unseen sites and apps (%d) answers %.1f%% and is right on %.1f%% of those; "+
+		"on new activities of known ones (%d) answers %.1f%%, right on %.1f%%",
+		r.PatternExamples, r.LabelExamples, r.DistrustedLabels, r.Distinct, r.Classes, r.Temperature, r.NovelTemperature, r.NovelCap, r.Unseen.Threshold,
+		r.Unseen.Examples, 100*r.Unseen.Coverage, 100*r.Unseen.AccuracyAbove,
+		r.Revisits.Examples, 100*r.Revisits.Coverage, 100*r.Revisits.AccuracyAbove)
 }
 
 // TrainModel trains a model from the pattern and label examples (each
-// distinct example once): one trained without the held-out share measures accuracy and calibration on
-// it and fits the temperature; the model returned is trained on all of
-// them with that temperature. Pure and deterministic (now is only
-// recorded in the report).
+// distinct example once): one trained without the held-out shares
+// (classify.SplitByGroup: whole sites and apps, and new activities of the
+// others) fits the temperatures on them and is measured on each; the
+// model returned is trained on all of them with those temperatures. Pure
+// and deterministic (now is only recorded in the report).
 func TrainModel(patternExamples, labelExamples []classify.Example, cfg Config, now func() time.Time) (*classify.Model, Report, error) {
 	cfg = cfg.withDefaults()
 	start := now()
 	all := dedupe(append(append([]classify.Example(nil), patternExamples...), labelExamples...))
-	train, held := classify.SplitHoldOut(all, cfg.HoldOutPercent)
-	r := Report{PatternExamples: len(patternExamples), LabelExamples: len(labelExamples), Distinct: len(all), HeldOut: len(held)}
-	probe, err := classify.Train(train, cfg.Train)
+	split := classify.SplitByGroup(all, cfg.HoldOutPercent)
+	r := Report{PatternExamples: len(patternExamples), LabelExamples: len(labelExamples), Distinct: len(all),
+		HeldOut: len(split.Unseen) + len(split.Revisits)}
+	probe, err := classify.Train(split.Train, cfg.Train)
 	if err != nil {
 		return nil, r, fmt.Errorf("learn: %w", err)
 	}
+	held := append(slices.Clone(split.Unseen), split.Revisits...)
 	probe.Calibrate(held)
-	r.HeldOutEval = classify.Evaluate(probe, held, cfg.Threshold)
+	probe.KeepPrecision(held, cfg.Threshold, cfg.NovelPrecision)
+	r.Unseen = classify.Evaluate(probe, split.Unseen, cfg.Threshold)
+	r.Revisits = classify.Evaluate(probe, split.Revisits, cfg.Threshold)
 	m, err := classify.Train(all, cfg.Train)
 	if err != nil {
 		return nil, r, fmt.Errorf("learn: %w", err)
 	}
-	m.SetTemperature(probe.Temperature())
-	r.Temperature, r.Classes = m.Temperature(), len(m.Classes())
+	m.SetTemperature(probe.Temperature(), probe.NovelTemperature())
+	m.SetNovelCap(probe.NovelCap())
+	r.Temperature, r.NovelTemperature, r.NovelCap, r.Classes = m.Temperature(), m.NovelTemperature(), m.NovelCap(), len(m.Classes())
 	r.TrainedAt = now()
 	r.Took = r.TrainedAt.Sub(start)
 	return m, r, nil
@@ -84,7 +111,8 @@ func dedupe(examples []classify.Example) []classify.Example {
 
 // LabelExamples turns categorized_data documents into examples, naming
 // their category by the patterns' ids; a document whose category is
-// unknown or the default gives none.
+// unknown or the default gives none. It trusts every document: see
+// TrustedExamples.
 func LabelExamples(docs []pomocore.CategorizedData, patterns []pomocore.CategoryPattern, defaultCategory string) []classify.Example {
 	names := make(map[pomocore.ObjectID]string, len(patterns))
 	for _, p := range patterns {
@@ -101,12 +129,61 @@ func LabelExamples(docs []pomocore.CategorizedData, patterns []pomocore.Category
 	return out
 }
 
+// TrustedExamples turns the categorized_data documents a LabelSource gave
+// into the examples the model may learn from (LabelExamples), keeping only
+// those whose category pomocore stands behind: an LLM's answer
+// (IsLLMBased), or a category pomocore's own patterns give the activity,
+// matched as pomocore matches them (classify.Build): the store's
+// category_pattern (which holds operators' edits and accepted
+// suggestions) first, the builtin set where those are silent. A document
+// the old service's substring matcher classified (kafka.apache.org as AFK
+// through "afk", fox.com as SNS through "x.com") is not trusted unless
+// pomocore's patterns agree. It returns the examples and how many
+// documents were left out for that reason.
+func TrustedExamples(docs []pomocore.CategorizedData, patterns, builtin []pomocore.CategoryPattern, defaultCategory string) ([]classify.Example, int, error) {
+	store, err := classify.Build(patterns, defaultCategory)
+	if err != nil {
+		return nil, 0, fmt.Errorf("learn: the store's patterns: %w", err)
+	}
+	fallback, err := classify.Build(builtin, defaultCategory)
+	if err != nil {
+		return nil, 0, fmt.Errorf("learn: the builtin patterns: %w", err)
+	}
+	var llm, other []pomocore.CategorizedData
+	for _, d := range docs {
+		if d.LLMBased {
+			llm = append(llm, d)
+		} else {
+			other = append(other, d)
+		}
+	}
+	out := LabelExamples(llm, patterns, defaultCategory)
+	distrusted := 0
+	for _, ex := range LabelExamples(other, patterns, defaultCategory) {
+		got := store.Classify(ex.App, ex.URL, ex.Title)
+		if got.Source == pomocore.SourceDefault {
+			got = fallback.Classify(ex.App, ex.URL, ex.Title)
+		}
+		if got.Source == pomocore.SourceDefault || got.Category != ex.Category {
+			distrusted++
+			continue
+		}
+		out = append(out, ex)
+	}
+	return out, distrusted, nil
+}
+
 // TrainerDeps are what a Trainer reads from and writes to.
 type TrainerDeps struct {
 	// Patterns gives the category patterns (required).
 	Patterns PatternReader
-	// Labels gives the trusted labels (nil: patterns only).
+	// Labels gives the trusted labels (nil: patterns only); of those not
+	// answered by the LLM, only the ones pomocore's patterns agree with
+	// are learnt (TrustedExamples).
 	Labels LabelSource
+	// Builtin are the built-in patterns that speak where the store's are
+	// silent, to check labels against (default classify.DefaultPatterns).
+	Builtin []pomocore.CategoryPattern
 	// Sink takes each model trained (required): the chain.
 	Sink ModelSink
 	// Save, when set, is called with each model after Sink took it, e.g.
@@ -147,6 +224,9 @@ func NewTrainer(cfg Config, deps TrainerDeps) (*Trainer, error) {
 	if deps.Default == "" {
 		deps.Default = pomocore.Uncategorized
 	}
+	if deps.Builtin == nil {
+		deps.Builtin = classify.DefaultPatterns()
+	}
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
@@ -179,14 +259,18 @@ func (t *Trainer) retrain(ctx context.Context) (Report, error) {
 		return Report{}, fmt.Errorf("learn: patterns: %w", err)
 	}
 	var labels []classify.Example
+	distrusted := 0
 	if t.deps.Labels != nil && t.cfg.MaxLabels > 0 {
 		docs, err := t.deps.Labels.TrustedLabels(ctx, t.cfg.MaxLabels)
 		if err != nil {
 			return Report{}, fmt.Errorf("learn: labels: %w", err)
 		}
-		labels = LabelExamples(docs, patterns, t.deps.Default)
+		if labels, distrusted, err = TrustedExamples(docs, patterns, t.deps.Builtin, t.deps.Default); err != nil {
+			return Report{}, err
+		}
 	}
 	m, r, err := TrainModel(classify.ExamplesFromPatterns(patterns, t.deps.Default), labels, t.cfg, t.deps.Now)
+	r.DistrustedLabels = distrusted
 	if err != nil {
 		return r, err
 	}

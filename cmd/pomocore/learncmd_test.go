@@ -26,13 +26,14 @@ func TestLearnCommandTrainsReportsReplaysAndWritesTheModel(t *testing.T) {
 		t.Fatalf("%v\n%s", err, stderr.String())
 	}
 	text := stdout.String()
-	for _, want := range []string{"held out", "ECE", "coverage", "replay blind.jsonl at 0.90: 732 activities, 47 unknown to the patterns", "wrote " + out} {
+	for _, want := range []string{"held out by site and app", "on unseen sites and apps", "on new activities of known ones", "replay blind.jsonl at 0.90: 732 activities, 47 unknown to the patterns", "wrote " + out} {
 		if !strings.Contains(text, want) {
 			t.Errorf("output lacks %q:\n%s", want, text)
 		}
 	}
-	// The replay's numbers, measured: the model answers 4 of the 47
-	// unknowns, all 4 as labelled, 692 of 732 in all (688 without it).
+	// The replay's numbers, measured: the model answers 2 of the 47
+	// unknowns, both as labelled, 690 of 732 in all (688 without it; 4
+	// and 692 before it abstained on sites and apps it never saw).
 	// Ratcheted a little below.
 	m := regexp.MustCompile(`the model answers (\d+) of them .*, (\d+) as labelled .* model on (\d+)`).FindStringSubmatch(text)
 	if m == nil {
@@ -41,8 +42,8 @@ func TestLearnCommandTrainsReportsReplaysAndWritesTheModel(t *testing.T) {
 	answered, _ := strconv.Atoi(m[1])
 	right, _ := strconv.Atoi(m[2])
 	on, _ := strconv.Atoi(m[3])
-	if answered < 3 || right < 3 || on < 691 || answered-right > 1 {
-		t.Errorf("replay: the model answers %d, %d as labelled, %d correct in all; want at least 3, 3, 691, at most one wrong:\n%s", answered, right, on, text)
+	if answered < 2 || right < 2 || on < 690 || answered-right > 1 {
+		t.Errorf("replay: the model answers %d, %d as labelled, %d correct in all; want at least 2, 2, 690, at most one wrong:\n%s", answered, right, on, text)
 	}
 	b, err := os.ReadFile(out)
 	if err != nil {

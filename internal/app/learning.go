@@ -84,6 +84,8 @@ func (a *App) startLearning(ctx context.Context, chain *classify.Chain, st Store
 				"threshold", cfg.ModelThreshold)
 		case errors.Is(err, fs.ErrNotExist):
 			log.Info("no model file yet: training one from the store", "file", cfg.ModelFile)
+		case errors.Is(err, classify.ErrModelFormat):
+			log.Info("the model file is of an older format: training a new one from the store", "file", cfg.ModelFile, "err", err)
 		default:
 			return nil, fmt.Errorf("POMOCORE_MODEL_FILE: %w", err)
 		}
@@ -97,7 +99,9 @@ func (a *App) startLearning(ctx context.Context, chain *classify.Chain, st Store
 				}
 				return
 			}
-			log.Info("local model trained from the store", "report", r.String())
+			log.Info("local model trained from the store", "report", r.String(), "distrusted_labels", r.DistrustedLabels,
+				"unseen_coverage", r.Unseen.Coverage, "unseen_precision", r.Unseen.AccuracyAbove,
+				"revisit_coverage", r.Revisits.Coverage, "revisit_precision", r.Revisits.AccuracyAbove)
 		}()
 	}
 	if cfg.LearnInterval > 0 {
@@ -266,15 +270,18 @@ func (e patternEditor) EditPatterns(ctx context.Context, pe classify.PatternEdit
 // learnCollector exports the learning loop's figures.
 type learnCollector struct{ l *learning }
 
+// The held-out figures have a label "held_out": "unseen" for the sites and
+// apps held out whole (how the model does on what it never saw),
+// "revisit" for new activities of the sites and apps it was trained on.
 var (
 	descHeldOutAccuracy = prometheus.NewDesc("pomocore_model_heldout_accuracy",
-		"Share of the held-out examples the last training's model predicted as labelled.", nil, nil)
+		"Share of the held-out examples the last training's model predicted as labelled, on unseen sites and apps or on revisits.", []string{"held_out"}, nil)
 	descCalibration = prometheus.NewDesc("pomocore_model_calibration_error",
-		"Expected calibration error of the last training's model on the held-out examples (0 is perfect).", nil, nil)
+		"Expected calibration error of the last training's model on the held-out examples (0 is perfect), on unseen sites and apps or on revisits.", []string{"held_out"}, nil)
 	descCoverage = prometheus.NewDesc("pomocore_model_heldout_coverage",
-		"Share of the held-out examples the last training's model answers at POMOCORE_MODEL_THRESHOLD.", nil, nil)
+		"Share of the held-out examples the last training's model answers at POMOCORE_MODEL_THRESHOLD, on unseen sites and apps or on revisits.", []string{"held_out"}, nil)
 	descAccuracyAbove = prometheus.NewDesc("pomocore_model_heldout_accuracy_at_threshold",
-		"Share of the held-out examples answered at POMOCORE_MODEL_THRESHOLD that were answered as labelled.", nil, nil)
+		"Share of the held-out examples answered at POMOCORE_MODEL_THRESHOLD that were answered as labelled (precision), on unseen sites and apps or on revisits.", []string{"held_out"}, nil)
 	descExamples = prometheus.NewDesc("pomocore_model_training_examples",
 		"Distinct examples the last training used.", nil, nil)
 	descTrainedAt = prometheus.NewDesc("pomocore_model_trained_timestamp_seconds",
@@ -306,11 +313,12 @@ func (c learnCollector) Collect(ch chan<- prometheus.Metric) {
 	l := c.l
 	r, runs, failures := l.trainer.Last()
 	if !r.TrainedAt.IsZero() {
-		e := r.HeldOutEval
-		ch <- prometheus.MustNewConstMetric(descHeldOutAccuracy, prometheus.GaugeValue, e.Accuracy)
-		ch <- prometheus.MustNewConstMetric(descCalibration, prometheus.GaugeValue, e.ECE)
-		ch <- prometheus.MustNewConstMetric(descCoverage, prometheus.GaugeValue, e.Coverage)
-		ch <- prometheus.MustNewConstMetric(descAccuracyAbove, prometheus.GaugeValue, e.AccuracyAbove)
+		for held, e := range map[string]classify.Evaluation{"unseen": r.Unseen, "revisit": r.Revisits} {
+			ch <- prometheus.MustNewConstMetric(descHeldOutAccuracy, prometheus.GaugeValue, e.Accuracy, held)
+			ch <- prometheus.MustNewConstMetric(descCalibration, prometheus.GaugeValue, e.ECE, held)
+			ch <- prometheus.MustNewConstMetric(descCoverage, prometheus.GaugeValue, e.Coverage, held)
+			ch <- prometheus.MustNewConstMetric(descAccuracyAbove, prometheus.GaugeValue, e.AccuracyAbove, held)
+		}
 		ch <- prometheus.MustNewConstMetric(descExamples, prometheus.GaugeValue, float64(r.Distinct))
 		ch <- prometheus.MustNewConstMetric(descTrainedAt, prometheus.GaugeValue, float64(r.TrainedAt.UnixNano())/1e9)
 	}

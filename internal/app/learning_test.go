@@ -66,15 +66,26 @@ func TestLearningTrainsFromTheStoreAtStartAndWritesTheModelFile(t *testing.T) {
 	}
 	got := map[string]float64{}
 	for _, mf := range mfs {
-		if m := mf.GetMetric(); len(m) == 1 && m[0].GetGauge() != nil {
-			got[mf.GetName()] = m[0].GetGauge().GetValue()
+		for _, m := range mf.GetMetric() {
+			if m.GetGauge() == nil {
+				continue
+			}
+			name := mf.GetName()
+			for _, l := range m.GetLabel() {
+				name += "{" + l.GetName() + "=" + l.GetValue() + "}"
+			}
+			got[name] = m.GetGauge().GetValue()
 		}
 	}
-	if got["pomocore_model_loaded"] != 1 || got["pomocore_model_heldout_accuracy"] <= 0 || got["pomocore_model_training_examples"] < 100 {
+	// The held-out figures are given apart for unseen sites and apps and
+	// for revisits of known ones.
+	if got["pomocore_model_loaded"] != 1 || got["pomocore_model_heldout_accuracy{held_out=revisit}"] <= 0 || got["pomocore_model_training_examples"] < 100 {
 		t.Errorf("learning metrics: %v", got)
 	}
-	if _, ok := got["pomocore_model_calibration_error"]; !ok {
-		t.Errorf("no calibration error metric: %v", got)
+	for _, held := range []string{"unseen", "revisit"} {
+		if _, ok := got["pomocore_model_calibration_error{held_out="+held+"}"]; !ok {
+			t.Errorf("no calibration error metric on %s: %v", held, got)
+		}
 	}
 }
 

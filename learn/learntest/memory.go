@@ -55,12 +55,23 @@ func (m *Memory) SetFail(err error) {
 	m.fail = err
 }
 
-// AddLabel appends a trusted categorized_data document, in the category
-// named (by its pattern document's id).
+// AddLabel appends a categorized_data document a pattern classified, in
+// the category named (by its pattern document's id): the old service's,
+// or pomocore's before a cut-over.
 func (m *Memory) AddLabel(app, url, title, category string) {
+	m.addLabel(app, url, title, category, false)
+}
+
+// AddLLMLabel appends a categorized_data document the LLM answered
+// (IsLLMBased), in the category named.
+func (m *Memory) AddLLMLabel(app, url, title, category string) {
+	m.addLabel(app, url, title, category, true)
+}
+
+func (m *Memory) addLabel(app, url, title, category string, llm bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	d := pomocore.CategorizedData{App: app, URL: url, Title: title}
+	d := pomocore.CategorizedData{App: app, URL: url, Title: title, LLMBased: llm}
 	for _, p := range m.patterns {
 		if p.Category == category {
 			d.CategoryID = p.ID
