@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/pomocore/pomocore"
@@ -25,33 +26,27 @@ func (p *Pipeline) commit(ctx context.Context, b *preparedBatch) error {
 		}
 	}
 	if err := p.retry(ctx, "commit", &p.stats.commitErrors, func() error {
-		var err error
-		var part CommitResult
-		part, err = p.deps.Committer.Commit(ctx, entries)
-		res = addResults(res, part)
-		for round := 0; round < 2; round++ {
-			// Entries blocked by a wrong-type key: commit them again as
-			// dead letters (round 0); dead letters blocked by a wrong-type
-			// dead-letter stream stay pending (see blocked).
-			again, handled := p.blocked(b, entries, err)
-			if !handled {
-				break
-			}
-			entries, err = again, nil
-			if len(entries) == 0 {
-				break
-			}
-			part, err = p.deps.Committer.Commit(ctx, entries)
+		for {
+			part, err := p.deps.Committer.Commit(ctx, entries)
 			res = addResults(res, part)
+			if errors.Is(err, ErrGroupMissing) {
+				// The group vanished with the entries' pending state; whatever of
+				// this batch is still in the stream is delivered again once the
+				// reader recreates the group, so drop the batch here.
+				p.log.Warn("consumer group missing at commit; batch will be redelivered", "entries", len(b.Entries))
+				return nil
+			}
+			if err != nil || len(part.Blocked) == 0 {
+				return err
+			}
+			// Entries blocked by a wrong-type key are committed again as
+			// dead letters; dead letters blocked (by a wrong-type
+			// dead-letter stream) stay pending. The second round blocks
+			// dead letters only, so this ends.
+			if entries = p.blocked(b, entries, part.Blocked); len(entries) == 0 {
+				return nil
+			}
 		}
-		if errors.Is(err, ErrGroupMissing) {
-			// The group vanished with the entries' pending state; whatever of
-			// this batch is still in the stream is delivered again once the
-			// reader recreates the group, so drop the batch here.
-			p.log.Warn("consumer group missing at commit; batch will be redelivered", "entries", len(b.Entries))
-			return nil
-		}
-		return err
 	}); err != nil {
 		return err
 	}
@@ -87,30 +82,22 @@ func (p *Pipeline) commit(ctx context.Context, b *preparedBatch) error {
 	return nil
 }
 
-// blockedEntries is implemented by a commit error that names entries the
-// committer left out because a key they touch holds the wrong type (a
-// string at a leaderboard key): every other entry was committed.
-type blockedEntries interface {
-	BlockedEntries() map[string]string
-}
-
-// blocked turns the entries err names as blocked into dead letters of kind
-// "wrong_type_key" and returns them to be committed again, so that one bad
-// key stops only its own entries; entries that were dead letters already
-// (their dead-letter stream is the wrong-typed key) are left pending
-// instead, counted in LeftPending, and logged. handled is false when err
-// names no blocked entries.
-func (p *Pipeline) blocked(b *preparedBatch, entries []CommitEntry, err error) (again []CommitEntry, handled bool) {
-	var be blockedEntries
-	if err == nil || !errors.As(err, &be) {
-		return nil, false
-	}
-	why := be.BlockedEntries()
+// blocked turns the entries the committer reported blocked (why, by
+// entry id) into dead letters of kind "wrong_type_key" and returns them to
+// be committed again, so that one bad key stops only its own entries;
+// entries that were dead letters already (their dead-letter stream is the
+// wrong-typed key) are left pending instead, counted in LeftPending, and
+// logged.
+func (p *Pipeline) blocked(b *preparedBatch, entries []CommitEntry, why map[string]string) (again []CommitEntry) {
 	stuck := 0
+	var reasons []string
 	for _, e := range entries {
 		reason, ok := why[e.ID]
 		if !ok {
 			continue
+		}
+		if !slices.Contains(reasons, reason) {
+			reasons = append(reasons, reason)
 		}
 		if e.Dead != nil && e.Increment == nil && e.SessionEnd == nil {
 			stuck++
@@ -127,9 +114,10 @@ func (p *Pipeline) blocked(b *preparedBatch, entries []CommitEntry, err error) (
 	}
 	p.stats.dead.Add(int64(len(again)))
 	p.stats.leftPending.Add(int64(stuck))
+	slices.Sort(reasons)
 	p.log.Error("a key holds the wrong type: its entries are dead-lettered (or, when the dead-letter stream is that key, left pending until it is fixed); the others were committed",
-		"err", err, "dead_lettered", len(again), "left_pending", stuck)
-	return again, true
+		"blocked", reasons, "dead_lettered", len(again), "left_pending", stuck)
+	return again
 }
 
 // addResults adds two commit results.

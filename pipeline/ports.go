@@ -109,6 +109,13 @@ type CommitResult struct {
 	// been committed already, under another entry: acknowledged, with no
 	// effects.
 	Duplicates int
+	// Blocked lists the entries left out because a key they touch holds
+	// another type than the commit needs (a string at a leaderboard key,
+	// the session stream or the dead-letter stream), each with why ("key
+	// <k> holds a <type>"): neither acknowledged nor applied, they stay
+	// pending, and committing them again fails the same way until the key
+	// is fixed. Nil when none.
+	Blocked map[string]string
 }
 
 // Committer applies a batch's Redis effects and acknowledgements.
@@ -122,7 +129,10 @@ type CommitResult struct {
 // all of its effects applied, and the same effects still to come; a
 // committer may keep the effects of the first attempt rather than those of
 // a later one) or acknowledged with all of them. Entries already
-// acknowledged are skipped. On error, nothing may be assumed about the
+// acknowledged are skipped. Without error, every entry was committed
+// (counted in Applied or Skipped) except those listed in Blocked, which
+// stay pending with none of their effects: one bad key stops only the
+// entries that touch it. On error, nothing may be assumed about the
 // batch; committing it again is always safe. Safe for concurrent use.
 type Committer interface {
 	Commit(ctx context.Context, entries []CommitEntry) (CommitResult, error)

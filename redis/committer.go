@@ -237,7 +237,8 @@ func (c CommitterConfig) Validate() error {
 // Every commit also raises the group's committed position in CommittedKey
 // (the largest entry id it acknowledged, atomically with the
 // acknowledgement): where a Reader recreates the group if it vanishes.
-// Entries touching a key of the wrong type are left out (see KeyTypeError).
+// Entries touching a key of the wrong type are left out (see
+// pipeline.CommitResult.Blocked).
 // Safe for concurrent use.
 type Committer struct {
 	rdb goredis.UniversalClient
@@ -297,13 +298,12 @@ func StateKey(stream, namespace, name string) string {
 
 // Commit implements pipeline.Committer. When target keys hold another type
 // (a string at a leaderboard key), it commits the entries that do not touch
-// them and returns their result with a *KeyTypeError listing the others,
-// which stay pending.
+// them and lists the others, which stay pending, in the result's Blocked.
 func (c *Committer) Commit(ctx context.Context, entries []pipeline.CommitEntry) (pipeline.CommitResult, error) {
 	if len(entries) == 0 {
 		return pipeline.CommitResult{}, nil
 	}
-	res, kerr, err := c.commit(ctx, entries)
+	res, wrong, err := c.commit(ctx, entries)
 	if err != nil {
 		if goredis.HasErrorPrefix(err, "NOGROUP") || errors.Is(err, errNoGroup) {
 			err = fmt.Errorf("%w: %w", pipeline.ErrGroupMissing, err)
@@ -311,8 +311,8 @@ func (c *Committer) Commit(ctx context.Context, entries []pipeline.CommitEntry) 
 		return pipeline.CommitResult{}, fmt.Errorf("redis commit of %d entries to %s/%s: %w", len(entries), c.cfg.Stream, c.cfg.Group, err)
 	}
 	c.maybeTrim(ctx)
-	if kerr != nil {
-		return res, kerr
+	if wrong != nil {
+		res.Blocked = wrong.reasons()
 	}
 	return res, nil
 }

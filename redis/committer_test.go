@@ -3,6 +3,7 @@ package redis_test
 import (
 	"context"
 	"math"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -431,7 +432,7 @@ func TestCommitterEmptyBatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res, err := c.Commit(context.Background(), nil); err != nil || res != (pipeline.CommitResult{}) {
+	if res, err := c.Commit(context.Background(), nil); err != nil || !reflect.DeepEqual(res, pipeline.CommitResult{}) {
 		t.Fatalf("empty commit = %+v, %v", res, err)
 	}
 	if _, err := redis.NewCommitter(nil, redis.CommitterConfig{}); err == nil {

@@ -4,50 +4,31 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"sort"
-	"strings"
 
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/pomocore/pomocore/pipeline"
 )
 
-// KeyTypeError is returned by Committer.Commit when target keys (a
+// wrongTypes records the entries a commit left out because target keys (a
 // leaderboard, the session stream, the dead-letter stream) hold another
-// type than the commit needs (a string at a leaderboard key): the entries
-// that touch them were neither acknowledged nor applied, and stay pending;
-// every other entry of the batch was committed, and the CommitResult
-// returned with the error counts those.
-//
-// The caller handles the listed entries itself (see BlockedEntries):
-// committing them again fails the same way until the key is fixed.
-type KeyTypeError struct {
-	// Entries maps each blocked entry's id to the key that blocked it.
-	Entries map[string]string
-	// Keys maps each blocking key to the type it holds.
-	Keys map[string]string
-	// DeadStream is the dead-letter stream's name; when Keys holds it, the
-	// entries blocked by it cannot be dead-lettered either.
-	DeadStream string
+// type than the commit needs (a string at a leaderboard key): neither
+// acknowledged nor applied, they stay pending, and Commit lists them in
+// pipeline.CommitResult.Blocked while it commits every other entry of the
+// batch. Committing them again fails the same way until the key is fixed.
+type wrongTypes struct {
+	// entries maps each blocked entry's id to the key that blocked it.
+	entries map[string]string
+	// keys maps each blocking key to the type it holds.
+	keys map[string]string
 }
 
-// Error names the keys and how many entries they block.
-func (e *KeyTypeError) Error() string {
-	keys := make([]string, 0, len(e.Keys))
-	for k, t := range e.Keys {
-		keys = append(keys, fmt.Sprintf("%s holds a %s", k, t))
-	}
-	sort.Strings(keys)
-	return fmt.Sprintf("WRONGTYPE: %d entries not committed: %s", len(e.Entries), strings.Join(keys, ", "))
-}
-
-// BlockedEntries returns, per blocked entry id, why it was not committed
-// ("key <k> holds a <type>"). It lets the pipeline find the entries with
-// errors.As and an interface of its own, without importing this package.
-func (e *KeyTypeError) BlockedEntries() map[string]string {
-	out := make(map[string]string, len(e.Entries))
-	for id, k := range e.Entries {
-		out[id] = fmt.Sprintf("key %s holds a %s", k, e.Keys[k])
+// reasons returns, per blocked entry id, why it was not committed ("key
+// <k> holds a <type>").
+func (w *wrongTypes) reasons() map[string]string {
+	out := make(map[string]string, len(w.entries))
+	for id, k := range w.entries {
+		out[id] = fmt.Sprintf("key %s holds a %s", k, w.keys[k])
 	}
 	return out
 }
@@ -80,19 +61,19 @@ func (c *Committer) blockedBy(e *pipeline.CommitEntry, keys map[string]string) s
 }
 
 // drop removes from b the entries that touch keys (wrong-typed, key ->
-// type), recording them in kerr; it returns how many it removed.
-func (c *Committer) drop(b *batch, keys map[string]string, kerr **KeyTypeError) int {
-	if *kerr == nil {
-		*kerr = &KeyTypeError{Entries: map[string]string{}, Keys: map[string]string{}, DeadStream: c.cfg.DeadStream}
+// type), recording them in wrong; it returns how many it removed.
+func (c *Committer) drop(b *batch, keys map[string]string, wrong **wrongTypes) int {
+	if *wrong == nil {
+		*wrong = &wrongTypes{entries: map[string]string{}, keys: map[string]string{}}
 	}
 	for k, t := range keys {
-		(*kerr).Keys[k] = t
+		(*wrong).keys[k] = t
 	}
 	removed := 0
 	keep := make([]bool, len(b.entries))
 	for i := range b.entries {
 		if k := c.blockedBy(&b.entries[i], keys); k != "" {
-			(*kerr).Entries[b.entries[i].ID] = k
+			(*wrong).entries[b.entries[i].ID] = k
 			removed++
 			continue
 		}

@@ -92,9 +92,9 @@ func (c *Committer) window() (now, since int64) {
 const maxDedupRounds = 4
 
 // commit commits entries; entries that touch a target key of another type
-// are left out and reported in the *KeyTypeError returned with the result
+// are left out and reported in the *wrongTypes returned with the result
 // of the others.
-func (c *Committer) commit(ctx context.Context, entries []pipeline.CommitEntry) (pipeline.CommitResult, *KeyTypeError, error) {
+func (c *Committer) commit(ctx context.Context, entries []pipeline.CommitEntry) (pipeline.CommitResult, *wrongTypes, error) {
 	b, err := newBatch(entries, c.cfg.DedupWindow > 0)
 	if err != nil {
 		return pipeline.CommitResult{}, nil, err
@@ -104,11 +104,11 @@ func (c *Committer) commit(ctx context.Context, entries []pipeline.CommitEntry) 
 			b.entries[i].SessionEnd = nil
 		}
 	}
-	var kerr *KeyTypeError
+	var blocked *wrongTypes
 	if c.single {
-		res, done, err := c.commitSingle(ctx, b, &kerr)
+		res, done, err := c.commitSingle(ctx, b, &blocked)
 		if err != nil || done {
-			return res, kerr, err
+			return res, blocked, err
 		}
 	}
 	wrong, err := c.checkTypes(ctx, b)
@@ -116,13 +116,13 @@ func (c *Committer) commit(ctx context.Context, entries []pipeline.CommitEntry) 
 		return pipeline.CommitResult{}, nil, err
 	}
 	if len(wrong) > 0 {
-		c.drop(b, wrong, &kerr)
+		c.drop(b, wrong, &blocked)
 		if len(b.entries) == 0 {
-			return pipeline.CommitResult{}, kerr, nil
+			return pipeline.CommitResult{}, blocked, nil
 		}
 	}
 	res, err := c.commitSteps(ctx, b)
-	return res, kerr, err
+	return res, blocked, err
 }
 
 // singleReply is single.lua's reply.
@@ -185,7 +185,7 @@ func positions(vs []any, n int) ([]int, error) {
 
 // commitSingle commits b with single.lua. done is false when the script
 // wrote nothing because the batch needs the three steps.
-func (c *Committer) commitSingle(ctx context.Context, b *batch, kerr **KeyTypeError) (res pipeline.CommitResult, done bool, err error) {
+func (c *Committer) commitSingle(ctx context.Context, b *batch, blocked **wrongTypes) (res pipeline.CommitResult, done bool, err error) {
 	for round, blockedRounds := 0, 0; ; round++ {
 		n := len(b.entries)
 		if n == 0 {
@@ -225,7 +225,7 @@ func (c *Committer) commitSingle(ctx context.Context, b *batch, kerr **KeyTypeEr
 		case len(r.blocked) > 0:
 			// Keys of another type: drop the entries touching them, commit
 			// the rest. Each round drops at least one entry, so this ends.
-			if c.drop(b, r.blocked, kerr) == 0 || blockedRounds > 8 {
+			if c.drop(b, r.blocked, blocked) == 0 || blockedRounds > 8 {
 				return res, false, fmt.Errorf("commit: keys of another type: %v", r.blocked)
 			}
 			blockedRounds++
