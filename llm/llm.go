@@ -191,11 +191,7 @@ func systemPrompt(categories []string, g Guide) string {
 			b.WriteString(" - " + r + "\n")
 		}
 	}
-	example := "Game"
-	if len(categories) > 0 {
-		example = categories[0]
-	}
-	b.WriteString(`Answer with only a JSON object mapping every id to one category name above, spelled exactly, e.g. {"1":"` + example + `"}.`)
+	b.WriteString(`Answer with only a JSON object mapping every id to one category name above, spelled exactly: {"1":"...","2":"..."}.`)
 	return b.String()
 }
 

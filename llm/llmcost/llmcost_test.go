@@ -72,24 +72,27 @@ func TestCallSize(t *testing.T) {
 	if sys.SystemTokens > 1200 {
 		t.Errorf("system prompt is %d tokens, budget 1,200", sys.SystemTokens)
 	}
+	schemaCfg := cfg
+	schemaCfg.Format = llm.FormatSchema
 	var b strings.Builder
-	b.WriteString("| activities per call | calls | prompt chars per call | prompt tokens per call (system + activities + schema + 11) | prompt tokens per activity | answer tokens per activity |\n|---|---|---|---|---|---|\n")
+	b.WriteString("| activities per call | calls | prompt characters per call | prompt tokens per call (system + activities + 11) | prompt tokens per activity | with json_schema: tokens per call (schema) | with json_schema: per activity | answer tokens per activity |\n|---|---|---|---|---|---|---|---|\n")
 	perActivity := map[int]float64{}
 	for _, n := range []int{1, 5, 10, 20, 50} {
-		calls, chars, tokens, user, schema, answer := 0, 0, 0, 0, 0, 0
+		calls, chars, tokens, user, schemaTokens, answer := 0, 0, 0, 0, 0, 0
 		for i := 0; i+n <= len(qs); i += n {
 			s := llmcost.Measure(cfg, qs[i:i+n])
 			calls++
 			chars += s.Chars()
 			tokens += s.Tokens()
 			user += s.UserTokens
-			schema += s.SchemaTokens
+			schemaTokens += llmcost.Measure(schemaCfg, qs[i:i+n]).SchemaTokens
 			answer += llmcost.AnswerTokens(labels[i : i+n])
 		}
 		pa := float64(tokens) / float64(calls*n)
 		perActivity[n] = pa
-		fmt.Fprintf(&b, "| %d | %d | %d | %d (%d + %d + %d + 11) | %.0f | %.1f |\n", n, calls, chars/calls, tokens/calls,
-			sys.SystemTokens, user/calls, schema/calls, pa, float64(answer)/float64(calls*n))
+		fmt.Fprintf(&b, "| %d | %d | %d | %d (%d + %d + 11) | %.0f | %d (%d) | %.0f | %.1f |\n", n, calls, chars/calls, tokens/calls,
+			sys.SystemTokens, user/calls, pa, (tokens+schemaTokens)/calls, schemaTokens/calls, float64(tokens+schemaTokens)/float64(calls*n),
+			float64(answer)/float64(calls*n))
 	}
 	t.Logf("on %d activities of testdata/blind.jsonl:\n%s", len(qs), b.String())
 	if perActivity[50] > perActivity[1]/10 {
