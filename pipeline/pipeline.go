@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -77,18 +76,15 @@ type Pipeline struct {
 	stats     Stats
 	rules     atomic.Pointer[rules]
 
-	unknownMu   sync.Mutex
-	unknownSeen map[string]bool // unknown field names warned about
-
+	// The parts: sizer is the adaptive batch size; saver the store as the
+	// pipeline uses it (adaptive call sizes, retries, poison isolation);
 	// fresh holds the entries of the batches read and not yet committed,
-	// which keepFresh touches.
-	fresh *freshness
-
-	// saver is the store as the pipeline uses it: adaptive call sizes,
-	// retries, and poison isolation.
-	saver *isolatingStore
-
-	sizer *batchSizer
+	// which keepFresh touches; unknown warns of fields the CONTRACT does
+	// not name.
+	sizer   *batchSizer
+	saver   *isolatingStore
+	fresh   *freshness
+	unknown *unknownFields
 }
 
 // rules is a classifier with the category ids of the patterns it was built
@@ -143,9 +139,8 @@ func New(cfg Config, deps Deps) (*Pipeline, error) {
 		log:       deps.Logger,
 		stats:     Stats{deadByKind: map[string]int64{}, sizer: sizer},
 		sizer:     sizer,
-
-		unknownSeen: map[string]bool{},
-		fresh:       newFreshness(),
+		fresh:     newFreshness(),
+		unknown:   &unknownFields{log: deps.Logger, rejected: cfg.Limits.RejectUnknownFields, seen: map[string]bool{}},
 	}
 	p.saver = &isolatingStore{store: deps.Store, sizer: sizer, retry: p.retryPolicy(), now: deps.Now, sleep: deps.Sleep,
 		log: p.log, soloFails: map[string]uint64{}, failed: func(err error) {

@@ -9,10 +9,6 @@ import (
 	"github.com/pomocore/pomocore"
 )
 
-// maxUnknownNames bounds the unknown field names warned about one by one
-// (a hostile producer could send a new name with every entry).
-const maxUnknownNames = 64
-
 // preparedBatch is a prepared batch: the records to store and the commit entries,
 // one per message, in message order.
 type preparedBatch struct {
@@ -49,7 +45,7 @@ func (p *Pipeline) prepareBatch(msgs []Message) *preparedBatch {
 			b.deleted++
 			continue
 		}
-		if p.noteUnknownFields(m) {
+		if p.unknown.note(m) {
 			b.report.UnknownFields++
 		}
 		rec, entry, err := p.safePrepare(m, rs)
@@ -221,30 +217,6 @@ func (p *Pipeline) rejected(m *Message, kind string, reason error) CommitEntry {
 		e.SessionEnd = &SessionEnd{UserID: r.UserID, SessionDate: r.SessionDate, Session: r.Session}
 	}
 	return e
-}
-
-// noteUnknownFields reports whether m has fields the CONTRACT does not
-// name, and warns once per such field name.
-func (p *Pipeline) noteUnknownFields(m *Message) bool {
-	found := false
-	for i := 0; i+1 < len(m.Fields); i += 2 {
-		name := m.Fields[i]
-		if pomocore.IsField(name) {
-			continue
-		}
-		found = true
-		p.unknownMu.Lock()
-		warn := !p.unknownSeen[name] && len(p.unknownSeen) < maxUnknownNames
-		if warn {
-			p.unknownSeen[name] = true
-		}
-		p.unknownMu.Unlock()
-		if warn {
-			p.log.Warn("input entries carry a field the contract does not name; accepted and ignored (warned once per name)",
-				"field", pomocore.SanitizeText(name, 64), "entry", m.ID, "rejected", p.cfg.Limits.RejectUnknownFields)
-		}
-	}
-	return found
 }
 
 func (p *Pipeline) deadLetter(m *Message, kind string, reason error) *DeadLetter {
