@@ -50,6 +50,10 @@ type Config struct {
 	LLMCache      int
 	LLMWorkers    int
 	LLMSendPath   bool
+	LLMBatch      int
+	LLMLinger     time.Duration
+	LLMWait       time.Duration
+	LLMWaitMax    int
 
 	Stream, Group, Consumer  string
 	DeadStream, SessionStrm  string
@@ -148,6 +152,10 @@ func Defaults() Config {
 		LLMTimeout:         10 * time.Second,
 		LLMCache:           100000,
 		LLMWorkers:         4,
+		LLMBatch:           30,
+		LLMLinger:          200 * time.Millisecond,
+		LLMWait:            30 * time.Second,
+		LLMWaitMax:         10000,
 		LogLevel:           "info",
 		LogFormat:          "text",
 	}
@@ -195,6 +203,10 @@ func (c *Config) Settings() []Setting {
 		{"POMOCORE_LLM_CACHE", "llm-cache", "LLM answers remembered in memory (LRU)", false, intVal(&c.LLMCache)},
 		{"POMOCORE_LLM_WORKERS", "llm-workers", "concurrent LLM requests", false, intVal(&c.LLMWorkers)},
 		{"POMOCORE_LLM_SEND_PATH", "llm-send-path", "also send the URL's path to the LLM (default: app, host and title only)", false, boolVal(&c.LLMSendPath)},
+		{"POMOCORE_LLM_BATCH", "llm-batch", "most activities asked about in one LLM request (1..100)", false, intVal(&c.LLMBatch)},
+		{"POMOCORE_LLM_LINGER", "llm-linger", "how long unknown activities gather before an LLM request that is not full (0..5s)", false, durVal(&c.LLMLinger)},
+		{"POMOCORE_LLM_WAIT", "llm-wait", "how long an activity nothing else decides waits, unacknowledged, for the LLM's answer before it counts as the default category (0: never waits)", false, durVal(&c.LLMWait)},
+		{"POMOCORE_LLM_WAIT_MAX", "llm-wait-max", "most activities waiting for the LLM at once per pipeline; more count as the default category at once", false, intVal(&c.LLMWaitMax)},
 		{"POMOCORE_STREAM", "stream", "input stream key (the main server's StreamConfig)", false, strVal(&c.Stream)},
 		{"POMOCORE_GROUP", "group", "consumer group (the deployed one)", false, strVal(&c.Group)},
 		{"POMOCORE_CONSUMER", "consumer", "this process's consumer name, unique per process", false, strVal(&c.Consumer)},
@@ -315,6 +327,18 @@ func (c *Config) Validate() error {
 	}
 	if c.LLMCache < 1 {
 		bad("POMOCORE_LLM_CACHE", "%d: want >= 1", c.LLMCache)
+	}
+	if c.LLMBatch < 1 || c.LLMBatch > 100 {
+		bad("POMOCORE_LLM_BATCH", "%d: want 1..100", c.LLMBatch)
+	}
+	if c.LLMLinger < 0 || c.LLMLinger > 5*time.Second {
+		bad("POMOCORE_LLM_LINGER", "%v: want 0..5s", c.LLMLinger)
+	}
+	if c.LLMWait < 0 {
+		bad("POMOCORE_LLM_WAIT", "%v: want >= 0 (0: never wait)", c.LLMWait)
+	}
+	if c.LLMWaitMax < 1 {
+		bad("POMOCORE_LLM_WAIT_MAX", "%d: want >= 1", c.LLMWaitMax)
 	}
 	if c.LLMWorkers < 1 || c.LLMWorkers > 64 {
 		bad("POMOCORE_LLM_WORKERS", "%d: want 1..64", c.LLMWorkers)

@@ -102,7 +102,11 @@ func (a *App) newChain(ctx context.Context, st Store, rs *ruleSet) (*classify.Ch
 	cfg, tax, log := a.cfg, a.tax, a.log
 	noTokens := func() int64 { return 0 }
 	ccfg := classify.ChainConfig{Categories: rs.usable, Default: tax.Default, CacheSize: cfg.LLMCache,
-		Workers: cfg.LLMWorkers, Timeout: cfg.LLMTimeout, SendPath: cfg.LLMSendPath, ModelThreshold: cfg.ModelThreshold}
+		Workers: cfg.LLMWorkers, Timeout: cfg.LLMTimeout, SendPath: cfg.LLMSendPath, ModelThreshold: cfg.ModelThreshold,
+		Batch: cfg.LLMBatch, Linger: cfg.LLMLinger}
+	if cfg.LLMLinger == 0 {
+		ccfg.Linger = -1 // no linger (the chain's zero is its default)
+	}
 	if cfg.OpenAIKey == "" {
 		log.Info("LLM fallback off (no OPENAI_API_KEY): unknown activities are " + tax.Default)
 		return classify.NewChain(rs.matcher, nil, ccfg), noTokens, nil
@@ -111,6 +115,9 @@ func (a *App) newChain(ctx context.Context, st Store, rs *ruleSet) (*classify.Ch
 		Timeout: cfg.LLMTimeout, Categories: rs.usable})
 	if err != nil {
 		return nil, nil, fmt.Errorf("OPENAI_API_KEY/POMOCORE_LLM_*: %w", err)
+	}
+	if keeper, ok := st.(pipeline.AnswerKeeper); ok {
+		ccfg.Keep = (&answerKeeper{store: keeper, ids: rs.ids, timeout: cfg.StoreTimeout, log: log}).keep
 	}
 	chain := classify.NewChain(rs.matcher, client, ccfg)
 	names := make(map[pomocore.ObjectID]string, len(rs.ids))
