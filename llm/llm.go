@@ -181,13 +181,12 @@ func systemPrompt(categories []string, g Guide) string {
 	}
 	b.WriteString("\nCategories:\n")
 	for _, c := range categories {
-		d := g.Definitions[c]
-		rules := keptRules(g.Boundaries[c], g, have)
-		if d == "" && len(rules) == 0 {
-			continue
+		b.WriteString(c) // listed even without a definition: it is an answer
+		if d := g.Definitions[c]; d != "" {
+			b.WriteString(": " + d)
 		}
-		b.WriteString(c + ": " + d + "\n")
-		for _, r := range rules {
+		b.WriteByte('\n')
+		for _, r := range keptRules(g.Boundaries[c], g, have) {
 			b.WriteString(" - " + r + "\n")
 		}
 	}

@@ -121,3 +121,11 @@ func TestMentions(t *testing.T) {
 		}
 	}
 }
+
+// A category the guide does not know is still listed as an answer.
+func TestPromptListsACategoryWithoutDefinition(t *testing.T) {
+	p := systemPrompt([]string{"Development", "Research"}, DefaultGuide())
+	if !strings.Contains(p, "\nResearch\n") || !strings.Contains(p, "\nDevelopment: ") {
+		t.Errorf("prompt:\n%s", p)
+	}
+}
