@@ -485,18 +485,9 @@ func (c *Chain) fill(batch []queued) []queued {
 // answer, or the default when the call fails for good.
 func (c *Chain) ask(batch []queued) {
 	var answers []string
-	answered := false
-	defer func() {
-		c.mu.Lock()
-		for i, b := range batch {
-			if answered {
-				c.resolveLocked(b.key, b.pending, pomocore.Classification{Category: answers[i], Source: pomocore.SourceLLM}, true)
-			} else {
-				c.resolveLocked(b.key, b.pending, pomocore.Classification{Category: c.cfg.Default, Source: pomocore.SourceDefault}, false)
-			}
-		}
-		c.mu.Unlock()
-	}()
+	// Every waiter is told, answered or not: those told already (below)
+	// are left alone by resolveLocked.
+	defer c.resolve(batch, nil)
 	if c.breakerOpen() {
 		c.dropped.Add(int64(len(batch)))
 		return // asked again when seen after the cooldown
@@ -536,32 +527,44 @@ func (c *Chain) ask(batch []queued) {
 	c.mu.Lock()
 	c.failed, c.openAt = 0, 0
 	c.mu.Unlock()
-	kept := make([]Answered, len(batch))
+	kept := make([]Answered, 0, len(batch))
+	got := make([]*pomocore.Classification, len(batch))
 	for i, b := range batch {
 		cat := strings.TrimSpace(answers[i])
+		if cat == "" {
+			continue // this one unanswered (the others were): asked again when seen
+		}
 		if !c.known[cat] {
 			cat = c.cfg.Default // only ever a configured category
 		}
-		answers[i] = cat
+		got[i] = &pomocore.Classification{Category: cat, Source: pomocore.SourceLLM}
 		c.put(b.key, cat)
 		c.answered.Add(1)
-		kept[i] = Answered{Key: b.key, App: b.q.App, Host: b.q.Host, Category: cat,
+		a := Answered{Key: b.key, App: b.q.App, Host: b.q.Host, Category: cat,
 			Source: pomocore.SourceLLM, Confidence: 1, Reported: b.reported}
+		kept = append(kept, a)
 		if on := c.onAnswer.Load(); on != nil && cat != c.cfg.Default {
-			(*on)(kept[i])
+			(*on)(a)
 		}
 	}
-	answered = true
-	if c.cfg.Keep != nil {
-		// The waiters need not wait for the store: tell them first.
-		func() {
-			c.mu.Lock()
-			defer c.mu.Unlock()
-			for i, b := range batch {
-				c.resolveLocked(b.key, b.pending, pomocore.Classification{Category: answers[i], Source: pomocore.SourceLLM}, true)
-			}
-		}()
+	// The waiters need not wait for the store: tell them first.
+	c.resolve(batch, got)
+	if c.cfg.Keep != nil && len(kept) > 0 {
 		c.cfg.Keep(kept)
+	}
+}
+
+// resolve tells the waiters of batch their answers (got[i], nil for none:
+// the default, not ok).
+func (c *Chain) resolve(batch []queued, got []*pomocore.Classification) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, b := range batch {
+		if got != nil && got[i] != nil {
+			c.resolveLocked(b.key, b.pending, *got[i], true)
+		} else {
+			c.resolveLocked(b.key, b.pending, pomocore.Classification{Category: c.cfg.Default, Source: pomocore.SourceDefault}, false)
+		}
 	}
 }
 

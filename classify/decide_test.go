@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -168,6 +169,39 @@ func TestCloseReleasesTheWaiters(t *testing.T) {
 		<-w.Done()
 		if _, ok := w.Result(); ok {
 			t.Error("a call cut short by Close reported an answer")
+		}
+	})
+}
+
+// An activity the answer left out (an empty answer) is not answered: its
+// waiter gets the default, and it is neither remembered nor kept, so the
+// next sighting asks again; the others of the call are answered.
+func TestAnActivityLeftOutOfTheAnswerIsAskedAgain(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var kept atomic.Int64
+		f := &fakeFallback{answer: func(q classify.Query) (string, error) {
+			if q.App == "Zzz Skipped" {
+				return "", nil
+			}
+			return "Design", nil
+		}}
+		c := newChain(t, f, classify.ChainConfig{Keep: func(a []classify.Answered) { kept.Add(int64(len(a))) }})
+		_, skipped := c.Decide("Zzz Skipped", "", "")
+		_, answered := c.Decide("Zzz Sketcher", "", "")
+		<-skipped.Done()
+		<-answered.Done()
+		synctest.Wait()
+		if _, ok := skipped.Result(); ok {
+			t.Error("an activity left out of the answer counts as answered")
+		}
+		if got, ok := answered.Result(); !ok || got.Category != "Design" {
+			t.Errorf("the other activity: %+v, %v", got, ok)
+		}
+		if n := kept.Load(); n != 1 {
+			t.Errorf("kept %d answers, want 1", n)
+		}
+		if _, again := c.Decide("Zzz Skipped", "", ""); again == nil {
+			t.Error("the left-out activity was remembered")
 		}
 	})
 }
