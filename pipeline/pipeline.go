@@ -85,6 +85,9 @@ type Pipeline struct {
 	saver   *isolatingStore
 	fresh   *freshness
 	unknown *unknownFields
+	// waiting holds the entries whose answer is on its way (nil when
+	// Config.DecideWait is 0).
+	waiting *waiting
 }
 
 // rules is a classifier with the category ids of the patterns it was built
@@ -147,6 +150,9 @@ func New(cfg Config, deps Deps) (*Pipeline, error) {
 			p.stats.storeErrors.Add(1)
 			p.deps.Observer.CallFailed("store", err)
 		}}
+	if cfg.DecideWait > 0 {
+		p.waiting = newWaiting(cfg.MaxWaiting, cfg.DecideWait, p.fresh)
+	}
 	p.SetRules(deps.Classifier, deps.CategoryIDs)
 	return p, nil
 }
@@ -183,15 +189,11 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		return err
 	}
 	st := p.startStages(work)
-	nextClaim := p.deps.Now()
-	nextSummary := nextClaim.Add(time.Minute)
+	in := &intake{nextClaim: p.deps.Now(), cursor: "0-0"}
+	nextSummary := in.nextClaim.Add(time.Minute)
 	var last StatsSnapshot
-	cursor := "0-0"
 	failures := 0
-	scanned := false // a full reclaim scan ended and no read followed yet
 	for ctx.Err() == nil {
-		var msgs []Message
-		var err error
 		if now := p.deps.Now(); !now.Before(nextSummary) {
 			last = p.logSummary(last)
 			nextSummary = now.Add(time.Minute)
@@ -201,23 +203,14 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		if err := st.acquire(ctx); err != nil {
 			break
 		}
-		// Reclaim when it is time, but read at least once between two full
-		// scans, so that a short interval cannot starve new entries.
-		if now := p.deps.Now(); !now.Before(nextClaim) && !scanned {
-			msgs, cursor, err = p.deps.Reader.Claim(work, p.cfg.ClaimIdle, cursor, p.sizer.size())
-			if err == nil && cursor == "0-0" {
-				nextClaim = now.Add(p.cfg.ClaimInterval)
-				scanned = true
-				p.removeIdleConsumers(work)
-				p.trimInput(work)
+		// Entries whose answer came (or whose wait passed) go first.
+		if rel := p.waiting.take(p.deps.Now()); len(rel) > 0 {
+			if err := st.submit(p.beginReleased(rel)); err != nil {
+				break
 			}
-			if err == nil && len(msgs) > 0 {
-				p.log.Info("reclaimed idle entries", "count", len(msgs))
-			}
-		} else {
-			msgs, err = p.deps.Reader.Read(work, p.sizer.size(), p.cfg.Block)
-			scanned = false
+			continue
 		}
+		msgs, err := p.fetch(work, in)
 		if err != nil || len(msgs) == 0 {
 			st.release()
 		}
@@ -248,6 +241,8 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			break
 		}
 	}
+	// Entries still waiting stay pending, for a consumer to read again.
+	p.waiting.drop()
 	if err := st.finish(); err != nil {
 		if work.Err() != nil {
 			p.log.Warn("shutdown timeout: batches in hand left pending for reclaim")
@@ -257,6 +252,41 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	}
 	p.log.Info("pipeline stopped", "stats", p.stats.Snapshot())
 	return nil
+}
+
+// intake is where the loop takes its next messages from: reclaimed idle
+// entries of other consumers, every ClaimInterval, or new entries.
+type intake struct {
+	nextClaim time.Time
+	cursor    string // of the reclaim scan ("0-0": start again)
+	scanned   bool   // a full reclaim scan ended and no read followed yet
+}
+
+// fetch returns the next messages: reclaimed ones when it is time (after
+// a full scan, idle consumers are removed and consumed input trimmed),
+// but read at least once between two full scans, so that a short interval
+// cannot starve new entries; new ones otherwise.
+func (p *Pipeline) fetch(ctx context.Context, in *intake) ([]Message, error) {
+	now := p.deps.Now()
+	if now.Before(in.nextClaim) || in.scanned {
+		in.scanned = false
+		return p.deps.Reader.Read(ctx, p.sizer.size(), p.cfg.Block)
+	}
+	msgs, cursor, err := p.deps.Reader.Claim(ctx, p.cfg.ClaimIdle, in.cursor, p.sizer.size())
+	in.cursor = cursor
+	if err != nil {
+		return nil, err
+	}
+	if cursor == "0-0" {
+		in.nextClaim = now.Add(p.cfg.ClaimInterval)
+		in.scanned = true
+		p.removeIdleConsumers(ctx)
+		p.trimInput(ctx)
+	}
+	if len(msgs) > 0 {
+		p.log.Info("reclaimed idle entries", "count", len(msgs))
+	}
+	return msgs, nil
 }
 
 // logSummary logs what the pipeline did since the previous summary (once a
@@ -347,7 +377,34 @@ func (p *Pipeline) process(ctx context.Context, msgs []Message) error {
 func (p *Pipeline) begin(msgs []Message) *preparedBatch {
 	start := p.deps.Now()
 	p.stats.read.Add(int64(len(msgs)))
-	b := p.prepareBatch(msgs)
+	b := p.prepareBatch(msgs, nil)
+	return p.started(b, msgs, start)
+}
+
+// beginReleased prepares the entries let go by waiting, with the
+// classification each was given (the default when its wait passed or
+// the classifier gave up), and holds them fresh until the batch is done.
+func (p *Pipeline) beginReleased(rel []released) *preparedBatch {
+	start := p.deps.Now()
+	msgs := make([]Message, len(rel))
+	given := make(map[string]pomocore.Classification, len(rel))
+	outcomes := map[string]int{}
+	for i, r := range rel {
+		msgs[i] = r.msg
+		cls := r.cls
+		if r.outcome == waitExpired || r.outcome == waitFailed {
+			cls = pomocore.Classification{Category: p.deps.Taxonomy.Default, Source: pomocore.SourceDefault}
+		}
+		given[r.msg.ID] = cls
+		outcomes[r.outcome.String()]++
+	}
+	b := p.prepareBatch(msgs, given)
+	b.report.WaitOutcomes = outcomes
+	return p.started(b, msgs, start)
+}
+
+// started records b's messages and start, and holds its entries fresh.
+func (p *Pipeline) started(b *preparedBatch, msgs []Message, start time.Time) *preparedBatch {
 	b.msgs, b.start = msgs, start
 	ids := make([]string, 0, len(msgs))
 	for i := range msgs {
