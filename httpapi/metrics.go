@@ -22,6 +22,7 @@ type Metrics struct {
 	batchSeconds                      *prometheus.HistogramVec
 	age                               prometheus.Histogram
 	callErrors                        *prometheus.CounterVec
+	waits                             *prometheus.CounterVec
 }
 
 // NewMetrics registers the pipeline's metrics in reg.
@@ -55,13 +56,27 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		callErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "pomocore", Name: "call_errors_total",
 			Help: "Failed store and commit calls (each retried)."}, []string{"call"}),
 	}
-	reg.MustRegister(m.dead, m.bySource, m.byCategory, m.batchSize, m.batchSeconds, m.age, m.callErrors)
+	m.waits = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "pomocore", Name: "llm_waits_total",
+		Help: "Activities whose answer was on its way: held to wait (held), let go with the answer (answered), " +
+			"with the default because the LLM failed (failed) or the wait passed (expired), session ends that waited for " +
+			"their session (session), and activities counted as the default at once, too many being held (overflow)."}, []string{"outcome"})
+	for _, o := range []string{"held", "answered", "failed", "expired", "session", "overflow"} {
+		m.waits.WithLabelValues(o)
+	}
+	reg.MustRegister(m.dead, m.bySource, m.byCategory, m.batchSize, m.batchSeconds, m.age, m.callErrors, m.waits)
 	return m
 }
 
 // BatchDone implements pipeline.Observer.
 func (m *Metrics) BatchDone(r pipeline.BatchReport) {
-	m.read.Add(float64(r.Size))
+	released := 0
+	for o, n := range r.WaitOutcomes {
+		m.waits.WithLabelValues(o).Add(float64(n))
+		released += n
+	}
+	m.waits.WithLabelValues("held").Add(float64(r.Held))
+	m.waits.WithLabelValues("overflow").Add(float64(r.Overflow))
+	m.read.Add(float64(r.Size - released)) // let go after waiting: read once already
 	m.committed.Add(float64(r.Applied))
 	m.skipped.Add(float64(r.Skipped))
 	m.deleted.Add(float64(r.Deleted))

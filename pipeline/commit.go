@@ -15,12 +15,12 @@ func (p *Pipeline) commit(ctx context.Context, b *preparedBatch) error {
 	commitStart := p.deps.Now()
 	var res CommitResult
 	entries := b.Entries
-	if len(b.pending) > 0 {
+	if len(b.pending)+len(b.held) > 0 {
 		// Entries that failed on their own under the delivery limit stay
-		// pending.
-		entries = make([]CommitEntry, 0, len(b.Entries)-len(b.pending))
+		// pending, and so do those held to wait for their answer.
+		entries = make([]CommitEntry, 0, len(b.Entries))
 		for i, e := range b.Entries {
-			if !b.pending[i] {
+			if !b.pending[i] && !b.held[i] {
 				entries = append(entries, e)
 			}
 		}

@@ -48,6 +48,14 @@ type Config struct {
 	// alone until one times out. Stats and BatchReport show the current
 	// size.
 	SlowStore time.Duration
+	// DecideWait is how long an activity whose answer is on its way (the
+	// Classifier is a Decider and awaits the LLM) is held, unacknowledged
+	// and kept fresh, before it counts as the default category (0: never
+	// held; the activity counts as the default at once). See waiting.
+	DecideWait time.Duration
+	// MaxWaiting bounds the activities held for DecideWait at once
+	// (default 10,000); more count as the default at once.
+	MaxWaiting int
 	// KeyPrefix prefixes leaderboard keys (default "leaderboard").
 	KeyPrefix string
 	// Location is the time zone of leaderboard periods (default Asia/Seoul,
@@ -127,6 +135,9 @@ func (c Config) withDefaults() Config {
 	if c.DeadFieldsMax == 0 {
 		c.DeadFieldsMax = 128
 	}
+	if c.MaxWaiting == 0 {
+		c.MaxWaiting = 10000
+	}
 	if c.SlowStore == 0 {
 		c.SlowStore = 2500 * time.Millisecond
 	}
@@ -167,6 +178,12 @@ func (c Config) Validate() error {
 	}
 	if c.Partition >= 64 {
 		bad("Partition", "%d: want 0..63", c.Partition)
+	}
+	if c.DecideWait < 0 {
+		bad("DecideWait", "%v: want >= 0 (0: never wait)", c.DecideWait)
+	}
+	if c.MaxWaiting < 0 {
+		bad("MaxWaiting", "%d: want >= 0 (0: the default)", c.MaxWaiting)
 	}
 	if c.SlowStore > 0 && c.SlowStore < time.Millisecond {
 		bad("SlowStore", "%v: want >= 1ms, or negative for no adaptation", c.SlowStore)

@@ -85,6 +85,9 @@ type Pipeline struct {
 	saver   *isolatingStore
 	fresh   *freshness
 	unknown *unknownFields
+	// waiting holds the entries whose answer is on its way (nil when
+	// Config.DecideWait is 0).
+	waiting *waiting
 }
 
 // rules is a classifier with the category ids of the patterns it was built
@@ -147,6 +150,9 @@ func New(cfg Config, deps Deps) (*Pipeline, error) {
 			p.stats.storeErrors.Add(1)
 			p.deps.Observer.CallFailed("store", err)
 		}}
+	if cfg.DecideWait > 0 {
+		p.waiting = newWaiting(cfg.MaxWaiting, cfg.DecideWait, p.fresh)
+	}
 	p.SetRules(deps.Classifier, deps.CategoryIDs)
 	return p, nil
 }
@@ -197,6 +203,13 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		if err := st.acquire(ctx); err != nil {
 			break
 		}
+		// Entries whose answer came (or whose wait passed) go first.
+		if rel := p.waiting.take(p.deps.Now()); len(rel) > 0 {
+			if err := st.submit(p.beginReleased(rel)); err != nil {
+				break
+			}
+			continue
+		}
 		msgs, err := p.fetch(work, in)
 		if err != nil || len(msgs) == 0 {
 			st.release()
@@ -228,6 +241,8 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			break
 		}
 	}
+	// Entries still waiting stay pending, for a consumer to read again.
+	p.waiting.drop()
 	if err := st.finish(); err != nil {
 		if work.Err() != nil {
 			p.log.Warn("shutdown timeout: batches in hand left pending for reclaim")
@@ -362,7 +377,34 @@ func (p *Pipeline) process(ctx context.Context, msgs []Message) error {
 func (p *Pipeline) begin(msgs []Message) *preparedBatch {
 	start := p.deps.Now()
 	p.stats.read.Add(int64(len(msgs)))
-	b := p.prepareBatch(msgs)
+	b := p.prepareBatch(msgs, nil)
+	return p.started(b, msgs, start)
+}
+
+// beginReleased prepares the entries let go by waiting, with the
+// classification each was given (the default when its wait passed or
+// the classifier gave up), and holds them fresh until the batch is done.
+func (p *Pipeline) beginReleased(rel []released) *preparedBatch {
+	start := p.deps.Now()
+	msgs := make([]Message, len(rel))
+	given := make(map[string]pomocore.Classification, len(rel))
+	outcomes := map[string]int{}
+	for i, r := range rel {
+		msgs[i] = r.msg
+		cls := r.cls
+		if r.outcome == waitExpired || r.outcome == waitFailed {
+			cls = pomocore.Classification{Category: p.deps.Taxonomy.Default, Source: pomocore.SourceDefault}
+		}
+		given[r.msg.ID] = cls
+		outcomes[r.outcome.String()]++
+	}
+	b := p.prepareBatch(msgs, given)
+	b.report.WaitOutcomes = outcomes
+	return p.started(b, msgs, start)
+}
+
+// started records b's messages and start, and holds its entries fresh.
+func (p *Pipeline) started(b *preparedBatch, msgs []Message, start time.Time) *preparedBatch {
 	b.msgs, b.start = msgs, start
 	ids := make([]string, 0, len(msgs))
 	for i := range msgs {

@@ -26,11 +26,18 @@ type preparedBatch struct {
 	// because they failed on their own under the delivery limit.
 	recEntry []int
 	pending  map[int]bool
+	// held marks the entries held to wait for their answer (waiting): not
+	// committed with this batch.
+	held map[int]bool
 }
 
 // prepareBatch validates and classifies msgs into the records to store and
 // the commit entries, without any I/O.
-func (p *Pipeline) prepareBatch(msgs []Message) *preparedBatch {
+//
+// given, when set, holds the classification of each message (by id) let go
+// by waiting; otherwise an activity whose answer is on its way is held,
+// and so is a session end while an activity of its session is.
+func (p *Pipeline) prepareBatch(msgs []Message, given map[string]pomocore.Classification) *preparedBatch {
 	rs := p.rules.Load()
 	b := &preparedBatch{
 		Records: make([]Record, 0, len(msgs)),
@@ -48,7 +55,12 @@ func (p *Pipeline) prepareBatch(msgs []Message) *preparedBatch {
 		if p.unknown.note(m) {
 			b.report.UnknownFields++
 		}
-		rec, entry, err := p.safePrepare(m, rs)
+		cls, ok := given[m.ID]
+		var force *pomocore.Classification
+		if ok {
+			force = &cls
+		}
+		rec, entry, awaited, err := p.safePrepare(m, rs, force)
 		var panicked *panicError
 		if errors.As(err, &panicked) {
 			if !p.failedAlone(b, m, len(b.Entries), err) {
@@ -68,6 +80,9 @@ func (p *Pipeline) prepareBatch(msgs []Message) *preparedBatch {
 			b.report.DeadByKind[kind]++
 			continue
 		}
+		if given == nil && p.hold(b, m, &rec, &entry, awaited) {
+			continue
+		}
 		b.report.BySource[rec.Classification.Source]++
 		b.report.ByCategory[rec.Classification.Category]++
 		if !decided(rec.Classification.Source) {
@@ -81,20 +96,65 @@ func (p *Pipeline) prepareBatch(msgs []Message) *preparedBatch {
 	return b
 }
 
+// hold holds the entry just prepared (m, its record and commit entry) in
+// waiting when its answer is awaited, or when it ends a session an activity
+// of which is held, and reports whether it did. An activity that cannot
+// be held (MaxWaiting are) counts as the default now.
+func (p *Pipeline) hold(b *preparedBatch, m *Message, rec *Record, entry *CommitEntry, awaited pomocore.Awaited) bool {
+	if p.waiting == nil {
+		return false
+	}
+	a := &rec.Activity
+	s := sessionKey{user: a.UserID, date: a.SessionDate, session: a.Session}
+	now := p.deps.Now()
+	held := false
+	switch {
+	case awaited != nil:
+		if held = p.waiting.holdActivity(*m, awaited, s, entry.SessionEnd != nil, now); !held {
+			b.report.Overflow++
+			held = entry.SessionEnd != nil && p.waiting.holdEnd(*m, rec.Classification, s, now)
+		}
+	case entry.SessionEnd != nil:
+		held = p.waiting.holdEnd(*m, rec.Classification, s, now)
+	}
+	if !held {
+		return false
+	}
+	b.Entries = append(b.Entries, CommitEntry{ID: m.ID})
+	if b.held == nil {
+		b.held = map[int]bool{}
+	}
+	b.held[len(b.Entries)-1] = true
+	b.report.Held++
+	return true
+}
+
 // prepare validates and classifies one message into its record and its
-// commit entry.
-func (p *Pipeline) prepare(m *Message, rs *rules) (Record, CommitEntry, error) {
+// commit entry; with force, the classification is force's. It returns the
+// answer on its way when the classifier is a Decider that awaits one and
+// waiting is on (the record then has the default category).
+func (p *Pipeline) prepare(m *Message, rs *rules, force *pomocore.Classification) (Record, CommitEntry, pomocore.Awaited, error) {
 	a, err := p.validator.Parse(m.ID, m.Fields)
 	if err != nil {
-		return Record{}, CommitEntry{}, err
+		return Record{}, CommitEntry{}, nil, err
 	}
 	ulid := a.UsageLogID
 	if ulid.IsZero() {
 		if ulid, err = pomocore.ObjectIDFromEntryID(m.ID, p.cfg.Partition); err != nil {
-			return Record{}, CommitEntry{}, &pomocore.InvalidError{Kind: "bad_entry_id", Detail: err.Error()}
+			return Record{}, CommitEntry{}, nil, &pomocore.InvalidError{Kind: "bad_entry_id", Detail: err.Error()}
 		}
 	}
-	cls := rs.classifier.Classify(a.App, a.URL, a.Title)
+	var cls pomocore.Classification
+	var awaited pomocore.Awaited
+	d, decides := rs.classifier.(Decider)
+	switch {
+	case force != nil:
+		cls = *force
+	case decides && p.waiting != nil:
+		cls, awaited = d.Decide(a.App, a.URL, a.Title)
+	default:
+		cls = rs.classifier.Classify(a.App, a.URL, a.Title)
+	}
 	_, hasID := rs.ids[cls.Category]
 	if !p.deps.Taxonomy.Has(cls.Category) || (len(rs.ids) > 0 && !hasID) {
 		// Not a category, or one category_pattern lacks: the main server
@@ -118,7 +178,7 @@ func (p *Pipeline) prepare(m *Message, rs *rules) (Record, CommitEntry, error) {
 	if a.IsEnd {
 		entry.SessionEnd = &SessionEnd{UserID: a.UserID, SessionDate: a.SessionDate, Session: a.Session}
 	}
-	return rec, entry, nil
+	return rec, entry, awaited, nil
 }
 
 // panicError is a panic of the validator or the classifier on one entry.
@@ -133,13 +193,13 @@ func (e *panicError) Error() string {
 
 // safePrepare is prepare, with a panic turned into a *panicError: an entry
 // that panics the validator or the classifier fails on its own.
-func (p *Pipeline) safePrepare(m *Message, rs *rules) (rec Record, entry CommitEntry, err error) {
+func (p *Pipeline) safePrepare(m *Message, rs *rules, force *pomocore.Classification) (rec Record, entry CommitEntry, awaited pomocore.Awaited, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			err = &panicError{value: v, stack: debug.Stack()}
 		}
 	}()
-	return p.prepare(m, rs)
+	return p.prepare(m, rs, force)
 }
 
 // failedAlone handles an entry (message and commit entry index i of b)

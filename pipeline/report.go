@@ -56,6 +56,18 @@ type BatchReport struct {
 	// delivery limit: not committed, left pending to be redelivered (see
 	// Pipeline).
 	LeftPending int
+	// Held counts the entries held to wait for their answer (see
+	// Config.DecideWait): not committed with this batch; each comes back in
+	// a later batch's WaitOutcomes.
+	Held int
+	// Overflow counts the activities whose answer was on its way but that
+	// counted as the default at once, Config.MaxWaiting being held already.
+	Overflow int
+	// WaitOutcomes counts, in a batch of entries let go after waiting, how
+	// each wait ended: "answered", "failed" (the classifier gave up),
+	// "expired" (Config.DecideWait passed; counted as the default) or
+	// "session" (a session end that waited for its session's activities).
+	WaitOutcomes map[string]int
 }
 
 // Unknown is an activity of a batch that no pattern decided.

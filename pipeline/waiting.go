@@ -31,6 +31,11 @@ const (
 	waitSession
 )
 
+// String names the outcome as metrics label it.
+func (o waitOutcome) String() string {
+	return [...]string{waitAnswered: "answered", waitFailed: "failed", waitExpired: "expired", waitSession: "session"}[o]
+}
+
 // sessionKey names a session as the main server does: user, session date
 // and session number.
 type sessionKey struct {
@@ -87,7 +92,7 @@ func newWaiting(max int, wait time.Duration, fresh *freshness) *waiting {
 func (w *waiting) holdActivity(m Message, aw pomocore.Awaited, session sessionKey, end bool, now time.Time) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.activities() >= w.max {
+	if !end && w.activities() >= w.max {
 		return false
 	}
 	w.add(&waiter{msg: m, awaited: aw, session: session, end: end, deadline: now.Add(w.wait)}, now)
@@ -131,6 +136,9 @@ func (w *waiting) activities() int {
 // it is still held (and its own answer, if it awaits one, came or
 // expired).
 func (w *waiting) take(now time.Time) []released {
+	if w == nil {
+		return nil
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	var out []released
@@ -179,6 +187,9 @@ func (w *waiting) take(now time.Time) []released {
 
 // len returns how many entries are held.
 func (w *waiting) len() int {
+	if w == nil {
+		return 0
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return len(w.queue)
@@ -187,6 +198,9 @@ func (w *waiting) len() int {
 // drop lets go of every held entry without a verdict (shutdown: they stay
 // pending, for a consumer to read again).
 func (w *waiting) drop() {
+	if w == nil {
+		return
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, h := range w.queue {

@@ -24,10 +24,11 @@ import (
 	"github.com/pomocore/pomocore/sqlite"
 )
 
-// TestLLMFallbackEndToEnd: an unknown app is Uncategorized at first sight,
-// the LLM is asked once in the background, later sightings get its answer
-// (isLLMBased in categorized_data), and a restarted pipeline remembers the
-// answer instead of asking again.
+// TestLLMFallbackEndToEnd: an unknown app waits for the LLM's answer and
+// counts under it at first sight (as the deployed service, which asks
+// before it counts), the LLM is asked once, later sightings get its answer
+// from the cache (isLLMBased in categorized_data), and a restarted pipeline
+// remembers the answer instead of asking again.
 func TestLLMFallbackEndToEnd(t *testing.T) {
 	fake := &llmtest.Server{Answer: llmtest.Always("Finance")}
 	api := httptest.NewServer(fake)
@@ -70,8 +71,11 @@ func TestLLMFallbackEndToEnd(t *testing.T) {
 	}) {
 		t.Fatalf("the LLM answer was never used:\n%s", logs.String())
 	}
-	if got := rdb.ZScore(ctx, "leaderboard:Uncategorized:"+day, "first").Val(); got != 10 {
-		t.Errorf("first sighting: Uncategorized = %v, want 10 (the LLM is off the hot path)", got)
+	if got := rdb.ZScore(ctx, "leaderboard:Finance:"+day, "first").Val(); got != 10 {
+		t.Errorf("first sighting: Finance = %v, want 10 (it waited for the LLM's answer)", got)
+	}
+	if got := rdb.ZScore(ctx, "leaderboard:Uncategorized:"+day, "first").Val(); got != 0 {
+		t.Errorf("first sighting: Uncategorized = %v, want 0", got)
 	}
 	resp, err := http.Get("http://" + httpAddr + "/metrics")
 	if err != nil {
@@ -80,7 +84,9 @@ func TestLLMFallbackEndToEnd(t *testing.T) {
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	for _, want := range []string{"pomocore_llm_calls_total 1", "pomocore_llm_answered_total 1", "pomocore_llm_tokens_total 15",
-		"pomocore_llm_breaker_open 0", `pomocore_classifications_by_source_total{source="cache"}`} {
+		"pomocore_llm_breaker_open 0", `pomocore_classifications_by_source_total{source="cache"}`,
+		`pomocore_classifications_by_source_total{source="llm"} 1`, `pomocore_llm_waits_total{outcome="held"} 1`,
+		`pomocore_llm_waits_total{outcome="answered"} 1`} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("metrics lack %q", want)
 		}

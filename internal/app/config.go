@@ -431,6 +431,7 @@ var pipelineSetting = map[string]string{
 	"Retention.Day": "POMOCORE_RETENTION_DAY", "Retention.Week": "POMOCORE_RETENTION_WEEK",
 	"Retention.Month": "POMOCORE_RETENTION_MONTH", "Limits": "POMOCORE_MAX_DURATION/POMOCORE_MAX_FIELD_BYTES",
 	"RetryMin": "pipeline retry backoff", "SlowStore": "POMOCORE_SLOW_STORE",
+	"DecideWait": "POMOCORE_LLM_WAIT", "MaxWaiting": "POMOCORE_LLM_WAIT_MAX",
 }
 
 // learnSetting names the setting of each learn.Config field LearnConfig
@@ -475,6 +476,10 @@ func (c *Config) PipelineConfig(loc *time.Location) pipeline.Config {
 	if shutdown == 0 {
 		shutdown = -1 // 0s: stop at once (the pipeline's zero is its default)
 	}
+	wait := c.LLMWait
+	if c.OpenAIKey == "" {
+		wait = 0 // no LLM: nothing is ever on its way
+	}
 	return pipeline.Config{
 		BatchSize:     c.BatchSize,
 		Block:         c.Block,
@@ -494,6 +499,8 @@ func (c *Config) PipelineConfig(loc *time.Location) pipeline.Config {
 		TrimInput:       c.TrimInput,
 		ShutdownTimeout: shutdown,
 		SlowStore:       c.SlowStore,
+		DecideWait:      wait,
+		MaxWaiting:      c.LLMWaitMax,
 	}
 }
 
