@@ -79,7 +79,7 @@ func TestFreshnessTouchesWhatIsHeldUntilReleased(t *testing.T) {
 		releaseAB := f.hold(t0, []string{"a", "b"})
 		at := func(d time.Duration, want map[string]int) {
 			t.Helper()
-			time.Sleep(t0.Add(d).Sub(time.Now()))
+			time.Sleep(time.Until(t0.Add(d)))
 			synctest.Wait()
 			got := r.counts()
 			for _, id := range []string{"a", "b", "c"} {
