@@ -243,6 +243,9 @@ func (v *Validator) Parse(id string, fields []string) (Activity, error) {
 	if !ok || strings.TrimSpace(s) == "" {
 		return a, invalid("bad_duration", FieldDuration, "missing")
 	}
+	if padded(s) {
+		return a, invalid("padded_number", FieldDuration, "%q: spaces around the number", truncate(s, 40))
+	}
 	if a.Duration, err = parseFloat(s); err != nil {
 		return a, invalid("bad_duration", FieldDuration, "%q is not a number", truncate(s, 40))
 	}
@@ -257,6 +260,9 @@ func (v *Validator) Parse(id string, fields []string) (Activity, error) {
 	if !ok || strings.TrimSpace(s) == "" {
 		return a, invalid("bad_timestamp", FieldTimestamp, "missing")
 	}
+	if padded(s) {
+		return a, invalid("padded_number", FieldTimestamp, "%q: spaces around the number", truncate(s, 40))
+	}
 	if a.Timestamp, err = parseFloat(s); err != nil || math.IsNaN(a.Timestamp) || math.IsInf(a.Timestamp, 0) {
 		return a, invalid("bad_timestamp", FieldTimestamp, "%q is not a number", truncate(s, 40))
 	}
@@ -267,6 +273,11 @@ func (v *Validator) Parse(id string, fields []string) (Activity, error) {
 		return a, invalid("bad_timestamp", FieldTimestamp, "%q: more than %v in the future (milliseconds instead of seconds?)", truncate(s, 40), v.limits.MaxClockSkew)
 	}
 
+	for _, i := range []int{6, 8} {
+		if padded(raw[i]) {
+			return a, invalid("padded_number", fieldNames[i], "%q: spaces around the number", truncate(raw[i], 40))
+		}
+	}
 	if a.Session, err = parseInt(raw[6], seen[6]); err != nil {
 		return a, invalid("bad_int", FieldSession, "%v", err)
 	}
@@ -278,6 +289,9 @@ func (v *Validator) Parse(id string, fields []string) (Activity, error) {
 	}
 	if a.SessionDate, err = v.parseDate(raw[7]); err != nil {
 		return a, invalid("bad_date", FieldSessionDate, "%v", err)
+	}
+	if first, last := v.dateRange(); a.SessionDate < first || a.SessionDate > last {
+		return a, invalid("date_out_of_range", FieldSessionDate, "%q: want a date from %s to %s", truncate(raw[7], 40), first, last)
 	}
 	if a.IsEnd, err = parseBool(raw[9], seen[9]); err != nil {
 		return a, invalid("bad_bool", FieldIsEnd, "%v", err)
@@ -293,6 +307,25 @@ func (v *Validator) Parse(id string, fields []string) (Activity, error) {
 		}
 	}
 	return a, nil
+}
+
+// fieldNames are the CONTRACT's field names by slot (see fieldIndex).
+var fieldNames = [12]string{FieldUserID, FieldApp, FieldTitle, FieldURL, FieldDuration, FieldTimestamp,
+	FieldSession, FieldSessionDate, FieldSessionMinutes, FieldIsEnd, FieldCategorizedDataID, FieldPomodoroUsageLogID}
+
+// padded reports whether s has white space around it: Jackson writes
+// numbers without (" 7 " is not the main server's).
+func padded(s string) bool { return s != strings.TrimSpace(s) }
+
+// dateRange is the first and last session date accepted, "YYYY-MM-DD":
+// the same era as a timestamp, from the day of Limits.MinTimestamp (UTC,
+// 2000-01-01 by default) to the day after now + Limits.MaxClockSkew (UTC;
+// the extra day for the time zones a session date may be written in).
+// 9999-12-31 and 0000-01-01 are no session's day.
+func (v *Validator) dateRange() (first, last string) {
+	first = time.Unix(int64(v.limits.MinTimestamp), 0).UTC().Format(time.DateOnly)
+	last = v.now().Add(v.limits.MaxClockSkew + 24*time.Hour).UTC().Format(time.DateOnly)
+	return first, last
 }
 
 // IsField reports whether name is a field of the activity CONTRACT.
@@ -393,18 +426,20 @@ func parseInt(s string, present bool) (int, error) {
 	return int(n), nil
 }
 
+// parseBool parses a boolean as Jackson writes it: "true" or "false",
+// nothing else ("True", "1", "yes", " true" are not the main server's).
+// Absent is false.
 func parseBool(s string, present bool) (bool, error) {
-	s = strings.TrimSpace(s)
 	if !present || s == "" {
 		return false, nil
 	}
-	switch strings.ToLower(s) {
-	case "true", "1", "t", "yes":
+	switch s {
+	case "true":
 		return true, nil
-	case "false", "0", "f", "no":
+	case "false":
 		return false, nil
 	}
-	return false, fmt.Errorf("%q is not a boolean", truncate(s, 40))
+	return false, fmt.Errorf("%q is not a boolean (want true or false)", truncate(s, 40))
 }
 
 func (v *Validator) parseDate(s string) (string, error) {

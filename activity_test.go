@@ -65,7 +65,7 @@ func TestParseOptionalsAndVariants(t *testing.T) {
 	oid := "64b7f0c2a1b2c3d4e5f60718"
 	f := with(with(goodFields(), "categorizedDataId", oid), "pomodoroUsageLogId", strings.ToUpper(oid))
 	f = with(f, "sessionDate", "2026-11-24T23:30:00Z") // 2026-11-25 in Seoul
-	f = with(f, "isEnd", "False")
+	f = with(f, "isEnd", "false")
 	f = with(f, "app", "")
 	f = with(f, "url", "https://github.com")
 	a, err := v.Parse("1-1", f)
@@ -79,7 +79,7 @@ func TestParseOptionalsAndVariants(t *testing.T) {
 		t.Errorf("RFC 3339 session date in Seoul = %q, want 2026-11-25", a.SessionDate)
 	}
 	if a.IsEnd {
-		t.Error("isEnd False parsed as true")
+		t.Error("isEnd false parsed as true")
 	}
 	a, err = v.Parse("1-1", without(goodFields(), "isEnd"))
 	if err != nil || a.IsEnd {
@@ -242,6 +242,54 @@ func TestRemainsOfARejectedSessionEnd(t *testing.T) {
 	} {
 		if r := v.Remains(f); r.EndsSession {
 			t.Errorf("%s: ends the session: %+v", name, r)
+		}
+	}
+}
+
+// Jackson writes isEnd as true or false, a date of this era, and numbers
+// without spaces: anything else is not the main server's and is a dead
+// letter with a kind of its own (issue 27 item 8).
+func TestParseTakesOnlyWhatJacksonWrites(t *testing.T) {
+	v := validator() // now: 2026-11-24T12:00Z
+	g := goodFields()
+	for _, c := range []struct {
+		name   string
+		fields []string
+		kind   string
+	}{
+		{"isEnd yes", with(g, "isEnd", "yes"), "bad_bool"},
+		{"isEnd T", with(g, "isEnd", "T"), "bad_bool"},
+		{"isEnd 1", with(g, "isEnd", "1"), "bad_bool"},
+		{"isEnd 0", with(g, "isEnd", "0"), "bad_bool"},
+		{"isEnd False", with(g, "isEnd", "False"), "bad_bool"},
+		{"isEnd padded", with(g, "isEnd", " true"), "bad_bool"},
+		{"sessionDate 9999-12-31", with(g, "sessionDate", "9999-12-31"), "date_out_of_range"},
+		{"sessionDate 0000-01-01", with(g, "sessionDate", "0000-01-01"), "date_out_of_range"},
+		{"sessionDate 1999-12-31", with(g, "sessionDate", "1999-12-31"), "date_out_of_range"},
+		{"sessionDate two days ahead", with(g, "sessionDate", "2026-11-27"), "date_out_of_range"},
+		{"sessionDate RFC 3339 far ahead", with(g, "sessionDate", "9999-12-31T00:00:00Z"), "date_out_of_range"},
+		{"duration padded", with(g, "duration", " 7 "), "padded_number"},
+		{"duration trailing space", with(g, "duration", "7 "), "padded_number"},
+		{"timestamp padded", with(g, "timestamp", " 1764000000"), "padded_number"},
+		{"session padded", with(g, "session", " 7 "), "padded_number"},
+		{"sessionMinutes tab", with(g, "sessionMinutes", "25\t"), "padded_number"},
+	} {
+		_, err := v.Parse("1-1", c.fields)
+		var inv *pomocore.InvalidError
+		if !errors.As(err, &inv) {
+			t.Errorf("%s: accepted (%v), want a dead letter of kind %s", c.name, err, c.kind)
+			continue
+		}
+		if inv.Kind != c.kind {
+			t.Errorf("%s: kind %q, want %q (%v)", c.name, inv.Kind, c.kind, err)
+		}
+	}
+	for _, ok := range [][]string{
+		with(g, "isEnd", "false"), with(g, "sessionDate", "2000-01-01"), with(g, "sessionDate", "2026-11-26"),
+		with(g, "duration", "7"), with(g, "timestamp", "1.764E9"), with(g, "session", "7"),
+	} {
+		if _, err := v.Parse("1-1", ok); err != nil {
+			t.Errorf("%v: %v, want it accepted", ok, err)
 		}
 	}
 }
