@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strings"
 	"time"
@@ -15,18 +14,16 @@ import (
 // (who decided the category: a pomocore.Source; empty for rows written before
 // it existed or by another writer) and the learned_pattern table (the
 // patterns promotion added, with their origin).
-func learnedSchema(ctx context.Context, db *sql.DB) error {
+func learnedSchema(ctx context.Context, db execer) error {
 	var has int
 	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info('categorized_data') WHERE name = 'source'`).Scan(&has); err != nil {
 		return fmt.Errorf("categorized_data columns: %w", err)
 	}
 	if has == 0 {
+		// Within the set-up's immediate transaction: no other process can
+		// add it between the check and the ALTER.
 		if _, err := db.ExecContext(ctx, `ALTER TABLE categorized_data ADD COLUMN source TEXT NOT NULL DEFAULT ''`); err != nil {
-			// Another process opening the same file may have added it
-			// between the check and the ALTER.
-			if qerr := db.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info('categorized_data') WHERE name = 'source'`).Scan(&has); qerr != nil || has == 0 {
-				return fmt.Errorf("add source to categorized_data: %w", err)
-			}
+			return fmt.Errorf("add source to categorized_data: %w", err)
 		}
 	}
 	if _, err := db.ExecContext(ctx, `

@@ -21,7 +21,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	driver "modernc.org/sqlite" // registers the "sqlite" driver
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/pomocore/pomocore"
 	"github.com/pomocore/pomocore/internal/bounded"
@@ -191,13 +192,16 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
 	q := url.Values{}
+	// The busy timeout first: the pragmas run in order as the connection
+	// opens, and switching a new file to WAL takes a lock another process
+	// setting it up may hold.
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", cfg.BusyTimeout.Milliseconds()))
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Add("_pragma", "cache_size(-65536)") // 64 MiB of pages: the hot index pages stay in memory
 	// The statement journal multi-row upserts need is kept in memory, not
 	// written to a temporary file with a pwrite per page.
 	q.Add("_pragma", "temp_store(MEMORY)")
-	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", cfg.BusyTimeout.Milliseconds()))
 	if cfg.CheckpointEvery > 0 {
 		// The background checkpoints copy the log; the writer checkpoints
 		// itself only when the log reaches writerCheckpointPages, to start
@@ -215,27 +219,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	db.SetMaxOpenConns(1)
 	db.SetConnMaxIdleTime(0)
-	if _, err := db.ExecContext(ctx, schema); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("sqlite: schema of %s: %w", path, err)
-	}
-	// Stores created before title rules existed get the column.
-	var hasTitles int
-	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info('category_pattern') WHERE name = 'title_rules'`).Scan(&hasTitles); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("sqlite: schema of %s: %w", path, err)
-	}
-	if hasTitles == 0 {
-		if _, err := db.ExecContext(ctx, `ALTER TABLE category_pattern ADD COLUMN title_rules TEXT NOT NULL DEFAULT '[]'`); err != nil {
-			db.Close()
-			return nil, fmt.Errorf("sqlite: add title_rules to %s: %w", path, err)
-		}
-	}
-	if err := dropUniqueKey(ctx, db); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("sqlite: schema of %s: %w", path, err)
-	}
-	if err := learnedSchema(ctx, db); err != nil {
+	if err := setUpRetrying(ctx, db, cfg.BusyTimeout); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sqlite: schema of %s: %w", path, err)
 	}
@@ -262,17 +246,21 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	return s, nil
 }
 
-// dropUniqueKey rebuilds a categorized_data table created with UNIQUE (app,
-// url, title) (stores of earlier versions) without it, in one transaction:
-// a new table, the rows copied, the old one dropped, the new one renamed.
-func dropUniqueKey(ctx context.Context, db *sql.DB) (err error) {
-	var unique int
-	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM pragma_index_list('categorized_data') WHERE origin = 'u'`).Scan(&unique); err != nil {
-		return fmt.Errorf("categorized_data indexes: %w", err)
-	}
-	if unique == 0 {
-		return nil
-	}
+// execer is what the schema set-up runs its statements on: the set-up's
+// transaction.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// setUp creates or upgrades the schema in one immediate transaction (the
+// DSN's _txlock): it takes the write lock first, waiting up to the busy
+// timeout, so that processes opening a new file together set it up one
+// after the other. Statements run in autocommit mode instead each read the
+// schema and then upgrade to a write lock, and an upgrade that finds
+// another writer fails at once with SQLITE_BUSY (the busy timeout does
+// not apply to it).
+func setUp(ctx context.Context, db *sql.DB) (err error) {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
@@ -282,6 +270,74 @@ func dropUniqueKey(ctx context.Context, db *sql.DB) (err error) {
 			_ = tx.Rollback()
 		}
 	}()
+	if _, err := tx.ExecContext(ctx, schema); err != nil {
+		return err
+	}
+	// Stores created before title rules existed get the column.
+	var hasTitles int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info('category_pattern') WHERE name = 'title_rules'`).Scan(&hasTitles); err != nil {
+		return err
+	}
+	if hasTitles == 0 {
+		if _, err := tx.ExecContext(ctx, `ALTER TABLE category_pattern ADD COLUMN title_rules TEXT NOT NULL DEFAULT '[]'`); err != nil {
+			return fmt.Errorf("add title_rules: %w", err)
+		}
+	}
+	if err := dropUniqueKey(ctx, tx); err != nil {
+		return err
+	}
+	if err := learnedSchema(ctx, tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// setUpRetrying runs setUp, again while it fails with SQLITE_BUSY, for up
+// to busyTimeout. A new file's first connection switches it to WAL as it
+// opens (journal_mode in the DSN), which needs the file to itself: of two
+// processes switching it at once, one may find the other's lock where
+// waiting could deadlock, and SQLite fails it at once instead of waiting.
+// Once the other is done, the file is in WAL mode and the switch is a
+// no-op, so a retry (a new connection: database/sql drops one whose
+// set-up failed) succeeds.
+func setUpRetrying(ctx context.Context, db *sql.DB, busyTimeout time.Duration) error {
+	deadline := time.Now().Add(busyTimeout)
+	for wait := 5 * time.Millisecond; ; wait = min(2*wait, 200*time.Millisecond) {
+		err := setUp(ctx, db)
+		if err == nil || !isBusy(err) || time.Now().Add(wait).After(deadline) {
+			return err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("%w (last error: %w)", ctx.Err(), err)
+		case <-t.C:
+		}
+	}
+}
+
+// isBusy reports whether err is SQLite's SQLITE_BUSY (any extended code).
+func isBusy(err error) bool {
+	var e *driver.Error
+	return errors.As(err, &e) && e.Code()&0xff == sqlite3.SQLITE_BUSY
+}
+
+// dropUniqueKey rebuilds a categorized_data table created with UNIQUE (app,
+// url, title) (stores of earlier versions) without it, within the set-up's
+// transaction: a new table, the rows copied, the old one dropped, the new
+// one renamed.
+func dropUniqueKey(ctx context.Context, tx execer) error {
+	var unique int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM pragma_index_list('categorized_data') WHERE origin = 'u'`).Scan(&unique); err != nil {
+		return fmt.Errorf("categorized_data indexes: %w", err)
+	}
+	if unique == 0 {
+		return nil
+	}
 	if _, err := tx.ExecContext(ctx, `
 CREATE TABLE categorized_data_new (
   id TEXT PRIMARY KEY,
@@ -297,9 +353,6 @@ DROP TABLE categorized_data;
 ALTER TABLE categorized_data_new RENAME TO categorized_data;
 CREATE INDEX categorized_data_key ON categorized_data (app, url, title, id);`); err != nil {
 		return fmt.Errorf("drop the unique key of categorized_data: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("drop the unique key of categorized_data: commit: %w", err)
 	}
 	return nil
 }
