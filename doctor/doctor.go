@@ -326,7 +326,9 @@ func (b *report) inputStream(ctx context.Context, si StreamInspector) error {
 	return b.sample(ctx, si)
 }
 
-// deliveries warns of pending entries that reclaiming would dead-letter.
+// deliveries lists the pending entries delivered POMOCORE_MAX_DELIVERIES
+// times or more: suspects of the poison rule, counted as usual unless
+// they also fail on their own (pipeline.Pipeline).
 func (b *report) deliveries(ctx context.Context, si StreamInspector, g *GroupState) error {
 	cfg := b.cfg
 	counts, err := si.Deliveries(ctx, cfg.Stream, g.Name, 100000)
@@ -345,8 +347,8 @@ func (b *report) deliveries(ctx context.Context, si StreamInspector, g *GroupSta
 		}
 	}
 	if n > 0 {
-		b.add(secInput, "pending deliveries", Warn, "%d of %d pending entries of %s were delivered %d times or more: reclaimed once more they exceed POMOCORE_MAX_DELIVERIES=%d and are dead-lettered, not counted (raise it for the cut-over): %s",
-			n, len(counts), g.Name, cfg.MaxDeliveries, cfg.MaxDeliveries, strings.Join(worn, ", "))
+		b.add(secInput, "pending deliveries", OK, "%d of %d pending entries of %s were delivered POMOCORE_MAX_DELIVERIES=%d times or more: reclaimed, each is processed and counted as usual (the delivery count alone never dead-letters); one is dead-lettered (too_many_deliveries) only if it also fails on its own (the store refuses it saved alone, or validating it panics): %s",
+			n, len(counts), g.Name, cfg.MaxDeliveries, strings.Join(worn, ", "))
 	} else {
 		b.add(secInput, "pending deliveries", OK, "%d pending entries of %s, each delivered fewer than %d times", len(counts), g.Name, cfg.MaxDeliveries)
 	}
@@ -364,7 +366,10 @@ func (b *report) sample(ctx context.Context, si StreamInspector) error {
 	v := pomocore.NewValidator(cfg.Limits, cfg.Location, cfg.Now)
 	kinds := map[string]int{}
 	examples := map[string]string{}
-	unknown := map[string]int{}
+	// unknown counts the fields the contract does not name by the kind of
+	// entry carrying them: accepted activities, old-format messages
+	// (dead-lettered) and other refused entries.
+	unknown := map[string]map[string]int{}
 	ids := map[string]int{}
 	for _, e := range entries {
 		a, err := v.Parse(e.ID, e.Fields)
@@ -385,9 +390,16 @@ func (b *report) sample(ctx context.Context, si StreamInspector) error {
 			ids[a.UsageLogID.Hex()]++
 		}
 		kinds[kind]++
+		carrier := kind
+		if kind != "activity" && kind != "old_leaderboard_message" {
+			carrier = "refused"
+		}
 		for i := 0; i+1 < len(e.Fields); i += 2 {
 			if !pomocore.IsField(e.Fields[i]) {
-				unknown[pomocore.SanitizeText(e.Fields[i], 40)]++
+				if unknown[carrier] == nil {
+					unknown[carrier] = map[string]int{}
+				}
+				unknown[carrier][pomocore.SanitizeText(e.Fields[i], 40)]++
 			}
 		}
 	}
@@ -409,13 +421,7 @@ func (b *report) sample(ctx context.Context, si StreamInspector) error {
 		b.add(secInput, "sample", Warn, "%d of %d sampled entries are not activities; pomocore dead-letters them (to %s) where the deployed service counted them with zero values: %s",
 			bad, len(entries), cfg.DeadStream, strings.Join(parts, "; "))
 	}
-	if len(unknown) > 0 {
-		var parts []string
-		for _, k := range sortedKeys(unknown) {
-			parts = append(parts, fmt.Sprintf("%s (%d)", k, unknown[k]))
-		}
-		b.add(secInput, "unknown fields", Warn, "sampled entries carry fields the contract does not name (accepted and counted unless POMOCORE_ALLOW_UNKNOWN_FIELDS=false): %s", strings.Join(parts, ", "))
-	}
+	b.unknownFields(unknown, kinds)
 	dups := 0
 	for _, n := range ids {
 		if n > 1 {
@@ -426,6 +432,35 @@ func (b *report) sample(ctx context.Context, si StreamInspector) error {
 		b.add(secInput, "producer retries", OK, "%d sampled entries repeat a pomodoroUsageLogId (the main server's retries); pomocore counts each activity once within POMOCORE_DEDUP_WINDOW, the deployed service counted every copy", dups)
 	}
 	return nil
+}
+
+// unknownFields reports the fields the contract does not name by the
+// entries carrying them: on activities (accepted and counted, so a new
+// field of the main server's) a WARN; on the old-format messages and
+// other refused entries, which are dead-lettered and never read, an OK.
+func (b *report) unknownFields(unknown map[string]map[string]int, kinds map[string]int) {
+	list := func(carrier string, of int, what string) string {
+		var parts []string
+		for _, k := range sortedKeys(unknown[carrier]) {
+			if what == "" {
+				parts = append(parts, fmt.Sprintf("%s (%d)", k, unknown[carrier][k]))
+			} else {
+				parts = append(parts, fmt.Sprintf("%s (%d of %d %s)", k, unknown[carrier][k], of, what))
+			}
+		}
+		return strings.Join(parts, ", ")
+	}
+	if len(unknown["activity"]) > 0 {
+		b.add(secInput, "unknown fields", Warn, "sampled activities carry fields the contract does not name (accepted and counted unless POMOCORE_ALLOW_UNKNOWN_FIELDS=false; pomocore_events_unknown_fields_total counts them): %s",
+			list("activity", kinds["activity"], "activities"))
+	}
+	if len(unknown["old_leaderboard_message"]) > 0 {
+		b.add(secInput, "old-format fields", OK, "the %d sampled old-format messages ({userId, categoryId, duration, timestamp}) carry %s: these messages are dead-lettered by pomocore (old_leaderboard_message), so the fields are never read",
+			kinds["old_leaderboard_message"], list("old_leaderboard_message", 0, ""))
+	}
+	if len(unknown["refused"]) > 0 {
+		b.add(secInput, "refused entries' fields", OK, "sampled entries pomocore refuses (dead-lettered) carry fields the contract does not name, never read: %s", list("refused", 0, ""))
+	}
 }
 
 // isOldLeaderboardMessage reports whether fields are the mid-2025
@@ -657,14 +692,34 @@ func (b *report) collection(ctx context.Context, di DocumentInspector, coll stri
 func (b *report) indexes(coll string, existing, planned []Index) {
 	var names []string
 	for _, ix := range existing {
-		names = append(names, ix.String())
+		own := slices.ContainsFunc(planned, func(p Index) bool { return p.Name == ix.Name && slices.Equal(p.Keys, ix.Keys) && p.Unique == ix.Unique })
+		switch {
+		case own && slices.Contains(mainServerIndexes[coll], ix.Name):
+			names = append(names, ix.String()+" (the main server's, also created by pomocore)")
+		case own:
+			names = append(names, ix.String()+" (pomocore's)")
+		default:
+			names = append(names, ix.String())
+		}
 		if ix.Unique && coll == "categorized_data" && slices.ContainsFunc(ix.Keys, func(k string) bool {
 			return strings.HasPrefix(k, "app:") || strings.HasPrefix(k, "url:") || strings.HasPrefix(k, "title:")
 		}) {
 			b.add(coll, "unique index", Blocker, "index %s is unique: the main server inserts one categorized_data per activity, so its inserts of a repeated (app, url, title) fail", ix)
 		}
 	}
-	b.add(coll, "indexes", OK, "%s", orNone(strings.Join(names, ", ")))
+	var missing []string
+	for _, p := range planned {
+		if !slices.ContainsFunc(existing, func(ix Index) bool {
+			return ix.Name == p.Name || slices.Equal(ix.Keys, p.Keys) && ix.Unique == p.Unique
+		}) {
+			missing = append(missing, p.String())
+		}
+	}
+	detail := orNone(strings.Join(names, ", "))
+	if len(missing) > 0 {
+		detail += "; pomocore creates (non-unique) when it starts live: " + strings.Join(missing, ", ")
+	}
+	b.add(coll, "indexes", OK, "%s", detail)
 	for _, p := range planned {
 		for _, ix := range existing {
 			sameName, sameKeys := ix.Name == p.Name, slices.Equal(ix.Keys, p.Keys)
@@ -690,7 +745,11 @@ func (ix Index) String() string {
 // variants reports which spelling of a field the sampled documents use.
 func (b *report) variants(coll string, facts *Collections, spring, old string) {
 	ns, no := facts.FieldNames[spring], facts.FieldNames[old]
-	b.add(coll, "field names", OK, "of %d sampled documents, %d have %s (the main server's), %d %s (the older data server's); pomocore reads both and writes %s", facts.Sampled, ns, spring, no, old, spring)
+	detail := fmt.Sprintf("of %d sampled documents, %d have %s (the main server's), %d %s (the older data server's); pomocore reads both and writes %s", facts.Sampled, ns, spring, no, old, spring)
+	for _, f := range ownFields[coll] {
+		detail += fmt.Sprintf("; %d have %s (pomocore's own: who decided the category of a document it categorised; the main server ignores it)", facts.FieldNames[f], f)
+	}
+	b.add(coll, "field names", OK, "%s", detail)
 	var odd []string
 	for _, k := range sortedKeys(facts.FieldNames) {
 		if !knownField(coll, k) {
@@ -702,7 +761,17 @@ func (b *report) variants(coll string, facts *Collections, spring, old string) {
 	}
 }
 
+// ownFields are the fields pomocore adds to the main server's documents.
+var ownFields = map[string][]string{"categorized_data": {"pomocoreSource"}}
+
+// mainServerIndexes are the indexes the main server creates itself
+// (CONTRACT.md), which pomocore also creates when missing.
+var mainServerIndexes = map[string][]string{"pomodoro_usage_log": {"userId_sessionDate_session_idx"}}
+
 func knownField(coll, f string) bool {
+	if slices.Contains(ownFields[coll], f) {
+		return true
+	}
 	switch coll {
 	case "categorized_data":
 		return slices.Contains([]string{"_id", "app", "url", "title", "categoryId", "IsLLMBased", "isLLMBased", "_class"}, f)
@@ -771,6 +840,45 @@ func periodKind(p string) string {
 	return "other"
 }
 
+// periodRange is the first and last period of a kind found among the keys.
+type periodRange struct{ first, last string }
+
+func (r *periodRange) add(p string) {
+	if r.first == "" || periodLess(p, r.first) {
+		r.first = p
+	}
+	if r.last == "" || periodLess(r.last, p) {
+		r.last = p
+	}
+}
+
+// String is " (first .. last)", " (only)", or "" when none was found.
+func (r *periodRange) String() string {
+	switch {
+	case r == nil || r.first == "":
+		return ""
+	case r.first == r.last:
+		return " (" + r.first + ")"
+	}
+	return " (" + r.first + " .. " + r.last + ")"
+}
+
+// periodLess orders periods of one kind: by year, then by the number
+// after the year (weeks and months are not zero-padded), then as text.
+func periodLess(a, b string) bool {
+	ya, ra, _ := strings.Cut(a, "-")
+	yb, rb, _ := strings.Cut(b, "-")
+	if ya != yb {
+		return ya < yb
+	}
+	na, errA := strconv.Atoi(strings.TrimLeft(ra, "WM"))
+	nb, errB := strconv.Atoi(strings.TrimLeft(rb, "WM"))
+	if errA == nil && errB == nil && na != nb {
+		return na < nb
+	}
+	return ra < rb
+}
+
 // neverWritten are the key categories the main server writes itself.
 var neverWritten = []string{"sessionScore", "sessionCount"}
 
@@ -782,6 +890,7 @@ func (b *report) leaderboards(ctx context.Context, li LeaderboardInspector) erro
 		return err
 	}
 	counts := map[string]int{"daily": 0, "weekly": 0, "monthly": 0, "other": 0}
+	found := map[string]*periodRange{}
 	var others, notZset, unknownCats []string
 	cats := map[string]bool{}
 	for _, k := range keys {
@@ -799,6 +908,10 @@ func (b *report) leaderboards(ctx context.Context, li LeaderboardInspector) erro
 		}
 		kind := periodKind(period)
 		counts[kind]++
+		if found[kind] == nil {
+			found[kind] = &periodRange{}
+		}
+		found[kind].add(period)
 		if kind == "other" {
 			others = appendMax(others, k.Key)
 		}
@@ -815,8 +928,8 @@ func (b *report) leaderboards(ctx context.Context, li LeaderboardInspector) erro
 	if truncated {
 		more = fmt.Sprintf(" (stopped at %d keys)", cfg.KeyLimit)
 	}
-	b.add(secBoards, "keys", OK, "%s:<category>:<period>: %d daily (2026-11-24), %d weekly (2026-W48), %d monthly (2026-M11)%s",
-		cfg.KeyPrefix, counts["daily"], counts["weekly"], counts["monthly"], more)
+	b.add(secBoards, "keys", OK, "%s:<category>:<period>: %d daily%s, %d weekly%s, %d monthly%s%s",
+		cfg.KeyPrefix, counts["daily"], found["daily"], counts["weekly"], found["weekly"], counts["monthly"], found["monthly"], more)
 	if len(others) > 0 {
 		b.add(secBoards, "other formats", Warn, "%d keys under %s: in no format the main server reads (e.g. a zero-padded week): %s", counts["other"], cfg.KeyPrefix, strings.Join(others, ", "))
 	}
