@@ -1,19 +1,15 @@
 package main
 
 import (
-	"context"
-	"net/http/httptest"
+	"database/sql"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
-
-	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/pomocore/pomocore"
 	"github.com/pomocore/pomocore/internal/eventually"
 	"github.com/pomocore/pomocore/internal/llmtest"
-	"github.com/pomocore/pomocore/internal/redistest"
-	"github.com/pomocore/pomocore/sqlite"
 )
 
 // An LLM answer is stored when it arrives, not when the activity is seen
@@ -21,55 +17,30 @@ import (
 // restarted process knows the answer without asking again. (The main
 // server's categorized_data carries it with IsLLMBased at once.)
 func TestLLMAnswerIsKeptWhenItArrivesNotWhenSeenAgain(t *testing.T) {
-	fake := &llmtest.Server{Answer: llmtest.Always("Finance")}
-	api := httptest.NewServer(fake)
-	defer api.Close()
-	srv := redistest.Start(t)
-	rdb := srv.Client(t)
-	dataDir := filepath.Join(t.TempDir(), "data")
-	env := map[string]string{
-		"REDIS_ADDR": srv.Addr(), "POMOCORE_DATA_DIR": dataDir, "POMOCORE_BLOCK": "20ms",
-		"OPENAI_API_KEY": "test-key", "OPENAI_BASE_URL": api.URL + "/v1/",
-		"POMOCORE_LLM_WAIT": "0", "POMOCORE_LLM_LINGER": "0",
-	}
-	ctx := context.Background()
-	ts := time.Now().Add(-time.Hour)
-	day := pomocore.PeriodsAt(ts, mustSeoul(t)).Day
-	send := func(logs *syncBuffer, user string) {
-		t.Helper()
-		if err := rdb.XAdd(ctx, &goredis.XAddArgs{Stream: "pattern_match_stream",
-			Values: contractEntry(user, "Zzz Ledger Pro", "", 10, ts, false)}).Err(); err != nil {
-			t.Fatal(err)
-		}
-		waitDrained(t, rdb, "pattern_match_stream", "pattern_match_group", logs)
-	}
+	r := newLLMRun(t, llmtest.Always("Finance"), map[string]string{"POMOCORE_LLM_WAIT": "0", "POMOCORE_LLM_LINGER": "0"})
 
-	stop, logs := startRun(t, env)
-	send(logs, "first")
-	st, err := sqlite.Open(ctx, sqlite.Config{Dir: dataDir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	stop, logs := r.start(t)
+	r.send(t, logs, "first", "Zzz Ledger Pro")
 	var kept []pomocore.CategorizedData
+	var err error
 	if !eventually.Within(20*time.Second, func() bool {
-		kept, err = st.LLMAnswers(ctx, 10)
+		kept, err = r.kept(t)
 		return err == nil && len(kept) == 1
 	}) {
-		t.Fatalf("the LLM's answer was not stored when it arrived: %+v, %v (calls %d)\n%s", kept, err, fake.Calls.Load(), logs.String())
+		t.Fatalf("the LLM's answer was not stored when it arrived: %+v, %v (calls %d)\n%s", kept, err, r.fake.Calls.Load(), logs.String())
 	}
 	stop()
-	if got := rdb.ZScore(ctx, "leaderboard:Uncategorized:"+day, "first").Val(); got != 10 {
+	if got := r.score("Uncategorized", "first"); got != 10 {
 		t.Errorf("first sighting with no wait: Uncategorized = %v, want 10", got)
 	}
 
-	stop2, logs2 := startRun(t, env)
-	send(logs2, "restarted")
+	stop2, logs2 := r.start(t)
+	r.send(t, logs2, "restarted", "Zzz Ledger Pro")
 	stop2()
-	if got := rdb.ZScore(ctx, "leaderboard:Finance:"+day, "restarted").Val(); got != 10 {
+	if got := r.score("Finance", "restarted"); got != 10 {
 		t.Errorf("after a restart: Finance = %v, want 10 from the kept answer", got)
 	}
-	if n := fake.Calls.Load(); n != 1 {
+	if n := r.fake.Calls.Load(); n != 1 {
 		t.Errorf("LLM calls = %d, want 1 (the restarted process knew the answer)", n)
 	}
 }
@@ -81,4 +52,39 @@ func mustSeoul(t *testing.T) *time.Location {
 		t.Fatal(err)
 	}
 	return loc
+}
+
+// A pattern reload that gives a category a new id reaches the answers kept
+// as they arrive: the kept categorized_data names the category by its
+// current id, not the one it had when the classifier was built.
+func TestKeptAnswersUseTheCategoryIDsOfTheLastReload(t *testing.T) {
+	r := newLLMRun(t, llmtest.Always("Finance"), map[string]string{"POMOCORE_LLM_WAIT": "0", "POMOCORE_LLM_LINGER": "0",
+		"POMOCORE_PATTERN_RELOAD": "20ms"})
+	stop, logs := r.start(t)
+	defer stop()
+	r.send(t, logs, "u", "Xcode") // the store is open
+
+	const newID = "0123456789abcdef01234567"
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(r.dataDir, "pomocore.db")+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`UPDATE category_pattern SET id = ? WHERE category = 'Finance'`, newID); err != nil {
+		t.Fatal(err)
+	}
+	if !eventually.Within(30*time.Second, func() bool { return strings.Contains(logs.String(), "category patterns reloaded") }) {
+		t.Fatalf("no reload logged:\n%s", logs.String())
+	}
+	r.send(t, logs, "u", "Zzz Ledger Pro")
+	var kept []pomocore.CategorizedData
+	if !eventually.Within(20*time.Second, func() bool {
+		kept, err = r.kept(t)
+		return err == nil && len(kept) == 1
+	}) {
+		t.Fatalf("the LLM's answer was not kept: %+v, %v (calls %d)\n%s", kept, err, r.fake.Calls.Load(), logs.String())
+	}
+	if got := kept[0].CategoryID.Hex(); got != newID {
+		t.Errorf("kept answer's categoryId = %s, want Finance's id after the reload, %s", got, newID)
+	}
 }

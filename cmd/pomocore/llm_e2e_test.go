@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -24,38 +25,83 @@ import (
 	"github.com/pomocore/pomocore/sqlite"
 )
 
+// llmRun is the setup the LLM end-to-end tests share: a fake OpenAI
+// endpoint, a Redis server, a SQLite data directory and the settings that
+// point `pomocore run` at them.
+type llmRun struct {
+	fake    *llmtest.Server
+	rdb     *goredis.Client
+	dataDir string
+	env     map[string]string
+	ts      time.Time // the time of the entries sent
+	day     string    // the daily leaderboards' period of ts
+}
+
+// newLLMRun starts the fake endpoint answering with answer and a Redis
+// server; extra settings are added to (or replace) the shared ones.
+func newLLMRun(t *testing.T, answer func(string, []map[string]string) (int, string), extra map[string]string) *llmRun {
+	t.Helper()
+	fake := &llmtest.Server{Answer: answer}
+	api := httptest.NewServer(fake)
+	t.Cleanup(api.Close)
+	srv := redistest.Start(t)
+	r := &llmRun{fake: fake, rdb: srv.Client(t), dataDir: filepath.Join(t.TempDir(), "data"), ts: time.Now().Add(-time.Hour)}
+	r.day = pomocore.PeriodsAt(r.ts, mustSeoul(t)).Day
+	r.env = map[string]string{
+		"REDIS_ADDR": srv.Addr(), "POMOCORE_DATA_DIR": r.dataDir, "POMOCORE_BLOCK": "20ms",
+		"OPENAI_API_KEY": "test-key", "OPENAI_BASE_URL": api.URL + "/v1/",
+	}
+	maps.Copy(r.env, extra)
+	return r
+}
+
+// start runs `pomocore run` with the settings.
+func (r *llmRun) start(t *testing.T) (stop func(), logs *syncBuffer) {
+	t.Helper()
+	return startRun(t, r.env)
+}
+
+// send adds one 10-second activity of app for user and waits until the
+// run has consumed it.
+func (r *llmRun) send(t *testing.T, logs *syncBuffer, user, app string) {
+	t.Helper()
+	if err := r.rdb.XAdd(context.Background(), &goredis.XAddArgs{Stream: "pattern_match_stream",
+		Values: contractEntry(user, app, "", 10, r.ts, false)}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	waitDrained(t, r.rdb, "pattern_match_stream", "pattern_match_group", logs)
+}
+
+// score is user's seconds on the daily leaderboard of category.
+func (r *llmRun) score(category, user string) float64 {
+	return r.rdb.ZScore(context.Background(), "leaderboard:"+category+":"+r.day, user).Val()
+}
+
+// kept returns the LLM answers the run's SQLite store holds (at most 10),
+// opening the store for the read only.
+func (r *llmRun) kept(t *testing.T) ([]pomocore.CategorizedData, error) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, sqlite.Config{Dir: r.dataDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	return st.LLMAnswers(ctx, 10)
+}
+
 // TestLLMFallbackEndToEnd: an unknown app waits for the LLM's answer and
 // counts under it at first sight (as the deployed service, which asks
 // before it counts), the LLM is asked once, later sightings get its answer
 // from the cache (isLLMBased in categorized_data), and a restarted pipeline
 // remembers the answer instead of asking again.
 func TestLLMFallbackEndToEnd(t *testing.T) {
-	fake := &llmtest.Server{Answer: llmtest.Always("Finance")}
-	api := httptest.NewServer(fake)
-	defer api.Close()
-	srv := redistest.Start(t)
-	rdb := srv.Client(t)
-	dataDir := filepath.Join(t.TempDir(), "data")
 	httpAddr := freeAddr(t)
-	env := map[string]string{
-		"REDIS_ADDR": srv.Addr(), "POMOCORE_DATA_DIR": dataDir, "POMOCORE_BLOCK": "20ms",
-		"OPENAI_API_KEY": "test-key", "OPENAI_BASE_URL": api.URL + "/v1/", "POMOCORE_HTTP_ADDR": httpAddr,
-	}
-	ctx := context.Background()
-	ts := time.Now().Add(-time.Hour)
-	seoul, _ := time.LoadLocation("Asia/Seoul")
-	day := pomocore.PeriodsAt(ts, seoul).Day
-	send := func(logs *syncBuffer, user string) {
-		t.Helper()
-		if err := rdb.XAdd(ctx, &goredis.XAddArgs{Stream: "pattern_match_stream",
-			Values: contractEntry(user, "Zzz Ledger Pro", "", 10, ts, false)}).Err(); err != nil {
-			t.Fatal(err)
-		}
-		waitDrained(t, rdb, "pattern_match_stream", "pattern_match_group", logs)
-	}
+	r := newLLMRun(t, llmtest.Always("Finance"), map[string]string{"POMOCORE_HTTP_ADDR": httpAddr})
+	fake := r.fake
 
-	stop, logs := startRun(t, env)
-	send(logs, "first")
+	stop, logs := r.start(t)
+	r.send(t, logs, "first", "Zzz Ledger Pro")
 	deadline := time.Now().Add(20 * time.Second)
 	if !eventually.Within(time.Until(deadline), func() bool { return fake.Calls.Load() >= 1 }) {
 		t.Fatalf("the LLM was never asked:\n%s", logs.String())
@@ -63,18 +109,18 @@ func TestLLMFallbackEndToEnd(t *testing.T) {
 	// The answer lands in the cache shortly after the call: send until a
 	// sighting is counted under it.
 	if !eventually.Within(time.Until(deadline), func() bool {
-		if rdb.ZScore(ctx, "leaderboard:Finance:"+day, "later").Val() != 0 {
+		if r.score("Finance", "later") != 0 {
 			return true
 		}
-		send(logs, "later")
+		r.send(t, logs, "later", "Zzz Ledger Pro")
 		return false
 	}) {
 		t.Fatalf("the LLM answer was never used:\n%s", logs.String())
 	}
-	if got := rdb.ZScore(ctx, "leaderboard:Finance:"+day, "first").Val(); got != 10 {
+	if got := r.score("Finance", "first"); got != 10 {
 		t.Errorf("first sighting: Finance = %v, want 10 (it waited for the LLM's answer)", got)
 	}
-	if got := rdb.ZScore(ctx, "leaderboard:Uncategorized:"+day, "first").Val(); got != 0 {
+	if got := r.score("Uncategorized", "first"); got != 0 {
 		t.Errorf("first sighting: Uncategorized = %v, want 0", got)
 	}
 	resp, err := http.Get("http://" + httpAddr + "/metrics")
@@ -95,21 +141,16 @@ func TestLLMFallbackEndToEnd(t *testing.T) {
 	if n := fake.Calls.Load(); n != 1 {
 		t.Errorf("LLM calls = %d, want 1", n)
 	}
-	st, err := sqlite.Open(ctx, sqlite.Config{Dir: dataDir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	answers, err := st.LLMAnswers(ctx, 10)
-	st.Close()
+	answers, err := r.kept(t)
 	if err != nil || len(answers) != 1 || answers[0].App != "Zzz Ledger Pro" {
 		t.Fatalf("stored LLM answers = %+v, %v", answers, err)
 	}
 
 	// A new process remembers it: no further call.
-	stop2, logs2 := startRun(t, env)
-	send(logs2, "restarted")
+	stop2, logs2 := r.start(t)
+	r.send(t, logs2, "restarted", "Zzz Ledger Pro")
 	stop2()
-	if got := rdb.ZScore(ctx, "leaderboard:Finance:"+day, "restarted").Val(); got != 10 {
+	if got := r.score("Finance", "restarted"); got != 10 {
 		t.Errorf("after a restart: Finance = %v, want 10 from the remembered answer", got)
 	}
 	if n := fake.Calls.Load(); n != 1 {

@@ -68,6 +68,7 @@ type App struct {
 	tokens  func() int64
 	rules   *ruleSet
 	builtin *classify.Matcher // the built-in set under category_pattern; nil unless fallback
+	keeper  *answerKeeper     // stores LLM answers as they arrive; nil without an LLM or a store that keeps them
 	closers []func()
 }
 

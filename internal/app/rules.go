@@ -117,7 +117,8 @@ func (a *App) newChain(ctx context.Context, st Store, rs *ruleSet) (*classify.Ch
 		return nil, nil, fmt.Errorf("OPENAI_API_KEY/POMOCORE_LLM_*: %w", err)
 	}
 	if keeper, ok := st.(pipeline.AnswerKeeper); ok {
-		ccfg.Keep = (&answerKeeper{store: keeper, ids: rs.ids, timeout: cfg.StoreTimeout, log: log}).keep
+		a.keeper = newAnswerKeeper(keeper, rs.ids, cfg.StoreTimeout, log)
+		ccfg.Keep = a.keeper.keep
 	}
 	chain := classify.NewChain(rs.matcher, client, ccfg)
 	names := make(map[pomocore.ObjectID]string, len(rs.ids))
@@ -180,6 +181,9 @@ func (a *App) reloadPatterns(ctx context.Context, p *pipeline.Pipeline) {
 		}
 		chain.SetMatcher(rs.matcher)
 		p.SetRules(chain, rs.ids)
+		if a.keeper != nil {
+			a.keeper.setIDs(rs.ids)
+		}
 		current = rs.fingerprint
 		log.Info("category patterns reloaded", "patterns", len(patterns))
 	}
