@@ -302,12 +302,14 @@ type Summary struct {
 
 // Report is the comparison.
 type Report struct {
-	From         string      `json:"from"`
-	To           string      `json:"to"`
-	LivePrefix   string      `json:"livePrefix"`
-	ShadowPrefix string      `json:"shadowPrefix"`
-	Summary      Summary     `json:"summary"`
-	Keys         []KeyReport `json:"keys"`
+	From         string `json:"from"`
+	To           string `json:"to"`
+	LivePrefix   string `json:"livePrefix"`
+	ShadowPrefix string `json:"shadowPrefix"`
+	// Top is how many differences each key lists at most.
+	Top     int         `json:"top"`
+	Summary Summary     `json:"summary"`
+	Keys    []KeyReport `json:"keys"`
 }
 
 // ledger holds the explanations by key suffix and member.
@@ -330,6 +332,18 @@ type replay struct {
 	v     *pomocore.Validator
 	l     ledger
 	first map[string]string // pomodoroUsageLogId -> first entry id
+	// open are the activities the deployed classifier matched and
+	// pomocore's patterns did not: where the shadow counted them (its
+	// default or its LLM) is read off its boards (resolve).
+	open []openMatch
+}
+
+// openMatch is an activity the deployed classifier put in category old by
+// a pattern, where pomocore's patterns are silent.
+type openMatch struct {
+	user, old, kind, what, entryID, subject string
+	seconds                                 float64
+	at                                      time.Time
 }
 
 // withinWindow reports whether entry id b came within the dedup window of
@@ -409,7 +423,7 @@ func (r *replay) entry(e doctor.Entry, deliveries int64) {
 		r.l.add(r.keys(counted, a.Time()), a.UserID, Explanation{Kind: DoubleCount, Seconds: float64(deliveries-1) * a.Duration, EntryID: e.ID,
 			Detail: fmt.Sprintf("delivered %d times to the deployed group", deliveries)})
 	}
-	if old == "" || ours == "" || old == ours {
+	if old == "" || old == ours {
 		return
 	}
 	kind, what := SubstringMatch, fmt.Sprintf("domain pattern %q found in the URL", pattern)
@@ -419,9 +433,65 @@ func (r *replay) entry(e doctor.Entry, deliveries int64) {
 	case "none":
 		kind, what = Unmatched, "no pattern matched; assumed"
 	}
+	if ours == "" {
+		if how != "none" {
+			r.open = append(r.open, openMatch{user: a.UserID, old: old, kind: kind, what: what, entryID: e.ID,
+				subject: sanitize(a.App, a.URL), seconds: a.Duration, at: a.Time()})
+		}
+		return
+	}
 	detail := fmt.Sprintf("%s: the deployed classifier said %s (%s), pomocore says %s", sanitize(a.App, a.URL), old, what, ours)
 	r.l.add(r.keys(old, a.Time()), a.UserID, Explanation{Kind: kind, Seconds: a.Duration, EntryID: e.ID, Detail: detail})
 	r.l.add(r.keys(ours, a.Time()), a.UserID, Explanation{Kind: kind, Seconds: -a.Duration, EntryID: e.ID, Detail: detail})
+}
+
+// resolve attributes the open matches: the deployed service counted each
+// in its category; the shadow, whose patterns were silent, counted it
+// where its default or its LLM put it, which only its boards tell. That
+// category is the first (the taxonomy's default, then the others in
+// order) whose board for the member, on the activity's day (or week, or
+// month, when the day is not compared), holds at least the activity's
+// seconds more on the shadow's side than the explanations so far
+// account for. An activity no category fits (the shadow counted it as
+// the deployed service did, or elsewhere than the boards show) is left
+// alone.
+func (r *replay) resolve(live, shadow map[string]map[string]float64) {
+	tax := r.cfg.Taxonomy
+	cands := append([]string{tax.Default}, slices.DeleteFunc(slices.Clone(tax.Categories), func(c string) bool { return c == tax.Default })...)
+	for _, m := range r.open {
+		var period string
+		for _, p := range pomocore.PeriodsAt(m.at, r.cfg.Location).All() {
+			if _, ok := live[m.old+":"+p]; ok {
+				period = p
+				break
+			}
+			if _, ok := shadow[m.old+":"+p]; ok {
+				period = p
+				break
+			}
+		}
+		if period == "" {
+			continue
+		}
+		for _, c := range cands {
+			if c == m.old {
+				continue
+			}
+			k := c + ":" + period
+			rest := live[k][m.user] - shadow[k][m.user]
+			for _, e := range r.l[k][m.user] {
+				rest -= e.Seconds
+			}
+			if rest > -m.seconds+r.cfg.Tolerance {
+				continue
+			}
+			detail := fmt.Sprintf("%s: the deployed classifier said %s (%s); pomocore's patterns are silent, and the shadow counted it as %s (its default or its LLM; read off the shadow's boards)",
+				m.subject, m.old, m.what, c)
+			r.l.add(r.keys(m.old, m.at), m.user, Explanation{Kind: m.kind, Seconds: m.seconds, EntryID: m.entryID, Detail: detail})
+			r.l.add(r.keys(c, m.at), m.user, Explanation{Kind: m.kind, Seconds: -m.seconds, EntryID: m.entryID, Detail: detail})
+			break
+		}
+	}
 }
 
 // malformed records what the deployed service did with an entry pomocore
@@ -511,8 +581,9 @@ func Compare(cfg Config, in Input) (Report, error) {
 	for _, e := range entries {
 		r.entry(e, in.Deliveries[e.ID])
 	}
+	r.resolve(in.Live, in.Shadow)
 
-	rep := Report{From: cfg.From, To: cfg.To, LivePrefix: cfg.LivePrefix, ShadowPrefix: cfg.ShadowPrefix, Keys: []KeyReport{},
+	rep := Report{From: cfg.From, To: cfg.To, Top: cfg.Top, LivePrefix: cfg.LivePrefix, ShadowPrefix: cfg.ShadowPrefix, Keys: []KeyReport{},
 		Summary: Summary{Explained: map[string]float64{}}}
 	var maxSum float64
 	for _, k := range keys {
@@ -715,6 +786,9 @@ func (r Report) WriteText(w io.Writer) error {
 			for _, e := range d.Explanations {
 				fmt.Fprintf(tw, "    %s\t%+.1f\t%s\t%s\n", e.Kind, e.Seconds, e.EntryID, e.Detail)
 			}
+		}
+		if more := k.Differing - len(k.Differences); more > 0 {
+			fmt.Fprintf(tw, "  ... and %d more differences (-top %d)\n", more, r.Top)
 		}
 	}
 	return tw.Flush()
