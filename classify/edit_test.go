@@ -2,7 +2,10 @@ package classify
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/pomocore/pomocore"
@@ -89,5 +92,67 @@ func TestCheckChangeRefusesNewConflictOnly(t *testing.T) {
 	}
 	if got := m.Classify("", "https://instagram.com/p/1", "").Category; got != "SNS" {
 		t.Errorf("instagram.com classifies as %q after the change", got)
+	}
+}
+
+// A pattern that would move every unknown site of a suffix (com, org,
+// co.uk; the public suffix list's ICANN section), a wildcard, a host beyond DNS limits and a host of empty labels
+// are refused with ErrBadEdit; removing one stays possible, and every
+// production pattern passes (issue 27 item 5).
+func TestPatternEditRefusesPatternsThatBreakClassification(t *testing.T) {
+	long := strings.Repeat("a", 3950) + ".com"
+	label64 := strings.Repeat("b", 64) + ".com"
+	name254 := strings.Repeat("c.", 125) + "abcd" // 254 bytes
+	for _, e := range []PatternEdit{
+		{Category: "Game", Domains: []string{"com"}},
+		{Category: "AFK", Domains: []string{"org"}},
+		{Category: "AFK", Domains: []string{"ORG."}},
+		{Category: "AFK", Domains: []string{"co.uk"}},
+		{Category: "AFK", Domains: []string{"com/search"}},
+		{Category: "AFK", Domains: []string{"*"}},
+		{Category: "AFK", Domains: []string{"*.example.com"}},
+		{Category: "AFK", Domains: []string{"exa*mple.com"}},
+		{Category: "AFK", Domains: []string{long}},
+		{Category: "AFK", Domains: []string{label64}},
+		{Category: "AFK", Domains: []string{name254}},
+		{Category: "AFK", Domains: []string{"."}},
+		{Category: "AFK", Domains: []string{"a..com"}},
+		{Category: "AFK", Domains: []string{".example.com"}},
+		{Category: "AFK", Domains: []string{"exa mple.com"}},
+		{Category: "Game", Apps: []string{"*"}},
+		{Category: "Game", Apps: []string{"Steam*"}},
+		{Category: "Game", Apps: []string{strings.Repeat("s", 256)}},
+		{Category: "SNS", Domains: []string{" "}},
+	} {
+		err := e.Validate()
+		if !errors.Is(err, ErrBadEdit) {
+			t.Errorf("%.60v: err = %v, want ErrBadEdit", e, err)
+		}
+		if _, _, err := e.Apply(editFixture(), func() pomocore.ObjectID { return pomocore.ObjectID{9} }); !errors.Is(err, ErrBadEdit) {
+			t.Errorf("%.60v: Apply err = %v, want ErrBadEdit", e, err)
+		}
+	}
+	for _, e := range []PatternEdit{
+		{Category: "Game", Domains: []string{"example.com", "google.com/search", "docs.github.io", "github.io", "notion.site", "127.0.0.1", "bbc.co.uk", "afk", "localhost",
+			strings.Repeat("d", 63) + ".com", "카카오.com", "www.example.com:8080"}},
+		{Category: "Game", Apps: []string{"Steam", "리그 오브 레전드", "IntelliJ IDEA 2025.2"}},
+		{Category: "Game", Domains: []string{"com", "*"}, Remove: true},
+	} {
+		if err := e.Validate(); err != nil {
+			t.Errorf("%v: %v, want it accepted", e, err)
+		}
+	}
+	b, err := os.ReadFile(filepath.Join("..", "testdata", "main-server-category-patterns.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	production, err := ParsePatterns(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cp := range production {
+		if err := (PatternEdit{Category: cp.Category, Apps: cp.AppPatterns, Domains: cp.DomainPatterns}).Validate(); err != nil {
+			t.Errorf("production %s: %v", cp.Category, err)
+		}
 	}
 }

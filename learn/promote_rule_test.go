@@ -1,0 +1,37 @@
+package learn_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/pomocore/pomocore"
+	"github.com/pomocore/pomocore/learn"
+	"github.com/pomocore/pomocore/learn/learntest"
+)
+
+// Promotion refuses what `patterns add` and the unknowns panel refuse
+// (classify.CheckDomain): a bare public suffix would move every site under
+// it (issue 27 item 5).
+func TestNoPromotionOfAPublicSuffix(t *testing.T) {
+	store := learntest.NewMemory(operatorPatterns())
+	p := newPromoter(t, store, learn.Config{Promote: true, MinCount: 2})
+	for _, k := range []string{"a", "b"} {
+		p.Observe(answer(k, "Chrome", "co.uk", "Game", pomocore.SourceLLM, 1))
+	}
+	got, err := p.Promote(context.Background())
+	if err != nil || len(got) != 0 {
+		t.Fatalf("promoted %+v, %v; want nothing", got, err)
+	}
+	if n := store.Upserts(); n != 0 {
+		t.Errorf("%d pattern documents written", n)
+	}
+	patterns, _ := store.LoadPatterns(context.Background())
+	for _, cp := range patterns {
+		for _, d := range cp.DomainPatterns {
+			if strings.EqualFold(d, "co.uk") {
+				t.Fatalf("co.uk added to %s", cp.Category)
+			}
+		}
+	}
+}
