@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -251,14 +252,18 @@ func (s *Server) routeUnknowns() {
 }
 
 // accept adds the pattern a panel row proposes. It needs the admin token as
-// a bearer token; patterns are data every classification depends on.
+// a bearer token ("Authorization: Bearer <token>"); patterns are data every
+// classification depends on. The body is exactly one JSON value; the
+// pattern is judged by classify.PatternEdit.Validate, the rule of
+// `pomocore patterns add` and of promotion, and every refusal is a 400
+// (a new conflict a 409).
 func (s *Server) accept(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.AdminToken == "" || s.deps.Patterns == nil {
 		writeJSON(w, http.StatusForbidden, map[string]string{"error": ErrAcceptDisabled.Error()})
 		return
 	}
-	got, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if subtle.ConstantTimeCompare([]byte(got), []byte(s.cfg.AdminToken)) != 1 {
+	got, bearer := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !bearer || subtle.ConstantTimeCompare([]byte(got), []byte(s.cfg.AdminToken)) != 1 {
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "a valid admin token is required"})
 		return
 	}
@@ -267,6 +272,10 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request) {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "body: " + err.Error()})
+		return
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "body: want exactly one JSON value"})
 		return
 	}
 	if !slices.Contains(s.cfg.Taxonomy.Categories, req.Category) {
@@ -291,8 +300,11 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	if err := s.deps.Patterns.EditPatterns(ctx, e); err != nil {
 		status := http.StatusInternalServerError
-		if errors.Is(err, classify.ErrNewConflict) {
+		switch {
+		case errors.Is(err, classify.ErrNewConflict):
 			status = http.StatusConflict
+		case errors.Is(err, classify.ErrBadEdit):
+			status = http.StatusBadRequest
 		}
 		s.deps.Log.Warn("accepting a suggestion", "category", req.Category, "app", req.App, "host", req.Host, "err", err)
 		writeJSON(w, status, map[string]string{"error": err.Error()})

@@ -97,6 +97,7 @@ type fakeEditor struct {
 	mu       sync.Mutex
 	edits    []classify.PatternEdit
 	conflict bool
+	err      error // returned when set
 }
 
 func (f *fakeEditor) EditPatterns(_ context.Context, e classify.PatternEdit) error {
@@ -104,6 +105,9 @@ func (f *fakeEditor) EditPatterns(_ context.Context, e classify.PatternEdit) err
 	defer f.mu.Unlock()
 	if f.conflict {
 		return fmt.Errorf("not written: %w", classify.ErrNewConflict)
+	}
+	if f.err != nil {
+		return f.err
 	}
 	f.edits = append(f.edits, e)
 	return nil
@@ -207,4 +211,50 @@ func httptestServer(t *testing.T, h http.Handler) *httptest.Server {
 func jsString(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
+}
+
+// Accepting a suggestion validates the pattern as `patterns add` does
+// (classify.CheckDomain, CheckApp): every refusal is a 400, never a 500 or
+// an edit; the token must come as "Bearer <token>", and the body is one
+// JSON value (issue 27 item 5).
+func TestAcceptSuggestionRefusesPatternsThatBreakClassification(t *testing.T) {
+	ed := &fakeEditor{}
+	ts := unknownsServer(t, "tok", ed)
+	for _, body := range []string{
+		`{"host":"com","category":"Game"}`,
+		`{"host":"org","category":"AFK"}`,
+		`{"host":"*","category":"AFK"}`,
+		`{"app":"*","category":"AFK"}`,
+		`{"host":"` + strings.Repeat("a", 3950) + `.com","category":"AFK"}`,
+		`{"host":".","category":"AFK"}`,
+		`{"host":"figma.com","category":"Design"} {"host":"com","category":"Game"}`,
+		`{"host":"figma.com","category":"Design"} x`,
+	} {
+		if got := post(t, ts.URL+"/api/v1/unknowns/accept", "tok", body); got != http.StatusBadRequest {
+			t.Errorf("%.80s: %d, want 400", body, got)
+		}
+	}
+	for _, auth := range []string{"tok", "bearer tok", "Basic tok", "Bearer  tok"} {
+		req, _ := http.NewRequest(http.MethodPost, ts.URL+"/api/v1/unknowns/accept", strings.NewReader(`{"host":"figma.com","category":"Design"}`))
+		req.Header.Set("Authorization", auth)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("Authorization %q: %d, want 401", auth, resp.StatusCode)
+		}
+	}
+	if len(ed.edits) != 0 {
+		t.Fatalf("refused requests edited the patterns: %+v", ed.edits)
+	}
+	ed.err = fmt.Errorf("store: %w", classify.ErrBadEdit)
+	if got := post(t, ts.URL+"/api/v1/unknowns/accept", "tok", `{"host":"figma.com","category":"Design"}`); got != http.StatusBadRequest {
+		t.Errorf("an edit the store refuses as bad: %d, want 400", got)
+	}
+	ed.err = nil
+	if got := post(t, ts.URL+"/api/v1/unknowns/accept", "tok", `{"host":"figma.com","category":"Design"}`+"\n"); got != http.StatusOK {
+		t.Errorf("one value and a newline: %d, want 200", got)
+	}
 }
