@@ -1033,31 +1033,56 @@ func (s *Store) insert(ctx context.Context, coll *mongo.Collection, docs []any) 
 }
 
 // PartitionCollection records which input stream owns each partition
-// (ClaimPartition): {_id: partition, stream, claimedAt}.
+// (ClaimPartition): {_id: partition, stream, redis, db, claimedAt} (redis
+// and db missing in claims recorded before sources were).
 const PartitionCollection = "pomocore_partition"
 
 // ClaimPartition implements pipeline.PartitionClaimer with the collection
-// pomocore_partition (an insert on _id, then a read of the owner). To give
-// a partition to another stream, delete its document:
+// pomocore_partition (an insert on _id, then a read of the owner; a claim
+// of the stream's key alone is taken over with a conditional update). To
+// give a partition to another source, delete its document:
 // db.pomocore_partition.deleteOne({_id: N}).
-func (s *Store) ClaimPartition(ctx context.Context, partition uint8, stream string) error {
+func (s *Store) ClaimPartition(ctx context.Context, partition uint8, src pipeline.PartitionSource) error {
 	coll := s.logs.Database().Collection(PartitionCollection)
 	s.commands.Add(2)
-	_, err := coll.InsertOne(ctx, bson.D{{Key: "_id", Value: int32(partition)}, {Key: "stream", Value: stream},
-		{Key: "claimedAt", Value: time.Now().UTC()}})
+	_, err := coll.InsertOne(ctx, bson.D{{Key: "_id", Value: int32(partition)}, {Key: "stream", Value: src.Stream},
+		{Key: "redis", Value: src.Redis}, {Key: "db", Value: int32(src.DB)}, {Key: "claimedAt", Value: time.Now().UTC()}})
 	if err != nil && !mongo.IsDuplicateKeyError(err) {
 		return fmt.Errorf("mongo: claim partition %d: %w", partition, err)
 	}
 	var owner struct {
-		Stream string `bson:"stream"`
+		Stream string  `bson:"stream"`
+		Redis  *string `bson:"redis"`
+		DB     int32   `bson:"db"`
 	}
-	if err := coll.FindOne(ctx, bson.D{{Key: "_id", Value: int32(partition)}}).Decode(&owner); err != nil {
-		return fmt.Errorf("mongo: claim partition %d: %w", partition, err)
+	find := func() error {
+		if err := coll.FindOne(ctx, bson.D{{Key: "_id", Value: int32(partition)}}).Decode(&owner); err != nil {
+			return fmt.Errorf("mongo: claim partition %d: %w", partition, err)
+		}
+		return nil
 	}
-	if owner.Stream != stream {
-		return fmt.Errorf("mongo: %w: partition %d belongs to input stream %q in this database, so stream %q would overwrite its usage logs; "+
-			"give this stream another partition, or, if %q is gone for good, delete its claim: db.%s.deleteOne({_id: %d})",
-			pipeline.ErrPartitionTaken, partition, owner.Stream, stream, owner.Stream, PartitionCollection, partition)
+	if err := find(); err != nil {
+		return err
+	}
+	if owner.Redis == nil && owner.Stream == src.Stream {
+		// A claim of the stream's key alone: this source takes it over,
+		// unless another did first (then it is read again).
+		s.commands.Add(2)
+		if _, err := coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: int32(partition)}, {Key: "redis", Value: bson.D{{Key: "$exists", Value: false}}}},
+			bson.D{{Key: "$set", Value: bson.D{{Key: "redis", Value: src.Redis}, {Key: "db", Value: int32(src.DB)}}}}); err != nil {
+			return fmt.Errorf("mongo: claim partition %d: %w", partition, err)
+		}
+		if err := find(); err != nil {
+			return err
+		}
+	}
+	got := pipeline.PartitionSource{Stream: owner.Stream, DB: int(owner.DB)}
+	if owner.Redis != nil {
+		got.Redis = *owner.Redis
+	}
+	if got != src {
+		return &pipeline.PartitionTakenError{Partition: partition, Owner: got, Claimer: src,
+			Release: fmt.Sprintf("db.%s.deleteOne({_id: %d})", PartitionCollection, partition)}
 	}
 	return nil
 }

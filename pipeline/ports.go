@@ -10,6 +10,7 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/pomocore/pomocore"
@@ -221,18 +222,61 @@ type UsageLogReader interface {
 // when another input stream owns the partition.
 var ErrPartitionTaken = errors.New("partition owned by another input stream")
 
+// PartitionSource is an input stream as a partition claim records it:
+// the Redis it is read from, the database number and the stream's key.
+// Streams of one name in two Redis servers, or in two databases of one,
+// are different sources.
+type PartitionSource struct {
+	// Redis names the Redis server (or cluster, or Sentinel master): an
+	// identity the operator configured, else its addresses as configured.
+	Redis string
+	// DB is the database number (0 on a cluster).
+	DB int
+	// Stream is the input stream's key.
+	Stream string
+}
+
+// String describes s for messages.
+func (s PartitionSource) String() string {
+	return fmt.Sprintf("stream %q in database %d of Redis %q", s.Stream, s.DB, s.Redis)
+}
+
+// PartitionTakenError is the error of PartitionClaimer.ClaimPartition when
+// another source owns the partition; it wraps ErrPartitionTaken.
+type PartitionTakenError struct {
+	// Partition is the partition claimed.
+	Partition uint8
+	// Owner is the source that owns it; Claimer the one refused.
+	Owner, Claimer PartitionSource
+	// Release says how to delete the owner's claim in this store.
+	Release string
+}
+
+// Error names the owner, the claimer and the ways out.
+func (e *PartitionTakenError) Error() string {
+	return fmt.Sprintf("%v: partition %d belongs to %v in this store, so %v would overwrite its usage logs; "+
+		"give this stream another partition, or, if the owner is gone for good, delete its claim: %s",
+		ErrPartitionTaken, e.Partition, e.Owner, e.Claimer, e.Release)
+}
+
+// Unwrap returns ErrPartitionTaken.
+func (e *PartitionTakenError) Unwrap() error { return ErrPartitionTaken }
+
 // PartitionClaimer is implemented by stores that record which input stream
 // owns each partition (Config.Partition). Usage-log ids derived from entry
 // ids mix in the partition only, so two input streams sharing a store with
 // the same partition produce colliding ids and overwrite each other's
-// usage logs; claiming the partition at start refuses the second stream.
+// usage logs; claiming the partition at start refuses the second source,
+// be it another stream, the same stream in another database, or in
+// another Redis.
 type PartitionClaimer interface {
-	// ClaimPartition records stream as the owner of partition when it has
-	// none, and succeeds when stream owns it already; when another stream
-	// does, it fails with an error that wraps ErrPartitionTaken and names
-	// that stream. Of two streams claiming one partition at once, one
-	// wins. Safe for concurrent use.
-	ClaimPartition(ctx context.Context, partition uint8, stream string) error
+	// ClaimPartition records src as the owner of partition when it has
+	// none, and succeeds when src owns it already (a claim recorded
+	// before sources were, with the stream's key only, is taken over by
+	// a source of that stream, which it then records); when another
+	// source does, it fails with a *PartitionTakenError. Of two sources
+	// claiming one partition at once, one wins. Safe for concurrent use.
+	ClaimPartition(ctx context.Context, partition uint8, src PartitionSource) error
 }
 
 // AnswerKeeper is implemented by stores that keep the LLM fallback's

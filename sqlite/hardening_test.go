@@ -130,3 +130,35 @@ func TestSQLiteSaveHonoursTheTimeout(t *testing.T) {
 		t.Errorf("Save after the lock was released: %v", err)
 	}
 }
+
+// A claim recorded before claims named their Redis (the stream's key
+// alone) is taken over by a source of that stream, which it then records:
+// the same stream in another database is refused afterwards (issue 27
+// item 3).
+func TestSQLiteClaimOfAnEarlierVersionIsTakenOverByItsStream(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	old, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "pomocore.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := old.Exec(`CREATE TABLE pomocore_partition (partition INTEGER PRIMARY KEY, stream TEXT NOT NULL, claimed_at TEXT NOT NULL);
+INSERT INTO pomocore_partition VALUES (0, 'pattern_match_stream', '2026-01-01T00:00:00Z')`); err != nil {
+		t.Fatal(err)
+	}
+	old.Close()
+	st := open(t, sqlite.Config{Dir: dir})
+	src := pipeline.PartitionSource{Redis: "redis-a:6379", Stream: "pattern_match_stream"}
+	if err := st.ClaimPartition(ctx, 0, pipeline.PartitionSource{Redis: "redis-a:6379", Stream: "other"}); !errors.Is(err, pipeline.ErrPartitionTaken) {
+		t.Errorf("another stream on an earlier version's claim: %v, want ErrPartitionTaken", err)
+	}
+	if err := st.ClaimPartition(ctx, 0, src); err != nil {
+		t.Fatalf("its stream on an earlier version's claim: %v", err)
+	}
+	db1 := src
+	db1.DB = 1
+	var taken *pipeline.PartitionTakenError
+	if err := st.ClaimPartition(ctx, 0, db1); !errors.As(err, &taken) || taken.Owner != src {
+		t.Errorf("the stream in database 1 after database 0 took the claim over: %v, want refused, owner %v", err, src)
+	}
+}

@@ -152,11 +152,14 @@ DROP INDEX IF EXISTS pomodoro_usage_log_user;
 -- append at the end of their hour.
 DROP INDEX IF EXISTS pomodoro_usage_log_timestamp;
 CREATE INDEX IF NOT EXISTS pomodoro_usage_log_hour ON pomodoro_usage_log (CAST(timestamp / 3600 AS INTEGER));
--- Which input stream owns each partition (ClaimPartition).
+-- Which input stream owns each partition (ClaimPartition): its Redis
+-- (NULL in claims recorded before sources were), database and key.
 CREATE TABLE IF NOT EXISTS pomocore_partition (
   partition INTEGER PRIMARY KEY,
   stream TEXT NOT NULL,
-  claimed_at TEXT NOT NULL
+  claimed_at TEXT NOT NULL,
+  redis TEXT,
+  db INTEGER
 );
 `
 
@@ -285,6 +288,16 @@ func setUp(ctx context.Context, db *sql.DB) (err error) {
 	}
 	if err := dropUniqueKey(ctx, tx); err != nil {
 		return err
+	}
+	// Claims recorded before their source was get its columns (NULL).
+	var hasSource int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info('pomocore_partition') WHERE name = 'redis'`).Scan(&hasSource); err != nil {
+		return err
+	}
+	if hasSource == 0 {
+		if _, err := tx.ExecContext(ctx, `ALTER TABLE pomocore_partition ADD COLUMN redis TEXT; ALTER TABLE pomocore_partition ADD COLUMN db INTEGER`); err != nil {
+			return fmt.Errorf("add the source to pomocore_partition: %w", err)
+		}
 	}
 	if err := learnedSchema(ctx, tx); err != nil {
 		return err
@@ -695,25 +708,48 @@ func (s *Store) saveChunk(ctx context.Context, records []pipeline.Record, logs b
 }
 
 // ClaimPartition implements pipeline.PartitionClaimer with the table
-// pomocore_partition. To give a partition to another stream, delete its
-// row: DELETE FROM pomocore_partition WHERE partition = N.
-func (s *Store) ClaimPartition(ctx context.Context, partition uint8, stream string) error {
+// pomocore_partition, in one transaction. To give a partition to another
+// source, delete its row: DELETE FROM pomocore_partition WHERE partition = N.
+func (s *Store) ClaimPartition(ctx context.Context, partition uint8, src pipeline.PartitionSource) (err error) {
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
-	if _, err := s.db.ExecContext(ctx, `INSERT INTO pomocore_partition (partition, stream, claimed_at) VALUES (?, ?, ?)
-ON CONFLICT (partition) DO NOTHING`, int(partition), stream, time.Now().UTC().Format(time.RFC3339)); err != nil {
-		return timedOut(ctx, fmt.Errorf("sqlite: claim partition %d: %w", partition, err))
+	defer func() {
+		if err != nil && !errors.Is(err, pipeline.ErrPartitionTaken) {
+			err = timedOut(ctx, fmt.Errorf("sqlite: claim partition %d: %w", partition, err))
+		}
+	}()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
 	}
-	var owner string
-	if err := s.db.QueryRowContext(ctx, `SELECT stream FROM pomocore_partition WHERE partition = ?`, int(partition)).Scan(&owner); err != nil {
-		return timedOut(ctx, fmt.Errorf("sqlite: claim partition %d: %w", partition, err))
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO pomocore_partition (partition, stream, claimed_at, redis, db) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (partition) DO NOTHING`, int(partition), src.Stream, time.Now().UTC().Format(time.RFC3339), src.Redis, src.DB); err != nil {
+		return err
 	}
-	if owner != stream {
-		return fmt.Errorf("sqlite: %w: partition %d belongs to input stream %q in this store, so stream %q would overwrite its usage logs; "+
-			"give this stream another partition, or, if %q is gone for good, delete its claim: DELETE FROM pomocore_partition WHERE partition = %d",
-			pipeline.ErrPartitionTaken, partition, owner, stream, owner, partition)
+	var owner pipeline.PartitionSource
+	var redis sql.NullString
+	var db sql.NullInt64
+	if err := tx.QueryRowContext(ctx, `SELECT stream, redis, db FROM pomocore_partition WHERE partition = ?`, int(partition)).Scan(&owner.Stream, &redis, &db); err != nil {
+		return err
 	}
-	return nil
+	owner.Redis, owner.DB = redis.String, int(db.Int64)
+	if !redis.Valid && owner.Stream == src.Stream {
+		// A claim of the stream's key alone: this source takes it over.
+		if _, err := tx.ExecContext(ctx, `UPDATE pomocore_partition SET redis = ?, db = ? WHERE partition = ?`, src.Redis, src.DB, int(partition)); err != nil {
+			return err
+		}
+		owner = src
+	}
+	if owner != src {
+		return &pipeline.PartitionTakenError{Partition: partition, Owner: owner, Claimer: src,
+			Release: fmt.Sprintf("DELETE FROM pomocore_partition WHERE partition = %d (in %s)", partition, s.path)}
+	}
+	return tx.Commit()
 }
 
 // LoadPatterns implements pipeline.Patterns.

@@ -31,6 +31,7 @@ type Config struct {
 	RedisUsername string
 	RedisPassword string
 	RedisDB       int
+	RedisIdentity string
 	RedisTLS      bool
 	RedisTLSCA    string
 	RedisMode     string
@@ -189,6 +190,7 @@ func (c *Config) Settings() []Setting {
 		{"REDIS_PASSWORD", "redis-password", "Redis password (never logged)", true, strVal(&c.RedisPassword)},
 		{"POMOCORE_REDIS_USERNAME", "redis-username", "Redis ACL user name", false, strVal(&c.RedisUsername)},
 		{"POMOCORE_REDIS_DB", "redis-db", "Redis database number", false, intVal(&c.RedisDB)},
+		{"POMOCORE_REDIS_IDENTITY", "redis-identity", "name of the Redis in partition claims (the same on every instance reading it); unset: its addresses", false, strVal(&c.RedisIdentity)},
 		{"POMOCORE_REDIS_TLS", "redis-tls", "connect to Redis over TLS", false, boolVal(&c.RedisTLS)},
 		{"POMOCORE_REDIS_TLS_CA_FILE", "redis-tls-ca-file", "PEM file of CAs to trust for Redis TLS (implies TLS)", false, strVal(&c.RedisTLSCA)},
 		{"POMOCORE_EMBEDDED_REDIS_ADDR", "embedded-redis-addr", "address of the embedded Redis when REDIS_ADDR is unset (a free port if taken)", false, strVal(&c.EmbeddedRedis)},

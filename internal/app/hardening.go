@@ -5,10 +5,13 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/pomocore/pomocore"
 	"github.com/pomocore/pomocore/pipeline"
+	"github.com/pomocore/pomocore/redis"
 )
 
 // usageLogIDs is implemented by stores that list their newest usage-log
@@ -82,18 +85,20 @@ func entryIDOf(id pomocore.ObjectID, partition uint8) (string, bool) {
 	return entry, true
 }
 
-// claimPartition records in the store that this input stream owns the
-// settings' partition, refusing to start when another stream does; a
-// store that does not answer is waited for, as at every start-up step.
+// claimPartition records in the store that this input stream, of this
+// Redis and database (partitionSource), owns the settings' partition,
+// refusing to start when another source does; a store that does not
+// answer is waited for, as at every start-up step.
 func (a *App) claimPartition(ctx context.Context, st Store) error {
 	pc, ok := st.(pipeline.PartitionClaimer)
 	if !ok {
 		return nil
 	}
 	partition := uint8(min(max(a.cfg.Partition, 0), 255))
+	src := a.partitionSource()
 	var taken error
 	err := a.waitFor(ctx, "partition claim", func(ctx context.Context) error {
-		err := pc.ClaimPartition(ctx, partition, a.cfg.Stream)
+		err := pc.ClaimPartition(ctx, partition, src)
 		if errors.Is(err, pipeline.ErrPartitionTaken) {
 			taken = err
 			return nil
@@ -102,10 +107,49 @@ func (a *App) claimPartition(ctx context.Context, st Store) error {
 	})
 	switch {
 	case taken != nil:
-		return fmt.Errorf("POMOCORE_PARTITION=%d: %w", a.cfg.Partition, taken)
+		return fmt.Errorf("POMOCORE_PARTITION=%d: %w; %s", a.cfg.Partition, taken, partitionHint(taken))
 	case err != nil:
-		return fmt.Errorf("POMOCORE_PARTITION=%d: claiming the partition for %s: %w", a.cfg.Partition, a.cfg.Stream, err)
+		return fmt.Errorf("POMOCORE_PARTITION=%d: claiming the partition for %v: %w", a.cfg.Partition, src, err)
 	}
-	a.log.Info("partition claimed", "partition", a.cfg.Partition, "stream", a.cfg.Stream)
+	a.log.Info("partition claimed", "partition", a.cfg.Partition, "stream", src.Stream, "redis", src.Redis, "db", src.DB)
 	return nil
+}
+
+// partitionSource is this instance's input stream as partition claims
+// record it. The Redis is named by POMOCORE_REDIS_IDENTITY, else by its
+// addresses as configured (the Sentinel master's name in sentinel mode;
+// "embedded" for the embedded one, which lives and dies with the process).
+// Not the server's run_id: it changes with every restart of the server,
+// and the claim would then refuse the very source that made it.
+func (a *App) partitionSource() pipeline.PartitionSource {
+	cfg := a.cfg
+	name := cfg.RedisIdentity
+	switch {
+	case name != "":
+	case len(cfg.RedisAddrs) == 0:
+		name = "embedded"
+	case cfg.RedisMode == redis.Sentinel:
+		name = "sentinel:" + cfg.RedisMaster
+	default:
+		addrs := make([]string, len(cfg.RedisAddrs))
+		for i, addr := range cfg.RedisAddrs {
+			addrs[i] = strings.ToLower(strings.TrimSpace(addr))
+		}
+		slices.Sort(addrs)
+		name = strings.Join(addrs, ",")
+		if cfg.RedisMode == redis.Cluster {
+			name = "cluster:" + name
+		}
+	}
+	return pipeline.PartitionSource{Redis: name, DB: cfg.RedisDB, Stream: cfg.Stream}
+}
+
+// partitionHint says what to set when the partition is taken.
+func partitionHint(taken error) string {
+	var e *pipeline.PartitionTakenError
+	if errors.As(taken, &e) && e.Owner.Stream == e.Claimer.Stream && e.Owner.DB == e.Claimer.DB && e.Owner.Redis != e.Claimer.Redis {
+		return fmt.Sprintf("if Redis %q and %q are one server under two names, set POMOCORE_REDIS_IDENTITY to one name on every instance reading it "+
+			"and delete the claim; otherwise set POMOCORE_PARTITION to a partition no other source claims", e.Owner.Redis, e.Claimer.Redis)
+	}
+	return "set POMOCORE_PARTITION to a partition no other source claims"
 }

@@ -639,29 +639,39 @@ func testSeedPatternsKeepsGivenIDs(t *testing.T, h Harness) {
 }
 
 // testClaimPartition: a store that records partition owners
-// (pipeline.PartitionClaimer) lets the owning stream claim its partition
-// again, refuses another stream with ErrPartitionTaken naming the owner,
-// and keeps partitions apart. Skipped for stores that do not record them.
+// (pipeline.PartitionClaimer) lets the owning source claim its partition
+// again, refuses another source with a *PartitionTakenError naming the
+// owner (another stream, the same stream in another database, or in
+// another Redis), and keeps partitions apart. Skipped for stores that do
+// not record them.
 func testClaimPartition(t *testing.T, h Harness) {
 	c, ok := h.(pipeline.PartitionClaimer)
 	if !ok {
 		t.Skip("the store does not record partition owners")
 	}
 	ctx := context.Background()
+	main := pipeline.PartitionSource{Redis: "redis-a:6379", Stream: "pattern_match_stream"}
+	other := pipeline.PartitionSource{Redis: "redis-a:6379", Stream: "other_stream"}
+	db1 := pipeline.PartitionSource{Redis: "redis-a:6379", DB: 1, Stream: "pattern_match_stream"}
+	serverB := pipeline.PartitionSource{Redis: "redis-b:6379", Stream: "pattern_match_stream"}
 	for _, claim := range []struct {
 		partition uint8
-		stream    string
-		owner     string // "" when the claim must succeed
-	}{{3, "pattern_match_stream", ""}, {3, "pattern_match_stream", ""}, {3, "other_stream", "pattern_match_stream"},
-		{4, "other_stream", ""}, {4, "pattern_match_stream", "other_stream"}} {
-		err := c.ClaimPartition(ctx, claim.partition, claim.stream)
+		src       pipeline.PartitionSource
+		owner     *pipeline.PartitionSource // nil when the claim must succeed
+	}{{3, main, nil}, {3, main, nil}, {3, other, &main}, {3, db1, &main}, {3, serverB, &main},
+		{4, db1, nil}, {4, main, &db1}, {4, db1, nil}, {5, serverB, nil}, {5, main, &serverB}} {
+		err := c.ClaimPartition(ctx, claim.partition, claim.src)
+		var taken *pipeline.PartitionTakenError
 		switch {
-		case claim.owner != "" && !errors.Is(err, pipeline.ErrPartitionTaken):
-			t.Errorf("stream %s claimed partition %d of another stream: %v", claim.stream, claim.partition, err)
-		case claim.owner != "" && !strings.Contains(err.Error(), claim.owner):
-			t.Errorf("refusal does not name the owner %s: %v", claim.owner, err)
-		case claim.owner == "" && err != nil:
-			t.Errorf("stream %s claiming partition %d: %v", claim.stream, claim.partition, err)
+		case claim.owner == nil && err != nil:
+			t.Errorf("%v claiming partition %d: %v", claim.src, claim.partition, err)
+		case claim.owner == nil:
+		case !errors.Is(err, pipeline.ErrPartitionTaken) || !errors.As(err, &taken):
+			t.Errorf("%v claimed partition %d of %v: %v", claim.src, claim.partition, *claim.owner, err)
+		case taken.Owner != *claim.owner || taken.Claimer != claim.src || taken.Partition != claim.partition:
+			t.Errorf("refusal of %v on partition %d = %+v, want owner %v", claim.src, claim.partition, taken, *claim.owner)
+		case !strings.Contains(err.Error(), claim.owner.Redis) || !strings.Contains(err.Error(), claim.owner.Stream) || taken.Release == "":
+			t.Errorf("refusal does not name the owner %v or how to release it: %v", *claim.owner, err)
 		}
 	}
 }
