@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -160,5 +161,59 @@ INSERT INTO pomocore_partition VALUES (0, 'pattern_match_stream', '2026-01-01T00
 	var taken *pipeline.PartitionTakenError
 	if err := st.ClaimPartition(ctx, 0, db1); !errors.As(err, &taken) || taken.Owner != src {
 		t.Errorf("the stream in database 1 after database 0 took the claim over: %v, want refused, owner %v", err, src)
+	}
+}
+
+// unwritable makes the file at path unwritable to this process (chmod
+// 0444, or, as root, whom modes do not stop, chattr +i) until the
+// returned function is called; the test is skipped when neither can.
+func unwritable(t *testing.T, path string) (writable func()) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		if err := os.Chmod(path, 0o444); err != nil {
+			t.Skipf("chmod: %v", err)
+		}
+		return func() { _ = os.Chmod(path, 0o644) }
+	}
+	if out, err := exec.Command("chattr", "+i", path).CombinedOutput(); err != nil {
+		t.Skipf("root, and chattr +i failed: %v %s", err, out)
+	}
+	done := false
+	restore := func() {
+		if !done {
+			done = true
+			if out, err := exec.Command("chattr", "-i", path).CombinedOutput(); err != nil {
+				t.Errorf("chattr -i: %v %s", err, out)
+			}
+		}
+	}
+	t.Cleanup(restore)
+	return restore
+}
+
+// Issue 27 item 1: a store opened while its file could not be written
+// refused its partition claim ("attempt to write a readonly database")
+// and every write after, also once the file was writable again: SQLite
+// had opened it read-only, for good. The claim's failure now drops that
+// connection, and the next claim, once the file is writable, succeeds.
+func TestSQLiteOpenedUnwritableWritesOnceWritableAgain(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st := open(t, sqlite.Config{Dir: dir})
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	writable := unwritable(t, filepath.Join(dir, "pomocore.db"))
+	st = open(t, sqlite.Config{Dir: dir})
+	src := pipeline.PartitionSource{Redis: "redis-a:6379", Stream: "pattern_match_stream"}
+	if err := st.ClaimPartition(ctx, 0, src); err == nil {
+		t.Fatal("claim on an unwritable file succeeded")
+	}
+	writable()
+	if err := st.ClaimPartition(ctx, 0, src); err != nil {
+		t.Errorf("claim once the file is writable again: %v", err)
+	}
+	if err := st.Save(ctx, []pipeline.Record{storetest.Rec("u", "Xcode", "", "", storetest.Dev)}); err != nil {
+		t.Errorf("save after: %v", err)
 	}
 }

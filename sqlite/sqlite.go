@@ -7,6 +7,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,7 +22,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	driver "modernc.org/sqlite" // registers the "sqlite" driver
+	msqlite "modernc.org/sqlite" // registers the "sqlite" driver
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/pomocore/pomocore"
@@ -334,9 +335,33 @@ func setUpRetrying(ctx context.Context, db *sql.DB, busyTimeout time.Duration) e
 }
 
 // isBusy reports whether err is SQLite's SQLITE_BUSY (any extended code).
-func isBusy(err error) bool {
-	var e *driver.Error
-	return errors.As(err, &e) && e.Code()&0xff == sqlite3.SQLITE_BUSY
+func isBusy(err error) bool { return hasCode(err, sqlite3.SQLITE_BUSY) }
+
+// hasCode reports whether err is SQLite's error of the primary result
+// code (any extended code of it).
+func hasCode(err error, code int) bool {
+	var e *msqlite.Error
+	return errors.As(err, &e) && e.Code()&0xff == code
+}
+
+// dropReadOnly closes db's connection when err says it is read-only
+// (SQLITE_READONLY), so that the next call opens a new one. SQLite opens a
+// file it may not write read-only, and such a connection stays read-only
+// after the file (or its directory, or the volume) is writable again: a
+// store opened during such an outage would refuse every write until
+// restarted. The connection is closed once it is free (db has one).
+func dropReadOnly(ctx context.Context, db *sql.DB, err error) {
+	if !hasCode(err, sqlite3.SQLITE_READONLY) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	c, cerr := db.Conn(ctx)
+	if cerr != nil {
+		return
+	}
+	_ = c.Raw(func(any) error { return driver.ErrBadConn }) // closes the connection
+	_ = c.Close()
 }
 
 // dropUniqueKey rebuilds a categorized_data table created with UNIQUE (app,
@@ -402,6 +427,7 @@ func (s *Store) checkpointLoop(ctx context.Context, every time.Duration) {
 func (s *Store) checkpoint(ctx context.Context) (frames, copied int, err error) {
 	var busy int
 	if err := s.ckpt.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied); err != nil {
+		dropReadOnly(ctx, s.ckpt, err)
 		return 0, 0, fmt.Errorf("sqlite: checkpoint: %w", err)
 	}
 	return frames, copied, nil
@@ -715,6 +741,9 @@ func (s *Store) ClaimPartition(ctx context.Context, partition uint8, src pipelin
 	defer cancel()
 	defer func() {
 		if err != nil && !errors.Is(err, pipeline.ErrPartitionTaken) {
+			// The first write of a start: a store opened while its file
+			// could not be written gets a new connection for the next try.
+			dropReadOnly(ctx, s.db, err)
 			err = timedOut(ctx, fmt.Errorf("sqlite: claim partition %d: %w", partition, err))
 		}
 	}()
