@@ -296,6 +296,16 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
+	switch c.AppEnv {
+	case "dev", "prod":
+	default:
+		bad("APP_ENV", "%q: want dev or prod", c.AppEnv)
+	}
+	if c.HTTPAddr != "" {
+		if err := checkListenAddr(c.HTTPAddr); err != nil {
+			bad("POMOCORE_HTTP_ADDR", "%v", err)
+		}
+	}
 	if c.AppEnv == "prod" {
 		if len(c.RedisAddrs) == 0 {
 			bad("REDIS_ADDR", "required when APP_ENV=prod (the embedded Redis is for development)")

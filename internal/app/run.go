@@ -11,9 +11,24 @@ import (
 
 // Run opens every part, waiting for Redis and the store to answer, and runs
 // the pipeline (with the HTTP server when POMOCORE_HTTP_ADDR is set, and the
-// pattern reload) until ctx ends.
+// pattern reload) until ctx ends. POMOCORE_HTTP_ADDR is bound first: an
+// address that cannot be bound stops it at once, and /healthz answers
+// while it waits for its dependencies (/readyz only once they answer).
 func (a *App) Run(ctx context.Context) error {
 	cfg := a.cfg
+	var front *httpFront
+	if cfg.HTTPAddr != "" {
+		var err error
+		if front, err = listenHTTP(cfg.HTTPAddr); err != nil {
+			return err
+		}
+		defer func() {
+			if err := front.close(); err != nil {
+				a.log.Error("HTTP server stopped", "err", err)
+			}
+		}()
+		a.log.Info("HTTP server", "addr", cfg.HTTPAddr)
+	}
 	rdb, err := a.Redis()
 	if err != nil {
 		return err
@@ -55,7 +70,7 @@ func (a *App) Run(ctx context.Context) error {
 	lrn.attach(p)
 	a.log.Info("pipeline running", "stream", cfg.Stream, "group", cfg.Group, "consumer", cfg.Consumer,
 		"dead_stream", cfg.DeadStream, "session_stream", cfg.SessionStrm, "timezone", cfg.TimeZone, "batch", cfg.BatchSize)
-	if cfg.HTTPAddr != "" {
+	if front != nil {
 		srv := httpapi.New(httpapi.Config{Addr: cfg.HTTPAddr, KeyPrefix: cfg.KeyPrefix, Location: a.loc, Taxonomy: a.tax,
 			AdminToken: cfg.AdminToken},
 			httpapi.Deps{
@@ -63,12 +78,7 @@ func (a *App) Run(ctx context.Context) error {
 				Ready:    map[string]httpapi.Pinger{"redis": ping, "store": st.Ping},
 				Unknowns: lrn.unknowns, Patterns: lrn.patternEditor(),
 			})
-		go func() {
-			if err := srv.ListenAndServe(ctx); err != nil {
-				a.log.Error("HTTP server stopped", "err", err)
-			}
-		}()
-		a.log.Info("HTTP server", "addr", cfg.HTTPAddr)
+		front.serve(srv)
 	}
 	if cfg.PatternReload > 0 {
 		go a.reloadPatterns(ctx, p)
