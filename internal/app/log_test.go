@@ -12,16 +12,18 @@ import (
 func TestLoggerRedactsSecrets(t *testing.T) {
 	var buf bytes.Buffer
 	cfg := Defaults()
-	cfg.RedisPassword = "hunter2-redis"
-	cfg.MongoURI = "mongodb://admin:s3cr3t-mongo@db:27017/?authSource=admin"
+	cfg.RedisPassword = "hunter2-redis-password"
+	cfg.MongoURI = "mongodb://admin:s3cr3t-mongo-password@db:27017/?authSource=admin"
 	cfg.OpenAIKey = "sk-test-openai-key"
+	cfg.AdminToken = "admin-token-0123456789"
 	for _, format := range []string{"text", "json"} {
 		cfg.LogFormat = format
 		log := NewLogger(cfg, &buf)
-		log.Info("connect", "uri", cfg.MongoURI, "err", errors.New("auth failed for s3cr3t-mongo"), "key", cfg.OpenAIKey)
+		log.Info("connect", "uri", cfg.MongoURI, "err", errors.New("auth failed for s3cr3t-mongo-password"), "key", cfg.OpenAIKey,
+			"auth", "Bearer "+cfg.AdminToken)
 		log.Warn("redis "+"x", slog.String("password", cfg.RedisPassword))
 	}
-	for _, secret := range []string{"hunter2-redis", "s3cr3t-mongo", "sk-test-openai-key", "admin:s3cr3t"} {
+	for _, secret := range []string{"hunter2-redis", "s3cr3t-mongo", "sk-test-openai-key", "admin:s3cr3t", "admin-token-0123456789"} {
 		if strings.Contains(buf.String(), secret) {
 			t.Errorf("log contains %q:\n%s", secret, buf.String())
 		}
@@ -31,19 +33,42 @@ func TestLoggerRedactsSecrets(t *testing.T) {
 	}
 }
 
-// A short secret is still a secret: a 1- and a 2-character password never
-// reach a log line (they were kept only from 3 characters on).
-func TestLoggerRedactsShortSecrets(t *testing.T) {
+// A short secret is not masked in log text (masking it shows where it is
+// and mangles ordinary words: "pipeline running" became "[REDACTED]
+// running", "retrying" "retr[REDACTED]ing"); it draws a start-up warning
+// instead. A URI is shown as url.URL.Redacted shows it (issue 27 item 4).
+func TestLoggerLeavesWordsAloneAndWarnsOfShortSecrets(t *testing.T) {
 	var buf bytes.Buffer
 	cfg := Defaults()
-	cfg.RedisPassword = "q"
+	cfg.RedisPassword = "pipeline"
+	cfg.AdminToken = "y"
 	cfg.MongoURI = "mongodb://u:zv@db:27017/"
 	log := NewLogger(cfg, &buf)
-	log.Info("auth failed with q and zv", "err", errors.New("password zv rejected"), "p", "q")
-	if strings.Contains(buf.String(), "q") || strings.Contains(buf.String(), "zv") {
-		t.Errorf("log contains a short secret:\n%s", buf.String())
+	log.Info("pipeline running", "state", "retrying", "err", errors.New("retrying in 1s"), "uri", cfg.MongoURI)
+	out := buf.String()
+	for _, want := range []string{"pipeline running", "state=retrying", "retrying in 1s", "mongodb://u:xxxxx@db:27017/"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, redactMark) || strings.Contains(out, "u:zv@") {
+		t.Errorf("log masks a word or shows the URI's password:\n%s", out)
+	}
+	for _, name := range []string{"REDIS_PASSWORD", "POMOCORE_ADMIN_TOKEN", "MONGO_URI"} {
+		if !strings.Contains(out, "level=WARN") || !strings.Contains(out, name) {
+			t.Errorf("no start-up warning naming the short secret %s:\n%s", name, out)
+		}
+	}
+	buf.Reset()
+	cfg = Defaults()
+	cfg.RedisPassword = "a-long-enough-redis-password"
+	NewLogger(cfg, &buf).Info("up")
+	if strings.Contains(buf.String(), "WARN") {
+		t.Errorf("a long secret draws a warning:\n%s", buf.String())
 	}
 }
+
+const redactMark = "[REDACTED]"
 
 // Each kind of setting parses its value (numbers, booleans and durations
 // without surrounding spaces; strings as given) and names what it wants.
