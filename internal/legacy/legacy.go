@@ -11,7 +11,9 @@
 //     patterns match as plain substrings of the whole URL (see Classify);
 //   - a malformed entry counts with zero values where it cannot parse (a
 //     non-numeric duration counts 0, an absurd one counts in full);
-//   - it increments before it acknowledges (ZINCRBY, then XACK).
+//   - it increments a whole batch, then acknowledges its entries one by one
+//     on a context a SIGTERM cancels (see Step), so a stop with a backlog
+//     leaves counted entries pending.
 //
 // It writes leaderboards only (the documents are not its subject here).
 package legacy
@@ -46,9 +48,16 @@ type Service struct {
 }
 
 // Step reads up to count new entries (waiting at most block for the first)
-// and counts each; ackBefore, when not nil, is asked for each entry whether
-// to acknowledge it: an entry it refuses stays pending, counted, as after a
-// crash between ZINCRBY and XACK. It returns the ids read.
+// and handles them as the deployed service's consumer does: it increments
+// the leaderboards for the whole batch, then acknowledges the entries one
+// by one, on ctx. A SIGTERM of the deployed service cancels that context,
+// so the acknowledgements still to come fail ("Error acknowledging
+// message ... context canceled", logged, not retried) and those entries
+// stay pending, already counted: cancel ctx during the acknowledgements to
+// play it. ack, when not nil, is asked before each acknowledgement
+// whether to send it: an entry it refuses stays pending, counted, as
+// after a crash between the increments and XACK. It returns the ids read;
+// an acknowledgement refused by a cancelled ctx is not an error.
 func (s *Service) Step(ctx context.Context, count int, block time.Duration, ack func(id string) bool) ([]string, error) {
 	s.defaults()
 	res, err := s.Client.XReadGroup(ctx, &goredis.XReadGroupArgs{Group: s.Group, Consumer: s.Consumer,
@@ -59,21 +68,27 @@ func (s *Service) Step(ctx context.Context, count int, block time.Duration, ack 
 	if err != nil {
 		return nil, fmt.Errorf("legacy XREADGROUP: %w", err)
 	}
-	var ids []string
+	var batch []goredis.XMessage
 	for _, st := range res {
-		for _, m := range st.Messages {
-			ids = append(ids, m.ID)
-			if err := s.count(ctx, m.Values); err != nil {
-				return ids, err
-			}
-			if ack == nil || ack(m.ID) {
-				if err := s.Client.XAck(ctx, s.Stream, s.Group, m.ID).Err(); err != nil {
-					return ids, fmt.Errorf("legacy XACK: %w", err)
-				}
-			}
+		batch = append(batch, st.Messages...)
+	}
+	ids := make([]string, 0, len(batch))
+	var errs []error
+	for _, m := range batch { // the whole batch first (ProcessBatch) ...
+		ids = append(ids, m.ID)
+		if err := s.count(ctx, m.Values); err != nil && ctx.Err() == nil {
+			errs = append(errs, err) // logged by the deployed service, which acknowledges anyway
 		}
 	}
-	return ids, nil
+	for _, m := range batch { // ... then each acknowledgement, on the same context
+		if ack != nil && !ack(m.ID) {
+			continue
+		}
+		if err := s.Client.XAck(ctx, s.Stream, s.Group, m.ID).Err(); err != nil && ctx.Err() == nil {
+			errs = append(errs, fmt.Errorf("legacy XACK: %w", err))
+		}
+	}
+	return ids, errors.Join(errs...)
 }
 
 // EnsureGroup creates the deployed group at id 0 when it is missing, as
