@@ -1,35 +1,28 @@
 -- begin.lua: the first step of a commit, on the input stream's slot. It
 -- gives the batch's entries to a token (this commit attempt) and stores the
 -- token's effects, so that whoever later holds one of these entries applies
--- exactly these effects, whatever its own classification says. It also
--- records the batch's activities as committed (see single.lua), so that a
--- producer's retry of one under another entry id adds nothing.
+-- exactly these effects, whatever its own classification says. (The
+-- batch's activities were claimed before it, by claim.lua, in the seen
+-- shards' slots.)
 --
 -- KEYS[1] input stream, KEYS[2] intents "{<stream>}:intent" (hash: entry id
 -- -> token; "fx:<token>" -> the token's encoded effects), KEYS[3] tokens
 -- "{<stream>}:tokens" (sorted set: token -> its largest entry's
--- millisecond), KEYS[4] the activities committed within the window
--- "{<stream>}:seen" (as in single.lua). ARGV: group, ttl seconds, token,
--- score, effects, n, the smallest and largest entry id, now and since (ms),
--- the most activities remembered, nk, then the n entry ids, then nk (position, activity key) pairs.
+-- millisecond). ARGV: group, ttl seconds, token, score, effects, n, the
+-- smallest and largest entry id, then the n entry ids.
 --
--- When every entry is pending, has no token yet and no activity of theirs
--- was committed within the window, it records them and returns {"ok"}.
--- When some activity was, it writes nothing and returns {"dups",
--- positions...}. Otherwise it writes nothing and returns {"retry", v1..vn,
+-- When every entry is pending and has no token yet, it records them and
+-- returns {"ok"}. Otherwise it writes nothing and returns {"retry", v1..vn,
 -- t1, fx1, s1, t2, fx2, s2, ...}: per entry "" (pending, no token: give it
 -- to a new token), "-" (not pending: acknowledged already, skip it) or the
 -- token it has; then each such token with its effects ("" if they are gone)
--- and its score. Uses want_type, ids_at, pending_of, duplicates and
--- remember of lib.lua.
+-- and its score. Uses want_type, ids_at and pending_of of lib.lua.
 
-local err = want_type(KEYS[2], 'hash') or want_type(KEYS[3], 'zset') or want_type(KEYS[4], 'zset')
+local err = want_type(KEYS[2], 'hash') or want_type(KEYS[3], 'zset')
 if err then return err end
 local group, ttl, token, score, fx = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
 local n, lo, hi = tonumber(ARGV[6]), ARGV[7], ARGV[8]
-local now, since, cap, nk = tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11]), tonumber(ARGV[12])
-local first = 12
-local keysAt = first + n + 1
+local first = 8
 
 local pending = pending_of(KEYS[1], group, lo, hi, n, first)
 
@@ -52,12 +45,6 @@ for c = 1, n, 1000 do
 end
 
 if clean then
-  local dups = duplicates(KEYS[4], nk, keysAt, since)
-  if #dups > 0 then
-    table.insert(dups, 1, 'dups')
-    return dups
-  end
-  remember(KEYS[4], nk, keysAt, now, since, cap)
   for c = 1, n, 1000 do
     local set = {}
     for i = c, math.min(n, c + 999) do

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"strconv"
 	"strings"
 	"sync"
@@ -37,6 +38,8 @@ var (
 	singleLua string
 	//go:embed janitor.lua
 	janitorLua string
+	//go:embed claim.lua
+	claimLua string
 
 	beginScript   = newScript(libLua + beginLua)
 	incrScript    = newScript(libLua + incrLua)
@@ -46,6 +49,7 @@ var (
 	forgetScript  = newScript(forgetLua)
 	singleScript  = newScript(libLua + singleLua)
 	janitorScript = newScript(janitorLua)
+	claimScript   = newScript(libLua + claimLua)
 )
 
 // script is a Lua script and its SHA1, for EVALSHA.
@@ -95,14 +99,25 @@ type CommitterConfig struct {
 	TrimEvery time.Duration
 	// DedupWindow is how long the activity key (pipeline.CommitEntry.
 	// DedupKey: the pomodoroUsageLogId the entry named) of a committed entry
-	// is remembered: an entry whose activity was committed within it, under
-	// another stream entry id, is acknowledged with no effects. 0: no
-	// deduplication by activity (each stream entry still applies once).
+	// is remembered: an entry whose activity another stream entry committed
+	// within it is acknowledged with no effects. The window is measured in
+	// the stream entries' own time (the millisecond of their ids, Redis's
+	// clock when the producer added them), never an instance's clock: a
+	// producer retry added up to DedupWindow after the first copy is a
+	// duplicate, however late either is committed. 0: no deduplication by
+	// activity (each stream entry still applies once).
+	//
+	// The activities are remembered in SeenShards sorted sets (SeenKeys),
+	// each in a Redis Cluster slot of its own, so that no key (and no
+	// master) holds all of them: rate x window activities in all, about
+	// SeenBytesPerActivity bytes each. A commit reads each shard its batch
+	// touches once (one ZMSCORE), not once per activity.
 	DedupWindow time.Duration
-	// DedupMax bounds the activities remembered (default 2,000,000, about
-	// 120 bytes each in Redis: ~240 MB): past it the oldest are forgotten
-	// first, so the window shrinks under a rate above DedupMax/DedupWindow
-	// instead of memory growing.
+	// DedupMax bounds the activities remembered, in all shards together
+	// (each shard keeps at most DedupMax/SeenShards, rounded up; default
+	// DefaultDedupMax): past it a shard forgets its oldest first, so the
+	// window shrinks under a rate above DedupMax/DedupWindow instead of
+	// memory growing. The default covers 20,000 events/s for 2 hours.
 	DedupMax int
 	// Namespace, when set, names the committer's own state in the input
 	// stream's slot: its intents, tokens and remembered activities are
@@ -115,7 +130,8 @@ type CommitterConfig struct {
 	// written to SessionStream (a shadow run, whose events the main server
 	// must not see).
 	NoSessionEvents bool
-	// Now is the clock (default time.Now).
+	// Now is the clock of the applied records' trims (default time.Now);
+	// deduplication never reads it (see DedupWindow).
 	Now func() time.Time
 }
 
@@ -127,7 +143,7 @@ func (c CommitterConfig) withDefaults() CommitterConfig {
 		c.RecordTTL = 7 * 24 * time.Hour
 	}
 	if c.DedupMax == 0 {
-		c.DedupMax = 2_000_000
+		c.DedupMax = DefaultDedupMax
 	}
 	if c.TrimEvery == 0 {
 		c.TrimEvery = time.Second
@@ -140,6 +156,22 @@ func (c CommitterConfig) withDefaults() CommitterConfig {
 	}
 	return c
 }
+
+// DefaultDedupMax is CommitterConfig.DedupMax's default: 200 million
+// activities, at most about 21 GB (SeenBytesPerActivity each), which covers
+// 20,000 events/s for the default 2-hour window. Below that rate memory is
+// rate x window, not this bound.
+const DefaultDedupMax = 200_000_000
+
+// SeenShards is the number of sorted sets that remember the committed
+// activities (see CommitterConfig.DedupWindow and SeenKeys). Changing it
+// moves activities to other shards: the ones remembered are then missed.
+const SeenShards = 64
+
+// SeenBytesPerActivity is what remembering one activity costs in Redis
+// memory, measured with MEMORY USAGE on redis-server 7.0 (a 24-character
+// pomodoroUsageLogId; TestSeenMemoryPerActivity).
+const SeenBytesPerActivity = 104
 
 // DefaultDeadValueMax is CommitterConfig.DeadValueMax's default: 4 KiB.
 const DefaultDeadValueMax = 4096
@@ -244,7 +276,8 @@ type Committer struct {
 	rdb goredis.UniversalClient
 	cfg CommitterConfig
 
-	intentKey, tokensKey, seenKey string
+	intentKey, tokensKey string
+	seenKeys             []string // SeenKeys
 
 	single bool // one script per commit when it can (a single server)
 
@@ -263,7 +296,7 @@ func NewCommitter(rdb goredis.UniversalClient, cfg CommitterConfig) (*Committer,
 	cfg = cfg.withDefaults()
 	_, cluster := rdb.(*goredis.ClusterClient)
 	return &Committer{rdb: rdb, cfg: cfg, intentKey: StateKey(cfg.Stream, cfg.Namespace, "intent"),
-		tokensKey: StateKey(cfg.Stream, cfg.Namespace, "tokens"), seenKey: StateKey(cfg.Stream, cfg.Namespace, "seen"), single: !cluster, touched: map[string]struct{}{}, lastTrim: cfg.Now()}, nil
+		tokensKey: StateKey(cfg.Stream, cfg.Namespace, "tokens"), seenKeys: SeenKeys(cfg.Stream, cfg.Namespace), single: !cluster, touched: map[string]struct{}{}, lastTrim: cfg.Now()}, nil
 }
 
 // sameSlot names a companion key of key that Redis Cluster puts in key's
@@ -280,13 +313,41 @@ func sameSlot(key, suffix string) string {
 // AppliedKey returns the name of key's applied record.
 func AppliedKey(key string) string { return sameSlot(key, "applied") }
 
-// SeenKey returns the name of the sorted set, in the input stream's slot,
-// of the activities committed within the dedup window (activity key ->
-// commit time in milliseconds).
-func SeenKey(stream string) string { return StateKey(stream, "", "seen") }
+// SeenKeys returns the names of the SeenShards sorted sets that remember
+// the activities committed by the committers of stream in namespace (see
+// CommitterConfig.Namespace): "{<stream>:seen:<i>}", or
+// "{<stream>:<namespace>:seen:<i>}", i from 00. Each is its own hash tag, so
+// a Cluster spreads them over its masters ("{" and "}" in the stream's name
+// become "(" and ")" to keep it so). Each maps an activity key to its
+// claim: the stream entry that committed it (see lib.lua).
+func SeenKeys(stream, namespace string) []string {
+	base := stream
+	if namespace != "" {
+		base += ":" + namespace
+	}
+	base = strings.NewReplacer("{", "(", "}", ")").Replace(base)
+	keys := make([]string, SeenShards)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("{%s:seen:%02d}", base, i)
+	}
+	return keys
+}
 
-// StateKey returns the name of a committer's state key name ("seen",
-// "intent" or "tokens") of stream in namespace (see
+// seenShard returns the shard (an index into SeenKeys) of activity key.
+func seenShard(key string) int {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(key))
+	return int(h.Sum32() % SeenShards)
+}
+
+// SeenKey returns the name of the shard of SeenKeys(stream, namespace)
+// that remembers activity key.
+func SeenKey(stream, namespace, key string) string {
+	return SeenKeys(stream, namespace)[seenShard(key)]
+}
+
+// StateKey returns the name of a committer's state key name ("intent" or
+// "tokens") of stream in namespace (see
 // CommitterConfig.Namespace), in the stream's slot: "{<stream>}:<name>"
 // without a namespace, "{<stream>}:<namespace>:<name>" with one.
 func StateKey(stream, namespace, name string) string {

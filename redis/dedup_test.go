@@ -2,6 +2,8 @@ package redis_test
 
 import (
 	"context"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -80,53 +82,57 @@ func TestCommitterDedupsDeadLetters(t *testing.T) {
 	})
 }
 
-// The window bounds the memory: an activity is remembered for the window,
-// then forgotten, and the set holds only keys committed within it.
+// The window bounds the memory: an activity is remembered for the window
+// of stream time (the entries' ids), then forgotten, and the shards hold
+// only keys committed within it. The committer's clock plays no part.
 func TestCommitterDedupWindowExpires(t *testing.T) {
 	committerBackends(t, func(t *testing.T, rdb goredis.UniversalClient) {
 		ctx := context.Background()
-		now := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
-		var mu sync.Mutex
-		clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-		advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
 		_, three := rdb.(threeSteps)
 		newC := redis.NewCommitter
 		if three {
 			newC = redis.NewThreeStepCommitter
 		}
+		frozen := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
 		c, err := newC(rdb, redis.CommitterConfig{Stream: stream, Group: group, DeadStream: dead, SessionStream: session,
-			DedupWindow: time.Hour, Now: clock})
+			DedupWindow: time.Hour, Now: func() time.Time { return frozen }})
 		if err != nil {
 			t.Fatal(err)
 		}
+		g := &clockIDs{start: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC), rate: 1}
 		board := "leaderboard:Game:2026-11-24"
 		commit := func(key string) pipeline.CommitResult {
 			t.Helper()
-			ids := deliver(t, rdb, 1)
-			res, err := c.Commit(ctx, []pipeline.CommitEntry{activity(ids[0], key, board, 5, false)})
+			id := g.next()
+			deliverIDs(t, rdb, []string{id})
+			res, err := c.Commit(ctx, []pipeline.CommitEntry{activity(id, key, board, 5, false)})
 			if err != nil {
 				t.Fatal(err)
 			}
 			return res
 		}
 		commit("a")
-		advance(59 * time.Minute)
+		g.skip(59 * time.Minute)
 		if res := commit("a"); res.Duplicates != 1 {
 			t.Errorf("59 min later: %+v, want a duplicate", res)
 		}
 		commit("b")
-		advance(2 * time.Minute)
+		g.skip(2 * time.Minute)
 		if res := commit("a"); res.Duplicates != 0 {
 			t.Errorf("61 min later: %+v, want no duplicate (outside the window)", res)
 		}
 		if got := rdb.ZScore(ctx, board, "u").Val(); got != 15 {
 			t.Errorf("score = %v, want 15", got)
 		}
-		members := rdb.ZRange(ctx, redis.SeenKey(stream), 0, -1).Val()
-		if strings.Join(members, ",") != "b,a" && strings.Join(members, ",") != "a,b" {
+		var members []string
+		for _, k := range redis.SeenKeys(stream, "") {
+			members = append(members, rdb.ZRange(ctx, k, 0, -1).Val()...)
+		}
+		slices.Sort(members)
+		if strings.Join(members, ",") != "a,b" {
 			t.Errorf("seen = %v, want a and b only", members)
 		}
-		if ttl := rdb.PTTL(ctx, redis.SeenKey(stream)).Val(); ttl <= 0 || ttl > time.Hour {
+		if ttl := rdb.PTTL(ctx, redis.SeenKey(stream, "", "a")).Val(); ttl <= 0 || ttl > time.Hour {
 			t.Errorf("seen expires in %v, want within the window", ttl)
 		}
 	})
@@ -185,33 +191,41 @@ func TestCommitterDedupOff(t *testing.T) {
 	if got := rdb.ZScore(ctx, "b", "u").Val(); got != 2 {
 		t.Errorf("score = %v, want 2", got)
 	}
-	if rdb.Exists(ctx, redis.SeenKey(stream)).Val() != 0 {
-		t.Error("the seen set exists with dedup off")
+	if n := rdb.Exists(ctx, redis.SeenKeys(stream, "")...).Val(); n != 0 {
+		t.Error("seen shards exist with dedup off")
 	}
 }
 
-// DedupMax bounds the memory: past it the oldest activities are forgotten.
+// DedupMax bounds the memory: past DedupMax/SeenShards in a shard the
+// oldest activities of that shard are forgotten.
 func TestCommitterDedupMemoryIsBounded(t *testing.T) {
 	srv := redistest.Start(t)
 	rdb := srv.Client(t)
 	ctx := context.Background()
 	c, err := redis.NewCommitter(rdb, redis.CommitterConfig{Stream: stream, Group: group, DeadStream: dead, SessionStream: session,
-		DedupWindow: time.Hour, DedupMax: 5})
+		DedupWindow: time.Hour, DedupMax: 5 * redis.SeenShards})
 	if err != nil {
 		t.Fatal(err)
+	}
+	shard := redis.SeenKey(stream, "", "k0")
+	var keys []string
+	for i := 0; len(keys) < 8; i++ {
+		if k := "k" + strconv.Itoa(i); redis.SeenKey(stream, "", k) == shard {
+			keys = append(keys, k)
+		}
 	}
 	ids := deliver(t, rdb, 8)
 	var entries []pipeline.CommitEntry
 	for i, id := range ids {
-		entries = append(entries, activity(id, "k"+string(rune('a'+i)), "b", 1, false))
+		entries = append(entries, activity(id, keys[i], "b", 1, false))
 	}
 	if _, err := c.Commit(ctx, entries); err != nil {
 		t.Fatal(err)
 	}
-	if n := rdb.ZCard(ctx, redis.SeenKey(stream)).Val(); n != 5 {
+	if n := rdb.ZCard(ctx, shard).Val(); n != 5 {
 		t.Errorf("remembered %d, want 5", n)
 	}
-	if usage := rdb.MemoryUsage(ctx, redis.SeenKey(stream), 0).Val(); usage > 5*200+200 {
+	if usage := rdb.MemoryUsage(ctx, shard, 0).Val(); usage > 5*200+200 {
 		t.Errorf("seen uses %d bytes for 5 activities", usage)
 	}
 }

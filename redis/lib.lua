@@ -1,5 +1,5 @@
 -- lib.lua: the library of the commit scripts (begin.lua, incr.lua,
--- emit.lua, single.lua): functions they share. Go prepends it to each
+-- emit.lua, single.lua, claim.lua): functions they share. Go prepends it to each
 -- (redis/committer.go), so each is still one script.
 
 -- want_type returns an error reply when key exists with another type than
@@ -83,42 +83,117 @@ local function add_events_skip(p, count)
   return p
 end
 
--- duplicates returns the positions (1-based, in this commit's entries) of
--- the entries whose activity was already committed within the window: of
--- the nk (position, activity key) pairs in ARGV from p, those whose key
--- seen holds with a score (commit time, ms) at or after since.
-local function duplicates(seen, nk, p, since)
+-- The dedup state: the activities committed within the window, in
+-- SeenShards sorted sets ("seen shards", each in a slot of its own: see
+-- redis.SeenKeys), activity key -> claim. A claim names the stream entry
+-- that counts the activity, and whether its commit finished: (the entry's
+-- millisecond (Redis's clock, when it was added) x 1024 + its sequence
+-- number, at most 1023) x 2, + 1 once committed; exact in a double until
+-- the year 2109. The window is in that same time, so no instance's clock
+-- takes part. A claims section of ARGV, from p, is: per shard its number
+-- of entries m, then m (position, activity key, claim) triples; the
+-- shards' keys are KEYS[k0 + 1 ..].
+
+-- claim_skip returns the index after a claims section of ns shards at p.
+local function claim_skip(p, ns)
+  for _ = 1, ns do
+    p = p + 1 + 3 * tonumber(ARGV[p])
+  end
+  return p
+end
+
+-- claim_dups returns the positions of the entries of a claims section
+-- whose activity is claimed within the window (a claim at or above since)
+-- by another stream entry, or by the same entry whose commit finished (it
+-- is delivered again: a consumer group destroyed and recreated): one
+-- ZMSCORE per shard (per 1,000 entries), not one call per activity. The
+-- same entry's unfinished claim is not a duplicate (a commit crashed after
+-- claiming: the entry is committed again).
+local function claim_dups(k0, ns, p, since)
   local dups = {}
-  for j = p, p + 2 * nk - 1, 2 do
-    local s = redis.call('ZSCORE', seen, ARGV[j + 1])
-    if s and tonumber(s) >= since then
-      dups[#dups + 1] = tonumber(ARGV[j])
+  since = tonumber(since)
+  for s = 1, ns do
+    local m = tonumber(ARGV[p])
+    for c = 1, m, 1000 do
+      local last = math.min(m, c + 999)
+      local members = {}
+      for j = c, last do
+        members[#members + 1] = ARGV[p + 3 * j - 1]
+      end
+      local scores = redis.call('ZMSCORE', KEYS[k0 + s], unpack(members))
+      for j = c, last do
+        local sc = scores[j - c + 1]
+        if sc then
+          sc = tonumber(sc)
+          local mine = tonumber(ARGV[p + 3 * j])
+          if sc >= since and (math.floor(sc / 2) ~= math.floor(mine / 2) or sc % 2 == 1) then
+            dups[#dups + 1] = tonumber(ARGV[p + 3 * j - 2])
+          end
+        end
+      end
     end
+    p = p + 1 + 3 * m
   end
   return dups
 end
 
--- remember records the activity keys of the nk (position, key) pairs in
--- ARGV from p as committed at now, after forgetting the keys committed
--- before since; beyond cap keys it forgets the oldest (the window shrinks
--- rather than memory grow); seen expires one window after its last write.
-local function remember(seen, nk, p, now, since, cap)
-  if nk == 0 then return end
-  redis.call('ZREMRANGEBYSCORE', seen, '-inf', '(' .. since)
-  local last = p + 2 * nk - 1
-  for c = p, last, 2000 do
-    local args = {}
-    for j = c, math.min(last, c + 1999), 2 do
-      args[#args + 1] = now
-      args[#args + 1] = ARGV[j + 1]
+-- claim_record records the claims of a claims section (none of them a
+-- duplicate: claim_dups found none), after forgetting, in each shard it
+-- writes, the claims below since (ARGV string, in claim units); a shard
+-- holding more than cap claims (0: no cap) forgets its oldest; a shard
+-- expires ttl milliseconds (Redis's clock) after its last write, by when
+-- every claim in it is outside the window.
+local function claim_record(k0, ns, p, since, cap, ttl)
+  for s = 1, ns do
+    local key, m = KEYS[k0 + s], tonumber(ARGV[p])
+    if m > 0 then
+      redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. since)
+      for c = 1, m, 1000 do
+        local args = {}
+        for j = c, math.min(m, c + 999) do
+          args[#args + 1] = ARGV[p + 3 * j]
+          args[#args + 1] = ARGV[p + 3 * j - 1]
+        end
+        redis.call('ZADD', key, unpack(args))
+      end
+      if cap > 0 then
+        local over = redis.call('ZCARD', key) - cap
+        if over > 0 then
+          redis.call('ZREMRANGEBYRANK', key, 0, over - 1)
+        end
+      end
+      redis.call('PEXPIRE', key, ttl)
     end
-    redis.call('ZADD', seen, unpack(args))
+    p = p + 1 + 3 * m
   end
-  local over = redis.call('ZCARD', seen) - cap
-  if over > 0 then
-    redis.call('ZREMRANGEBYRANK', seen, 0, over - 1)
+end
+
+-- claim_confirm marks the claims of a claims section (each given as
+-- finished, odd) finished where the shard holds them unfinished.
+local function claim_confirm(k0, ns, p)
+  for s = 1, ns do
+    local key, m = KEYS[k0 + s], tonumber(ARGV[p])
+    for c = 1, m, 1000 do
+      local last = math.min(m, c + 999)
+      local members = {}
+      for j = c, last do
+        members[#members + 1] = ARGV[p + 3 * j - 1]
+      end
+      local scores = redis.call('ZMSCORE', key, unpack(members))
+      local args = {}
+      for j = c, last do
+        local sc = scores[j - c + 1]
+        if sc and tonumber(sc) == tonumber(ARGV[p + 3 * j]) - 1 then
+          args[#args + 1] = ARGV[p + 3 * j]
+          args[#args + 1] = ARGV[p + 3 * j - 1]
+        end
+      end
+      if #args > 0 then
+        redis.call('ZADD', key, unpack(args))
+      end
+    end
+    p = p + 1 + 3 * m
   end
-  redis.call('PEXPIRE', seen, math.max(1, now - since))
 end
 
 -- id_less orders two stream entry ids ("<ms>-<seq>").

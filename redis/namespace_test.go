@@ -51,13 +51,13 @@ func TestShadowNamespaceKeepsLiveDedupApart(t *testing.T) {
 			if err != nil || res.Applied != 2 || res.Duplicates != 1 {
 				t.Fatalf("shadow commit = %+v, %v; want 2 applied, 1 duplicate (its own dedup)", res, err)
 			}
-			for _, k := range []string{redis.SeenKey(stream), redis.StateKey(stream, "", "intent"), redis.StateKey(stream, "", "tokens")} {
+			for _, k := range []string{redis.SeenKey(stream, "", "k1"), redis.StateKey(stream, "", "intent"), redis.StateKey(stream, "", "tokens")} {
 				if n := rdb.Exists(ctx, k).Val(); n != 0 {
 					t.Errorf("the shadow wrote the live committer's %s", k)
 				}
 			}
-			if n := rdb.Exists(ctx, redis.StateKey(stream, "shadow:"+shadowGroup, "seen")).Val(); n != 1 {
-				t.Errorf("the shadow's own seen key %s is missing", redis.StateKey(stream, "shadow:"+shadowGroup, "seen"))
+			if k := redis.SeenKey(stream, "shadow:"+shadowGroup, "k1"); rdb.Exists(ctx, k).Val() != 1 {
+				t.Errorf("the shadow's own seen key %s is missing", k)
 			}
 			if n := rdb.XLen(ctx, session).Val(); n != 0 {
 				t.Errorf("session events after the shadow = %d, want 0", n)
@@ -92,10 +92,13 @@ func TestCommitterNamespaceRefusesBraces(t *testing.T) {
 	if err == nil {
 		t.Fatal("a namespace with braces was accepted")
 	}
-	if got := redis.StateKey("pattern_match_stream", "shadow:g", "seen"); got != "{pattern_match_stream}:shadow:g:seen" {
+	if got := redis.StateKey("pattern_match_stream", "shadow:g", "intent"); got != "{pattern_match_stream}:shadow:g:intent" {
 		t.Errorf("StateKey = %q", got)
 	}
-	if got := redis.StateKey("pattern_match_stream", "", "seen"); got != redis.SeenKey("pattern_match_stream") {
-		t.Errorf("StateKey without namespace = %q, want the live seen key", got)
+	if got := redis.SeenKeys("pattern_match_stream", "shadow:g")[7]; got != "{pattern_match_stream:shadow:g:seen:07}" {
+		t.Errorf("SeenKeys = %q", got)
+	}
+	if got := redis.SeenKeys("a{b}", "")[0]; got != "{a(b):seen:00}" {
+		t.Errorf("SeenKeys of a stream with braces = %q: each shard must keep a hash tag of its own", got)
 	}
 }

@@ -4,35 +4,36 @@
 -- atomically, so each applies exactly once. It needs every entry pending
 -- and none given to a token by a three-step commit (begin.lua) that did not
 -- finish; otherwise it writes nothing and returns {'steps'}, and the caller
--- commits the batch in three steps, which sorts such entries out. When an
--- entry's activity was already committed within the window (under another
--- stream entry: a producer retry), it writes nothing and returns {'dups',
--- positions...}: the caller drops those entries' effects and commits again.
+-- commits the batch in three steps, which sorts such entries out. When
+-- another stream entry claimed an entry's activity within the window (a
+-- producer retry), it writes nothing and returns {'dups', positions...}:
+-- the caller drops those entries' effects and commits again. Otherwise it
+-- records the batch's claims (lib.lua's dedup state) with the commit.
 --
 -- KEYS[1] input stream, KEYS[2] intents (as in begin.lua), KEYS[3] the
--- activities committed within the window ("{<stream>}:seen", a sorted set:
--- activity key -> commit time in ms), then L leaderboards, then the
--- session stream and the dead-letter stream, then the committed positions
--- "{<stream>}:committed" (hash: group -> largest acknowledged entry id).
--- ARGV: group, n, the smallest and largest entry id, now and since (ms:
--- the window is [since, now]), the most activities remembered, nk, the n entry ids, nk (position, activity
--- key) pairs; then L; per leaderboard its ttl seconds (0: leave), m and m
--- (member, sum) pairs; then for each of the two streams its MAXLEN (0: no
--- cap), its number of events, and per event f and f field/value pairs.
+-- committed positions "{<stream>}:committed" (hash: group -> largest
+-- acknowledged entry id), then L leaderboards, then the session stream and
+-- the dead-letter stream, then the ns seen shards of the claims.
+-- ARGV: group, n, the smallest and largest entry id, since (claim units:
+-- the window's start), the most claims a shard keeps (0: no cap), the
+-- shards' ttl in ms, ns, the n entry ids, the claims section (lib.lua);
+-- then L; per leaderboard its ttl seconds (0: leave), m and m (member, sum)
+-- pairs; then for each of the two streams its MAXLEN (0: no cap), its
+-- number of events, and per event f and f field/value pairs.
 -- Returns {'ok', acknowledged}, {'steps'}, {'dups', positions...}, or,
 -- writing nothing, {'blocked', key, type, ...}: the leaderboards and
 -- output streams (with events in this commit) that hold another type.
 -- Uses want_type, ids_at, pending_of, add_events, add_events_skip,
--- duplicates, remember and raise_mark of lib.lua.
+-- claim_skip, claim_dups, claim_record and raise_mark of lib.lua.
 
 local group, n, lo, hi = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
-local now, since, cap, nk = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
+local since, cap, ttl, ns = ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
 local first = 8
 local keysAt = first + n + 1
-local p = keysAt + 2 * nk
+local p = claim_skip(keysAt, ns)
 local nboards = tonumber(ARGV[p])
-local err = want_type(KEYS[1], 'stream') or want_type(KEYS[2], 'hash') or want_type(KEYS[3], 'zset') or
-  want_type(KEYS[6 + nboards], 'hash')
+local shards = 5 + nboards -- KEYS[shards + s] is seen shard s
+local err = want_type(KEYS[1], 'stream') or want_type(KEYS[2], 'hash') or want_type(KEYS[3], 'hash')
 if err then return err end
 -- A target key of another type blocks only the entries that touch it: the
 -- caller drops those and commits the rest.
@@ -72,8 +73,8 @@ if redis.call('EXISTS', KEYS[2]) == 1 then
     end
   end
 end
--- No activity committed already.
-local dups = duplicates(KEYS[3], nk, keysAt, since)
+-- No activity claimed by another entry.
+local dups = claim_dups(shards, ns, keysAt, since)
 if #dups > 0 then
   table.insert(dups, 1, 'dups')
   return dups
@@ -83,8 +84,8 @@ local acked = 0
 for c = 1, n, 1000 do
   acked = acked + redis.call('XACK', KEYS[1], group, unpack(ids_at(first, c, math.min(n, c + 999))))
 end
-remember(KEYS[3], nk, keysAt, now, since, cap)
-raise_mark(KEYS[6 + nboards], KEYS[1], group, hi)
+claim_record(shards, ns, keysAt, since, cap, ttl)
+raise_mark(KEYS[3], KEYS[1], group, hi)
 
 p = p + 1
 for k = 1, nboards do

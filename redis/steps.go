@@ -59,33 +59,79 @@ func (b *batch) markDup(i int) {
 	b.dup[i] = true
 }
 
-// appendIDsAndKeys appends the script arguments of the entries at idx:
-// nk, their ids, then the nk (position, activity key) pairs of those that
-// have a key (positions 1-based in idx's order).
-func (b *batch) appendIDsAndKeys(args []any, idx []int) []any {
-	nk := 0
-	for _, i := range idx {
-		if b.entries[i].DedupKey != "" {
-			nk++
-		}
-	}
-	args = append(args, nk)
+// appendIDs appends the ids of the entries at idx.
+func (b *batch) appendIDs(args []any, idx []int) []any {
 	for _, i := range idx {
 		args = append(args, b.entries[i].ID)
-	}
-	for pos, i := range idx {
-		if k := b.entries[i].DedupKey; k != "" {
-			args = append(args, pos+1, k)
-		}
 	}
 	return args
 }
 
-// window returns now and the start of the dedup window, in milliseconds.
-func (c *Committer) window() (now, since int64) {
-	now = c.cfg.Now().UnixMilli()
-	return now, now - c.cfg.DedupWindow.Milliseconds()
+// claimSeqs is how many sequence numbers a claim tells apart in one
+// millisecond (lib.lua).
+const claimSeqs = 1024
+
+// claimUnits is how many claims fit in a millisecond: a claim is (the
+// entry's millisecond x claimSeqs + its sequence number, capped at
+// claimSeqs-1) x 2, + 1 when its commit finished.
+const claimUnits = 2 * claimSeqs
+
+// claimOf returns the claim of an entry id, finished when done.
+func claimOf(id entryID, done bool) string {
+	c := (id.ms*claimSeqs + min(id.seq, claimSeqs-1)) * 2
+	if done {
+		c++
+	}
+	return strconv.FormatUint(c, 10)
 }
+
+// claims is what the dedup state needs of a batch: the claims of the
+// entries that name an activity, by seen shard, and the window's start.
+type claims struct {
+	shards []int   // the shards the batch touches (indexes into SeenKeys)
+	args   [][]any // per shard in shards: its claims section (lib.lua)
+	since  string  // claims below it are outside the window
+}
+
+// claims returns the claims of b's entries that have a DedupKey, finished
+// when done, the window ending at b's newest entry: the stream's own time,
+// so that no instance's clock decides what is expired. Positions are
+// 1-based indexes into b.entries.
+func (c *Committer) claims(b *batch, done bool) claims {
+	var newest uint64
+	for _, id := range b.ids {
+		newest = max(newest, id.ms)
+	}
+	since := uint64(0)
+	if w := uint64(c.cfg.DedupWindow.Milliseconds()); newest > w {
+		since = newest - w
+	}
+	cl := claims{since: strconv.FormatUint(since*claimUnits, 10)}
+	at := map[int]int{}
+	for i := range b.entries {
+		k := b.entries[i].DedupKey
+		if k == "" {
+			continue
+		}
+		s := seenShard(k)
+		j, ok := at[s]
+		if !ok {
+			j = len(cl.shards)
+			at[s] = j
+			cl.shards = append(cl.shards, s)
+			cl.args = append(cl.args, []any{0})
+		}
+		cl.args[j] = append(cl.args[j], i+1, k, claimOf(b.ids[i], done))
+		cl.args[j][0] = cl.args[j][0].(int) + 1
+	}
+	return cl
+}
+
+// shardCap is the most claims one seen shard keeps.
+func (c *Committer) shardCap() int { return (c.cfg.DedupMax + SeenShards - 1) / SeenShards }
+
+// shardTTL is how long a seen shard outlives its last write, in ms.
+func (c *Committer) shardTTL() int64 { return max(1, c.cfg.DedupWindow.Milliseconds()) }
 
 // maxDedupRounds bounds how often one commit learns of more duplicates
 // (another committer committing the same activities at the same time).
@@ -197,12 +243,15 @@ func (c *Committer) commitSingle(ctx context.Context, b *batch, blocked **wrongT
 		}
 		lo, hi := span(b.ids)
 		fx := effectsOf(b.entries, c.cfg.DeadValueMax)
-		now, since := c.window()
-		keys := make([]string, 0, 6+len(fx.keys))
-		keys = append(keys, c.cfg.Stream, c.intentKey, c.seenKey)
-		args := make([]any, 0, 12+len(b.entries)+4*len(fx.keys))
-		args = append(args, c.cfg.Group, n, b.entries[lo].ID, b.entries[hi].ID, now, since, c.cfg.DedupMax)
-		args = b.appendIDsAndKeys(args, all)
+		cl := c.claims(b, true)
+		keys := make([]string, 0, 6+len(fx.keys)+len(cl.shards))
+		keys = append(keys, c.cfg.Stream, c.intentKey, CommittedKey(c.cfg.Stream))
+		args := make([]any, 0, 12+4*len(b.entries)+4*len(fx.keys))
+		args = append(args, c.cfg.Group, n, b.entries[lo].ID, b.entries[hi].ID, cl.since, c.shardCap(), c.shardTTL(), len(cl.shards))
+		args = b.appendIDs(args, all)
+		for _, a := range cl.args {
+			args = append(args, a...)
+		}
 		args = append(args, len(fx.keys))
 		for _, k := range fx.keys {
 			keys = append(keys, k.key)
@@ -212,7 +261,9 @@ func (c *Committer) commitSingle(ctx context.Context, b *batch, blocked **wrongT
 			keys = append(keys, out.stream)
 			args = appendEvents(append(args, out.maxLen, len(out.events)), out.events)
 		}
-		keys = append(keys, CommittedKey(c.cfg.Stream))
+		for _, sh := range cl.shards {
+			keys = append(keys, c.seenKeys[sh])
+		}
 		call := &scriptCall{script: singleScript, keys: keys, args: args}
 		if err := c.run(ctx, []*scriptCall{call}); err != nil {
 			return res, false, fmt.Errorf("commit: %w", err)
@@ -267,9 +318,6 @@ type held struct {
 type beginReply struct {
 	// ok: the entries were given to the new token.
 	ok bool
-	// dups are the positions (0-based) of entries whose activity was
-	// committed already (nothing written).
-	dups []int
 	// verdicts has per entry "" (give it to a new token), "-" (not
 	// pending: skip it) or the token it has (nothing written).
 	verdicts []string
@@ -285,9 +333,6 @@ func decodeBegin(v any, n int) (beginReply, error) {
 	switch reply[0] {
 	case "ok":
 		return beginReply{ok: true}, nil
-	case "dups":
-		dups, err := positions(reply[1:], n)
-		return beginReply{dups: dups}, err
 	case "retry":
 	default:
 		return beginReply{}, fmt.Errorf("reply %v", reply[0])
@@ -346,8 +391,8 @@ func (c *Committer) begin(ctx context.Context, b *batch) (*begun, error) {
 	for i := range todo {
 		todo[i] = i
 	}
-	for rounds, dupRounds := 0, 0; len(todo) > 0; {
-		if rounds == maxBeginRounds || dupRounds > maxDedupRounds {
+	for rounds := 0; len(todo) > 0; {
+		if rounds == maxBeginRounds {
 			return nil, errors.New("begin: entries keep changing hands; try again")
 		}
 		sub := make([]pipeline.CommitEntry, len(todo))
@@ -357,12 +402,11 @@ func (c *Committer) begin(ctx context.Context, b *batch) (*begun, error) {
 		}
 		lo, hi := span(ids)
 		h := &held{token: sub[hi].ID + "/" + randomHex(), score: ids[hi].ms, fx: effectsOf(sub, c.cfg.DeadValueMax)}
-		now, since := c.window()
-		args := make([]any, 0, 12+2*len(todo))
+		args := make([]any, 0, 8+len(todo))
 		args = append(args, c.cfg.Group, int64(c.cfg.RecordTTL/time.Second), h.token, h.score, h.fx.encode(),
-			len(todo), sub[lo].ID, sub[hi].ID, now, since, c.cfg.DedupMax)
-		args = b.appendIDsAndKeys(args, todo)
-		call := &scriptCall{script: beginScript, keys: []string{c.cfg.Stream, c.intentKey, c.tokensKey, c.seenKey}, args: args}
+			len(todo), sub[lo].ID, sub[hi].ID)
+		args = b.appendIDs(args, todo)
+		call := &scriptCall{script: beginScript, keys: []string{c.cfg.Stream, c.intentKey, c.tokensKey}, args: args}
 		if err := c.run(ctx, []*scriptCall{call}); err != nil {
 			return nil, fmt.Errorf("begin: %w", err)
 		}
@@ -377,12 +421,6 @@ func (c *Committer) begin(ctx context.Context, b *batch) (*begun, error) {
 				g.ackIDs = append(g.ackIDs, b.entries[i].ID)
 			}
 			return g, nil
-		case len(r.dups) > 0:
-			for _, j := range r.dups {
-				b.markDup(todo[j])
-			}
-			dupRounds++
-			continue
 		}
 		rounds++
 		var next []int
@@ -407,9 +445,64 @@ func (c *Committer) begin(ctx context.Context, b *batch) (*begun, error) {
 	return g, nil
 }
 
-// commitSteps commits b in three steps: begin, apply, ack.
+// claimCalls returns the claim.lua calls of cl, one per shard, in mode
+// "claim" or "confirm".
+func (c *Committer) claimCalls(cl claims, mode string) []*scriptCall {
+	calls := make([]*scriptCall, len(cl.shards))
+	for j, sh := range cl.shards {
+		args := append([]any{cl.since, c.shardCap(), c.shardTTL(), mode}, cl.args[j]...)
+		calls[j] = &scriptCall{script: claimScript, keys: []string{c.seenKeys[sh]}, args: args}
+	}
+	return calls
+}
+
+// claim records, in the seen shards, which entry of b counts each activity
+// b's entries name, unfinished, before begin: an entry whose activity is
+// claimed already within the window is marked a duplicate (no effects).
+// One script per shard touched, pipelined per master. The same entry
+// claiming again after a crash is no duplicate; the apply step confirms
+// the claims (finished), after which it is.
+func (c *Committer) claim(ctx context.Context, b *batch) error {
+	for round := 0; ; round++ {
+		cl := c.claims(b, false)
+		if len(cl.shards) == 0 {
+			return nil
+		}
+		calls := c.claimCalls(cl, "claim")
+		if err := c.run(ctx, calls); err != nil {
+			return fmt.Errorf("claim: %w", err)
+		}
+		var dups []int
+		for _, call := range calls {
+			reply, ok := call.cmd.Val().([]any)
+			if !ok || len(reply) == 0 || (reply[0] != "ok" && reply[0] != "dups") {
+				return fmt.Errorf("claim: reply %v", call.cmd.Val())
+			}
+			ps, err := positions(reply[1:], len(b.entries))
+			if err != nil {
+				return fmt.Errorf("claim: %w", err)
+			}
+			dups = append(dups, ps...)
+		}
+		if len(dups) == 0 {
+			return nil
+		}
+		if round == maxDedupRounds {
+			return errors.New("claim: duplicates keep appearing; try again")
+		}
+		for _, i := range dups {
+			b.markDup(i)
+		}
+	}
+}
+
+// commitSteps commits b in three steps: begin, apply, ack, after claiming
+// its activities.
 func (c *Committer) commitSteps(ctx context.Context, b *batch) (pipeline.CommitResult, error) {
 	n := len(b.entries)
+	if err := c.claim(ctx, b); err != nil {
+		return pipeline.CommitResult{}, err
+	}
 	g, err := c.begin(ctx, b)
 	if err != nil {
 		return pipeline.CommitResult{}, err
@@ -417,7 +510,7 @@ func (c *Committer) commitSteps(ctx context.Context, b *batch) (pipeline.CommitR
 	if len(g.ackIDs) == 0 {
 		return pipeline.CommitResult{Skipped: n}, nil
 	}
-	if err := c.apply(ctx, g); err != nil {
+	if err := c.apply(ctx, g, c.claims(b, true)); err != nil {
 		return pipeline.CommitResult{}, err
 	}
 	acked, err := c.ack(ctx, g)
@@ -438,9 +531,10 @@ func (c *Committer) commitSteps(ctx context.Context, b *batch) (pipeline.CommitR
 }
 
 // apply applies the effects of g's tokens: one script per token and target
-// key.
-func (c *Committer) apply(ctx context.Context, g *begun) error {
-	var calls []*scriptCall
+// key; with them it confirms the claims cl (finished), so that their
+// entries delivered again are duplicates.
+func (c *Committer) apply(ctx context.Context, g *begun, cl claims) error {
+	calls := c.claimCalls(cl, "confirm")
 	if g.fresh != nil {
 		calls = c.applyCalls(calls, g.fresh.token, g.fresh.score, g.fresh.fx)
 	}
@@ -453,7 +547,7 @@ func (c *Committer) apply(ctx context.Context, g *begun) error {
 		return fmt.Errorf("apply: %w", err)
 	}
 	c.mu.Lock()
-	for _, call := range calls {
+	for _, call := range calls[len(cl.shards):] {
 		c.touched[call.keys[1]] = struct{}{}
 	}
 	c.mu.Unlock()
