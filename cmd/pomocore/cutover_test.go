@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -24,7 +26,8 @@ import (
 )
 
 // cutover is the fixture of the cut-over path (docs/cutover.md): a real
-// redis-server, FerretDB holding production's category_pattern, the
+// redis-server, FerretDB holding production's category_pattern (the main
+// server's category-patterns.json), the
 // stand-in for the deployed data server on the deployed group, and the
 // environments of pomocore's shadow and live runs.
 type cutover struct {
@@ -49,7 +52,15 @@ func newCutover(t *testing.T) *cutover {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.SeedPatterns(ctx, classify.DefaultPatterns()); err != nil { // as the main server's initializer did
+	raw, err := os.ReadFile(filepath.Join("..", "..", "testdata", "main-server-category-patterns.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	production, err := classify.ParsePatterns(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.SeedPatterns(ctx, production); err != nil { // production's category_pattern, as the main server's initializer wrote it
 		t.Fatal(err)
 	}
 	patterns, err := st.LoadPatterns(ctx)
@@ -176,13 +187,20 @@ func TestCutOverShadowCompareDoctorThenLive(t *testing.T) {
 	retryID := pomocore.NewObjectID(c.at).Hex()
 	kafkaURL := "https://kafka.apache.org/documentation"
 	oldKafka := c.old.Classify("Google Chrome", kafkaURL)
-	ours, err := classify.Build(c.patterns, pomocore.Uncategorized)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ours := layered(t, c.patterns) // the shadow's classifier: category_pattern over the built-in set
 	ourKafka := ours.Classify("Google Chrome", kafkaURL, "w").Category
 	if oldKafka != "AFK" || ourKafka == oldKafka {
 		t.Fatalf("fixture: the deployed classifier says %s, pomocore %s; want AFK (\"afk\" in \"kafka\") and another", oldKafka, ourKafka)
+	}
+	// The runbook's other examples, which pomocore's patterns do not know:
+	// the shadow (no LLM here) counts them as Uncategorized.
+	foxURL, loginURL := "https://www.fox.com/shows", "https://login.example.org/authorize?redirect_uri=http%3A%2F%2Flocalhost%3A8080%2Fcb"
+	oldFox, oldLogin := c.old.Classify("Google Chrome", foxURL), c.old.Classify("Google Chrome", loginURL)
+	if c := ours.Classify("Google Chrome", foxURL, "w"); oldFox != "SNS" || c.Source != pomocore.SourceDefault {
+		t.Fatalf("fixture: fox.com is %s to the deployed classifier (want SNS: \"x.com\" in it), %+v to pomocore's patterns (want none)", oldFox, c)
+	}
+	if c := ours.Classify("Google Chrome", loginURL, "w"); oldLogin != "Development" || c.Source != pomocore.SourceDefault {
+		t.Fatalf("fixture: the login URL is %s to the deployed classifier (want Development: \"localhost\" in it), %+v to pomocore's patterns (want none)", oldLogin, c)
 	}
 	c.add(contractEntry("u1", "Figma", "", 1500, c.at, true))
 	c.add(contractEntry("u1", "Xcode", "", 300, c.at, false))
@@ -190,7 +208,9 @@ func TestCutOverShadowCompareDoctorThenLive(t *testing.T) {
 	c.add(contractEntry("u2", "slack", "", 600, c.at, false, "pomodoroUsageLogId", retryID)) // the producer's retry
 	c.add(contractEntry("u3", "Google Chrome", kafkaURL, 900, c.at, false))                  // "afk" in "kafka"
 	malformed := c.add(contractEntry("u4", "Figma", "", 200000, c.at, false))                // over POMOCORE_MAX_DURATION
-	c.stepOld(6)
+	c.add(contractEntry("u7", "Google Chrome", foxURL, 400, c.at, false))                    // "x.com" in "fox.com"
+	c.add(contractEntry("u8", "Google Chrome", loginURL, 500, c.at, false))                  // "localhost" in the query
+	c.stepOld(8)
 	waitDrained(t, c.rdb, c.stream, "pomocore_shadow", shadowLogs)
 
 	// The shadow wrote only under its own names.
@@ -214,6 +234,8 @@ func TestCutOverShadowCompareDoctorThenLive(t *testing.T) {
 	expect(live, "leaderboard", "Meetings", "u2", 1200) // counted twice
 	expect(live, "leaderboard", oldKafka, "u3", 900)
 	expect(live, "leaderboard", "Design", "u4", 200000)
+	expect(live, "leaderboard", oldFox, "u7", 400)
+	expect(live, "leaderboard", oldLogin, "u8", 500)
 	if got := c.boards("leaderboard"); !maps.EqualFunc(got, live, maps.Equal) {
 		t.Fatalf("live leaderboards after the stand-in = %v, want %v", got, live)
 	}
@@ -222,6 +244,8 @@ func TestCutOverShadowCompareDoctorThenLive(t *testing.T) {
 	expect(shadow, c.shadowKeys, "Development", "u1", 300)
 	expect(shadow, c.shadowKeys, "Meetings", "u2", 600)
 	expect(shadow, c.shadowKeys, ourKafka, "u3", 900)
+	expect(shadow, c.shadowKeys, pomocore.Uncategorized, "u7", 400)
+	expect(shadow, c.shadowKeys, pomocore.Uncategorized, "u8", 500)
 	if got := c.boards(c.shadowKeys); !maps.EqualFunc(got, shadow, maps.Equal) {
 		t.Errorf("shadow leaderboards = %v, want %v", got, shadow)
 	}
@@ -252,6 +276,9 @@ func TestCutOverShadowCompareDoctorThenLive(t *testing.T) {
 		"Meetings:" + c.day + " u2": compare.DoubleCount, "work:" + c.day + " u2": compare.DoubleCount,
 		oldKafka + ":" + c.day + " u3": compare.SubstringMatch, ourKafka + ":" + c.day + " u3": compare.SubstringMatch,
 		"Design:" + c.day + " u4": compare.Malformed, "work:" + c.day + " u4": compare.Malformed,
+		oldFox + ":" + c.day + " u7": compare.SubstringMatch, "Uncategorized:" + c.day + " u7": compare.SubstringMatch,
+		oldLogin + ":" + c.day + " u8": compare.SubstringMatch, "work:" + c.day + " u8": compare.SubstringMatch,
+		"Uncategorized:" + c.day + " u8": compare.SubstringMatch,
 	}
 	if pomocore.DefaultTaxonomy().IsWork(ourKafka) {
 		wantDiff["work:"+c.day+" u3"] = compare.SubstringMatch
@@ -307,8 +334,8 @@ func TestCutOverShadowCompareDoctorThenLive(t *testing.T) {
 	if g := groups[c.liveGroup]; g.Pending != 2 || len(g.Consumers) != 1 || g.Consumers[0].Name != "data-server" || g.Consumers[0].Pending != 2 || g.Lag != 1 {
 		t.Errorf("doctor: deployed group = %+v, want 2 pending under data-server and a lag of 1", g)
 	}
-	if drep.Facts.SampleKinds["activity"] != 8 || len(drep.Facts.SampleKinds) != 2 {
-		t.Errorf("doctor: sample kinds = %v, want 8 activities and the malformed entry", drep.Facts.SampleKinds)
+	if drep.Facts.SampleKinds["activity"] != 10 || len(drep.Facts.SampleKinds) != 2 {
+		t.Errorf("doctor: sample kinds = %v, want 10 activities and the malformed entry", drep.Facts.SampleKinds)
 	}
 	code, text, _ = c.run(c.env, "doctor")
 	if code != 0 || !strings.Contains(text, "group pomocore_shadow") || !strings.Contains(text, "data-server (pending 2") {
@@ -338,6 +365,22 @@ func TestCutOverShadowCompareDoctorThenLive(t *testing.T) {
 	if p := c.rdb.XPending(ctx, c.stream, c.liveGroup).Val(); p.Count != 0 {
 		t.Errorf("pending after the cut-over = %+v", p)
 	}
+}
+
+// layered is the shadow's classifier on patterns: category_pattern over
+// the built-in set (POMOCORE_BUILTIN_PATTERNS=fallback, the default).
+func layered(t *testing.T, patterns []pomocore.CategoryPattern) *classify.Matcher {
+	t.Helper()
+	store, err := classify.Build(patterns, pomocore.Uncategorized)
+	if err != nil {
+		t.Fatal(err)
+	}
+	builtin, err := classify.Build(classify.DefaultPatterns(), pomocore.Uncategorized)
+	if err != nil {
+		t.Fatal(err)
+	}
+	usable, _ := classify.Restrict(patterns, pomocore.DefaultTaxonomy())
+	return classify.Layer(store, builtin, usable)
 }
 
 // doctor fails (exit 1) on a blocker: here the group pomocore would read
