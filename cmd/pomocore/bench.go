@@ -47,7 +47,7 @@ afterwards.
 `)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	fs.Visit(func(f *flag.Flag) { o.DaysSet = o.DaysSet || f.Name == "days" })

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -91,7 +90,7 @@ func classifyCmd(args []string, getenv func(string) string, stdin io.Reader, std
 		fmt.Fprint(stderr, "usage: pomocore classify [flags] < activities.jsonl\n       pomocore classify -app NAME [-url URL] [-title TITLE]\n\nInput lines: {\"app\":...,\"title\":...,\"url\":...}; output adds category and source.\n\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	m, err := cf.matcher(stderr)
@@ -172,12 +171,12 @@ func evalCmd(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprint(stderr, "usage: pomocore eval [flags] FILE.jsonl\n\nEach line: {\"app\":...,\"title\":...,\"url\":...,\"category\":...}.\n\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
 		fs.Usage()
-		return errors.New("want exactly one labelled file")
+		return usagef("want exactly one labelled file")
 	}
 	if !(*threshold > 0 && *threshold <= 1) {
 		return fmt.Errorf("-threshold %v: want 0 < t <= 1", *threshold)

@@ -3,7 +3,6 @@ package main
 import (
 	"cmp"
 	"context"
-	"errors"
 	"flag"
 	"io"
 
@@ -25,12 +24,12 @@ func compareCmd(ctx context.Context, args []string, getenv func(string) string, 
 	top := fs.Int("top", 10, "largest per-user differences listed per key")
 	liveGroup := fs.String("live-group", pomocore.DefaultGroup, "the deployed service's consumer group (its pending deliveries)")
 	assume := fs.String("assume-old-unknown", "", "category the deployed service gave activities none of its patterns matched (its LLM decided; default: not attributed)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	if *from == "" {
 		fs.Usage()
-		return errors.New("-from is required")
+		return usagef("-from is required")
 	}
 	shadowEnv := func(k string) string { return cmp.Or(map[string]string{"POMOCORE_SHADOW": "true"}[k], getenv(k)) }
 	a, in, err := inspectors(ctx, "compare", shadowEnv, stderr)

@@ -12,7 +12,8 @@ import (
 
 // loadConfig reads the settings (app.Config.Settings) from the environment,
 // then from the flags in args, and validates them. An unparsable value is
-// an error naming its variable or flag.
+// an error naming its variable or flag; a bad command line is a
+// usageError (or flag.ErrHelp).
 func loadConfig(name string, args []string, getenv func(string) string, out io.Writer) (app.Config, error) {
 	c := app.Defaults()
 	settings := c.Settings()
@@ -40,11 +41,8 @@ func loadConfig(name string, args []string, getenv func(string) string, out io.W
 		fmt.Fprintf(out, "usage: pomocore %s [flags]\n\nEvery flag can also be set by the environment variable in brackets.\n\n", name)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return c, err
-	}
-	if fs.NArg() > 0 {
-		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	fs.Visit(func(f *flag.Flag) { set[envOf[f.Name]] = true })
 	c.Complete(func(env string) bool { return set[env] })

@@ -18,7 +18,7 @@ func doctorCmd(ctx context.Context, args []string, getenv func(string) string, s
 	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "write the report and the facts behind it as one JSON document")
-	if err := fs.Parse(args); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	a, in, err := inspectors(ctx, "doctor", getenv, stderr)

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"text/tabwriter"
 	"time"
 
@@ -14,52 +15,69 @@ import (
 	"github.com/pomocore/pomocore/redis"
 )
 
-// leaderboardCmd implements `pomocore leaderboard top|rank`: the read API
-// from the terminal, against the configured Redis (REDIS_ADDR, ...).
+const leaderboardUsage = `usage: pomocore leaderboard top  [-category C] [-period day|week|month] [-date YYYY-MM-DD] [-limit N]
+       pomocore leaderboard rank -user ID [-category C] [-period ...] [-date ...] [-around N]
+       pomocore leaderboard rebuild -from YYYY-MM-DD -to YYYY-MM-DD [-dry-run] [-force]
+
+Reads (top, rank) or rebuilds the leaderboards in the configured Redis
+(REDIS_ADDR, ...); rebuild reads the usage logs of the configured store
+(MONGO_URI, or POMOCORE_DATA_DIR's SQLite store).
+`
+
+// leaderboardCmd implements `pomocore leaderboard top|rank|rebuild`: the
+// read API from the terminal, against the configured Redis (REDIS_ADDR,
+// ...), with the API's validation and its way of printing scores.
 func leaderboardCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	usage := "usage: pomocore leaderboard top  [-category C] [-period day|week|month] [-date YYYY-MM-DD] [-limit N]\n" +
-		"       pomocore leaderboard rank -user ID [-category C] [-period ...] [-date ...] [-around N]\n" +
-		"       pomocore leaderboard rebuild -from YYYY-MM-DD -to YYYY-MM-DD\n"
 	if len(args) > 0 && args[0] == "rebuild" {
 		return rebuildCmd(ctx, args[1:], getenv, stdout, stderr)
 	}
-	if len(args) == 0 || (args[0] != "top" && args[0] != "rank") {
-		fmt.Fprint(stderr, usage)
-		return errors.New("want top, rank or rebuild")
+	if code, done := subcommandHelp(args, []string{"top", "rank", "rebuild"}, leaderboardUsage, stdout, stderr); done {
+		if code == 0 {
+			return flag.ErrHelp
+		}
+		return usagef("want top, rank or rebuild")
 	}
-	fs := flag.NewFlagSet("leaderboard "+args[0], flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	category := fs.String("category", "work", "a category, or work")
-	period := fs.String("period", "day", "day, week or month")
-	date := fs.String("date", "", "a day inside the period (default today in POMOCORE_TIMEZONE)")
-	limit := fs.Int("limit", 10, "top: how many")
-	user := fs.String("user", "", "rank: the user id")
-	around := fs.Int("around", 0, "rank: users above and below to show")
-	if err := fs.Parse(args[1:]); err != nil {
+	sub := args[0]
+	usage := map[string]string{
+		"top":  "usage: pomocore leaderboard top [-category C] [-period day|week|month] [-date YYYY-MM-DD] [-limit N]\n\nThe top of a leaderboard, highest score first; equal scores share a rank.\n",
+		"rank": "usage: pomocore leaderboard rank -user ID [-category C] [-period day|week|month] [-date YYYY-MM-DD] [-around N]\n\nOne user's rank and score, and with -around the users above and below.\n",
+	}[sub]
+	fs := newFlags("leaderboard "+sub, usage, stderr)
+	var q pomocore.BoardQuery
+	fs.StringVar(&q.Category, "category", "work", "a category, or work")
+	fs.StringVar(&q.Period, "period", "day", "day, week or month")
+	fs.StringVar(&q.Date, "date", "", "a day inside the period (default today in POMOCORE_TIMEZONE)")
+	var limit, around int
+	var user string
+	if sub == "top" {
+		fs.IntVar(&limit, "limit", 10, "how many (1..1000)")
+	} else {
+		fs.StringVar(&user, "user", "", "the user id (required)")
+		fs.IntVar(&around, "around", 0, "users above and below to show (0..100)")
+	}
+	if err := parseNoArgs(fs, args[1:]); err != nil {
 		return err
+	}
+	switch {
+	case sub == "top" && (limit < 1 || limit > 1000):
+		return usagef("-limit %d: want 1..1000", limit)
+	case sub == "rank" && (around < 0 || around > 100):
+		return usagef("-around %d: want 0..100", around)
+	case sub == "rank" && user == "":
+		return usagef("rank: -user is required")
 	}
 	a, err := leaderboardApp(getenv, stderr)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	cfg, loc := a.Config(), a.Location()
-	day := time.Now().In(loc)
-	if *date != "" {
-		if day, err = time.ParseInLocation(time.DateOnly, *date, loc); err != nil {
-			return fmt.Errorf("-date %q: want YYYY-MM-DD", *date)
-		}
-		day = day.Add(12 * time.Hour)
+	board, err := q.Resolve(a.Config().KeyPrefix, a.Taxonomy(), a.Location(), time.Now())
+	var bad *pomocore.BadQueryError
+	if errors.As(err, &bad) {
+		return usageError{err}
+	} else if err != nil {
+		return err
 	}
-	per := pomocore.PeriodsAt(day, loc)
-	name := map[string]string{"day": per.Day, "week": per.Week, "month": per.Month}[*period]
-	if name == "" {
-		return fmt.Errorf("-period %q: want day, week or month", *period)
-	}
-	if *limit < 1 || *limit > 1000 || *around < 0 || *around > 100 {
-		return errors.New("-limit wants 1..1000 and -around 0..100")
-	}
-	key := pomocore.LeaderboardKey(cfg.KeyPrefix, *category, name)
 	rdb, err := a.Redis()
 	if err != nil {
 		return err
@@ -68,48 +86,54 @@ func leaderboardCmd(ctx context.Context, args []string, getenv func(string) stri
 	defer cancel()
 	l := redis.NewLeaderboards(rdb)
 	var list []redis.Ranked
-	switch args[0] {
-	case "top":
-		list, err = l.Top(ctx, key, 0, *limit)
-	case "rank":
-		if *user == "" {
-			return errors.New("rank: -user is required")
+	if sub == "top" {
+		if list, err = l.Top(ctx, board.Key, 0, limit); err != nil {
+			return err
 		}
-		me, found, err := l.Rank(ctx, key, *user)
+	} else {
+		me, found, err := l.Rank(ctx, board.Key, user)
 		if err != nil {
 			return err
 		}
 		if !found {
-			return fmt.Errorf("%s has no score on %s", *user, key)
+			return fmt.Errorf("%s has no score on %s", user, board.Key)
 		}
 		list = []redis.Ranked{me}
-		if *around > 0 {
-			list, err = l.Around(ctx, key, *user, *around)
-		}
-		if err != nil {
-			return err
+		if around > 0 {
+			if list, err = l.Around(ctx, board.Key, user, around); err != nil {
+				return err
+			}
 		}
 	}
-	if err != nil {
-		return err
-	}
-	fmt.Fprintln(stdout, key)
+	fmt.Fprintln(stdout, board.Key)
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "RANK\tUSER\tSECONDS")
 	for _, r := range list {
-		fmt.Fprintf(tw, "%d\t%s\t%g\n", r.Rank, r.Member, r.Score)
+		fmt.Fprintf(tw, "%d\t%s\t%s\n", r.Rank, r.Member, pomocore.FormatScore(r.Score))
 	}
 	return tw.Flush()
 }
 
 // rebuildCmd implements `pomocore leaderboard rebuild -from D -to D`.
 func rebuildCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("leaderboard rebuild", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	from := fs.String("from", "", "first day, YYYY-MM-DD (in POMOCORE_TIMEZONE)")
-	to := fs.String("to", "", "last day, YYYY-MM-DD")
-	if err := fs.Parse(args); err != nil {
+	fs := newFlags("leaderboard rebuild", `usage: pomocore leaderboard rebuild -from YYYY-MM-DD -to YYYY-MM-DD [-dry-run] [-force]
+
+Recomputes the leaderboards of those days (and of the weeks and months
+wholly inside them) from the usage logs of the configured store, and swaps
+them in atomically. It refuses when the store is not named (MONGO_URI or
+POMOCORE_DATA_DIR), does not exist yet, or has no usage logs in the range
+while the live boards hold scores; -force does it anyway. -dry-run says
+which boards would change and writes nothing.
+`, stderr)
+	from := fs.String("from", "", "first day, YYYY-MM-DD (in POMOCORE_TIMEZONE; required)")
+	to := fs.String("to", "", "last day, YYYY-MM-DD (required)")
+	dry := fs.Bool("dry-run", false, "compute and compare only; write nothing")
+	force := fs.Bool("force", false, "swap the boards in even when a safety check refuses")
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
+	}
+	if *from == "" || *to == "" {
+		return usagef("-from and -to are required")
 	}
 	a, err := leaderboardApp(getenv, stderr)
 	if err != nil {
@@ -119,19 +143,44 @@ func rebuildCmd(ctx context.Context, args []string, getenv func(string) string, 
 	cfg := a.Config()
 	plan, err := app.PlanRebuild(*from, *to, a.Location())
 	if err != nil {
-		return err
+		return usageError{err}
 	}
 	fmt.Fprintf(stdout, "rebuilding %d days, %d whole weeks, %d whole months from %s to %s (%s)\n",
 		plan.Days, plan.Weeks, plan.Months, *from, *to, cfg.TimeZone)
 	if len(plan.Partial) > 0 {
 		fmt.Fprintf(stdout, "left alone, only partly in the range: %v\n", plan.Partial)
 	}
-	keys, logs, err := a.Rebuild(ctx, plan, stderr)
+	rep, err := a.Rebuild(ctx, plan, app.RebuildOptions{
+		DryRun: *dry, Force: *force, Progress: stderr, Terminal: isTerminal(stderr),
+		StoreSet: getenv("MONGO_URI") != "" || getenv("POMOCORE_DATA_DIR") != "",
+	})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "swapped in %d leaderboards rebuilt from %d usage logs\n", keys, logs)
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	if len(rep.Changes) > 0 {
+		fmt.Fprintln(tw, "BOARD\tMEMBERS NOW\tREBUILT\tSECONDS NOW\tREBUILT")
+	}
+	for _, c := range rep.Changes {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\n", c.Key, c.LiveMembers, c.NewMembers, pomocore.FormatScore(c.LiveTotal), pomocore.FormatScore(c.NewTotal))
+	}
+	tw.Flush()
+	if !rep.Swapped {
+		fmt.Fprintf(stdout, "dry run: nothing written; %d leaderboards would change, rebuilt from %d usage logs\n", len(rep.Changes), rep.Logs)
+		return nil
+	}
+	fmt.Fprintf(stdout, "swapped in %d leaderboards rebuilt from %d usage logs (%d changed)\n", rep.Keys, rep.Logs, len(rep.Changes))
 	return nil
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 // leaderboardApp is the application of the leaderboard tools, which need a

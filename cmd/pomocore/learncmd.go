@@ -39,11 +39,11 @@ func learnCmd(ctx context.Context, args []string, getenv func(string) string, st
 		fmt.Fprint(stderr, "usage: pomocore learn [-patterns FILE|builtin]... [-labels FILE]... [-replay FILE]... [-o model.json]\n\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("learn: unexpected arguments %q", fs.Args())
+		return usagef("learn: unexpected arguments %q", fs.Args())
 	}
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("learn: %w", err)

@@ -3,8 +3,9 @@
 // (or an embedded SQLite store) and keeps the leaderboards in Redis.
 //
 // Usage: pomocore <command> [flags]; `pomocore help` lists the commands
-// (run, settings, classify, eval, patterns, leaderboard, bench, learn,
-// doctor, compare) and `pomocore run -h` the flags.
+// (run, settings, version, classify, eval, patterns, leaderboard, bench, learn,
+// doctor, compare) and `pomocore <command> -h` its flags. -h never runs anything; a usage
+// error exits 2, any other failure 1.
 package main
 
 import (
@@ -17,13 +18,16 @@ import (
 	"os/signal"
 	"syscall"
 	_ "time/tzdata" // periods in any IANA zone, also on images without zoneinfo
+
+	"github.com/pomocore/pomocore/internal/buildinfo"
 )
 
 func main() {
 	os.Exit(runMain(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
 }
 
-// runMain dispatches a subcommand and returns the process exit code.
+// runMain dispatches a subcommand and returns the process exit code: 0,
+// 2 for a usage error, 1 for any other failure (see cli.go).
 func runMain(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		usage(stderr)
@@ -31,52 +35,78 @@ func runMain(args []string, getenv func(string) string, stdout, stderr io.Writer
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	name, rest := args[0], args[1:]
 	var err error
-	switch args[0] {
+	switch name {
 	case "run":
-		cfg, lerr := loadConfig("run", args[1:], getenv, stderr)
+		cfg, lerr := loadConfig("run", rest, getenv, stderr)
+		var ue usageError
 		switch {
 		case lerr == nil:
 			err = run(ctx, cfg, stdout, stderr)
-		case errors.Is(lerr, flag.ErrHelp):
+		case errors.Is(lerr, flag.ErrHelp), errors.As(lerr, &ue):
 			err = lerr
 		default:
 			err = fmt.Errorf("bad settings (see `pomocore settings`):\n%w", lerr)
 		}
 	case "settings":
-		printSettings(stdout)
+		fs := newFlags("settings", "usage: pomocore settings\n\nLists every setting: environment variable, flag, default, meaning.\n", stderr)
+		if err = parseNoArgs(fs, rest); err == nil {
+			printSettings(stdout)
+		}
+	case "version":
+		fs := newFlags("version", "usage: pomocore version\n\nPrints the version, the VCS revision and the Go version of this binary.\n", stderr)
+		if err = parseNoArgs(fs, rest); err == nil {
+			fmt.Fprintln(stdout, versionLine())
+		}
 	case "classify":
-		err = classifyCmd(args[1:], getenv, os.Stdin, stdout, stderr)
+		err = classifyCmd(rest, getenv, os.Stdin, stdout, stderr)
 	case "eval":
-		err = evalCmd(args[1:], stdout, stderr)
+		err = evalCmd(rest, stdout, stderr)
 	case "patterns":
-		err = patternsCmd(ctx, args[1:], getenv, stdout, stderr)
+		if code, done := patternsHelp(rest, stdout, stderr); done {
+			return code
+		}
+		err = patternsCmd(ctx, rest, getenv, stdout, stderr)
 	case "leaderboard":
-		err = leaderboardCmd(ctx, args[1:], getenv, stdout, stderr)
+		err = leaderboardCmd(ctx, rest, getenv, stdout, stderr)
 	case "bench":
-		err = benchCmd(ctx, args[1:], getenv, stdout, stderr)
+		err = benchCmd(ctx, rest, getenv, stdout, stderr)
 	case "learn":
-		err = learnCmd(ctx, args[1:], getenv, stdout, stderr)
+		err = learnCmd(ctx, rest, getenv, stdout, stderr)
 	case "doctor":
-		err = doctorCmd(ctx, args[1:], getenv, stdout, stderr)
+		err = doctorCmd(ctx, rest, getenv, stdout, stderr)
 	case "compare":
-		err = compareCmd(ctx, args[1:], getenv, stdout, stderr)
-	case "help", "-h", "--help":
+		err = compareCmd(ctx, rest, getenv, stdout, stderr)
+	case "help", "-h", "-help", "--help":
 		usage(stdout)
 	default:
-		fmt.Fprintf(stderr, "pomocore: unknown command %q\n", args[0])
+		fmt.Fprintf(stderr, "pomocore: unknown command %q\n", name)
 		usage(stderr)
 		return 2
 	}
-	switch {
-	case err == nil:
-		return 0
-	case errors.Is(err, flag.ErrHelp):
-		return 0
-	default:
-		fmt.Fprintf(stderr, "pomocore %s: %v\n", args[0], err)
-		return 1
+	return exitCode(name, err, stderr)
+}
+
+// patternsHelp answers `patterns` with no, an unknown or a help
+// subcommand, and -h of the subcommands without flags of their own, which
+// would otherwise open the store.
+func patternsHelp(args []string, stdout, stderr io.Writer) (int, bool) {
+	known := []string{"list", "export", "import", "add", "remove", "suggest", "learned", "revert"}
+	if code, done := subcommandHelp(args, known, patternsUsage, stdout, stderr); done {
+		return code, true
 	}
+	if wantsHelp(args[1:]) {
+		fmt.Fprint(stdout, patternsUsage)
+		return 0, true
+	}
+	return 0, false
+}
+
+// versionLine is what `pomocore version` prints.
+func versionLine() string {
+	b := buildinfo.Read()
+	return fmt.Sprintf("pomocore %s (revision %s%s, %s)", b.Version, b.Revision, map[bool]string{true: ", modified"}[b.Modified], b.GoVersion)
 }
 
 // commandsHelp lists every command; usage prints it and the package doc
@@ -84,6 +114,7 @@ func runMain(args []string, getenv func(string) string, stdout, stderr io.Writer
 const commandsHelp = `commands:
   run        run the pipeline (embedded Redis and SQLite store when REDIS_ADDR and MONGO_URI are unset)
   settings   list every setting: environment variable, flag, default
+  version    the version, VCS revision and Go version of this binary
   classify   classify JSON lines {"app","title","url"} from stdin (or -app/-url/-title; -patterns FILE)
   eval FILE  accuracy, per-category precision/recall and confusions on a labelled JSON-lines file
   patterns list|export        the category_pattern documents (export: as JSON)

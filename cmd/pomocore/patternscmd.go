@@ -199,7 +199,7 @@ func patternsCmd(ctx context.Context, args []string, getenv func(string) string,
 		var apps, domains multiFlag
 		fs.Var(&apps, "app", "an app pattern (repeatable)")
 		fs.Var(&domains, "domain", "a domain pattern, host or host/path (repeatable)")
-		if err := fs.Parse(args[1:]); err != nil {
+		if err := parseFlags(fs, args[1:]); err != nil {
 			return err
 		}
 		e := classify.PatternEdit{Category: *category, Apps: apps, Domains: domains, Remove: args[0] == "remove"}
@@ -235,7 +235,7 @@ func patternsCmd(ctx context.Context, args []string, getenv func(string) string,
 		fs := flag.NewFlagSet("patterns revert", flag.ContinueOnError)
 		fs.SetOutput(stderr)
 		kind := fs.String("kind", "", "app or domain (needed only when the pattern was learned as both)")
-		if err := fs.Parse(args[1:]); err != nil {
+		if err := parseFlags(fs, args[1:]); err != nil {
 			return err
 		}
 		if fs.NArg() != 1 {
@@ -262,7 +262,7 @@ func patternsCmd(ctx context.Context, args []string, getenv func(string) string,
 	fs.SetOutput(stderr)
 	min := fs.Int("min", 3, "answers that must agree before a pattern is proposed")
 	fs.Usage = func() { fmt.Fprint(stderr, patternsUsage) }
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
 	if *min < 1 {

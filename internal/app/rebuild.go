@@ -5,9 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
+
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/pomocore/pomocore"
 	"github.com/pomocore/pomocore/pipeline"
@@ -70,25 +75,89 @@ func PlanRebuild(fromDay, toDay string, loc *time.Location) (*RebuildPlan, error
 	return p, nil
 }
 
+// RebuildOptions says how a rebuild goes about it.
+type RebuildOptions struct {
+	// DryRun computes the boards and reports what would change, writing
+	// nothing.
+	DryRun bool
+	// Force swaps the boards in even when a safety check refuses (see
+	// ErrRebuildRefused).
+	Force bool
+	// StoreSet is whether the operator named the store (MONGO_URI or
+	// POMOCORE_DATA_DIR) rather than left it to the default.
+	StoreSet bool
+	// Progress receives the progress; Terminal says it is a terminal: a
+	// bar redrawn in place there, plain lines at each tenth otherwise.
+	Progress io.Writer
+	Terminal bool
+}
+
+// ErrRebuildRefused is wrapped by the error of a rebuild that would swap
+// in boards that are probably wrong: with no store setting, from a store
+// it just created, or from no usage logs where the live boards hold
+// scores. RebuildOptions.Force overrides it.
+var ErrRebuildRefused = errors.New("rebuild refused (-force to do it anyway)")
+
+// BoardChange is how a rebuild changes one leaderboard.
+type BoardChange struct {
+	Key                     string
+	LiveMembers, NewMembers int
+	LiveTotal, NewTotal     float64
+}
+
+// RebuildReport is what a rebuild did, or would do in a dry run.
+type RebuildReport struct {
+	// Keys is the number of non-empty boards rebuilt, from Logs usage logs.
+	Keys, Logs int
+	// Changes are the boards whose members or scores change, by key.
+	Changes []BoardChange
+	// Swapped is whether the boards were written (false in a dry run).
+	Swapped bool
+}
+
 // Rebuild recomputes the planned leaderboards from the usage logs of the
-// store and swaps them in atomically, drawing its progress on progress; it
-// returns how many leaderboards it wrote, from how many usage logs.
-func (a *App) Rebuild(ctx context.Context, plan *RebuildPlan, progress io.Writer) (keys int, logs int, err error) {
+// store, compares them with the live ones and, unless opts.DryRun or a
+// safety check refuses (ErrRebuildRefused), swaps them in atomically.
+func (a *App) Rebuild(ctx context.Context, plan *RebuildPlan, opts RebuildOptions) (RebuildReport, error) {
+	var rep RebuildReport
+	progress := opts.Progress
+	if progress == nil {
+		progress = io.Discard
+	}
+	refuse := func(format string, args ...any) error {
+		if opts.Force || opts.DryRun {
+			fmt.Fprintf(progress, "rebuild: warning: %s\n", fmt.Sprintf(format, args...))
+			return nil
+		}
+		return fmt.Errorf("%w: %s", ErrRebuildRefused, fmt.Sprintf(format, args...))
+	}
+	if !opts.StoreSet {
+		if err := refuse("no store setting: set MONGO_URI, or POMOCORE_DATA_DIR to the data directory `pomocore run` uses (the default %s is relative to where this runs)", a.cfg.DataDir); err != nil {
+			return rep, err
+		}
+	}
+	if a.cfg.MongoURI == "" && !a.cfg.Shadow {
+		if _, err := os.Stat(filepath.Join(a.cfg.DataDir, "pomocore.db")); errors.Is(err, fs.ErrNotExist) {
+			if err := refuse("no store at POMOCORE_DATA_DIR=%s: it would be created empty", a.cfg.DataDir); err != nil {
+				return rep, err
+			}
+		}
+	}
 	rdb, err := a.Redis()
 	if err != nil {
-		return 0, 0, err
+		return rep, err
 	}
 	st, err := a.Store(ctx)
 	if err != nil {
-		return 0, 0, err
+		return rep, err
 	}
 	usage, ok := st.(pipeline.UsageLogReader)
 	if !ok {
-		return 0, 0, errors.New("this store cannot list usage logs")
+		return rep, errors.New("this store cannot list usage logs")
 	}
 	patterns, err := st.LoadPatterns(ctx)
 	if err != nil {
-		return 0, 0, err
+		return rep, err
 	}
 	tax, prefix, loc := a.tax, a.cfg.KeyPrefix, a.loc
 	names := map[pomocore.ObjectID]string{}
@@ -107,6 +176,8 @@ func (a *App) Rebuild(ctx context.Context, plan *RebuildPlan, progress io.Writer
 		boards[k][user] += d
 	}
 	unknown := 0
+	bar := &rebuildProgress{w: progress, tty: opts.Terminal, last: -1}
+	span := float64(plan.to.Unix() - plan.from.Unix())
 	err = usage.UsageLogsBetween(ctx, float64(plan.from.Unix()), float64(plan.to.Unix()), func(ls []pomocore.UsageLog) error {
 		for _, l := range ls {
 			cat, ok := names[l.CategoryID]
@@ -125,19 +196,19 @@ func (a *App) Rebuild(ctx context.Context, plan *RebuildPlan, progress io.Writer
 				}
 			}
 		}
-		logs += len(ls)
-		// Logs come in id order, and ids follow time: the last one's
-		// timestamp says how far through the range the read is.
-		done := (ls[len(ls)-1].Timestamp - float64(plan.from.Unix())) / float64(plan.to.Unix()-plan.from.Unix())
-		done = max(0, min(1, done))
-		bar := strings.Repeat("#", int(done*30)) + strings.Repeat(".", 30-int(done*30))
-		fmt.Fprintf(progress, "\rrebuild [%s] %3.0f%%  %d usage logs", bar, 100*done, logs)
+		rep.Logs += len(ls)
+		// Logs come in id order, and ids roughly follow time: the last
+		// one's timestamp says about how far through the range the read is
+		// (the bar never goes back).
+		bar.show((ls[len(ls)-1].Timestamp-float64(plan.from.Unix()))/span, rep.Logs)
 		return ctx.Err()
 	})
-	fmt.Fprintln(progress)
 	if err != nil {
-		return 0, logs, err
+		bar.stop()
+		return rep, err
 	}
+	bar.show(1, rep.Logs)
+	bar.stop()
 	if unknown > 0 {
 		fmt.Fprintf(progress, "rebuild: %d usage logs have a categoryId with no category_pattern document; skipped\n", unknown)
 	}
@@ -150,8 +221,82 @@ func (a *App) Rebuild(ctx context.Context, plan *RebuildPlan, progress io.Writer
 		}
 	}
 	slices.Sort(all)
-	if err := redis.NewLeaderboards(rdb).Replace(ctx, all, boards); err != nil {
-		return 0, logs, err
+	liveMembers := 0
+	for _, k := range all {
+		live, err := rdb.ZRangeWithScores(ctx, k, 0, -1).Result()
+		if err != nil {
+			return rep, fmt.Errorf("reading %s: %w", k, err)
+		}
+		liveMembers += len(live)
+		if c, changed := compareBoard(k, live, boards[k]); changed {
+			rep.Changes = append(rep.Changes, c)
+		}
 	}
-	return len(boards), logs, nil
+	rep.Keys = len(boards)
+	if rep.Logs == 0 && liveMembers > 0 {
+		if err := refuse("0 usage logs from %s to %s in the store, while the live boards hold %d scores: is this the store `pomocore run` writes?",
+			plan.from.Format(time.DateOnly), plan.to.AddDate(0, 0, -1).Format(time.DateOnly), liveMembers); err != nil {
+			return rep, err
+		}
+	}
+	if opts.DryRun {
+		return rep, nil
+	}
+	if err := redis.NewLeaderboards(rdb).Replace(ctx, all, boards); err != nil {
+		return rep, err
+	}
+	rep.Swapped = true
+	return rep, nil
+}
+
+// compareBoard reports how rebuilt changes the live board key (scores
+// equal to the millisecond are unchanged).
+func compareBoard(key string, live []goredis.Z, rebuilt map[string]float64) (BoardChange, bool) {
+	c := BoardChange{Key: key, LiveMembers: len(live), NewMembers: len(rebuilt)}
+	changed := len(live) != len(rebuilt)
+	for _, z := range live {
+		c.LiveTotal += z.Score
+		m, _ := z.Member.(string)
+		if v, ok := rebuilt[m]; !ok || pomocore.RoundScore(v) != pomocore.RoundScore(z.Score) {
+			changed = true
+		}
+	}
+	for _, v := range rebuilt {
+		c.NewTotal += v
+	}
+	return c, changed
+}
+
+// rebuildProgress draws the rebuild's progress: a bar redrawn in place on
+// a terminal, a plain line at each tenth otherwise; it never goes back.
+type rebuildProgress struct {
+	w     io.Writer
+	tty   bool
+	last  int // percent shown last (-1: none)
+	drawn bool
+}
+
+func (p *rebuildProgress) show(done float64, logs int) {
+	pct := int(100 * max(0, min(1, done)))
+	if pct <= p.last && !(pct == 100 && p.tty) {
+		return
+	}
+	if p.tty {
+		n := pct * 30 / 100
+		fmt.Fprintf(p.w, "\r\033[Krebuild [%s%s] %3d%%  %d usage logs", strings.Repeat("#", n), strings.Repeat(".", 30-n), pct, logs)
+		p.drawn, p.last = true, pct
+		return
+	}
+	if pct/10 == p.last/10 && pct != 100 && p.last >= 0 {
+		return
+	}
+	fmt.Fprintf(p.w, "rebuild: %d%% (%d usage logs)\n", pct, logs)
+	p.last = pct
+}
+
+func (p *rebuildProgress) stop() {
+	if p.drawn {
+		fmt.Fprintln(p.w)
+		p.drawn = false
+	}
 }
