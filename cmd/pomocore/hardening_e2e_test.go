@@ -6,8 +6,10 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -474,4 +476,87 @@ func TestSQLiteFileDeletedStopsAcknowledgingAndTurnsReadyzRed(t *testing.T) {
 	if got := h.score(h.board("Development"), "b"); got != 10 {
 		t.Errorf("score after the restart %v, want 10", got)
 	}
+}
+
+// unwritable makes the file at path unwritable to this process (chmod
+// 0444, or, as root, whom modes do not stop, chattr +i) until the
+// returned function is called; the test is skipped when neither can.
+func unwritable(t *testing.T, path string) (writable func()) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		if err := os.Chmod(path, 0o444); err != nil {
+			t.Skipf("chmod: %v", err)
+		}
+		return func() { _ = os.Chmod(path, 0o644) }
+	}
+	if out, err := exec.Command("chattr", "+i", path).CombinedOutput(); err != nil {
+		t.Skipf("root, and chattr +i failed: %v %s", err, out)
+	}
+	var once sync.Once
+	restore := func() {
+		once.Do(func() {
+			if out, err := exec.Command("chattr", "-i", path).CombinedOutput(); err != nil {
+				t.Errorf("chattr -i: %v %s", err, out)
+			}
+		})
+	}
+	t.Cleanup(restore)
+	return restore
+}
+
+// get returns the status and body of GET url (0 when it does not answer).
+func get(url string) (int, string) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// Issue 27 item 1: an instance started while its SQLite file could not be
+// written retried its partition claim ("attempt to write a readonly
+// database") forever, also once the file was writable again, and its
+// HTTP server was not up meanwhile. Now /healthz answers and /readyz is
+// red naming the wait while the store refuses, and the instance starts by
+// itself once the file is writable: every entry is processed.
+func TestStoreUnwritableAtStartRecoversByItselfWithReadyzRedMeanwhile(t *testing.T) {
+	h := newHardEnv(t)
+	st, err := sqlite.Open(context.Background(), sqlite.Config{Dir: h.dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	writable := unwritable(t, filepath.Join(h.dir, "pomocore.db"))
+	for range 300 {
+		h.add("a", "Xcode", 1, false)
+	}
+	httpAddr := freeAddr(t)
+	stop, logs := startRun(t, h.env("POMOCORE_HTTP_ADDR", httpAddr))
+	var health, ready int
+	var body string
+	if !eventually.Within(30*time.Second, func() bool {
+		health, _ = get("http://" + httpAddr + "/healthz")
+		ready, body = get("http://" + httpAddr + "/readyz")
+		return health == http.StatusOK && ready == http.StatusServiceUnavailable && strings.Contains(body, "partition claim") &&
+			strings.Contains(body, "readonly")
+	}) {
+		t.Fatalf("store unwritable at start: /healthz %d, /readyz %d %q; want 200, and 503 naming the partition claim\n%s",
+			health, ready, body, logs.String())
+	}
+	writable()
+	waitDrained(t, h.rdb, hStream, hGroup, logs)
+	if !eventually.Within(30*time.Second, func() bool {
+		ready, body = get("http://" + httpAddr + "/readyz")
+		return ready == http.StatusOK
+	}) {
+		t.Errorf("/readyz %d %q once running", ready, body)
+	}
+	if got := h.score(h.board("Development"), "a"); got != 300 {
+		t.Errorf("score %v after the store came back, want 300", got)
+	}
+	stop()
 }

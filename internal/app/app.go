@@ -70,6 +70,8 @@ type App struct {
 	builtin *classify.Matcher // the built-in set under category_pattern; nil unless fallback
 	keeper  *answerKeeper     // stores LLM answers as they arrive; nil without an LLM or a store that keeps them
 	closers []func()
+	// startup is what Run waits for while it starts (waitFor).
+	startup startup
 }
 
 // New returns the application of cfg (validated by the caller: see
@@ -326,13 +328,18 @@ func (a *App) NewPipeline(reader pipeline.Reader, obs pipeline.Observer) (*pipel
 // bounded by a timeout; it gives up only when ctx ends.
 func (a *App) waitFor(ctx context.Context, what string, f func(context.Context) error) error {
 	policy := backoff.Policy{Min: 100 * time.Millisecond, Max: 10 * time.Second}
+	a.startup.set(what, nil)
 	for attempt := 1; ; attempt++ {
 		c, cancel := context.WithTimeout(ctx, 15*time.Second)
 		err := f(c)
 		cancel()
 		if err == nil {
+			if attempt > 1 {
+				a.log.Info(what+" answers", "attempts", attempt)
+			}
 			return nil
 		}
+		a.startup.set(what, err)
 		wait := policy.Wait(attempt)
 		if ctx.Err() == nil {
 			a.log.Warn(what+" not reachable; retrying", "err", err, "attempt", attempt, "in", wait)

@@ -11,23 +11,25 @@ import (
 
 // Run opens every part, waiting for Redis and the store to answer, and runs
 // the pipeline (with the HTTP server when POMOCORE_HTTP_ADDR is set, and the
-// pattern reload) until ctx ends. POMOCORE_HTTP_ADDR is bound first: an
-// address that cannot be bound stops it at once, and /healthz answers
-// while it waits for its dependencies (/readyz only once they answer).
+// pattern reload) until ctx ends. The HTTP server listens first: while Run
+// waits for a dependency (Redis, the store, the partition claim, the
+// patterns, the consumer group and its resume position), /healthz answers
+// and /readyz is red, naming the wait; each wait ends by itself once its
+// dependency answers.
 func (a *App) Run(ctx context.Context) error {
 	cfg := a.cfg
-	var front *httpFront
+	var w *web
 	if cfg.HTTPAddr != "" {
+		// The server stops with Run, also when Run fails.
+		webCtx, stopWeb := context.WithCancel(ctx)
 		var err error
-		if front, err = listenHTTP(cfg.HTTPAddr); err != nil {
+		if w, err = startWeb(webCtx, cfg.HTTPAddr, a.startupHandler(), a.log); err != nil {
+			stopWeb()
 			return err
 		}
-		defer func() {
-			if err := front.close(); err != nil {
-				a.log.Error("HTTP server stopped", "err", err)
-			}
-		}()
-		a.log.Info("HTTP server", "addr", cfg.HTTPAddr)
+		defer w.wait()
+		defer stopWeb()
+		a.log.Info("HTTP server (starting)", "addr", cfg.HTTPAddr)
 	}
 	rdb, err := a.Redis()
 	if err != nil {
@@ -37,8 +39,11 @@ func (a *App) Run(ctx context.Context) error {
 	if err := a.waitFor(ctx, "redis", ping); err != nil {
 		return err
 	}
-	st, err := a.Store(ctx)
-	if err != nil {
+	var st Store
+	if err := a.waitFor(ctx, "store", func(ctx context.Context) (err error) {
+		st, err = a.Store(ctx)
+		return err
+	}); err != nil {
 		return err
 	}
 	if err := a.claimPartition(ctx, st); err != nil {
@@ -70,15 +75,16 @@ func (a *App) Run(ctx context.Context) error {
 	lrn.attach(p)
 	a.log.Info("pipeline running", "stream", cfg.Stream, "group", cfg.Group, "consumer", cfg.Consumer,
 		"dead_stream", cfg.DeadStream, "session_stream", cfg.SessionStrm, "timezone", cfg.TimeZone, "batch", cfg.BatchSize)
-	if front != nil {
-		srv := httpapi.New(httpapi.Config{Addr: cfg.HTTPAddr, KeyPrefix: cfg.KeyPrefix, Location: a.loc, Taxonomy: a.tax,
+	if w != nil {
+		w.serve(httpapi.New(httpapi.Config{Addr: cfg.HTTPAddr, KeyPrefix: cfg.KeyPrefix, Location: a.loc, Taxonomy: a.tax,
 			AdminToken: cfg.AdminToken},
 			httpapi.Deps{
 				Gatherer: a.reg, Leaderboards: leaderboards{redis.NewLeaderboards(rdb)}, Group: groupInspector{reader}, Log: a.log,
 				Ready:    map[string]httpapi.Pinger{"redis": ping, "store": st.Ping},
 				Unknowns: lrn.unknowns, Patterns: lrn.patternEditor(),
-			})
-		front.serve(srv)
+			}))
+		a.startup.set("", nil)
+		a.log.Info("HTTP server", "addr", cfg.HTTPAddr)
 	}
 	if cfg.PatternReload > 0 {
 		go a.reloadPatterns(ctx, p)
