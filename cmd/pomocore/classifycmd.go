@@ -21,11 +21,13 @@ import (
 // classifierFlags are the flags `classify` and `eval` share.
 type classifierFlags struct {
 	patterns string
+	builtin  string
 	noLLM    bool
 }
 
 func (c *classifierFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.patterns, "patterns", "", "JSON file of category patterns: an array in the format of classify/patterns.json, or the main server's category-patterns.json ({\"categoryPatterns\": [...]}) (default: the built-in set)")
+	fs.StringVar(&c.builtin, "builtin-patterns", "fallback", "with -patterns, as POMOCORE_BUILTIN_PATTERNS in run: fallback (the built-in set answers, as source builtin, what the file is silent about, in the file's categories only) or off (the file alone; seed-only is the same here)")
 	fs.BoolVar(&c.noLLM, "no-llm", false, "pattern matching only, even when OPENAI_API_KEY is set")
 }
 
@@ -48,10 +50,17 @@ func (c *classifierFlags) fallback(getenv func(string) string) (classify.Fallbac
 		Timeout: cfg.LLMTimeout, Categories: pomocore.DefaultTaxonomy().Categories})
 }
 
-// matcher builds the classifier from -patterns (or the built-in set). A
-// pattern the file puts in two categories at the same priority goes to the
-// later one, as deployed; each such resolution is noted on stderr.
+// matcher builds the classifier from -patterns (or the built-in set), with
+// the built-in set layered under the file as run layers it under
+// category_pattern (-builtin-patterns). A pattern the file puts in two
+// categories at the same priority goes to the later one, as deployed; each
+// such resolution is noted on stderr.
 func (c *classifierFlags) matcher(stderr io.Writer) (*classify.Matcher, error) {
+	switch c.builtin {
+	case "", "fallback", "seed-only", "off":
+	default:
+		return nil, fmt.Errorf("-builtin-patterns %q: want fallback or off", c.builtin)
+	}
 	patterns := classify.DefaultPatterns()
 	if c.patterns != "" {
 		b, err := os.ReadFile(c.patterns)
@@ -71,6 +80,14 @@ func (c *classifierFlags) matcher(stderr io.Writer) (*classify.Matcher, error) {
 		for _, cf := range conflicts {
 			fmt.Fprintf(stderr, "  %s\n", cf)
 		}
+	}
+	if c.patterns != "" && c.builtin == "fallback" {
+		builtin, err := classify.Build(classify.DefaultPatterns(), pomocore.Uncategorized)
+		if err != nil {
+			return nil, fmt.Errorf("built-in patterns: %w", err)
+		}
+		usable, _ := classify.Restrict(patterns, pomocore.DefaultTaxonomy())
+		m = classify.Layer(m, builtin, usable)
 	}
 	return m, nil
 }
@@ -206,8 +223,8 @@ func evalCmd(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%s: %w", fs.Arg(0), err)
 	}
 	r.Print(stdout)
-	fmt.Fprintf(stdout, "\nby source: pattern %d, model %d, default %d\n", c.n[pomocore.SourceApp]+c.n[pomocore.SourceDomain]+c.n[pomocore.SourceTitle],
-		c.n[pomocore.SourceModel], c.n[pomocore.SourceDefault])
+	fmt.Fprintf(stdout, "\nby source: pattern %d, builtin %d, model %d, default %d\n", c.n[pomocore.SourceApp]+c.n[pomocore.SourceDomain]+c.n[pomocore.SourceTitle],
+		c.n[pomocore.SourceBuiltin], c.n[pomocore.SourceModel], c.n[pomocore.SourceDefault])
 	return nil
 }
 

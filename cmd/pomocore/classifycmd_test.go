@@ -49,14 +49,15 @@ func TestEvalKeepsTheRecordedAccuracy(t *testing.T) {
 	}
 }
 
-// The main server's category-patterns.json is read as it is, its twenty
-// patterns in two categories resolved to the later one and noted.
+// The main server's category-patterns.json is read as it is (alone:
+// -builtin-patterns off), its twenty patterns in two categories resolved to
+// the later one and noted.
 func TestClassifyCommandReadsTheMainServerFile(t *testing.T) {
 	file := filepath.Join("..", "..", "testdata", "main-server-category-patterns.json")
 	var out, errOut bytes.Buffer
 	in := strings.NewReader("{\"app\":\"Finder\"}\n{\"app\":\"WindowManager\"}\n{\"app\":\"loginwindow\",\"url\":\"loginwindow\"}\n" +
 		"{\"app\":\"Safari\",\"url\":\"https://www.netflix.com/browse\"}\n{\"app\":\"Safari\",\"url\":\"https://kafka.apache.org/\"}\n")
-	if err := classifyCmd([]string{"-no-llm", "-patterns", file}, envOf(nil), in, &out, &errOut); err != nil {
+	if err := classifyCmd([]string{"-no-llm", "-builtin-patterns", "off", "-patterns", file}, envOf(nil), in, &out, &errOut); err != nil {
 		t.Fatalf("%v\n%s", err, errOut.String())
 	}
 	var got []string
@@ -189,4 +190,45 @@ func evalBuiltIn(t *testing.T, labelled []byte) *eval.Report {
 		t.Fatal(err)
 	}
 	return r
+}
+
+// eval and classify with -patterns classify as run does with that file in
+// category_pattern: the built-in set layered under it (source builtin,
+// counted as such), unless -builtin-patterns off.
+func TestEvalAndClassifyLayerTheBuiltInSetUnderThePatternsFile(t *testing.T) {
+	file := filepath.Join("..", "..", "testdata", "main-server-category-patterns.json")
+	blind := filepath.Join("..", "..", "testdata", "blind.jsonl")
+	for _, c := range []struct {
+		args []string
+		want []string
+	}{
+		// the figures of README "Patterns in layers"
+		{[]string{"-patterns", file, blind}, []string{"accuracy: 93.9% (687 of 732)", ", builtin 195,"}},
+		{[]string{"-builtin-patterns", "fallback", "-patterns", file, blind}, []string{"accuracy: 93.9% (687 of 732)"}},
+		{[]string{"-builtin-patterns", "off", "-patterns", file, blind}, []string{"accuracy: 68.6% (502 of 732)", ", builtin 0,"}},
+	} {
+		var out bytes.Buffer
+		if err := evalCmd(c.args, &out, io.Discard); err != nil {
+			t.Fatalf("eval %q: %v", c.args, err)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(out.String(), w) {
+				t.Errorf("eval %q lacks %q:\n%s", c.args, w, out.String())
+			}
+		}
+	}
+	if err := evalCmd([]string{"-builtin-patterns", "bogus", "-patterns", file, blind}, io.Discard, io.Discard); err == nil {
+		t.Error("-builtin-patterns bogus accepted")
+	}
+
+	// Production's patterns know neither app; the built-in set knows Mailchimp.
+	in := "{\"app\":\"Mailchimp\"}\n{\"app\":\"Zzz Unknown\"}\n"
+	var out bytes.Buffer
+	if err := classifyCmd([]string{"-no-llm", "-patterns", file}, envOf(nil), strings.NewReader(in), &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if want := "{\"app\":\"Mailchimp\",\"title\":\"\",\"url\":\"\",\"category\":\"Marketing\",\"source\":\"builtin\"}\n" +
+		"{\"app\":\"Zzz Unknown\",\"title\":\"\",\"url\":\"\",\"category\":\"Uncategorized\",\"source\":\"default\"}\n"; out.String() != want {
+		t.Errorf("classify -patterns with the built-in set under it:\n%s\nwant\n%s", out.String(), want)
+	}
 }

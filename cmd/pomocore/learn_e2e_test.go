@@ -271,11 +271,11 @@ func TestEvalWithAModelAnswersWhatThePatternsDoNotKnow(t *testing.T) {
 		}
 		return out.String()
 	}
-	if out := eval(); !strings.Contains(out, "accuracy: 50.0% (1 of 2)") || !strings.Contains(out, "by source: pattern 1, model 0, default 1") {
+	if out := eval(); !strings.Contains(out, "accuracy: 50.0% (1 of 2)") || !strings.Contains(out, "by source: pattern 1, builtin 0, model 0, default 1") {
 		t.Errorf("without a model:\n%s", out)
 	}
 	if out := eval("-model", model, "-threshold", "0.6"); !strings.Contains(out, "accuracy: 100.0% (2 of 2)") ||
-		!strings.Contains(out, "by source: pattern 1, model 1, default 0") {
+		!strings.Contains(out, "by source: pattern 1, builtin 0, model 1, default 0") {
 		t.Errorf("with the model:\n%s", out)
 	}
 	var out, errOut bytes.Buffer
