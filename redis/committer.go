@@ -121,8 +121,9 @@ type CommitterConfig struct {
 	DedupMax int
 	// Namespace, when set, names the committer's own state in the input
 	// stream's slot: its intents, tokens and remembered activities are
-	// "{<Stream>}:<Namespace>:intent", ":tokens" and ":seen" instead of
-	// "{<Stream>}:intent", ... A shadow run (its own group on the live
+	// "{<Stream>}:<Namespace>:intent", ":tokens", ":seen" and ":committed"
+	// (CommittedKeyIn; the Reader's ReaderConfig.Namespace must match)
+	// instead of "{<Stream>}:intent", ... A shadow run (its own group on the live
 	// stream) sets it, so that what it commits is never taken by the
 	// deployed group's committer for a duplicate or a commit in flight.
 	Namespace string

@@ -44,6 +44,11 @@ var ErrGroupVanished = errors.New("consumer group vanished and no position to re
 // ReaderConfig names the stream, group and consumer a Reader reads as.
 type ReaderConfig struct {
 	Stream, Group, Consumer string
+	// Namespace, when set, is the committers' state namespace (see
+	// CommitterConfig.Namespace): the group's committed position is kept
+	// in CommittedKeyIn(Stream, Namespace), the committers' own, not in
+	// the deployed group's hash (a shadow run).
+	Namespace string
 	// StartID is where a group that never existed is created on the first
 	// start (default "0": the whole stream, so entries written before the
 	// first start are processed).
@@ -212,13 +217,18 @@ func NewReader(rdb goredis.UniversalClient, cfg ReaderConfig) (*Reader, error) {
 		return nil, fmt.Errorf("redis reader: %w", err)
 	}
 	cfg = cfg.withDefaults()
-	return &Reader{rdb: rdb, cfg: cfg, committedKey: CommittedKey(cfg.Stream)}, nil
+	return &Reader{rdb: rdb, cfg: cfg, committedKey: CommittedKeyIn(cfg.Stream, cfg.Namespace)}, nil
 }
 
 // CommittedKey returns the name of the hash, in the input stream's slot,
 // that records per consumer group the largest entry id a commit
 // acknowledged: where a vanished group is recreated.
 func CommittedKey(stream string) string { return sameSlot(stream, "committed") }
+
+// CommittedKeyIn returns the committed positions' hash of the committers
+// of stream in namespace (see CommitterConfig.Namespace): CommittedKey
+// without a namespace, "{<stream>}:<namespace>:committed" with one.
+func CommittedKeyIn(stream, namespace string) string { return StateKey(stream, namespace, "committed") }
 
 // EnsureGroup creates the consumer group (and the stream) if missing: at
 // StartID on a first start, at the recorded commit position when the group

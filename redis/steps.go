@@ -245,7 +245,7 @@ func (c *Committer) commitSingle(ctx context.Context, b *batch, blocked **wrongT
 		fx := effectsOf(b.entries, c.cfg.DeadValueMax)
 		cl := c.claims(b, true)
 		keys := make([]string, 0, 6+len(fx.keys)+len(cl.shards))
-		keys = append(keys, c.cfg.Stream, c.intentKey, CommittedKey(c.cfg.Stream))
+		keys = append(keys, c.cfg.Stream, c.intentKey, CommittedKeyIn(c.cfg.Stream, c.cfg.Namespace))
 		args := make([]any, 0, 12+4*len(b.entries)+4*len(fx.keys))
 		args = append(args, c.cfg.Group, n, b.entries[lo].ID, b.entries[hi].ID, cl.since, c.shardCap(), c.shardTTL(), len(cl.shards))
 		args = b.appendIDs(args, all)
@@ -568,7 +568,7 @@ func (c *Committer) ack(ctx context.Context, g *begun) (int, error) {
 	for _, id := range g.ackIDs {
 		args = append(args, id)
 	}
-	call := &scriptCall{script: ackScript, keys: []string{c.cfg.Stream, c.intentKey, c.tokensKey, CommittedKey(c.cfg.Stream)}, args: args}
+	call := &scriptCall{script: ackScript, keys: []string{c.cfg.Stream, c.intentKey, c.tokensKey, CommittedKeyIn(c.cfg.Stream, c.cfg.Namespace)}, args: args}
 	if err := c.run(ctx, []*scriptCall{call}); err != nil {
 		return 0, fmt.Errorf("ack: %w", err)
 	}

@@ -608,7 +608,7 @@ func (c *Config) CommitterConfig() redis.CommitterConfig {
 func (c *Config) ReaderConfig() redis.ReaderConfig {
 	return redis.ReaderConfig{Stream: c.Stream, Group: c.Group, Consumer: c.Consumer, AlsoTrim: []string{c.SessionStrm},
 		TrimIgnoreGroups: c.TrimIgnoreGroups, TrimMaxAge: c.TrimMaxAge, StartID: c.StartID, RecreateAt: c.GroupRecreateAt,
-		MaxBatchBytes: c.MaxBatchBytes}
+		MaxBatchBytes: c.MaxBatchBytes, Namespace: c.shadowNamespace()}
 }
 
 // MongoConfig is the MongoDB store configuration of the settings.

@@ -2,7 +2,11 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -10,6 +14,7 @@ import (
 	"github.com/pomocore/pomocore"
 	"github.com/pomocore/pomocore/mongo"
 	"github.com/pomocore/pomocore/pipeline"
+	"github.com/pomocore/pomocore/redis"
 	"github.com/pomocore/pomocore/sqlite"
 )
 
@@ -80,6 +85,12 @@ func (c *Config) validateShadow() []error {
 	if c.DeadStream == c.Stream+":dead" {
 		bad("POMOCORE_DEAD_STREAM", "%q is the live dead-letter stream (default in shadow mode %s)", c.DeadStream, c.Stream+ShadowDeadSuffix)
 	}
+	for _, w := range c.shadowWrites() {
+		if underLivePrefix(w.key) {
+			bad(w.env, "the shadow would write %q, under the live key prefix %s:* (the main server's nightly job copies and deletes those keys, expecting sorted sets)",
+				w.key, pomocore.DefaultKeyPrefix)
+		}
+	}
 	if c.TrimInput {
 		bad("POMOCORE_TRIM_INPUT", "a shadow trims nothing of the live streams")
 	}
@@ -92,9 +103,38 @@ func (c *Config) validateShadow() []error {
 	return errs
 }
 
-// shadowNamespace is the committer's state namespace of a shadow run (see
-// redis.CommitterConfig.Namespace): its group, so that what it commits is
-// never taken for a duplicate by the live group's committer.
+// shadowWrite is a key a shadow run writes and the setting that names it.
+type shadowWrite struct{ key, env string }
+
+// shadowWrites lists every key a shadow run writes, with the setting that
+// names it: the consumer group it creates on the input stream, its dead
+// letters, and the committer's state (intents, tokens, remembered
+// activities, committed positions) in its namespace. Its leaderboards,
+// under POMOCORE_KEY_PREFIX, are checked as a prefix; it writes no session
+// event, no document, and trims nothing.
+func (c *Config) shadowWrites() []shadowWrite {
+	ns := c.shadowNamespace()
+	ws := []shadowWrite{{c.Stream, "POMOCORE_STREAM"}, {c.DeadStream, "POMOCORE_DEAD_STREAM"},
+		{redis.StateKey(c.Stream, ns, "intent"), "POMOCORE_STREAM"}, {redis.StateKey(c.Stream, ns, "tokens"), "POMOCORE_STREAM"},
+		{redis.CommittedKeyIn(c.Stream, ns), "POMOCORE_STREAM"}}
+	for _, k := range redis.SeenKeys(c.Stream, ns) {
+		ws = append(ws, shadowWrite{k, "POMOCORE_STREAM"})
+	}
+	return ws
+}
+
+// underLivePrefix reports whether key is, or is under, the live key prefix
+// "leaderboard:" (a hash tag's braces aside: "{leaderboard:x}" is too).
+func underLivePrefix(key string) bool {
+	k := strings.TrimLeft(strings.TrimSpace(key), "{")
+	return k == pomocore.DefaultKeyPrefix || strings.HasPrefix(k, pomocore.DefaultKeyPrefix+":")
+}
+
+// shadowNamespace is the committer's and the reader's state namespace of a
+// shadow run (see redis.CommitterConfig.Namespace): its group, so that
+// what it commits is never taken for a duplicate by the live group's
+// committer, and its committed position is not written into the live
+// "{<stream>}:committed" hash.
 func (c *Config) shadowNamespace() string {
 	if !c.Shadow {
 		return ""
@@ -158,13 +198,25 @@ func (m mongoPatterns) Ping(ctx context.Context) error {
 	return err
 }
 
+// noPatterns is the category_pattern source of a shadow run without a
+// store: none, so the built-in patterns are used.
+type noPatterns struct{}
+
+func (noPatterns) LoadPatterns(context.Context) ([]pomocore.CategoryPattern, error) { return nil, nil }
+func (noPatterns) Ping(context.Context) error                                       { return nil }
+
 // shadowStore opens the store of a shadow run: MongoDB through its
 // read-only inspector (which creates no index, no collection), or the
-// SQLite store (its schema is created when missing; only category_pattern
-// is read).
+// SQLite store when POMOCORE_DATA_DIR holds one (only category_pattern is
+// read). Without either it reads no store and creates none (no data
+// directory): the built-in patterns are used.
 func (a *App) shadowStore(ctx context.Context) (Store, error) {
 	cfg := a.cfg
 	if cfg.MongoURI == "" {
+		if _, err := os.Stat(filepath.Join(cfg.DataDir, "pomocore.db" /* sqlite.Open's file */)); errors.Is(err, fs.ErrNotExist) {
+			a.log.Info("store: shadow mode: no SQLite store in POMOCORE_DATA_DIR, and none is created; the built-in patterns are used", "dir", cfg.DataDir)
+			return &ShadowStore{src: noPatterns{}}, nil
+		}
 		scfg := sqlite.Config{Dir: cfg.DataDir, Logger: a.log, Timeout: cfg.StoreTimeout}
 		st, err := sqlite.Open(ctx, scfg)
 		if err != nil {

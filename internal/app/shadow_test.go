@@ -3,10 +3,18 @@ package app
 import (
 	"context"
 	"errors"
+	"io/fs"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/pomocore/pomocore"
+	"github.com/pomocore/pomocore/internal/eventually"
+	"github.com/pomocore/pomocore/internal/redistest"
 	"github.com/pomocore/pomocore/pipeline"
 )
 
@@ -137,5 +145,84 @@ func TestShadowStoreWritesNothingAndReadsPatterns(t *testing.T) {
 	}
 	if _, ok := s.(pipeline.PartitionClaimer); ok {
 		t.Error("the shadow store can claim a partition")
+	}
+}
+
+// A shadow refuses every name it writes that is a live name: under the
+// live key prefix "leaderboard:" (which the main server's nightly job
+// copies and deletes, expecting sorted sets), the input stream, the live
+// session stream, or the live dead-letter stream (issue 27 item 6).
+func TestShadowRefusesLiveNamesForEverythingItWrites(t *testing.T) {
+	for _, c := range []struct {
+		env string
+		set func(*Config)
+	}{
+		{"POMOCORE_DEAD_STREAM", func(c *Config) { c.DeadStream = "leaderboard:x" }},
+		{"POMOCORE_DEAD_STREAM", func(c *Config) { c.DeadStream = "{leaderboard:x}" }},
+		{"POMOCORE_DEAD_STREAM", func(c *Config) { c.DeadStream = "leaderboard" }},
+		{"POMOCORE_DEAD_STREAM", func(c *Config) { c.DeadStream = "session_score_stream" }},
+		{"POMOCORE_DEAD_STREAM", func(c *Config) { c.DeadStream = "pattern_match_stream" }},
+		{"POMOCORE_STREAM", func(c *Config) { c.Stream = "leaderboard:in" }},
+	} {
+		cfg := shadowConfig(map[string]func(*Config){c.env: c.set})
+		err := cfg.Validate()
+		if err == nil || !strings.Contains(err.Error(), c.env+":") {
+			t.Errorf("%s (dead %q, stream %q): err = %v, want a refusal naming it", c.env, cfg.DeadStream, cfg.Stream, err)
+		}
+	}
+}
+
+// A shadow run writes no live key (the committed positions' hash
+// "{<stream>}:committed" included: it keeps its own in its namespace) and
+// creates no data directory where it runs (issue 27 item 6).
+func TestShadowRunWritesNoLiveKeyAndNoDataDirectory(t *testing.T) {
+	t.Chdir(t.TempDir())
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cfg := shadowConfig(map[string]func(*Config){
+		"REDIS_ADDR":              func(c *Config) { c.RedisAddrs = []string{srv.Addr()} },
+		"POMOCORE_BLOCK":          func(c *Config) { c.Block = 20 * time.Millisecond },
+		"POMOCORE_LEARN_INTERVAL": func(c *Config) { c.LearnInterval = 0 },
+	})
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	a, err := New(cfg, Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	if !eventually.Within(20*time.Second, func() bool {
+		gs, _ := rdb.XInfoGroups(ctx, cfg.Stream).Result()
+		return len(gs) == 1
+	}) {
+		t.Fatal("the shadow group was never created")
+	}
+	now := time.Now()
+	id := rdb.XAdd(ctx, &goredis.XAddArgs{Stream: cfg.Stream, Values: []string{"userId", "u1", "app", "Xcode", "duration", "60.0",
+		"timestamp", strconv.FormatInt(now.Unix(), 10), "session", "1", "sessionDate", now.Format(time.DateOnly),
+		"sessionMinutes", "25", "isEnd", "false"}}).Val()
+	if !eventually.Within(20*time.Second, func() bool {
+		gs, _ := rdb.XInfoGroups(ctx, cfg.Stream).Result()
+		return len(gs) == 1 && gs[0].LastDeliveredID == id && gs[0].Pending == 0
+	}) {
+		t.Fatal("the shadow never committed the entry")
+	}
+	cancel()
+	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run: %v", err)
+	}
+	for _, k := range rdb.Keys(context.Background(), "*").Val() {
+		if k == cfg.Stream || strings.Contains(k, ShadowKeyPrefix) || strings.Contains(k, ":shadow:"+ShadowGroup) || strings.Contains(k, ":shadow-dead") {
+			continue
+		}
+		t.Errorf("the shadow wrote %q, a name of the live deployment", k)
+	}
+	if _, err := os.Stat("pomocore-data"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the shadow created ./pomocore-data (stat: %v)", err)
 	}
 }
