@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/pomocore/pomocore"
@@ -125,4 +126,79 @@ func btoi(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// onceReader delivers msgs at the first read; later reads wait Block and
+// bring nothing, and no entry is ever reclaimed (as none is before
+// ClaimIdle).
+type onceReader struct {
+	mu   sync.Mutex
+	msgs []pipeline.Message
+}
+
+func (r *onceReader) Pending(context.Context, string, int) ([]pipeline.Message, error) { return nil, nil }
+
+func (r *onceReader) Claim(context.Context, time.Duration, string, int) ([]pipeline.Message, string, error) {
+	return nil, "0-0", nil
+}
+
+func (r *onceReader) Read(ctx context.Context, _ int, block time.Duration) ([]pipeline.Message, error) {
+	r.mu.Lock()
+	msgs := r.msgs
+	r.msgs = nil
+	r.mu.Unlock()
+	if len(msgs) > 0 {
+		return msgs, nil
+	}
+	select {
+	case <-time.After(block):
+	case <-ctx.Done():
+	}
+	return nil, ctx.Err()
+}
+
+// Issue 27 item 9: a dead letter blocked by a wrong-typed dead-letter
+// stream waited, after the key was fixed, until it was reclaimed (a full
+// ClaimIdle, 84 s in the attack). It is now committed again every
+// RetryMax, so within RetryMax plus one read of the fix, with no reclaim.
+// Time is synctest's.
+func TestBlockedDeadLetterGoesThroughSoonAfterTheKeyIsFixed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ts := time.Date(2026, 11, 24, 3, 0, 0, 0, time.UTC)
+		invalid := pipeline.Message{ID: "1764000000000-1", Deliveries: 1, Fields: event("", "Xcode", 10, ts, false)}
+		cm := &blockingCommitter{deadBlocked: true, committed: map[string]pipeline.CommitEntry{}}
+		const block, retryMax = time.Second, 5 * time.Second
+		p, err := pipeline.New(pipeline.Config{Location: seoul, Block: block, RetryMax: retryMax, ClaimIdle: time.Minute},
+			pipeline.Deps{Reader: &onceReader{msgs: []pipeline.Message{invalid}}, Store: storetest.NewMemory(), Committer: cm,
+				Classifier: fixedClassifier{"Xcode": "Development"}, Taxonomy: pomocore.DefaultTaxonomy()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- p.Run(ctx) }()
+		committed := func() bool {
+			cm.mu.Lock()
+			defer cm.mu.Unlock()
+			_, ok := cm.committed[invalid.ID]
+			return ok
+		}
+		time.Sleep(30 * time.Second) // blocked all along
+		synctest.Wait()
+		if committed() {
+			t.Fatal("dead letter committed while its stream holds the wrong type")
+		}
+		cm.mu.Lock()
+		cm.deadBlocked = false // the key is fixed
+		cm.mu.Unlock()
+		time.Sleep(retryMax + block + time.Second)
+		synctest.Wait()
+		if !committed() {
+			t.Errorf("dead letter not committed %v after its stream was fixed (RetryMax %v, Block %v)", retryMax+block+time.Second, retryMax, block)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/pomocore/pomocore"
@@ -101,6 +102,7 @@ func (p *Pipeline) blocked(b *preparedBatch, entries []CommitEntry, why map[stri
 		}
 		if e.Dead != nil && e.Increment == nil && e.SessionEnd == nil {
 			stuck++
+			p.stuck.add(e, p.fresh, p.deps.Now())
 			continue
 		}
 		for i := range b.msgs {
@@ -115,9 +117,129 @@ func (p *Pipeline) blocked(b *preparedBatch, entries []CommitEntry, why map[stri
 	p.stats.dead.Add(int64(len(again)))
 	p.stats.leftPending.Add(int64(stuck))
 	slices.Sort(reasons)
-	p.log.Error("a key holds the wrong type: its entries are dead-lettered (or, when the dead-letter stream is that key, left pending until it is fixed); the others were committed",
+	p.log.Error("a key holds the wrong type: its entries are dead-lettered (or, when the dead-letter stream is that key, left pending and committed again every "+
+		p.cfg.RetryMax.String()+" until it is fixed); the others were committed",
 		"blocked", reasons, "dead_lettered", len(again), "left_pending", stuck)
 	return again
+}
+
+// maxStuck bounds the blocked dead letters held for retry; more are left
+// pending unheld, for a consumer to reclaim after ClaimIdle.
+const maxStuck = 10000
+
+// stuckLetters holds the dead letters that a wrong-typed dead-letter
+// stream blocked: pending, kept fresh (so that no consumer reclaims them
+// meanwhile), and committed again by the read loop every
+// Config.RetryMax (retryStuck), so that each is dead-lettered within
+// RetryMax plus one read (Config.Block) of the key being fixed, instead
+// of a ClaimIdle and a reclaim scan later. Safe for concurrent use.
+type stuckLetters struct {
+	mu      sync.Mutex
+	entries []stuckLetter
+	next    time.Time // of the next retry
+}
+
+// stuckLetter is a held dead letter and its freshness hold.
+type stuckLetter struct {
+	entry   CommitEntry
+	release func()
+}
+
+// add holds e, unless maxStuck are held.
+func (s *stuckLetters) add(e CommitEntry, fresh *freshness, now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.entries) >= maxStuck {
+		return
+	}
+	if len(s.entries) == 0 {
+		s.next = time.Time{} // set by the next retryStuck
+	}
+	s.entries = append(s.entries, stuckLetter{entry: e, release: fresh.hold(now, []string{e.ID})})
+}
+
+// due takes the held letters when a retry is due at now, setting the next
+// one every later; nil otherwise.
+func (s *stuckLetters) due(now time.Time, every time.Duration) []stuckLetter {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.entries) == 0 {
+		return nil
+	}
+	if s.next.IsZero() {
+		s.next = now.Add(every)
+	}
+	if now.Before(s.next) {
+		return nil
+	}
+	s.next = now.Add(every)
+	out := s.entries
+	s.entries = nil
+	return out
+}
+
+// putBack holds again letters taken by due that are still blocked.
+func (s *stuckLetters) putBack(letters []stuckLetter) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.entries = append(letters, s.entries...)
+}
+
+// drop lets go of every held letter (shutdown: they stay pending).
+func (s *stuckLetters) drop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, l := range s.entries {
+		l.release()
+	}
+	s.entries = nil
+}
+
+// retryStuck commits again, when a retry is due, the dead letters a
+// wrong-typed dead-letter stream blocked, Config.BatchSize at a time;
+// those still blocked (or whose commit failed) are held for the next
+// retry.
+func (p *Pipeline) retryStuck(ctx context.Context) {
+	letters := p.stuck.due(p.deps.Now(), p.cfg.RetryMax)
+	if len(letters) == 0 {
+		return
+	}
+	var kept []stuckLetter
+	var res CommitResult
+	var failed error
+	for chunk := range slices.Chunk(letters, p.cfg.BatchSize) {
+		if failed != nil {
+			kept = append(kept, chunk...)
+			continue
+		}
+		entries := make([]CommitEntry, len(chunk))
+		for i, l := range chunk {
+			entries[i] = l.entry
+		}
+		part, err := p.deps.Committer.Commit(ctx, entries)
+		if err != nil {
+			failed = err
+			kept = append(kept, chunk...)
+			continue
+		}
+		res = addResults(res, part)
+		for _, l := range chunk {
+			if _, blocked := part.Blocked[l.entry.ID]; blocked {
+				kept = append(kept, l)
+			} else {
+				l.release()
+			}
+		}
+	}
+	p.stuck.putBack(kept)
+	p.stats.committed.Add(int64(res.Applied))
+	p.stats.skipped.Add(int64(res.Skipped))
+	if done := len(letters) - len(kept); done > 0 {
+		p.log.Info("dead letters blocked by a wrong-type key went through", "dead_lettered", done, "still_blocked", len(kept))
+	}
+	if failed != nil && ctx.Err() == nil {
+		p.log.Warn("committing blocked dead letters again failed; retrying", "err", failed, "in", p.cfg.RetryMax)
+	}
 }
 
 // addResults adds two commit results.

@@ -88,6 +88,9 @@ type Pipeline struct {
 	// waiting holds the entries whose answer is on its way (nil when
 	// Config.DecideWait is 0).
 	waiting *waiting
+	// stuck holds the dead letters a wrong-typed dead-letter stream
+	// blocked, committed again every RetryMax (commit.go).
+	stuck stuckLetters
 }
 
 // rules is a classifier with the category ids of the patterns it was built
@@ -203,6 +206,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		if err := st.acquire(ctx); err != nil {
 			break
 		}
+		p.retryStuck(work)
 		// Entries whose answer came (or whose wait passed) go first.
 		if rel := p.waiting.take(p.deps.Now()); len(rel) > 0 {
 			if err := st.submit(p.beginReleased(rel)); err != nil {
@@ -241,8 +245,10 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			break
 		}
 	}
-	// Entries still waiting stay pending, for a consumer to read again.
+	// Entries still waiting, or blocked, stay pending, for a consumer to
+	// read again.
 	p.waiting.drop()
+	p.stuck.drop()
 	if err := st.finish(); err != nil {
 		if work.Err() != nil {
 			p.log.Warn("shutdown timeout: batches in hand left pending for reclaim")
