@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -405,5 +406,93 @@ func TestDoctorExitsNonZeroOnABlocker(t *testing.T) {
 	code = runMain([]string{"doctor"}, envOf(map[string]string{"REDIS_ADDR": srv.Addr(), "POMOCORE_SHADOW": "true"}), &out, &errOut)
 	if code != 0 {
 		t.Errorf("doctor in shadow mode exit %d:\n%s", code, out.String())
+	}
+}
+
+// runbookBlock returns the ```sh block of docs/cutover.md holding marker.
+func runbookBlock(t *testing.T, marker string) string {
+	t.Helper()
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "cutover.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := strings.Split(string(doc), "```")
+	for i := 1; i < len(parts); i += 2 {
+		if body, ok := strings.CutPrefix(parts[i], "sh\n"); ok && strings.Contains(body, marker) {
+			return body
+		}
+	}
+	t.Fatalf("docs/cutover.md has no sh block with %q", marker)
+	return ""
+}
+
+// runbookShell runs script with sh, its redis-cli talking to addr.
+func runbookShell(t *testing.T, addr, script string) string {
+	t.Helper()
+	real, err := exec.LookPath("redis-cli")
+	if err != nil {
+		t.Skip("redis-cli is not installed")
+	}
+	host, port, _ := strings.Cut(addr, ":")
+	dir := t.TempDir()
+	wrapper := "#!/bin/sh\nexec " + real + " -h " + host + " -p " + port + " \"$@\"\n"
+	if err := os.WriteFile(filepath.Join(dir, "redis-cli"), []byte(wrapper), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("sh", "-e", "-c", script)
+	cmd.Env = append(os.Environ(), "PATH="+dir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("the runbook's commands failed: %v\n%s\n%s", err, script, out)
+	}
+	return string(out)
+}
+
+// TestRunbookCleanupRemovesEveryShadowKey runs the runbook's cleanup of a
+// shadow (docs/cutover.md, section 4, step 3) as written: it removes every
+// key under the shadow's prefix, category names with spaces and '&'
+// included, the shadow's commit state (commit position, dedup shards) and
+// dead letters, and nothing of the live service's.
+func TestRunbookCleanupRemovesEveryShadowKey(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	ctx := context.Background()
+	var shadowKeys []string
+	for _, cat := range pomocore.DefaultTaxonomy().Categories {
+		for _, p := range []string{"2026-11-24", "2026-W48", "2026-M11"} {
+			shadowKeys = append(shadowKeys, "pomocore-shadow:"+cat+":"+p)
+		}
+	}
+	if !slices.Contains(shadowKeys, "pomocore-shadow:File Management:2026-11-24") || !slices.Contains(shadowKeys, "pomocore-shadow:E-commerce & Shopping:2026-W48") {
+		t.Fatalf("fixture: the taxonomy lacks the categories with spaces: %v", shadowKeys)
+	}
+	for _, k := range append(slices.Clone(shadowKeys), "leaderboard:File Management:2026-11-24", "leaderboard:Development:2026-11-24") {
+		rdb.ZIncrBy(ctx, k, 5, "u1")
+	}
+	state := []string{"{pattern_match_stream:shadow:pomocore_shadow:seen:00}", "{pattern_match_stream:shadow:pomocore_shadow:seen:22}",
+		"{pattern_match_stream}:shadow:pomocore_shadow:committed", "{pattern_match_stream}:shadow:pomocore_shadow:intent",
+		"{pattern_match_stream}:shadow:pomocore_shadow:tokens"} // as the shadow of TestCutOverShadowCompareDoctorThenLive names them
+	for _, k := range state {
+		rdb.Set(ctx, k, "x", 0)
+	}
+	rdb.XAdd(ctx, &goredis.XAddArgs{Stream: "pattern_match_stream:shadow-dead", Values: []string{"dead.id", "1-0"}})
+	rdb.HSet(ctx, "{pattern_match_stream}:committed", "pattern_match_group", "2-0")
+	rdb.Set(ctx, "{pattern_match_stream:seen:00}", "live", 0)
+
+	out := runbookShell(t, srv.Addr(), runbookBlock(t, "'pomocore-shadow:*'"))
+	if left := rdb.Keys(ctx, "pomocore-shadow:*").Val(); len(left) != 0 {
+		t.Errorf("the cleanup left %d shadow keys: %q\n%s", len(left), left, out)
+	}
+	if n := rdb.Exists(ctx, append(state, "pattern_match_stream:shadow-dead")...).Val(); n != 0 {
+		t.Errorf("the cleanup left %d of the shadow's state keys", n)
+	}
+	if got := rdb.HGetAll(ctx, "{pattern_match_stream}:committed").Val(); !maps.Equal(got, map[string]string{"pattern_match_group": "2-0"}) {
+		t.Errorf("live commit positions after the cleanup = %v, want them untouched", got)
+	}
+	if rdb.Exists(ctx, "{pattern_match_stream:seen:00}").Val() != 1 {
+		t.Error("the cleanup removed the live dedup state")
+	}
+	if n := rdb.Exists(ctx, "leaderboard:File Management:2026-11-24", "leaderboard:Development:2026-11-24").Val(); n != 2 {
+		t.Errorf("the cleanup removed live leaderboards (%d of 2 left)", n)
 	}
 }
