@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/pomocore/pomocore/internal/buildinfo"
 	"github.com/pomocore/pomocore/pipeline"
 )
 
@@ -16,6 +17,7 @@ import (
 type Metrics struct {
 	read, committed, skipped, deleted prometheus.Counter
 	duplicates, unknownFields         prometheus.Counter
+	quarantined                       prometheus.Counter
 	dead                              *prometheus.CounterVec
 	bySource, byCategory              *prometheus.CounterVec
 	batchSize                         prometheus.Histogram
@@ -40,6 +42,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		duplicates: f("events_duplicate_total",
 			"Entries naming an activity (pomodoroUsageLogId) committed already under another entry (a producer retry), acknowledged without effects."),
 		unknownFields: f("events_unknown_fields_total", "Entries with fields the activity contract does not name (accepted; the names are logged once each)."),
+		quarantined: f("events_quarantined_total",
+			"Rejected entries that were dead letters already (dead.* fields): acknowledged, never dead-lettered again (a dead-letter loop between deployments)."),
 		dead: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "pomocore", Name: "events_dead_lettered_total",
 			Help: "Entries moved to the dead-letter stream, by reason."}, []string{"reason"}),
 		bySource: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "pomocore", Name: "classifications_by_source_total",
@@ -54,8 +58,22 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		age: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "pomocore", Name: "event_age_seconds",
 			Help: "Age of an entry at commit (commit time minus its stream id's time).", Buckets: prometheus.ExponentialBuckets(0.001, 3, 14)}),
 		callErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "pomocore", Name: "call_errors_total",
-			Help: "Failed store and commit calls (each retried)."}, []string{"call"}),
+			Help: "Failed calls, each retried: store calls (store), commits (commit) and reads of the stream (read)."}, []string{"call"}),
 	}
+	// Error counters exist at zero from the start, so that a panel or an
+	// alert over them reads 0, not "no data", while all is well.
+	for _, c := range []string{"read", "store", "commit"} {
+		m.callErrors.WithLabelValues(c)
+	}
+	for _, r := range []string{"invalid", "too_many_deliveries", "wrong_type_key"} {
+		m.dead.WithLabelValues(r)
+	}
+	b := buildinfo.Read()
+	info := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "pomocore", Name: "build_info",
+		Help: "Always 1; the labels name the running build (version, VCS revision, Go version).",
+		ConstLabels: prometheus.Labels{"version": b.Version, "revision": b.Revision, "goversion": b.GoVersion}})
+	info.Set(1)
+	reg.MustRegister(info)
 	m.waits = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "pomocore", Name: "llm_waits_total",
 		Help: "Activities whose answer was on its way: held to wait (held), let go with the answer (answered), " +
 			"with the default because the LLM failed (failed) or the wait passed (expired), session ends that waited for " +
@@ -82,6 +100,7 @@ func (m *Metrics) BatchDone(r pipeline.BatchReport) {
 	m.deleted.Add(float64(r.Deleted))
 	m.duplicates.Add(float64(r.Duplicates))
 	m.unknownFields.Add(float64(r.UnknownFields))
+	m.quarantined.Add(float64(r.Quarantined))
 	for kind, n := range r.DeadByKind {
 		m.dead.WithLabelValues(kind).Add(float64(n))
 	}

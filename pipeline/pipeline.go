@@ -231,6 +231,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 				return fmt.Errorf("read: %w", err)
 			}
 			failures++
+			p.deps.Observer.CallFailed("read", err)
 			p.log.Warn("read failed; retrying", "err", err, "attempt", failures)
 			if p.deps.Sleep(ctx, p.backoff(failures)) != nil {
 				break

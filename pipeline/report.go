@@ -13,8 +13,8 @@ import (
 type Observer interface {
 	// BatchDone reports a committed batch.
 	BatchDone(r BatchReport)
-	// CallFailed reports a failed call of the store ("store") or of the
-	// commit ("commit").
+	// CallFailed reports a failed call of the store ("store"), of the
+	// commit ("commit") or a failed read of the stream ("read").
 	CallFailed(what string, err error)
 }
 
@@ -34,6 +34,10 @@ type BatchReport struct {
 	// UnknownFields counts the entries that had fields the CONTRACT does
 	// not name (accepted and ignored).
 	UnknownFields int
+	// Quarantined counts the rejected entries that were dead letters
+	// already (dead.* fields): acknowledged with no effect, never
+	// dead-lettered again (see DeadFieldPrefix).
+	Quarantined int
 	// Classified counts stored activities by classification source and by
 	// category.
 	BySource   map[pomocore.Source]int

@@ -109,7 +109,37 @@ func (r *Reader) GroupState(ctx context.Context) (lag, pending int64, oldest tim
 			oldest = time.Since(time.UnixMilli(int64(ms)))
 		}
 	}
-	return g.Lag, p.Count, oldest, nil
+	lag = g.Lag
+	if lag < 0 || (g.EntriesRead == 0 && g.LastDeliveredID != "0-0") {
+		// The server cannot tell (or, as the embedded miniredis does,
+		// reports the stream's length): count what lies past the group's
+		// last delivered id.
+		if lag, err = countAfter(ctx, r.rdb, r.cfg.Stream, g.LastDeliveredID, lagCountMax); err != nil {
+			return 0, 0, 0, fmt.Errorf("group state: %w", err)
+		}
+	}
+	return lag, p.Count, oldest, nil
+}
+
+// lagCountMax is the most entries countAfter reads to count a lag the
+// server does not report; past it the lag is unknown (-1).
+const lagCountMax = 100_000
+
+// countAfter counts the entries of stream after id, up to limit (-1 beyond).
+func countAfter(ctx context.Context, rdb goredis.UniversalClient, stream, id string, limit int64) (int64, error) {
+	var n int64
+	for n <= limit {
+		xs, err := rdb.XRangeN(ctx, stream, "("+id, "+", 1000).Result()
+		if err != nil {
+			return 0, fmt.Errorf("entries of %s after %s: %w", stream, id, err)
+		}
+		n += int64(len(xs))
+		if len(xs) < 1000 {
+			return n, nil
+		}
+		id = xs[len(xs)-1].ID
+	}
+	return -1, nil
 }
 
 // groupAndPending reads group's entry in XINFO GROUPS, then its XPENDING
