@@ -70,7 +70,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	b := buildinfo.Read()
 	info := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "pomocore", Name: "build_info",
-		Help: "Always 1; the labels name the running build (version, VCS revision, Go version).",
+		Help:        "Always 1; the labels name the running build (version, VCS revision, Go version).",
 		ConstLabels: prometheus.Labels{"version": b.Version, "revision": b.Revision, "goversion": b.GoVersion}})
 	info.Set(1)
 	reg.MustRegister(info)
