@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/pomocore/pomocore"
@@ -39,6 +40,7 @@ type preparedBatch struct {
 // and so is a session end while an activity of its session is.
 func (p *Pipeline) prepareBatch(msgs []Message, given map[string]pomocore.Classification) *preparedBatch {
 	rs := p.rules.Load()
+	var quarantined []string // "id (kind)" of the dead letters read back, for the log
 	b := &preparedBatch{
 		Records: make([]Record, 0, len(msgs)),
 		Entries: make([]CommitEntry, 0, len(msgs)),
@@ -75,6 +77,12 @@ func (p *Pipeline) prepareBatch(msgs []Message, given map[string]pomocore.Classi
 			if errors.As(err, &inv) {
 				kind = inv.Kind
 			}
+			if isDeadLetter(m) {
+				b.Entries = append(b.Entries, CommitEntry{ID: m.ID}) // acknowledged, nothing else
+				b.report.Quarantined++
+				quarantined = append(quarantined, m.ID+" ("+kind+")")
+				continue
+			}
 			b.Entries = append(b.Entries, p.rejected(m, kind, err))
 			b.dead++
 			b.report.DeadByKind[kind]++
@@ -93,7 +101,34 @@ func (p *Pipeline) prepareBatch(msgs []Message, given map[string]pomocore.Classi
 		b.Records = append(b.Records, rec)
 		b.Entries = append(b.Entries, entry)
 	}
+	if len(quarantined) > 0 {
+		p.log.Warn("quarantine: rejected input entries that are dead letters already (they carry "+DeadFieldPrefix+"* fields) are acknowledged and counted "+
+			"(pomocore_events_quarantined_total), never dead-lettered again; is the input stream a dead-letter stream (another deployment's, "+
+			"whose input is this one's dead-letter stream)?", "quarantined", len(quarantined), "entries", quarantined[:min(len(quarantined), 5)])
+	}
 	return b
+}
+
+// DeadFieldPrefix starts the names of the fields a committer adds to a
+// dead letter ("dead.id", "dead.reason", "dead.kind"; see DeadLetter).
+const DeadFieldPrefix = "dead."
+
+// isDeadLetter reports whether m carries dead-letter fields: it is a dead
+// letter read back as input, e.g. by a deployment whose input is another's
+// dead-letter stream while its own dead-letter stream is the other's
+// input. Rejected, such an entry is not dead-lettered again (that loop
+// nested dead.* fields and went round forever): it is acknowledged with no
+// effect and counted (BatchReport.Quarantined). Counting and a log line
+// were chosen over a capped quarantine stream: nothing to size or trim, no
+// key that could itself be another deployment's input, and the entry is
+// still in the stream it was read from.
+func isDeadLetter(m *Message) bool {
+	for i := 0; i < len(m.Fields); i += 2 {
+		if strings.HasPrefix(m.Fields[i], DeadFieldPrefix) {
+			return true
+		}
+	}
+	return false
 }
 
 // hold holds the entry just prepared (m, its record and commit entry) in
@@ -267,7 +302,13 @@ func (p *Pipeline) keys(category string, t time.Time) []string {
 // dead letter, and, when the entry ended a session whose user, session and
 // date are valid, that session's end (its duration counts nowhere; the
 // main server scores the session from the usage logs it has).
+//
+// A dead letter read back as input (isDeadLetter) is never dead-lettered
+// again, and ends no session again: its commit entry only acknowledges it.
 func (p *Pipeline) rejected(m *Message, kind string, reason error) CommitEntry {
+	if isDeadLetter(m) {
+		return CommitEntry{ID: m.ID}
+	}
 	e := CommitEntry{ID: m.ID, Dead: p.deadLetter(m, kind, reason)}
 	r := p.validator.Remains(m.Fields)
 	if !r.UsageLogID.IsZero() {
