@@ -11,6 +11,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"net"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -32,6 +33,7 @@ import (
 	"github.com/pomocore/pomocore/internal/bench"
 	"github.com/pomocore/pomocore/internal/eventually"
 	"github.com/pomocore/pomocore/internal/ferrettest"
+	"github.com/pomocore/pomocore/internal/llmtest"
 	"github.com/pomocore/pomocore/internal/redistest"
 	"github.com/pomocore/pomocore/internal/storedump"
 	"github.com/pomocore/pomocore/mongo"
@@ -188,6 +190,32 @@ type chaosEvent struct {
 	session  int
 	date     string
 	key      string // app|url|title
+	// answer is the LLM's category of an activity the patterns do not
+	// know (chaosUnknownApps); "" for the others. With the LLM on, such an
+	// activity counts under answer or, when the LLM did not answer in
+	// time, under the default (category); either once.
+	answer string
+}
+
+// chaosUnknownApps are apps no pattern knows, with the category the fake
+// LLM gives them. Their titles vary over a thousand values, so most
+// sightings are new to the LLM's cache and wait for an answer.
+var chaosUnknownApps = []struct{ app, answer string }{
+	{"Zzqx Ledger", "Finance"}, {"Qqvy Sketchpad", "Design"}, {"Xxkw Arcade", "Game"},
+}
+
+// chaosLLMAnswer is the fake LLM: each activity's app's category.
+func chaosLLMAnswer(_ string, items []map[string]string) (int, string) {
+	out := make([]string, len(items))
+	for i, it := range items {
+		out[i] = pomocore.Uncategorized
+		for _, u := range chaosUnknownApps {
+			if it["app"] == u.app {
+				out[i] = u.answer
+			}
+		}
+	}
+	return 200, llmtest.ByID(out)
 }
 
 var chaosApps = []struct{ app, url string }{
@@ -208,11 +236,18 @@ func chaosWorkload(n int, seed uint64) []chaosEvent {
 	for i := range evs {
 		a := chaosApps[r.IntN(len(chaosApps))]
 		title := "window " + strconv.Itoa(r.IntN(20))
+		answer := ""
+		if r.IntN(5) == 0 { // a fifth of the traffic: apps no pattern knows
+			u := chaosUnknownApps[r.IntN(len(chaosUnknownApps))]
+			a.app, a.url, answer = u.app, "", u.answer
+			title = "doc " + strconv.Itoa(r.IntN(1000))
+		}
 		ts := base.Add(time.Duration(r.Int64N(int64(5 * 24 * time.Hour))))
 		e := chaosEvent{
 			user: "user" + strconv.Itoa(r.IntN(50)), category: m.Classify(a.app, a.url, title).Category,
 			duration: float64(1+r.IntN(300)) + float64(r.IntN(4))/4, ts: ts, end: r.IntN(20) == 0,
 			session: 1 + r.IntN(8), date: ts.In(loc).Format(time.DateOnly), key: a.app + "|" + a.url + "|" + title,
+			answer: answer,
 		}
 		e.fields = []string{
 			"userId", e.user, "app", a.app, "title", title, "url", a.url,
@@ -259,9 +294,32 @@ func lockStore(t *testing.T, dir string, d time.Duration) {
 	_ = tx.Rollback()
 }
 
+// TestChaos is the baseline: one Redis, the SQLite store, and the LLM
+// fallback slow, failing and hanging in turns.
 func TestChaos(t *testing.T) {
 	srv := redistest.Start(t)
-	runChaos(t, srv.Client(t), []string{"REDIS_ADDR=" + srv.Addr()}, chaosOpts{})
+	runChaos(t, srv.Client(t), []string{"REDIS_ADDR=" + srv.Addr()}, chaosOpts{name: "baseline, LLM fallback slow, failing and hanging", llm: true})
+}
+
+// chaosLLMModes is the fake LLM's schedule, repeated for the whole run:
+// each mode for its time. Slow answers within the wait; hanging outlasts
+// it (the activities waiting count as the default, the answer never
+// comes); failing answers 500 (retries, then the breaker).
+var chaosLLMModes = []struct {
+	mode llmtest.Mode
+	d    time.Duration
+}{
+	{llmtest.Answering, 3 * time.Second}, {llmtest.Slow, 2 * time.Second}, {llmtest.Hanging, 2 * time.Second},
+	{llmtest.Answering, 2 * time.Second}, {llmtest.Failing, 1 * time.Second},
+}
+
+// chaosLLMEnv are the LLM settings of a chaos run: an answer is waited for
+// up to 3 s, a request given up after 2 s.
+func chaosLLMEnv(url string) []string {
+	return []string{"OPENAI_API_KEY=test-key", "OPENAI_BASE_URL=" + url + "/v1/", "POMOCORE_LLM_WAIT=3s", "POMOCORE_LLM_TIMEOUT=2s",
+		// the model trained on the patterns alone: it never answers the
+		// unknown apps, so they go to the LLM
+		"POMOCORE_LEARN_MAX_LABELS=-1"}
 }
 
 // TestChaosCluster is the chaos run on a Redis Cluster of 3 masters with 2
@@ -402,6 +460,12 @@ type chaosOpts struct {
 	// readStore reads the store back (default: the SQLite file in dataDir).
 	readStore func(t *testing.T, dataDir string) ([]pomocore.CategoryPattern, []pomocore.CategorizedData, []pomocore.UsageLog)
 	fo        *chaosFailovers
+	// llm puts an LLM fallback behind the patterns: a fake endpoint that
+	// cycles through answering, slow, failing and hanging (chaosLLMModes)
+	// for the whole run, so that activities no pattern knows wait for
+	// their answer, unacknowledged, while processes are killed and the
+	// store is down.
+	llm bool
 	// cdDuplicatesOK: several categorized_data documents of one key are
 	// allowed (MongoDB: no unique index on the key, so instances creating
 	// a new key at once may each insert it; documented), counted apart.
@@ -554,7 +618,8 @@ func TestChaosJanitorAtMinimumIdle(t *testing.T) {
 
 // TestChaosMongo is the chaos run on the MongoDB store (FerretDB in its
 // own process): the outage kills the server and starts it again on the
-// same data (issue 19). It stalled until a retried batch stopped updating
+// same data (issue 19), and, as in TestChaos, the LLM fallback is slow,
+// fails and hangs in turns (issue 27 item 10). It stalled until a retried batch stopped updating
 // its duplicate usage logs one by id (a collection scan each there, and
 // FerretDB may run an abandoned command well past its maxTimeMS).
 func TestChaosMongo(t *testing.T) {
@@ -605,7 +670,8 @@ func TestChaosMongo(t *testing.T) {
 			px.up()
 		}
 	}
-	runChaos(t, srv.Client(t), []string{"REDIS_ADDR=" + srv.Addr()}, chaosOpts{name: name,
+	runChaos(t, srv.Client(t), []string{"REDIS_ADDR=" + srv.Addr()}, chaosOpts{name: name + ", LLM fallback slow, failing and hanging",
+		llm:            true,
 		cdDuplicatesOK: true,
 		env:            []string{"MONGO_URI=" + uri, "MONGO_DATABASE=" + database},
 		storeDown:      func(t *testing.T, _ string, d time.Duration) { down(d) },
@@ -684,6 +750,31 @@ func runChaos(t *testing.T, rdb goredis.UniversalClient, redisEnv []string, opts
 		"POMOCORE_SHUTDOWN_TIMEOUT=10s", "POMOCORE_LOG_LEVEL=info",
 	}, redisEnv...)
 	env = append(env, o.env...)
+	var fake *llmtest.Server
+	stopModes := make(chan struct{})
+	modesDone := make(chan struct{})
+	if o.llm {
+		fake = &llmtest.Server{Answer: chaosLLMAnswer, Delay: 50 * time.Millisecond, SlowDelay: 1500 * time.Millisecond}
+		api := httptest.NewServer(fake)
+		t.Cleanup(api.Close)
+		t.Cleanup(fake.Release) // before api.Close: a hanging request must not hold it
+		env = append(env, chaosLLMEnv(api.URL)...)
+		go func() {
+			defer close(modesDone)
+			for i := 0; ; i++ {
+				m := chaosLLMModes[i%len(chaosLLMModes)]
+				fake.SetMode(m.mode)
+				select {
+				case <-stopModes:
+					fake.SetMode(llmtest.Answering)
+					return
+				case <-time.After(m.d):
+				}
+			}
+		}()
+	} else {
+		close(modesDone)
+	}
 	evs := chaosWorkload(o.events, *chaosSeed)
 	loc, _ := time.LoadLocation("Asia/Seoul")
 	sched := rand.New(rand.NewPCG(*chaosSeed, 11))
@@ -853,6 +944,8 @@ func runChaos(t *testing.T, rdb goredis.UniversalClient, redisEnv []string, opts
 		time.Sleep(20 * time.Millisecond)
 	}
 	drain := time.Since(drainStart)
+	close(stopModes)
+	<-modesDone
 	// A process signalled before its runtime has installed the handler dies
 	// of the signal: wait until each is running before the SIGTERM.
 	for i := range procs {
@@ -880,11 +973,41 @@ func runChaos(t *testing.T, rdb goredis.UniversalClient, redisEnv []string, opts
 
 	// What must be there.
 	tax := pomocore.DefaultTaxonomy()
+	patterns, cds, logs := o.readStore(t, dataDir)
+	catName := map[pomocore.ObjectID]string{}
+	for _, p := range patterns {
+		catName[p.ID] = p.Category
+	}
+	byID := map[pomocore.ObjectID]pomocore.UsageLog{}
+	for _, l := range logs {
+		byID[l.ID] = l
+	}
+	// admissible says whether an activity may be recorded under category:
+	// its patterns' category, or with the LLM on, for an app no pattern
+	// knows, the LLM's answer.
+	admissible := func(e chaosEvent, category string) bool {
+		return category == e.category || o.llm && e.answer != "" && category == e.answer
+	}
+	// counted is the category an activity counts under: for one the LLM
+	// may have answered, the one its usage log records when admissible
+	// (the usage-log check below reports any other).
+	counted := func(i int) string {
+		e := evs[i]
+		if !o.llm || e.answer == "" {
+			return e.category
+		}
+		id, _ := pomocore.ObjectIDFromEntryID(ids[i], 0)
+		if l, ok := byID[id]; ok && admissible(e, catName[l.CategoryID]) {
+			return catName[l.CategoryID]
+		}
+		return e.category
+	}
 	wantScores := map[string]map[string]float64{}
 	wantEnds := map[string]int{}
 	wantDead := map[string]string{}
-	wantKeys := map[string]string{}
+	wantKeys := map[string]chaosEvent{}
 	valid, ends := 0, 0
+	var unknowns, underAnswer int
 	for i, e := range evs {
 		if e.dead != "" {
 			wantDead[ids[i]] = e.dead
@@ -895,13 +1018,20 @@ func runChaos(t *testing.T, rdb goredis.UniversalClient, redisEnv []string, opts
 			continue
 		}
 		valid++
-		wantKeys[e.key] = e.category
+		wantKeys[e.key] = e
 		if e.end {
 			ends++
 			wantEnds[e.user+"|"+e.date+"|"+strconv.Itoa(e.session)]++
 		}
-		cats := []string{e.category}
-		if tax.IsWork(e.category) {
+		category := counted(i)
+		if e.answer != "" {
+			unknowns++
+			if category == e.answer {
+				underAnswer++
+			}
+		}
+		cats := []string{category}
+		if tax.IsWork(category) {
 			cats = append(cats, "work")
 		}
 		for _, c := range cats {
@@ -973,11 +1103,6 @@ func runChaos(t *testing.T, rdb goredis.UniversalClient, redisEnv []string, opts
 	add(c)
 	add(check{what: "leaderboard keys", want: len(wantScores), got: int(keys.Load()), lossy: o.lossy})
 
-	patterns, cds, logs := o.readStore(t, dataDir)
-	catID := map[string]pomocore.ObjectID{}
-	for _, p := range patterns {
-		catID[p.Category] = p.ID
-	}
 	// Usage logs of entries at or below usageFrom (the group's position
 	// when the store file was deleted) were in the deleted file: those
 	// left must be right, none is required.
@@ -995,10 +1120,6 @@ func runChaos(t *testing.T, rdb goredis.UniversalClient, redisEnv []string, opts
 		c.what = "usage logs (of entries after the file deletion)"
 	}
 	validIDs := map[pomocore.ObjectID]bool{}
-	byID := map[pomocore.ObjectID]pomocore.UsageLog{}
-	for _, l := range logs {
-		byID[l.ID] = l
-	}
 	cdByID := map[pomocore.ObjectID]pomocore.CategorizedData{}
 	for _, d := range cds {
 		cdByID[d.ID] = d
@@ -1023,7 +1144,7 @@ func runChaos(t *testing.T, rdb goredis.UniversalClient, redisEnv []string, opts
 		}
 		cd := cdByID[l.CategorizedDataID]
 		if !ok || l.UserID != e.user || l.Duration != e.duration || l.Session != e.session || l.SessionDate != e.date ||
-			l.Timestamp != float64(e.ts.Unix()) || l.CategoryID != catID[e.category] || cd.App+"|"+cd.URL+"|"+cd.Title != e.key {
+			l.Timestamp != float64(e.ts.Unix()) || l.CategoryID.IsZero() || !admissible(e, catName[l.CategoryID]) || cd.App+"|"+cd.URL+"|"+cd.Title != e.key {
 			c.mismatches++
 			if c.firstMismatch == "" {
 				c.firstMismatch = fmt.Sprintf("entry %s: %+v (found %v)", ids[i], l, ok)
@@ -1049,7 +1170,7 @@ func runChaos(t *testing.T, rdb goredis.UniversalClient, redisEnv []string, opts
 		c.what, c.got = "categorized data (distinct keys)", len(cdKeys)
 	}
 	for _, d := range cds {
-		if cat, ok := wantKeys[d.App+"|"+d.URL+"|"+d.Title]; !ok || d.CategoryID != catID[cat] {
+		if e, ok := wantKeys[d.App+"|"+d.URL+"|"+d.Title]; !ok || d.CategoryID.IsZero() || !admissible(e, catName[d.CategoryID]) {
 			c.mismatches++
 			if c.firstMismatch == "" {
 				c.firstMismatch = fmt.Sprintf("%+v", d)
@@ -1134,6 +1255,17 @@ func runChaos(t *testing.T, rdb goredis.UniversalClient, redisEnv []string, opts
 	fmt.Fprintf(tw, "consumers left in the group\t%d\n", len(consumers))
 	fmt.Fprintf(tw, "dead letters by kind\t%v\n", sortedKinds(kinds))
 	fmt.Fprintf(tw, "categorized_data documents beyond one per key\t%d\n", cdDuplicates)
+	if o.llm {
+		var modes []string
+		for m := llmtest.Answering; m <= llmtest.Hanging; m++ {
+			modes = append(modes, fmt.Sprintf("%s=%d", m, fake.ByMode[m].Load()))
+		}
+		fmt.Fprintf(tw, "LLM requests by the fake's mode\t%s\n", strings.Join(modes, " "))
+		fmt.Fprintf(tw, "activities no pattern knows: counted under the LLM's answer, the default\t%d, %d\n", underAnswer, unknowns-underAnswer)
+		if underAnswer == 0 {
+			t.Error("no activity no pattern knows was counted under the LLM's answer: nothing waited for it")
+		}
+	}
 	fmt.Fprintf(tw, "\t\n")
 	fmt.Fprintf(tw, "CHECK\tWANT\tGOT\tMISMATCHES\tLOST\tOVER (allowed)\n")
 	total, lost := 0, 0
