@@ -560,3 +560,28 @@ func TestStoreUnwritableAtStartRecoversByItselfWithReadyzRedMeanwhile(t *testing
 	}
 	stop()
 }
+
+// Issue 27 item 9: an entry waiting behind a wrong-type dead stream
+// waited a full claim-idle (84 s in the attack) after the key was fixed
+// before it was dead-lettered. It is committed again every RetryMax (5 s),
+// so it is dead-lettered within seconds of the fix, whatever the
+// claim-idle.
+func TestEntryBehindAWrongTypeDeadStreamIsDeadLetteredSoonAfterTheFix(t *testing.T) {
+	h := newHardEnv(t)
+	ctx := context.Background()
+	if err := h.rdb.Set(ctx, hDead, "oops", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	stop, logs := startRun(t, h.env("POMOCORE_CLAIM_IDLE", "84s"))
+	bad := h.add("", "Xcode", 10, false) // missing user: a dead letter
+	if !eventually.Within(30*time.Second, func() bool { return h.delivered(bad) && h.pending() == 1 }) {
+		t.Fatalf("entry not delivered and left pending\n%s", logs.String())
+	}
+	h.rdb.Del(ctx, hDead)
+	fixed := time.Now()
+	if !eventually.Within(15*time.Second, func() bool { return h.pending() == 0 && h.deadKinds()[bad] == "missing_user" }) {
+		t.Fatalf("%v after the key was deleted: pending %d, dead letters %v\n%s", time.Since(fixed), h.pending(), h.deadKinds(), logs.String())
+	}
+	t.Logf("dead-lettered %v after the fix", time.Since(fixed))
+	stop()
+}
