@@ -12,6 +12,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -136,8 +137,45 @@ func New(cfg Config, deps Deps) *Server {
 	return s
 }
 
-// ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+// ServeHTTP implements http.Handler. Under /api/ a path no route takes
+// (404) or a method it does not (405) is answered in JSON too.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h, pattern := s.mux.Handler(r); pattern == "" && strings.HasPrefix(r.URL.Path, "/api/") {
+		h.ServeHTTP(&jsonErrorWriter{ResponseWriter: w}, r)
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// jsonErrorWriter turns the mux's plain-text 404 and 405 into
+// {"error": "..."}, keeping its status and headers (Allow).
+type jsonErrorWriter struct {
+	http.ResponseWriter
+	wrote bool
+}
+
+func (j *jsonErrorWriter) WriteHeader(code int) {
+	if j.wrote {
+		return
+	}
+	j.wrote = true
+	j.Header().Del("X-Content-Type-Options")
+	msg := http.StatusText(code)
+	switch code {
+	case http.StatusNotFound:
+		msg = "no such endpoint (see /api/openapi.yaml)"
+	case http.StatusMethodNotAllowed:
+		msg = "method not allowed; allowed: " + j.Header().Get("Allow")
+	}
+	writeError(j.ResponseWriter, code, errors.New(msg))
+}
+
+func (j *jsonErrorWriter) Write(b []byte) (int, error) {
+	if !j.wrote {
+		j.WriteHeader(http.StatusOK)
+	}
+	return len(b), nil // the mux's text is replaced
+}
 
 // ListenAndServe serves until ctx ends, then shuts down within 5 s.
 func (s *Server) ListenAndServe(ctx context.Context) error {
@@ -300,32 +338,12 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, code, status)
 }
 
-// board resolves the request's category, period and date to a key.
+// board resolves the request's category, period and date to a key, as
+// `pomocore leaderboard` does (pomocore.BoardQuery).
 func (s *Server) board(r *http.Request) (key, period, date string, err error) {
-	cat := r.PathValue("category")
-	if !s.cfg.Taxonomy.Has(cat) && cat != s.cfg.Taxonomy.WorkAggregate {
-		return "", "", "", fmt.Errorf("category %q: not one of the categories (or %q)", cat, s.cfg.Taxonomy.WorkAggregate)
-	}
-	day := s.deps.Now().In(s.cfg.Location)
-	if d := r.URL.Query().Get("date"); d != "" {
-		t, err := time.ParseInLocation(time.DateOnly, d, s.cfg.Location)
-		if err != nil {
-			return "", "", "", fmt.Errorf("date %q: want YYYY-MM-DD", d)
-		}
-		day = t.Add(12 * time.Hour)
-	}
-	per := pomocore.PeriodsAt(day, s.cfg.Location)
-	switch r.PathValue("period") {
-	case "day":
-		period = per.Day
-	case "week":
-		period = per.Week
-	case "month":
-		period = per.Month
-	default:
-		return "", "", "", fmt.Errorf("period %q: want day, week or month", r.PathValue("period"))
-	}
-	return pomocore.LeaderboardKey(s.cfg.KeyPrefix, cat, period), period, day.Format(time.DateOnly), nil
+	b, err := pomocore.BoardQuery{Category: r.PathValue("category"), Period: r.PathValue("period"), Date: r.URL.Query().Get("date")}.
+		Resolve(s.cfg.KeyPrefix, s.cfg.Taxonomy, s.cfg.Location, s.deps.Now())
+	return b.Key, b.Period, b.Date, err
 }
 
 func intParam(r *http.Request, name string, def, lo, hi int) (int, error) {
@@ -360,7 +378,7 @@ func (s *Server) top(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			writeJSON(w, http.StatusOK, map[string]any{"key": key, "category": r.PathValue("category"), "period": period,
-				"date": date, "offset": offset, "entries": nonNil(entries)})
+				"date": date, "offset": offset, "entries": rounded(entries)})
 			return
 		}
 	}
@@ -391,23 +409,28 @@ func (s *Server) user(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body := map[string]any{"key": key, "category": r.PathValue("category"), "period": period, "date": date,
-		"rank": me.Rank, "userId": user, "score": me.Score}
+		"rank": me.Rank, "userId": user, "score": pomocore.RoundScore(me.Score)}
 	if around > 0 {
 		list, err := s.deps.Leaderboards.Around(ctx, key, user, around)
 		if err != nil {
 			writeError(w, http.StatusServiceUnavailable, errors.New("leaderboard store unavailable"))
 			return
 		}
-		body["around"] = nonNil(list)
+		body["around"] = rounded(list)
 	}
 	writeJSON(w, http.StatusOK, body)
 }
 
-func nonNil(r []Ranked) []Ranked {
-	if r == nil {
-		return []Ranked{}
+// rounded returns r (never nil) with its scores rounded to the
+// millisecond (pomocore.RoundScore): sums of many increments carry
+// floating-point noise.
+func rounded(r []Ranked) []Ranked {
+	out := make([]Ranked, len(r))
+	for i, e := range r {
+		e.Score = pomocore.RoundScore(e.Score)
+		out[i] = e
 	}
-	return r
+	return out
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
