@@ -230,7 +230,10 @@ var chaosApps = []struct{ app, url string }{
 	{"Whale", "https://www.coupang.com/vp/products/1"}, {"Arc", "https://linux.com/news"}, {"zz unknown", ""},
 }
 
-func chaosWorkload(n int, seed uint64) []chaosEvent {
+// chaosWorkload generates n events; with unknowns, a fifth of them are of
+// apps no pattern knows (chaosUnknownApps), else the workload is the one
+// the scenarios without an LLM always ran.
+func chaosWorkload(n int, seed uint64, unknowns bool) []chaosEvent {
 	r := rand.New(rand.NewPCG(seed, 7))
 	m, err := classify.Build(classify.DefaultPatterns(), pomocore.Uncategorized)
 	if err != nil {
@@ -243,7 +246,7 @@ func chaosWorkload(n int, seed uint64) []chaosEvent {
 		a := chaosApps[r.IntN(len(chaosApps))]
 		title := "window " + strconv.Itoa(r.IntN(20))
 		answer := ""
-		if r.IntN(5) == 0 { // a fifth of the traffic: apps no pattern knows
+		if unknowns && r.IntN(5) == 0 { // a fifth of the traffic: apps no pattern knows
 			u := chaosUnknownApps[r.IntN(len(chaosUnknownApps))]
 			a.app, a.url, answer = u.app, "", u.answer
 			title = "doc " + strconv.Itoa(r.IntN(1000))
@@ -785,7 +788,7 @@ func runChaos(t *testing.T, rdb goredis.UniversalClient, redisEnv []string, opts
 	} else {
 		close(modesDone)
 	}
-	evs := chaosWorkload(o.events, *chaosSeed)
+	evs := chaosWorkload(o.events, *chaosSeed, o.llm)
 	loc, _ := time.LoadLocation("Asia/Seoul")
 	sched := rand.New(rand.NewPCG(*chaosSeed, 11))
 
