@@ -32,6 +32,8 @@ func benchCmd(ctx context.Context, args []string, getenv func(string) string, st
 	fs.BoolVar(&o.JSON, "json", false, "print the results as JSON")
 	fs.BoolVar(&o.Quiet, "quiet", false, "no progress bar")
 	fs.Uint64Var(&o.Seed, "seed", 1, "workload seed")
+	fs.BoolVar(&o.KnownOnly, "known-only", false, "no unknown apps or sites in the workload: the patterns decide every activity")
+	fs.BoolVar(&o.LLM, "llm", false, "an LLM fallback behind the patterns (a fake endpoint in the process, answering the default at once), as with OPENAI_API_KEY set")
 	fs.StringVar(&o.Batches, "batches", "", "write one line per committed batch to FILE.<ids>: commit end (unix microseconds), then microseconds from read to commit end, in the store and in the commit, then entries")
 	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the timed pipeline run (drain: the drain, then the ceilings to FILE.<ids>.ceilings; steady: the whole run) to FILE.<ids>")
 	fs.Usage = func() {

@@ -59,6 +59,14 @@ type Options struct {
 	CPUProfile string
 	// Batches is a file for one line per committed batch.
 	Batches string
+	// KnownOnly leaves the unknown apps and sites out of the workload:
+	// every activity is one the patterns decide.
+	KnownOnly bool
+	// LLM puts an LLM fallback behind the patterns (an in-process fake
+	// endpoint answering the default category at once), so that the
+	// pipeline runs as with OPENAI_API_KEY set: unknown activities wait
+	// for their answer (POMOCORE_LLM_WAIT).
+	LLM bool
 }
 
 // Validate reports options that cannot work, naming their flags.
@@ -118,27 +126,32 @@ type Result struct {
 	MeanBatch     float64 `json:"mean_batch"`
 	// Mean milliseconds per batch: the whole batch, its store call and its
 	// commit call.
-	BatchMillis    float64 `json:"batch_ms"`
-	StoreMillis    float64 `json:"store_ms"`
-	CommitMillis   float64 `json:"commit_ms"`
-	StoreCommands  float64 `json:"store_commands_per_1000,omitempty"`
-	StoreUpdates   float64 `json:"store_update_statements_per_1000,omitempty"`
-	StoreInserted  float64 `json:"store_inserted_docs_per_1000,omitempty"`
-	AgeP50Millis   float64 `json:"age_p50_ms,omitempty"`
-	AgeP95Millis   float64 `json:"age_p95_ms,omitempty"`
-	AgeP99Millis   float64 `json:"age_p99_ms,omitempty"`
-	AgeMaxMillis   float64 `json:"age_max_ms,omitempty"`
-	RateAchieved   float64 `json:"produced_per_sec,omitempty"`
-	RSSStartMiB    float64 `json:"rss_start_mib,omitempty"`
-	RSSEndMiB      float64 `json:"rss_end_mib,omitempty"`
-	RSSMaxMiB      float64 `json:"rss_max_mib,omitempty"`
-	HeapStartMiB   float64 `json:"heap_start_mib,omitempty"`
-	HeapEndMiB     float64 `json:"heap_end_mib,omitempty"`
-	Verified       bool    `json:"verified"`
-	Verification   string  `json:"verification"`
-	CPUs           int     `json:"cpus"`
-	GoVersion      string  `json:"go"`
-	LeaderboardKey int     `json:"leaderboard_keys"`
+	BatchMillis   float64 `json:"batch_ms"`
+	StoreMillis   float64 `json:"store_ms"`
+	CommitMillis  float64 `json:"commit_ms"`
+	StoreCommands float64 `json:"store_commands_per_1000,omitempty"`
+	StoreUpdates  float64 `json:"store_update_statements_per_1000,omitempty"`
+	StoreInserted float64 `json:"store_inserted_docs_per_1000,omitempty"`
+	AgeP50Millis  float64 `json:"age_p50_ms,omitempty"`
+	AgeP95Millis  float64 `json:"age_p95_ms,omitempty"`
+	AgeP99Millis  float64 `json:"age_p99_ms,omitempty"`
+	AgeMaxMillis  float64 `json:"age_max_ms,omitempty"`
+	RateAchieved  float64 `json:"produced_per_sec,omitempty"`
+	RSSStartMiB   float64 `json:"rss_start_mib,omitempty"`
+	RSSEndMiB     float64 `json:"rss_end_mib,omitempty"`
+	RSSMaxMiB     float64 `json:"rss_max_mib,omitempty"`
+	HeapStartMiB  float64 `json:"heap_start_mib,omitempty"`
+	HeapEndMiB    float64 `json:"heap_end_mib,omitempty"`
+	Verified      bool    `json:"verified"`
+	// KnownOnly and LLM are the workload and the fallback (Options);
+	// LLMCalls the requests the fake LLM got.
+	KnownOnly      bool   `json:"known_only,omitempty"`
+	LLM            bool   `json:"llm,omitempty"`
+	LLMCalls       int64  `json:"llm_calls,omitempty"`
+	Verification   string `json:"verification"`
+	CPUs           int    `json:"cpus"`
+	GoVersion      string `json:"go"`
+	LeaderboardKey int    `json:"leaderboard_keys"`
 }
 
 // Run runs the benchmark o over the settings cfg (Redis, store, batch
@@ -253,6 +266,13 @@ func runOnce(ctx context.Context, o Options, ids string, cfg app.Config, rdb gor
 	_, _ = rand.Read(rb[:])
 	run := hex.EncodeToString(rb[:])
 	cfg = names(cfg, run)
+	llmCalls := func() int64 { return 0 }
+	if o.LLM {
+		url, calls, stop := fakeLLM()
+		defer stop()
+		llmCalls = calls
+		cfg.OpenAIKey, cfg.OpenAIBaseURL = fakeLLMKey, url
+	}
 	if o.Mode == "steady" {
 		cfg.TrimInput = true
 		cfg.ClaimInterval = 5 * time.Second
@@ -294,7 +314,7 @@ func runOnce(ctx context.Context, o Options, ids string, cfg app.Config, rdb gor
 		days = 0 // live: events stamped as they are produced
 	}
 	w := newWorkload(workloadConfig{Users: o.Users, Keys: o.Keys, Zipf: o.Zipf, Days: days, EndRate: 0.05, BadRate: 0.001,
-		GivenID: ids == "given", Seed: o.Seed, Now: now, Clock: time.Now})
+		GivenID: ids == "given", Seed: o.Seed, Now: now, Clock: time.Now, KnownOnly: o.KnownOnly})
 	exp := newExpectation(chain, a.Taxonomy(), a.Location(), cfg.KeyPrefix)
 	prod := &producer{rdb: rdb, stream: cfg.Stream, w: w, exp: exp, loc: a.Location()}
 	if ids == "given" {
@@ -404,6 +424,7 @@ func runOnce(ctx context.Context, o Options, ids string, cfg app.Config, rdb gor
 	}
 	res.LeaderboardKey = len(exp.sums)
 	res.Verification, res.Verified = verify(ctx, rdb, cfg, readers[0], st, exp, a.CategoryIDs(), o.Store != "discard")
+	res.LLM, res.KnownOnly, res.LLMCalls = o.LLM, o.KnownOnly, llmCalls()
 	return res, nil
 }
 
@@ -660,6 +681,10 @@ func printResults(w io.Writer, results []Result) {
 			fmt.Fprintf(tw, "  produced\t%s\t\n", f(r.RateAchieved, " events/s"))
 			fmt.Fprintf(tw, "  event age\tp50 %.1f ms\tp95 %.1f ms, p99 %.1f ms, max %.1f ms\n", r.AgeP50Millis, r.AgeP95Millis, r.AgeP99Millis, r.AgeMaxMillis)
 			fmt.Fprintf(tw, "  memory\tRSS %.0f -> %.0f MiB\t(max %.0f); Go heap %.0f -> %.0f MiB\n", r.RSSStartMiB, r.RSSEndMiB, r.RSSMaxMiB, r.HeapStartMiB, r.HeapEndMiB)
+		}
+		if r.LLM || r.KnownOnly {
+			fmt.Fprintf(tw, "  workload, LLM\t%s\t%s\n", map[bool]string{true: "known only", false: "with unknowns"}[r.KnownOnly],
+				map[bool]string{true: fmt.Sprintf("fake LLM fallback, %d calls", r.LLMCalls), false: "off"}[r.LLM])
 		}
 		fmt.Fprintf(tw, "  verified\t%v\t%s\n", r.Verified, r.Verification)
 	}

@@ -19,8 +19,10 @@ type workloadConfig struct {
 	EndRate float64 // share of events that end a session
 	BadRate float64 // share of malformed events (dead-lettered, never counted)
 	GivenID bool    // events name pre-created documents (categorizedDataId, pomodoroUsageLogId)
-	Seed    uint64
-	Now     time.Time
+	// KnownOnly: no unknown apps or sites; the patterns decide every key.
+	KnownOnly bool
+	Seed      uint64
+	Now       time.Time
 	// Clock, with Days 0, stamps each event with the time it is made minus
 	// up to a minute, as live clients report what they just did.
 	Clock func() time.Time
@@ -69,7 +71,7 @@ func newWorkload(cfg workloadConfig) *workload {
 		switch r := rng.IntN(10); {
 		case r < 5: // a browser on a known or unknown site
 			d := domains[rng.IntN(len(domains))]
-			if rng.IntN(8) == 0 {
+			if rng.IntN(8) == 0 && !cfg.KnownOnly {
 				d = "site" + strconv.Itoa(i) + ".example"
 			}
 			k.app, k.url, k.title = browser, "https://"+d+"/page/"+strconv.Itoa(i), "Page "+strconv.Itoa(i)
@@ -77,6 +79,9 @@ func newWorkload(cfg workloadConfig) *workload {
 			k.app, k.title = apps[rng.IntN(len(apps))], "Document "+strconv.Itoa(i)
 		default:
 			k.app, k.title = "Tool"+strconv.Itoa(i), "Window "+strconv.Itoa(i)
+			if cfg.KnownOnly {
+				k.app = apps[rng.IntN(len(apps))]
+			}
 		}
 		k.cdID = objectID(cfg.Now, 1, uint32(i))
 	}
