@@ -120,10 +120,11 @@ type CommitterConfig struct {
 	// memory growing. The default covers 20,000 events/s for 2 hours.
 	DedupMax int
 	// Namespace, when set, names the committer's own state in the input
-	// stream's slot: its intents, tokens and remembered activities are
-	// "{<Stream>}:<Namespace>:intent", ":tokens", ":seen" and ":committed"
+	// stream's slot: its intents, tokens and committed positions are
+	// "{<Stream>}:<Namespace>:intent", ":tokens" and ":committed"
 	// (CommittedKeyIn; the Reader's ReaderConfig.Namespace must match)
-	// instead of "{<Stream>}:intent", ... A shadow run (its own group on the live
+	// instead of "{<Stream>}:intent", ..., and its remembered activities
+	// are SeenKeys(Stream, Namespace). A shadow run (its own group on the live
 	// stream) sets it, so that what it commits is never taken by the
 	// deployed group's committer for a duplicate or a commit in flight.
 	Namespace string
@@ -159,7 +160,7 @@ func (c CommitterConfig) withDefaults() CommitterConfig {
 }
 
 // DefaultDedupMax is CommitterConfig.DedupMax's default: 200 million
-// activities, at most about 21 GB (SeenBytesPerActivity each), which covers
+// activities, at most about 24 GB (SeenBytesPerActivity each), which covers
 // 20,000 events/s for the default 2-hour window. Below that rate memory is
 // rate x window, not this bound.
 const DefaultDedupMax = 200_000_000
@@ -172,7 +173,7 @@ const SeenShards = 64
 // SeenBytesPerActivity is what remembering one activity costs in Redis
 // memory, measured with MEMORY USAGE on redis-server 7.0 (a 24-character
 // pomodoroUsageLogId; TestSeenMemoryPerActivity).
-const SeenBytesPerActivity = 104
+const SeenBytesPerActivity = 121
 
 // DefaultDeadValueMax is CommitterConfig.DeadValueMax's default: 4 KiB.
 const DefaultDeadValueMax = 4096
@@ -322,16 +323,21 @@ func AppliedKey(key string) string { return sameSlot(key, "applied") }
 // become "(" and ")" to keep it so). Each maps an activity key to its
 // claim: the stream entry that committed it (see lib.lua).
 func SeenKeys(stream, namespace string) []string {
+	keys := make([]string, SeenShards)
+	for i := range keys {
+		keys[i] = seenKey(stream, namespace, i)
+	}
+	return keys
+}
+
+// seenKey returns the name of seen shard i (see SeenKeys).
+func seenKey(stream, namespace string, i int) string {
 	base := stream
 	if namespace != "" {
 		base += ":" + namespace
 	}
 	base = strings.NewReplacer("{", "(", "}", ")").Replace(base)
-	keys := make([]string, SeenShards)
-	for i := range keys {
-		keys[i] = fmt.Sprintf("{%s:seen:%02d}", base, i)
-	}
-	return keys
+	return fmt.Sprintf("{%s:seen:%02d}", base, i)
 }
 
 // seenShard returns the shard (an index into SeenKeys) of activity key.
@@ -344,7 +350,7 @@ func seenShard(key string) int {
 // SeenKey returns the name of the shard of SeenKeys(stream, namespace)
 // that remembers activity key.
 func SeenKey(stream, namespace, key string) string {
-	return SeenKeys(stream, namespace)[seenShard(key)]
+	return seenKey(stream, namespace, seenShard(key))
 }
 
 // StateKey returns the name of a committer's state key name ("intent" or

@@ -39,7 +39,8 @@ func (g *clockIDs) next() string {
 // skip moves the generator d later without handing out ids.
 func (g *clockIDs) skip(d time.Duration) { g.n += int64(d.Seconds() * g.rate) }
 
-// deliverIDs adds entries with the given ids and reads them into consumer c.
+// deliverIDs adds entries with the given ids and reads every entry not
+// delivered yet into consumer c (creating the group at 0 if missing).
 func deliverIDs(t testing.TB, rdb goredis.UniversalClient, ids []string) {
 	t.Helper()
 	ctx := context.Background()
@@ -53,7 +54,8 @@ func deliverIDs(t testing.TB, rdb goredis.UniversalClient, ids []string) {
 	if _, err := p.Exec(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := rdb.XReadGroup(ctx, &goredis.XReadGroupArgs{Group: group, Consumer: "c", Streams: []string{stream, ">"}, Count: int64(len(ids)), Block: -1}).Err(); err != nil {
+	// Everything not delivered yet (a group just created: the whole stream).
+	if err := rdb.XReadGroup(ctx, &goredis.XReadGroupArgs{Group: group, Consumer: "c", Streams: []string{stream, ">"}, Block: -1}).Err(); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -196,4 +198,194 @@ func TestDedupIgnoresTheInstancesClocks(t *testing.T) {
 			t.Errorf("score = %v, want 10: x and y once each", got)
 		}
 	})
+}
+
+// What remembering an activity costs in Redis memory, as
+// SeenBytesPerActivity states (the capacity plan's figure): 100,000
+// activities with 24-character pomodoroUsageLogIds, MEMORY USAGE of every
+// shard.
+func TestSeenMemoryPerActivity(t *testing.T) {
+	rdb := redistest.Start(t).Client(t)
+	c, err := redis.NewCommitter(rdb, defaultDedup())
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &clockIDs{start: time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC), rate: 1667}
+	n := traffic(t, rdb, c, g, 60*time.Second, nil)
+	var bytes int64
+	for _, k := range redis.SeenKeys(stream, "") {
+		bytes += rdb.MemoryUsage(context.Background(), k, 0).Val()
+	}
+	per := float64(bytes) / float64(n)
+	t.Logf("%d activities: %d bytes in %d shards, %.1f bytes each", n, bytes, redis.SeenShards, per)
+	if per > redis.SeenBytesPerActivity || per < redis.SeenBytesPerActivity*0.9 {
+		t.Errorf("%.1f bytes per activity; SeenBytesPerActivity says %d", per, redis.SeenBytesPerActivity)
+	}
+}
+
+// onlyShardOf keeps the activities that share key's seen shard: the only
+// ones that can change what that shard remembers of key (the others are
+// in other keys), so a test of key's retry may leave the rest out.
+func onlyShardOf(key string) func(string) bool {
+	shard := redis.SeenShard(key)
+	return func(k string) bool { return redis.SeenShard(k) == shard }
+}
+
+// A producer retry 30 minutes later counts once with the default settings
+// at 1,667 and at 20,000 events/s (36 million activities in between; the
+// 1/64 of them in the activity's own shard are sent, the rest could not
+// change it), on one server and on a Cluster.
+func TestProducerRetry30MinutesLaterCountsOnceAtScale(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short: half a million activities")
+	}
+	for _, rate := range []float64{1667, 20000} {
+		t.Run(fmt.Sprintf("%.0f/s", rate), func(t *testing.T) {
+			rdb := redistest.Start(t).Client(t)
+			c, err := redis.NewCommitter(rdb, defaultDedup())
+			if err != nil {
+				t.Fatal(err)
+			}
+			g := &clockIDs{start: time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC), rate: rate}
+			retryCountsOnce(t, rdb, c, c, g, 30*time.Minute, onlyShardOf("0123456789abcdef01234567"))
+		})
+	}
+	t.Run("cluster 1667/s", func(t *testing.T) {
+		rdb := redistest.StartCluster(t, 3, 0).Client(t)
+		c, err := redis.NewCommitter(rdb, defaultDedup())
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := &clockIDs{start: time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC), rate: 1667}
+		retryCountsOnce(t, rdb, c, c, g, 30*time.Minute, onlyShardOf("0123456789abcdef01234567"))
+	})
+}
+
+// The seen shards are spread over the slots, so that a Cluster spreads
+// them over its masters: no key holds every activity.
+func TestSeenShardsHaveSlotsOfTheirOwn(t *testing.T) {
+	c := redistest.StartCluster(t, 3, 0).Client(t)
+	ctx := context.Background()
+	slots := map[int64]bool{}
+	masters := map[string]bool{}
+	for _, k := range redis.SeenKeys("pattern_match_stream", "") {
+		slots[c.ClusterKeySlot(ctx, k).Val()] = true
+		m, err := c.MasterForKey(ctx, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		masters[m.Options().Addr] = true
+	}
+	if len(slots) < redis.SeenShards-2 || len(masters) != 3 {
+		t.Errorf("%d shards in %d slots on %d of 3 masters", redis.SeenShards, len(slots), len(masters))
+	}
+}
+
+// The producer's retry 29 minutes later counts once whatever happened in
+// between: another instance (the other way of committing), a restart, the
+// consumer group destroyed and recreated (the first entry delivered again
+// is a duplicate of itself), on every backend.
+func TestProducerRetryCountsOnceAcrossInstancesRestartsAndARecreatedGroup(t *testing.T) {
+	committerBackends(t, func(t *testing.T, rdb goredis.UniversalClient) {
+		ctx := context.Background()
+		_, three := rdb.(threeSteps)
+		board := "leaderboard:Development:2026-11-24"
+		g := &clockIDs{start: time.Now().Add(-time.Hour), rate: 10}
+		first, retry := g.next(), ""
+		g.skip(29 * time.Minute)
+		retry = g.next()
+		newC := func(threeSteps bool) *redis.Committer {
+			newC := redis.NewCommitter
+			if threeSteps {
+				newC = redis.NewThreeStepCommitter
+			}
+			c, err := newC(rdb, defaultDedup())
+			if err != nil {
+				t.Fatal(err)
+			}
+			return c
+		}
+		deliverIDs(t, rdb, []string{first})
+		if res, err := newC(three).Commit(ctx, []pipeline.CommitEntry{activity(first, "x", board, 60, true)}); err != nil || res.Duplicates != 0 {
+			t.Fatalf("first = %+v, %v", res, err)
+		}
+		// The group destroyed and recreated from the start: the first entry
+		// comes again, with the retry.
+		if err := rdb.XGroupDestroy(ctx, stream, group).Err(); err != nil {
+			t.Fatal(err)
+		}
+		deliverIDs(t, rdb, []string{retry}) // the group again, from 0: both delivered
+		for i, id := range []string{first, retry} {
+			res, err := newC(i == 0 != three).Commit(ctx, []pipeline.CommitEntry{activity(id, "x", board, 60, true)})
+			if err != nil || res.Applied != 1 || res.Duplicates != 1 {
+				t.Errorf("%s after the group was recreated = %+v, %v; want a duplicate", id, res, err)
+			}
+		}
+		if got := rdb.ZScore(ctx, board, "u").Val(); got != 60 {
+			t.Errorf("score %v, want 60", got)
+		}
+		if n := rdb.XLen(ctx, session).Val(); n != 1 {
+			t.Errorf("%d session events, want 1", n)
+		}
+		if p := rdb.XPending(ctx, stream, group).Val(); p.Count != 0 {
+			t.Errorf("%d pending", p.Count)
+		}
+	})
+}
+
+// A commit killed after its claims, or after applying (claims confirmed,
+// nothing acknowledged), with the producer's retry committed by another
+// instance meanwhile, and the group destroyed and recreated at the end:
+// the activity counts once, and no entry stays pending.
+func TestDedupSurvivesCrashesMidCommit(t *testing.T) {
+	for _, crash := range []string{"after claim", "after apply"} {
+		t.Run(crash, func(t *testing.T) {
+			committerBackends(t, func(t *testing.T, rdb goredis.UniversalClient) {
+				ctx := context.Background()
+				board := "leaderboard:Game:2026-11-24"
+				g := &clockIDs{start: time.Now().Add(-time.Hour), rate: 10}
+				e1 := g.next()
+				g.skip(10 * time.Minute)
+				e2 := g.next()
+				deliverIDs(t, rdb, []string{e1, e2})
+				dying, err := redis.NewThreeStepCommitter(rdb, defaultDedup())
+				if err != nil {
+					t.Fatal(err)
+				}
+				first := []pipeline.CommitEntry{activity(e1, "x", board, 60, true)}
+				if crash == "after claim" {
+					err = dying.CrashAfterClaim(ctx, first)
+				} else {
+					err = dying.CrashAfterApply(ctx, first)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				other := newCommitter(t, rdb)
+				if res, err := other.Commit(ctx, []pipeline.CommitEntry{activity(e2, "x", board, 60, true)}); err != nil || res.Duplicates != 1 {
+					t.Errorf("the retry while the first is in flight = %+v, %v; want a duplicate", res, err)
+				}
+				if _, err := newCommitter(t, rdb).Commit(ctx, first); err != nil {
+					t.Fatal(err)
+				}
+				if err := rdb.XGroupDestroy(ctx, stream, group).Err(); err != nil {
+					t.Fatal(err)
+				}
+				deliverIDs(t, rdb, nil) // the group again, from 0: every entry delivered again
+				res, err := other.Commit(ctx, []pipeline.CommitEntry{activity(e1, "x", board, 60, true), activity(e2, "x", board, 60, true)})
+				if err != nil || res.Applied != 2 || res.Duplicates != 2 {
+					t.Errorf("both delivered again = %+v, %v; want 2 duplicates", res, err)
+				}
+				if got := rdb.ZScore(ctx, board, "u").Val(); got != 60 {
+					t.Errorf("score %v, want 60: once", got)
+				}
+				if n := rdb.XLen(ctx, session).Val(); n != 1 {
+					t.Errorf("%d session events, want 1", n)
+				}
+				if p := rdb.XPending(ctx, stream, group).Val(); p.Count != 0 {
+					t.Errorf("%d pending", p.Count)
+				}
+			})
+		})
+	}
 }
