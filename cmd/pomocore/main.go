@@ -14,11 +14,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
 	_ "time/tzdata" // periods in any IANA zone, also on images without zoneinfo
 
+	"github.com/pomocore/pomocore/internal/app"
 	"github.com/pomocore/pomocore/internal/buildinfo"
 )
 
@@ -35,6 +37,9 @@ func runMain(args []string, getenv func(string) string, stdout, stderr io.Writer
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	// The tools' go-redis lines as log records on stderr (run routes them
+	// to its own logger, in the chosen format).
+	app.RouteRedisLogs(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	name, rest := args[0], args[1:]
 	var err error
 	switch name {

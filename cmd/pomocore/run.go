@@ -13,6 +13,7 @@ import (
 // not an error.
 func run(ctx context.Context, cfg app.Config, stdout, logOut io.Writer) error {
 	log := app.NewLogger(cfg, logOut)
+	app.RouteRedisLogs(log)
 	a, err := app.New(cfg, app.Deps{Log: log, Out: stdout})
 	if err != nil {
 		return err

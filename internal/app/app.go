@@ -134,14 +134,14 @@ func (a *App) Redis() (goredis.UniversalClient, error) {
 			if err2 := mini.StartAddr("127.0.0.1:0"); err2 != nil {
 				return nil, fmt.Errorf("embedded redis: %w", errors.Join(err, err2))
 			}
-			a.log.Warn("embedded redis: address taken, using a free port", "wanted", addr, "err", err)
+			a.log.Warn("embedded redis: address taken, using a free port: redis-cli at the usual port talks to another server", "wanted", addr, "using", mini.Addr(), "err", err)
 		}
 		rcfg.Addrs = []string{mini.Addr()}
 		rcfg.Mode = redis.Standalone
 		rcfg.Username, rcfg.Password = "", ""
-		a.log.Warn("EMBEDDED REDIS (in-process, in memory, for development): set REDIS_ADDR for a real one",
+		a.log.Warn("EMBEDDED REDIS (in-process, in memory, for development): it starts empty on every run (stream, groups and leaderboards of an earlier run are gone; the store keeps its usage logs); set REDIS_ADDR for a real one",
 			"addr", mini.Addr())
-		fmt.Fprintf(a.deps.Out, "embedded redis listening on %s\n", mini.Addr())
+		fmt.Fprint(a.deps.Out, embeddedNotice(cfg, addr, mini.Addr()))
 	} else {
 		a.log.Info("redis", "mode", cmp.Or(cfg.RedisMode, redis.Standalone), "addrs", strings.Join(cfg.RedisAddrs, ","),
 			"tls", cfg.RedisTLS || cfg.RedisTLSCA != "", "auth", cfg.RedisPassword != "")
@@ -282,7 +282,10 @@ func (a *App) NewReader(ctx context.Context, consumer string) (*redis.Reader, er
 	rcfg := a.cfg.ReaderConfig()
 	rcfg.Consumer = cmp.Or(consumer, rcfg.Consumer)
 	rcfg.Log = a.log
-	if !a.cfg.Shadow { // a shadow's store holds no usage log of its own to resume from
+	// A shadow's store holds no usage log of its own to resume from; the
+	// embedded Redis starts empty on every run, so the store's usage logs
+	// of an earlier run say nothing about its stream.
+	if !a.cfg.Shadow && len(a.cfg.RedisAddrs) > 0 {
 		rcfg.Resume = a.resumePosition
 	}
 	reader, err := redis.NewReader(rdb, rcfg)
