@@ -11,5 +11,7 @@ COPY --from=build /out/pomocore /pomocore
 USER nonroot:nonroot
 ENV APP_ENV=prod POMOCORE_HTTP_ADDR=:8080 POMOCORE_LOG_FORMAT=json
 EXPOSE 8080
+# Alive while /healthz answers (the image has no shell or curl: the binary asks).
+HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 CMD ["/pomocore", "healthcheck"]
 ENTRYPOINT ["/pomocore"]
 CMD ["run"]

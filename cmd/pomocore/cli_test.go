@@ -3,9 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -24,7 +28,7 @@ func TestHelpRunsNothingAndExitsZero(t *testing.T) {
 		{"classify", "-h"}, {"eval", "-h"}, {"learn", "-h"}, {"bench", "-h"}, {"doctor", "-h"}, {"compare", "-h"},
 		{"patterns", "-h"}, {"patterns", "list", "-h"}, {"patterns", "export", "-help"}, {"patterns", "learned", "-h"},
 		{"patterns", "add", "-h"}, {"patterns", "suggest", "-h"}, {"patterns", "revert", "-h"},
-		{"leaderboard", "-h"}, {"leaderboard", "top", "-h"}, {"leaderboard", "rank", "-h"}, {"leaderboard", "rebuild", "-h"},
+		{"healthcheck", "-h"}, {"leaderboard", "-h"}, {"leaderboard", "top", "-h"}, {"leaderboard", "rank", "-h"}, {"leaderboard", "rebuild", "-h"},
 	} {
 		var out, errOut bytes.Buffer
 		if code := runMain(args, env, &out, &errOut); code != 0 {
@@ -58,7 +62,7 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		{"classify", "-nope"}, {"eval", "-nope"}, {"doctor", "-nope"}, {"compare", "-nope"}, {"compare"},
 		{"patterns"}, {"patterns", "nope"}, {"patterns", "add", "-nope"}, {"patterns", "suggest", "-nope"},
 		{"leaderboard"}, {"leaderboard", "nope"}, {"leaderboard", "top", "-nope"}, {"leaderboard", "top", "extra"},
-		{"leaderboard", "rebuild", "-nope"}, {"leaderboard", "rebuild"}, {"version", "extra"},
+		{"leaderboard", "rebuild", "-nope"}, {"leaderboard", "rebuild"}, {"version", "extra"}, {"healthcheck", "extra"},
 	} {
 		var out, errOut bytes.Buffer
 		if code := runMain(args, env, &out, &errOut); code != 2 {
@@ -105,5 +109,44 @@ func TestLeaderboardCommandValidatesAndPrintsAsTheAPI(t *testing.T) {
 		if code != 2 || !strings.Contains(errOut.String(), want) {
 			t.Errorf("%s: exit %d, want 2 and %q\n%s%s", args, code, want, out.String(), errOut.String())
 		}
+	}
+}
+
+// `pomocore healthcheck` (the image's HEALTHCHECK) exits 0 on a 200 from
+// /healthz, 1 otherwise, and asks /readyz with -ready.
+func TestHealthcheckCommand(t *testing.T) {
+	var mu sync.Mutex
+	var asked []string
+	ready := false
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		asked = append(asked, r.URL.Path)
+		if r.URL.Path == "/readyz" && !ready {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}))
+	defer ts.Close()
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(ts.URL, "http://"))
+	env := envOf(map[string]string{"POMOCORE_HTTP_ADDR": ":" + port})
+	var out bytes.Buffer
+	for _, c := range []struct {
+		args []string
+		code int
+	}{{[]string{"healthcheck"}, 0}, {[]string{"healthcheck", "-ready"}, 1}} {
+		if code := runMain(c.args, env, &out, &out); code != c.code {
+			t.Errorf("%v: exit %d, want %d\n%s", c.args, code, c.code, out.String())
+		}
+	}
+	mu.Lock()
+	ready = true
+	mu.Unlock()
+	if code := runMain([]string{"healthcheck", "-ready"}, env, &out, &out); code != 0 {
+		t.Errorf("ready: exit %d\n%s", code, out.String())
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Join(asked, " ") != "/healthz /readyz /readyz" {
+		t.Errorf("asked %v", asked)
 	}
 }

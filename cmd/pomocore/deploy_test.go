@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"go.yaml.in/yaml/v3"
+
 	"github.com/pomocore/pomocore/internal/tool"
 )
 
@@ -33,6 +35,75 @@ func TestDeploymentFiles(t *testing.T) {
 		for _, probe := range []string{"path: /healthz", "path: /readyz"} {
 			if !strings.Contains(string(out), probe) {
 				t.Errorf("deployment lacks %s", probe)
+			}
+		}
+		// Operational hygiene: its own Namespace, replicas spread over
+		// nodes, the runtime's seccomp profile, a startup probe, a pinned
+		// image, and an HPA that works without a metrics adapter.
+		for _, want := range []string{"kind: Namespace\n", "topologySpreadConstraints:", "podAntiAffinity:",
+			"seccompProfile:\n          type: RuntimeDefault", "startupProbe:", "type: Resource", "name: cpu"} {
+			if !strings.Contains(string(out), want) {
+				t.Errorf("rendered manifests lack %q", want)
+			}
+		}
+		if m := regexp.MustCompile(`image: (\S+)`).FindAllStringSubmatch(string(out), -1); len(m) == 0 {
+			t.Error("no image")
+		} else {
+			for _, img := range m {
+				if !regexp.MustCompile(`:[0-9]+\.[0-9]+\.[0-9]+$|@sha256:`).MatchString(img[1]) {
+					t.Errorf("image %s is not pinned to a version", img[1])
+				}
+			}
+		}
+		if strings.Contains(string(out), "type: External") {
+			t.Error("the HPA scales on an external metric, which needs an adapter the manifests do not provide")
+		}
+	})
+	t.Run("Image", func(t *testing.T) {
+		ignore, err := os.ReadFile(filepath.Join(root, ".dockerignore"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"pomocore-data", ".git", "/pomocore\n"} {
+			if !strings.Contains(string(ignore), want) {
+				t.Errorf(".dockerignore does not leave out %q", want)
+			}
+		}
+		docker, _ := os.ReadFile(filepath.Join(root, "Dockerfile"))
+		if !regexp.MustCompile(`(?m)^HEALTHCHECK .*CMD \["/pomocore", "healthcheck"`).Match(docker) {
+			t.Errorf("the Dockerfile has no HEALTHCHECK running pomocore healthcheck:\n%s", docker)
+		}
+	})
+	t.Run("ComposeHygiene", func(t *testing.T) {
+		b, err := os.ReadFile(filepath.Join(root, "docker-compose.yml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var c struct {
+			Services map[string]struct {
+				Ports       []any          `yaml:"ports"`
+				Healthcheck map[string]any `yaml:"healthcheck"`
+				DependsOn   any            `yaml:"depends_on"`
+			} `yaml:"services"`
+		}
+		if err := yaml.Unmarshal(b, &c); err != nil {
+			t.Fatal(err)
+		}
+		for name, svc := range c.Services {
+			if len(svc.Ports) > 0 {
+				t.Errorf("service %s publishes host ports by default: %v", name, svc.Ports)
+			}
+			if svc.Healthcheck == nil {
+				t.Errorf("service %s has no healthcheck", name)
+			}
+		}
+		deps, ok := c.Services["pomocore"].DependsOn.(map[string]any)
+		if !ok || len(deps) == 0 {
+			t.Errorf("pomocore's depends_on names no condition: %v", c.Services["pomocore"].DependsOn)
+		}
+		for dep, d := range deps {
+			if m, _ := d.(map[string]any); m["condition"] != "service_healthy" {
+				t.Errorf("pomocore starts before %s is healthy", dep)
 			}
 		}
 	})
