@@ -345,7 +345,7 @@ func (a *App) waitFor(ctx context.Context, what string, f func(context.Context) 
 		a.startup.set(what, err)
 		wait := policy.Wait(attempt)
 		if ctx.Err() == nil {
-			a.log.Warn(what+" not reachable; retrying", "err", err, "attempt", attempt, "in", wait)
+			a.log.Warn(what+" not reachable; retrying", "err", err, "attempt", attempt, "retry_in", wait.Round(time.Millisecond).String())
 		}
 		if backoff.Sleep(ctx, wait) != nil {
 			return fmt.Errorf("%s: %w (last error: %v)", what, ctx.Err(), err)
