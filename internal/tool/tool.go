@@ -21,6 +21,7 @@ var hints = map[string]string{
 	"chromium":       "install it (apt-get install -y chromium) or run ./scripts/test, which does",
 	"docker-compose": "install it (apt-get install -y docker-compose) or run ./scripts/test, which does",
 	"kubectl":        "install it (apt-get install -y kubernetes-client) or run ./scripts/test, which does",
+	"promtool":       "install it (apt-get install -y prometheus) or run ./scripts/test, which does",
 }
 
 // Require returns the path of the program name found on PATH. When there is
