@@ -136,7 +136,9 @@ type onceReader struct {
 	msgs []pipeline.Message
 }
 
-func (r *onceReader) Pending(context.Context, string, int) ([]pipeline.Message, error) { return nil, nil }
+func (r *onceReader) Pending(context.Context, string, int) ([]pipeline.Message, error) {
+	return nil, nil
+}
 
 func (r *onceReader) Claim(context.Context, time.Duration, string, int) ([]pipeline.Message, string, error) {
 	return nil, "0-0", nil
