@@ -110,7 +110,7 @@ func (s *isolatingStore) save(ctx context.Context, recs []Record, who []subject)
 			n = 1
 		}
 		callStart := s.now()
-		err := s.store.Save(ctx, recs[i:i+n])
+		err := s.call(ctx, recs[i:i+n])
 		took := s.now().Sub(callStart)
 		s.sizer.observe(took, n, err)
 		if err == nil {
@@ -162,6 +162,27 @@ func (s *isolatingStore) save(ctx context.Context, recs []Record, who []subject)
 		s.judge(out, who, startSaves)
 	}
 	return out, nil
+}
+
+// call makes one store call and returns when it does or when ctx ends,
+// whichever comes first: a store that ignores its context (a driver stuck
+// on a connection, a server that never answers) cannot hold a shutdown
+// past ShutdownTimeout. An abandoned call goes on in the background and
+// its records count as unstored: nothing of them is acknowledged.
+func (s *isolatingStore) call(ctx context.Context, recs []Record) error {
+	done := make(chan error, 1)
+	go func() { done <- s.store.Save(ctx, recs) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		select {
+		case err := <-done:
+			return err
+		default:
+		}
+		return fmt.Errorf("store call abandoned: %w", ctx.Err())
+	}
 }
 
 // judge decides the records set aside (failsAlone in out): each keeps
