@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/pomocore/pomocore"
 	"github.com/pomocore/pomocore/internal/eventually"
+	"github.com/pomocore/pomocore/internal/logtest"
 	"github.com/pomocore/pomocore/pipeline"
 	"github.com/pomocore/pomocore/pipeline/storetest"
 	"github.com/pomocore/pomocore/redis"
@@ -570,7 +570,7 @@ func TestRunTrimsConsumedInput(t *testing.T) {
 
 func TestRunLogsAMinuteSummary(t *testing.T) {
 	e := newEnv(t, "c1", pipeline.Config{})
-	var buf syncBuf
+	var buf logtest.Buffer
 	var clock atomic.Int64
 	p, err := pipeline.New(pipeline.Config{Location: seoul, Block: 10 * time.Millisecond}, pipeline.Deps{
 		Reader: e.reader, Store: e.store, Committer: mustCommitter(t, e.rdb),
@@ -596,24 +596,6 @@ func TestRunLogsAMinuteSummary(t *testing.T) {
 	if !strings.Contains(buf.String(), "committed=1") {
 		t.Errorf("summary:\n%s", buf.String())
 	}
-}
-
-// syncBuf is a log sink safe for the pipeline's goroutine and the test's.
-type syncBuf struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // The main server may add a field in a later release: the activity still

@@ -1,7 +1,6 @@
 package sqlite_test
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -10,32 +9,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/pomocore/pomocore/internal/logtest"
 	"github.com/pomocore/pomocore/pipeline"
 	"github.com/pomocore/pomocore/pipeline/storetest"
 	"github.com/pomocore/pomocore/sqlite"
 )
-
-// lockedBuf is a log destination safe for the store's goroutines.
-type lockedBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // The database file deleted or replaced under a running store (item 4 of
 // issue 19): Save fails (nothing would be kept, so nothing may be
@@ -46,7 +27,7 @@ func TestSQLiteNoticesItsFileDeletedOrReplaced(t *testing.T) {
 		t.Run(how, func(t *testing.T) {
 			ctx := context.Background()
 			dir := t.TempDir()
-			var logs lockedBuf
+			var logs logtest.Buffer
 			st := open(t, sqlite.Config{Dir: dir, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 			if err := st.Save(ctx, []pipeline.Record{storetest.Rec("u", "Xcode", "", "", storetest.Dev)}); err != nil {
 				t.Fatal(err)

@@ -17,27 +17,10 @@ import (
 	"github.com/pomocore/pomocore"
 	"github.com/pomocore/pomocore/internal/eventually"
 	"github.com/pomocore/pomocore/internal/ferrettest"
+	"github.com/pomocore/pomocore/internal/logtest"
 	"github.com/pomocore/pomocore/internal/redistest"
 	"github.com/pomocore/pomocore/mongo"
 )
-
-// syncBuffer is a log sink safe for the pipeline's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 func freeAddr(t *testing.T) string {
 	t.Helper()
@@ -51,13 +34,13 @@ func freeAddr(t *testing.T) string {
 
 // startRun runs the pipeline in-process with the given environment and
 // returns a stop function that cancels it and waits for a clean exit.
-func startRun(t *testing.T, env map[string]string) (stop func(), logs *syncBuffer) {
+func startRun(t *testing.T, env map[string]string) (stop func(), logs *logtest.Buffer) {
 	t.Helper()
 	cfg, err := loadConfig("run", nil, envOf(env), &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs = &syncBuffer{}
+	logs = &logtest.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, cfg, io.Discard, logs) }()
@@ -88,7 +71,7 @@ func contractEntry(user, app, url string, dur float64, ts time.Time, end bool, e
 
 // waitDrained waits until every entry of stream was delivered to group and
 // acknowledged.
-func waitDrained(t *testing.T, rdb *goredis.Client, stream, group string, logs *syncBuffer) {
+func waitDrained(t *testing.T, rdb *goredis.Client, stream, group string, logs *logtest.Buffer) {
 	t.Helper()
 	ctx := context.Background()
 	var gs []goredis.XInfoGroup

@@ -17,6 +17,7 @@ import (
 
 	"github.com/pomocore/pomocore"
 	"github.com/pomocore/pomocore/internal/eventually"
+	"github.com/pomocore/pomocore/internal/logtest"
 	"github.com/pomocore/pomocore/internal/redistest"
 	"github.com/pomocore/pomocore/redis"
 	"github.com/pomocore/pomocore/sqlite"
@@ -127,7 +128,7 @@ func runUntilError(t *testing.T, env map[string]string, limit time.Duration) (st
 	if err != nil {
 		return "", err
 	}
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)

@@ -19,6 +19,7 @@ import (
 	"github.com/pomocore/pomocore/classify"
 	"github.com/pomocore/pomocore/internal/eventually"
 	"github.com/pomocore/pomocore/internal/llmtest"
+	"github.com/pomocore/pomocore/internal/logtest"
 	"github.com/pomocore/pomocore/internal/redistest"
 	"github.com/pomocore/pomocore/pipeline"
 	"github.com/pomocore/pomocore/pipeline/storetest"
@@ -56,14 +57,14 @@ func newLLMRun(t *testing.T, answer func(string, []map[string]string) (int, stri
 }
 
 // start runs `pomocore run` with the settings.
-func (r *llmRun) start(t *testing.T) (stop func(), logs *syncBuffer) {
+func (r *llmRun) start(t *testing.T) (stop func(), logs *logtest.Buffer) {
 	t.Helper()
 	return startRun(t, r.env)
 }
 
 // send adds one 10-second activity of app for user and waits until the
 // run has consumed it.
-func (r *llmRun) send(t *testing.T, logs *syncBuffer, user, app string) {
+func (r *llmRun) send(t *testing.T, logs *logtest.Buffer, user, app string) {
 	t.Helper()
 	if err := r.rdb.XAdd(context.Background(), &goredis.XAddArgs{Stream: "pattern_match_stream",
 		Values: contractEntry(user, app, "", 10, r.ts, false)}).Err(); err != nil {

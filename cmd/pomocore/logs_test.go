@@ -14,16 +14,17 @@ import (
 	"time"
 
 	"github.com/pomocore/pomocore/internal/eventually"
+	"github.com/pomocore/pomocore/internal/logtest"
 )
 
 // startRunOut is startRun that also keeps what run prints on stdout.
-func startRunOut(t *testing.T, env map[string]string) (stop func(), out, logs *syncBuffer) {
+func startRunOut(t *testing.T, env map[string]string) (stop func(), out, logs *logtest.Buffer) {
 	t.Helper()
 	cfg, err := loadConfig("run", nil, envOf(env), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, logs = &syncBuffer{}, &syncBuffer{}
+	out, logs = &logtest.Buffer{}, &logtest.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, cfg, out, logs) }()

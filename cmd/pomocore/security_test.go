@@ -21,19 +21,20 @@ import (
 
 	"github.com/pomocore/pomocore"
 	"github.com/pomocore/pomocore/internal/eventually"
+	"github.com/pomocore/pomocore/internal/logtest"
 	"github.com/pomocore/pomocore/internal/redistest"
 )
 
 // checkOneEntryCounted writes one entry through admin and waits until the
 // pipeline has counted it.
-func checkOneEntryCounted(t *testing.T, admin *goredis.Client, logs *syncBuffer) {
+func checkOneEntryCounted(t *testing.T, admin *goredis.Client, logs *logtest.Buffer) {
 	t.Helper()
 	checkEntryCounted(t, admin, logs, 42)
 }
 
 // checkEntryCounted writes one 42 s entry and waits until the user's score
 // is want.
-func checkEntryCounted(t *testing.T, admin *goredis.Client, logs *syncBuffer, want float64) {
+func checkEntryCounted(t *testing.T, admin *goredis.Client, logs *logtest.Buffer, want float64) {
 	t.Helper()
 	ctx := context.Background()
 	ts := time.Now().Add(-time.Hour)
