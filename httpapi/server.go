@@ -79,6 +79,10 @@ type Deps struct {
 	// the suggestions an operator accepts there.
 	Unknowns *Unknowns
 	Patterns PatternEditor
+	// Page, when set, gives the live page figures shared by every replica
+	// (/api/v1/stats "shared", "down" and "stale"); without it the page
+	// has only this process's counters.
+	Page PageStore
 }
 
 // Server serves /metrics, /healthz, /readyz and the read API.
@@ -87,9 +91,11 @@ type Server struct {
 	deps Deps
 	mux  *http.ServeMux
 
-	statsMu   sync.Mutex
-	statsAt   time.Time
-	statsBody map[string]any
+	statsMu    sync.Mutex
+	statsAt    time.Time
+	statsDate  string
+	statsBody  map[string]any
+	lastShared *SharedStats // the last shared figures read, for statsDate
 }
 
 // New returns the server's handler set.
@@ -212,18 +218,52 @@ type slogPrinter struct{ log *slog.Logger }
 // Println implements promhttp.Logger.
 func (p slogPrinter) Println(v ...any) { p.log.Warn("serving /metrics", "err", fmt.Sprint(v...)) }
 
-// stats summarises the metrics for the live page: counters since start,
-// the group's backlog, and activities per category. An answer is served
-// again for Config.StatsTTL.
+// stats summarises the metrics for the live page: this process's counters
+// since start and, with Deps.Page, the figures every replica shares
+// ("shared", for the day of the "date" parameter, default today), the
+// dependencies that do not answer ("down") and whether the shared figures
+// are the last ones read ("stale"). An answer is served again for
+// Config.StatsTTL.
 func (s *Server) stats(w http.ResponseWriter, r *http.Request) {
+	date := r.URL.Query().Get("date")
+	if date != "" {
+		if _, err := (pomocore.BoardQuery{Category: s.cfg.Taxonomy.WorkAggregate, Period: "day", Date: date}).
+			Resolve(s.cfg.KeyPrefix, s.cfg.Taxonomy, s.cfg.Location, s.deps.Now()); err != nil {
+			writeError(w, http.StatusBadRequest, err)
+			return
+		}
+	}
 	s.statsMu.Lock()
 	defer s.statsMu.Unlock()
 	now := s.deps.Now()
-	if s.statsBody != nil && now.Sub(s.statsAt) < s.cfg.StatsTTL && !now.Before(s.statsAt) {
+	if s.statsBody != nil && s.statsDate == date && now.Sub(s.statsAt) < s.cfg.StatsTTL && !now.Before(s.statsAt) {
 		writeJSON(w, http.StatusOK, s.statsBody)
 		return
 	}
-	s.statsBody, s.statsAt = s.gatherStats(), now
+	body := s.gatherStats()
+	if s.deps.Page != nil {
+		if s.statsDate != date {
+			s.lastShared = nil
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.Timeout)
+		_, failed, _ := s.checkAll(ctx)
+		shared, err := s.readShared(ctx, date, now)
+		cancel()
+		if err != nil {
+			s.deps.Log.Warn("reading the live page's figures", "err", err)
+			if !slices.Contains(failed, "redis") {
+				failed = append(failed, "redis")
+				sort.Strings(failed)
+			}
+			shared = s.lastShared
+		}
+		s.lastShared = shared
+		body["now"], body["down"], body["stale"] = now.UTC(), append([]string{}, failed...), err != nil
+		if shared != nil {
+			body["shared"] = shared
+		}
+	}
+	s.statsBody, s.statsAt, s.statsDate = body, now, date
 	writeJSON(w, http.StatusOK, s.statsBody)
 }
 
@@ -273,6 +313,19 @@ func (s *Server) gatherStats() map[string]any {
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.Timeout)
 	defer cancel()
+	status, failed, messages := s.checkAll(ctx)
+	code := http.StatusOK
+	if len(failed) > 0 {
+		code = http.StatusServiceUnavailable
+		status["failed"], status["errors"] = failed, messages
+	}
+	writeJSON(w, code, status)
+}
+
+// checkAll runs every readiness check at once within ctx and returns each
+// check's status, the parts that failed (sorted) and what each failed
+// check said.
+func (s *Server) checkAll(ctx context.Context) (status map[string]any, failed []string, messages map[string]string) {
 	type check struct {
 		name, part string
 		run        func(context.Context) error
@@ -314,9 +367,7 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 		}
 		break
 	}
-	status := map[string]any{}
-	var failed []string
-	messages := map[string]string{}
+	status, messages = map[string]any{}, map[string]string{}
 	for i, c := range checks {
 		if errs[i] == nil {
 			status[c.name] = "ok"
@@ -329,13 +380,8 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 		}
 		s.deps.Log.Warn("not ready", "dependency", c.name, "part", c.part, "err", errs[i])
 	}
-	code := http.StatusOK
-	if len(failed) > 0 {
-		code = http.StatusServiceUnavailable
-		sort.Strings(failed)
-		status["failed"], status["errors"] = failed, messages
-	}
-	writeJSON(w, code, status)
+	sort.Strings(failed)
+	return status, failed, messages
 }
 
 // board resolves the request's category, period and date to a key, as

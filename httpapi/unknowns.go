@@ -172,6 +172,21 @@ func (u *Unknowns) Top(n int) []UnknownActivity {
 	return out
 }
 
+// Forget removes an app's or a host's row from every bucket: once its
+// pattern is accepted, later activities are decided by it and the row
+// leaves the panel at once.
+func (u *Unknowns) Forget(app, host string) {
+	key := unknownKey{app: app, host: host}
+	if host != "" {
+		key.app = ""
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for _, b := range u.buckets {
+		delete(b.rows, key)
+	}
+}
+
 // Dropped counts the activities not tracked because a bucket was full.
 func (u *Unknowns) Dropped() int64 {
 	u.mu.Lock()
@@ -309,6 +324,9 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request) {
 		s.deps.Log.Warn("accepting a suggestion", "category", req.Category, "app", req.App, "host", req.Host, "err", err)
 		writeJSON(w, status, map[string]string{"error": err.Error()})
 		return
+	}
+	if s.deps.Unknowns != nil {
+		s.deps.Unknowns.Forget(req.App, req.Host)
 	}
 	s.deps.Log.Info("pattern added from the unknowns panel", "category", req.Category, "app", req.App, "host", req.Host)
 	writeJSON(w, http.StatusOK, map[string]string{"status": "added"})

@@ -76,13 +76,15 @@ func (a *App) Run(ctx context.Context) error {
 	a.log.Info("pipeline running", "stream", cfg.Stream, "group", cfg.Group, "consumer", cfg.Consumer,
 		"dead_stream", cfg.DeadStream, "session_stream", cfg.SessionStrm, "timezone", cfg.TimeZone, "batch", cfg.BatchSize)
 	if w != nil {
-		w.serve(httpapi.New(httpapi.Config{Addr: cfg.HTTPAddr, KeyPrefix: cfg.KeyPrefix, Location: a.loc, Taxonomy: a.tax,
+		srv := httpapi.New(httpapi.Config{Addr: cfg.HTTPAddr, KeyPrefix: cfg.KeyPrefix, Location: a.loc, Taxonomy: a.tax,
 			AdminToken: cfg.AdminToken},
 			httpapi.Deps{
 				Gatherer: a.reg, Leaderboards: leaderboards{redis.NewLeaderboards(rdb)}, Group: groupInspector{reader}, Log: a.log,
 				Ready:    map[string]httpapi.Pinger{"redis": ping, "store": st.Ping},
-				Unknowns: lrn.unknowns, Patterns: lrn.patternEditor(),
-			}))
+				Unknowns: lrn.unknowns, Patterns: lrn.patternEditor(), Page: newPageStore(rdb, cfg),
+			})
+		go srv.KeepTimeline(ctx, pageSampleEvery)
+		w.serve(srv)
 		a.startup.set("", nil)
 		a.log.Info("HTTP server", "addr", cfg.HTTPAddr)
 	}
