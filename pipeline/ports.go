@@ -93,8 +93,10 @@ type CommitEntry struct {
 	// DedupKey identifies the activity behind the entry across stream
 	// entries (the pomodoroUsageLogId it named; "" for none). The producer
 	// re-sends a failed batch under new entry ids: an entry whose activity
-	// was committed within the committer's window is acknowledged without
-	// its effects.
+	// another entry claimed within the committer's window (measured
+	// between the entries' ids, not by any instance's clock), or whose own
+	// commit of it finished already (the entry delivered again), is
+	// acknowledged without its effects.
 	DedupKey string
 }
 
@@ -125,7 +127,8 @@ type CommitResult struct {
 // apply exactly once over all the commits of that entry, by this consumer or
 // any other, and the entry is acknowledged only after all of them applied.
 // Entries with the same DedupKey apply once within the committer's window:
-// the first committed carries the effects, the others none.
+// the first to claim the activity carries the effects (committed again
+// after a crash, however its commit ended), the others none.
 // A crash at any point leaves each entry either pending (with none, some or
 // all of its effects applied, and the same effects still to come; a
 // committer may keep the effects of the first attempt rather than those of
