@@ -35,7 +35,7 @@ func apiServer(t *testing.T, storeErr error) string {
 	boards := &fakeBoards{key: "leaderboard:Development:2026-W48", list: []httpapi.Ranked{
 		{Rank: 1, UserID: "a", Score: 107133.80000000009}, {Rank: 2, UserID: "b", Score: 90}}}
 	s := httpapi.New(httpapi.Config{KeyPrefix: "leaderboard", Location: seoul, Taxonomy: pomocore.DefaultTaxonomy()}, httpapi.Deps{
-		Gatherer: reg, Leaderboards: boards, Group: fakeGroup{},
+		Gatherer: reg, Leaderboards: boards, Group: fakeGroup{}, Page: &fakePage{processed: 4},
 		Ready: map[string]httpapi.Pinger{"store": func(context.Context) error { return storeErr }},
 		Now:   func() time.Time { return time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC) },
 	})
@@ -77,6 +77,8 @@ func TestResponsesMatchTheOpenAPIDocument(t *testing.T) {
 		{up, "GET", "/api/openapi.yaml", "", 200},
 		{up, "GET", "/api/v1/categories", "", 200},
 		{up, "GET", "/api/v1/stats", "", 200},
+		{up, "GET", "/api/v1/stats?date=2026-11-23", "", 200},
+		{up, "GET", "/api/v1/stats?date=2026-02-30", "", 400},
 		{up, "GET", "/api/v1/leaderboards/Development/week?date=2026-11-24&limit=5", "", 200},
 		{up, "GET", "/api/v1/leaderboards/Development/week?date=2026-02-30", "", 400},
 		{up, "GET", "/api/v1/leaderboards/Development/week?limit=0", "", 400},

@@ -225,14 +225,13 @@ func (p slogPrinter) Println(v ...any) { p.log.Warn("serving /metrics", "err", f
 // are the last ones read ("stale"). An answer is served again for
 // Config.StatsTTL.
 func (s *Server) stats(w http.ResponseWriter, r *http.Request) {
-	date := r.URL.Query().Get("date")
-	if date != "" {
-		if _, err := (pomocore.BoardQuery{Category: s.cfg.Taxonomy.WorkAggregate, Period: "day", Date: date}).
-			Resolve(s.cfg.KeyPrefix, s.cfg.Taxonomy, s.cfg.Location, s.deps.Now()); err != nil {
-			writeError(w, http.StatusBadRequest, err)
-			return
-		}
+	b, err := pomocore.BoardQuery{Category: s.cfg.Taxonomy.WorkAggregate, Period: "day", Date: r.URL.Query().Get("date")}.
+		Resolve(s.cfg.KeyPrefix, s.cfg.Taxonomy, s.cfg.Location, s.deps.Now())
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
 	}
+	date := b.Date // today's when none is asked
 	s.statsMu.Lock()
 	defer s.statsMu.Unlock()
 	now := s.deps.Now()
