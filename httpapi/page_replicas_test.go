@@ -39,7 +39,9 @@ func (r redisPage) Timeline(ctx context.Context, s httpapi.Sample, since time.Ti
 	return out, err
 }
 
-func (r redisPage) Sums(ctx context.Context, keys []string) ([]float64, error) { return r.p.Sums(ctx, keys) }
+func (r redisPage) Sums(ctx context.Context, keys []string) ([]float64, error) {
+	return r.p.Sums(ctx, keys)
+}
 
 // pageGroup reads the group's lag and pending count from XINFO GROUPS.
 type pageGroup struct {
@@ -202,7 +204,9 @@ type fakePage struct {
 	processed int64
 }
 
-func (f *fakePage) Counts(context.Context, int64, int64) (int64, int64, error) { return f.processed, 0, nil }
+func (f *fakePage) Counts(context.Context, int64, int64) (int64, int64, error) {
+	return f.processed, 0, nil
+}
 
 func (f *fakePage) Timeline(_ context.Context, s httpapi.Sample, _ time.Time) ([]httpapi.Sample, error) {
 	f.samples = append(f.samples, s)
