@@ -160,7 +160,7 @@ func (c CommitterConfig) withDefaults() CommitterConfig {
 }
 
 // DefaultDedupMax is CommitterConfig.DedupMax's default: 200 million
-// activities, at most about 24 GB (SeenBytesPerActivity each), which covers
+// activities, at most about 21 GB (SeenBytesPerActivity each), which covers
 // 20,000 events/s for the default 2-hour window. Below that rate memory is
 // rate x window, not this bound.
 const DefaultDedupMax = 200_000_000
@@ -171,9 +171,9 @@ const DefaultDedupMax = 200_000_000
 const SeenShards = 64
 
 // SeenBytesPerActivity is what remembering one activity costs in Redis
-// memory, measured with MEMORY USAGE on redis-server 7.0 (a 24-character
-// pomodoroUsageLogId; TestSeenMemoryPerActivity).
-const SeenBytesPerActivity = 121
+// memory, measured with MEMORY USAGE on redis-server 7.0 (a
+// pomodoroUsageLogId, kept as its 12 bytes; TestSeenMemoryPerActivity).
+const SeenBytesPerActivity = 105
 
 // DefaultDeadValueMax is CommitterConfig.DeadValueMax's default: 4 KiB.
 const DefaultDeadValueMax = 4096

@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -121,10 +122,23 @@ func (c *Committer) claims(b *batch, done bool) claims {
 			cl.shards = append(cl.shards, s)
 			cl.args = append(cl.args, []any{0})
 		}
-		cl.args[j] = append(cl.args[j], i+1, k, claimOf(b.ids[i], done))
+		cl.args[j] = append(cl.args[j], i+1, seenMember(k), claimOf(b.ids[i], done))
 		cl.args[j][0] = cl.args[j][0].(int) + 1
 	}
 	return cl
+}
+
+// seenMember returns the member that stands for activity key in its seen
+// shard: the 12 bytes of a 24-digit hex key (a pomodoroUsageLogId, an
+// ObjectId), which Redis keeps in 16 bytes instead of 32; key itself
+// otherwise. The shard is chosen by key, before this.
+func seenMember(key string) string {
+	if len(key) == 24 {
+		if b, err := hex.DecodeString(key); err == nil {
+			return string(b)
+		}
+	}
+	return key
 }
 
 // shardCap is the most claims one seen shard keeps.

@@ -236,7 +236,7 @@ func (c *Config) Settings() []Setting {
 		{"POMOCORE_MAX_FIELD_BYTES", "max-field-bytes", "largest accepted field value in bytes", false, intVal(&c.MaxFieldBytes)},
 		{"POMOCORE_ALLOW_UNKNOWN_FIELDS", "allow-unknown-fields", "accept entries with fields the contract does not name, counted and logged once per name (false: dead-letter them)", false, boolVal(&c.AllowUnknownFields)},
 		{"POMOCORE_DEDUP_WINDOW", "dedup-window", "how long a committed pomodoroUsageLogId is remembered, so that the producer's retries under new stream ids count once, in the stream ids' time (Redis's clock) (0: off)", false, durVal(&c.DedupWindow)},
-		{"POMOCORE_DEDUP_MAX", "dedup-max", "most activities remembered for the dedup window, over 64 Redis keys in slots of their own (~120 bytes each; below the cap memory is rate x window); past it each key forgets its oldest", false, intVal(&c.DedupMax)},
+		{"POMOCORE_DEDUP_MAX", "dedup-max", "most activities remembered for the dedup window, over 64 Redis keys in slots of their own (~105 bytes each; below the cap memory is rate x window); past it each key forgets its oldest", false, intVal(&c.DedupMax)},
 		{"POMOCORE_SHUTDOWN_TIMEOUT", "shutdown-timeout", "time to finish the batch in hand after SIGTERM", false, durVal(&c.ShutdownTimeout)},
 		{"POMOCORE_STORE_TIMEOUT", "store-timeout", "timeout of one store call", false, durVal(&c.StoreTimeout)},
 		{"POMOCORE_PARTITION", "partition", "number of this input stream when the input is split (0..63); the store records which stream owns it and refuses a second", false, intVal(&c.Partition)},
