@@ -320,8 +320,10 @@ func AppliedKey(key string) string { return sameSlot(key, "applied") }
 // CommitterConfig.Namespace): "{<stream>:seen:<i>}", or
 // "{<stream>:<namespace>:seen:<i>}", i from 00. Each is its own hash tag, so
 // a Cluster spreads them over its masters ("{" and "}" in the stream's name
-// become "(" and ")" to keep it so). Each maps an activity key to its
-// claim: the stream entry that committed it (see lib.lua).
+// become "(" and ")" to keep it so). Each maps an activity key (a
+// pomodoroUsageLogId as its 12 bytes) to its claim: the stream entry that
+// counts it, and whether its commit finished (see lib.lua). A shard is
+// chosen by the FNV-1a hash of the key.
 func SeenKeys(stream, namespace string) []string {
 	keys := make([]string, SeenShards)
 	for i := range keys {
