@@ -12,7 +12,7 @@ import (
 // Config tunes the learning loop. Zero values take the defaults; Validate
 // reports settings that cannot work.
 type Config struct {
-	// Interval is how often Trainer.Run retrains and Promoter.Run promotes
+	// Interval is how often Trainer.Run retrains and the learning loop promotes
 	// (default 6h, at least 1m). The wiring makes the ticker.
 	Interval time.Duration
 	// Threshold is the confidence the model must reach to answer (that of

@@ -216,7 +216,7 @@ func TestMemoryPassesTheLearnedLogContract(t *testing.T) {
 
 func newPromoter(t *testing.T, store *learntest.Memory, cfg learn.Config) *learn.Promoter {
 	t.Helper()
-	p, err := learn.NewPromoter(cfg, learn.PromoterDeps{Patterns: store, Writer: store, Log: store, Now: clock()})
+	p, err := learn.NewPromoter(cfg, learn.PromoterDeps{Editor: learn.NewEditor(store, nil), Log: store, Now: clock()})
 	if err != nil {
 		t.Fatal(err)
 	}

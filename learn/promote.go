@@ -18,11 +18,11 @@ import (
 
 // PromoterDeps are what a Promoter reads from and writes to.
 type PromoterDeps struct {
-	// Patterns reads and Writer writes the category_pattern documents;
-	// Log records the promotions (all required).
-	Patterns PatternReader
-	Writer   PatternWriter
-	Log      LearnedLog
+	// Editor edits the category_pattern documents (the process's one
+	// Editor, so that promotion and the other edits are serialised); Log
+	// records the promotions (both required).
+	Editor *Editor
+	Log    LearnedLog
 	// Now is the clock (default time.Now); Logger logs (default discard).
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -69,8 +69,8 @@ func NewPromoter(cfg Config, deps PromoterDeps) (*Promoter, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if deps.Patterns == nil || deps.Writer == nil || deps.Log == nil {
-		return nil, errors.New("learn: a promoter needs Patterns, Writer and Log")
+	if deps.Editor == nil || deps.Log == nil {
+		return nil, errors.New("learn: a promoter needs an Editor and a Log")
 	}
 	if deps.Now == nil {
 		deps.Now = time.Now
@@ -166,14 +166,6 @@ func (p *Promoter) Promote(ctx context.Context) ([]Learned, error) {
 		}
 		return ready[i].Pattern < ready[j].Pattern
 	})
-	patterns, err := p.deps.Patterns.LoadPatterns(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("learn: patterns: %w", err)
-	}
-	m, err := classify.Build(patterns, pomocore.Uncategorized)
-	if err != nil {
-		return nil, fmt.Errorf("learn: patterns: %w", err)
-	}
 	records, err := p.records(ctx)
 	if err != nil {
 		return nil, err
@@ -186,43 +178,79 @@ func (p *Promoter) Promote(ctx context.Context) ([]Learned, error) {
 	}
 	var added []Learned
 	for _, l := range ready {
+		p.forget(candidateKey{l.Kind, l.Pattern})
 		if reverted[candidateKey{l.Kind, strings.ToLower(l.Pattern)}] {
-			p.forget(candidateKey{l.Kind, l.Pattern})
 			p.deps.Logger.Info("learn: not promoted", "kind", l.Kind, "pattern", l.Pattern, "category", l.Category, "why", "an operator reverted it")
 			continue
 		}
-		next, nextM, doc, why := p.promotion(patterns, m, l)
-		p.forget(candidateKey{l.Kind, l.Pattern})
-		if why != "" {
-			p.deps.Logger.Info("learn: not promoted", "kind", l.Kind, "pattern", l.Pattern, "category", l.Category, "why", why)
+		l, err := p.promote(ctx, l)
+		var np notPromoted
+		switch {
+		case errors.As(err, &np):
+			p.deps.Logger.Info("learn: not promoted", "kind", l.Kind, "pattern", l.Pattern, "category", l.Category, "why", string(np))
 			continue
+		case err != nil:
+			return added, err
 		}
-		l.CategoryID, l.At = doc.ID, p.deps.Now()
-		if err := p.deps.Log.RecordLearned(ctx, l); err != nil {
-			return added, fmt.Errorf("learn: recording %s %q: %w", l.Kind, l.Pattern, err)
-		}
-		if err := p.deps.Writer.UpsertPattern(ctx, doc); err != nil {
-			if ferr := p.deps.Log.ForgetLearned(ctx, l.Kind, l.Pattern); ferr != nil {
-				err = errors.Join(err, ferr)
-			}
-			return added, fmt.Errorf("learn: adding %s %q to %s: %w", l.Kind, l.Pattern, l.Category, err)
-		}
-		patterns, m = next, nextM
 		added = append(added, l)
 		p.deps.Logger.Info("learn: promoted", "kind", l.Kind, "pattern", l.Pattern, "category", l.Category, "answers", l.Answers)
 	}
 	return added, nil
 }
 
-// promotion returns the pattern set with l added, its matcher and the
-// edited document, or why l is not promoted; m is the matcher of patterns.
-func (p *Promoter) promotion(patterns []pomocore.CategoryPattern, m *classify.Matcher, l Learned) ([]pomocore.CategoryPattern, *classify.Matcher, pomocore.CategoryPattern, string) {
-	var none pomocore.CategoryPattern
+// notPromoted is why a candidate is not promoted (not a failure).
+type notPromoted string
+
+func (n notPromoted) Error() string { return string(n) }
+
+// promote adds l's pattern through the editor, recording it first (a
+// failed write forgets the record), and returns l as recorded. A pattern
+// that already decides l, a missing document or a change the editor's
+// check refuses is a notPromoted.
+func (p *Promoter) promote(ctx context.Context, l Learned) (Learned, error) {
+	recorded := false
+	_, err := p.deps.Editor.Apply(ctx, Update{
+		Change: func(current []pomocore.CategoryPattern, _ func() pomocore.ObjectID) ([]pomocore.CategoryPattern, []pomocore.ObjectID, error) {
+			return p.promotion(current, l)
+		},
+		BeforeWrite: func(ctx context.Context, c Change) error {
+			l.CategoryID, l.At = c.Written[0].ID, p.deps.Now()
+			if err := p.deps.Log.RecordLearned(ctx, l); err != nil {
+				return fmt.Errorf("learn: recording %s %q: %w", l.Kind, l.Pattern, err)
+			}
+			recorded = true
+			return nil
+		},
+	})
+	switch {
+	case err == nil:
+		return l, nil
+	case recorded:
+		if ferr := p.deps.Log.ForgetLearned(ctx, l.Kind, l.Pattern); ferr != nil {
+			err = errors.Join(err, ferr)
+		}
+		return l, fmt.Errorf("learn: adding %s %q to %s: %w", l.Kind, l.Pattern, l.Category, err)
+	case errors.Is(err, classify.ErrNewConflict) || errors.Is(err, classify.ErrBadEdit):
+		return l, notPromoted(err.Error())
+	case errors.As(err, new(notPromoted)):
+		return l, err
+	default:
+		return l, fmt.Errorf("learn: %w", err)
+	}
+}
+
+// promotion returns the pattern set with l added and the id of the edited
+// document, or why l is not promoted (a notPromoted).
+func (p *Promoter) promotion(patterns []pomocore.CategoryPattern, l Learned) ([]pomocore.CategoryPattern, []pomocore.ObjectID, error) {
+	m, err := classify.Build(patterns, pomocore.Uncategorized)
+	if err != nil {
+		return nil, nil, fmt.Errorf("patterns: %w", err)
+	}
 	if why := decided(patterns, m, l); why != "" {
-		return nil, nil, none, why
+		return nil, nil, notPromoted(why)
 	}
 	if !slices.ContainsFunc(patterns, func(cp pomocore.CategoryPattern) bool { return cp.Category == l.Category }) {
-		return nil, nil, none, "no category_pattern document for the category"
+		return nil, nil, notPromoted("no category_pattern document for the category")
 	}
 	e := classify.PatternEdit{Category: l.Category}
 	if l.Kind == KindApp {
@@ -232,14 +260,9 @@ func (p *Promoter) promotion(patterns []pomocore.CategoryPattern, m *classify.Ma
 	}
 	next, id, err := e.Apply(patterns, func() pomocore.ObjectID { return pomocore.ObjectID{} })
 	if err != nil {
-		return nil, nil, none, err.Error()
+		return nil, nil, notPromoted(err.Error())
 	}
-	nextM, err := classify.CheckChange(patterns, next, false)
-	if err != nil {
-		return nil, nil, none, err.Error()
-	}
-	i := slices.IndexFunc(next, func(cp pomocore.CategoryPattern) bool { return cp.ID == id && cp.Category == l.Category })
-	return next, nextM, next[i], ""
+	return next, []pomocore.ObjectID{id}, nil
 }
 
 // decided reports why a pattern already decides l's domain or app: the
@@ -311,25 +334,27 @@ func (p *Promoter) Revert(ctx context.Context, kind Kind, pattern string) (Learn
 		return Learned{}, fmt.Errorf("learn: %s %q: %w", kind, pattern, ErrNotLearned)
 	}
 	l := ls[i]
-	patterns, err := p.deps.Patterns.LoadPatterns(ctx)
-	if err != nil {
-		return Learned{}, fmt.Errorf("learn: patterns: %w", err)
-	}
-	j := slices.IndexFunc(patterns, func(cp pomocore.CategoryPattern) bool {
-		return cp.Category == l.Category && (l.CategoryID.IsZero() || cp.ID == l.CategoryID)
-	})
-	if j >= 0 {
-		doc := patterns[j]
+	_, err = p.deps.Editor.Apply(ctx, Update{Change: func(patterns []pomocore.CategoryPattern, _ func() pomocore.ObjectID) ([]pomocore.CategoryPattern, []pomocore.ObjectID, error) {
+		j := slices.IndexFunc(patterns, func(cp pomocore.CategoryPattern) bool {
+			return cp.Category == l.Category && (l.CategoryID.IsZero() || cp.ID == l.CategoryID)
+		})
+		if j < 0 {
+			return patterns, nil, nil
+		}
+		next := slices.Clone(patterns)
+		doc := &next[j]
 		if l.Kind == KindApp {
 			doc.AppPatterns = slices.DeleteFunc(slices.Clone(doc.AppPatterns), func(x string) bool { return classify.NormalizeApp(x) == l.Pattern })
 		} else {
 			doc.DomainPatterns = slices.DeleteFunc(slices.Clone(doc.DomainPatterns), func(x string) bool { return strings.EqualFold(x, l.Pattern) })
 		}
-		if len(doc.AppPatterns) != len(patterns[j].AppPatterns) || len(doc.DomainPatterns) != len(patterns[j].DomainPatterns) {
-			if err := p.deps.Writer.UpsertPattern(ctx, doc); err != nil {
-				return Learned{}, fmt.Errorf("learn: removing %s %q from %s: %w", l.Kind, l.Pattern, l.Category, err)
-			}
+		if len(doc.AppPatterns) == len(patterns[j].AppPatterns) && len(doc.DomainPatterns) == len(patterns[j].DomainPatterns) {
+			return patterns, nil, nil
 		}
+		return next, []pomocore.ObjectID{doc.ID}, nil
+	}, AllowConflicts: true})
+	if err != nil {
+		return Learned{}, fmt.Errorf("learn: removing %s %q from %s: %w", l.Kind, l.Pattern, l.Category, err)
 	}
 	// The record stays, as reverted: promotion does not add it again.
 	r := l
@@ -338,22 +363,4 @@ func (p *Promoter) Revert(ctx context.Context, kind Kind, pattern string) (Learn
 		return Learned{}, fmt.Errorf("learn: recording the revert of %s %q: %w", l.Kind, l.Pattern, err)
 	}
 	return l, nil
-}
-
-// Run promotes at each tick until ctx is done (then it returns ctx's
-// error); a failure is logged and tried again at the next tick.
-func (p *Promoter) Run(ctx context.Context, ticks <-chan time.Time) error {
-	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-ticks:
-			if _, err := p.Promote(ctx); err != nil {
-				if ctx.Err() != nil {
-					return ctx.Err()
-				}
-				p.deps.Logger.Warn("learn: promotion failed", "err", err)
-			}
-		}
-	}
 }

@@ -19,7 +19,7 @@ func promoteInto(t *testing.T, st *sqlite.Store, host, category string) learn.Le
 	t.Helper()
 	ctx := context.Background()
 	p, err := learn.NewPromoter(learn.Config{Promote: true, MinCount: 2, MinConfidence: 0.5},
-		learn.PromoterDeps{Patterns: st, Writer: st, Log: st})
+		learn.PromoterDeps{Editor: learn.NewEditor(st, nil), Log: st})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -173,24 +173,30 @@ func patternsCmd(ctx context.Context, args []string, getenv func(string) string,
 			return fmt.Errorf("%s: %w", args[1], err)
 		}
 		return withPatternStore(ctx, getenv, stderr, func(st patternStore) error {
-			current, err := st.LoadPatterns(ctx)
-			if err != nil {
-				return err
-			}
-			merged := slices.Clone(current)
-			for _, in := range incoming {
-				i := slices.IndexFunc(merged, func(p pomocore.CategoryPattern) bool { return p.Category == in.Category })
-				if i >= 0 {
-					in.ID = merged[i].ID // keep the categoryId documents refer to
-					merged[i] = in
-				} else {
-					in.ID = pomocore.NewObjectID(time.Now())
-					merged = append(merged, in)
-				}
-			}
-			// The file's own patterns in two categories are its data (the
-			// main server's has twenty): they load as deployed.
-			return writePatterns(ctx, st, current, merged, nil, true, stdout)
+			c, err := learn.NewEditor(st, nil).Apply(ctx, learn.Update{
+				Change: func(current []pomocore.CategoryPattern, newID func() pomocore.ObjectID) ([]pomocore.CategoryPattern, []pomocore.ObjectID, error) {
+					merged := slices.Clone(current)
+					for _, in := range incoming {
+						i := slices.IndexFunc(merged, func(p pomocore.CategoryPattern) bool { return p.Category == in.Category })
+						if i >= 0 {
+							in.ID = merged[i].ID // keep the categoryId documents refer to
+							merged[i] = in
+						} else {
+							in.ID = newID()
+							merged = append(merged, in)
+						}
+					}
+					ids := make([]pomocore.ObjectID, len(merged))
+					for i, p := range merged {
+						ids[i] = p.ID // every document, as before the editor
+					}
+					return merged, ids, nil
+				},
+				// The file's own patterns in two categories are its data
+				// (the main server's has twenty): they load as deployed.
+				AllowConflicts: true,
+			})
+			return reportWrite(c, err, stdout)
 		})
 	case "add", "remove":
 		fs := flag.NewFlagSet("patterns "+args[0], flag.ContinueOnError)
@@ -210,15 +216,8 @@ func patternsCmd(ctx context.Context, args []string, getenv func(string) string,
 			return fmt.Errorf("%s: %w", args[0], err) // the rule of the unknowns panel and of promotion too
 		}
 		return withPatternStore(ctx, getenv, stderr, func(st patternStore) error {
-			current, err := st.LoadPatterns(ctx)
-			if err != nil {
-				return err
-			}
-			ps, id, err := e.Apply(current, func() pomocore.ObjectID { return pomocore.NewObjectID(time.Now()) })
-			if err != nil {
-				return err
-			}
-			return writePatterns(ctx, st, current, ps, []pomocore.ObjectID{id}, false, stdout)
+			c, err := learn.NewEditor(st, nil).Edit(ctx, e)
+			return reportWrite(c, err, stdout)
 		})
 	case "learned":
 		if len(args) != 1 {
@@ -310,29 +309,19 @@ func suggest(ctx context.Context, st app.Store, min int, stdout io.Writer) error
 	return nil
 }
 
-// writePatterns checks that the new set builds before writing the
-// documents named in only (all when nil). A pattern the change puts in a
-// second category at the same priority is refused, unless allowConflicts
-// (an imported file's own data); conflicts that remain are noted: at run
-// time the document loaded later wins, as deployed.
-func writePatterns(ctx context.Context, st patternStore, before, after []pomocore.CategoryPattern, only []pomocore.ObjectID,
-	allowConflicts bool, out io.Writer) error {
-	m, err := classify.CheckChange(before, after, allowConflicts)
-	if err != nil {
+// reportWrite reports an edit of learn.Editor: a change its check refused
+// as not written; otherwise the documents written and the conflicts that
+// remain (an imported file's own data): at run time the document loaded
+// later wins, as deployed.
+func reportWrite(c learn.Change, err error, out io.Writer) error {
+	if errors.Is(err, classify.ErrBadEdit) || errors.Is(err, classify.ErrNewConflict) {
 		return fmt.Errorf("not written: %w", err)
 	}
-	n := 0
-	for _, p := range after {
-		if only != nil && !slices.Contains(only, p.ID) {
-			continue
-		}
-		if err := st.UpsertPattern(ctx, p); err != nil {
-			return err
-		}
-		n++
+	if err != nil {
+		return err
 	}
-	fmt.Fprintf(out, "wrote %d category_pattern document(s); running pipelines reload them within POMOCORE_PATTERN_RELOAD\n", n)
-	if conflicts := m.Conflicts(); len(conflicts) > 0 {
+	fmt.Fprintf(out, "wrote %d category_pattern document(s); running pipelines reload them within POMOCORE_PATTERN_RELOAD\n", len(c.Written))
+	if conflicts := c.Matcher.Conflicts(); len(conflicts) > 0 {
 		fmt.Fprintf(out, "note: %d pattern(s) are in two categories at the same priority; the document loaded later wins, as deployed:\n", len(conflicts))
 		for _, c := range conflicts {
 			fmt.Fprintf(out, "  %s\n", c)

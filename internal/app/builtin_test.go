@@ -124,17 +124,8 @@ func TestBuiltinLayerSurvivesAPatternReload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ps, err := a.st.LoadPatterns(ctx)
-	if err != nil {
+	if _, err := l.editor.Edit(ctx, classify.PatternEdit{Category: "Game", Apps: []string{"Qqxy Toolbox"}}); err != nil {
 		t.Fatal(err)
-	}
-	for _, p := range ps {
-		if p.Category == "Game" {
-			p.AppPatterns = append(p.AppPatterns, "Qqxy Toolbox")
-			if err := l.editor.UpsertPattern(ctx, p); err != nil {
-				t.Fatal(err)
-			}
-		}
 	}
 	l.reload(ctx)
 	if got := chain.Classify("Qqxy Toolbox", "", ""); got != (pomocore.Classification{Category: "Game", Source: pomocore.SourceApp}) {

@@ -7,15 +7,12 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/pomocore/pomocore"
 	"github.com/pomocore/pomocore/classify"
 	"github.com/pomocore/pomocore/httpapi"
 	"github.com/pomocore/pomocore/learn"
@@ -35,13 +32,12 @@ type learning struct {
 	trainer  *learn.Trainer
 	promoter *learn.Promoter // nil unless POMOCORE_LEARN_PROMOTE
 	unknowns *httpapi.Unknowns
-	// editor writes category_pattern documents (nil: the store cannot).
-	editor pipeline.PatternEditor
+	// editor edits the category_pattern documents (nil: the store cannot):
+	// the one editor of promotions and accepted suggestions, which
+	// serialises them.
+	editor *learn.Editor
 	// p is the pipeline whose rules a pattern change swaps (set by attach).
 	p atomic.Pointer[pipeline.Pipeline]
-	// edit serialises the pattern changes of this process (promotions and
-	// accepted suggestions), each a read-modify-write of one document.
-	edit sync.Mutex
 	// poke asks the promotion loop for a check (an answer was observed).
 	poke       chan struct{}
 	promotions atomic.Int64
@@ -59,7 +55,9 @@ func (a *App) startLearning(ctx context.Context, chain *classify.Chain, st Store
 	cfg, log := a.cfg, a.log
 	l := &learning{a: a, chain: chain, st: st, unknowns: httpapi.NewUnknowns(httpapi.UnknownsConfig{}),
 		poke: make(chan struct{}, 1)}
-	l.editor, _ = st.(pipeline.PatternEditor)
+	if w, ok := st.(pipeline.PatternEditor); ok {
+		l.editor = learn.NewEditor(patternStore{st, w}, nil)
+	}
 	lc := cfg.LearnConfig()
 	deps := learn.TrainerDeps{Patterns: st, Sink: modelSink{l}, Default: a.tax.Default, Logger: log}
 	if labels, ok := st.(learn.LabelSource); ok {
@@ -116,7 +114,7 @@ func (a *App) startLearning(ctx context.Context, chain *classify.Chain, st Store
 		if !ok || l.editor == nil {
 			return nil, errors.New("POMOCORE_LEARN_PROMOTE: this store cannot record learned patterns")
 		}
-		if l.promoter, err = learn.NewPromoter(lc, learn.PromoterDeps{Patterns: st, Writer: l.editor, Log: llog, Logger: log}); err != nil {
+		if l.promoter, err = learn.NewPromoter(lc, learn.PromoterDeps{Editor: l.editor, Log: llog, Logger: log}); err != nil {
 			return nil, fmt.Errorf("learning: %w", err)
 		}
 		chain.SetOnAnswer(func(ans classify.Answered) {
@@ -193,8 +191,6 @@ func (l *learning) promoteLoop(ctx context.Context, interval time.Duration) {
 // promote adds the patterns ready for promotion and swaps in the rules
 // with them.
 func (l *learning) promote(ctx context.Context) {
-	l.edit.Lock()
-	defer l.edit.Unlock()
 	added, err := l.promoter.Promote(ctx)
 	l.promotions.Add(int64(len(added)))
 	if err != nil && ctx.Err() == nil {
@@ -237,34 +233,25 @@ func (l *learning) patternEditor() httpapi.PatternEditor {
 	return patternEditor{l}
 }
 
-// patternEditor applies an accepted suggestion: the rules of `pomocore
-// patterns add` (classify.PatternEdit, classify.CheckChange), written
-// through the store's pattern upsert, then swapped into the running
-// pipeline at once.
+// patternEditor applies an accepted suggestion through the learning
+// loop's learn.Editor (the rules of `pomocore patterns add`), then swaps the
+// rules into the running pipeline at once.
 type patternEditor struct{ l *learning }
 
 // EditPatterns implements httpapi.PatternEditor.
 func (e patternEditor) EditPatterns(ctx context.Context, pe classify.PatternEdit) error {
-	l := e.l
-	l.edit.Lock()
-	defer l.edit.Unlock()
-	current, err := l.st.LoadPatterns(ctx)
-	if err != nil {
-		return fmt.Errorf("patterns: %w", err)
-	}
-	next, id, err := pe.Apply(current, func() pomocore.ObjectID { return pomocore.NewObjectID(time.Now()) })
-	if err != nil {
+	if _, err := e.l.editor.Edit(ctx, pe); err != nil {
 		return err
 	}
-	if _, err := classify.CheckChange(current, next, false); err != nil {
-		return err
-	}
-	i := slices.IndexFunc(next, func(p pomocore.CategoryPattern) bool { return p.ID == id })
-	if err := l.editor.UpsertPattern(ctx, next[i]); err != nil {
-		return err
-	}
-	l.reload(ctx)
+	e.l.reload(ctx)
 	return nil
+}
+
+// patternStore is a store's pattern reading and writing, as learn.Editor
+// takes them.
+type patternStore struct {
+	pipeline.Patterns
+	pipeline.PatternEditor
 }
 
 // learnCollector exports the learning loop's figures.
@@ -425,5 +412,5 @@ func (a *App) learnedPromoter(ctx context.Context) (*learn.Promoter, error) {
 	}
 	lc := a.cfg.LearnConfig()
 	lc.Promote = false
-	return learn.NewPromoter(lc, learn.PromoterDeps{Patterns: st, Writer: editor, Log: llog, Logger: a.log})
+	return learn.NewPromoter(lc, learn.PromoterDeps{Editor: learn.NewEditor(patternStore{st, editor}, nil), Log: llog, Logger: a.log})
 }
