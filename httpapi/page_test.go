@@ -59,6 +59,7 @@ func TestUnknownsPanelAcceptInChromium(t *testing.T) {
 		chromedp.SetValue(chromedp.ID("token"), "letmein"),
 		chromedp.Evaluate[chromedp.Void](figma+`.click()`),
 		msgHas("added domain pattern figma.com to Design"),
+		chromedp.Poll[chromedp.Void](figma+` === null && document.getElementById("unknowns").textContent.includes("Mystery.app")`), // accepted: it leaves the list
 	); err != nil {
 		t.Fatalf("browser, accept: %v", err)
 	}
