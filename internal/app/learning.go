@@ -19,10 +19,6 @@ import (
 	"github.com/pomocore/pomocore/pipeline"
 )
 
-// promoteGap is the least time between two promotion checks triggered by
-// answers (a check with nothing ready costs a pass over the candidates).
-const promoteGap = time.Second
-
 // learning is the running learning loop of Run: the model in the chain,
 // its trainer and promoter, and what the unknowns panel is fed.
 type learning struct {
@@ -38,14 +34,14 @@ type learning struct {
 	editor *learn.Editor
 	// p is the pipeline whose rules a pattern change swaps (set by attach).
 	p atomic.Pointer[pipeline.Pipeline]
-	// poke asks the promotion loop for a check (an answer was observed).
-	poke       chan struct{}
-	promotions atomic.Int64
-	hasModel   atomic.Bool
+	// loop trains, retrains and promotes (learn.Loop.Run, started with it).
+	loop     *learn.Loop
+	hasModel atomic.Bool
 }
 
-// startLearning loads or trains the local model into chain and starts the
-// trainer (and, with POMOCORE_LEARN_PROMOTE, the promoter) until ctx ends.
+// startLearning loads the local model into chain, or has it trained, and
+// runs the learn.Loop of the settings (training, and with
+// POMOCORE_LEARN_PROMOTE promotion) until ctx ends.
 // With POMOCORE_MODEL_FILE set and present, the model is that file's;
 // otherwise one is trained from the store in the background (the pipeline
 // starts without one) and, when the setting names a file, written there.
@@ -53,8 +49,7 @@ type learning struct {
 // the file rewritten.
 func (a *App) startLearning(ctx context.Context, chain *classify.Chain, st Store) (*learning, error) {
 	cfg, log := a.cfg, a.log
-	l := &learning{a: a, chain: chain, st: st, unknowns: httpapi.NewUnknowns(httpapi.UnknownsConfig{}),
-		poke: make(chan struct{}, 1)}
+	l := &learning{a: a, chain: chain, st: st, unknowns: httpapi.NewUnknowns(httpapi.UnknownsConfig{})}
 	if w, ok := st.(pipeline.PatternEditor); ok {
 		l.editor = learn.NewEditor(patternStore{st, w}, nil)
 	}
@@ -88,27 +83,8 @@ func (a *App) startLearning(ctx context.Context, chain *classify.Chain, st Store
 			return nil, fmt.Errorf("POMOCORE_MODEL_FILE: %w", err)
 		}
 	}
-	if !loaded {
-		go func() {
-			r, err := tr.Retrain(ctx)
-			if err != nil {
-				if ctx.Err() == nil {
-					log.Warn("training the local model failed: unknown activities go to the LLM or the default", "err", err)
-				}
-				return
-			}
-			log.Info("local model trained from the store", "report", r.String(), "distrusted_labels", r.DistrustedLabels,
-				"unseen_coverage", r.Unseen.Coverage, "unseen_precision", r.Unseen.AccuracyAbove,
-				"revisit_coverage", r.Revisits.Coverage, "revisit_precision", r.Revisits.AccuracyAbove)
-		}()
-	}
-	if cfg.LearnInterval > 0 {
-		t := time.NewTicker(cfg.LearnInterval)
-		go func() {
-			defer t.Stop()
-			_ = tr.Run(ctx, t.C)
-		}()
-	}
+	ld := learn.LoopDeps{Trainer: tr, TrainFirst: !loaded, Interval: cfg.LearnInterval, Logger: log,
+		Promoted: func(ctx context.Context, _ []learn.Learned) { l.reload(ctx) }}
 	if cfg.LearnPromote {
 		llog, ok := st.(learn.LearnedLog)
 		if !ok || l.editor == nil {
@@ -117,16 +93,14 @@ func (a *App) startLearning(ctx context.Context, chain *classify.Chain, st Store
 		if l.promoter, err = learn.NewPromoter(lc, learn.PromoterDeps{Editor: l.editor, Log: llog, Logger: log}); err != nil {
 			return nil, fmt.Errorf("learning: %w", err)
 		}
-		chain.SetOnAnswer(func(ans classify.Answered) {
-			l.promoter.Observe(ans)
-			select {
-			case l.poke <- struct{}{}:
-			default:
-			}
-		})
-		go l.promoteLoop(ctx, cfg.LearnInterval)
+		ld.Promoter = l.promoter
+	}
+	l.loop = learn.NewLoop(ld)
+	if cfg.LearnPromote {
+		chain.SetOnAnswer(l.loop.Observe)
 		log.Info("promotion of consistent answers to patterns on", "min_count", cfg.LearnMinCount, "min_confidence", cfg.LearnMinConfidence)
 	}
+	go func() { _ = l.loop.Run(ctx) }()
 	a.reg.MustRegister(learnCollector{l})
 	return l, nil
 }
@@ -160,44 +134,6 @@ func (o learningObserver) BatchDone(r pipeline.BatchReport) {
 	for i := range r.Unknowns {
 		u := &r.Unknowns[i]
 		o.u.Observe(u.App, u.URL, u.Classification, u.Seconds)
-	}
-}
-
-// promoteLoop promotes when answers were observed (at most every
-// promoteGap) and every interval (none when 0), until ctx ends.
-func (l *learning) promoteLoop(ctx context.Context, interval time.Duration) {
-	var tick <-chan time.Time
-	if interval > 0 {
-		t := time.NewTicker(interval)
-		defer t.Stop()
-		tick = t.C
-	}
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick:
-		case <-l.poke:
-		}
-		l.promote(ctx)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(promoteGap):
-		}
-	}
-}
-
-// promote adds the patterns ready for promotion and swaps in the rules
-// with them.
-func (l *learning) promote(ctx context.Context) {
-	added, err := l.promoter.Promote(ctx)
-	l.promotions.Add(int64(len(added)))
-	if err != nil && ctx.Err() == nil {
-		l.a.log.Warn("learn: promotion failed", "err", err)
-	}
-	if len(added) > 0 {
-		l.reload(ctx)
 	}
 }
 
@@ -319,7 +255,7 @@ func (c learnCollector) Collect(ch chan<- prometheus.Metric) {
 	s := l.chain.Stats()
 	ch <- prometheus.MustNewConstMetric(descModelAnswers, prometheus.CounterValue, float64(s.ModelAnswers))
 	ch <- prometheus.MustNewConstMetric(descModelAbstained, prometheus.CounterValue, float64(s.ModelAbstained))
-	ch <- prometheus.MustNewConstMetric(descPromotions, prometheus.CounterValue, float64(l.promotions.Load()))
+	ch <- prometheus.MustNewConstMetric(descPromotions, prometheus.CounterValue, float64(l.loop.Promotions()))
 }
 
 // ReadModel reads a model file (`pomocore learn -o`, or a retraining of
