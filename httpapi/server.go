@@ -91,11 +91,12 @@ type Server struct {
 	deps Deps
 	mux  *http.ServeMux
 
-	statsMu    sync.Mutex
-	statsAt    time.Time
-	statsDate  string
-	statsBody  map[string]any
-	lastShared *SharedStats // the last shared figures read, for statsDate
+	statsMu       sync.Mutex
+	statsAt       time.Time
+	statsDate     string
+	statsBody     map[string]any
+	lastShared    *SharedStats // the last shared figures read, for statsDate
+	sharedFailing bool         // the last read of the shared figures failed (logged once)
 }
 
 // New returns the server's handler set.
@@ -245,11 +246,16 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request) {
 			s.lastShared = nil
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.Timeout)
-		_, failed, _ := s.checkAll(ctx)
+		_, failed, _ := s.checkAll(ctx, false)
 		shared, err := s.readShared(ctx, date, now)
 		cancel()
+		if err != nil && !s.sharedFailing {
+			s.deps.Log.Warn("reading the live page's figures; serving the last ones read until Redis answers", "err", err)
+		} else if err == nil && s.sharedFailing {
+			s.deps.Log.Info("reading the live page's figures again")
+		}
+		s.sharedFailing = err != nil
 		if err != nil {
-			s.deps.Log.Warn("reading the live page's figures", "err", err)
 			if !slices.Contains(failed, "redis") {
 				failed = append(failed, "redis")
 				sort.Strings(failed)
@@ -312,7 +318,7 @@ func (s *Server) gatherStats() map[string]any {
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.Timeout)
 	defer cancel()
-	status, failed, messages := s.checkAll(ctx)
+	status, failed, messages := s.checkAll(ctx, true)
 	code := http.StatusOK
 	if len(failed) > 0 {
 		code = http.StatusServiceUnavailable
@@ -323,8 +329,9 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 
 // checkAll runs every readiness check at once within ctx and returns each
 // check's status, the parts that failed (sorted) and what each failed
-// check said.
-func (s *Server) checkAll(ctx context.Context) (status map[string]any, failed []string, messages map[string]string) {
+// check said; with warn, each failure is logged (readiness probes; the
+// live page's refreshes are not).
+func (s *Server) checkAll(ctx context.Context, warn bool) (status map[string]any, failed []string, messages map[string]string) {
 	type check struct {
 		name, part string
 		run        func(context.Context) error
@@ -377,7 +384,9 @@ func (s *Server) checkAll(ctx context.Context) (status map[string]any, failed []
 		if !slices.Contains(failed, c.part) {
 			failed = append(failed, c.part)
 		}
-		s.deps.Log.Warn("not ready", "dependency", c.name, "part", c.part, "err", errs[i])
+		if warn {
+			s.deps.Log.Warn("not ready", "dependency", c.name, "part", c.part, "err", errs[i])
+		}
 	}
 	sort.Strings(failed)
 	return status, failed, messages
