@@ -67,6 +67,34 @@ const TimelineWindow = time.Hour
 // readShared reads the shared figures for date ("" for today) and records
 // the timeline's sample of now.
 func (s *Server) readShared(ctx context.Context, date string, now time.Time) (*SharedStats, error) {
+	out, err := s.sample(ctx, now)
+	if err != nil {
+		return nil, err
+	}
+	cats := s.cfg.Taxonomy.Categories
+	keys := make([]string, len(cats))
+	for i, c := range cats {
+		b, err := pomocore.BoardQuery{Category: c, Period: "day", Date: date}.Resolve(s.cfg.KeyPrefix, s.cfg.Taxonomy, s.cfg.Location, now)
+		if err != nil {
+			return nil, err
+		}
+		keys[i], out.Date = b.Key, b.Date
+	}
+	sums, err := s.deps.Page.Sums(ctx, keys)
+	if err != nil {
+		return nil, err
+	}
+	for i, c := range cats {
+		if sums[i] > 0 {
+			out.CategorySeconds[c] = pomocore.RoundScore(sums[i])
+		}
+	}
+	return out, nil
+}
+
+// sample reads the group's figures, records the timeline's sample of now
+// and returns the figures with the timeline (no category seconds).
+func (s *Server) sample(ctx context.Context, now time.Time) (*SharedStats, error) {
 	if s.deps.Group == nil {
 		return nil, fmt.Errorf("page figures: no consumer group to read")
 	}
@@ -86,24 +114,6 @@ func (s *Server) readShared(ctx context.Context, date string, now time.Time) (*S
 		Timeline: rates(samples), CategorySeconds: map[string]float64{}}
 	if n := len(out.Timeline); n > 0 {
 		out.EventsPerSecond = out.Timeline[n-1].EventsPerSecond
-	}
-	cats := s.cfg.Taxonomy.Categories
-	keys := make([]string, len(cats))
-	for i, c := range cats {
-		b, err := pomocore.BoardQuery{Category: c, Period: "day", Date: date}.Resolve(s.cfg.KeyPrefix, s.cfg.Taxonomy, s.cfg.Location, now)
-		if err != nil {
-			return nil, err
-		}
-		keys[i], out.Date = b.Key, b.Date
-	}
-	sums, err := s.deps.Page.Sums(ctx, keys)
-	if err != nil {
-		return nil, err
-	}
-	for i, c := range cats {
-		if sums[i] > 0 {
-			out.CategorySeconds[c] = pomocore.RoundScore(sums[i])
-		}
 	}
 	return out, nil
 }
@@ -141,7 +151,7 @@ func (s *Server) KeepTimeline(ctx context.Context, every time.Duration) {
 		case <-t.C:
 		}
 		rctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
-		if _, err := s.readShared(rctx, "", s.deps.Now()); err != nil {
+		if _, err := s.sample(rctx, s.deps.Now()); err != nil {
 			s.deps.Log.Debug("page timeline sample", "err", err)
 		}
 		cancel()

@@ -7,8 +7,10 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/chromedp/chromedp"
@@ -200,8 +202,10 @@ func cmpErr(a, b error) error {
 
 // fakePage is a PageStore in memory: one timeline, fixed counts.
 type fakePage struct {
+	mu        sync.Mutex
 	samples   []httpapi.Sample
 	processed int64
+	sums      int // calls of Sums
 }
 
 func (f *fakePage) Counts(context.Context, int64, int64) (int64, int64, error) {
@@ -209,11 +213,16 @@ func (f *fakePage) Counts(context.Context, int64, int64) (int64, int64, error) {
 }
 
 func (f *fakePage) Timeline(_ context.Context, s httpapi.Sample, _ time.Time) ([]httpapi.Sample, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.samples = append(f.samples, s)
 	return f.samples, nil
 }
 
 func (f *fakePage) Sums(_ context.Context, keys []string) ([]float64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.sums++
 	return make([]float64, len(keys)), nil
 }
 
@@ -269,4 +278,26 @@ func TestAcceptedUnknownLeavesTheList(t *testing.T) {
 	if slices.Contains(left, "figma.com") || !slices.Contains(left, "Mystery.app") {
 		t.Errorf("after accepting figma.com the list is %v, want only Mystery.app", left)
 	}
+}
+
+// The timeline is sampled while no one watches the page (every interval,
+// until the context ends), without summing the leaderboards.
+func TestKeepTimelineSamplesUntilStopped(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		page := &fakePage{}
+		s := httpapi.New(httpapi.Config{Taxonomy: pomocore.DefaultTaxonomy()}, httpapi.Deps{Gatherer: prometheus.NewRegistry(),
+			Group: fakeGroup{}, Page: page})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { s.KeepTimeline(ctx, 5*time.Second); close(done) }()
+		time.Sleep(16 * time.Second) // fake time: three ticks
+		synctest.Wait()
+		cancel()
+		<-done
+		page.mu.Lock()
+		defer page.mu.Unlock()
+		if len(page.samples) != 3 || page.sums != 0 {
+			t.Errorf("%d samples and %d sums in 16 s at one per 5 s; want 3 and 0", len(page.samples), page.sums)
+		}
+	})
 }
