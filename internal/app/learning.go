@@ -11,8 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/pomocore/pomocore/classify"
 	"github.com/pomocore/pomocore/httpapi"
 	"github.com/pomocore/pomocore/learn"
@@ -101,7 +99,7 @@ func (a *App) startLearning(ctx context.Context, chain *classify.Chain, st Store
 		log.Info("promotion of consistent answers to patterns on", "min_count", cfg.LearnMinCount, "min_confidence", cfg.LearnMinConfidence)
 	}
 	go func() { _ = l.loop.Run(ctx) }()
-	a.reg.MustRegister(learnCollector{l})
+	a.reg.MustRegister(httpapi.NewModelCollector(l.modelStats))
 	return l, nil
 }
 
@@ -190,72 +188,13 @@ type patternStore struct {
 	pipeline.PatternEditor
 }
 
-// learnCollector exports the learning loop's figures.
-type learnCollector struct{ l *learning }
-
-// The held-out figures have a label "held_out": "unseen" for the sites and
-// apps held out whole (how the model does on what it never saw),
-// "revisit" for new activities of the sites and apps it was trained on.
-var (
-	descHeldOutAccuracy = prometheus.NewDesc("pomocore_model_heldout_accuracy",
-		"Share of the held-out examples the last training's model predicted as labelled, on unseen sites and apps or on revisits.", []string{"held_out"}, nil)
-	descCalibration = prometheus.NewDesc("pomocore_model_calibration_error",
-		"Expected calibration error of the last training's model on the held-out examples (0 is perfect), on unseen sites and apps or on revisits.", []string{"held_out"}, nil)
-	descCoverage = prometheus.NewDesc("pomocore_model_heldout_coverage",
-		"Share of the held-out examples the last training's model answers at POMOCORE_MODEL_THRESHOLD, on unseen sites and apps or on revisits.", []string{"held_out"}, nil)
-	descAccuracyAbove = prometheus.NewDesc("pomocore_model_heldout_accuracy_at_threshold",
-		"Share of the held-out examples answered at POMOCORE_MODEL_THRESHOLD that were answered as labelled (precision), on unseen sites and apps or on revisits.", []string{"held_out"}, nil)
-	descExamples = prometheus.NewDesc("pomocore_model_training_examples",
-		"Distinct examples the last training used.", nil, nil)
-	descTrainedAt = prometheus.NewDesc("pomocore_model_trained_timestamp_seconds",
-		"When the last successful training finished (unix seconds).", nil, nil)
-	descTrainings = prometheus.NewDesc("pomocore_model_trainings_total",
-		"Trainings of the local model run, by result.", []string{"result"}, nil)
-	descLoaded = prometheus.NewDesc("pomocore_model_loaded",
-		"1 when the classifier has a local model.", nil, nil)
-	descModelAnswers = prometheus.NewDesc("pomocore_model_answers_total",
-		"Unknown activities the local model answered (confident enough).", nil, nil)
-	descModelAbstained = prometheus.NewDesc("pomocore_model_abstentions_total",
-		"Unknown activities the local model was asked about and left to the LLM or the default.", nil, nil)
-	descPromotions = prometheus.NewDesc("pomocore_learn_promotions_total",
-		"Patterns added by promotion of consistent answers.", nil, nil)
-)
-
-// Describe implements prometheus.Collector.
-func (c learnCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descHeldOutAccuracy, descCalibration, descCoverage, descAccuracyAbove, descExamples,
-		descTrainedAt, descTrainings, descLoaded, descModelAnswers, descModelAbstained, descPromotions} {
-		ch <- d
-	}
-}
-
-// Collect implements prometheus.Collector. The held-out figures appear once
-// a training succeeded (a model loaded from its file has none until its
-// first retraining).
-func (c learnCollector) Collect(ch chan<- prometheus.Metric) {
-	l := c.l
+// modelStats returns the learning loop's figures for the metrics.
+func (l *learning) modelStats() httpapi.ModelStats {
 	r, runs, failures := l.trainer.Last()
-	if !r.TrainedAt.IsZero() {
-		for held, e := range map[string]classify.Evaluation{"unseen": r.Unseen, "revisit": r.Revisits} {
-			ch <- prometheus.MustNewConstMetric(descHeldOutAccuracy, prometheus.GaugeValue, e.Accuracy, held)
-			ch <- prometheus.MustNewConstMetric(descCalibration, prometheus.GaugeValue, e.ECE, held)
-			ch <- prometheus.MustNewConstMetric(descCoverage, prometheus.GaugeValue, e.Coverage, held)
-			ch <- prometheus.MustNewConstMetric(descAccuracyAbove, prometheus.GaugeValue, e.AccuracyAbove, held)
-		}
-		ch <- prometheus.MustNewConstMetric(descExamples, prometheus.GaugeValue, float64(r.Distinct))
-		ch <- prometheus.MustNewConstMetric(descTrainedAt, prometheus.GaugeValue, float64(r.TrainedAt.UnixNano())/1e9)
-	}
-	ch <- prometheus.MustNewConstMetric(descTrainings, prometheus.CounterValue, float64(runs-failures), "ok")
-	ch <- prometheus.MustNewConstMetric(descTrainings, prometheus.CounterValue, float64(failures), "failed")
-	loaded := 0.0
-	if l.hasModel.Load() {
-		loaded = 1
-	}
-	ch <- prometheus.MustNewConstMetric(descLoaded, prometheus.GaugeValue, loaded)
-	s := l.chain.Stats()
-	ch <- prometheus.MustNewConstMetric(descModelAnswers, prometheus.CounterValue, float64(s.ModelAnswers))
-	ch <- prometheus.MustNewConstMetric(descModelAbstained, prometheus.CounterValue, float64(s.ModelAbstained))
-	ch <- prometheus.MustNewConstMetric(descPromotions, prometheus.CounterValue, float64(l.loop.Promotions()))
+	c := l.chain.Stats()
+	return httpapi.ModelStats{Unseen: r.Unseen, Revisits: r.Revisits, Examples: r.Distinct, TrainedAt: r.TrainedAt,
+		Trainings: runs, Failures: failures, Loaded: l.hasModel.Load(), Answers: c.ModelAnswers,
+		Abstentions: c.ModelAbstained, Promotions: l.loop.Promotions()}
 }
 
 // ReadModel reads a model file (`pomocore learn -o`, or a retraining of
