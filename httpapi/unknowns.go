@@ -47,7 +47,7 @@ type UnknownsConfig struct {
 	Buckets int
 	// MaxKeys bounds the distinct apps and hosts remembered per bucket
 	// (default 5,000): a flood of distinct names costs bounded memory; the
-	// ones beyond it are counted in Dropped.
+	// ones beyond it are not tracked.
 	MaxKeys int
 	// Now is the clock (default time.Now).
 	Now func() time.Time
@@ -187,8 +187,9 @@ func (u *Unknowns) Forget(app, host string) {
 	}
 }
 
-// Dropped counts the activities not tracked because a bucket was full.
-func (u *Unknowns) Dropped() int64 {
+// droppedCount counts the activities not tracked because a bucket was
+// full (its tests read it).
+func (u *Unknowns) droppedCount() int64 {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	return u.dropped

@@ -87,8 +87,8 @@ func TestUnknownsPanelMemoryIsBounded(t *testing.T) {
 	if got := len(u.Top(1000)); got != 100 {
 		t.Errorf("rows = %d, want the cap of 100", got)
 	}
-	if u.Dropped() != 900 {
-		t.Errorf("Dropped = %d, want 900", u.Dropped())
+	if httpapi.UnknownsDropped(u) != 900 {
+		t.Errorf("Dropped = %d, want 900", httpapi.UnknownsDropped(u))
 	}
 }
 
