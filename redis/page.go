@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -104,36 +105,50 @@ func (p *PageFigures) Timeline(ctx context.Context, s PageSample, since time.Tim
 	return out, nil
 }
 
-// sumScript returns the sum of a sorted set's scores, as a string (a Lua
-// number would reach the client truncated to an integer).
-const sumScript = `
-local t = 0
-local s = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
-for i = 2, #s, 2 do t = t + tonumber(s[i]) end
-return tostring(t)
-`
+// sumChunk is how many members Sums reads per command: each read is short,
+// so that summing a large board never blocks Redis for long.
+const sumChunk = 2000
 
-// Sums returns the sum of each leaderboard's scores (0 for a missing key),
-// in one round trip (one script per key, so that keys of any slot work).
-// Each costs a read of the whole sorted set inside Redis.
+// SumTTL is how long a leaderboard's sum is kept ("{<board>}:pagesum") for
+// every replica to read before one sums the board again.
+const SumTTL = 30 * time.Second
+
+// Sums returns the sum of each leaderboard's scores (0 for a missing key).
+// A sum is read from its cache, kept SumTTL for every replica; otherwise
+// the board is read sumChunk members at a time (a Lua script summing it
+// would block Redis: 190 ms for 100,000 members) and the sum cached.
 func (p *PageFigures) Sums(ctx context.Context, keys []string) ([]float64, error) {
 	pipe := p.rdb.Pipeline()
-	cmds := make([]*goredis.Cmd, len(keys))
+	cached := make([]*goredis.StringCmd, len(keys))
 	for i, k := range keys {
-		cmds[i] = pipe.Eval(ctx, sumScript, []string{k})
+		cached[i] = pipe.Get(ctx, sameSlot(k, "pagesum"))
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, goredis.Nil) {
 		return nil, fmt.Errorf("leaderboard sums: %w", err)
 	}
 	out := make([]float64, len(keys))
-	for i, c := range cmds {
-		s, err := c.Text()
-		if err != nil {
-			return nil, fmt.Errorf("leaderboard sum of %s: %w", keys[i], err)
+	for i, k := range keys {
+		if v, err := cached[i].Float64(); err == nil {
+			out[i] = v
+			continue
 		}
-		if out[i], err = strconv.ParseFloat(s, 64); err != nil {
-			return nil, fmt.Errorf("leaderboard sum of %s: %w", keys[i], err)
+		var sum float64
+		for start := int64(0); ; start += sumChunk {
+			zs, err := p.rdb.ZRangeWithScores(ctx, k, start, start+sumChunk-1).Result()
+			if err != nil {
+				return nil, fmt.Errorf("leaderboard sum of %s: %w", k, err)
+			}
+			for _, z := range zs {
+				sum += z.Score
+			}
+			if len(zs) < sumChunk {
+				break
+			}
 		}
+		if err := p.rdb.Set(ctx, sameSlot(k, "pagesum"), strconv.FormatFloat(sum, 'g', -1, 64), SumTTL).Err(); err != nil {
+			return nil, fmt.Errorf("leaderboard sum of %s: %w", k, err)
+		}
+		out[i] = sum
 	}
 	return out, nil
 }

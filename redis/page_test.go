@@ -2,6 +2,7 @@ package redis_test
 
 import (
 	"context"
+	"strconv"
 	"testing"
 	"time"
 
@@ -59,6 +60,25 @@ func TestPageFigures(t *testing.T) {
 		sums, err := p.Sums(ctx, []string{"lb:Development:2026-12-06", "lb:Nope", "lb:Game:2026-12-06"})
 		if err != nil || len(sums) != 3 || sums[0] != 1800.25 || sums[1] != 0 || sums[2] != 900 {
 			t.Errorf("Sums = %v, %v; want [1800.25 0 900]", sums, err)
+		}
+		// A sum is kept for SumTTL for every replica; a large board is read
+		// in chunks.
+		if err := rdb.ZIncrBy(ctx, "lb:Game:2026-12-06", 100, "c").Err(); err != nil {
+			t.Fatal(err)
+		}
+		big := make([]goredis.Z, 4500)
+		for i := range big {
+			big[i] = goredis.Z{Member: strconv.Itoa(i), Score: 2}
+		}
+		if err := rdb.ZAdd(ctx, "lb:SNS:2026-12-06", big...).Err(); err != nil {
+			t.Fatal(err)
+		}
+		sums, err = redis.NewPageFigures(rdb, stream, group, dead).Sums(ctx, []string{"lb:Game:2026-12-06", "lb:SNS:2026-12-06"})
+		if err != nil || len(sums) != 2 || sums[0] != 900 || sums[1] != 9000 {
+			t.Errorf("Sums = %v, %v; want [900 (cached) 9000]", sums, err)
+		}
+		if ttl, err := rdb.TTL(ctx, "{lb:Game:2026-12-06}:pagesum").Result(); err != nil || ttl <= 0 || ttl > redis.SumTTL {
+			t.Errorf("the cached sum's TTL is %v (%v), want at most %v", ttl, err, redis.SumTTL)
 		}
 	})
 }
