@@ -32,7 +32,7 @@ func apiServer(t *testing.T, storeErr error) string {
 	reg := prometheus.NewRegistry()
 	httpapi.NewMetrics(reg)
 	reg.MustRegister(httpapi.NewGroupCollector(fakeGroup{}))
-	boards := &fakeBoards{key: "leaderboard:Development:2026-W48", list: []httpapi.Ranked{
+	boards := &fakeBoards{key: "leaderboard:Development:2026-W48", list: []pomocore.Ranked{
 		{Rank: 1, UserID: "a", Score: 107133.80000000009}, {Rank: 2, UserID: "b", Score: 90}}}
 	s := httpapi.New(httpapi.Config{KeyPrefix: "leaderboard", Location: seoul, Taxonomy: pomocore.DefaultTaxonomy()}, httpapi.Deps{
 		Gatherer: reg, Leaderboards: boards, Group: fakeGroup{}, Page: &fakePage{processed: 4},

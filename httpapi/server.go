@@ -28,19 +28,12 @@ var openAPI []byte
 //go:embed web/index.html
 var indexHTML []byte
 
-// Ranked is one leaderboard member with its rank (ties share a rank).
-type Ranked struct {
-	Rank   int64   `json:"rank"`
-	UserID string  `json:"userId"`
-	Score  float64 `json:"score"`
-}
-
 // Leaderboards reads leaderboard sorted sets. Safe for concurrent use; it
 // never writes.
 type Leaderboards interface {
-	Top(ctx context.Context, key string, offset, count int) ([]Ranked, error)
-	Rank(ctx context.Context, key, member string) (Ranked, bool, error)
-	Around(ctx context.Context, key, member string, n int) ([]Ranked, error)
+	Top(ctx context.Context, key string, offset, count int) ([]pomocore.Ranked, error)
+	Rank(ctx context.Context, key, member string) (pomocore.Ranked, bool, error)
+	Around(ctx context.Context, key, member string, n int) ([]pomocore.Ranked, error)
 }
 
 // Pinger checks that a dependency answers.
@@ -478,8 +471,8 @@ func (s *Server) user(w http.ResponseWriter, r *http.Request) {
 // rounded returns r (never nil) with its scores rounded to the
 // millisecond (pomocore.RoundScore): sums of many increments carry
 // floating-point noise.
-func rounded(r []Ranked) []Ranked {
-	out := make([]Ranked, len(r))
+func rounded(r []pomocore.Ranked) []pomocore.Ranked {
+	out := make([]pomocore.Ranked, len(r))
 	for i, e := range r {
 		e.Score = pomocore.RoundScore(e.Score)
 		out[i] = e

@@ -21,26 +21,26 @@ import (
 // fakeBoards serves one leaderboard key from memory.
 type fakeBoards struct {
 	key  string
-	list []httpapi.Ranked
+	list []pomocore.Ranked
 }
 
-func (f *fakeBoards) Top(_ context.Context, key string, offset, count int) ([]httpapi.Ranked, error) {
+func (f *fakeBoards) Top(_ context.Context, key string, offset, count int) ([]pomocore.Ranked, error) {
 	if key != f.key || offset >= len(f.list) {
 		return nil, nil
 	}
 	return f.list[offset:min(offset+count, len(f.list))], nil
 }
 
-func (f *fakeBoards) Rank(_ context.Context, key, member string) (httpapi.Ranked, bool, error) {
+func (f *fakeBoards) Rank(_ context.Context, key, member string) (pomocore.Ranked, bool, error) {
 	for _, r := range f.list {
 		if key == f.key && r.UserID == member {
 			return r, true, nil
 		}
 	}
-	return httpapi.Ranked{}, false, nil
+	return pomocore.Ranked{}, false, nil
 }
 
-func (f *fakeBoards) Around(_ context.Context, key, member string, n int) ([]httpapi.Ranked, error) {
+func (f *fakeBoards) Around(_ context.Context, key, member string, n int) ([]pomocore.Ranked, error) {
 	return f.list, nil
 }
 
@@ -56,7 +56,7 @@ func server(t *testing.T, storeErr error) (*httptest.Server, *httpapi.Metrics) {
 	reg := prometheus.NewRegistry()
 	m := httpapi.NewMetrics(reg)
 	reg.MustRegister(httpapi.NewGroupCollector(fakeGroup{}))
-	boards := &fakeBoards{key: "leaderboard:Development:2026-W48", list: []httpapi.Ranked{
+	boards := &fakeBoards{key: "leaderboard:Development:2026-W48", list: []pomocore.Ranked{
 		{Rank: 1, UserID: "a", Score: 100}, {Rank: 2, UserID: "b", Score: 90}, {Rank: 2, UserID: "c", Score: 90}}}
 	s := httpapi.New(httpapi.Config{KeyPrefix: "leaderboard", Location: seoul, Taxonomy: pomocore.DefaultTaxonomy()}, httpapi.Deps{
 		Gatherer: reg, Leaderboards: boards, Group: fakeGroup{},
@@ -104,7 +104,7 @@ func TestEndpoints(t *testing.T) {
 	code, body = get(t, ts.URL+"/api/v1/leaderboards/Development/week?date=2026-11-24&limit=2")
 	var top struct {
 		Key     string
-		Entries []httpapi.Ranked
+		Entries []pomocore.Ranked
 	}
 	_ = json.Unmarshal([]byte(body), &top)
 	if code != 200 || top.Key != "leaderboard:Development:2026-W48" || len(top.Entries) != 2 || top.Entries[1].Rank != 2 {

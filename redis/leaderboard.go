@@ -13,14 +13,6 @@ import (
 	"github.com/pomocore/pomocore"
 )
 
-// Ranked is one leaderboard member with its rank; members with equal
-// scores share a rank (1, 2, 2, 4).
-type Ranked struct {
-	Rank   int64
-	Member string
-	Score  float64
-}
-
 // Leaderboards reads leaderboard sorted sets (it never writes). Safe for
 // concurrent use.
 type Leaderboards struct {
@@ -31,7 +23,7 @@ type Leaderboards struct {
 func NewLeaderboards(rdb goredis.UniversalClient) *Leaderboards { return &Leaderboards{rdb: rdb} }
 
 // Top returns count members from position offset (0-based), highest first.
-func (l *Leaderboards) Top(ctx context.Context, key string, offset, count int) ([]Ranked, error) {
+func (l *Leaderboards) Top(ctx context.Context, key string, offset, count int) ([]pomocore.Ranked, error) {
 	zs, err := l.rdb.ZRevRangeWithScores(ctx, key, int64(offset), int64(offset+count-1)).Result()
 	if err != nil {
 		return nil, fmt.Errorf("leaderboard %s: %w", key, err)
@@ -41,24 +33,24 @@ func (l *Leaderboards) Top(ctx context.Context, key string, offset, count int) (
 
 // Rank returns a member's rank and score; found is false when it is not on
 // the board.
-func (l *Leaderboards) Rank(ctx context.Context, key, member string) (r Ranked, found bool, err error) {
+func (l *Leaderboards) Rank(ctx context.Context, key, member string) (r pomocore.Ranked, found bool, err error) {
 	score, err := l.rdb.ZScore(ctx, key, member).Result()
 	if errors.Is(err, goredis.Nil) {
-		return Ranked{}, false, nil
+		return pomocore.Ranked{}, false, nil
 	}
 	if err != nil {
-		return Ranked{}, false, fmt.Errorf("leaderboard %s: %w", key, err)
+		return pomocore.Ranked{}, false, fmt.Errorf("leaderboard %s: %w", key, err)
 	}
 	above, err := l.rdb.ZCount(ctx, key, "("+strconv.FormatFloat(score, 'g', -1, 64), "+inf").Result()
 	if err != nil {
-		return Ranked{}, false, fmt.Errorf("leaderboard %s: %w", key, err)
+		return pomocore.Ranked{}, false, fmt.Errorf("leaderboard %s: %w", key, err)
 	}
-	return Ranked{Rank: above + 1, Member: member, Score: score}, true, nil
+	return pomocore.Ranked{Rank: above + 1, UserID: member, Score: score}, true, nil
 }
 
 // Around returns up to n members above and n below member (member
 // included); none when it is not on the board.
-func (l *Leaderboards) Around(ctx context.Context, key, member string, n int) ([]Ranked, error) {
+func (l *Leaderboards) Around(ctx context.Context, key, member string, n int) ([]pomocore.Ranked, error) {
 	pos, err := l.rdb.ZRevRank(ctx, key, member).Result()
 	if errors.Is(err, goredis.Nil) {
 		return nil, nil
@@ -78,8 +70,8 @@ func (l *Leaderboards) Around(ctx context.Context, key, member string, n int) ([
 // position start their shared ranks: the first by counting the higher
 // scores; a later member whose score differs from the one before it has
 // exactly the members before it above it.
-func (l *Leaderboards) rank(ctx context.Context, key string, start int64, zs []goredis.Z) ([]Ranked, error) {
-	out := make([]Ranked, len(zs))
+func (l *Leaderboards) rank(ctx context.Context, key string, start int64, zs []goredis.Z) ([]pomocore.Ranked, error) {
+	out := make([]pomocore.Ranked, len(zs))
 	if len(zs) == 0 {
 		return out, nil
 	}
@@ -92,7 +84,7 @@ func (l *Leaderboards) rank(ctx context.Context, key string, start int64, zs []g
 		if i > 0 && z.Score != zs[i-1].Score {
 			rank = start + int64(i) + 1
 		}
-		out[i] = Ranked{Rank: rank, Member: fmt.Sprint(z.Member), Score: z.Score}
+		out[i] = pomocore.Ranked{Rank: rank, UserID: fmt.Sprint(z.Member), Score: z.Score}
 	}
 	return out, nil
 }

@@ -41,7 +41,7 @@ func TestLeaderboardRanksShareTies(t *testing.T) {
 	}
 	// Redis orders equal scores by member, reversed: a, c, b, e, d, f.
 	around, _ := l.Around(ctx, key, "b", 1)
-	if len(around) != 3 || around[0].Member != "c" || around[0].Rank != 2 || around[1].Member != "b" || around[1].Rank != 2 || around[2].Rank != 4 {
+	if len(around) != 3 || around[0].UserID != "c" || around[0].Rank != 2 || around[1].UserID != "b" || around[1].Rank != 2 || around[2].Rank != 4 {
 		t.Errorf("around b = %+v", around)
 	}
 	if none, _ := l.Around(ctx, key, "nobody", 2); len(none) != 0 {

@@ -85,7 +85,7 @@ func leaderboardCmd(ctx context.Context, args []string, getenv func(string) stri
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	l := redis.NewLeaderboards(rdb)
-	var list []redis.Ranked
+	var list []pomocore.Ranked
 	if sub == "top" {
 		if list, err = l.Top(ctx, board.Key, 0, limit); err != nil {
 			return err
@@ -98,7 +98,7 @@ func leaderboardCmd(ctx context.Context, args []string, getenv func(string) stri
 		if !found {
 			return fmt.Errorf("%s has no score on %s", user, board.Key)
 		}
-		list = []redis.Ranked{me}
+		list = []pomocore.Ranked{me}
 		if around > 0 {
 			if list, err = l.Around(ctx, board.Key, user, around); err != nil {
 				return err
@@ -109,7 +109,7 @@ func leaderboardCmd(ctx context.Context, args []string, getenv func(string) stri
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "RANK\tUSER\tSECONDS")
 	for _, r := range list {
-		fmt.Fprintf(tw, "%d\t%s\t%s\n", r.Rank, r.Member, pomocore.FormatScore(r.Score))
+		fmt.Fprintf(tw, "%d\t%s\t%s\n", r.Rank, r.UserID, pomocore.FormatScore(r.Score))
 	}
 	return tw.Flush()
 }

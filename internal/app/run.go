@@ -79,7 +79,7 @@ func (a *App) Run(ctx context.Context) error {
 		srv := httpapi.New(httpapi.Config{Addr: cfg.HTTPAddr, KeyPrefix: cfg.KeyPrefix, Location: a.loc, Taxonomy: a.tax,
 			AdminToken: cfg.AdminToken},
 			httpapi.Deps{
-				Gatherer: a.reg, Leaderboards: leaderboards{redis.NewLeaderboards(rdb)}, Group: groupInspector{reader}, Log: a.log,
+				Gatherer: a.reg, Leaderboards: redis.NewLeaderboards(rdb), Group: groupInspector{reader}, Log: a.log,
 				Ready:    map[string]httpapi.Pinger{"redis": ping, "store": st.Ping},
 				Unknowns: lrn.unknowns, Patterns: lrn.patternEditor(), Page: newPageStore(rdb, cfg),
 			})
@@ -97,32 +97,6 @@ func (a *App) Run(ctx context.Context) error {
 	s := p.Stats().Snapshot()
 	a.log.Info("shut down cleanly", "read", s.Read, "committed", s.Committed, "dead", s.Dead, "skipped", s.Skipped)
 	return nil
-}
-
-// leaderboards adapts the redis leaderboard reader to the HTTP API's port.
-type leaderboards struct{ l *redis.Leaderboards }
-
-func convert(rs []redis.Ranked) []httpapi.Ranked {
-	out := make([]httpapi.Ranked, len(rs))
-	for i, r := range rs {
-		out[i] = httpapi.Ranked{Rank: r.Rank, UserID: r.Member, Score: r.Score}
-	}
-	return out
-}
-
-func (a leaderboards) Top(ctx context.Context, key string, offset, count int) ([]httpapi.Ranked, error) {
-	rs, err := a.l.Top(ctx, key, offset, count)
-	return convert(rs), err
-}
-
-func (a leaderboards) Rank(ctx context.Context, key, member string) (httpapi.Ranked, bool, error) {
-	r, found, err := a.l.Rank(ctx, key, member)
-	return httpapi.Ranked{Rank: r.Rank, UserID: r.Member, Score: r.Score}, found, err
-}
-
-func (a leaderboards) Around(ctx context.Context, key, member string, n int) ([]httpapi.Ranked, error) {
-	rs, err := a.l.Around(ctx, key, member, n)
-	return convert(rs), err
 }
 
 // groupInspector adapts the stream reader's group state to the HTTP API.
