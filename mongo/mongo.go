@@ -187,6 +187,11 @@ type Store struct {
 	// it filters with; see idIndexed). Duplicate usage logs are then
 	// checked with one _id $in find (one scan) rather than one find each.
 	idScans bool
+	// perStatement is, by collection (categorized_data, the usage logs),
+	// the last measured time of one update statement (nanoseconds) on a
+	// server that scans for an _id (idScans): it sizes the commands
+	// (statementsPerCommand).
+	perStatement map[string]*atomic.Int64
 }
 
 // Open connects, pings, and creates the indexes the store's reads use.
@@ -214,7 +219,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("mongo: connect: %w", redactErr(err, cfg.URI))
 	}
 	s := &Store{client: client, cfg: cfg, keyIDs: bounded.New[key, bson.ObjectID](cfg.KeyCache),
-		written: bounded.New[bson.ObjectID, target](cfg.KeyCache), resolving: make(chan struct{}, 1)}
+		written: bounded.New[bson.ObjectID, target](cfg.KeyCache), resolving: make(chan struct{}, 1),
+		perStatement: map[string]*atomic.Int64{CategorizedDataCollection: new(atomic.Int64), UsageLogCollection: new(atomic.Int64)}}
 	db := client.Database(cfg.Database)
 	s.patterns, s.cd, s.logs = db.Collection(CategoryPatternCollection), db.Collection(CategorizedDataCollection), db.Collection(UsageLogCollection)
 	if err := s.Ping(ctx); err != nil {
@@ -251,8 +257,61 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		indexed, plan := s.idIndexed(ctx)
 		s.idScans = !indexed
 		cfg.Logger.Info("mongo: FerretDB's plan for a usage log by _id", "indexed", indexed, "plan", plan)
+		if !indexed {
+			s.measureScan(ctx)
+		}
 	}
 	return s, nil
+}
+
+// measureScan times, in the usage logs and in categorized_data, one find
+// by an _id that does not exist (a scan of the collection on a server
+// without a usable _id index), takes three such scans as the cost of one
+// update statement there (FerretDB reads the document, then updates it by
+// _id: two scans, and the write), and says loudly why the store will be
+// slow.
+func (s *Store) measureScan(ctx context.Context) {
+	for _, coll := range []*mongo.Collection{s.logs, s.cd} {
+		n, err := coll.EstimatedDocumentCount(ctx)
+		if err != nil {
+			n = -1
+		}
+		start := time.Now()
+		var none []idOnly
+		if err := s.find(ctx, coll, bson.D{{Key: "_id", Value: bson.NewObjectID()}}, bson.D{{Key: "_id", Value: 1}}, nil, &none); err != nil {
+			s.cfg.Logger.Warn("mongo: timing a scan failed", "collection", coll.Name(), "err", redactErr(err, s.cfg.URI).Error())
+			continue
+		}
+		scan := time.Since(start)
+		s.perStatement[coll.Name()].Store(int64(3 * scan))
+		s.cfg.Logger.Warn(fmt.Sprintf("mongo: no usable _id index: each update scans %d documents", n),
+			"collection", coll.Name(), "documents", n, "scan", scan.Round(time.Microsecond).String(),
+			"statements_per_command", s.statementsPerCommand(coll.Name()),
+			"why", "FerretDB filters {_id: X} with _ferretdb_sjson->'$._id' and indexes _id on another expression",
+			"fix", "CREATE INDEX <table>_id_fixed ON <table> (_ferretdb_sjson->'$._id') in the database's SQLite file, for each collection")
+	}
+}
+
+// statementsPerCommand is how many update statements the next command
+// to collection carries: MaxStatements, or, on a server that scans the
+// collection for each (idScans), as many as complete within a quarter of
+// the timeout at the cost per statement last measured there (at least
+// one), so that a command completes rather than times out, and the store
+// progresses however slowly.
+func (s *Store) statementsPerCommand(collection string) int {
+	p, ok := s.perStatement[collection]
+	if !s.idScans || !ok || p.Load() <= 0 {
+		return s.cfg.MaxStatements
+	}
+	return max(1, min(s.cfg.MaxStatements, int(s.cfg.Timeout/4/time.Duration(p.Load()))))
+}
+
+// tookPerStatement records that a command of n update statements to
+// collection took took (on a server that scans for an _id).
+func (s *Store) tookPerStatement(collection string, took time.Duration, n int) {
+	if p, ok := s.perStatement[collection]; ok && s.idScans && n > 0 {
+		p.Store(int64(took) / int64(n))
+	}
 }
 
 // idIndexed asks FerretDB (explain) whether it serves a find of one usage
@@ -649,6 +708,7 @@ func (s *Store) saveCategorized(ctx context.Context, records []pipeline.Record, 
 		return nil
 	}
 	groups := map[target][]bson.ObjectID{}
+	create := func(id bson.ObjectID) any { return cdDocOf(id, &records[decide[id]]) }
 	for id, i := range decide {
 		t := tgtOf(&records[i])
 		if w, ok := s.written.Get(id); ok && w == t {
@@ -660,7 +720,6 @@ func (s *Store) saveCategorized(ctx context.Context, records []pipeline.Record, 
 		return nil
 	}
 	updates := make([]update, 0, len(groups))
-	create := func(id bson.ObjectID) any { return cdDocOf(id, &records[decide[id]]) }
 	for t, ids := range groups {
 		updates = append(updates, update{ids: ids, set: bson.D{{Key: "categoryId", Value: t.category}, {Key: fieldLLMBased, Value: t.llm}, {Key: fieldSource, Value: t.source}},
 			insert: create})
@@ -910,30 +969,22 @@ func (s *Store) find(ctx context.Context, coll *mongo.Collection, filter, projec
 // update at most.
 //
 // Per document (Config.PerDocument), each id is one updateOne statement
-// filtered on _id alone, upserting the update's insert document: nothing
-// is reported missing.
+// filtered on _id alone, first without upsert: on FerretDB an upsert costs
+// the server about 15% more than a plain update of a document that exists
+// (issue 29), and the documents a Save names almost always exist (the main
+// server created them). A command whose statements matched fewer documents
+// than they named is sent again as upserts ($setOnInsert of the update's
+// insert document; the $set of the others writes what it wrote): no lookup
+// of missing ids, and nothing is reported missing. On a server that scans
+// for an _id (idScans) the statements are upserts at once: a miss would
+// cost two scans.
 func (s *Store) updateMany(ctx context.Context, coll *mongo.Collection, updates []update) ([]bson.ObjectID, error) {
+	if s.perDoc {
+		return nil, s.updatePerDocument(ctx, coll, updates)
+	}
 	var models []mongo.WriteModel
 	var all []bson.ObjectID
 	for _, u := range updates {
-		if s.perDoc {
-			for _, id := range u.ids {
-				m := mongo.NewUpdateOneModel().SetFilter(bson.D{{Key: "_id", Value: id}})
-				upd := bson.D{{Key: "$set", Value: u.set}}
-				if u.insert != nil {
-					soi, err := onInsert(u.insert(id), u.set)
-					if err != nil {
-						return nil, err
-					}
-					if len(soi) > 0 {
-						upd = append(upd, bson.E{Key: "$setOnInsert", Value: soi})
-					}
-					m.SetUpsert(true)
-				}
-				models = append(models, m.SetUpdate(upd))
-			}
-			continue
-		}
 		for chunk := range slices.Chunk(u.ids, s.cfg.MaxIDs) {
 			models = append(models, mongo.NewUpdateManyModel().
 				SetFilter(bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: chunk}}}}).
@@ -943,15 +994,13 @@ func (s *Store) updateMany(ctx context.Context, coll *mongo.Collection, updates 
 	}
 	var matched int64
 	for chunk := range slices.Chunk(models, s.cfg.MaxStatements) {
-		s.commands.Add(1)
-		s.updates.Add(int64(len(chunk)))
-		res, err := coll.BulkWrite(ctx, chunk, options.BulkWrite().SetOrdered(false))
+		res, err := s.bulk(ctx, coll, chunk)
 		if err != nil {
 			return nil, err
 		}
 		matched += res.MatchedCount
 	}
-	if s.perDoc || matched == int64(len(all)) {
+	if matched == int64(len(all)) {
 		return nil, nil
 	}
 	found, err := findByIDs[idOnly](ctx, s, coll, all, s.cfg.MaxIDs, bson.D{{Key: "_id", Value: 1}})
@@ -965,6 +1014,66 @@ func (s *Store) updateMany(ctx context.Context, coll *mongo.Collection, updates 
 		}
 	}
 	return missing, nil
+}
+
+// updatePerDocument is updateMany per document: statementsPerCommand
+// updateOne statements a command, a command that matched fewer documents
+// than it named sent again as upserts (upserts at once where idScans).
+func (s *Store) updatePerDocument(ctx context.Context, coll *mongo.Collection, updates []update) error {
+	type one struct {
+		id bson.ObjectID
+		u  *update
+	}
+	var todo []one
+	for i := range updates {
+		for _, id := range updates[i].ids {
+			todo = append(todo, one{id, &updates[i]})
+		}
+	}
+	for len(todo) > 0 {
+		chunk := todo[:min(len(todo), s.statementsPerCommand(coll.Name()))]
+		todo = todo[len(chunk):]
+		models := make([]mongo.WriteModel, len(chunk))
+		if !s.idScans {
+			for i, o := range chunk {
+				models[i] = mongo.NewUpdateOneModel().SetFilter(bson.D{{Key: "_id", Value: o.id}}).
+					SetUpdate(bson.D{{Key: "$set", Value: o.u.set}})
+			}
+			res, err := s.bulk(ctx, coll, models)
+			if err != nil {
+				return err
+			}
+			if res.MatchedCount == int64(len(chunk)) {
+				continue
+			}
+		}
+		for i, o := range chunk {
+			upd := bson.D{{Key: "$set", Value: o.u.set}}
+			if o.u.insert != nil {
+				soi, err := onInsert(o.u.insert(o.id), o.u.set)
+				if err != nil {
+					return err
+				}
+				if len(soi) > 0 {
+					upd = append(upd, bson.E{Key: "$setOnInsert", Value: soi})
+				}
+			}
+			models[i] = mongo.NewUpdateOneModel().SetFilter(bson.D{{Key: "_id", Value: o.id}}).SetUpdate(upd).SetUpsert(o.u.insert != nil)
+		}
+		start := time.Now()
+		if _, err := s.bulk(ctx, coll, models); err != nil {
+			return err
+		}
+		s.tookPerStatement(coll.Name(), time.Since(start), len(chunk))
+	}
+	return nil
+}
+
+// bulk sends models as one unordered bulk write, counted.
+func (s *Store) bulk(ctx context.Context, coll *mongo.Collection, models []mongo.WriteModel) (*mongo.BulkWriteResult, error) {
+	s.commands.Add(1)
+	s.updates.Add(int64(len(models)))
+	return coll.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false))
 }
 
 // idOnly is a document read for its _id alone.

@@ -67,6 +67,17 @@ type Options struct {
 	// pipeline runs as with OPENAI_API_KEY set: unknown activities wait
 	// for their answer (POMOCORE_LLM_WAIT).
 	LLM bool
+
+	// PrepareMongo, when set, is called with the name of each fresh
+	// database of -store mongo, after it is dropped and before the store
+	// opens it: what a test or a side-by-side bench uses to prepare the
+	// server (e.g. ferrettest.Server.FixIDIndex on collections it
+	// creates). Not a flag.
+	PrepareMongo func(ctx context.Context, database string) error `json:"-"`
+	// StoreCPU, when set, returns the CPU time the store's server process
+	// has used so far (e.g. FerretDB's): the drain reports it per event.
+	// Not a flag.
+	StoreCPU func() (time.Duration, error) `json:"-"`
 }
 
 // Validate reports options that cannot work, naming their flags.
@@ -132,6 +143,13 @@ type Result struct {
 	StoreCommands float64 `json:"store_commands_per_1000,omitempty"`
 	StoreUpdates  float64 `json:"store_update_statements_per_1000,omitempty"`
 	StoreInserted float64 `json:"store_inserted_docs_per_1000,omitempty"`
+	// ProcessCPUMicros is this process's CPU (user and system) per event
+	// during the timed run, microseconds: the pipeline, its clients, and
+	// an embedded store (SQLite) with them.
+	ProcessCPUMicros float64 `json:"process_cpu_us_per_event,omitempty"`
+	// StoreCPUMicros is the store server's CPU per event during the timed
+	// run, microseconds (Options.StoreCPU; 0: not measured).
+	StoreCPUMicros float64 `json:"store_server_cpu_us_per_event,omitempty"`
 	AgeP50Millis  float64 `json:"age_p50_ms,omitempty"`
 	AgeP95Millis  float64 `json:"age_p95_ms,omitempty"`
 	AgeP99Millis  float64 `json:"age_p99_ms,omitempty"`
@@ -279,7 +297,7 @@ func runOnce(ctx context.Context, o Options, ids string, cfg app.Config, rdb gor
 	}
 	defer cleanup(rdb, run)
 
-	st, err := openStore(ctx, o.Store, "", cfg)
+	st, err := openStore(ctx, o, "", cfg)
 	if err != nil {
 		return res, fmt.Errorf("store: %w", err)
 	}
@@ -295,7 +313,7 @@ func runOnce(ctx context.Context, o Options, ids string, cfg app.Config, rdb gor
 	}
 	var ceil *store
 	if o.Ceilings && o.Mode == "drain" {
-		if ceil, err = openStore(ctx, o.Store, "_ceiling", cfg); err != nil {
+		if ceil, err = openStore(ctx, o, "_ceiling", cfg); err != nil {
 			return res, fmt.Errorf("ceiling store: %w", err)
 		}
 		defer ceil.close()
@@ -345,10 +363,16 @@ func runOnce(ctx context.Context, o Options, ids string, cfg app.Config, rdb gor
 		mongoStats = ms.Stats
 	}
 	var before mongo.Stats
-	// timed starts what is measured: the store's counters and the profile.
+	var cpuBefore cpuTimes
+	// timed starts what is measured: the store's counters, the CPU times
+	// and the profile.
 	timed := func() (func(), error) {
 		if mongoStats != nil {
 			before = mongoStats()
+		}
+		var err error
+		if cpuBefore, err = readCPU(o.StoreCPU); err != nil {
+			return nil, err
 		}
 		return startProfile(o.CPUProfile, ids)
 	}
@@ -373,6 +397,9 @@ func runOnce(ctx context.Context, o Options, ids string, cfg app.Config, rdb gor
 		res.Seconds = time.Unix(0, obs.lastCommit.Load()).Sub(start).Seconds()
 		res.Events = o.Events
 		res.EventsPerSec = float64(o.Events) / res.Seconds
+		if err := cpuBefore.report(o.StoreCPU, res.Events, &res); err != nil {
+			return res, err
+		}
 		if ceil != nil {
 			stopProfile, err := startProfile(o.CPUProfile, ids+".ceilings")
 			if err != nil {
@@ -684,6 +711,10 @@ func printResults(w io.Writer, results []Result) {
 			fmt.Fprintf(tw, "  store alone\t%s\t\n", f(r.StoreCeiling, " events/s"))
 			fmt.Fprintf(tw, "  commit alone\t%s\t\n", f(r.CommitCeiling, " events/s"))
 			fmt.Fprintf(tw, "  of slowest part\t%.2f\t\n", r.OfSlowestPart)
+		}
+		if r.ProcessCPUMicros > 0 || r.StoreCPUMicros > 0 {
+			fmt.Fprintf(tw, "  CPU per event\t%.0f us this process\t%s\n", r.ProcessCPUMicros,
+				map[bool]string{true: fmt.Sprintf("%.0f us the store server", r.StoreCPUMicros), false: "store server not measured"}[r.StoreCPUMicros > 0])
 		}
 		if r.StoreCommands > 0 {
 			fmt.Fprintf(tw, "  store per 1,000 events\t%.2f commands\t%.2f update statements, %.0f inserted documents\n", r.StoreCommands, r.StoreUpdates, r.StoreInserted)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -36,12 +37,12 @@ type store struct {
 	close  func()
 }
 
-// openStore opens a fresh store of kind (sqlite, mongo, discard); name
-// tells a second store apart (the ceiling's).
-func openStore(ctx context.Context, kind, name string, cfg app.Config) (*store, error) {
-	switch kind {
+// openStore opens a fresh store of kind o.Store (sqlite, mongo, discard);
+// name tells a second store apart (the ceiling's).
+func openStore(ctx context.Context, o Options, name string, cfg app.Config) (*store, error) {
+	switch o.Store {
 	case "mongo":
-		return openMongo(ctx, name, cfg)
+		return openMongo(ctx, name, cfg, o.PrepareMongo)
 	case "discard":
 		return &store{Store: discardStore{}, counts: func(context.Context) (counts, error) { return counts{}, nil }, close: func() {}}, nil
 	default:
@@ -75,8 +76,9 @@ func openStore(ctx context.Context, kind, name string, cfg app.Config) (*store, 
 }
 
 // openMongo opens the store on a fresh database <MONGO_DATABASE>_bench<name>,
-// dropped before and after.
-func openMongo(ctx context.Context, name string, cfg app.Config) (*store, error) {
+// dropped before and after, and prepared by prepare (when set) before the
+// store opens it.
+func openMongo(ctx context.Context, name string, cfg app.Config, prepare func(context.Context, string) error) (*store, error) {
 	mcfg := cfg.MongoConfig()
 	mcfg.Database += "_bench" + name
 	if err := mcfg.Validate(); err != nil {
@@ -96,6 +98,12 @@ func openMongo(ctx context.Context, name string, cfg app.Config) (*store, error)
 	if err := drop(ctx); err != nil {
 		_ = client.Disconnect(ctx)
 		return nil, err
+	}
+	if prepare != nil {
+		if err := prepare(ctx, mcfg.Database); err != nil {
+			_ = client.Disconnect(ctx)
+			return nil, fmt.Errorf("mongo: prepare %s: %w", mcfg.Database, err)
+		}
 	}
 	st, err := mongo.Open(ctx, mcfg)
 	if err != nil {
@@ -143,3 +151,39 @@ func (discardStore) SeedPatterns(context.Context, []pomocore.CategoryPattern) (b
 	return false, nil
 }
 func (discardStore) Ping(context.Context) error { return nil }
+
+// cpuTimes are this process's CPU time and the store server's (zero when
+// not measured) at one moment.
+type cpuTimes struct{ process, store time.Duration }
+
+// readCPU reads this process's CPU time (getrusage) and, when storeCPU is
+// set, the store server's.
+func readCPU(storeCPU func() (time.Duration, error)) (cpuTimes, error) {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return cpuTimes{}, fmt.Errorf("process CPU: %w", err)
+	}
+	c := cpuTimes{process: time.Duration(ru.Utime.Nano() + ru.Stime.Nano())}
+	if storeCPU != nil {
+		d, err := storeCPU()
+		if err != nil {
+			return cpuTimes{}, fmt.Errorf("store server CPU: %w", err)
+		}
+		c.store = d
+	}
+	return c, nil
+}
+
+// report sets res's CPU per event for events handled since c.
+func (c cpuTimes) report(storeCPU func() (time.Duration, error), events int, res *Result) error {
+	now, err := readCPU(storeCPU)
+	if err != nil {
+		return err
+	}
+	per := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(events) }
+	res.ProcessCPUMicros = per(now.process - c.process)
+	if storeCPU != nil {
+		res.StoreCPUMicros = per(now.store - c.store)
+	}
+	return nil
+}

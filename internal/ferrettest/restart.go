@@ -148,30 +148,57 @@ func (s *Server) Stop() {
 // once they exist. The index survives restarts (it is in the file).
 func (s *Server) FixIDIndex(database string) {
 	s.t.Helper()
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(s.dir, database+".sqlite")+"?_pragma=busy_timeout(10000)")
-	if err != nil {
-		s.t.Fatalf("ferretdb: fix _id index: %v", err)
+	if err := s.fixIDIndex(context.Background(), database); err != nil {
+		s.t.Fatal(err)
 	}
-	defer db.Close()
-	rows, err := db.Query(`SELECT table_name FROM _ferretdb_collections`)
+}
+
+// PrepareFixedIDIndex creates the collections of database (those that do
+// not exist yet) and gives them the index FixIDIndex gives, returning
+// errors rather than failing the test: for a benchmark that prepares a
+// fresh database before a store opens it (bench.Options.PrepareMongo).
+func (s *Server) PrepareFixedIDIndex(ctx context.Context, database string, collections ...string) error {
+	client, err := mongo.Connect(options.Client().ApplyURI(s.URI).SetTimeout(30 * time.Second))
 	if err != nil {
-		s.t.Fatalf("ferretdb: fix _id index: %v", err)
+		return fmt.Errorf("ferretdb: connect: %w", err)
+	}
+	defer client.Disconnect(context.Background())
+	db := client.Database(database)
+	for _, c := range collections {
+		// FerretDB answers an existing collection with an error; the
+		// index below is created either way.
+		_ = db.CreateCollection(ctx, c)
+	}
+	return s.fixIDIndex(ctx, database)
+}
+
+// fixIDIndex is FixIDIndex, returning its error.
+func (s *Server) fixIDIndex(ctx context.Context, database string) error {
+	sdb, err := sql.Open("sqlite", "file:"+filepath.Join(s.dir, database+".sqlite")+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		return fmt.Errorf("ferretdb: fix _id index: %w", err)
+	}
+	defer sdb.Close()
+	rows, err := sdb.QueryContext(ctx, `SELECT table_name FROM _ferretdb_collections`)
+	if err != nil {
+		return fmt.Errorf("ferretdb: fix _id index: %w", err)
 	}
 	var tables []string
 	for rows.Next() {
 		var name string
 		if err := rows.Scan(&name); err != nil {
-			s.t.Fatalf("ferretdb: fix _id index: %v", err)
+			return fmt.Errorf("ferretdb: fix _id index: %w", err)
 		}
 		tables = append(tables, name)
 	}
 	if err := rows.Err(); err != nil {
-		s.t.Fatalf("ferretdb: fix _id index: %v", err)
+		return fmt.Errorf("ferretdb: fix _id index: %w", err)
 	}
 	for _, table := range tables {
 		q := fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %q ON %q (_ferretdb_sjson->'$._id')`, table+"_pomocore_id_fixed", table)
-		if _, err := db.Exec(q); err != nil {
-			s.t.Fatalf("ferretdb: fix _id index of %s: %v", table, err)
+		if _, err := sdb.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("ferretdb: fix _id index of %s: %w", table, err)
 		}
 	}
+	return nil
 }
