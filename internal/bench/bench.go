@@ -150,17 +150,17 @@ type Result struct {
 	// StoreCPUMicros is the store server's CPU per event during the timed
 	// run, microseconds (Options.StoreCPU; 0: not measured).
 	StoreCPUMicros float64 `json:"store_server_cpu_us_per_event,omitempty"`
-	AgeP50Millis  float64 `json:"age_p50_ms,omitempty"`
-	AgeP95Millis  float64 `json:"age_p95_ms,omitempty"`
-	AgeP99Millis  float64 `json:"age_p99_ms,omitempty"`
-	AgeMaxMillis  float64 `json:"age_max_ms,omitempty"`
-	RateAchieved  float64 `json:"produced_per_sec,omitempty"`
-	RSSStartMiB   float64 `json:"rss_start_mib,omitempty"`
-	RSSEndMiB     float64 `json:"rss_end_mib,omitempty"`
-	RSSMaxMiB     float64 `json:"rss_max_mib,omitempty"`
-	HeapStartMiB  float64 `json:"heap_start_mib,omitempty"`
-	HeapEndMiB    float64 `json:"heap_end_mib,omitempty"`
-	Verified      bool    `json:"verified"`
+	AgeP50Millis   float64 `json:"age_p50_ms,omitempty"`
+	AgeP95Millis   float64 `json:"age_p95_ms,omitempty"`
+	AgeP99Millis   float64 `json:"age_p99_ms,omitempty"`
+	AgeMaxMillis   float64 `json:"age_max_ms,omitempty"`
+	RateAchieved   float64 `json:"produced_per_sec,omitempty"`
+	RSSStartMiB    float64 `json:"rss_start_mib,omitempty"`
+	RSSEndMiB      float64 `json:"rss_end_mib,omitempty"`
+	RSSMaxMiB      float64 `json:"rss_max_mib,omitempty"`
+	HeapStartMiB   float64 `json:"heap_start_mib,omitempty"`
+	HeapEndMiB     float64 `json:"heap_end_mib,omitempty"`
+	Verified       bool    `json:"verified"`
 	// KnownOnly and LLM are the workload and the fallback (Options);
 	// LLMCalls the requests the fake LLM got.
 	KnownOnly      bool   `json:"known_only,omitempty"`
