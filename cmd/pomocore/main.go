@@ -4,7 +4,7 @@
 //
 // Usage: pomocore <command> [flags]; `pomocore help` lists the commands
 // (run, settings, version, classify, eval, patterns, leaderboard, bench, learn,
-// doctor, compare, healthcheck) and `pomocore <command> -h` its flags. -h never runs anything; a usage
+// doctor, compare, cutover, healthcheck) and `pomocore <command> -h` its flags. -h never runs anything; a usage
 // error exits 2, any other failure 1.
 package main
 
@@ -83,6 +83,8 @@ func runMain(args []string, getenv func(string) string, stdout, stderr io.Writer
 		err = doctorCmd(ctx, rest, getenv, stdout, stderr)
 	case "compare":
 		err = compareCmd(ctx, rest, getenv, stdout, stderr)
+	case "cutover":
+		err = cutoverCmd(ctx, rest, getenv, stdout, stderr)
 	case "healthcheck":
 		err = healthcheckCmd(ctx, rest, getenv, stdout, stderr)
 	case "help", "-h", "-help", "--help":
@@ -134,6 +136,7 @@ const commandsHelp = `commands:
   bench      benchmark the pipeline on a generated workload, verified (see bench -h)
   doctor [-json]              read-only preflight of the deployed Redis and MongoDB; exit 1 on a blocker
   compare -from D [-to D] [-json]   the shadow run's leaderboards (POMOCORE_SHADOW) against the live ones
+  cutover adopt [-json]       record the deployed group's history as counted, so retries across the switch count once
   healthcheck [-ready]        ask the running service's /healthz (or /readyz); exit 1 unless 200 (for HEALTHCHECK)
 `
 

@@ -126,3 +126,61 @@ func OpenInspectors(ctx context.Context, cfg Config) (*App, Inspectors, error) {
 	}
 	return a, in, nil
 }
+
+// AdoptHistory is `pomocore cutover adopt`: before pomocore first consumes
+// the group the deployed service used, it records the activities that
+// service counted within the dedup window as committed (redis.Committer.
+// AdoptGroup), so that producer retries of them are acknowledged with no
+// effects. The entries still pending at the deployed service's consumers
+// are decided by their pomodoro_usage_log (in.Mongo; without MONGO_URI
+// every one is undecided): the deployed service writes the log's categoryId
+// before it increments, so a log with a categoryId was counted (recorded,
+// acknowledged), one without was not (left pending for pomocore); an entry
+// with no pomodoroUsageLogId or no log is undecided (left pending, counted
+// by pomocore: it may count twice). Run again, it records nothing more.
+func (a *App) AdoptHistory(ctx context.Context, in Inspectors) (redis.AdoptReport, error) {
+	if a.cfg.Shadow {
+		return redis.AdoptReport{}, errors.New("cutover adopt: POMOCORE_SHADOW=true: adopt the deployed group's history with the live settings")
+	}
+	if a.cfg.DedupWindow == 0 {
+		return redis.AdoptReport{}, errors.New("cutover adopt: POMOCORE_DEDUP_WINDOW=0: no dedup state to record the history in")
+	}
+	rdb, err := a.Redis()
+	if err != nil {
+		return redis.AdoptReport{}, err
+	}
+	c, err := redis.NewCommitter(rdb, a.cfg.CommitterConfig())
+	if err != nil {
+		return redis.AdoptReport{}, err
+	}
+	return c.AdoptGroup(ctx, usageLogDecide(in.Mongo))
+}
+
+// usageLogDecide decides pending entries by their usage logs' categoryId
+// (see AdoptHistory); with no inspector nothing is decided.
+func usageLogDecide(m *mongo.Inspector) redis.Decide {
+	return func(ctx context.Context, keys []string) (map[string]redis.Verdict, error) {
+		out := map[string]redis.Verdict{}
+		if m == nil {
+			return out, nil
+		}
+		ids := make([]pomocore.ObjectID, 0, len(keys))
+		for _, k := range keys {
+			if id, err := pomocore.ParseObjectID(k); err == nil {
+				ids = append(ids, id)
+			}
+		}
+		cats, err := m.UsageLogCategories(ctx, ids)
+		if err != nil {
+			return nil, err
+		}
+		for id, cat := range cats {
+			v := redis.Uncounted
+			if !cat.IsZero() {
+				v = redis.Counted
+			}
+			out[id.Hex()] = v
+		}
+		return out, nil
+	}
+}

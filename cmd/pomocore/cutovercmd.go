@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/pomocore/pomocore/redis"
+)
+
+// cutoverUsage is the help of `pomocore cutover`.
+const cutoverUsage = `usage: pomocore cutover adopt [-json]
+
+adopt: run once the deployed service is stopped and before pomocore first
+consumes its group (docs/cutover.md, "Going live"). It records, as already
+counted, the pomodoroUsageLogIds of the entries the group (POMOCORE_GROUP)
+delivered within POMOCORE_DEDUP_WINDOW before its last-delivered id, so
+that producer retries of them are acknowledged with no effects. Entries
+still pending at the deployed service's consumers are decided by their
+pomodoro_usage_log (MONGO_URI): with a categoryId they were counted
+(recorded and acknowledged), without one they were not (left pending for
+pomocore to count); an entry with no pomodoroUsageLogId or no usage log is
+undecided (left pending: pomocore counts it, perhaps a second time).
+Running it again records nothing more.
+`
+
+// cutoverCmd implements `pomocore cutover adopt [-json]`.
+func cutoverCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "adopt" {
+		fmt.Fprint(stderr, cutoverUsage)
+		if len(args) > 0 && wantsHelp(args[:1]) {
+			return flag.ErrHelp
+		}
+		return usageError{fmt.Errorf("cutover: want the subcommand adopt")}
+	}
+	fs := newFlags("cutover adopt", cutoverUsage, stderr)
+	asJSON := fs.Bool("json", false, "write the report as one JSON document")
+	if err := parseNoArgs(fs, args[1:]); err != nil {
+		return err
+	}
+	a, in, err := inspectors(ctx, "cutover", getenv, stderr)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	rep, err := a.AdoptHistory(ctx, in)
+	if err != nil {
+		return err
+	}
+	return writeAdoptReport(stdout, rep, *asJSON)
+}
+
+// writeAdoptReport writes what `pomocore cutover adopt` found and did.
+func writeAdoptReport(w io.Writer, rep redis.AdoptReport, asJSON bool) error {
+	if asJSON {
+		return json.NewEncoder(w).Encode(rep)
+	}
+	_, err := fmt.Fprintf(w, `group last delivered %s; entries in the window up to it: %d
+acknowledged (counted by the old service): %d, of which without a pomodoroUsageLogId (retries unrecognisable): %d
+pending, usage log has a categoryId (counted; recorded and acknowledged): %d
+pending, usage log without categoryId (not counted; left for pomocore): %d
+pending, undecided (no pomodoroUsageLogId or no usage log; left for pomocore, may count twice): %d
+activities newly recorded as counted: %d
+`, rep.LastDelivered, rep.Scanned, rep.Acknowledged, rep.NoKey, rep.PendingCounted, rep.PendingUncounted, rep.PendingUnknown, rep.Recorded)
+	return err
+}
