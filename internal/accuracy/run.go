@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/pomocore/pomocore"
@@ -84,7 +85,8 @@ func RunPomocore(ctx context.Context, cfg RunConfig, tr *Traffic) (board, work B
 	if err := c.Validate(); err != nil {
 		return nil, nil, st, fmt.Errorf("accuracy: settings: %w", err)
 	}
-	a, err := app.New(c, app.Deps{Log: cfg.Log})
+	reg := prometheus.NewRegistry()
+	a, err := app.New(c, app.Deps{Log: cfg.Log, Registry: reg})
 	if err != nil {
 		return nil, nil, st, fmt.Errorf("accuracy: %w", err)
 	}
@@ -178,7 +180,7 @@ func RunPomocore(ctx context.Context, cfg RunConfig, tr *Traffic) (board, work B
 		}
 	}
 	st.Drained = time.Since(start)
-	st.Metrics = llmMetrics(a)
+	st.Metrics = llmMetrics(reg)
 	stop()
 	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
 		return nil, nil, st, fmt.Errorf("accuracy: the pipeline: %w", err)
@@ -209,9 +211,9 @@ func acknowledged(ctx context.Context, rdb goredis.UniversalClient, stream, grou
 }
 
 // llmMetrics reads the pomocore_llm_* series of the application's registry.
-func llmMetrics(a *app.App) map[string]float64 {
+func llmMetrics(reg prometheus.Gatherer) map[string]float64 {
 	out := map[string]float64{}
-	mfs, err := a.Registry().Gather()
+	mfs, err := reg.Gather()
 	if err != nil {
 		return out
 	}

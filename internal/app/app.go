@@ -49,6 +49,9 @@ type Deps struct {
 	// Committer commits the batches of every pipeline (default: a Redis
 	// committer of the settings).
 	Committer pipeline.Committer
+	// Registry receives the application's metrics (default: a registry
+	// of its own, served on POMOCORE_HTTP_ADDR).
+	Registry *prometheus.Registry
 }
 
 // App is the application of one Config. Its parts are opened on first use
@@ -93,7 +96,10 @@ func New(cfg Config, deps Deps) (*App, error) {
 			return nil, fmt.Errorf("POMOCORE_TAXONOMY_FILE: %w", err)
 		}
 	}
-	return &App{cfg: cfg, deps: deps, log: deps.Log, loc: loc, tax: tax, reg: prometheus.NewRegistry(),
+	if deps.Registry == nil {
+		deps.Registry = prometheus.NewRegistry()
+	}
+	return &App{cfg: cfg, deps: deps, log: deps.Log, loc: loc, tax: tax, reg: deps.Registry,
 		rdb: deps.Redis, st: deps.Store}, nil
 }
 
@@ -105,9 +111,6 @@ func (a *App) Location() *time.Location { return a.loc }
 
 // Taxonomy returns the categories and which of them are work.
 func (a *App) Taxonomy() *pomocore.Taxonomy { return a.tax }
-
-// Registry returns the metrics registry.
-func (a *App) Registry() *prometheus.Registry { return a.reg }
 
 // Close closes what the application opened, last opened first.
 func (a *App) Close() {

@@ -60,7 +60,7 @@ func TestLearningTrainsFromTheStoreAtStartAndWritesTheModelFile(t *testing.T) {
 	if _, err := ReadModel(file); err != nil {
 		t.Fatalf("the written model does not read back: %v", err)
 	}
-	mfs, err := a.Registry().Gather()
+	mfs, err := a.reg.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
