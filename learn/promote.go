@@ -318,16 +318,38 @@ func (p *Promoter) records(ctx context.Context) ([]Learned, error) {
 	return ls, nil
 }
 
-// Revert removes a learned pattern from its category's document and its
-// record, and returns the record. Other patterns (the operator's, other
-// learned ones) stay; a pattern promotion did not add is refused with
-// ErrNotLearned.
+// ErrAmbiguousLearned is returned by Revert for a pattern learned both as
+// an app and as a domain pattern when no kind is given.
+var ErrAmbiguousLearned = errors.New("learned both as an app and as a domain pattern: name the kind")
+
+// Revert removes a learned pattern (of kind, or of either kind when kind
+// is empty: an app pattern is then found by the app's name too) from its
+// category's document and its record, and returns the record. Other
+// patterns (the operator's, other learned ones) stay; a pattern promotion
+// did not add is refused with ErrNotLearned.
 func (p *Promoter) Revert(ctx context.Context, kind Kind, pattern string) (Learned, error) {
 	p.edit.Lock()
 	defer p.edit.Unlock()
 	ls, err := p.List(ctx)
 	if err != nil {
 		return Learned{}, err
+	}
+	if kind == "" {
+		for _, l := range ls {
+			if !strings.EqualFold(l.Pattern, pattern) && l.Pattern != classify.AppPattern(pattern) {
+				continue
+			}
+			if kind != "" && kind != l.Kind {
+				return Learned{}, fmt.Errorf("learn: %q: %w", pattern, ErrAmbiguousLearned)
+			}
+			kind = l.Kind
+			if l.Kind == KindApp {
+				pattern = l.Pattern
+			}
+		}
+		if kind == "" {
+			return Learned{}, fmt.Errorf("learn: %q: %w", pattern, ErrNotLearned)
+		}
 	}
 	i := slices.IndexFunc(ls, func(l Learned) bool { return l.Kind == kind && strings.EqualFold(l.Pattern, pattern) })
 	if i < 0 {

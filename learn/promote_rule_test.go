@@ -2,6 +2,7 @@ package learn_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -33,5 +34,31 @@ func TestNoPromotionOfAPublicSuffix(t *testing.T) {
 				t.Fatalf("co.uk added to %s", cp.Category)
 			}
 		}
+	}
+}
+
+// Without a kind, Revert finds the pattern by either kind, and refuses one
+// learned as both.
+func TestRevertWithoutAKind(t *testing.T) {
+	ctx := context.Background()
+	store := learntest.NewMemory(operatorPatterns())
+	p := newPromoter(t, store, learn.Config{})
+	for _, k := range []learn.Kind{learn.KindApp, learn.KindDomain} {
+		if err := store.RecordLearned(ctx, learn.Learned{Kind: k, Pattern: "blorp.example", Category: "Game", Origin: learn.OriginLearned}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := p.Revert(ctx, "", "Blorp.example"); !errors.Is(err, learn.ErrAmbiguousLearned) {
+		t.Errorf("both kinds: err = %v, want ErrAmbiguousLearned", err)
+	}
+	if _, err := p.Revert(ctx, "", "nope.example"); !errors.Is(err, learn.ErrNotLearned) {
+		t.Errorf("unknown: err = %v, want ErrNotLearned", err)
+	}
+	l, err := p.Revert(ctx, learn.KindDomain, "blorp.example")
+	if err != nil || l.Kind != learn.KindDomain {
+		t.Fatalf("domain: %+v, %v", l, err)
+	}
+	if l, err := p.Revert(ctx, "", "Blorp.example"); err != nil || l.Kind != learn.KindApp {
+		t.Errorf("the app left: %+v, %v", l, err)
 	}
 }

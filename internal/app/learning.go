@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -236,39 +235,13 @@ func (a *App) LearnedPatterns(ctx context.Context) ([]learn.Learned, error) {
 	return p.List(ctx)
 }
 
-// ErrAmbiguousLearned is returned by RevertLearned for a pattern learned
-// both as an app and as a domain pattern when no kind is given.
-var ErrAmbiguousLearned = errors.New("learned both as an app and as a domain pattern: name the kind")
-
-// RevertLearned removes a learned pattern (of kind, or of either kind when
-// kind is empty) from its category's document and from the record, and
-// returns the record; running pipelines drop it at their next pattern
-// reload. A pattern promotion did not add is refused (learn.ErrNotLearned).
+// RevertLearned removes a learned pattern (learn.Promoter.Revert: of kind,
+// or of either kind when kind is empty) and returns its record; running
+// pipelines drop it at their next pattern reload.
 func (a *App) RevertLearned(ctx context.Context, kind learn.Kind, pattern string) (learn.Learned, error) {
 	p, err := a.learnedPromoter(ctx)
 	if err != nil {
 		return learn.Learned{}, err
-	}
-	if kind == "" {
-		ls, err := p.List(ctx)
-		if err != nil {
-			return learn.Learned{}, err
-		}
-		for _, l := range ls {
-			if !strings.EqualFold(l.Pattern, pattern) && l.Pattern != classify.AppPattern(pattern) {
-				continue
-			}
-			if kind != "" && kind != l.Kind {
-				return learn.Learned{}, fmt.Errorf("%q: %w", pattern, ErrAmbiguousLearned)
-			}
-			kind = l.Kind
-			if l.Kind == learn.KindApp {
-				pattern = l.Pattern
-			}
-		}
-		if kind == "" {
-			return learn.Learned{}, fmt.Errorf("%q: %w", pattern, learn.ErrNotLearned)
-		}
 	}
 	return p.Revert(ctx, kind, pattern)
 }
