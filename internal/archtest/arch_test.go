@@ -6,6 +6,7 @@ package archtest
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -168,22 +169,25 @@ func TestArchitectureDocMatchesImports(t *testing.T) {
 	}
 	table := rows(t, filepath.Join(root, "docs", "architecture.md"))
 	pkgs := imports(t, root)
-	checkDoc(t, table, pkgs)
+	for _, problem := range checkDoc(table, pkgs) {
+		t.Error(problem)
+	}
 }
 
-// checkDoc reports every way table and the imports pkgs disagree.
-func checkDoc(t *testing.T, table []row, pkgs map[string][]string) {
-	t.Helper()
+// checkDoc returns every way table and the imports pkgs disagree.
+func checkDoc(table []row, pkgs map[string][]string) []string {
+	var problems []string
+	errorf := func(format string, a ...any) { problems = append(problems, fmt.Sprintf(format, a...)) }
 	byPkg := map[string]row{}
 	production := map[string]bool{}
 	for _, r := range table {
 		for _, p := range r.packages {
 			if _, dup := byPkg[p]; dup {
-				t.Errorf("architecture.md:%d: package %s has a second row", r.line, p)
+				errorf("architecture.md:%d: package %s has a second row", r.line, p)
 			}
 			byPkg[p] = r
 			if _, exists := pkgs[p]; !exists {
-				t.Errorf("architecture.md:%d: package %s does not exist", r.line, p)
+				errorf("architecture.md:%d: package %s does not exist", r.line, p)
 			}
 			production[p] = !r.testSupport
 		}
@@ -192,7 +196,7 @@ func checkDoc(t *testing.T, table []row, pkgs map[string][]string) {
 	for pkg, imps := range pkgs {
 		r, ok := byPkg[pkg]
 		if !ok {
-			t.Errorf("package %s has no row in docs/architecture.md", pkg)
+			errorf("package %s has no row in docs/architecture.md", pkg)
 			continue
 		}
 		if used[r.line] == nil {
@@ -206,25 +210,65 @@ func checkDoc(t *testing.T, table []row, pkgs map[string][]string) {
 			used[r.line][name] = true
 			_, ours := byPkg[name]
 			ours = ours || strings.HasPrefix(imp, module)
-			if production[pkg] && ours && !production[name] && !slices.Contains(names(r.mayImport), name) {
-				t.Errorf("production package %s imports test-support package %s", pkg, name)
+			if nr, known := byPkg[name]; production[pkg] && known && nr.testSupport && !slices.Contains(names(r.mayImport), name) {
+				errorf("production package %s imports test-support package %s", pkg, name)
 				continue
 			}
 			if !r.allows(name, ours, production) {
-				t.Errorf("architecture.md:%d: %s imports %s (%s), which its row does not allow: %q", r.line, pkg, name, imp, r.mayImport)
+				errorf("architecture.md:%d: %s imports %s (%s), which its row does not allow: %q", r.line, pkg, name, imp, r.mayImport)
 			}
 		}
 	}
 	for _, r := range table {
 		for _, name := range names(r.mayImport) {
 			if _, isPkg := byPkg[name]; isPkg && !used[r.line][name] && !slices.Contains(r.packages, name) {
-				t.Errorf("architecture.md:%d: the row of %s allows %s, which none of them imports", r.line, strings.Join(r.packages, ", "), name)
+				errorf("architecture.md:%d: the row of %s allows %s, which none of them imports", r.line, strings.Join(r.packages, ", "), name)
 			}
 		}
 		for _, tp := range thirdParty {
 			if strings.Contains(r.mayImport, tp.words) && !used[r.line][tp.words] {
-				t.Errorf("architecture.md:%d: the row of %s allows %s, which none of them imports", r.line, strings.Join(r.packages, ", "), tp.words)
+				errorf("architecture.md:%d: the row of %s allows %s, which none of them imports", r.line, strings.Join(r.packages, ", "), tp.words)
 			}
 		}
+	}
+	return problems
+}
+
+// checkDoc finds each kind of disagreement: a package without a row, a row
+// of no package, an import the row does not allow, an allowed package not
+// imported, and a production package importing test support.
+func TestCheckDocFindsEachDisagreement(t *testing.T) {
+	table := []row{
+		{line: 1, packages: []string{"pomocore"}, mayImport: "the standard library only"},
+		{line: 2, packages: []string{"pipeline"}, mayImport: "`pomocore`, `classify`"},
+		{line: 3, packages: []string{"gone"}, mayImport: "`pomocore`"},
+		{line: 5, packages: []string{"classify"}, mayImport: "`pomocore`"},
+		{line: 4, packages: []string{"internal/eventually"}, mayImport: "the standard library", testSupport: true},
+	}
+	pkgs := map[string][]string{
+		module:                          {"fmt"},
+		module + "/pipeline":            {module, module + "/redis", module + "/internal/eventually", "github.com/redis/go-redis/v9"},
+		module + "/internal/eventually": {"time"},
+		module + "/unlisted":            {},
+	}
+	byName := map[string][]string{}
+	for p, imps := range pkgs {
+		byName[docName(p)] = imps
+	}
+	got := strings.Join(checkDoc(table, byName), "\n")
+	for _, want := range []string{
+		"package unlisted has no row",
+		"package gone does not exist",
+		"pipeline imports redis",
+		"pipeline imports go-redis",
+		"allows classify, which none of them imports",
+		"production package pipeline imports test-support package internal/eventually",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("no %q among:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "pomocore imports") {
+		t.Errorf("the standard library reported:\n%s", got)
 	}
 }
