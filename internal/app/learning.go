@@ -47,8 +47,8 @@ type learning struct {
 func (a *App) startLearning(ctx context.Context, chain *classify.Chain, st Store) (*learning, error) {
 	cfg, log := a.cfg, a.log
 	l := &learning{a: a, chain: chain, st: st, unknowns: httpapi.NewUnknowns(httpapi.UnknownsConfig{})}
-	if w, ok := st.(pipeline.PatternEditor); ok {
-		l.editor = learn.NewEditor(patternStore{st, w}, nil)
+	if ps, ok := st.(learn.PatternStore); ok {
+		l.editor = learn.NewEditor(ps, nil)
 	}
 	lc := cfg.LearnConfig()
 	deps := learn.TrainerDeps{Patterns: st, Sink: modelSink{l}, Default: a.tax.Default, Logger: log}
@@ -180,13 +180,6 @@ func (e patternEditor) EditPatterns(ctx context.Context, pe classify.PatternEdit
 	return nil
 }
 
-// patternStore is a store's pattern reading and writing, as learn.Editor
-// takes them.
-type patternStore struct {
-	pipeline.Patterns
-	pipeline.PatternEditor
-}
-
 // modelStats returns the learning loop's figures for the metrics.
 func (l *learning) modelStats() httpapi.ModelStats {
 	r, runs, failures := l.trainer.Last()
@@ -254,11 +247,11 @@ func (a *App) learnedPromoter(ctx context.Context) (*learn.Promoter, error) {
 		return nil, err
 	}
 	llog, ok := st.(learn.LearnedLog)
-	editor, ok2 := st.(pipeline.PatternEditor)
+	ps, ok2 := st.(learn.PatternStore)
 	if !ok || !ok2 {
 		return nil, errors.New("this store cannot record learned patterns")
 	}
 	lc := a.cfg.LearnConfig()
 	lc.Promote = false
-	return learn.NewPromoter(lc, learn.PromoterDeps{Editor: learn.NewEditor(patternStore{st, editor}, nil), Log: llog, Logger: a.log})
+	return learn.NewPromoter(lc, learn.PromoterDeps{Editor: learn.NewEditor(ps, nil), Log: llog, Logger: a.log})
 }
