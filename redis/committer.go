@@ -349,12 +349,6 @@ func seenShard(key string) int {
 	return int(h.Sum32() % SeenShards)
 }
 
-// SeenKey returns the name of the shard of SeenKeys(stream, namespace)
-// that remembers activity key.
-func SeenKey(stream, namespace, key string) string {
-	return seenKey(stream, namespace, seenShard(key))
-}
-
 // StateKey returns the name of a committer's state key name ("intent" or
 // "tokens") of stream in namespace (see
 // CommitterConfig.Namespace), in the stream's slot: "{<stream>}:<name>"

@@ -49,3 +49,9 @@ func (c *Committer) CrashAfterApply(ctx context.Context, entries []pipeline.Comm
 
 // SeenShard returns the seen shard of activity key.
 func SeenShard(key string) int { return seenShard(key) }
+
+// SeenKey returns the name of the shard of SeenKeys(stream, namespace)
+// that remembers activity key.
+func SeenKey(stream, namespace, key string) string {
+	return seenKey(stream, namespace, seenShard(key))
+}
