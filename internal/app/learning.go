@@ -17,13 +17,12 @@ import (
 )
 
 // learning is the running learning loop of Run: the model in the chain,
-// its trainer and promoter, and what the unknowns panel is fed.
+// its trainer, the learn.Loop, and what the unknowns panel is fed.
 type learning struct {
 	a        *App
 	chain    *classify.Chain
 	st       Store
 	trainer  *learn.Trainer
-	promoter *learn.Promoter // nil unless POMOCORE_LEARN_PROMOTE
 	unknowns *httpapi.Unknowns
 	// editor edits the category_pattern documents (nil: the store cannot):
 	// the one editor of promotions and accepted suggestions, which
@@ -87,10 +86,9 @@ func (a *App) startLearning(ctx context.Context, chain *classify.Chain, st Store
 		if !ok || l.editor == nil {
 			return nil, errors.New("POMOCORE_LEARN_PROMOTE: this store cannot record learned patterns")
 		}
-		if l.promoter, err = learn.NewPromoter(lc, learn.PromoterDeps{Editor: l.editor, Log: llog, Logger: log}); err != nil {
+		if ld.Promoter, err = learn.NewPromoter(lc, learn.PromoterDeps{Editor: l.editor, Log: llog, Logger: log}); err != nil {
 			return nil, fmt.Errorf("learning: %w", err)
 		}
-		ld.Promoter = l.promoter
 	}
 	l.loop = learn.NewLoop(ld)
 	if cfg.LearnPromote {
