@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 
@@ -14,7 +13,7 @@ import (
 const cutoverUsage = `usage: pomocore cutover adopt [-json]
 
 adopt: run once the deployed service is stopped and before pomocore first
-consumes its group (docs/cutover.md, "Going live"). It records, as already
+consumes its group (docs/cutover.md, section 4, step 4). It records, as already
 counted, the pomodoroUsageLogIds of the entries the group (POMOCORE_GROUP)
 delivered within POMOCORE_DEDUP_WINDOW before its last-delivered id, so
 that producer retries of them are acknowledged with no effects. Entries
@@ -28,11 +27,12 @@ Running it again records nothing more.
 
 // cutoverCmd implements `pomocore cutover adopt [-json]`.
 func cutoverCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] != "adopt" && wantsHelp(args[:1]) {
+		fmt.Fprint(stdout, cutoverUsage)
+		return nil
+	}
 	if len(args) == 0 || args[0] != "adopt" {
 		fmt.Fprint(stderr, cutoverUsage)
-		if len(args) > 0 && wantsHelp(args[:1]) {
-			return flag.ErrHelp
-		}
 		return usageError{fmt.Errorf("cutover: want the subcommand adopt")}
 	}
 	fs := newFlags("cutover adopt", cutoverUsage, stderr)
