@@ -185,6 +185,12 @@ func (c *Committer) AdoptGroup(ctx context.Context, decide Decide) (AdoptReport,
 			}
 			done = append(done, Adopted{ID: m.ID, Key: key})
 		}
+		n, err := c.Adopt(ctx, done) // page by page: memory bounded by a page, not the window
+		rep.Recorded += n
+		if err != nil {
+			return rep, err
+		}
+		done = done[:0]
 		if len(msgs) < adoptChunk {
 			break
 		}
@@ -213,7 +219,9 @@ func (c *Committer) AdoptGroup(ctx context.Context, decide Decide) (AdoptReport,
 			}
 		}
 	}
-	if rep.Recorded, err = c.Adopt(ctx, done); err != nil {
+	n, err := c.Adopt(ctx, done)
+	rep.Recorded += n
+	if err != nil {
 		return rep, err
 	}
 	for lo := 0; lo < len(ack); lo += adoptChunk {
