@@ -73,9 +73,11 @@ type Config struct {
 	// PerDocument chooses how documents named by id are updated: "off", one
 	// updateMany per target value with `_id: {$in: [...]}` (the fewest
 	// commands, for MongoDB, which serves the $in from the _id index); "on",
-	// one update statement per document with `_id: <id>` (upserting, so
-	// that no lookup of missing ids is needed), MaxStatements per command,
-	// for servers that scan the collection for an $in (FerretDB 1.x); "auto"
+	// one update statement per document with `_id: <id>` (a command that
+	// matched fewer documents is sent again as upserts, so that no lookup
+	// of missing ids is needed), MaxStatements per command (fewer on a
+	// server without a usable _id index: see statementsPerCommand), for
+	// servers that scan the collection for an $in (FerretDB 1.x); "auto"
 	// (the default), "on" when the server's buildInfo names FerretDB, else
 	// "off".
 	PerDocument string
