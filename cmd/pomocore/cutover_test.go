@@ -348,6 +348,12 @@ func TestCutOverShadowCompareDoctorThenLive(t *testing.T) {
 	if err := c.rdb.XGroupDestroy(ctx, c.stream, "pomocore_shadow").Err(); err != nil {
 		t.Fatal(err)
 	}
+	// Adopt the old service's history (section 4, step 4): a producer retry
+	// of an activity it counted, sent across the switch, then counts nothing.
+	if code, out, errOut := c.run(c.env, "cutover", "adopt"); code != 0 {
+		t.Fatalf("cutover adopt: exit %d\n%s\n%s", code, out, errOut)
+	}
+	c.add(contractEntry("u2", "slack", "", 600, c.at, false, "pomodoroUsageLogId", retryID))
 	stopLive, liveLogs := startRun(t, c.env)
 	waitDrained(t, c.rdb, c.stream, c.liveGroup, liveLogs)
 	stopLive()
