@@ -3,8 +3,6 @@ package compare_test
 import (
 	"bytes"
 	"fmt"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -12,21 +10,9 @@ import (
 	"github.com/pomocore/pomocore"
 	"github.com/pomocore/pomocore/classify"
 	"github.com/pomocore/pomocore/compare"
+	"github.com/pomocore/pomocore/internal/fixtures"
 	"github.com/pomocore/pomocore/internal/legacy"
 )
-
-func productionPatterns(t *testing.T) []pomocore.CategoryPattern {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "testdata", "main-server-category-patterns.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ps, err := classify.ParsePatterns(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ps
-}
 
 // addBoard adds seconds of user to category's day key (and work's).
 func addBoard(b map[string]map[string]float64, category, day, user string, seconds float64) {
@@ -53,7 +39,7 @@ func addBoard(b map[string]map[string]float64, category, day, user string, secon
 // shadow's boards).
 func TestCompareExplainsTheRunbooksExamplesOnProductionPatterns(t *testing.T) {
 	day := "2026-11-24"
-	pats := productionPatterns(t)
+	pats := fixtures.ProductionPatterns(t)
 	old := legacy.Service{Patterns: pats}
 	cases := []struct {
 		user, url, shadow string // shadow: where the shadow counted it

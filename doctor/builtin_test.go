@@ -2,32 +2,18 @@ package doctor_test
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 
 	"github.com/pomocore/pomocore"
 	"github.com/pomocore/pomocore/classify"
 	"github.com/pomocore/pomocore/doctor"
+	"github.com/pomocore/pomocore/internal/fixtures"
 )
 
 type patternList []pomocore.CategoryPattern
 
 func (p patternList) LoadPatterns(context.Context) ([]pomocore.CategoryPattern, error) { return p, nil }
-
-func mainServerPatterns(t *testing.T) []pomocore.CategoryPattern {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "testdata", "main-server-category-patterns.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ps, err := classify.ParsePatterns(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ps
-}
 
 // TestDoctorShowsWhereTheBuiltinSetDisagreesWithMainServerPatterns: with
 // the built-in set layered under category_pattern, doctor compares them:
@@ -36,7 +22,7 @@ func mainServerPatterns(t *testing.T) []pomocore.CategoryPattern {
 func TestDoctorShowsWhereTheBuiltinSetDisagreesWithMainServerPatterns(t *testing.T) {
 	ctx := context.Background()
 	cfg := doctor.Config{Builtin: classify.DefaultPatterns()}
-	prod := mainServerPatterns(t)
+	prod := fixtures.ProductionPatterns(t)
 	rep, err := doctor.Run(ctx, cfg, doctor.Sources{Patterns: patternList(prod)})
 	if err != nil {
 		t.Fatal(err)

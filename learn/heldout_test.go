@@ -12,6 +12,7 @@ import (
 
 	"github.com/pomocore/pomocore"
 	"github.com/pomocore/pomocore/classify"
+	"github.com/pomocore/pomocore/internal/fixtures"
 	"github.com/pomocore/pomocore/learn"
 )
 
@@ -41,20 +42,6 @@ func testdataExamples(t testing.TB, name string) []classify.Example {
 		t.Fatal(err)
 	}
 	return out
-}
-
-// productionPatterns are the main server's category_pattern documents.
-func productionPatterns(t testing.TB) []pomocore.CategoryPattern {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "testdata", "main-server-category-patterns.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ps, err := classify.ParsePatterns(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ps
 }
 
 // score counts a model's answers at a threshold on held-out activities.
@@ -157,8 +144,8 @@ func TestModelKeepsItsPrecisionOnSitesAndAppsItNeverSaw(t *testing.T) {
 		t.Skip("trains ten models")
 	}
 	for name, ps := range map[string][]pomocore.CategoryPattern{
-		"production":          productionPatterns(t),
-		"production+built-in": append(classify.DefaultPatterns(), productionPatterns(t)...),
+		"production":          fixtures.ProductionPatterns(t),
+		"production+built-in": append(classify.DefaultPatterns(), fixtures.ProductionPatterns(t)...),
 	} {
 		t.Run(name, func(t *testing.T) {
 			unseen, revisits := heldOutBySite(t, ps, 0.9)

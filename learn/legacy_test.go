@@ -6,6 +6,7 @@ import (
 
 	"github.com/pomocore/pomocore"
 	"github.com/pomocore/pomocore/classify"
+	"github.com/pomocore/pomocore/internal/fixtures"
 	"github.com/pomocore/pomocore/learn"
 	"github.com/pomocore/pomocore/learn/learntest"
 )
@@ -22,7 +23,7 @@ var legacyLabels = [][4]string{
 // A label the old service's patterns gave is trusted only where pomocore's
 // own patterns agree; an LLM answer is trusted as it is.
 func TestLegacyLabelsThePatternsContradictAreNotTrusted(t *testing.T) {
-	store := learntest.NewMemory(productionPatterns(t))
+	store := learntest.NewMemory(fixtures.ProductionPatterns(t))
 	for range 10 {
 		for _, l := range legacyLabels {
 			store.AddLabel(l[0], l[1], l[2], l[3])
@@ -76,7 +77,7 @@ func TestSpuriousFeaturesDoNotDecide(t *testing.T) {
 			}
 		}
 	}
-	m, _, err := learn.TrainModel(classify.ExamplesFromPatterns(productionPatterns(t), pomocore.Uncategorized), labels, learn.Config{}, clock())
+	m, _, err := learn.TrainModel(classify.ExamplesFromPatterns(fixtures.ProductionPatterns(t), pomocore.Uncategorized), labels, learn.Config{}, clock())
 	if err != nil {
 		t.Fatal(err)
 	}
