@@ -3,11 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
-	"io"
 	"net"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -36,24 +34,7 @@ func freeAddr(t *testing.T) string {
 // returns a stop function that cancels it and waits for a clean exit.
 func startRun(t *testing.T, env map[string]string) (stop func(), logs *logtest.Buffer) {
 	t.Helper()
-	cfg, err := loadConfig("run", nil, envOf(env), &bytes.Buffer{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs = &logtest.Buffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, cfg, io.Discard, logs) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("run: %v\n%s", err, logs.String())
-			}
-		})
-	}
-	t.Cleanup(stop)
+	stop, _, logs = startRunOut(t, env)
 	return stop, logs
 }
 
