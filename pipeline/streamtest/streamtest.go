@@ -84,6 +84,7 @@ func Run(t *testing.T, h Harness, skip Skip) {
 		{"Delivery", testDelivery},
 		{"BlockingRead", testBlockingRead},
 		{"PendingAfterCrash", testPendingAfterCrash},
+		{"PendingPages", testPendingPages},
 		{"Claim", testClaim},
 		{"ClaimPages", testClaimPages},
 		{"Effects", testEffects},
@@ -238,8 +239,8 @@ func testPendingAfterCrash(t *testing.T, h Harness) {
 			t.Errorf("pending entry %d = %+v, want fields %q, 2 deliveries", i, m, fields(i))
 		}
 	}
-	if got := ids(pending(t, r, want[0], 1)); !slices.Equal(got, want[1:2]) {
-		t.Errorf("Pending after %s, 1 = %v, want %v", want[0], got, want[1:2])
+	if got := ids(pending(t, r, want[0], 10)); !slices.Equal(got, want[1:]) {
+		t.Errorf("Pending after %s = %v, want %v", want[0], got, want[1:])
 	}
 	if got := ids(pending(t, r, want[2], 10)); len(got) != 0 {
 		t.Errorf("Pending after the last = %v", got)
@@ -261,6 +262,32 @@ func testPendingAfterCrash(t *testing.T, h Harness) {
 	}
 	if got := ids(pending(t, r, "0", 10)); len(got) != 0 {
 		t.Errorf("Pending after the commit = %v", got)
+	}
+}
+
+func testPendingPages(t *testing.T, h Harness) {
+	s := h.NewStream(t)
+	var want []string
+	for i := range 5 {
+		want = append(want, s.Add(t, "*", fields(i)...))
+	}
+	read(t, s.Reader(t, "c1"), 10)
+	r := s.Reader(t, "c1")
+	var got []string
+	after := "0"
+	for range 10 {
+		msgs := pending(t, r, after, 2)
+		if len(msgs) > 2 {
+			t.Fatalf("Pending after %s, 2 = %v: more than asked for", after, ids(msgs))
+		}
+		if len(msgs) == 0 {
+			break
+		}
+		got = append(got, ids(msgs)...)
+		after = msgs[len(msgs)-1].ID
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("Pending pages = %v, want %v", got, want)
 	}
 }
 
