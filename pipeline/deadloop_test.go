@@ -9,13 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
-	goredis "github.com/redis/go-redis/v9"
-
 	"github.com/pomocore/pomocore"
 	"github.com/pomocore/pomocore/pipeline"
 	"github.com/pomocore/pomocore/pipeline/storetest"
-	"github.com/pomocore/pomocore/redis"
+	"github.com/pomocore/pomocore/pipeline/streamtest"
 )
 
 // reports collects the batch reports of a pipeline.
@@ -42,26 +39,18 @@ func (r *reports) quarantined() (n int) {
 
 // deployment is a pipeline reading in and dead-lettering to dead.
 type deployment struct {
-	reader *redis.Reader
+	reader *streamtest.Reader
 	p      *pipeline.Pipeline
 	obs    *reports
 	log    *bytes.Buffer
 }
 
-func newDeployment(t *testing.T, rdb *goredis.Client, in, dead string) *deployment {
+func newDeployment(t *testing.T, mem *streamtest.Memory, in, dead string) *deployment {
 	t.Helper()
-	reader, err := redis.NewReader(rdb, redis.ReaderConfig{Stream: in, Group: group, Consumer: "c1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := reader.EnsureGroup(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	committer, err := redis.NewCommitter(rdb, redis.CommitterConfig{Stream: in, Group: group, DeadStream: dead, SessionStream: session})
-	if err != nil {
-		t.Fatal(err)
-	}
+	reader := mem.Reader(in, group, "c1")
+	committer := mem.Committer(streamtest.CommitterConfig{Stream: in, Group: group, DeadStream: dead, SessionStream: session})
 	d := &deployment{reader: reader, obs: &reports{}, log: &bytes.Buffer{}}
+	var err error
 	d.p, err = pipeline.New(pipeline.Config{Location: seoul}, pipeline.Deps{
 		Reader: reader, Store: storetest.NewMemory(), Committer: committer,
 		Classifier: fixedClassifier{"Xcode": "Development"}, Taxonomy: pomocore.DefaultTaxonomy(),
@@ -96,32 +85,29 @@ func (d *deployment) step(t *testing.T) int {
 // other, is acknowledged into the quarantine (counted and logged), never
 // dead-lettered again: no ping-pong (issue 27 item 2).
 func TestDeadLettersDoNotPingPongBetweenDeployments(t *testing.T) {
-	m := miniredis.RunT(t)
-	rdb := goredis.NewClient(&goredis.Options{Addr: m.Addr()})
-	t.Cleanup(func() { _ = rdb.Close() })
-	a := newDeployment(t, rdb, "a", "b")
-	b := newDeployment(t, rdb, "b", "a")
-	ctx := context.Background()
+	mem := streamtest.NewMemory(nil)
+	a := newDeployment(t, mem, "a", "b")
+	b := newDeployment(t, mem, "b", "a")
 	bad := event("u1", "Xcode", 10, time.Date(2026, 11, 24, 3, 0, 0, 0, time.UTC), true)
 	for i := 0; i < len(bad); i += 2 {
 		if bad[i] == "duration" {
 			bad[i+1] = "abc"
 		}
 	}
-	rdb.XAdd(ctx, &goredis.XAddArgs{Stream: "a", Values: bad})
+	mem.Add("a", bad...)
 	for round := 0; round < 5; round++ {
 		if a.step(t)+b.step(t) == 0 {
 			break
 		}
 	}
-	if n := rdb.XLen(ctx, "a").Val(); n != 1 {
+	if n := mem.Len("a"); n != 1 {
 		t.Errorf("stream a holds %d entries, want 1 (the original): b dead-lettered a's dead letter back", n)
 	}
-	if n := rdb.XLen(ctx, "b").Val(); n != 1 {
+	if n := mem.Len("b"); n != 1 {
 		t.Errorf("stream b holds %d entries, want 1 (a's dead letter)", n)
 	}
 	for _, in := range []string{"a", "b"} {
-		if n := rdb.XPending(ctx, in, group).Val().Count; n != 0 {
+		if n := len(mem.Pending(in, group)); n != 0 {
 			t.Errorf("%s: %d entries pending: a quarantined entry is acknowledged", in, n)
 		}
 	}
@@ -134,7 +120,7 @@ func TestDeadLettersDoNotPingPongBetweenDeployments(t *testing.T) {
 	if !strings.Contains(b.log.String(), "quarantine:") {
 		t.Errorf("no log line about the quarantined dead letter:\n%s", b.log.String())
 	}
-	if n := rdb.XLen(ctx, session).Val(); n != 1 {
+	if n := mem.Len(session); n != 1 {
 		t.Errorf("session events = %d, want 1: a's, for the rejected session end; b's copy ends nothing again", n)
 	}
 }

@@ -75,10 +75,7 @@ type orderCheck struct {
 func (o *orderCheck) Save(ctx context.Context, recs []pipeline.Record) error {
 	for _, r := range recs {
 		if r.Activity.App == "Zzz Unknown" {
-			n, err := o.e.rdb.XLen(ctx, session).Result()
-			if err != nil {
-				return err
-			}
+			n := int64(o.e.mem.Len(session))
 			o.mu.Lock()
 			o.before = append(o.before, n)
 			o.mu.Unlock()
@@ -119,7 +116,7 @@ func TestMainServerSessionScoreReadsTheLLMsCategoryNotUncategorized(t *testing.T
 	if n := e.pending(); n != 2 {
 		t.Errorf("pending = %d, want 2 (the unknown activity and its session's end wait)", n)
 	}
-	if n, _ := e.rdb.XLen(context.Background(), session).Result(); n != 0 {
+	if n := e.mem.Len(session); n != 0 {
 		t.Errorf("%d session events before the session's unknown activity was decided", n)
 	}
 	if got := e.score("leaderboard:Uncategorized:"+day, "u"); got != 0 {
@@ -138,7 +135,7 @@ func TestMainServerSessionScoreReadsTheLLMsCategoryNotUncategorized(t *testing.T
 	if got := e.score("leaderboard:Uncategorized:"+day, "u"); got != 0 {
 		t.Errorf("Uncategorized = %v", got)
 	}
-	if n, _ := e.rdb.XLen(context.Background(), session).Result(); n != 1 {
+	if n := e.mem.Len(session); n != 1 {
 		t.Errorf("session events = %d, want 1", n)
 	}
 	oc.mu.Lock()
@@ -171,7 +168,7 @@ func TestAnActivityPastItsWaitCountsAsTheDefault(t *testing.T) {
 	if got := e.score("leaderboard:Uncategorized:"+day, "u"); got != 20 {
 		t.Errorf("Uncategorized = %v, want 20 once the wait passed", got)
 	}
-	if n, _ := e.rdb.XLen(context.Background(), session).Result(); n != 1 {
+	if n := e.mem.Len(session); n != 1 {
 		t.Errorf("session events = %d, want 1", n)
 	}
 }
@@ -206,7 +203,7 @@ func TestACrashWhileEntriesWaitLosesAndDoublesNothing(t *testing.T) {
 			t.Errorf("%s = %v, want %v", key, got, want)
 		}
 	}
-	if n, _ := e.rdb.XLen(context.Background(), session).Result(); n != 1 {
+	if n := e.mem.Len(session); n != 1 {
 		t.Errorf("session events = %d, want 1", n)
 	}
 	if n := e.pending(); n != 0 {

@@ -12,12 +12,9 @@ import (
 	"testing/synctest"
 	"time"
 
-	goredis "github.com/redis/go-redis/v9"
-
 	"github.com/pomocore/pomocore"
 	"github.com/pomocore/pomocore/pipeline"
 	"github.com/pomocore/pomocore/pipeline/storetest"
-	"github.com/pomocore/pomocore/redis"
 )
 
 // probeStore is a store that can be down (Save and Ping fail), that
@@ -111,8 +108,6 @@ func (e *env) readAll() []pipeline.Message {
 	return msgs
 }
 
-var goredisPendingArgs = goredis.XPendingExtArgs{Stream: stream, Group: group, Start: "-", End: "+", Count: 100}
-
 func withDeliveries(msgs []pipeline.Message, n int64) []pipeline.Message {
 	out := append([]pipeline.Message(nil), msgs...)
 	for i := range out {
@@ -124,8 +119,8 @@ func withDeliveries(msgs []pipeline.Message, n int64) []pipeline.Message {
 func (e *env) deadLetters() map[string]int {
 	e.t.Helper()
 	kinds := map[string]int{}
-	for _, m := range e.rdb.XRange(context.Background(), dead, "-", "+").Val() {
-		kinds[fmt.Sprint(m.Values["dead.kind"])]++
+	for _, m := range e.entries(dead) {
+		kinds[m["dead.kind"]]++
 	}
 	return kinds
 }
@@ -178,7 +173,7 @@ func TestStoreOutageWithRestartsDeadLettersNothing(t *testing.T) {
 	if e.pending() != 0 {
 		t.Errorf("pending = %d, want 0", e.pending())
 	}
-	if n := e.rdb.XLen(context.Background(), session).Val(); n != 6 {
+	if n := e.mem.Len(session); n != 6 {
 		t.Errorf("session events = %d, want 6", n)
 	}
 }
@@ -216,7 +211,7 @@ func TestPoisonEntryOverTheLimitIsDeadLetteredWhileOthersFlow(t *testing.T) {
 		t.Errorf("pending = %d, want 0", e.pending())
 	}
 	// The poison entry ended a session: its end is still emitted.
-	if n := e.rdb.XLen(context.Background(), session).Val(); n != 1 {
+	if n := e.mem.Len(session); n != 1 {
 		t.Errorf("session events = %d, want 1", n)
 	}
 	if s := e.p.Stats().Snapshot(); s.Dead != 1 || s.Committed != 6 {
@@ -300,9 +295,8 @@ func TestEntryFailingOnItsOwnUnderTheLimitIsLeftPending(t *testing.T) {
 	if dl := e.deadLetters(); len(dl) != 0 {
 		t.Errorf("dead letters = %v, want none under the limit", dl)
 	}
-	p, err := e.rdb.XPendingExt(context.Background(), &goredisPendingArgs).Result()
-	if err != nil || len(p) != 1 || p[0].ID != poison {
-		t.Errorf("pending = %+v, %v; want only the poison entry %s", p, err, poison)
+	if p := e.mem.Pending(stream, group); len(p) != 1 || p[0].ID != poison {
+		t.Errorf("pending = %+v; want only the poison entry %s", p, poison)
 	}
 	if got := e.score("leaderboard:Development:2026-11-24", "u2"); got != 10 {
 		t.Errorf("u2 = %v, want 10", got)
@@ -356,7 +350,7 @@ func TestBatchSizeAdaptsToASlowStore(t *testing.T) {
 	e, st := newProbeEnv(t, cfg)
 	obs := &recordingObserver{}
 	e.p, _ = pipeline.New(pipeline.Config{BatchSize: 64, SlowStore: time.Second, Location: seoul}, pipeline.Deps{
-		Reader: e.reader, Store: st, Committer: mustCommitter(t, e.rdb),
+		Reader: e.reader, Store: st, Committer: mustCommitter(e.mem),
 		Classifier: fixedClassifier{"Xcode": "Development"}, Taxonomy: pomocore.DefaultTaxonomy(),
 		CategoryIDs: e.ids, Observer: obs, Sleep: func(ctx context.Context, d time.Duration) error { return ctx.Err() },
 		Now: func() time.Time { return e.now.Add(time.Duration(e.ticks.Load()) * time.Millisecond) },
@@ -635,10 +629,7 @@ func (r *vanishedReader) Read(context.Context, int, time.Duration) ([]pipeline.M
 // (which says what to do) instead of retrying, and logs at error level.
 func TestRunStopsWhenTheGroupVanishedWithNoKnownPosition(t *testing.T) {
 	e := newEnv(t, "c1", pipeline.Config{})
-	committer, err := redis.NewCommitter(e.rdb, redis.CommitterConfig{Stream: stream, Group: group, DeadStream: dead, SessionStream: session})
-	if err != nil {
-		t.Fatal(err)
-	}
+	committer := mustCommitter(e.mem)
 	r := &vanishedReader{Reader: e.reader}
 	p, err := pipeline.New(pipeline.Config{Location: seoul}, pipeline.Deps{
 		Reader: r, Store: e.store, Committer: committer,

@@ -10,15 +10,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
-	goredis "github.com/redis/go-redis/v9"
-
 	"github.com/pomocore/pomocore"
 	"github.com/pomocore/pomocore/internal/eventually"
 	"github.com/pomocore/pomocore/internal/logtest"
 	"github.com/pomocore/pomocore/pipeline"
 	"github.com/pomocore/pomocore/pipeline/storetest"
-	"github.com/pomocore/pomocore/redis"
+	"github.com/pomocore/pomocore/pipeline/streamtest"
 )
 
 const (
@@ -49,10 +46,12 @@ func (f fixedClassifier) Classify(app, _, _ string) pomocore.Classification {
 	return pomocore.Classification{Category: pomocore.Uncategorized, Source: pomocore.SourceDefault}
 }
 
+// env is a pipeline over the in-memory stream fake (streamtest.Memory) and
+// store (storetest.Memory): the adapters' own suites prove they behave
+// as the fakes do.
 type env struct {
 	t      *testing.T
-	mini   *miniredis.Miniredis
-	rdb    *goredis.Client
+	mem    *streamtest.Memory
 	store  *storetest.Memory
 	now    time.Time
 	sleeps atomic.Int64
@@ -60,7 +59,7 @@ type env struct {
 	longest atomic.Int64
 	ticks   atomic.Int64
 	p       *pipeline.Pipeline
-	reader  *redis.Reader
+	reader  *streamtest.Reader
 	ids     map[string]pomocore.ObjectID
 	// st, when set, is the store build gives the pipeline instead of store.
 	st pipeline.Store
@@ -68,10 +67,7 @@ type env struct {
 
 func newEnv(t *testing.T, consumer string, cfg pipeline.Config) *env {
 	t.Helper()
-	m := miniredis.RunT(t)
-	rdb := goredis.NewClient(&goredis.Options{Addr: m.Addr()})
-	t.Cleanup(func() { _ = rdb.Close() })
-	e := &env{t: t, mini: m, rdb: rdb, store: storetest.NewMemory(),
+	e := &env{t: t, mem: streamtest.NewMemory(nil), store: storetest.NewMemory(),
 		now: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)}
 	e.build(consumer, cfg)
 	return e
@@ -80,18 +76,9 @@ func newEnv(t *testing.T, consumer string, cfg pipeline.Config) *env {
 func (e *env) build(consumer string, cfg pipeline.Config) {
 	t := e.t
 	t.Helper()
-	reader, err := redis.NewReader(e.rdb, redis.ReaderConfig{Stream: stream, Group: group, Consumer: consumer})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := reader.EnsureGroup(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	committer, err := redis.NewCommitter(e.rdb, redis.CommitterConfig{Stream: stream, Group: group, DeadStream: dead, SessionStream: session,
+	reader := e.mem.Reader(stream, group, consumer)
+	committer := e.mem.Committer(streamtest.CommitterConfig{Stream: stream, Group: group, DeadStream: dead, SessionStream: session,
 		DedupWindow: 2 * time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
 	e.ids = map[string]pomocore.ObjectID{}
 	for i, c := range pomocore.DefaultTaxonomy().Categories {
 		e.ids[c] = pomocore.ObjectID{byte(i + 1)}
@@ -104,6 +91,7 @@ func (e *env) build(consumer string, cfg pipeline.Config) {
 	if e.st != nil {
 		st = e.st
 	}
+	var err error
 	e.p, err = pipeline.New(cfg, pipeline.Deps{
 		Reader: reader, Store: st, Committer: committer,
 		Classifier:  fixedClassifier{"Xcode": "Development", "Steam": "Game"},
@@ -137,11 +125,7 @@ func event(user, app string, duration float64, ts time.Time, end bool) []string 
 
 func (e *env) add(fields ...string) string {
 	e.t.Helper()
-	id, err := e.rdb.XAdd(context.Background(), &goredis.XAddArgs{Stream: stream, Values: fields}).Result()
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return id
+	return e.mem.Add(stream, fields...)
 }
 
 // processNew reads everything new and processes it.
@@ -198,23 +182,21 @@ func (e *env) runUntilCommitted(n int64) (stop func() error) {
 
 func (e *env) score(key, member string) float64 {
 	e.t.Helper()
-	s, err := e.rdb.ZScore(context.Background(), key, member).Result()
-	if errors.Is(err, goredis.Nil) {
-		return 0
-	}
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return s
+	return e.mem.Score(key, member)
 }
 
 func (e *env) pending() int64 {
 	e.t.Helper()
-	p, err := e.rdb.XPending(context.Background(), stream, group).Result()
-	if err != nil {
-		e.t.Fatal(err)
+	return int64(len(e.mem.Pending(stream, group)))
+}
+
+// entries returns the fields of the entries of an output stream.
+func (e *env) entries(stream string) []map[string]string {
+	var out []map[string]string
+	for _, m := range e.mem.Entries(stream) {
+		out = append(out, m.Values())
 	}
-	return p.Count
+	return out
 }
 
 func TestProcessCountsStoresAndEmits(t *testing.T) {
@@ -248,11 +230,11 @@ func TestProcessCountsStoresAndEmits(t *testing.T) {
 	if got := e.score("leaderboard:work:2026-11-24", "u2"); got != 0 {
 		t.Errorf("work u2 = %v, want 0 (Game is not work)", got)
 	}
-	if n := e.rdb.Exists(context.Background(), "leaderboard:Uncategorized:2026-11-24").Val(); n != 0 {
+	if e.mem.Exists("leaderboard:Uncategorized:2026-11-24") {
 		t.Errorf("a zero duration created a leaderboard entry")
 	}
-	ses := e.rdb.XRange(context.Background(), session, "-", "+").Val()
-	if len(ses) != 1 || ses[0].Values["userId"] != "u1" || ses[0].Values["session"] != "2" || ses[0].Values["sessionDate"] != "2026-11-25" {
+	ses := e.entries(session)
+	if len(ses) != 1 || ses[0]["userId"] != "u1" || ses[0]["session"] != "2" || ses[0]["sessionDate"] != "2026-11-25" {
 		t.Errorf("session events = %+v", ses)
 	}
 	snap, err := e.store.Snapshot(context.Background())
@@ -313,13 +295,13 @@ func TestMalformedEntriesAreDeadLetteredNotCounted(t *testing.T) {
 	if got := e.score("leaderboard:Development:2026-11-24", "u1"); got != 10 {
 		t.Errorf("score = %v, want 10: only the good entry counts", got)
 	}
-	dl := e.rdb.XRange(context.Background(), dead, "-", "+").Val()
+	dl := e.entries(dead)
 	if len(dl) != len(cases) {
 		t.Fatalf("dead letters = %d, want %d", len(dl), len(cases))
 	}
 	for _, m := range dl {
-		if m.Values["dead.reason"] == "" || m.Values["dead.kind"] == "" || m.Values["dead.id"] == "" {
-			t.Errorf("dead letter without id/reason/kind: %+v", m.Values)
+		if m["dead.reason"] == "" || m["dead.kind"] == "" || m["dead.id"] == "" {
+			t.Errorf("dead letter without id/reason/kind: %+v", m)
 		}
 	}
 	snap, _ := e.store.Snapshot(context.Background())
@@ -369,7 +351,7 @@ func TestStoreFailureAcknowledgesNothingUntilStored(t *testing.T) {
 	if e.pending() != 1 {
 		t.Errorf("pending = %d, want 1", e.pending())
 	}
-	if n := e.rdb.XLen(context.Background(), session).Val(); n != 1 {
+	if n := e.mem.Len(session); n != 1 {
 		t.Errorf("session events = %d, want 1", n)
 	}
 }
@@ -387,7 +369,7 @@ func TestRedeliveredBatchCountsOnce(t *testing.T) {
 	if got := e.score("leaderboard:Development:2026-11-24", "u1"); got != 10 {
 		t.Errorf("score = %v, want 10", got)
 	}
-	if n := e.rdb.XLen(context.Background(), session).Val(); n != 1 {
+	if n := e.mem.Len(session); n != 1 {
 		t.Errorf("session events = %d, want 1", n)
 	}
 	snap, _ := e.store.Snapshot(context.Background())
@@ -437,8 +419,7 @@ func TestRunReclaimsIdleEntriesOfOtherConsumers(t *testing.T) {
 	if _, err := e.reader.Read(context.Background(), 4, -1); err != nil {
 		t.Fatal(err)
 	}
-	e.mini.FastForward(time.Minute) // the entries are now idle for a minute
-	e.mini.SetTime(time.Now().Add(2 * time.Minute))
+	e.mem.Advance(2 * time.Minute) // the entries are now idle for two minutes
 	e.build("survivor", pipeline.Config{Block: 10 * time.Millisecond, ClaimIdle: 30 * time.Second})
 	stop := e.runUntilCommitted(4)
 	if err := stop(); err != nil {
@@ -504,7 +485,7 @@ func TestObserverSeesBatches(t *testing.T) {
 	e := newEnv(t, "c1", pipeline.Config{})
 	obs := &recordingObserver{}
 	e.p, _ = pipeline.New(pipeline.Config{Location: seoul}, pipeline.Deps{
-		Reader: e.reader, Store: e.store, Committer: mustCommitter(t, e.rdb),
+		Reader: e.reader, Store: e.store, Committer: mustCommitter(e.mem),
 		Classifier: fixedClassifier{"Xcode": "Development"}, Taxonomy: pomocore.DefaultTaxonomy(),
 		CategoryIDs: e.ids, Observer: obs, Sleep: func(ctx context.Context, d time.Duration) error { return ctx.Err() },
 	})
@@ -524,13 +505,9 @@ func TestObserverSeesBatches(t *testing.T) {
 	}
 }
 
-func mustCommitter(t *testing.T, rdb *goredis.Client) *redis.Committer {
-	t.Helper()
-	c, err := redis.NewCommitter(rdb, redis.CommitterConfig{Stream: stream, Group: group, DeadStream: dead, SessionStream: session})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+// mustCommitter returns a committer of mem without dedup by activity.
+func mustCommitter(mem *streamtest.Memory) *streamtest.Committer {
+	return mem.Committer(streamtest.CommitterConfig{Stream: stream, Group: group, DeadStream: dead, SessionStream: session})
 }
 
 func TestRetentionExpiresLeaderboardKeys(t *testing.T) {
@@ -538,13 +515,12 @@ func TestRetentionExpiresLeaderboardKeys(t *testing.T) {
 	ts := time.Date(2026, 11, 24, 3, 0, 0, 0, time.UTC)
 	e.add(event("u1", "Xcode", 10, ts, false)...)
 	e.processNew()
-	ctx := context.Background()
 	for key, want := range map[string]time.Duration{
 		"leaderboard:Development:2026-11-24": 8 * 24 * time.Hour,
 		"leaderboard:work:2026-W48":          5 * 7 * 24 * time.Hour,
 		"leaderboard:Development:2026-M11":   -1,
 	} {
-		got := e.rdb.TTL(ctx, key).Val()
+		got := e.mem.TTL(key)
 		if (want < 0 && got >= 0) || (want > 0 && (got <= 0 || got > want)) {
 			t.Errorf("%s TTL = %v, want %v", key, got, want)
 		}
@@ -560,8 +536,8 @@ func TestRunTrimsConsumedInput(t *testing.T) {
 	e.build("c1", pipeline.Config{Block: 10 * time.Millisecond, TrimInput: true, ClaimInterval: time.Millisecond})
 	stop := e.runUntilCommitted(5)
 	// The next full reclaim scan trims: wait for the stream to empty.
-	if !eventually.Within(10*time.Second, func() bool { return e.rdb.XLen(context.Background(), stream).Val() == 0 }) {
-		t.Fatalf("stream still has %d entries", e.rdb.XLen(context.Background(), stream).Val())
+	if !eventually.Within(10*time.Second, func() bool { return e.mem.Len(stream) == 0 }) {
+		t.Fatalf("stream still has %d entries", e.mem.Len(stream))
 	}
 	if err := stop(); err != nil {
 		t.Fatal(err)
@@ -573,7 +549,7 @@ func TestRunLogsAMinuteSummary(t *testing.T) {
 	var buf logtest.Buffer
 	var clock atomic.Int64
 	p, err := pipeline.New(pipeline.Config{Location: seoul, Block: 10 * time.Millisecond}, pipeline.Deps{
-		Reader: e.reader, Store: e.store, Committer: mustCommitter(t, e.rdb),
+		Reader: e.reader, Store: e.store, Committer: mustCommitter(e.mem),
 		Classifier: fixedClassifier{"Xcode": "Development"}, Taxonomy: pomocore.DefaultTaxonomy(), CategoryIDs: e.ids,
 		Logger: slog.New(slog.NewTextHandler(&buf, nil)),
 		// Every reading of the clock is 20 s later than the one before.
@@ -618,7 +594,7 @@ func TestMainServerAddsAFieldActivityStillCounts(t *testing.T) {
 	if got := strict.score("leaderboard:Development:2026-11-24", "u1"); got != 0 {
 		t.Errorf("strict: score = %v, want 0", got)
 	}
-	if n := strict.rdb.XLen(context.Background(), dead).Val(); n != 1 {
+	if n := strict.mem.Len(dead); n != 1 {
 		t.Errorf("strict: dead letters = %d, want 1", n)
 	}
 }
@@ -634,17 +610,17 @@ func TestMainServerScoresSessionWhoseLastActivityWasRejected(t *testing.T) {
 	e.add(event("", "Xcode", -500, ts, true)...)   // rejected, no user: none
 	e.add(event("u2", "Xcode", 1e9, ts, false)...) // rejected, not the end: none
 	e.processNew()
-	ses := e.rdb.XRange(context.Background(), session, "-", "+").Val()
+	ses := e.entries(session)
 	if len(ses) != 1 {
 		t.Fatalf("session events = %+v, want 1", ses)
 	}
-	if v := ses[0].Values; len(v) != 3 || v["userId"] != "u1" || v["sessionDate"] != "2026-11-24" || v["session"] != "2" {
+	if v := ses[0]; len(v) != 3 || v["userId"] != "u1" || v["sessionDate"] != "2026-11-24" || v["session"] != "2" {
 		t.Errorf("session event = %v, want exactly userId u1, sessionDate 2026-11-24, session 2", v)
 	}
 	if got := e.score("leaderboard:Development:2026-11-24", "u1"); got != 10 {
 		t.Errorf("score = %v, want 10: the rejected duration counts nowhere", got)
 	}
-	if n := e.rdb.XLen(context.Background(), dead).Val(); n != 3 {
+	if n := e.mem.Len(dead); n != 3 {
 		t.Errorf("dead letters = %d, want 3", n)
 	}
 }
@@ -667,7 +643,7 @@ func TestMainServerProducerRetryCountsOnceThroughThePipeline(t *testing.T) {
 	if got := e.score("leaderboard:Development:2026-11-24", "u1"); got != 31 {
 		t.Errorf("score = %v, want 31: each activity once", got)
 	}
-	if n := e.rdb.XLen(context.Background(), session).Val(); n != 1 {
+	if n := e.mem.Len(session); n != 1 {
 		t.Errorf("session events = %d, want 1", n)
 	}
 	if s := e.p.Stats().Snapshot(); s.Duplicates != 2 {

@@ -46,7 +46,7 @@ func TestReadFailuresAreReported(t *testing.T) {
 	obs := &lockedObserver{}
 	r := failingReader{Reader: e.reader, fails: make(chan struct{})}
 	p, err := pipeline.New(pipeline.Config{Location: seoul, Block: time.Millisecond}, pipeline.Deps{
-		Reader: r, Store: e.store, Committer: mustCommitter(t, e.rdb),
+		Reader: r, Store: e.store, Committer: mustCommitter(e.mem),
 		Classifier: fixedClassifier{}, Taxonomy: pomocore.DefaultTaxonomy(), CategoryIDs: e.ids, Observer: obs,
 		Sleep: func(ctx context.Context, d time.Duration) error { return ctx.Err() },
 	})

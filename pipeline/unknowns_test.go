@@ -28,7 +28,7 @@ func TestBatchReportListsTheActivitiesNoPatternDecided(t *testing.T) {
 	e := newEnv(t, "c1", pipeline.Config{})
 	obs := &recordingObserver{}
 	e.p, _ = pipeline.New(pipeline.Config{Location: seoul}, pipeline.Deps{
-		Reader: e.reader, Store: e.store, Committer: mustCommitter(t, e.rdb),
+		Reader: e.reader, Store: e.store, Committer: mustCommitter(e.mem),
 		Classifier: modelClassifier{fixedClassifier{"Xcode": "Development"}}, Taxonomy: pomocore.DefaultTaxonomy(),
 		CategoryIDs: e.ids, Observer: obs, Sleep: func(ctx context.Context, d time.Duration) error { return ctx.Err() },
 	})
