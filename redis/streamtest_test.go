@@ -51,7 +51,10 @@ func TestStreamContract(t *testing.T) {
 			m.SetTime(time.Now().Add(offset))
 		}
 		streamtest.Run(t, h, streamtest.Skip{
-			"PendingPages": "miniredis (v2.40.0) ignores COUNT when XREADGROUP re-reads pending entries",
+			"PendingPages":   "miniredis (v2.40.0) ignores COUNT when XREADGROUP re-reads pending entries",
+			"DeletedPending": "miniredis (v2.40.0) leaves deleted entries out when XREADGROUP re-reads pending entries (Redis returns them with no fields)",
+			"DeletedClaimed": "miniredis (v2.40.0) XAUTOCLAIM lacks Redis 7's third element, the deleted entries (a TODO in its source)",
+			"GroupMissing":   "miniredis (v2.40.0) reports an error raised inside a script as \"ERR Error compiling script ... NOGROUP ...\", not with Redis's NOGROUP prefix",
 		})
 	})
 }
@@ -202,6 +205,20 @@ func (s *redisStream) Pending(t *testing.T) []streamtest.PendingEntry {
 		out[i] = streamtest.PendingEntry{ID: p.ID, Consumer: p.Consumer, Deliveries: p.RetryCount}
 	}
 	return out
+}
+
+func (s *redisStream) Delete(t *testing.T, id string) {
+	t.Helper()
+	if err := s.h.rdb.XDel(context.Background(), s.name, id).Err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (s *redisStream) DestroyGroup(t *testing.T) {
+	t.Helper()
+	if err := s.h.rdb.XGroupDestroy(context.Background(), s.name, contractGroup).Err(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func (s *redisStream) Block(t *testing.T, key string) {

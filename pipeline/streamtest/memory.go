@@ -294,6 +294,22 @@ func (m *Memory) typeLocked(key string) string {
 	return "none"
 }
 
+// Delete deletes entry id of stream, as XDEL does: pending, it stays so.
+func (m *Memory) Delete(stream, id string) {
+	e, err := parseID(id)
+	if err != nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if s := m.streams[stream]; s != nil {
+		if x := s.find(e); x != nil {
+			x.deleted = true
+			s.entries = slices.DeleteFunc(s.entries, func(x *memEntry) bool { return x.deleted })
+		}
+	}
+}
+
 // DestroyGroup deletes group of stream, as XGROUP DESTROY does; the next
 // Reader call creates it again at 0.
 func (m *Memory) DestroyGroup(stream, group string) {

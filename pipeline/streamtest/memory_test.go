@@ -70,6 +70,9 @@ func (s *memoryStream) Pending(*testing.T) []streamtest.PendingEntry {
 	return out
 }
 
+func (s *memoryStream) Delete(_ *testing.T, id string) { s.m.Delete(in, id) }
+func (s *memoryStream) DestroyGroup(*testing.T)        { s.m.DestroyGroup(in, group) }
+
 func (s *memoryStream) Block(_ *testing.T, key string)   { s.m.Block(key) }
 func (s *memoryStream) Unblock(_ *testing.T, key string) { s.m.Unblock(key) }
 

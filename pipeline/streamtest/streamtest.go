@@ -9,10 +9,12 @@ package streamtest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -54,6 +56,11 @@ type Stream interface {
 	// Pending returns the group's pending entries, by id (Idle is not
 	// read).
 	Pending(t *testing.T) []PendingEntry
+	// Delete deletes entry id from the stream (XDEL, or a trim); it stays
+	// pending.
+	Delete(t *testing.T, id string)
+	// DestroyGroup deletes the consumer group (XGROUP DESTROY).
+	DestroyGroup(t *testing.T)
 	// Block makes key hold a string; Unblock deletes it.
 	Block(t *testing.T, key string)
 	Unblock(t *testing.T, key string)
@@ -87,7 +94,11 @@ func Run(t *testing.T, h Harness, skip Skip) {
 		{"PendingPages", testPendingPages},
 		{"Claim", testClaim},
 		{"ClaimPages", testClaimPages},
+		{"DeletedPending", testDeletedPending},
+		{"DeletedClaimed", testDeletedClaimed},
 		{"Effects", testEffects},
+		{"ConcurrentCommits", testConcurrentCommits},
+		{"GroupMissing", testGroupMissing},
 		{"ExactlyOnceAcrossCrashes", testExactlyOnce},
 		{"DedupProducerRetry", testDedup},
 		{"DedupWindowByEntryIDs", testDedupWindow},
@@ -706,5 +717,136 @@ func testBlockedOutputs(t *testing.T, h Harness) {
 	}
 	if n, m := len(s.Entries(t, session)), len(s.Entries(t, dead)); n != 1 || m != 1 {
 		t.Errorf("%d session events and %d dead letters, want 1 and 1", n, m)
+	}
+}
+
+func testDeletedPending(t *testing.T, h Harness) {
+	s := h.NewStream(t)
+	var id []string
+	for i := range 3 {
+		id = append(id, s.Add(t, "*", fields(i)...))
+	}
+	read(t, s.Reader(t, "c1"), 10)
+	s.Delete(t, id[1])
+	msgs := pending(t, s.Reader(t, "c1"), "0", 10)
+	if !slices.Equal(ids(msgs), id) {
+		t.Fatalf("Pending = %v, want %v: a deleted entry stays pending", ids(msgs), id)
+	}
+	for i, m := range msgs {
+		if deleted := i == 1; m.Deleted != deleted || (!deleted && !slices.Equal(m.Fields, fields(i))) {
+			t.Errorf("pending entry %d = %+v, want deleted %v", i, m, deleted)
+		}
+	}
+	key := s.Key("day")
+	entries := increments([]string{id[0], id[2]}, key, "u", 1)
+	entries = append(entries, pipeline.CommitEntry{ID: id[1]})
+	if res := commit(t, s.Committer(t, window), entries...); res.Applied+res.Skipped != 3 || res.Blocked != nil {
+		t.Errorf("commit = %+v, want all 3 committed", res)
+	}
+	if p := pendingIDs(t, s); len(p) != 0 {
+		t.Errorf("pending = %v, want none", p)
+	}
+	if got := s.Score(t, key, "u"); got != 2 {
+		t.Errorf("score = %v, want 2", got)
+	}
+}
+
+func testDeletedClaimed(t *testing.T, h Harness) {
+	s := h.NewStream(t)
+	var id []string
+	for i := range 3 {
+		id = append(id, s.Add(t, "*", fields(i)...))
+	}
+	read(t, s.Reader(t, "c1"), 10)
+	s.Age(t, 2*time.Minute) // before the delete: a harness may age entries by claiming them
+	s.Delete(t, id[1])
+	msgs, next, err := s.Reader(t, "c2").Claim(ctxOf(t), time.Minute, "0-0", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]pipeline.Message{}
+	for _, m := range msgs {
+		got[m.ID] = m
+	}
+	if len(msgs) != 3 || next != "0-0" || !got[id[1]].Deleted || got[id[0]].Deleted || got[id[2]].Deleted {
+		t.Fatalf("Claim = %+v, next %s; want the 3 entries, %s deleted", msgs, next, id[1])
+	}
+	var entries []pipeline.CommitEntry
+	for _, m := range msgs {
+		entries = append(entries, pipeline.CommitEntry{ID: m.ID})
+	}
+	if res := commit(t, s.Committer(t, window), entries...); res.Applied+res.Skipped != 3 {
+		t.Errorf("commit = %+v, want all 3 committed", res)
+	}
+	if p := pendingIDs(t, s); len(p) != 0 {
+		t.Errorf("pending = %v, want none", p)
+	}
+}
+
+// testConcurrentCommits commits one batch from several committers at once
+// (consumers racing after a claim): each entry is applied by one of them,
+// its effects once. A commit that fails is committed again, as the
+// pipeline does.
+func testConcurrentCommits(t *testing.T, h Harness) {
+	s := h.NewStream(t)
+	key := s.Key("day")
+	session, _ := s.Outputs()
+	var entries []pipeline.CommitEntry
+	for i := range 10 {
+		id := s.Add(t, "*", fields(i)...)
+		e := pipeline.CommitEntry{ID: id, Increment: &pipeline.Increment{Keys: []string{key}, Member: "u", Delta: 1}, DedupKey: activity(100 + i)}
+		if i%3 == 0 {
+			e.SessionEnd = &pipeline.SessionEnd{UserID: "u", SessionDate: "2026-11-24", Session: i}
+		}
+		entries = append(entries, e)
+	}
+	read(t, s.Reader(t, "c1"), 20)
+	const committers = 4
+	results := make([]pipeline.CommitResult, committers)
+	errs := make([]error, committers)
+	var wg sync.WaitGroup
+	for i := range committers {
+		c := s.Committer(t, window)
+		wg.Go(func() {
+			for range 10 {
+				if results[i], errs[i] = c.Commit(ctxOf(t), entries); errs[i] == nil {
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	applied := 0
+	for i := range committers {
+		if errs[i] != nil {
+			t.Fatalf("committer %d failed 10 times: %v", i, errs[i])
+		}
+		applied += results[i].Applied
+		if results[i].Applied+results[i].Skipped != len(entries) || results[i].Duplicates != 0 {
+			t.Errorf("committer %d: %+v, want every entry applied or skipped, no duplicates", i, results[i])
+		}
+	}
+	if applied != len(entries) {
+		t.Errorf("%d applied over all committers, want %d: each entry once", applied, len(entries))
+	}
+	if got := s.Score(t, key, "u"); got != 10 {
+		t.Errorf("score = %v, want 10", got)
+	}
+	if n := len(s.Entries(t, session)); n != 4 {
+		t.Errorf("%d session events, want 4", n)
+	}
+	if p := pendingIDs(t, s); len(p) != 0 {
+		t.Errorf("pending = %v", p)
+	}
+}
+
+func testGroupMissing(t *testing.T, h Harness) {
+	s := h.NewStream(t)
+	id := s.Add(t, "*", fields(0)...)
+	read(t, s.Reader(t, "c1"), 10)
+	s.DestroyGroup(t)
+	_, err := s.Committer(t, window).Commit(ctxOf(t), increments([]string{id}, s.Key("day"), "u", 1))
+	if !errors.Is(err, pipeline.ErrGroupMissing) {
+		t.Errorf("Commit without the group = %v, want ErrGroupMissing", err)
 	}
 }
