@@ -11,15 +11,18 @@ import (
 	"github.com/pomocore/pomocore/pipeline"
 )
 
-// failingReader fails every Read, announcing each on fails.
+// failingReader fails every Read, announcing each on fails until
+// stopped is closed.
 type failingReader struct {
 	pipeline.Reader
-	fails chan struct{}
+	fails   chan struct{}
+	stopped chan struct{}
 }
 
 func (r failingReader) Read(ctx context.Context, count int, block time.Duration) ([]pipeline.Message, error) {
 	select {
 	case r.fails <- struct{}{}:
+	case <-r.stopped:
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
@@ -44,7 +47,7 @@ func (o *lockedObserver) CallFailed(what string, _ error) {
 func TestReadFailuresAreReported(t *testing.T) {
 	e := newEnv(t, "c1", pipeline.Config{})
 	obs := &lockedObserver{}
-	r := failingReader{Reader: e.reader, fails: make(chan struct{})}
+	r := failingReader{Reader: e.reader, fails: make(chan struct{}), stopped: make(chan struct{})}
 	p, err := pipeline.New(pipeline.Config{Location: seoul, Block: time.Millisecond}, pipeline.Deps{
 		Reader: r, Store: e.store, Committer: mustCommitter(e.mem),
 		Classifier: fixedClassifier{}, Taxonomy: pomocore.DefaultTaxonomy(), CategoryIDs: e.ids, Observer: obs,
@@ -60,6 +63,9 @@ func TestReadFailuresAreReported(t *testing.T) {
 		<-r.fails
 	}
 	<-r.fails // the third failure has been reported once the fourth read begins
+	// Run reads with a context that outlives the cancel by the shutdown
+	// timeout: a read begun meanwhile must not wait for a receiver.
+	close(r.stopped)
 	cancel()
 	<-done
 	obs.mu.Lock()
