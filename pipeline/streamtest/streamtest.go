@@ -470,11 +470,13 @@ func exactlyOnce(t *testing.T, h Harness, point, recovery string) {
 	s := h.NewStream(t)
 	day := s.Key("day")
 	session, dead := s.Outputs()
-	var id []string
 	for i := range 4 {
-		id = append(id, s.Add(t, "*", fields(i)...))
+		s.Add(t, "*", fields(i)...)
 	}
 	msgs := read(t, s.Reader(t, "c1"), 10)
+	if len(msgs) != 4 {
+		t.Fatalf("Read = %v, want the 4 entries", ids(msgs))
+	}
 	act := activity(1)
 	batch := []pipeline.CommitEntry{
 		{ID: msgs[0].ID, Increment: &pipeline.Increment{Keys: []string{day}, Member: "u1", Delta: 1}, DedupKey: activity(0)},
