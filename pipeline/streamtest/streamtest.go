@@ -81,13 +81,16 @@ type Skip map[string]string
 // window is the dedup window the suite commits with.
 const window = 2 * time.Hour
 
+// contractCase is one case of Run.
+type contractCase struct {
+	name string
+	f    func(t *testing.T, h Harness)
+}
+
 // Run runs the contract suite against the streams h makes; cases named in
 // skip are skipped with their reason.
 func Run(t *testing.T, h Harness, skip Skip) {
-	cases := []struct {
-		name string
-		f    func(t *testing.T, h Harness)
-	}{
+	cases := []contractCase{
 		{"Delivery", testDelivery},
 		{"BlockingRead", testBlockingRead},
 		{"PendingAfterCrash", testPendingAfterCrash},
@@ -104,6 +107,11 @@ func Run(t *testing.T, h Harness, skip Skip) {
 		{"DedupWindowByEntryIDs", testDedupWindow},
 		{"Blocked", testBlocked},
 		{"BlockedOutputs", testBlockedOutputs},
+	}
+	for name := range skip {
+		if !slices.ContainsFunc(cases, func(c contractCase) bool { return c.name == name }) {
+			t.Errorf("skip names %q, which is no case of the suite", name)
+		}
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
