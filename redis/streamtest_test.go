@@ -234,3 +234,33 @@ func (s *redisStream) Unblock(t *testing.T, key string) {
 		t.Fatal(err)
 	}
 }
+
+// The crash points the contract suite injects stop a commit midway: the
+// entries stay pending, with their effects applied only after apply.
+func TestStreamContractCrashesStopMidway(t *testing.T) {
+	h := &redisHarness{rdb: redistest.Start(t).Client(t)}
+	for i, crash := range h.NewStream(t).Crashes() {
+		t.Run(crash.Name, func(t *testing.T) {
+			s := h.NewStream(t).(*redisStream)
+			id := s.Add(t, "*", "n", "1")
+			if _, err := s.Reader(t, "c1").Read(context.Background(), 10, 0); err != nil {
+				t.Fatal(err)
+			}
+			key := s.Key("day")
+			e := pipeline.CommitEntry{ID: id, Increment: &pipeline.Increment{Keys: []string{key}, Member: "u", Delta: 1}, DedupKey: "68bd2c3f5e9a1b0012345678"}
+			if err := s.Crashes()[i].Commit(context.Background(), time.Hour, []pipeline.CommitEntry{e}); err != nil {
+				t.Fatal(err)
+			}
+			if p := s.Pending(t); len(p) != 1 {
+				t.Errorf("pending = %+v, want the entry", p)
+			}
+			want := 0.0
+			if crash.Name == "after apply" {
+				want = 1
+			}
+			if got := s.Score(t, key, "u"); got != want {
+				t.Errorf("score = %v, want %v", got, want)
+			}
+		})
+	}
+}
