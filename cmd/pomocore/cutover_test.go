@@ -395,7 +395,8 @@ func TestCutOverRunbook(t *testing.T) {
 
 	// Producer retries across the switch: of activities the deployed
 	// service counted (acknowledged, pending), of one it read and did not
-	// count, of one in the backlog, and again of T1's retried activity.
+	// count, of one in the backlog, and again of u2's activity (which it
+	// counted twice).
 	rec.retry(a[2])
 	rec.retry(b[30])
 	rec.retry(k[0])
