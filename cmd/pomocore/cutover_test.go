@@ -24,6 +24,7 @@ import (
 	"github.com/pomocore/pomocore/internal/legacy"
 	"github.com/pomocore/pomocore/internal/redistest"
 	"github.com/pomocore/pomocore/mongo"
+	"github.com/pomocore/pomocore/redis"
 )
 
 // cutover is the fixture of the cut-over path (docs/cutover.md): a real
@@ -160,15 +161,20 @@ func (c *cutover) redisState() map[string]string {
 	return out
 }
 
-// The whole cut-over path of docs/cutover.md against a stand-in of the
-// deployed data server that behaves as the CONTRACT says (double counting
-// a producer retry, substring classification, malformed entries counted):
-// pomocore in shadow mode beside it changes nothing the main server reads;
-// `pomocore compare` reports exactly the planted differences, each
-// attributed; `pomocore doctor` reports the shadow group and the entries
-// the stopped stand-in left pending, and writes nothing; pomocore started
-// on the deployed group then loses and double-counts nothing.
-func TestCutOverShadowCompareDoctorThenLive(t *testing.T) {
+// TestCutOverRunbook runs docs/cutover.md step by step against a stand-in
+// of the deployed data server that behaves as the CONTRACT says (double
+// counting a producer retry, substring classification, malformed entries
+// counted, a SIGTERM leaving a counted batch pending): pomocore in shadow
+// mode beside it changes nothing the main server reads; `pomocore compare`
+// reports exactly the planted differences, each attributed; `pomocore
+// doctor` writes nothing and reports the groups and what the stopped
+// stand-in left pending; `pomocore cutover adopt` decides that backlog by
+// the usage logs; pomocore live takes the producer's retries across the
+// switch; the way back (pomocore stopped, a killed pomocore's batch handed
+// back with the runbook's script, the stand-in live again) loses nothing.
+// At the end every activity of the test's own record is on the
+// leaderboards once, plus once per retry the deployed service read.
+func TestCutOverRunbook(t *testing.T) {
 	c := newCutover(t)
 	ctx := context.Background()
 	if err := c.old.EnsureGroup(ctx); err != nil {
@@ -296,23 +302,8 @@ func TestCutOverShadowCompareDoctorThenLive(t *testing.T) {
 		t.Errorf("compare text (exit %d, %s):\n%s", code, errOut, text)
 	}
 
-	// 4. The shadow stops; the stand-in is killed having read two entries
-	// it did not get to count; one more entry comes after.
-	stopShadow()
-	late := []struct {
-		user, app string
-		secs      float64
-		cat       string
-	}{{"u5", "Figma", 100, "Design"}, {"u1", "slack", 50, "Meetings"}, {"u6", "Xcode", 70, "Development"}}
-	c.add(contractEntry(late[0].user, late[0].app, "", late[0].secs, c.at, false))
-	c.add(contractEntry(late[1].user, late[1].app, "", late[1].secs, c.at, false))
-	if err := c.rdb.XReadGroup(ctx, &goredis.XReadGroupArgs{Group: c.liveGroup, Consumer: "data-server", Streams: []string{c.stream, ">"}, Count: 2, Block: -1}).Err(); err != nil {
-		t.Fatal(err)
-	}
-	c.add(contractEntry(late[2].user, late[2].app, "", late[2].secs, c.at, true))
-
-	// 5. doctor reports the shadow group and what the stand-in left
-	// pending, and writes nothing.
+	// 4.1 Preflight again: doctor reports the shadow group and the deployed
+	// group, drained, and writes nothing.
 	before := c.redisState()
 	code, out, errOut = c.run(c.env, "doctor", "-json")
 	if after := c.redisState(); !maps.Equal(before, after) {
@@ -321,57 +312,168 @@ func TestCutOverShadowCompareDoctorThenLive(t *testing.T) {
 	if code != 0 {
 		t.Errorf("doctor exit %d (%s):\n%s", code, errOut, out)
 	}
-	var drep doctor.Report
-	if err := json.Unmarshal([]byte(out), &drep); err != nil {
-		t.Fatalf("doctor -json: %v\n%s", err, out)
-	}
-	groups := map[string]doctor.GroupState{}
-	for _, g := range drep.Facts.InputStream.Groups {
-		groups[g.Name] = g
-	}
+	groups := doctorGroups(t, out)
 	if g, ok := groups["pomocore_shadow"]; !ok || g.Pending != 0 {
 		t.Errorf("doctor: shadow group = %+v (found %v), want it with nothing pending", g, ok)
 	}
-	if g := groups[c.liveGroup]; g.Pending != 2 || len(g.Consumers) != 1 || g.Consumers[0].Name != "data-server" || g.Consumers[0].Pending != 2 || g.Lag != 1 {
-		t.Errorf("doctor: deployed group = %+v, want 2 pending under data-server and a lag of 1", g)
-	}
-	if drep.Facts.SampleKinds["activity"] != 10 || len(drep.Facts.SampleKinds) != 2 {
-		t.Errorf("doctor: sample kinds = %v, want 10 activities and the malformed entry", drep.Facts.SampleKinds)
+	if g := groups[c.liveGroup]; g.Pending != 0 || g.Lag != 0 {
+		t.Errorf("doctor: deployed group = %+v, want it drained", g)
 	}
 	code, text, _ = c.run(c.env, "doctor")
-	if code != 0 || !strings.Contains(text, "group pomocore_shadow") || !strings.Contains(text, "data-server (pending 2") {
+	if code != 0 || !strings.Contains(text, "group pomocore_shadow") {
 		t.Errorf("doctor text (exit %d):\n%s", code, text)
 	}
 
-	// 6. Cut over (docs/cutover.md section 4): drop the shadow group, start
-	// pomocore on the deployed group.
+	// 4.2 Stop the shadow; its group has nothing pending. 4.3 Remove its
+	// group (its keys are kept, for comparisons).
+	stopShadow()
+	if p := c.rdb.XPending(ctx, c.stream, "pomocore_shadow").Val(); p.Count != 0 {
+		t.Errorf("the stopped shadow left %d pending", p.Count)
+	}
 	if err := c.rdb.XGroupDestroy(ctx, c.stream, "pomocore_shadow").Err(); err != nil {
 		t.Fatal(err)
 	}
-	// Adopt the old service's history (section 4, step 4): a producer retry
-	// of an activity it counted, sent across the switch, then counts nothing.
-	if code, out, errOut := c.run(c.env, "cutover", "adopt"); code != 0 {
+
+	// The main server goes on producing, now with its documents (the test's
+	// record), and the deployed service sets their categories.
+	rec := newRecord(t, c, ours)
+	c.old.UsageLogs = rec
+	a := rec.sendN(20)
+	rec.retry(a[0])
+	a[0].times++ // the deployed service counts a retry again (CONTRACT §7)
+	c.stepOld(21)
+
+	// 4.4 Stop the deployed consumer with a backlog: SIGTERM while it
+	// acknowledges a batch of 50 it counted (10 acknowledged, 40 counted and
+	// pending); another worker's batch read and not yet counted (3, their
+	// usage logs without categoryId); 12 entries unread, two of them
+	// retries of activities it counted (acknowledged, and pending).
+	b := rec.sendN(50)
+	sigCtx, sigterm := context.WithCancel(ctx)
+	acks := 0
+	if ids, err := c.old.Step(sigCtx, 50, 0, func(string) bool {
+		if acks == 10 {
+			sigterm()
+		}
+		acks++
+		return true
+	}); err != nil || len(ids) != 50 {
+		t.Fatalf("the stand-in's last batch: %d read, %v", len(ids), err)
+	}
+	k := rec.sendN(3)
+	if err := c.rdb.XReadGroup(ctx, &goredis.XReadGroupArgs{Group: c.liveGroup, Consumer: "data-server", Streams: []string{c.stream, ">"}, Count: 3, Block: -1}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	d := rec.sendN(10)
+	rec.retry(b[20])
+	rec.retry(a[1])
+	if p := c.rdb.XPending(ctx, c.stream, c.liveGroup).Val(); p.Count != 43 || p.Consumers["data-server"] != 43 {
+		t.Fatalf("pending after the SIGTERM = %+v, want 43 under data-server (40 counted, 3 not)", p)
+	}
+	code, out, errOut = c.run(c.env, "doctor", "-json")
+	if g := doctorGroups(t, out)[c.liveGroup]; code != 0 || g.Pending != 43 || len(g.Consumers) != 1 || g.Consumers[0].Name != "data-server" || g.Lag != 12 {
+		t.Errorf("doctor after the SIGTERM (exit %d, %s): deployed group = %+v, want 43 pending under data-server and a lag of 12", code, errOut, g)
+	}
+
+	// Adopt the deployed group's history: the counted batch is acknowledged,
+	// the uncounted one left to pomocore, nothing undecided.
+	code, out, errOut = c.run(c.env, "cutover", "adopt", "-json")
+	if code != 0 {
 		t.Fatalf("cutover adopt: exit %d\n%s\n%s", code, out, errOut)
 	}
-	c.add(contractEntry("u2", "slack", "", 600, c.at, false, "pomodoroUsageLogId", retryID))
-	stopLive, liveLogs := startRun(t, c.env)
-	waitDrained(t, c.rdb, c.stream, c.liveGroup, liveLogs)
-	stopLive()
-	for _, l := range late {
-		expect(live, "leaderboard", l.cat, l.user, l.secs)
+	var adopted redis.AdoptReport
+	if err := json.Unmarshal([]byte(out), &adopted); err != nil {
+		t.Fatalf("cutover adopt -json: %v\n%s", err, out)
 	}
+	if adopted.Scanned != 82 || adopted.Acknowledged != 8+21+10 || adopted.NoKey != 6 || adopted.PendingCounted != 40 ||
+		adopted.PendingUncounted != 3 || adopted.PendingUnknown != 0 || adopted.Recorded != 1+20+50 {
+		t.Errorf("adopt report %+v: want 82 scanned, 39 acknowledged (6 without a key), 40 pending counted, 3 not, 0 undecided, 71 recorded", adopted)
+	}
+	if p := c.rdb.XPending(ctx, c.stream, c.liveGroup).Val(); p.Count != 3 {
+		t.Errorf("pending after adopt = %d, want the 3 uncounted entries", p.Count)
+	}
+
+	// Producer retries across the switch: of activities the deployed
+	// service counted (acknowledged, pending), of one it read and did not
+	// count, of one in the backlog, and again of u2's activity (which it
+	// counted twice).
+	rec.retry(a[2])
+	rec.retry(b[30])
+	rec.retry(k[0])
+	rec.retry(d[0])
+	c.add(contractEntry("u2", "slack", "", 600, c.at, false, "pomodoroUsageLogId", retryID))
+
+	// 4.5 pomocore on the deployed group, with more traffic and retries.
+	stopLive, liveLogs := startRun(t, c.env)
+	e := rec.sendN(10)
+	rec.retry(e[5])
+	rec.retry(b[0])
+	waitDrained(t, c.rdb, c.stream, c.liveGroup, liveLogs)
+
+	// 5. The way back: pomocore stopped with SIGTERM leaves nothing pending.
+	stopLive()
+	if p := c.rdb.XPending(ctx, c.stream, c.liveGroup).Val(); p.Count != 0 {
+		t.Errorf("pending after pomocore's SIGTERM = %+v, want 0", p)
+	}
+	// A second pomocore process was killed holding a batch, one of its
+	// entries a retry of an activity pomocore counted: not 0, so the
+	// runbook's hand-back.
+	rec.sendN(5)
+	rec.retry(e[0])
+	if err := c.rdb.XReadGroup(ctx, &goredis.XReadGroupArgs{Group: c.liveGroup, Consumer: "pomocore-2-4242", Streams: []string{c.stream, ">"}, Count: 100, Block: -1}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if p := c.rdb.XPending(ctx, c.stream, c.liveGroup).Val(); p.Count != 6 {
+		t.Fatalf("pending at the killed pomocore = %+v, want 6", p)
+	}
+	handback := runbookShell(t, c.rdb.Options().Addr, runbookBlock(t, "handback=$(cat"))
+	if got := strings.Fields(handback); !slices.Equal(got, []string{"6", "0", "0"}) {
+		t.Errorf("the hand-back printed %q, want 6 handed back, 0 gone, then XPENDING 0", handback)
+	}
+	e[0].times++ // handed back, a retry the deployed service counts again
+	if p := c.rdb.XPending(ctx, c.stream, c.liveGroup).Val(); p.Count != 0 {
+		t.Errorf("pending after the hand-back = %+v, want 0", p)
+	}
+
+	// The deployed service live again: it reads the handed-back entries,
+	// new traffic and retries, of activities pomocore counted and its own.
+	g := rec.sendN(10)
+	rec.retry(e[1])
+	e[1].times++
+	rec.retry(g[0])
+	g[0].times++
+	c.stepOld(6 + 12)
+
+	// Every activity against the record: once, plus once per retry the
+	// deployed service read; nothing else doubled (adopt left nothing
+	// undecided).
+	rec.expect(live)
 	if got := c.boards("leaderboard"); !maps.EqualFunc(got, live, maps.Equal) {
-		t.Errorf("live leaderboards after the cut-over = %v\nwant %v", got, live)
+		t.Errorf("live leaderboards after the runbook differ from the record:\n%s", rec.explain(got))
+	}
+	if doubled, readRetries := rec.doubled(), 4; doubled != readRetries+adopted.PendingUnknown {
+		t.Errorf("%d activities count twice, want the %d retries the deployed service read plus %d undecided", doubled, readRetries, adopted.PendingUnknown)
 	}
 	if got := c.boards(c.shadowKeys); !maps.EqualFunc(got, shadow, maps.Equal) {
 		t.Errorf("the cut-over changed the shadow's leaderboards: %v", got)
 	}
-	if n := c.rdb.XLen(ctx, pomocore.DefaultSessionStream).Val(); n != 1 {
-		t.Errorf("session events = %d, want 1 (the late isEnd entry)", n)
-	}
 	if p := c.rdb.XPending(ctx, c.stream, c.liveGroup).Val(); p.Count != 0 {
-		t.Errorf("pending after the cut-over = %+v", p)
+		t.Errorf("pending at the end = %+v", p)
 	}
+}
+
+// doctorGroups returns the input stream's groups of a `doctor -json` report.
+func doctorGroups(t *testing.T, out string) map[string]doctor.GroupState {
+	t.Helper()
+	var rep doctor.Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("doctor -json: %v\n%s", err, out)
+	}
+	groups := map[string]doctor.GroupState{}
+	for _, g := range rep.Facts.InputStream.Groups {
+		groups[g.Name] = g
+	}
+	return groups
 }
 
 // layered is the shadow's classifier on patterns: category_pattern over
@@ -477,7 +579,7 @@ func TestRunbookCleanupRemovesEveryShadowKey(t *testing.T) {
 	}
 	state := []string{"{pattern_match_stream:shadow:pomocore_shadow:seen:00}", "{pattern_match_stream:shadow:pomocore_shadow:seen:22}",
 		"{pattern_match_stream}:shadow:pomocore_shadow:committed", "{pattern_match_stream}:shadow:pomocore_shadow:intent",
-		"{pattern_match_stream}:shadow:pomocore_shadow:tokens"} // as the shadow of TestCutOverShadowCompareDoctorThenLive names them
+		"{pattern_match_stream}:shadow:pomocore_shadow:tokens"} // as the shadow of TestCutOverRunbook names them
 	for _, k := range state {
 		rdb.Set(ctx, k, "x", 0)
 	}
@@ -500,5 +602,123 @@ func TestRunbookCleanupRemovesEveryShadowKey(t *testing.T) {
 	}
 	if n := rdb.Exists(ctx, "leaderboard:File Management:2026-11-24", "leaderboard:Development:2026-11-24").Val(); n != 2 {
 		t.Errorf("the cleanup removed live leaderboards (%d of 2 left)", n)
+	}
+}
+
+// TestRunbookHandbackReAddsPendingEntriesOrRefuses runs the way back's
+// hand-back (docs/cutover.md, section 5) as written: with an entry of a
+// pomocore commit in flight ({stream}:intent) it changes nothing and says
+// why; otherwise every pending entry comes back under a new id with its
+// fields as they were (blanks, '&', an empty value and a newline
+// included), the old ids are acknowledged, and an entry trimmed away is
+// counted as gone.
+func TestRunbookHandbackReAddsPendingEntriesOrRefuses(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	ctx := context.Background()
+	const stream, group = "pattern_match_stream", "pattern_match_group"
+	if err := rdb.XGroupCreateMkStream(ctx, stream, group, "0").Err(); err != nil {
+		t.Fatal(err)
+	}
+	fields := [][]string{
+		contractEntry("u1", "Google Chrome", "https://a.example/?q=1&r=2", 30, time.Now(), false),
+		contractEntry("u2", "E-commerce & Shopping app", "", 40, time.Now(), true, "note", "line one\nline two"),
+		contractEntry("u3", "Xcode", "", 50, time.Now(), false),
+		contractEntry("u4", "Figma", "", 60, time.Now(), false),
+	}
+	var ids []string
+	for _, f := range fields {
+		id, err := rdb.XAdd(ctx, &goredis.XAddArgs{Stream: stream, Values: f}).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rdb.XReadGroup(ctx, &goredis.XReadGroupArgs{Group: group, Consumer: "pomocore-killed", Streams: []string{stream, ">"}, Count: 10, Block: -1}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	rdb.XDel(ctx, stream, ids[3]) // trimmed while pending
+	script := runbookBlock(t, "handback=$(cat")
+
+	rdb.HSet(ctx, "{"+stream+"}:intent", ids[1], "tok")
+	before := rdb.XRange(ctx, stream, "-", "+").Val()
+	if out := runbookShell(t, srv.Addr(), script); !strings.Contains(out, ids[1]+" is in a pomocore commit in flight") {
+		t.Errorf("the hand-back with a commit in flight printed %q, want a refusal naming %s", out, ids[1])
+	}
+	if p := rdb.XPending(ctx, stream, group).Val(); p.Count != 4 || len(rdb.XRange(ctx, stream, "-", "+").Val()) != len(before) {
+		t.Errorf("a refused hand-back changed the stream: %d pending (want 4)", p.Count)
+	}
+
+	rdb.Del(ctx, "{"+stream+"}:intent")
+	out := runbookShell(t, srv.Addr(), script)
+	if got := strings.Fields(out); !slices.Equal(got, []string{"3", "1", "0"}) {
+		t.Errorf("the hand-back printed %q, want 3 handed back, 1 gone, then XPENDING 0", out)
+	}
+	if p := rdb.XPending(ctx, stream, group).Val(); p.Count != 0 {
+		t.Errorf("pending after the hand-back = %d", p.Count)
+	}
+	after := rdb.XRange(ctx, stream, "("+ids[2], "+").Val()
+	if len(after) != 3 {
+		t.Fatalf("entries added by the hand-back = %d, want 3", len(after))
+	}
+	for i, m := range after {
+		want := map[string]any{}
+		for j := 0; j < len(fields[i]); j += 2 {
+			want[fields[i][j]] = fields[i][j+1]
+		}
+		if !maps.Equal(m.Values, want) {
+			t.Errorf("handed-back entry %d = %v, want %v", i, m.Values, want)
+		}
+	}
+}
+
+// TestRunbookWayBackPomocoreCountsWhatItLeftPending runs the way back's
+// first remedy (docs/cutover.md, section 5): entries a killed pomocore
+// process left pending, one of them a producer retry of an activity
+// pomocore counted, are counted by pomocore started again with
+// POMOCORE_CLAIM_IDLE=1s: nothing is left pending, the new activity counts
+// once and the retry adds nothing.
+func TestRunbookWayBackPomocoreCountsWhatItLeftPending(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	ctx := context.Background()
+	env := map[string]string{"REDIS_ADDR": srv.Addr(), "POMOCORE_DATA_DIR": filepath.Join(t.TempDir(), "data"), "POMOCORE_BLOCK": "20ms"}
+	at := time.Now().Add(-time.Hour)
+	counted := contractEntry("w1", "Xcode", "", 100, at, false, "pomodoroUsageLogId", pomocore.NewObjectID(at).Hex())
+	add := func(f []string) {
+		t.Helper()
+		if err := rdb.XAdd(ctx, &goredis.XAddArgs{Stream: pomocore.DefaultStream, Values: f}).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stop, logs := startRun(t, env)
+	add(counted)
+	waitDrained(t, rdb, pomocore.DefaultStream, pomocore.DefaultGroup, logs)
+	stop()
+
+	add(contractEntry("w2", "Figma", "", 50, at, false, "pomodoroUsageLogId", pomocore.NewObjectID(at).Hex()))
+	add(counted) // the producer's retry
+	if err := rdb.XReadGroup(ctx, &goredis.XReadGroupArgs{Group: pomocore.DefaultGroup, Consumer: "pomocore-killed", Streams: []string{pomocore.DefaultStream, ">"}, Count: 10, Block: -1}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if p := rdb.XPending(ctx, pomocore.DefaultStream, pomocore.DefaultGroup).Val(); p.Count != 2 {
+		t.Fatalf("pending at the killed process = %d, want 2", p.Count)
+	}
+	remedy := maps.Clone(env)
+	remedy["POMOCORE_CLAIM_IDLE"] = "1s"
+	stop, logs = startRun(t, remedy)
+	waitDrained(t, rdb, pomocore.DefaultStream, pomocore.DefaultGroup, logs)
+	stop()
+	if p := rdb.XPending(ctx, pomocore.DefaultStream, pomocore.DefaultGroup).Val(); p.Count != 0 {
+		t.Errorf("pending after the remedy = %d, want 0", p.Count)
+	}
+	day := pomocore.PeriodsAt(at, pomocore.DefaultLocation()).Day
+	for _, w := range []struct {
+		cat, user string
+		secs      float64
+	}{{"Development", "w1", 100}, {"Design", "w2", 50}} {
+		if got := rdb.ZScore(ctx, pomocore.LeaderboardKey("leaderboard", w.cat, day), w.user).Val(); got != w.secs {
+			t.Errorf("%s on %s: %v seconds, want %v (counted once)", w.user, w.cat, got, w.secs)
+		}
 	}
 }

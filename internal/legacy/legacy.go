@@ -11,11 +11,13 @@
 //     patterns match as plain substrings of the whole URL (see Classify);
 //   - a malformed entry counts with zero values where it cannot parse (a
 //     non-numeric duration counts 0, an absurd one counts in full);
-//   - it increments a whole batch, then acknowledges its entries one by one
+//   - it sets the usage logs' categoryId (through UsageLogs, when set), then
+//     increments a whole batch, then acknowledges its entries one by one
 //     on a context a SIGTERM cancels (see Step), so a stop with a backlog
 //     leaves counted entries pending.
 //
-// It writes leaderboards only (the documents are not its subject here).
+// It writes leaderboards, and the usage logs' categories only through the
+// UsageLogs port a test gives it.
 package legacy
 
 import (
@@ -45,12 +47,27 @@ type Service struct {
 	Consumer string // default "data-server", the one name every instance used
 	// Patterns are the category_pattern documents in load order.
 	Patterns []pomocore.CategoryPattern
+	// UsageLogs, when not nil, is given each batch's categories before the
+	// increments, as the deployed service's UpdateCategoryIDsBatch writes
+	// them: what `pomocore cutover adopt` decides pending entries by.
+	UsageLogs UsageLogs
+}
+
+// UsageLogs is where the stand-in sets the categoryId of the
+// pomodoro_usage_log documents of a batch. SetCategories is given the
+// pomodoroUsageLogId of each entry of the batch that has one, with the
+// category name it classified the entry in, on the context of Step (a
+// cancelled context fails it, as the deployed service's update fails); an
+// error is logged by the deployed service, which goes on to increment.
+// Step never calls it concurrently.
+type UsageLogs interface {
+	SetCategories(ctx context.Context, categories map[string]string) error
 }
 
 // Step reads up to count new entries (waiting at most block for the first)
-// and handles them as the deployed service's consumer does: it increments
-// the leaderboards for the whole batch, then acknowledges the entries one
-// by one, on ctx. A SIGTERM of the deployed service cancels that context,
+// and handles them as the deployed service's consumer does: it sets the
+// usage logs' categories (UsageLogs), increments the leaderboards for the
+// whole batch, then acknowledges the entries one by one, on ctx. A SIGTERM of the deployed service cancels that context,
 // so the acknowledgements still to come fail ("Error acknowledging
 // message ... context canceled", logged, not retried) and those entries
 // stay pending, already counted: cancel ctx during the acknowledgements to
@@ -74,7 +91,18 @@ func (s *Service) Step(ctx context.Context, count int, block time.Duration, ack 
 	}
 	ids := make([]string, 0, len(batch))
 	var errs []error
-	for _, m := range batch { // the whole batch first (ProcessBatch) ...
+	if s.UsageLogs != nil { // the usage logs first (UpdateCategoryIDsBatch) ...
+		cats := map[string]string{}
+		for _, m := range batch {
+			if k, _ := m.Values["pomodoroUsageLogId"].(string); k != "" {
+				cats[k] = s.category(m.Values)
+			}
+		}
+		if err := s.UsageLogs.SetCategories(ctx, cats); err != nil && ctx.Err() == nil {
+			errs = append(errs, fmt.Errorf("legacy usage logs: %w", err))
+		}
+	}
+	for _, m := range batch { // ... then the whole batch's increments (ProcessBatch) ...
 		ids = append(ids, m.ID)
 		if err := s.count(ctx, m.Values); err != nil && ctx.Err() == nil {
 			errs = append(errs, err) // logged by the deployed service, which acknowledges anyway
@@ -121,7 +149,7 @@ func (s *Service) count(ctx context.Context, v map[string]any) error {
 	user := str("userId")
 	dur, _ := strconv.ParseFloat(str("duration"), 64) // unparseable counts 0, as deployed
 	ts, _ := strconv.ParseFloat(str("timestamp"), 64)
-	cat := s.Classify(str("app"), str("url"))
+	cat := s.category(v)
 	keys := Keys(cat, time.Unix(int64(ts), 0))
 	for _, w := range WorkCategories {
 		if w == cat {
@@ -134,6 +162,13 @@ func (s *Service) count(ctx context.Context, v map[string]any) error {
 		}
 	}
 	return nil
+}
+
+// category is the category the stand-in counts entry v in.
+func (s *Service) category(v map[string]any) string {
+	app, _ := v["app"].(string)
+	url, _ := v["url"].(string)
+	return s.Classify(app, url)
 }
 
 // Classify is the deployed classifier without its LLM (read from
