@@ -7,12 +7,9 @@ import (
 	"database/sql"
 	"flag"
 	"fmt"
-	"io"
 	"math"
 	"math/rand/v2"
-	"net"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -26,17 +23,14 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
-	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/pomocore/pomocore"
 	"github.com/pomocore/pomocore/classify"
 	"github.com/pomocore/pomocore/internal/bench"
 	"github.com/pomocore/pomocore/internal/eventually"
-	"github.com/pomocore/pomocore/internal/ferrettest"
 	"github.com/pomocore/pomocore/internal/llmtest"
 	"github.com/pomocore/pomocore/internal/redistest"
 	"github.com/pomocore/pomocore/internal/storedump"
-	"github.com/pomocore/pomocore/mongo"
 	"github.com/pomocore/pomocore/sqlite"
 )
 
@@ -48,98 +42,7 @@ var (
 	chaosKills  = flag.Int("chaos.kills", 10, "SIGKILLs, one every 1-3 s, each followed by a restart")
 	chaosOutage = flag.Duration("chaos.outage", 8*time.Second, "how long the store is locked against writes, once")
 	chaosSeed   = flag.Uint64("chaos.seed", 1, "random seed of the schedule")
-	// TestChaosMongo's outage kills the FerretDB process and starts it
-	// again; with -chaos.mongo-cut it cuts the connections instead.
-	chaosMongoCut = flag.Bool("chaos.mongo-cut", false, "TestChaosMongo: cut every connection to FerretDB for the outage instead of restarting it")
-	// TestChaosMongo fixes FerretDB's _id index, as the deployment did;
-	// -chaos.mongo-as-shipped leaves it as shipped (every _id lookup a scan).
-	// TestChaosMongo with the LLM fallback of TestChaos. Its first run
-	// (one, on a machine at load 9) stalled: after FerretDB's restart every
-	// store call timed out for over two minutes (update categorized_data,
-	// insert usage logs, even at batch size 1) and the group never drained;
-	// not yet explained, so off by default.
-	chaosMongoLLM       = flag.Bool("chaos.mongo-llm", false, "TestChaosMongo: with the LLM fallback slow, failing and hanging, as TestChaos")
-	chaosMongoAsShipped = flag.Bool("chaos.mongo-as-shipped", false, "TestChaosMongo: leave FerretDB's _id index as shipped (lookups by _id scan)")
 )
-
-// cutProxy is a TCP proxy that can cut every connection and refuse new
-// ones (down), then accept again on the same address (up).
-type cutProxy struct {
-	t      *testing.T
-	addr   string
-	target string
-	mu     sync.Mutex
-	l      net.Listener
-	conns  map[net.Conn]bool
-}
-
-func startCutProxy(t *testing.T, target string) *cutProxy {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &cutProxy{t: t, addr: l.Addr().String(), target: target, conns: map[net.Conn]bool{}}
-	p.serve(l)
-	t.Cleanup(p.down)
-	return p
-}
-
-func (p *cutProxy) serve(l net.Listener) {
-	p.mu.Lock()
-	p.l = l
-	p.mu.Unlock()
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			s, err := net.Dial("tcp", p.target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns[c], p.conns[s] = true, true
-			p.mu.Unlock()
-			pipe := func(dst, src net.Conn) {
-				_, _ = io.Copy(dst, src)
-				dst.Close()
-				src.Close()
-			}
-			go pipe(s, c)
-			go pipe(c, s)
-		}
-	}()
-}
-
-func (p *cutProxy) down() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.l != nil {
-		p.l.Close()
-		p.l = nil
-	}
-	for c := range p.conns {
-		c.Close()
-	}
-	clear(p.conns)
-}
-
-func (p *cutProxy) up() {
-	var l net.Listener
-	var err error
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if l, err = net.Listen("tcp", p.addr); err == nil || time.Now().After(deadline) {
-			break
-		}
-	}
-	if err != nil {
-		p.t.Errorf("proxy up again on %s: %v", p.addr, err)
-		return
-	}
-	p.serve(l)
-}
 
 // malformed lists the kinds of bad entry the workload sprinkles in, with the
 // dead-letter kind each must get.
@@ -553,27 +456,43 @@ func lastDelivered(rdb goredis.UniversalClient, stream, group string) string {
 const chaosStream, chaosGroup = "pattern_match_stream", "pattern_match_group"
 
 // TestChaosGroupDestroyed destroys the consumer group halfway through
-// (issue 19 item 1, XGROUP DESTROY while running). The group is recreated
-// at its recorded low-water mark (below the oldest entry in flight at any
-// consumer), never at 0: nothing may be lost. Entries committed above the
-// mark are delivered again; these events name no activity
-// (pomodoroUsageLogId), so nothing dedups them and their effects may count
-// twice (OVER). With activity ids, as the main server sends, the dedup
-// window acknowledges them without effects.
+// (issue 19 item 1, XGROUP DESTROY while running): see groupDestroyed.
 func TestChaosGroupDestroyed(t *testing.T) {
 	srv := redistest.Start(t)
-	runChaos(t, srv.Client(t), []string{"REDIS_ADDR=" + srv.Addr()}, scaled(chaosOpts{name: "group destroyed mid-run", doubled: true,
-		midRun: func(c *chaosCtl) {
-			at := lastDelivered(c.rdb, chaosStream, chaosGroup)
-			if err := c.rdb.XGroupDestroy(context.Background(), chaosStream, chaosGroup).Err(); err != nil {
-				c.t.Errorf("XGROUP DESTROY: %v", err)
-				return
-			}
-			c.t.Logf("XGROUP DESTROY at last delivered %s", at)
-			if !c.logged(`msg="consumer group vanished: recreated"`, 30*time.Second) {
-				c.t.Error("no process logged the group's recreation")
-			}
-		}}))
+	runChaos(t, srv.Client(t), []string{"REDIS_ADDR=" + srv.Addr()}, scaled(groupDestroyed(chaosOpts{})))
+}
+
+// scenario names o's run: what it adds to the store's name, if any.
+func scenario(o chaosOpts, what string) chaosOpts {
+	if o.name != "" {
+		what = o.name + ", " + what
+	}
+	o.name = what
+	return o
+}
+
+// groupDestroyed destroys the consumer group halfway through. The group
+// is recreated at its recorded low-water mark (below the oldest entry in
+// flight at any consumer), never at 0: nothing may be lost. Entries
+// committed above the mark are delivered again; these events name no
+// activity (pomodoroUsageLogId), so nothing dedups them and their effects
+// may count twice (OVER). With activity ids, as the main server sends, the
+// dedup window acknowledges them without effects.
+func groupDestroyed(o chaosOpts) chaosOpts {
+	o = scenario(o, "group destroyed mid-run")
+	o.doubled = true
+	o.midRun = func(c *chaosCtl) {
+		at := lastDelivered(c.rdb, chaosStream, chaosGroup)
+		if err := c.rdb.XGroupDestroy(context.Background(), chaosStream, chaosGroup).Err(); err != nil {
+			c.t.Errorf("XGROUP DESTROY: %v", err)
+			return
+		}
+		c.t.Logf("XGROUP DESTROY at last delivered %s", at)
+		if !c.logged(`msg="consumer group vanished: recreated"`, 30*time.Second) {
+			c.t.Error("no process logged the group's recreation")
+		}
+	}
+	return o
 }
 
 // TestChaosStoreFileDeleted deletes the SQLite file halfway through
@@ -604,133 +523,41 @@ func TestChaosStoreFileDeleted(t *testing.T) {
 }
 
 // TestChaosCrashLoopDuringStoreOutage kills and restarts every process
-// every 4 s while the store is down (issue 19 item 3; at least 20 s),
-// with POMOCORE_MAX_DELIVERIES=2: each restart reclaims the pending
-// entries with a delivery more, past the limit, but the deliveries are the
-// outage's, not the entries' fault, so no valid entry may be
-// dead-lettered. The table shows the most deliveries seen.
+// every 4 s while the store is down (issue 19 item 3): see
+// crashLoopDuringOutage.
 func TestChaosCrashLoopDuringStoreOutage(t *testing.T) {
 	srv := redistest.Start(t)
-	o := scaled(chaosOpts{name: "crash loop during a store outage", crashLoop: true, env: []string{"POMOCORE_MAX_DELIVERIES=2"}})
-	o.outage = max(o.outage, 20*time.Second)
-	runChaos(t, srv.Client(t), []string{"REDIS_ADDR=" + srv.Addr()}, o)
+	runChaos(t, srv.Client(t), []string{"REDIS_ADDR=" + srv.Addr()}, crashLoopDuringOutage(scaled(chaosOpts{})))
 }
 
-// TestChaosJanitorAtMinimumIdle runs with POMOCORE_CONSUMER_IDLE=1ms
-// (issue 19 item 5): the janitor deletes idle consumers constantly, and
-// must never delete one that holds or just took entries.
+// crashLoopDuringOutage kills and restarts every process every 4 s while
+// the store is down (at least 20 s), with POMOCORE_MAX_DELIVERIES=2: each
+// restart reclaims the pending entries with a delivery more, past the
+// limit, but the deliveries are the outage's, not the entries' fault, so
+// no valid entry may be dead-lettered. The table shows the most deliveries
+// seen. Apply it after scaled.
+func crashLoopDuringOutage(o chaosOpts) chaosOpts {
+	o = scenario(o, "crash loop during a store outage")
+	o.crashLoop = true
+	o.env = append(o.env, "POMOCORE_MAX_DELIVERIES=2")
+	o.outage = max(o.outage, 20*time.Second)
+	return o
+}
+
+// TestChaosJanitorAtMinimumIdle runs the consumer janitor at its minimum
+// idle (issue 19 item 5): see janitorAtMinimumIdle.
 func TestChaosJanitorAtMinimumIdle(t *testing.T) {
 	srv := redistest.Start(t)
-	runChaos(t, srv.Client(t), []string{"REDIS_ADDR=" + srv.Addr()}, scaled(chaosOpts{name: "consumer janitor at its minimum idle (1ms)",
-		env: []string{"POMOCORE_CONSUMER_IDLE=1ms"}}))
+	runChaos(t, srv.Client(t), []string{"REDIS_ADDR=" + srv.Addr()}, scaled(janitorAtMinimumIdle(chaosOpts{})))
 }
 
-// TestChaosMongo is the chaos run on the MongoDB store (FerretDB in its
-// own process): the outage kills the server and starts it again on the
-// same data (issue 19). With -chaos.mongo-llm, the LLM fallback is slow,
-// fails and hangs in turns as in TestChaos (issue 27 item 10; not yet in
-// CI: its one run stalled, see the flag). It stalled until a retried batch stopped updating
-// its duplicate usage logs one by id (a collection scan each there, and
-// FerretDB may run an abandoned command well past its maxTimeMS).
-func TestChaosMongo(t *testing.T) {
-	srv := redistest.Start(t)
-	fdb := ferrettest.StartServer(t)
-	const database = "chaos"
-	// The main server seeded category_pattern long ago; processes starting
-	// at once on an empty collection would each seed it (SeedPatterns
-	// counts, then inserts new ids: one set of patterns per process).
-	ctx := context.Background()
-	st, err := mongo.Open(ctx, mongo.Config{URI: fdb.URI, Database: database})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.SeedPatterns(ctx, classify.DefaultPatterns()); err != nil {
-		t.Fatal(err)
-	}
-	_ = st.Close(ctx)
-	// As the deployment issue 19 measured: FerretDB with its _id index
-	// fixed. As shipped, every lookup by _id scans the collection (a
-	// retried batch's duplicate check, 3 s at 100,000 usage logs), and the
-	// long form may stall once the collection is large.
-	server := "FerretDB, _id index fixed"
-	if *chaosMongoAsShipped {
-		server = "FerretDB as shipped"
-	} else {
-		fdb.FixIDIndex(database)
-	}
-	name, what := "MongoDB store ("+server+"), server stopped and restarted mid-run", "FerretDB stopped, then started again"
-	uri, down := fdb.URI, func(d time.Duration) {
-		fdb.Stop()
-		time.Sleep(d) // the outage itself
-		fdb.Start()
-	}
-	if *chaosMongoCut {
-		// The pipeline's side of a restart without FerretDB's: every
-		// connection cut and new ones refused for the outage.
-		u, err := url.Parse(fdb.URI)
-		if err != nil {
-			t.Fatal(err)
-		}
-		px := startCutProxy(t, u.Host)
-		uri = "mongodb://" + px.addr + "/"
-		name, what = "MongoDB store ("+server+"), unreachable mid-run", "every connection to FerretDB cut, new ones refused"
-		down = func(d time.Duration) {
-			px.down()
-			time.Sleep(d) // the outage itself
-			px.up()
-		}
-	}
-	if *chaosMongoLLM {
-		name += ", LLM fallback slow, failing and hanging"
-	}
-	runChaos(t, srv.Client(t), []string{"REDIS_ADDR=" + srv.Addr()}, chaosOpts{name: name,
-		llm:            *chaosMongoLLM,
-		cdDuplicatesOK: true,
-		env:            []string{"MONGO_URI=" + uri, "MONGO_DATABASE=" + database},
-		storeDown:      func(t *testing.T, _ string, d time.Duration) { down(d) },
-		outageWhat:     what,
-		readStore: func(t *testing.T, _ string) ([]pomocore.CategoryPattern, []pomocore.CategorizedData, []pomocore.UsageLog) {
-			return readMongo(t, fdb.URI, database)
-		}})
-}
-
-func readMongo(t *testing.T, uri, database string) ([]pomocore.CategoryPattern, []pomocore.CategorizedData, []pomocore.UsageLog) {
-	ctx := context.Background()
-	st, err := mongo.Open(ctx, mongo.Config{URI: uri, Database: database, Timeout: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close(ctx)
-	patterns, err := st.LoadPatterns(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var logs []pomocore.UsageLog
-	if err := st.UsageLogsBetween(ctx, 0, 1<<40, func(ls []pomocore.UsageLog) error {
-		logs = append(logs, ls...)
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	cur, err := ferrettest.Client(t, uri).Database(database).Collection(mongo.CategorizedDataCollection).Find(ctx, bson.D{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var docs []struct {
-		ID         bson.ObjectID `bson:"_id"`
-		App        string        `bson:"app"`
-		URL        string        `bson:"url"`
-		Title      string        `bson:"title"`
-		CategoryID bson.ObjectID `bson:"categoryId"`
-	}
-	if err := cur.All(ctx, &docs); err != nil {
-		t.Fatal(err)
-	}
-	cds := make([]pomocore.CategorizedData, len(docs))
-	for i, d := range docs {
-		cds[i] = pomocore.CategorizedData{ID: pomocore.ObjectID(d.ID), App: d.App, URL: d.URL, Title: d.Title, CategoryID: pomocore.ObjectID(d.CategoryID)}
-	}
-	return patterns, cds, logs
+// janitorAtMinimumIdle runs with POMOCORE_CONSUMER_IDLE=1ms: the janitor
+// deletes idle consumers constantly, and must never delete one that holds
+// or just took entries.
+func janitorAtMinimumIdle(o chaosOpts) chaosOpts {
+	o = scenario(o, "consumer janitor at its minimum idle (1ms)")
+	o.env = append(o.env, "POMOCORE_CONSUMER_IDLE=1ms")
+	return o
 }
 
 func readSQLite(t *testing.T, dataDir string) ([]pomocore.CategoryPattern, []pomocore.CategorizedData, []pomocore.UsageLog) {

@@ -49,6 +49,13 @@ var (
 // ends.
 func StartServer(t testing.TB) *Server {
 	t.Helper()
+	return StartServerIn(t, t.TempDir())
+}
+
+// StartServerIn is StartServer with the server's SQLite files in dir
+// (which must exist and which the caller removes).
+func StartServerIn(t testing.TB, dir string) *Server {
+	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "ferretserver")
 		if err != nil {
@@ -70,7 +77,7 @@ func StartServer(t testing.TB) *Server {
 	}
 	tcp := l.Addr().String()
 	_ = l.Close()
-	s := &Server{t: t, bin: binPath, dir: t.TempDir(), tcp: tcp, URI: "mongodb://" + tcp + "/"}
+	s := &Server{t: t, bin: binPath, dir: dir, tcp: tcp, URI: "mongodb://" + tcp + "/"}
 	s.Start()
 	t.Cleanup(s.Stop)
 	return s

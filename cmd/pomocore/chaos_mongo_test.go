@@ -1,0 +1,306 @@
+//go:build chaos
+
+package main
+
+import (
+	"context"
+	"flag"
+	"io"
+	"net"
+	"net/url"
+	"sync"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/pomocore/pomocore"
+	"github.com/pomocore/pomocore/classify"
+	"github.com/pomocore/pomocore/internal/ferrettest"
+	"github.com/pomocore/pomocore/internal/redistest"
+	"github.com/pomocore/pomocore/mongo"
+)
+
+// The chaos runs on the MongoDB store (FerretDB in its own process): the
+// SQLite store's scenarios that make sense for it, and a full disk.
+var (
+	// TestChaosMongo's outage kills the FerretDB process and starts it
+	// again; with -chaos.mongo-cut it cuts the connections instead.
+	chaosMongoCut = flag.Bool("chaos.mongo-cut", false, "TestChaosMongo: cut every connection to FerretDB for the outage instead of restarting it")
+	// TestChaosMongo fixes FerretDB's _id index, as the deployment did;
+	// -chaos.mongo-as-shipped leaves it as shipped (every _id lookup a scan).
+	// TestChaosMongo with the LLM fallback of TestChaos. Its first run
+	// (one, on a machine at load 9) stalled: after FerretDB's restart every
+	// store call timed out for over two minutes (update categorized_data,
+	// insert usage logs, even at batch size 1) and the group never drained;
+	// not yet explained, so off by default.
+	chaosMongoLLM       = flag.Bool("chaos.mongo-llm", false, "TestChaosMongo: with the LLM fallback slow, failing and hanging, as TestChaos")
+	chaosMongoAsShipped = flag.Bool("chaos.mongo-as-shipped", false, "TestChaosMongo: leave FerretDB's _id index as shipped (lookups by _id scan)")
+)
+
+// mongoChaos is the MongoDB store of a chaos run: FerretDB in its own
+// process, category_pattern seeded, and its _id index fixed as the
+// deployment's (unless -chaos.mongo-as-shipped).
+type mongoChaos struct {
+	fdb      *ferrettest.Server
+	database string
+	// server says which FerretDB, for the scenario's name.
+	server string
+}
+
+// startMongoChaos prepares fdb's database for a chaos run. The main server
+// seeded category_pattern long ago; processes starting at once on an
+// empty collection would each seed it.
+func startMongoChaos(t *testing.T, fdb *ferrettest.Server) *mongoChaos {
+	m := &mongoChaos{fdb: fdb, database: "chaos", server: "FerretDB, _id index fixed"}
+	ctx := context.Background()
+	st, err := mongo.Open(ctx, mongo.Config{URI: fdb.URI, Database: m.database})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.SeedPatterns(ctx, classify.DefaultPatterns()); err != nil {
+		t.Fatal(err)
+	}
+	_ = st.Close(ctx)
+	// As the deployment issue 19 measured: FerretDB with its _id index
+	// fixed. As shipped, every lookup by _id scans the collection (a
+	// retried batch's duplicate check, 3 s at 100,000 usage logs), and the
+	// long form may stall once the collection is large.
+	if *chaosMongoAsShipped {
+		m.server = "FerretDB as shipped"
+	} else {
+		fdb.FixIDIndex(m.database)
+	}
+	return m
+}
+
+// opts are the options of a chaos run on m's store: every process on it,
+// the store read back from it, several categorized_data documents of a key
+// allowed (no unique index on the key: instances creating a new key at
+// once may each insert it; documented), and the outage FerretDB killed and
+// started again on the same data.
+func (m *mongoChaos) opts() chaosOpts {
+	return chaosOpts{name: "MongoDB store (" + m.server + ")",
+		cdDuplicatesOK: true,
+		env:            []string{"MONGO_URI=" + m.fdb.URI, "MONGO_DATABASE=" + m.database},
+		storeDown: func(_ *testing.T, _ string, d time.Duration) {
+			m.fdb.Stop()
+			time.Sleep(d) // the outage itself
+			m.fdb.Start()
+		},
+		outageWhat: "FerretDB stopped, then started again",
+		readStore: func(t *testing.T, _ string) ([]pomocore.CategoryPattern, []pomocore.CategorizedData, []pomocore.UsageLog) {
+			return readMongo(t, m.fdb.URI, m.database)
+		}}
+}
+
+// runMongoChaos is a chaos run of o (the options of a mongoChaos) on a
+// Redis of its own.
+func runMongoChaos(t *testing.T, o chaosOpts) {
+	srv := redistest.Start(t)
+	runChaos(t, srv.Client(t), []string{"REDIS_ADDR=" + srv.Addr()}, o)
+}
+
+// TestChaosMongo is the chaos run on the MongoDB store: the outage kills
+// FerretDB and starts it again on the same data (issue 19). With
+// -chaos.mongo-llm, the LLM fallback is slow, fails and hangs in turns as
+// in TestChaos (issue 27 item 10; not in CI: its one run stalled, see the
+// flag). It stalled until a retried batch stopped updating its duplicate
+// usage logs one by id (a collection scan each there, and FerretDB may run
+// an abandoned command well past its maxTimeMS).
+func TestChaosMongo(t *testing.T) {
+	fdb := ferrettest.StartServer(t)
+	m := startMongoChaos(t, fdb)
+	o := scenario(m.opts(), "server stopped and restarted mid-run")
+	if *chaosMongoCut {
+		// The pipeline's side of a restart without FerretDB's: every
+		// connection cut and new ones refused for the outage.
+		u, err := url.Parse(fdb.URI)
+		if err != nil {
+			t.Fatal(err)
+		}
+		px := startCutProxy(t, u.Host)
+		o = scenario(m.opts(), "unreachable mid-run")
+		o.env = []string{"MONGO_URI=mongodb://" + px.addr + "/", "MONGO_DATABASE=" + m.database}
+		o.outageWhat = "every connection to FerretDB cut, new ones refused"
+		o.storeDown = func(_ *testing.T, _ string, d time.Duration) {
+			px.down()
+			time.Sleep(d) // the outage itself
+			px.up()
+		}
+	}
+	if *chaosMongoLLM {
+		o = scenario(o, "LLM fallback slow, failing and hanging")
+		o.llm = true
+	}
+	runMongoChaos(t, o)
+}
+
+// TestChaosMongoGroupDestroyed is TestChaosGroupDestroyed on the MongoDB
+// store (issue 27 item 10): the group's low-water mark comes back from
+// the store's newest usage logs.
+func TestChaosMongoGroupDestroyed(t *testing.T) {
+	m := startMongoChaos(t, ferrettest.StartServer(t))
+	runMongoChaos(t, scaled(groupDestroyed(m.opts())))
+}
+
+// TestChaosMongoCrashLoopDuringStoreOutage is
+// TestChaosCrashLoopDuringStoreOutage on the MongoDB store (issue 27 item
+// 10): FerretDB is down for the outage, every process restarted every 4 s
+// meanwhile, each start-up waiting for the store.
+func TestChaosMongoCrashLoopDuringStoreOutage(t *testing.T) {
+	m := startMongoChaos(t, ferrettest.StartServer(t))
+	runMongoChaos(t, crashLoopDuringOutage(scaled(m.opts())))
+}
+
+// TestChaosMongoJanitorAtMinimumIdle is TestChaosJanitorAtMinimumIdle on
+// the MongoDB store (issue 27 item 10): its batches take longer than
+// SQLite's, so consumers hold entries longer while the janitor runs.
+func TestChaosMongoJanitorAtMinimumIdle(t *testing.T) {
+	m := startMongoChaos(t, ferrettest.StartServer(t))
+	runMongoChaos(t, scaled(janitorAtMinimumIdle(m.opts())))
+}
+
+// TestChaosMongoDiskFull fills the disk under FerretDB for the outage
+// (issue 27 item 10): its files are on a tmpfs the test mounts (root
+// only: skipped otherwise), filled with a ballast file, then freed.
+// FerretDB keeps answering pings while its writes fail with ENOSPC (SQLite
+// "database or disk is full"), so the pipeline sees a store that answers
+// and refuses writes: it must leave the entries pending, not dead-letter
+// them as entries the store refuses on their own.
+func TestChaosMongoDiskFull(t *testing.T) {
+	fdb := ferrettest.StartServerOnTmpfs(t, 256<<20)
+	m := startMongoChaos(t, fdb)
+	o := scenario(m.opts(), "disk full under FerretDB mid-run")
+	o.outageWhat = "FerretDB's filesystem filled (ENOSPC), then freed"
+	o.storeDown = func(t *testing.T, _ string, d time.Duration) {
+		free, err := fdb.FillDisk()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		time.Sleep(d) // the outage itself
+		if err := free(); err != nil {
+			t.Error(err)
+		}
+	}
+	runMongoChaos(t, scaled(o))
+}
+
+// cutProxy is a TCP proxy that can cut every connection and refuse new
+// ones (down), then accept again on the same address (up).
+type cutProxy struct {
+	t      *testing.T
+	addr   string
+	target string
+	mu     sync.Mutex
+	l      net.Listener
+	conns  map[net.Conn]bool
+}
+
+func startCutProxy(t *testing.T, target string) *cutProxy {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &cutProxy{t: t, addr: l.Addr().String(), target: target, conns: map[net.Conn]bool{}}
+	p.serve(l)
+	t.Cleanup(p.down)
+	return p
+}
+
+func (p *cutProxy) serve(l net.Listener) {
+	p.mu.Lock()
+	p.l = l
+	p.mu.Unlock()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			s, err := net.Dial("tcp", p.target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns[c], p.conns[s] = true, true
+			p.mu.Unlock()
+			pipe := func(dst, src net.Conn) {
+				_, _ = io.Copy(dst, src)
+				dst.Close()
+				src.Close()
+			}
+			go pipe(s, c)
+			go pipe(c, s)
+		}
+	}()
+}
+
+func (p *cutProxy) down() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.l != nil {
+		p.l.Close()
+		p.l = nil
+	}
+	for c := range p.conns {
+		c.Close()
+	}
+	clear(p.conns)
+}
+
+func (p *cutProxy) up() {
+	var l net.Listener
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if l, err = net.Listen("tcp", p.addr); err == nil || time.Now().After(deadline) {
+			break
+		}
+	}
+	if err != nil {
+		p.t.Errorf("proxy up again on %s: %v", p.addr, err)
+		return
+	}
+	p.serve(l)
+}
+
+func readMongo(t *testing.T, uri, database string) ([]pomocore.CategoryPattern, []pomocore.CategorizedData, []pomocore.UsageLog) {
+	ctx := context.Background()
+	st, err := mongo.Open(ctx, mongo.Config{URI: uri, Database: database, Timeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close(ctx)
+	patterns, err := st.LoadPatterns(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs []pomocore.UsageLog
+	if err := st.UsageLogsBetween(ctx, 0, 1<<40, func(ls []pomocore.UsageLog) error {
+		logs = append(logs, ls...)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	cur, err := ferrettest.Client(t, uri).Database(database).Collection(mongo.CategorizedDataCollection).Find(ctx, bson.D{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var docs []struct {
+		ID         bson.ObjectID `bson:"_id"`
+		App        string        `bson:"app"`
+		URL        string        `bson:"url"`
+		Title      string        `bson:"title"`
+		CategoryID bson.ObjectID `bson:"categoryId"`
+	}
+	if err := cur.All(ctx, &docs); err != nil {
+		t.Fatal(err)
+	}
+	cds := make([]pomocore.CategorizedData, len(docs))
+	for i, d := range docs {
+		cds[i] = pomocore.CategorizedData{ID: pomocore.ObjectID(d.ID), App: d.App, URL: d.URL, Title: d.Title, CategoryID: pomocore.ObjectID(d.CategoryID)}
+	}
+	return patterns, cds, logs
+}
