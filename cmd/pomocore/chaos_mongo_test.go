@@ -173,6 +173,7 @@ func TestChaosMongoDiskFull(t *testing.T) {
 	m := startMongoChaos(t, fdb)
 	o := scenario(m.opts(), "disk full under FerretDB mid-run")
 	o.outageWhat = "FerretDB's filesystem filled (ENOSPC), then freed"
+	o.mustLog = "database or disk is full"
 	o.storeDown = func(t *testing.T, _ string, d time.Duration) {
 		free, err := fdb.FillDisk()
 		if err != nil {

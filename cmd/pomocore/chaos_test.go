@@ -382,6 +382,8 @@ type chaosOpts struct {
 	// allowed (MongoDB: no unique index on the key, so instances creating
 	// a new key at once may each insert it; documented), counted apart.
 	cdDuplicatesOK bool
+	// mustLog is a message some process must log (the fault bit), if any.
+	mustLog string
 }
 
 func (o *chaosOpts) withDefaults() *chaosOpts {
@@ -1089,6 +1091,11 @@ func runChaos(t *testing.T, rdb goredis.UniversalClient, redisEnv []string, opts
 	fmt.Fprintf(tw, "produce + chaos phase\t%v\n", produceEnd.Round(time.Millisecond))
 	fmt.Fprintf(tw, "drain after the last kill\t%v\n", drain.Round(time.Millisecond))
 	fmt.Fprintf(tw, "store write failures retried (batches, start-ups)\t%d, %d\n", count(`msg="store failed`), count(`msg="store not reachable`))
+	fmt.Fprintf(tw, "batches saved a record at a time, entries left pending unjudged\t%d, %d\n",
+		count(`saving the batch a record at a time`), count(`left pending, not judged`))
+	if o.mustLog != "" && count(o.mustLog) == 0 {
+		t.Errorf("no process logged %q: the fault did not bite", o.mustLog)
+	}
 	fmt.Fprintf(tw, "reclaims of idle entries (XAUTOCLAIM)\t%d\n", count(`msg="reclaimed idle entries"`))
 	fmt.Fprintf(tw, "batches with entries another consumer had committed\t%d\n", count(`msg="entries already committed by another consumer`))
 	fmt.Fprintf(tw, "dead consumers removed from the group\t%d\n", count(`msg="removed idle consumers`))
