@@ -427,7 +427,9 @@ type chaosCtl struct {
 	t          *testing.T
 	rdb        goredis.UniversalClient
 	dataDir    string
-	restartAll func()
+	// restartAll kills every process, calls meanwhile (if not nil) while
+	// none runs, and starts them all again.
+	restartAll func(meanwhile func())
 	logs       func() []string
 	usageFrom  *atomic.Pointer[string]
 }
@@ -520,7 +522,7 @@ func TestChaosStoreFileDeleted(t *testing.T) {
 			if !c.logged("database file was deleted or replaced", 30*time.Second) {
 				c.t.Error("no process noticed the store file was deleted")
 			}
-			c.restartAll()
+			c.restartAll(nil)
 		}}))
 }
 
@@ -731,12 +733,17 @@ func runChaos(t *testing.T, rdb goredis.UniversalClient, redisEnv []string, opts
 		defer close(midDone)
 		if o.midRun != nil {
 			time.Sleep(killSpan / 2)
-			o.midRun(&chaosCtl{t: t, rdb: rdb, dataDir: dataDir, restartAll: func() {
+			o.midRun(&chaosCtl{t: t, rdb: rdb, dataDir: dataDir, restartAll: func(meanwhile func()) {
 				mu.Lock()
 				defer mu.Unlock()
 				for i := range procs {
 					_ = procs[i].cmd.Process.Signal(syscall.SIGKILL)
 					<-procs[i].done
+				}
+				if meanwhile != nil {
+					meanwhile()
+				}
+				for i := range procs {
 					launch(i)
 				}
 			}, logs: func() []string {
@@ -959,7 +966,7 @@ func runChaos(t *testing.T, rdb goredis.UniversalClient, redisEnv []string, opts
 	}
 	c = check{what: "usage logs", lossy: o.lossy}
 	if usageFrom != nil {
-		c.what = "usage logs (of entries after the file deletion)"
+		c.what = "usage logs (of entries after the store data was deleted)"
 	}
 	validIDs := map[pomocore.ObjectID]bool{}
 	cdByID := map[pomocore.ObjectID]pomocore.CategorizedData{}
