@@ -424,9 +424,9 @@ func scaled(o chaosOpts) chaosOpts {
 
 // chaosCtl is what a mid-run attack may do to the run.
 type chaosCtl struct {
-	t          *testing.T
-	rdb        goredis.UniversalClient
-	dataDir    string
+	t       *testing.T
+	rdb     goredis.UniversalClient
+	dataDir string
 	// restartAll kills every process, calls meanwhile (if not nil) while
 	// none runs, and starts them all again.
 	restartAll func(meanwhile func())
