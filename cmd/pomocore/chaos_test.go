@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -582,7 +583,7 @@ func readSQLite(t *testing.T, dataDir string) ([]pomocore.CategoryPattern, []pom
 func runChaos(t *testing.T, rdb goredis.UniversalClient, redisEnv []string, opts chaosOpts) {
 	o := opts.withDefaults()
 	fo := o.fo
-	bin := buildBinary(t)
+	bin := chaosBinary(t)
 	ctx := context.Background()
 	const stream, group = "pattern_match_stream", "pattern_match_group"
 	dir := t.TempDir()
@@ -1141,6 +1142,42 @@ func runChaos(t *testing.T, rdb goredis.UniversalClient, redisEnv []string, opts
 			t.Logf("%s tail:\n%s", l, tail(data, 3000))
 		}
 	}
+}
+
+// chaosBin is the pomocore binary of the chaos runs, built once per test
+// binary (a build, even cached, takes seconds per scenario) into a
+// directory TestMain removes.
+var chaosBin struct {
+	once      sync.Once
+	dir, path string
+	err       error
+}
+
+// chaosBinary builds pomocore once for every chaos run of the test binary.
+func chaosBinary(t *testing.T) string {
+	t.Helper()
+	chaosBin.once.Do(func() {
+		if chaosBin.dir, chaosBin.err = os.MkdirTemp("", "pomocore-chaos"); chaosBin.err != nil {
+			return
+		}
+		chaosBin.path = filepath.Join(chaosBin.dir, "pomocore")
+		cmd := exec.Command("go", "build", "-o", chaosBin.path, ".")
+		cmd.Stderr = os.Stderr
+		chaosBin.err = cmd.Run()
+	})
+	if chaosBin.err != nil {
+		t.Fatalf("go build: %v", chaosBin.err)
+	}
+	return chaosBin.path
+}
+
+// TestMain removes the chaos runs' binary once every test ran.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if chaosBin.dir != "" {
+		_ = os.RemoveAll(chaosBin.dir)
+	}
+	os.Exit(code)
 }
 
 func sortedKinds(m map[string]int) string {
