@@ -638,6 +638,31 @@ func runChaos(t *testing.T, rdb goredis.UniversalClient, redisEnv []string, opts
 	for i := range procs {
 		launch(i)
 	}
+	kill := func(i int) {
+		_ = procs[i].cmd.Process.Signal(syscall.SIGKILL)
+		<-procs[i].done
+	}
+	// restartAll kills every process, calls meanwhile (if not nil) while
+	// none runs, and starts them all again.
+	restartAll := func(meanwhile func()) {
+		mu.Lock()
+		defer mu.Unlock()
+		for i := range procs {
+			kill(i)
+		}
+		if meanwhile != nil {
+			meanwhile()
+		}
+		for i := range procs {
+			launch(i)
+		}
+	}
+	dumpTails := func() {
+		for _, l := range procLogs {
+			data, _ := os.ReadFile(l)
+			t.Logf("%s tail:\n%s", l, tail(data, 3000))
+		}
+	}
 	start := time.Now()
 
 	// Produce at a rate that spreads the events over the kill schedule.
@@ -713,13 +738,7 @@ func runChaos(t *testing.T, rdb goredis.UniversalClient, redisEnv []string, opts
 						}
 					}
 				}
-				mu.Lock()
-				for i := range procs {
-					_ = procs[i].cmd.Process.Signal(syscall.SIGKILL)
-					<-procs[i].done
-					launch(i)
-				}
-				mu.Unlock()
+				restartAll(nil)
 				crashLoops.Add(1)
 			}
 		}()
@@ -734,20 +753,7 @@ func runChaos(t *testing.T, rdb goredis.UniversalClient, redisEnv []string, opts
 		defer close(midDone)
 		if o.midRun != nil {
 			time.Sleep(killSpan / 2)
-			o.midRun(&chaosCtl{t: t, rdb: rdb, dataDir: dataDir, restartAll: func(meanwhile func()) {
-				mu.Lock()
-				defer mu.Unlock()
-				for i := range procs {
-					_ = procs[i].cmd.Process.Signal(syscall.SIGKILL)
-					<-procs[i].done
-				}
-				if meanwhile != nil {
-					meanwhile()
-				}
-				for i := range procs {
-					launch(i)
-				}
-			}, logs: func() []string {
+			o.midRun(&chaosCtl{t: t, rdb: rdb, dataDir: dataDir, restartAll: restartAll, logs: func() []string {
 				mu.Lock()
 				defer mu.Unlock()
 				return append([]string(nil), procLogs...)
@@ -761,8 +767,7 @@ func runChaos(t *testing.T, rdb goredis.UniversalClient, redisEnv []string, opts
 		time.Sleep(time.Second + time.Duration(sched.Int64N(int64(2*time.Second))))
 		i := sched.IntN(len(procs))
 		mu.Lock()
-		_ = procs[i].cmd.Process.Signal(syscall.SIGKILL)
-		<-procs[i].done
+		kill(i)
 		launch(i)
 		mu.Unlock()
 		kills++
@@ -785,10 +790,7 @@ func runChaos(t *testing.T, rdb goredis.UniversalClient, redisEnv []string, opts
 			break
 		}
 		if time.Now().After(deadline) {
-			for _, l := range procLogs {
-				data, _ := os.ReadFile(l)
-				t.Logf("%s tail:\n%s", l, tail(data, 3000))
-			}
+			dumpTails()
 			t.Fatalf("timed out waiting for the group to drain: read %d of %d, %d pending, lag %d", r, len(evs), p, lag)
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -1137,10 +1139,7 @@ func runChaos(t *testing.T, rdb goredis.UniversalClient, redisEnv []string, opts
 	tw.Flush()
 	fmt.Fprint(os.Stdout, b.String())
 	if total > 0 {
-		for _, l := range procLogs {
-			data, _ := os.ReadFile(l)
-			t.Logf("%s tail:\n%s", l, tail(data, 3000))
-		}
+		dumpTails()
 	}
 }
 
