@@ -194,7 +194,13 @@ func TestChaosMongoDiskFull(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	runMongoChaos(t, scaled(o))
+	// Long enough, with POMOCORE_MAX_DELIVERIES=2, for entries to be
+	// delivered past the limit while the disk is full: the failures are
+	// the disk's, not the entries', so none may be dead-lettered.
+	o = scaled(o)
+	o.outage = max(o.outage, 20*time.Second)
+	o.env = append(o.env, "POMOCORE_MAX_DELIVERIES=2")
+	runMongoChaos(t, o)
 }
 
 // TestChaosMongoDatabaseDropped drops the database halfway through (issue
