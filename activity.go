@@ -124,7 +124,9 @@ func DefaultLimits() Limits {
 	}
 }
 
-func (l Limits) withDefaults() Limits {
+// WithDefaults returns l with each zero field (but RejectUnknownFields)
+// set to DefaultLimits' value: a partial Limits, as NewValidator takes it.
+func (l Limits) WithDefaults() Limits {
 	d := DefaultLimits()
 	if l.MaxDuration == 0 {
 		l.MaxDuration = d.MaxDuration
@@ -144,21 +146,25 @@ func (l Limits) withDefaults() Limits {
 	return l
 }
 
-// Validate reports a limit that cannot work.
+// Validate reports a limit that cannot work, as it is (a zero where zero
+// cannot work is an error: DefaultLimits has the defaults), each as a
+// *ConfigError naming the field (joined).
 func (l Limits) Validate() error {
-	l = l.withDefaults()
 	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, &ConfigError{Field: field, Msg: fmt.Sprintf(format, args...)})
+	}
 	if !(l.MaxDuration > 0) || math.IsInf(l.MaxDuration, 0) {
-		errs = append(errs, fmt.Errorf("max duration %v: want a finite number > 0", l.MaxDuration))
+		bad("MaxDuration", "%v: want a finite number > 0", l.MaxDuration)
 	}
 	if l.MaxFieldBytes < 64 {
-		errs = append(errs, fmt.Errorf("max field bytes %d: want >= 64", l.MaxFieldBytes))
+		bad("MaxFieldBytes", "%d: want >= 64", l.MaxFieldBytes)
 	}
 	if l.MaxFields < 12 {
-		errs = append(errs, fmt.Errorf("max fields %d: want >= 12 (the CONTRACT has 12)", l.MaxFields))
+		bad("MaxFields", "%d: want >= 12 (the CONTRACT has 12)", l.MaxFields)
 	}
 	if l.MaxClockSkew < 0 {
-		errs = append(errs, fmt.Errorf("max clock skew %v: want >= 0", l.MaxClockSkew))
+		bad("MaxClockSkew", "%v: want >= 0", l.MaxClockSkew)
 	}
 	return errors.Join(errs...)
 }
@@ -181,7 +187,7 @@ func NewValidator(l Limits, loc *time.Location, now func() time.Time) *Validator
 	if now == nil {
 		now = time.Now
 	}
-	return &Validator{limits: l.withDefaults(), loc: loc, now: now}
+	return &Validator{limits: l.WithDefaults(), loc: loc, now: now}
 }
 
 // Parse validates the fields of entry id, given as alternating names and

@@ -154,13 +154,22 @@ func TestParseRejects(t *testing.T) {
 }
 
 func TestLimitsValidate(t *testing.T) {
-	if err := (pomocore.Limits{}).Validate(); err != nil {
+	if err := pomocore.DefaultLimits().Validate(); err != nil {
 		t.Fatal(err)
 	}
-	for _, l := range []pomocore.Limits{{MaxDuration: -1}, {MaxFieldBytes: 10}, {MaxFields: 3}, {MaxClockSkew: -time.Second}} {
-		if l.Validate() == nil {
-			t.Errorf("%+v accepted", l)
+	for field, set := range map[string]func(*pomocore.Limits){
+		"MaxDuration": func(l *pomocore.Limits) { l.MaxDuration = -1 }, "MaxFieldBytes": func(l *pomocore.Limits) { l.MaxFieldBytes = 10 },
+		"MaxFields": func(l *pomocore.Limits) { l.MaxFields = 3 }, "MaxClockSkew": func(l *pomocore.Limits) { l.MaxClockSkew = -time.Second },
+	} {
+		l := pomocore.DefaultLimits()
+		set(&l)
+		var ce *pomocore.ConfigError
+		if err := l.Validate(); !errors.As(err, &ce) || ce.Field != field {
+			t.Errorf("%s: got %v", field, err)
 		}
+	}
+	if err := (pomocore.Limits{}).Validate(); err == nil {
+		t.Error("zero limits accepted: zero is not a limit (DefaultLimits has the defaults)")
 	}
 }
 

@@ -9,11 +9,15 @@ import (
 	"github.com/pomocore/pomocore/classify"
 )
 
-// Config tunes the learning loop. Zero values take the defaults; Validate
-// reports settings that cannot work.
+// Config tunes the learning loop. DefaultConfig returns the defaults, the
+// one place they are written; Validate reports settings that cannot work,
+// as they are. NewTrainer, NewPromoter and TrainModel take a zero field of
+// a partial Config as DefaultConfig's value (but Interval, whose zero
+// means never, and Promote).
 type Config struct {
-	// Interval is how often Trainer.Run retrains and the learning loop promotes
-	// (default 6h, at least 1m). The wiring makes the ticker.
+	// Interval is how often the learning loop retrains and promotes
+	// (default 6h; 0: never; else at least 1m). The wiring makes the
+	// ticker (LoopDeps.Interval).
 	Interval time.Duration
 	// Threshold is the confidence the model must reach to answer (that of
 	// classify.ChainConfig.ModelThreshold), at which the held-out coverage
@@ -29,7 +33,7 @@ type Config struct {
 	// (0, 1]).
 	NovelPrecision float64
 	// MaxLabels bounds the trusted labels read per training (default
-	// 100,000, at least 0 (-1: none)).
+	// 100,000; -1: none, patterns only).
 	MaxLabels int
 	// Train tunes the model's training (classify.TrainOptions defaults).
 	Train classify.TrainOptions
@@ -50,30 +54,44 @@ type Config struct {
 	MaxCandidates int
 }
 
-func (c Config) withDefaults() Config {
-	if c.Interval == 0 {
-		c.Interval = 6 * time.Hour
+// DefaultConfig returns the learning loop's defaults.
+func DefaultConfig() Config {
+	return Config{
+		Interval:       6 * time.Hour,
+		Threshold:      0.9,
+		HoldOutPercent: 20,
+		NovelPrecision: 0.9,
+		MaxLabels:      100000,
+		MinCount:       5,
+		MinConfidence:  0.95,
+		MaxCandidates:  10000,
 	}
+}
+
+// withDefaults fills the zero fields of a partial Config (see Config)
+// from DefaultConfig.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
 	if c.Threshold == 0 {
-		c.Threshold = 0.9
+		c.Threshold = d.Threshold
 	}
 	if c.HoldOutPercent == 0 {
-		c.HoldOutPercent = 20
+		c.HoldOutPercent = d.HoldOutPercent
 	}
 	if c.NovelPrecision == 0 {
-		c.NovelPrecision = 0.9
+		c.NovelPrecision = d.NovelPrecision
 	}
 	if c.MaxLabels == 0 {
-		c.MaxLabels = 100000
+		c.MaxLabels = d.MaxLabels
 	}
 	if c.MinCount == 0 {
-		c.MinCount = 5
+		c.MinCount = d.MinCount
 	}
 	if c.MinConfidence == 0 {
-		c.MinConfidence = 0.95
+		c.MinConfidence = d.MinConfidence
 	}
 	if c.MaxCandidates == 0 {
-		c.MaxCandidates = 10000
+		c.MaxCandidates = d.MaxCandidates
 	}
 	return c
 }
@@ -82,16 +100,16 @@ func (c Config) withDefaults() Config {
 // package's, shared by every package's Validate).
 type ConfigError = pomocore.ConfigError
 
-// Validate reports settings that cannot work, each as a *ConfigError
+// Validate reports settings that cannot work, as they are (a zero where
+// zero cannot work is an error), each as a *ConfigError naming the field
 // (joined).
 func (c Config) Validate() error {
-	c = c.withDefaults()
 	var errs []error
 	bad := func(field, format string, args ...any) {
 		errs = append(errs, &ConfigError{Field: field, Msg: fmt.Sprintf(format, args...)})
 	}
-	if c.Interval < time.Minute {
-		bad("Interval", "%v: want >= 1m", c.Interval)
+	if c.Interval != 0 && c.Interval < time.Minute {
+		bad("Interval", "%v: want 0 (never) or >= 1m", c.Interval)
 	}
 	if !(c.Threshold > 0 && c.Threshold <= 1) {
 		bad("Threshold", "%v: want 0 < threshold <= 1", c.Threshold)
@@ -102,8 +120,8 @@ func (c Config) Validate() error {
 	if !(c.NovelPrecision > 0 && c.NovelPrecision <= 1) {
 		bad("NovelPrecision", "%v: want 0 < precision <= 1", c.NovelPrecision)
 	}
-	if c.MaxLabels < -1 {
-		bad("MaxLabels", "%d: want >= -1", c.MaxLabels)
+	if c.MaxLabels < -1 || c.MaxLabels == 0 {
+		bad("MaxLabels", "%d: want a positive value, or -1 for none", c.MaxLabels)
 	}
 	if c.MinCount < 2 {
 		bad("MinCount", "%d: want >= 2", c.MinCount)

@@ -189,17 +189,20 @@ func TestLabelExamplesSkipUnknownAndDefaultCategories(t *testing.T) {
 }
 
 func TestConfigValidateNamesTheField(t *testing.T) {
-	if err := (learn.Config{}).Validate(); err != nil {
+	if err := learn.DefaultConfig().Validate(); err != nil {
 		t.Fatalf("the defaults: %v", err)
 	}
-	for field, cfg := range map[string]learn.Config{
-		"Interval":       {Interval: time.Second},
-		"Threshold":      {Threshold: 1.5},
-		"HoldOutPercent": {HoldOutPercent: 90},
-		"MinCount":       {MinCount: 1},
-		"MinConfidence":  {MinConfidence: -1},
-		"MaxCandidates":  {MaxCandidates: -3},
+	for field, set := range map[string]func(*learn.Config){
+		"Interval":       func(c *learn.Config) { c.Interval = time.Second },
+		"Threshold":      func(c *learn.Config) { c.Threshold = 1.5 },
+		"HoldOutPercent": func(c *learn.Config) { c.HoldOutPercent = 90 },
+		"MinCount":       func(c *learn.Config) { c.MinCount = 1 },
+		"MinConfidence":  func(c *learn.Config) { c.MinConfidence = -1 },
+		"MaxCandidates":  func(c *learn.Config) { c.MaxCandidates = -3 },
+		"MaxLabels":      func(c *learn.Config) { c.MaxLabels = 0 },
 	} {
+		cfg := learn.DefaultConfig()
+		set(&cfg)
 		err := cfg.Validate()
 		var ce *learn.ConfigError
 		if !errors.As(err, &ce) || ce.Field != field {

@@ -66,6 +66,7 @@ type candidate struct {
 // Config.Promote off, Observe and Promote do nothing (List and Revert
 // still work, to undo earlier promotions).
 func NewPromoter(cfg Config, deps PromoterDeps) (*Promoter, error) {
+	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -78,7 +79,7 @@ func NewPromoter(cfg Config, deps PromoterDeps) (*Promoter, error) {
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Promoter{cfg: cfg.withDefaults(), deps: deps, seed: maphash.MakeSeed(),
+	return &Promoter{cfg: cfg, deps: deps, seed: maphash.MakeSeed(),
 		candidates: map[candidateKey]*candidate{}}, nil
 }
 

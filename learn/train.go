@@ -215,6 +215,7 @@ type Trainer struct {
 
 // NewTrainer returns a trainer; the config must be valid.
 func NewTrainer(cfg Config, deps TrainerDeps) (*Trainer, error) {
+	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -233,7 +234,7 @@ func NewTrainer(cfg Config, deps TrainerDeps) (*Trainer, error) {
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Trainer{cfg: cfg.withDefaults(), deps: deps}, nil
+	return &Trainer{cfg: cfg, deps: deps}, nil
 }
 
 // Retrain reads the patterns and labels, trains a model, gives it to the

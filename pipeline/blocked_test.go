@@ -162,7 +162,7 @@ func (r *onceReader) Read(ctx context.Context, _ int, block time.Duration) ([]pi
 // Issue 27 item 9: a dead letter blocked by a wrong-typed dead-letter
 // stream waited, after the key was fixed, until it was reclaimed (a full
 // ClaimIdle, 84 s in the attack). It is now committed again every
-// RetryMax, so within RetryMax plus one read of the fix, with no reclaim.
+// retryMax, so within retryMax plus one read of the fix, with no reclaim.
 // Time is synctest's.
 func TestBlockedDeadLetterGoesThroughSoonAfterTheKeyIsFixed(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
@@ -170,7 +170,7 @@ func TestBlockedDeadLetterGoesThroughSoonAfterTheKeyIsFixed(t *testing.T) {
 		invalid := pipeline.Message{ID: "1764000000000-1", Deliveries: 1, Fields: event("", "Xcode", 10, ts, false)}
 		cm := &blockingCommitter{deadBlocked: true, committed: map[string]pipeline.CommitEntry{}}
 		const block, retryMax = time.Second, 5 * time.Second
-		p, err := pipeline.New(pipeline.Config{Location: seoul, Block: block, RetryMax: retryMax, ClaimIdle: time.Minute},
+		p, err := pipeline.New(pipeline.WithRetry(pipeline.Config{Location: seoul, Block: block, ClaimIdle: time.Minute}, 0, retryMax),
 			pipeline.Deps{Reader: &onceReader{msgs: []pipeline.Message{invalid}}, Store: storetest.NewMemory(), Committer: cm,
 				Classifier: fixedClassifier{"Xcode": "Development"}, Taxonomy: pomocore.DefaultTaxonomy()})
 		if err != nil {

@@ -118,7 +118,7 @@ func (p *Pipeline) blocked(b *preparedBatch, entries []CommitEntry, why map[stri
 	p.stats.leftPending.Add(int64(stuck))
 	slices.Sort(reasons)
 	p.log.Error("a key holds the wrong type: its entries are dead-lettered (or, when the dead-letter stream is that key, left pending and committed again every "+
-		p.cfg.RetryMax.String()+" until it is fixed); the others were committed",
+		p.cfg.retryMax.String()+" until it is fixed); the others were committed",
 		"blocked", reasons, "dead_lettered", len(again), "left_pending", stuck)
 	return again
 }
@@ -130,8 +130,8 @@ const maxStuck = 10000
 // stuckLetters holds the dead letters that a wrong-typed dead-letter
 // stream blocked: pending, kept fresh (so that no consumer reclaims them
 // meanwhile), and committed again by the read loop every
-// Config.RetryMax (retryStuck), so that each is dead-lettered within
-// RetryMax plus one read (Config.Block) of the key being fixed, instead
+// Config.retryMax (retryStuck), so that each is dead-lettered within
+// retryMax plus one read (Config.Block) of the key being fixed, instead
 // of a ClaimIdle and a reclaim scan later. Safe for concurrent use.
 type stuckLetters struct {
 	mu      sync.Mutex
@@ -200,7 +200,7 @@ func (s *stuckLetters) drop() {
 // those still blocked (or whose commit failed) are held for the next
 // retry.
 func (p *Pipeline) retryStuck(ctx context.Context) {
-	letters := p.stuck.due(p.deps.Now(), p.cfg.RetryMax)
+	letters := p.stuck.due(p.deps.Now(), p.cfg.retryMax)
 	if len(letters) == 0 {
 		return
 	}
@@ -238,7 +238,7 @@ func (p *Pipeline) retryStuck(ctx context.Context) {
 		p.log.Info("dead letters blocked by a wrong-type key went through", "dead_lettered", done, "still_blocked", len(kept))
 	}
 	if failed != nil && ctx.Err() == nil {
-		p.log.Warn("committing blocked dead letters again failed; retrying", "err", failed, "in", p.cfg.RetryMax)
+		p.log.Warn("committing blocked dead letters again failed; retrying", "err", failed, "in", p.cfg.retryMax)
 	}
 }
 

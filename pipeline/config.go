@@ -3,13 +3,20 @@ package pipeline
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/pomocore/pomocore"
 )
 
-// Config tunes the pipeline. The zero value of a field means its default;
-// Validate reports values that cannot work.
+// Config tunes the pipeline. DefaultConfig returns the defaults, the one
+// place they are written; Validate reports values that cannot work, as
+// they are (a zero where zero cannot work is an error). New takes a zero
+// field of a partial Config as DefaultConfig's value, so that a caller
+// may name only what it changes; a field whose zero means something
+// (DecideWait, Retention, Partition, TrimInput) is never filled, and
+// ShutdownTimeout, whose zero means "stop at once", is a pointer (nil:
+// the default).
 type Config struct {
 	// BatchSize is the most entries read and processed at once (default 2000).
 	// A read returns what is there up to this, so batches follow the backlog:
@@ -22,7 +29,7 @@ type Config struct {
 	// before this one reclaims it with XAUTOCLAIM (default 60s).
 	ClaimIdle time.Duration
 	// ClaimInterval is how often the pending entries of other consumers are
-	// scanned (default ClaimIdle/2).
+	// scanned (0, the default: ClaimIdle/2).
 	ClaimInterval time.Duration
 	// ConsumerIdle is how long another consumer must be idle, with nothing
 	// pending, before it is removed from the group (default 1h); the check
@@ -50,8 +57,9 @@ type Config struct {
 	SlowStore time.Duration
 	// DecideWait is how long an activity whose answer is on its way (the
 	// Classifier is a Decider and awaits the LLM) is held, unacknowledged
-	// and kept fresh, before it counts as the default category (0: never
-	// held; the activity counts as the default at once). See waiting.
+	// and kept fresh, before it counts as the default category (default
+	// 30s; 0: never held, the activity counts as the default at once). See
+	// waiting.
 	DecideWait time.Duration
 	// MaxWaiting bounds the activities held for DecideWait at once
 	// (default 10,000); more count as the default at once.
@@ -66,14 +74,15 @@ type Config struct {
 	// Partition is this input stream's number when the input is split over
 	// several streams (0..63), mixed into derived usage-log ids.
 	Partition uint8
-	// RetryMin and RetryMax bound the backoff between retries of a failed
-	// store or commit call (defaults 100ms and 5s).
-	RetryMin, RetryMax time.Duration
+	// retryMin and retryMax bound the backoff between retries of a failed
+	// store or commit call (100ms and 5s; tests shorten them through
+	// export_test.go).
+	retryMin, retryMax time.Duration
 	// ShutdownTimeout is how long, after the context is cancelled, the batch
-	// in hand may take to store and commit (default 30s; negative: no time,
-	// stop at once). Entries not committed by then stay pending and are
-	// reclaimed later: none is lost.
-	ShutdownTimeout time.Duration
+	// in hand may take to store and commit (default 30s; 0: no time, stop
+	// at once; nil: the default). Entries not committed by then stay
+	// pending and are reclaimed later: none is lost.
+	ShutdownTimeout *time.Duration
 	// DeadFieldsMax caps the fields copied into a dead letter (default 128).
 	DeadFieldsMax int
 	// Retention is how long leaderboard keys live after their last
@@ -98,49 +107,66 @@ type Retention struct {
 	Day, Week, Month time.Duration
 }
 
+// DefaultConfig returns the pipeline's defaults.
+func DefaultConfig() Config {
+	shutdown := 30 * time.Second
+	return Config{
+		BatchSize:       2000,
+		Block:           time.Second,
+		ClaimIdle:       time.Minute,
+		ConsumerIdle:    time.Hour,
+		MaxDeliveries:   10,
+		SlowStore:       2500 * time.Millisecond,
+		DecideWait:      30 * time.Second,
+		MaxWaiting:      10000,
+		KeyPrefix:       pomocore.DefaultKeyPrefix,
+		Location:        seoul,
+		Limits:          pomocore.DefaultLimits(),
+		retryMin:        100 * time.Millisecond,
+		retryMax:        5 * time.Second,
+		ShutdownTimeout: &shutdown,
+		DeadFieldsMax:   128,
+	}
+}
+
+// withDefaults fills the zero fields of a partial Config (see Config)
+// from DefaultConfig; ClaimInterval follows ClaimIdle.
 func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	fill := func(p *time.Duration, v time.Duration) {
+		if *p == 0 {
+			*p = v
+		}
+	}
 	if c.BatchSize == 0 {
-		c.BatchSize = 2000
+		c.BatchSize = d.BatchSize
 	}
-	if c.Block == 0 {
-		c.Block = time.Second
-	}
-	if c.ClaimIdle == 0 {
-		c.ClaimIdle = time.Minute
-	}
-	if c.ClaimInterval == 0 {
-		c.ClaimInterval = c.ClaimIdle / 2
-	}
+	fill(&c.Block, d.Block)
+	fill(&c.ClaimIdle, d.ClaimIdle)
+	fill(&c.ClaimInterval, c.ClaimIdle/2)
 	if c.MaxDeliveries == 0 {
-		c.MaxDeliveries = 10
+		c.MaxDeliveries = d.MaxDeliveries
 	}
-	if c.ConsumerIdle == 0 {
-		c.ConsumerIdle = time.Hour
-	}
+	fill(&c.ConsumerIdle, d.ConsumerIdle)
 	if c.KeyPrefix == "" {
-		c.KeyPrefix = pomocore.DefaultKeyPrefix
+		c.KeyPrefix = d.KeyPrefix
 	}
 	if c.Location == nil {
-		c.Location = seoul
+		c.Location = d.Location
 	}
-	if c.RetryMin == 0 {
-		c.RetryMin = 100 * time.Millisecond
-	}
-	if c.RetryMax == 0 {
-		c.RetryMax = 5 * time.Second
-	}
-	if c.ShutdownTimeout == 0 {
-		c.ShutdownTimeout = 30 * time.Second
+	c.Limits = c.Limits.WithDefaults()
+	fill(&c.retryMin, d.retryMin)
+	fill(&c.retryMax, d.retryMax)
+	if c.ShutdownTimeout == nil {
+		c.ShutdownTimeout = d.ShutdownTimeout
 	}
 	if c.DeadFieldsMax == 0 {
-		c.DeadFieldsMax = 128
+		c.DeadFieldsMax = d.DeadFieldsMax
 	}
 	if c.MaxWaiting == 0 {
-		c.MaxWaiting = 10000
+		c.MaxWaiting = d.MaxWaiting
 	}
-	if c.SlowStore == 0 {
-		c.SlowStore = 2500 * time.Millisecond
-	}
+	fill(&c.SlowStore, d.SlowStore)
 	return c
 }
 
@@ -148,10 +174,9 @@ func (c Config) withDefaults() Config {
 // package's, shared by every package's Validate).
 type ConfigError = pomocore.ConfigError
 
-// Validate reports settings that cannot work, each as a *ConfigError
-// (joined).
+// Validate reports settings that cannot work, as they are, each as a
+// *ConfigError naming the field (joined). A nil Location is Asia/Seoul.
 func (c Config) Validate() error {
-	c = c.withDefaults()
 	var errs []error
 	bad := func(field, format string, args ...any) {
 		errs = append(errs, &ConfigError{Field: field, Msg: fmt.Sprintf(format, args...)})
@@ -167,8 +192,8 @@ func (c Config) Validate() error {
 		// and the first touch of a batch, and deliveries are spent on it.
 		bad("ClaimIdle", "%v: want >= 100ms", c.ClaimIdle)
 	}
-	if c.ClaimInterval <= 0 {
-		bad("ClaimInterval", "%v: want > 0", c.ClaimInterval)
+	if c.ClaimInterval < 0 {
+		bad("ClaimInterval", "%v: want > 0 (0: ClaimIdle/2)", c.ClaimInterval)
 	}
 	if c.ConsumerIdle <= 0 {
 		bad("ConsumerIdle", "%v: want > 0", c.ConsumerIdle)
@@ -182,14 +207,27 @@ func (c Config) Validate() error {
 	if c.DecideWait < 0 {
 		bad("DecideWait", "%v: want >= 0 (0: never wait)", c.DecideWait)
 	}
-	if c.MaxWaiting < 0 {
-		bad("MaxWaiting", "%d: want >= 0 (0: the default)", c.MaxWaiting)
+	if c.MaxWaiting < 1 {
+		bad("MaxWaiting", "%d: want >= 1", c.MaxWaiting)
+	}
+	if c.SlowStore == 0 {
+		bad("SlowStore", "0: want >= 1ms, or negative for no adaptation")
+	}
+	if c.ShutdownTimeout != nil && *c.ShutdownTimeout < 0 {
+		bad("ShutdownTimeout", "%v: want >= 0 (0: stop at once)", *c.ShutdownTimeout)
+	}
+	if strings.TrimSpace(c.KeyPrefix) == "" {
+		bad("KeyPrefix", "must not be empty")
+	}
+	if c.DeadFieldsMax < 1 {
+		bad("DeadFieldsMax", "%d: want >= 1", c.DeadFieldsMax)
 	}
 	if c.SlowStore > 0 && c.SlowStore < time.Millisecond {
 		bad("SlowStore", "%v: want >= 1ms, or negative for no adaptation", c.SlowStore)
 	}
-	if c.RetryMin <= 0 || c.RetryMax < c.RetryMin {
-		bad("RetryMin", "retry backoff %v..%v: want 0 < min <= max", c.RetryMin, c.RetryMax)
+	if c.retryMin < 0 || c.retryMax < 0 || (c.retryMin > 0 && c.retryMax > 0 && c.retryMax < c.retryMin) {
+		// zero: the default (the retry bounds are not settings)
+		bad("retry", "backoff %v..%v: want 0 < min <= max", c.retryMin, c.retryMax)
 	}
 	for _, r := range []struct {
 		field string
@@ -201,8 +239,24 @@ func (c Config) Validate() error {
 			bad(r.field, "%v: want 0 (forever) or at least %v, the period itself", r.d, r.min)
 		}
 	}
-	if err := c.Limits.Validate(); err != nil {
-		bad("Limits", "%v", err)
+	for _, err := range unjoin(c.Limits.Validate()) {
+		var ce *ConfigError
+		if errors.As(err, &ce) {
+			errs = append(errs, &ConfigError{Field: "Limits." + ce.Field, Msg: ce.Msg})
+		} else {
+			bad("Limits", "%v", err)
+		}
 	}
 	return errors.Join(errs...)
+}
+
+// unjoin returns the errors errors.Join put together (none for nil).
+func unjoin(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }

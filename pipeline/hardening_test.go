@@ -349,12 +349,12 @@ func TestBatchSizeAdaptsToASlowStore(t *testing.T) {
 	cfg := pipeline.Config{BatchSize: 64, SlowStore: time.Second}
 	e, st := newProbeEnv(t, cfg)
 	obs := &recordingObserver{}
-	e.p, _ = pipeline.New(pipeline.Config{BatchSize: 64, SlowStore: time.Second, Location: seoul}, pipeline.Deps{
+	e.p, _ = pipeline.New(pipeline.Config{BatchSize: 64, SlowStore: time.Second, Location: seoul}, pipeline.WithSleep(pipeline.Deps{
 		Reader: e.reader, Store: st, Committer: mustCommitter(e.mem),
 		Classifier: fixedClassifier{"Xcode": "Development"}, Taxonomy: pomocore.DefaultTaxonomy(),
-		CategoryIDs: e.ids, Observer: obs, Sleep: func(ctx context.Context, d time.Duration) error { return ctx.Err() },
+		CategoryIDs: e.ids, Observer: obs,
 		Now: func() time.Time { return e.now.Add(time.Duration(e.ticks.Load()) * time.Millisecond) },
-	})
+	}, func(ctx context.Context, d time.Duration) error { return ctx.Err() }))
 	ts := time.Date(2026, 11, 24, 3, 0, 0, 0, time.UTC)
 	batch := func() {
 		t.Helper()
@@ -437,7 +437,7 @@ func TestBatchSizeHoldsWhenTheStoreIsSlowPerCall(t *testing.T) {
 // beside the abandoned one; three processes doing so on a FerretDB under
 // load made every call time out (item 12).
 func TestTimedOutStoreCallIsRetriedNoSoonerThanItRan(t *testing.T) {
-	e, st := newProbeEnv(t, pipeline.Config{BatchSize: 8, RetryMin: time.Millisecond, RetryMax: 2 * time.Millisecond})
+	e, st := newProbeEnv(t, pipeline.WithRetry(pipeline.Config{BatchSize: 8}, time.Millisecond, 2*time.Millisecond))
 	st.perCall.Store(10_000) // each call runs 10 s on the clock
 	st.timeoutOver.Store(4)  // and times out when over 4 records
 	ts := time.Date(2026, 11, 24, 3, 0, 0, 0, time.UTC)
@@ -631,11 +631,10 @@ func TestRunStopsWhenTheGroupVanishedWithNoKnownPosition(t *testing.T) {
 	e := newEnv(t, "c1", pipeline.Config{})
 	committer := mustCommitter(e.mem)
 	r := &vanishedReader{Reader: e.reader}
-	p, err := pipeline.New(pipeline.Config{Location: seoul}, pipeline.Deps{
+	p, err := pipeline.New(pipeline.Config{Location: seoul}, pipeline.WithSleep(pipeline.Deps{
 		Reader: r, Store: e.store, Committer: committer,
 		Classifier: fixedClassifier{}, Taxonomy: pomocore.DefaultTaxonomy(), CategoryIDs: e.ids,
-		Sleep: func(ctx context.Context, _ time.Duration) error { return ctx.Err() },
-	})
+	}, func(ctx context.Context, _ time.Duration) error { return ctx.Err() }))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,8 +32,9 @@ type Deps struct {
 	Logger *slog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
-	// Sleep waits for d or until ctx ends (default: a timer); tests inject it.
-	Sleep func(ctx context.Context, d time.Duration) error
+	// sleep waits for d or until ctx ends (default: a timer); tests inject
+	// it through export_test.go.
+	sleep func(ctx context.Context, d time.Duration) error
 	// Observer receives a report of every committed batch and every failed
 	// store or commit call (default: none).
 	Observer Observer
@@ -89,7 +90,7 @@ type Pipeline struct {
 	// Config.DecideWait is 0).
 	waiting *waiting
 	// stuck holds the dead letters a wrong-typed dead-letter stream
-	// blocked, committed again every RetryMax (commit.go).
+	// blocked, committed again every retryMax (commit.go).
 	stuck stuckLetters
 }
 
@@ -102,10 +103,10 @@ type rules struct {
 
 // New returns a Pipeline, or an error naming what is missing or wrong.
 func New(cfg Config, deps Deps) (*Pipeline, error) {
+	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("pipeline config: %w", err)
 	}
-	cfg = cfg.withDefaults()
 	var missing []error
 	if deps.Reader == nil {
 		missing = append(missing, errors.New("no reader"))
@@ -131,8 +132,8 @@ func New(cfg Config, deps Deps) (*Pipeline, error) {
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
-	if deps.Sleep == nil {
-		deps.Sleep = backoff.Sleep
+	if deps.sleep == nil {
+		deps.sleep = backoff.Sleep
 	}
 	if deps.Observer == nil {
 		deps.Observer = noObserver{}
@@ -148,7 +149,7 @@ func New(cfg Config, deps Deps) (*Pipeline, error) {
 		fresh:     newFreshness(),
 		unknown:   &unknownFields{log: deps.Logger, rejected: cfg.Limits.RejectUnknownFields, seen: map[string]bool{}},
 	}
-	p.saver = &isolatingStore{store: deps.Store, sizer: sizer, retry: p.retryPolicy(), now: deps.Now, sleep: deps.Sleep,
+	p.saver = &isolatingStore{store: deps.Store, sizer: sizer, retry: p.retryPolicy(), now: deps.Now, sleep: deps.sleep,
 		log: p.log, soloFails: map[string]uint64{}, failed: func(err error) {
 			p.stats.storeErrors.Add(1)
 			p.deps.Observer.CallFailed("store", err)
@@ -182,7 +183,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
 	stop := context.AfterFunc(ctx, func() {
-		t := time.AfterFunc(p.cfg.ShutdownTimeout, cancelWork)
+		t := time.AfterFunc(*p.cfg.ShutdownTimeout, cancelWork)
 		context.AfterFunc(work, func() { t.Stop() })
 	})
 	defer stop()
@@ -233,7 +234,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			failures++
 			p.deps.Observer.CallFailed("read", err)
 			p.log.Warn("read failed; retrying", "err", err, "attempt", failures)
-			if p.deps.Sleep(ctx, p.backoff(failures)) != nil {
+			if p.deps.sleep(ctx, p.backoff(failures)) != nil {
 				break
 			}
 			continue
@@ -346,7 +347,7 @@ func (p *Pipeline) drainOwn(ctx, work context.Context) error {
 		if err != nil {
 			failures++
 			p.log.Warn("reading own pending entries failed; retrying", "err", err, "attempt", failures)
-			if p.deps.Sleep(ctx, p.backoff(failures)) != nil {
+			if p.deps.sleep(ctx, p.backoff(failures)) != nil {
 				return nil
 			}
 			continue
@@ -500,17 +501,17 @@ func (p *Pipeline) retry(ctx context.Context, what string, errCount *atomic.Int6
 		}
 		d := p.backoff(attempt)
 		p.log.Warn(what+" failed; entries stay pending, retrying", "err", err, "attempt", attempt, "backoff", d)
-		if err := p.deps.Sleep(ctx, d); err != nil {
+		if err := p.deps.sleep(ctx, d); err != nil {
 			return fmt.Errorf("%s: gave up: %w", what, err)
 		}
 	}
 }
 
-// backoff returns the wait before retry attempt n (1-based), from RetryMin
-// to RetryMax.
+// backoff returns the wait before retry attempt n (1-based), from retryMin
+// to retryMax.
 func (p *Pipeline) backoff(n int) time.Duration { return p.retryPolicy().Wait(n) }
 
 // retryPolicy is the backoff between retries of a failed call.
 func (p *Pipeline) retryPolicy() backoff.Policy {
-	return backoff.Policy{Min: p.cfg.RetryMin, Max: p.cfg.RetryMax}
+	return backoff.Policy{Min: p.cfg.retryMin, Max: p.cfg.retryMax}
 }

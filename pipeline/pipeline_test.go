@@ -92,21 +92,20 @@ func (e *env) build(consumer string, cfg pipeline.Config) {
 		st = e.st
 	}
 	var err error
-	e.p, err = pipeline.New(cfg, pipeline.Deps{
+	e.p, err = pipeline.New(cfg, pipeline.WithSleep(pipeline.Deps{
 		Reader: reader, Store: st, Committer: committer,
 		Classifier:  fixedClassifier{"Xcode": "Development", "Steam": "Game"},
 		Taxonomy:    pomocore.DefaultTaxonomy(),
 		CategoryIDs: e.ids,
 		// The clock moves a millisecond per reading, so that intervals pass.
 		Now: func() time.Time { return e.now.Add(time.Duration(e.ticks.Add(1)) * time.Millisecond) },
-		Sleep: func(ctx context.Context, d time.Duration) error {
-			e.sleeps.Add(1)
-			if int64(d) > e.longest.Load() {
-				e.longest.Store(int64(d))
-			}
-			return ctx.Err()
-		},
-	})
+	}, func(ctx context.Context, d time.Duration) error {
+		e.sleeps.Add(1)
+		if int64(d) > e.longest.Load() {
+			e.longest.Store(int64(d))
+		}
+		return ctx.Err()
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -433,14 +432,14 @@ func TestRunReclaimsIdleEntriesOfOtherConsumers(t *testing.T) {
 func TestConfigValidate(t *testing.T) {
 	for _, c := range []pipeline.Config{
 		{BatchSize: -1}, {BatchSize: 20000}, {MaxDeliveries: -1}, {Partition: 64},
-		{RetryMin: time.Second, RetryMax: time.Millisecond}, {Limits: pomocore.Limits{MaxDuration: -1}},
+		pipeline.WithRetry(pipeline.Config{}, time.Second, time.Millisecond), {Limits: pomocore.Limits{MaxDuration: -1}},
 		{Retention: pipeline.Retention{Day: time.Hour}}, {Retention: pipeline.Retention{Month: 7 * 24 * time.Hour}},
 	} {
 		if err := c.Validate(); err == nil {
 			t.Errorf("%+v accepted", c)
 		}
 	}
-	if err := (pipeline.Config{}).Validate(); err != nil {
+	if err := pipeline.DefaultConfig().Validate(); err != nil {
 		t.Errorf("defaults rejected: %v", err)
 	}
 	if _, err := pipeline.New(pipeline.Config{}, pipeline.Deps{}); err == nil {
@@ -484,11 +483,11 @@ func (r *recordingObserver) CallFailed(what string, err error) { r.fails = appen
 func TestObserverSeesBatches(t *testing.T) {
 	e := newEnv(t, "c1", pipeline.Config{})
 	obs := &recordingObserver{}
-	e.p, _ = pipeline.New(pipeline.Config{Location: seoul}, pipeline.Deps{
+	e.p, _ = pipeline.New(pipeline.Config{Location: seoul}, pipeline.WithSleep(pipeline.Deps{
 		Reader: e.reader, Store: e.store, Committer: mustCommitter(e.mem),
 		Classifier: fixedClassifier{"Xcode": "Development"}, Taxonomy: pomocore.DefaultTaxonomy(),
-		CategoryIDs: e.ids, Observer: obs, Sleep: func(ctx context.Context, d time.Duration) error { return ctx.Err() },
-	})
+		CategoryIDs: e.ids, Observer: obs,
+	}, func(ctx context.Context, d time.Duration) error { return ctx.Err() }))
 	ts := time.Date(2026, 11, 24, 3, 0, 0, 0, time.UTC)
 	e.add(event("u1", "Xcode", 10, ts, false)...)
 	e.add(event("u1", "Nope", 10, ts, false)...)

@@ -48,11 +48,10 @@ func TestReadFailuresAreReported(t *testing.T) {
 	e := newEnv(t, "c1", pipeline.Config{})
 	obs := &lockedObserver{}
 	r := failingReader{Reader: e.reader, fails: make(chan struct{}), stopped: make(chan struct{})}
-	p, err := pipeline.New(pipeline.Config{Location: seoul, Block: time.Millisecond}, pipeline.Deps{
+	p, err := pipeline.New(pipeline.Config{Location: seoul, Block: time.Millisecond}, pipeline.WithSleep(pipeline.Deps{
 		Reader: r, Store: e.store, Committer: mustCommitter(e.mem),
 		Classifier: fixedClassifier{}, Taxonomy: pomocore.DefaultTaxonomy(), CategoryIDs: e.ids, Observer: obs,
-		Sleep: func(ctx context.Context, d time.Duration) error { return ctx.Err() },
-	})
+	}, func(ctx context.Context, d time.Duration) error { return ctx.Err() }))
 	if err != nil {
 		t.Fatal(err)
 	}

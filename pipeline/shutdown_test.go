@@ -32,9 +32,10 @@ func TestShutdownWithinTimeoutWhateverTheStoreDoes(t *testing.T) {
 	const shutdown = 300 * time.Millisecond
 	hs := &hungStore{called: make(chan struct{}, 1), release: make(chan struct{})}
 	t.Cleanup(func() { close(hs.release) })
-	e := newEnv(t, "c1", pipeline.Config{ShutdownTimeout: shutdown})
+	grace := shutdown
+	e := newEnv(t, "c1", pipeline.Config{ShutdownTimeout: &grace})
 	e.st = hs
-	e.build("c1", pipeline.Config{ShutdownTimeout: shutdown})
+	e.build("c1", pipeline.Config{ShutdownTimeout: &grace})
 	ts := time.Date(2026, 11, 24, 3, 0, 0, 0, time.UTC)
 	e.add(event("u1", "Xcode", 10, ts, true)...)
 

@@ -27,11 +27,11 @@ func (m modelClassifier) Classify(app, url, title string) pomocore.Classificatio
 func TestBatchReportListsTheActivitiesNoPatternDecided(t *testing.T) {
 	e := newEnv(t, "c1", pipeline.Config{})
 	obs := &recordingObserver{}
-	e.p, _ = pipeline.New(pipeline.Config{Location: seoul}, pipeline.Deps{
+	e.p, _ = pipeline.New(pipeline.Config{Location: seoul}, pipeline.WithSleep(pipeline.Deps{
 		Reader: e.reader, Store: e.store, Committer: mustCommitter(e.mem),
 		Classifier: modelClassifier{fixedClassifier{"Xcode": "Development"}}, Taxonomy: pomocore.DefaultTaxonomy(),
-		CategoryIDs: e.ids, Observer: obs, Sleep: func(ctx context.Context, d time.Duration) error { return ctx.Err() },
-	})
+		CategoryIDs: e.ids, Observer: obs,
+	}, func(ctx context.Context, d time.Duration) error { return ctx.Err() }))
 	ts := time.Date(2026, 11, 24, 3, 0, 0, 0, time.UTC)
 	e.add(event("u1", "Xcode", 10, ts, false)...)
 	e.add(event("u1", "Nope", 7, ts, false)...)

@@ -148,10 +148,13 @@ func TestConfigRefusesOutputStreamsEqualToTheInput(t *testing.T) {
 	if got := field(err); !strings.Contains(strings.Join(got, ","), "DeadStream") || !strings.Contains(strings.Join(got, ","), "SessionStream") {
 		t.Errorf("fields %v, want DeadStream and SessionStream", got)
 	}
-	if err := (redis.CommitterConfig{Stream: "in", Group: "g", DeadStream: "in:dead", SessionStream: "s"}).Validate(); err != nil {
+	good := redis.DefaultCommitterConfig()
+	good.Stream, good.Group, good.DeadStream, good.SessionStream = "in", "g", "in:dead", "s"
+	if err := good.Validate(); err != nil {
 		t.Errorf("good config refused: %v", err)
 	}
-	rc := redis.ReaderConfig{Stream: "in", Group: "g", Consumer: "c", AlsoTrim: []string{"in"}, MaxBlock: 10_000_000_000}
+	rc := redis.DefaultReaderConfig()
+	rc.Stream, rc.Group, rc.Consumer, rc.AlsoTrim, rc.MaxBlock = "in", "g", "c", []string{"in"}, 10_000_000_000
 	if got := field(rc.Validate()); strings.Join(got, ",") != "AlsoTrim,MaxBlock" {
 		t.Errorf("reader config fields %v, want AlsoTrim (the session stream is the input) and MaxBlock (not below the read timeout)", got)
 	}

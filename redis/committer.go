@@ -137,24 +137,47 @@ type CommitterConfig struct {
 	Now func() time.Time
 }
 
+// DefaultCommitterConfig returns the committer's defaults: the deployed
+// stream, group and session stream, and a dedup window of 2 hours (the
+// dead-letter stream follows the stream).
+func DefaultCommitterConfig() CommitterConfig {
+	return CommitterConfig{
+		Stream:        pomocore.DefaultStream,
+		Group:         pomocore.DefaultGroup,
+		SessionStream: pomocore.DefaultSessionStream,
+		DeadValueMax:  DefaultDeadValueMax,
+		WaitTimeout:   time.Second,
+		RecordTTL:     7 * 24 * time.Hour,
+		TrimEvery:     time.Second,
+		DedupWindow:   2 * time.Hour,
+		DedupMax:      DefaultDedupMax,
+	}
+}
+
+// withDefaults fills the zero fields of a partial CommitterConfig
+// (NewCommitter takes one) from DefaultCommitterConfig, but the names and
+// DedupWindow and DeadMaxLen, whose zeros mean off, and the clock
+// (time.Now).
 func (c CommitterConfig) withDefaults() CommitterConfig {
+	d := DefaultCommitterConfig()
+	c.DeadStream = c.deadStream()
 	if c.WaitTimeout == 0 {
-		c.WaitTimeout = time.Second
+		c.WaitTimeout = d.WaitTimeout
 	}
 	if c.RecordTTL == 0 {
-		c.RecordTTL = 7 * 24 * time.Hour
+		c.RecordTTL = d.RecordTTL
 	}
 	if c.DedupMax == 0 {
-		c.DedupMax = DefaultDedupMax
+		c.DedupMax = d.DedupMax
 	}
 	if c.TrimEvery == 0 {
-		c.TrimEvery = time.Second
+		c.TrimEvery = d.TrimEvery
 	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
 	if c.DeadValueMax == 0 {
-		c.DeadValueMax = DefaultDeadValueMax
+		c.DeadValueMax = d.DeadValueMax
 	}
 	return c
 }
@@ -178,7 +201,8 @@ const SeenBytesPerActivity = 105
 // DefaultDeadValueMax is CommitterConfig.DeadValueMax's default: 4 KiB.
 const DefaultDeadValueMax = 4096
 
-// Validate reports a missing name or a setting that cannot work, each as a
+// Validate reports a missing name or a setting that cannot work, as they
+// are (NewCommitter fills a partial config first), each as a
 // *pipeline.ConfigError naming the CommitterConfig field (joined).
 func (c CommitterConfig) Validate() error {
 	var errs []error
@@ -186,24 +210,25 @@ func (c CommitterConfig) Validate() error {
 		errs = append(errs, &pipeline.ConfigError{Field: field, Msg: fmt.Sprintf(format, args...)})
 	}
 	for _, f := range []struct{ name, v string }{
-		{"Stream", c.Stream}, {"Group", c.Group}, {"DeadStream", c.DeadStream}, {"SessionStream", c.SessionStream},
+		{"Stream", c.Stream}, {"Group", c.Group}, {"SessionStream", c.SessionStream},
 	} {
 		if f.v == "" {
 			bad(f.name, "empty")
 		}
 	}
+	dead := c.deadStream()
 	if c.Stream != "" {
 		// A dead letter or session event written to the input stream is read
 		// again: one bad entry would loop forever.
-		if c.DeadStream == c.Stream {
-			bad("DeadStream", "%q is the input stream", c.DeadStream)
+		if dead == c.Stream {
+			bad("DeadStream", "%q is the input stream", dead)
 		}
 		if c.SessionStream == c.Stream {
 			bad("SessionStream", "%q is the input stream", c.SessionStream)
 		}
 	}
-	if c.DeadStream != "" && c.DeadStream == c.SessionStream {
-		bad("DeadStream", "%q is the session stream", c.DeadStream)
+	if dead == c.SessionStream {
+		bad("DeadStream", "%q is the session stream", dead)
 	}
 	if c.ReplicaWaits < 0 {
 		bad("ReplicaWaits", "%d: want >= 0", c.ReplicaWaits)
@@ -211,22 +236,36 @@ func (c CommitterConfig) Validate() error {
 	if c.DedupWindow < 0 {
 		bad("DedupWindow", "%v: want >= 0 (0: off)", c.DedupWindow)
 	}
-	if c.DedupMax < 0 {
-		bad("DedupMax", "%d: want > 0 (0: the default)", c.DedupMax)
+	if c.DedupMax < 1 {
+		bad("DedupMax", "%d: want > 0", c.DedupMax)
 	}
-	if c.WaitTimeout < 0 {
-		bad("WaitTimeout", "%v: want >= 0 (0: the default)", c.WaitTimeout)
+	if c.WaitTimeout <= 0 {
+		bad("WaitTimeout", "%v: want > 0", c.WaitTimeout)
 	}
-	if c.RecordTTL < 0 {
-		bad("RecordTTL", "%v: want >= 0 (0: the default)", c.RecordTTL)
+	if c.RecordTTL <= 0 {
+		bad("RecordTTL", "%v: want > 0", c.RecordTTL)
+	}
+	if c.TrimEvery == 0 {
+		bad("TrimEvery", "0: want > 0, or negative for never")
+	}
+	if c.DeadMaxLen < 0 {
+		bad("DeadMaxLen", "%d: want >= 0 (0: no cap)", c.DeadMaxLen)
 	}
 	if strings.ContainsAny(c.Namespace, "{}") {
 		bad("Namespace", "%q: must not hold '{' or '}' (the state keys keep the stream's slot)", c.Namespace)
 	}
-	if c.DeadValueMax != 0 && c.DeadValueMax < 64 {
-		bad("DeadValueMax", "%d: want at least 64 (0: the default)", c.DeadValueMax)
+	if c.DeadValueMax < 64 {
+		bad("DeadValueMax", "%d: want at least 64", c.DeadValueMax)
 	}
 	return errors.Join(errs...)
+}
+
+// deadStream is DeadStream, "<Stream>:dead" when empty.
+func (c CommitterConfig) deadStream() string {
+	if c.DeadStream == "" {
+		return c.Stream + ":dead"
+	}
+	return c.DeadStream
 }
 
 // Committer implements pipeline.Committer on one Redis server and on a
@@ -292,10 +331,10 @@ type Committer struct {
 // NewCommitter returns a Committer writing through rdb: a *goredis.Client
 // (standalone or Sentinel) or a *goredis.ClusterClient.
 func NewCommitter(rdb goredis.UniversalClient, cfg CommitterConfig) (*Committer, error) {
+	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("redis committer: %w", err)
 	}
-	cfg = cfg.withDefaults()
 	_, cluster := rdb.(*goredis.ClusterClient)
 	return &Committer{rdb: rdb, cfg: cfg, intentKey: StateKey(cfg.Stream, cfg.Namespace, "intent"),
 		tokensKey: StateKey(cfg.Stream, cfg.Namespace, "tokens"), seenKeys: SeenKeys(cfg.Stream, cfg.Namespace), single: !cluster, touched: map[string]struct{}{}, lastTrim: cfg.Now()}, nil

@@ -103,21 +103,38 @@ type ReaderConfig struct {
 	Log *slog.Logger
 }
 
+// DefaultReaderConfig returns the reader's defaults: the deployed stream
+// and group (no consumer name: each process has its own).
+func DefaultReaderConfig() ReaderConfig {
+	return ReaderConfig{
+		Stream:            pomocore.DefaultStream,
+		Group:             pomocore.DefaultGroup,
+		StartID:           "0",
+		ReadTimeout:       10 * time.Second,
+		ClientReadTimeout: 10 * time.Second,
+		MaxBatchBytes:     DefaultMaxBatchBytes,
+	}
+}
+
+// withDefaults fills the zero fields of a partial ReaderConfig (NewReader
+// takes one) from DefaultReaderConfig, but the names, and the clock and
+// log (time.Now, slog.Default()).
 func (c ReaderConfig) withDefaults() ReaderConfig {
+	d := DefaultReaderConfig()
 	if c.StartID == "" {
-		c.StartID = "0"
+		c.StartID = d.StartID
 	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
 	if c.ReadTimeout == 0 {
-		c.ReadTimeout = 10 * time.Second
+		c.ReadTimeout = d.ReadTimeout
 	}
 	if c.ClientReadTimeout == 0 {
-		c.ClientReadTimeout = 10 * time.Second
+		c.ClientReadTimeout = d.ClientReadTimeout
 	}
 	if c.MaxBatchBytes == 0 {
-		c.MaxBatchBytes = DefaultMaxBatchBytes
+		c.MaxBatchBytes = d.MaxBatchBytes
 	}
 	if c.Log == nil {
 		c.Log = slog.Default()
@@ -125,10 +142,10 @@ func (c ReaderConfig) withDefaults() ReaderConfig {
 	return c
 }
 
-// Validate reports settings that cannot work, each as a
-// *pipeline.ConfigError naming the ReaderConfig field (joined).
+// Validate reports settings that cannot work, as they are (NewReader
+// fills a partial config first), each as a *pipeline.ConfigError naming
+// the ReaderConfig field (joined).
 func (c ReaderConfig) Validate() error {
-	c = c.withDefaults()
 	var errs []error
 	bad := func(field, format string, args ...any) {
 		errs = append(errs, &pipeline.ConfigError{Field: field, Msg: fmt.Sprintf(format, args...)})
@@ -151,17 +168,20 @@ func (c ReaderConfig) Validate() error {
 	default:
 		bad("RecreateAt", "%q: want \"\" (stop), \"0\" or \"$\"", c.RecreateAt)
 	}
-	if c.ReadTimeout < 0 {
-		bad("ReadTimeout", "%v: want >= 0 (0: the default)", c.ReadTimeout)
+	if c.StartID == "" {
+		bad("StartID", "empty: want 0, $ or an entry id")
 	}
-	if c.ClientReadTimeout < 0 {
-		bad("ClientReadTimeout", "%v: want >= 0 (0: the default)", c.ClientReadTimeout)
+	if c.ReadTimeout <= 0 {
+		bad("ReadTimeout", "%v: want > 0", c.ReadTimeout)
+	}
+	if c.ClientReadTimeout <= 0 {
+		bad("ClientReadTimeout", "%v: want > 0", c.ClientReadTimeout)
 	}
 	if c.MaxBlock < 0 || (c.MaxBlock > 0 && c.MaxBlock >= c.ClientReadTimeout) {
 		bad("MaxBlock", "%v: want less than the Redis read timeout %v", c.MaxBlock, c.ClientReadTimeout)
 	}
-	if c.MaxBatchBytes < 0 {
-		bad("MaxBatchBytes", "%d: want > 0 (0: the default)", c.MaxBatchBytes)
+	if c.MaxBatchBytes < 1 {
+		bad("MaxBatchBytes", "%d: want > 0", c.MaxBatchBytes)
 	}
 	return errors.Join(errs...)
 }
@@ -213,10 +233,10 @@ type Reader struct {
 
 // NewReader returns a Reader; it does not touch Redis.
 func NewReader(rdb goredis.UniversalClient, cfg ReaderConfig) (*Reader, error) {
+	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("redis reader: %w", err)
 	}
-	cfg = cfg.withDefaults()
 	return &Reader{rdb: rdb, cfg: cfg, committedKey: CommittedKeyIn(cfg.Stream, cfg.Namespace)}, nil
 }
 

@@ -183,7 +183,7 @@ func evalCmd(args []string, stdout, stderr io.Writer) error {
 	var cf classifierFlags
 	cf.register(fs)
 	modelFile := fs.String("model", "", "a local model (JSON, from pomocore learn -o) that answers what the patterns do not know, as in run (default: none)")
-	threshold := fs.Float64("threshold", app.Defaults().ModelThreshold, "with -model: the confidence at which the model answers")
+	threshold := fs.Float64("threshold", app.Defaults().Learn.Threshold, "with -model: the confidence at which the model answers")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "usage: pomocore eval [flags] FILE.jsonl\n\nEach line: {\"app\":...,\"title\":...,\"url\":...,\"category\":...}.\n\n")
 		fs.PrintDefaults()

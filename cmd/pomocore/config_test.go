@@ -18,15 +18,15 @@ func TestConfigDefaultsMatchTheContract(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Stream != "pattern_match_stream" || c.Group != "pattern_match_group" ||
-		c.DeadStream != "pattern_match_stream:dead" || c.SessionStrm != "session_score_stream" ||
-		!c.AllowUnknownFields || c.DedupWindow != 2*time.Hour ||
-		c.TimeZone != "Asia/Seoul" || c.BatchSize != 2000 || c.KeyPrefix != "leaderboard" || c.DataDir != "./pomocore-data" ||
+	if c.Reader.Stream != "pattern_match_stream" || c.Reader.Group != "pattern_match_group" ||
+		c.Committer.DeadStream != "pattern_match_stream:dead" || c.Committer.SessionStream != "session_score_stream" ||
+		c.Pipeline.Limits.RejectUnknownFields || c.Committer.DedupWindow != 2*time.Hour ||
+		c.TimeZone != "Asia/Seoul" || c.Pipeline.BatchSize != 2000 || c.Pipeline.KeyPrefix != "leaderboard" || c.DataDir != "./pomocore-data" ||
 		c.EmbeddedRedis != "127.0.0.1:6379" || c.LogFormat != "text" {
 		t.Errorf("defaults = %+v", c)
 	}
-	if !strings.Contains(c.Consumer, "-") {
-		t.Errorf("consumer %q: want host-pid", c.Consumer)
+	if !strings.Contains(c.Reader.Consumer, "-") {
+		t.Errorf("consumer %q: want host-pid", c.Reader.Consumer)
 	}
 	for env, v := range map[string]string{"POMOCORE_DEDUP_WINDOW": "10m", "POMOCORE_DEDUP_MAX": "0", "POMOCORE_TRIM_MAX_AGE": "-1s"} {
 		if _, err := loadConfig("run", nil, envOf(map[string]string{env: v}), &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), env) {
@@ -35,7 +35,7 @@ func TestConfigDefaultsMatchTheContract(t *testing.T) {
 	}
 	c, err = loadConfig("run", nil, envOf(map[string]string{"POMOCORE_DEDUP_WINDOW": "0", "POMOCORE_ALLOW_UNKNOWN_FIELDS": "false",
 		"POMOCORE_TRIM_IGNORE_GROUPS": "leaderboard_group, other"}), &bytes.Buffer{})
-	if err != nil || c.DedupWindow != 0 || c.AllowUnknownFields || len(c.TrimIgnoreGroups) != 2 || c.TrimIgnoreGroups[0] != "leaderboard_group" {
+	if err != nil || c.Committer.DedupWindow != 0 || !c.Pipeline.Limits.RejectUnknownFields || len(c.Reader.TrimIgnoreGroups) != 2 || c.Reader.TrimIgnoreGroups[0] != "leaderboard_group" {
 		t.Errorf("settings not read: %+v, %v", c, err)
 	}
 }
@@ -48,13 +48,13 @@ func TestConfigEnvThenFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Stream != "pattern_match_stream" || c.Group != "flag-group" || c.BatchSize != 50 ||
-		c.Block != 250*time.Millisecond || len(c.RedisAddrs) != 2 || c.RedisAddrs[1] != "b:2" ||
-		c.RedisMode != "cluster" || c.ReplicaWaits != 1 {
+	if c.Reader.Stream != "pattern_match_stream" || c.Reader.Group != "flag-group" || c.Pipeline.BatchSize != 50 ||
+		c.Pipeline.Block != 250*time.Millisecond || len(c.RedisAddrs) != 2 || c.RedisAddrs[1] != "b:2" ||
+		c.RedisMode != "cluster" || c.Committer.ReplicaWaits != 1 {
 		t.Errorf("config = %+v", c)
 	}
-	if c.DeadStream != "pattern_match_stream:dead" {
-		t.Errorf("dead stream = %q, want it to follow the stream", c.DeadStream)
+	if c.Committer.DeadStream != "pattern_match_stream:dead" {
+		t.Errorf("dead stream = %q, want it to follow the stream", c.Committer.DeadStream)
 	}
 	if c.LogFormat != "json" {
 		t.Errorf("prod log format = %q, want json", c.LogFormat)
@@ -158,8 +158,8 @@ func TestPipelineSettingsAreValidatedByThePipelineAndNamed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := c.PipelineConfig(time.UTC).ShutdownTimeout; d >= 0 {
-		t.Errorf("shutdown timeout 0s maps to %v, want a negative value (stop at once)", d)
+	if d := c.PipelineConfig(time.UTC).ShutdownTimeout; d == nil || *d != 0 {
+		t.Errorf("shutdown timeout 0s maps to %v, want 0 (stop at once)", d)
 	}
 }
 
@@ -169,5 +169,29 @@ func TestConfigErrorNamesEachSettingOnce(t *testing.T) {
 	_, err := loadConfig("run", []string{"-stream", ""}, envOf(nil), &bytes.Buffer{})
 	if err == nil || strings.Count(err.Error(), "POMOCORE_STREAM") != 1 {
 		t.Errorf("err = %v, want POMOCORE_STREAM named once", err)
+	}
+}
+
+// A setting set to zero means zero: where zero cannot work, the owning
+// package's Validate refuses it and the error names the setting (no list
+// of settings whose zero is checked apart).
+func TestZeroWhereZeroCannotWorkIsRefusedNamingTheSetting(t *testing.T) {
+	for _, env := range []string{"POMOCORE_BATCH_SIZE", "POMOCORE_BLOCK", "POMOCORE_CONSUMER_IDLE", "POMOCORE_MAX_DELIVERIES",
+		"POMOCORE_MAX_DURATION", "POMOCORE_MAX_FIELD_BYTES", "POMOCORE_CLAIM_IDLE", "POMOCORE_DEDUP_MAX", "POMOCORE_MAX_BATCH_BYTES",
+		"POMOCORE_DEAD_VALUE_MAX", "POMOCORE_SLOW_STORE", "POMOCORE_MODEL_THRESHOLD", "POMOCORE_LEARN_MIN_COUNT",
+		"POMOCORE_LEARN_MIN_CONFIDENCE", "POMOCORE_LEARN_MAX_LABELS", "POMOCORE_LLM_WAIT_MAX"} {
+		v := "0"
+		if strings.Contains(env, "BLOCK") || strings.Contains(env, "IDLE") || strings.Contains(env, "SLOW") {
+			v = "0s"
+		}
+		_, err := loadConfig("run", nil, envOf(map[string]string{env: v}), &bytes.Buffer{})
+		if err == nil || !strings.Contains(err.Error(), env+":") {
+			t.Errorf("%s=%s: %v, want an error naming it", env, v, err)
+		}
+	}
+	for _, env := range []string{"POMOCORE_SHUTDOWN_TIMEOUT", "POMOCORE_LLM_WAIT", "POMOCORE_CLAIM_INTERVAL", "POMOCORE_LEARN_INTERVAL", "POMOCORE_DEDUP_WINDOW"} {
+		if _, err := loadConfig("run", nil, envOf(map[string]string{env: "0s"}), &bytes.Buffer{}); err != nil {
+			t.Errorf("%s=0s (meaningful): %v", env, err)
+		}
 	}
 }

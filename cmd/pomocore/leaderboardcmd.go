@@ -71,7 +71,7 @@ func leaderboardCmd(ctx context.Context, args []string, getenv func(string) stri
 		return err
 	}
 	defer a.Close()
-	board, err := q.Resolve(a.Config().KeyPrefix, a.Taxonomy(), a.Location(), time.Now())
+	board, err := q.Resolve(a.Config().Pipeline.KeyPrefix, a.Taxonomy(), a.Location(), time.Now())
 	var bad *pomocore.BadQueryError
 	if errors.As(err, &bad) {
 		return usageError{err}

@@ -32,9 +32,9 @@ func learnCmd(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	cfg := learn.Config{Threshold: settings.ModelThreshold}
+	cfg := settings.Learn
 	fs.Float64Var(&cfg.Threshold, "threshold", cfg.Threshold, "the confidence at which the model answers (default: the setting POMOCORE_MODEL_THRESHOLD)")
-	fs.IntVar(&cfg.HoldOutPercent, "holdout", 20, "percent of the examples held out to measure and calibrate the model")
+	fs.IntVar(&cfg.HoldOutPercent, "holdout", cfg.HoldOutPercent, "percent of the examples held out to measure and calibrate the model")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "usage: pomocore learn [-patterns FILE|builtin]... [-labels FILE]... [-replay FILE]... [-o model.json]\n\n")
 		fs.PrintDefaults()

@@ -73,7 +73,7 @@ func RunPomocore(ctx context.Context, cfg RunConfig, tr *Traffic) (board, work B
 	c := app.Defaults()
 	c.RedisAddrs = []string{cfg.RedisAddr}
 	c.DataDir = cfg.DataDir
-	c.Consumer = "accuracy"
+	c.Reader.Consumer = "accuracy"
 	c.HTTPAddr = ""
 	if cfg.BaseURL != "" {
 		c.OpenAIKey, c.OpenAIBaseURL = "test-key", cfg.BaseURL
@@ -140,7 +140,7 @@ func RunPomocore(ctx context.Context, cfg RunConfig, tr *Traffic) (board, work B
 		p := rdb.Pipeline()
 		cmds := make([]*goredis.StringCmd, len(up))
 		for i, e := range up {
-			cmds[i] = p.XAdd(ctx, &goredis.XAddArgs{Stream: c.Stream, Values: e.Fields()})
+			cmds[i] = p.XAdd(ctx, &goredis.XAddArgs{Stream: c.Reader.Stream, Values: e.Fields()})
 		}
 		if _, err := p.Exec(ctx); err != nil {
 			return nil, nil, st, fmt.Errorf("accuracy: XADD: %w", err)
@@ -150,7 +150,7 @@ func RunPomocore(ctx context.Context, cfg RunConfig, tr *Traffic) (board, work B
 	}
 	deadline := time.Now().Add(cfg.Timeout)
 	for wait := time.Millisecond; ; wait = min(2*wait, 100*time.Millisecond) {
-		ok, err := acknowledged(ctx, rdb, c.Stream, c.Group, lastID)
+		ok, err := acknowledged(ctx, rdb, c.Reader.Stream, c.Reader.Group, lastID)
 		if err != nil {
 			return nil, nil, st, err
 		}
@@ -185,10 +185,10 @@ func RunPomocore(ctx context.Context, cfg RunConfig, tr *Traffic) (board, work B
 	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
 		return nil, nil, st, fmt.Errorf("accuracy: the pipeline: %w", err)
 	}
-	if st.Dead, err = rdb.XLen(ctx, c.DeadStream).Result(); err != nil {
+	if st.Dead, err = rdb.XLen(ctx, c.Committer.DeadStream).Result(); err != nil {
 		return nil, nil, st, fmt.Errorf("accuracy: %w", err)
 	}
-	board, work, err = ReadBoards(ctx, rdb, c.KeyPrefix, a.Taxonomy().Categories, Truth(entries).Days())
+	board, work, err = ReadBoards(ctx, rdb, c.Pipeline.KeyPrefix, a.Taxonomy().Categories, Truth(entries).Days())
 	return board, work, st, err
 }
 

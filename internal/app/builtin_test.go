@@ -19,7 +19,7 @@ func openWithPatterns(t *testing.T, mode string, ps []pomocore.CategoryPattern) 
 	t.Helper()
 	cfg := Defaults()
 	cfg.DataDir = filepath.Join(t.TempDir(), "data")
-	cfg.LearnInterval = 0
+	cfg.Learn.Interval = 0
 	cfg.BuiltinPatterns = mode
 	cfg.Complete(func(string) bool { return false })
 	if err := cfg.Validate(); err != nil {
@@ -118,7 +118,7 @@ func TestBuiltinPatternsSeedOnlyUnlessOff(t *testing.T) {
 // them alike) keep the built-in layer under the new patterns.
 func TestBuiltinLayerSurvivesAPatternReload(t *testing.T) {
 	a, chain := openWithPatterns(t, "fallback", mainServerPatterns(t))
-	a.cfg.ModelThreshold = 1 // the model never answers here
+	a.cfg.Learn.Threshold = 1 // the model never answers here
 	ctx := context.Background()
 	l, err := a.startLearning(ctx, chain, a.st)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -17,13 +18,17 @@ import (
 )
 
 // Config is every setting of the application, as cmd/pomocore reads them
-// from the environment and flags (see Settings). Defaults returns the
-// defaults; Validate checks it, naming each setting; the methods ending in
-// Config map it onto each package's configuration.
+// from the environment and flags (see Settings). It is made of the
+// packages' configs (Reader, Committer, Pipeline, Learn), whose fields the
+// settings are bound to, and fields of its own. Defaults returns the
+// defaults (the packages' DefaultConfig); Validate checks it, naming each
+// setting; the methods ending in Config add what follows from other
+// settings.
 //
-// To add a setting: a field here, its default in Defaults, a line in
-// Settings, its rule in Validate (or in the owning package's Validate,
-// named through the mapping), and the mapping.
+// To add a setting of a package: its field, default and rule in that
+// package, and a line in Settings binding it. A setting of no package: a
+// field here, its default in Defaults, its rule in Validate, and a line in
+// Settings.
 type Config struct {
 	AppEnv string
 
@@ -53,53 +58,33 @@ type Config struct {
 	LLMSendPath   bool
 	LLMBatch      int
 	LLMLinger     time.Duration
-	LLMWait       time.Duration
-	LLMWaitMax    int
 
-	Stream, Group, Consumer  string
-	DeadStream, SessionStrm  string
-	KeyPrefix                string
-	TimeZone                 string
-	TaxonomyFile             string
-	PatternReload            time.Duration
-	BuiltinPatterns          string
-	RetentionDay             time.Duration
-	RetentionWeek            time.Duration
-	RetentionMonth           time.Duration
-	TrimInput                bool
-	DeadMaxLen               int
-	BatchSize                int
-	Block                    time.Duration
-	ClaimIdle, ClaimInterval time.Duration
-	ConsumerIdle             time.Duration
-	MaxDeliveries            int
-	MaxDuration              float64
-	MaxFieldBytes            int
-	AllowUnknownFields       bool
-	DedupWindow              time.Duration
-	DedupMax                 int
-	TrimIgnoreGroups         []string
-	TrimMaxAge               time.Duration
-	ShutdownTimeout          time.Duration
-	StoreTimeout             time.Duration
-	Partition                int
-	StartID                  string
-	GroupRecreateAt          string
-	MaxBatchBytes            int
-	DeadValueMax             int
-	SlowStore                time.Duration
-	MongoPerDocument         string
+	TimeZone         string
+	TaxonomyFile     string
+	PatternReload    time.Duration
+	BuiltinPatterns  string
+	StoreTimeout     time.Duration
+	MongoPerDocument string
+
+	// Reader is the stream reader's configuration, its settings bound to
+	// its fields (the stream, group and consumer are the committer's too;
+	// AlsoTrim is the session stream, Namespace the shadow's).
+	Reader redis.ReaderConfig
+	// Committer is the committer's configuration, its settings bound to
+	// its fields (Stream and Group are Reader's).
+	Committer redis.CommitterConfig
+
+	// Pipeline is the pipeline's configuration, its settings bound to its
+	// fields (Location follows TimeZone; DecideWait is 0 without an LLM).
+	Pipeline pipeline.Config
 
 	Shadow bool
 
-	AdminToken         string
-	ModelFile          string
-	ModelThreshold     float64
-	LearnInterval      time.Duration
-	LearnMaxLabels     int
-	LearnPromote       bool
-	LearnMinCount      int
-	LearnMinConfidence float64
+	AdminToken string
+	ModelFile  string
+	// Learn is the learning loop's configuration, its settings bound to
+	// its fields (Threshold is also the chain's ModelThreshold).
+	Learn learn.Config
 
 	HTTPAddr  string
 	LogLevel  string
@@ -113,52 +98,31 @@ func Defaults() Config {
 	if host == "" {
 		host = "pomocore"
 	}
+	reader := redis.DefaultReaderConfig()
+	reader.Consumer = fmt.Sprintf("%s-%d", host, os.Getpid())
 	return Config{
-		AppEnv:             "dev",
-		EmbeddedRedis:      "127.0.0.1:6379",
-		MongoDatabase:      "pomocore",
-		MongoStatements:    90,
-		DataDir:            "./pomocore-data",
-		Stream:             "pattern_match_stream",
-		Group:              "pattern_match_group",
-		Consumer:           fmt.Sprintf("%s-%d", host, os.Getpid()),
-		SessionStrm:        "session_score_stream",
-		KeyPrefix:          "leaderboard",
-		TimeZone:           "Asia/Seoul",
-		BatchSize:          2000,
-		Block:              time.Second,
-		ClaimIdle:          time.Minute,
-		ConsumerIdle:       time.Hour,
-		MaxDeliveries:      10,
-		MaxDuration:        86400,
-		MaxFieldBytes:      8192,
-		AllowUnknownFields: true,
-		DedupWindow:        2 * time.Hour,
-		DedupMax:           200_000_000,
-		ShutdownTimeout:    30 * time.Second,
-		StoreTimeout:       10 * time.Second,
-		StartID:            "0",
-		MaxBatchBytes:      redis.DefaultMaxBatchBytes,
-		DeadValueMax:       redis.DefaultDeadValueMax,
-		SlowStore:          2500 * time.Millisecond,
-		MongoPerDocument:   "auto",
-		ModelThreshold:     0.9,
-		LearnInterval:      6 * time.Hour,
-		LearnMaxLabels:     100000,
-		LearnMinCount:      5,
-		LearnMinConfidence: 0.95,
-		PatternReload:      time.Minute,
-		BuiltinPatterns:    "fallback",
-		LLMModel:           "gpt-4o-mini",
-		LLMTimeout:         10 * time.Second,
-		LLMCache:           100000,
-		LLMWorkers:         4,
-		LLMBatch:           30,
-		LLMLinger:          200 * time.Millisecond,
-		LLMWait:            30 * time.Second,
-		LLMWaitMax:         10000,
-		LogLevel:           "info",
-		LogFormat:          "text",
+		AppEnv:           "dev",
+		EmbeddedRedis:    "127.0.0.1:6379",
+		MongoDatabase:    "pomocore",
+		MongoStatements:  90,
+		DataDir:          "./pomocore-data",
+		TimeZone:         "Asia/Seoul",
+		StoreTimeout:     10 * time.Second,
+		MongoPerDocument: "auto",
+		PatternReload:    time.Minute,
+		BuiltinPatterns:  "fallback",
+		LLMModel:         "gpt-4o-mini",
+		LLMTimeout:       10 * time.Second,
+		LLMCache:         100000,
+		LLMWorkers:       4,
+		LLMBatch:         30,
+		LLMLinger:        200 * time.Millisecond,
+		LogLevel:         "info",
+		LogFormat:        "text",
+		Reader:           reader,
+		Committer:        redis.DefaultCommitterConfig(),
+		Pipeline:         pipeline.DefaultConfig(),
+		Learn:            learn.DefaultConfig(),
 	}
 }
 
@@ -186,7 +150,7 @@ func (c *Config) Settings() []Setting {
 		{"REDIS_ADDR", "redis-addr", "Redis host:port (comma-separated for several nodes); unset: embedded Redis", false, listVal(&c.RedisAddrs)},
 		{"REDIS_MODE", "redis-mode", "standalone, cluster (REDIS_ADDR lists seed nodes) or sentinel (REDIS_ADDR lists Sentinels)", false, strVal(&c.RedisMode)},
 		{"REDIS_MASTER_NAME", "redis-master-name", "Sentinel master name (REDIS_MODE=sentinel)", false, strVal(&c.RedisMaster)},
-		{"REDIS_REPLICA_WAITS", "redis-replica-waits", "replicas that must hold each commit step before the next (WAIT); 0: none", false, intVal(&c.ReplicaWaits)},
+		{"REDIS_REPLICA_WAITS", "redis-replica-waits", "replicas that must hold each commit step before the next (WAIT); 0: none", false, intVal(&c.Committer.ReplicaWaits)},
 		{"REDIS_PASSWORD", "redis-password", "Redis password (never logged)", true, strVal(&c.RedisPassword)},
 		{"POMOCORE_REDIS_USERNAME", "redis-username", "Redis ACL user name", false, strVal(&c.RedisUsername)},
 		{"POMOCORE_REDIS_DB", "redis-db", "Redis database number", false, intVal(&c.RedisDB)},
@@ -207,54 +171,54 @@ func (c *Config) Settings() []Setting {
 		{"POMOCORE_LLM_SEND_PATH", "llm-send-path", "also send the URL's path to the LLM (default: app, host and title only)", false, boolVal(&c.LLMSendPath)},
 		{"POMOCORE_LLM_BATCH", "llm-batch", "most activities asked about in one LLM request (1..100)", false, intVal(&c.LLMBatch)},
 		{"POMOCORE_LLM_LINGER", "llm-linger", "how long unknown activities gather before an LLM request that is not full (0..5s)", false, durVal(&c.LLMLinger)},
-		{"POMOCORE_LLM_WAIT", "llm-wait", "how long an activity nothing else decides waits, unacknowledged, for the LLM's answer before it counts as the default category (0: never waits)", false, durVal(&c.LLMWait)},
-		{"POMOCORE_LLM_WAIT_MAX", "llm-wait-max", "most activities waiting for the LLM at once per pipeline; more count as the default category at once", false, intVal(&c.LLMWaitMax)},
-		{"POMOCORE_STREAM", "stream", "input stream key (the main server's StreamConfig)", false, strVal(&c.Stream)},
-		{"POMOCORE_GROUP", "group", "consumer group (the deployed one)", false, strVal(&c.Group)},
-		{"POMOCORE_CONSUMER", "consumer", "this process's consumer name, unique per process", false, strVal(&c.Consumer)},
-		{"POMOCORE_DEAD_STREAM", "dead-stream", "dead-letter stream (default <stream>:dead)", false, strVal(&c.DeadStream)},
-		{"POMOCORE_SESSION_STREAM", "session-stream", "stream of session-end events", false, strVal(&c.SessionStrm)},
-		{"POMOCORE_KEY_PREFIX", "key-prefix", "leaderboard key prefix", false, strVal(&c.KeyPrefix)},
+		{"POMOCORE_LLM_WAIT", "llm-wait", "how long an activity nothing else decides waits, unacknowledged, for the LLM's answer before it counts as the default category (0: never waits)", false, durVal(&c.Pipeline.DecideWait)},
+		{"POMOCORE_LLM_WAIT_MAX", "llm-wait-max", "most activities waiting for the LLM at once per pipeline; more count as the default category at once", false, intVal(&c.Pipeline.MaxWaiting)},
+		{"POMOCORE_STREAM", "stream", "input stream key (the main server's StreamConfig)", false, strVal(&c.Reader.Stream)},
+		{"POMOCORE_GROUP", "group", "consumer group (the deployed one)", false, strVal(&c.Reader.Group)},
+		{"POMOCORE_CONSUMER", "consumer", "this process's consumer name, unique per process", false, strVal(&c.Reader.Consumer)},
+		{"POMOCORE_DEAD_STREAM", "dead-stream", "dead-letter stream (default <stream>:dead)", false, strVal(&c.Committer.DeadStream)},
+		{"POMOCORE_SESSION_STREAM", "session-stream", "stream of session-end events", false, strVal(&c.Committer.SessionStream)},
+		{"POMOCORE_KEY_PREFIX", "key-prefix", "leaderboard key prefix", false, strVal(&c.Pipeline.KeyPrefix)},
 		{"POMOCORE_TIMEZONE", "timezone", "IANA time zone of leaderboard periods", false, strVal(&c.TimeZone)},
 		{"POMOCORE_TAXONOMY_FILE", "taxonomy-file", "JSON file of categories and work categories (default: built in)", false, strVal(&c.TaxonomyFile)},
 		{"POMOCORE_PATTERN_RELOAD", "pattern-reload", "how often category_pattern is reloaded (0: never)", false, durVal(&c.PatternReload)},
 		{"POMOCORE_BUILTIN_PATTERNS", "builtin-patterns", "the built-in pattern set: fallback (answers, as source builtin, what category_pattern is silent about; seeds it when empty), seed-only (only seeds an empty category_pattern) or off", false, strVal(&c.BuiltinPatterns)},
-		{"POMOCORE_RETENTION_DAY", "retention-day", "daily leaderboard keys expire this long after their last increment (0: never)", false, durVal(&c.RetentionDay)},
-		{"POMOCORE_RETENTION_WEEK", "retention-week", "weekly leaderboard keys' lifetime after their last increment (0: never)", false, durVal(&c.RetentionWeek)},
-		{"POMOCORE_RETENTION_MONTH", "retention-month", "monthly leaderboard keys' lifetime after their last increment (0: never)", false, durVal(&c.RetentionMonth)},
-		{"POMOCORE_TRIM_INPUT", "trim-input", "delete entries of the input and session streams once every consumer group of each (but the ignored) has acknowledged them", false, boolVal(&c.TrimInput)},
-		{"POMOCORE_TRIM_IGNORE_GROUPS", "trim-ignore-groups", "consumer groups nobody reads, not waited for by trimming (comma-separated, e.g. leaderboard_group)", false, listVal(&c.TrimIgnoreGroups)},
-		{"POMOCORE_TRIM_MAX_AGE", "trim-max-age", "how long entries are kept for an ignored group that has not acknowledged them (0: not at all)", false, durVal(&c.TrimMaxAge)},
-		{"POMOCORE_DEAD_MAXLEN", "dead-maxlen", "keep about this many dead letters (0: all)", false, intVal(&c.DeadMaxLen)},
-		{"POMOCORE_BATCH_SIZE", "batch-size", "most entries per read and batch (1..10000)", false, intVal(&c.BatchSize)},
-		{"POMOCORE_BLOCK", "block", "how long one read waits for new entries", false, durVal(&c.Block)},
-		{"POMOCORE_CLAIM_IDLE", "claim-idle", "idle time after which another consumer's pending entries are reclaimed (at least 100ms; entries of a batch in hand are touched so that they never look idle)", false, durVal(&c.ClaimIdle)},
-		{"POMOCORE_CLAIM_INTERVAL", "claim-interval", "how often to scan for idle entries (default claim-idle/2)", false, durVal(&c.ClaimInterval)},
-		{"POMOCORE_CONSUMER_IDLE", "consumer-idle", "idle time after which another consumer with nothing pending is removed from the group", false, durVal(&c.ConsumerIdle)},
-		{"POMOCORE_MAX_DELIVERIES", "max-deliveries", "deliveries after which an entry is dead-lettered", false, intVal(&c.MaxDeliveries)},
-		{"POMOCORE_MAX_DURATION", "max-duration", "largest accepted duration in seconds", false, floatVal(&c.MaxDuration)},
-		{"POMOCORE_MAX_FIELD_BYTES", "max-field-bytes", "largest accepted field value in bytes", false, intVal(&c.MaxFieldBytes)},
-		{"POMOCORE_ALLOW_UNKNOWN_FIELDS", "allow-unknown-fields", "accept entries with fields the contract does not name, counted and logged once per name (false: dead-letter them)", false, boolVal(&c.AllowUnknownFields)},
-		{"POMOCORE_DEDUP_WINDOW", "dedup-window", "how long a committed pomodoroUsageLogId is remembered, so that the producer's retries under new stream ids count once, in the stream ids' time (Redis's clock) (0: off)", false, durVal(&c.DedupWindow)},
-		{"POMOCORE_DEDUP_MAX", "dedup-max", "most activities remembered for the dedup window, over 64 Redis keys in slots of their own (~105 bytes each; below the cap memory is rate x window); past it each key forgets its oldest", false, intVal(&c.DedupMax)},
-		{"POMOCORE_SHUTDOWN_TIMEOUT", "shutdown-timeout", "time to finish the batch in hand after SIGTERM", false, durVal(&c.ShutdownTimeout)},
+		{"POMOCORE_RETENTION_DAY", "retention-day", "daily leaderboard keys expire this long after their last increment (0: never)", false, durVal(&c.Pipeline.Retention.Day)},
+		{"POMOCORE_RETENTION_WEEK", "retention-week", "weekly leaderboard keys' lifetime after their last increment (0: never)", false, durVal(&c.Pipeline.Retention.Week)},
+		{"POMOCORE_RETENTION_MONTH", "retention-month", "monthly leaderboard keys' lifetime after their last increment (0: never)", false, durVal(&c.Pipeline.Retention.Month)},
+		{"POMOCORE_TRIM_INPUT", "trim-input", "delete entries of the input and session streams once every consumer group of each (but the ignored) has acknowledged them", false, boolVal(&c.Pipeline.TrimInput)},
+		{"POMOCORE_TRIM_IGNORE_GROUPS", "trim-ignore-groups", "consumer groups nobody reads, not waited for by trimming (comma-separated, e.g. leaderboard_group)", false, listVal(&c.Reader.TrimIgnoreGroups)},
+		{"POMOCORE_TRIM_MAX_AGE", "trim-max-age", "how long entries are kept for an ignored group that has not acknowledged them (0: not at all)", false, durVal(&c.Reader.TrimMaxAge)},
+		{"POMOCORE_DEAD_MAXLEN", "dead-maxlen", "keep about this many dead letters (0: all)", false, int64Val(&c.Committer.DeadMaxLen)},
+		{"POMOCORE_BATCH_SIZE", "batch-size", "most entries per read and batch (1..10000)", false, intVal(&c.Pipeline.BatchSize)},
+		{"POMOCORE_BLOCK", "block", "how long one read waits for new entries", false, durVal(&c.Pipeline.Block)},
+		{"POMOCORE_CLAIM_IDLE", "claim-idle", "idle time after which another consumer's pending entries are reclaimed (at least 100ms; entries of a batch in hand are touched so that they never look idle)", false, durVal(&c.Pipeline.ClaimIdle)},
+		{"POMOCORE_CLAIM_INTERVAL", "claim-interval", "how often to scan for idle entries (default claim-idle/2)", false, durVal(&c.Pipeline.ClaimInterval)},
+		{"POMOCORE_CONSUMER_IDLE", "consumer-idle", "idle time after which another consumer with nothing pending is removed from the group", false, durVal(&c.Pipeline.ConsumerIdle)},
+		{"POMOCORE_MAX_DELIVERIES", "max-deliveries", "deliveries after which an entry is dead-lettered", false, int64Val(&c.Pipeline.MaxDeliveries)},
+		{"POMOCORE_MAX_DURATION", "max-duration", "largest accepted duration in seconds", false, floatVal(&c.Pipeline.Limits.MaxDuration)},
+		{"POMOCORE_MAX_FIELD_BYTES", "max-field-bytes", "largest accepted field value in bytes", false, intVal(&c.Pipeline.Limits.MaxFieldBytes)},
+		{"POMOCORE_ALLOW_UNKNOWN_FIELDS", "allow-unknown-fields", "accept entries with fields the contract does not name, counted and logged once per name (false: dead-letter them)", false, notBoolVal(&c.Pipeline.Limits.RejectUnknownFields)},
+		{"POMOCORE_DEDUP_WINDOW", "dedup-window", "how long a committed pomodoroUsageLogId is remembered, so that the producer's retries under new stream ids count once, in the stream ids' time (Redis's clock) (0: off)", false, durVal(&c.Committer.DedupWindow)},
+		{"POMOCORE_DEDUP_MAX", "dedup-max", "most activities remembered for the dedup window, over 64 Redis keys in slots of their own (~105 bytes each; below the cap memory is rate x window); past it each key forgets its oldest", false, intVal(&c.Committer.DedupMax)},
+		{"POMOCORE_SHUTDOWN_TIMEOUT", "shutdown-timeout", "time to finish the batch in hand after SIGTERM", false, durPtrVal(&c.Pipeline.ShutdownTimeout)},
 		{"POMOCORE_STORE_TIMEOUT", "store-timeout", "timeout of one store call", false, durVal(&c.StoreTimeout)},
-		{"POMOCORE_PARTITION", "partition", "number of this input stream when the input is split (0..63); the store records which stream owns it and refuses a second", false, intVal(&c.Partition)},
-		{"POMOCORE_START_ID", "start-id", "where a consumer group that does not exist yet is created: 0 (the whole stream), $ (new entries only) or an entry id", false, strVal(&c.StartID)},
-		{"POMOCORE_GROUP_RECREATE_AT", "group-recreate-at", "where to recreate the group if it vanishes while running and no position is known (the recorded commit position, the store's newest usage log or this process's memory come first): empty (stop and say what to do), 0 (all again) or $ (new entries only)", false, strVal(&c.GroupRecreateAt)},
-		{"POMOCORE_MAX_BATCH_BYTES", "max-batch-bytes", "most bytes of entries read in one batch (at least one entry is always read)", false, intVal(&c.MaxBatchBytes)},
-		{"POMOCORE_DEAD_VALUE_MAX", "dead-value-max", "bytes of each field a dead letter copies; longer values keep a prefix plus their size and SHA-256", false, intVal(&c.DeadValueMax)},
-		{"POMOCORE_SLOW_STORE", "slow-store", "store-call latency above which the batch size halves (it grows back below half of it)", false, durVal(&c.SlowStore)},
+		{"POMOCORE_PARTITION", "partition", "number of this input stream when the input is split (0..63); the store records which stream owns it and refuses a second", false, uint8Val(&c.Pipeline.Partition)},
+		{"POMOCORE_START_ID", "start-id", "where a consumer group that does not exist yet is created: 0 (the whole stream), $ (new entries only) or an entry id", false, strVal(&c.Reader.StartID)},
+		{"POMOCORE_GROUP_RECREATE_AT", "group-recreate-at", "where to recreate the group if it vanishes while running and no position is known (the recorded commit position, the store's newest usage log or this process's memory come first): empty (stop and say what to do), 0 (all again) or $ (new entries only)", false, strVal(&c.Reader.RecreateAt)},
+		{"POMOCORE_MAX_BATCH_BYTES", "max-batch-bytes", "most bytes of entries read in one batch (at least one entry is always read)", false, intVal(&c.Reader.MaxBatchBytes)},
+		{"POMOCORE_DEAD_VALUE_MAX", "dead-value-max", "bytes of each field a dead letter copies; longer values keep a prefix plus their size and SHA-256", false, intVal(&c.Committer.DeadValueMax)},
+		{"POMOCORE_SLOW_STORE", "slow-store", "store-call latency above which the batch size halves (it grows back below half of it)", false, durVal(&c.Pipeline.SlowStore)},
 		{"POMOCORE_MONGO_PER_DOCUMENT", "mongo-per-document", "update documents named by id one statement each (on), with one $in per target (off), or on only when the server is FerretDB (auto)", false, strVal(&c.MongoPerDocument)},
 		{"POMOCORE_SHADOW", "shadow", "shadow mode: own consumer group, leaderboards under the shadow key prefix, no documents, no session events, no trimming (see docs/cutover.md)", false, boolVal(&c.Shadow)},
 		{"POMOCORE_ADMIN_TOKEN", "admin-token", "bearer token of the HTTP API's write endpoints (accepting a suggested pattern); unset: they are disabled (never logged)", true, strVal(&c.AdminToken)},
 		{"POMOCORE_MODEL_FILE", "model-file", "the local model (JSON, from pomocore learn -o) loaded at start and replaced by each retraining; unset: trained from the store at start", false, strVal(&c.ModelFile)},
-		{"POMOCORE_MODEL_THRESHOLD", "model-threshold", "confidence at which the local model answers before the LLM (0 < t <= 1)", false, floatVal(&c.ModelThreshold)},
-		{"POMOCORE_LEARN_INTERVAL", "learn-interval", "how often the model is retrained from the store (0: never; else at least 1m); promotion is checked as answers come and on this tick too", false, durVal(&c.LearnInterval)},
-		{"POMOCORE_LEARN_MAX_LABELS", "learn-max-labels", "most trusted labels read from the store per training (-1: none, patterns only)", false, intVal(&c.LearnMaxLabels)},
-		{"POMOCORE_LEARN_PROMOTE", "learn-promote", "turn domains and apps answered consistently by the model or the LLM into patterns (listed and revertible with pomocore patterns learned|revert)", false, boolVal(&c.LearnPromote)},
-		{"POMOCORE_LEARN_MIN_COUNT", "learn-min-count", "different activities of one domain or app answered alike before it is promoted (at least 2)", false, intVal(&c.LearnMinCount)},
-		{"POMOCORE_LEARN_MIN_CONFIDENCE", "learn-min-confidence", "least confidence of an answer that counts toward promotion (0 < c <= 1; LLM answers count as 1)", false, floatVal(&c.LearnMinConfidence)},
+		{"POMOCORE_MODEL_THRESHOLD", "model-threshold", "confidence at which the local model answers before the LLM (0 < t <= 1)", false, floatVal(&c.Learn.Threshold)},
+		{"POMOCORE_LEARN_INTERVAL", "learn-interval", "how often the model is retrained from the store (0: never; else at least 1m); promotion is checked as answers come and on this tick too", false, durVal(&c.Learn.Interval)},
+		{"POMOCORE_LEARN_MAX_LABELS", "learn-max-labels", "most trusted labels read from the store per training (-1: none, patterns only)", false, intVal(&c.Learn.MaxLabels)},
+		{"POMOCORE_LEARN_PROMOTE", "learn-promote", "turn domains and apps answered consistently by the model or the LLM into patterns (listed and revertible with pomocore patterns learned|revert)", false, boolVal(&c.Learn.Promote)},
+		{"POMOCORE_LEARN_MIN_COUNT", "learn-min-count", "different activities of one domain or app answered alike before it is promoted (at least 2)", false, intVal(&c.Learn.MinCount)},
+		{"POMOCORE_LEARN_MIN_CONFIDENCE", "learn-min-confidence", "least confidence of an answer that counts toward promotion (0 < c <= 1; LLM answers count as 1)", false, floatVal(&c.Learn.MinConfidence)},
 		{"POMOCORE_HTTP_ADDR", "http-addr", "address of /metrics, /healthz, /readyz and the read API, e.g. :8080 (empty: no HTTP server)", false, strVal(&c.HTTPAddr)},
 		{"POMOCORE_LOG_LEVEL", "log-level", "debug, info, warn or error", false, strVal(&c.LogLevel)},
 		{"POMOCORE_LOG_FORMAT", "log-format", "text or json (json when APP_ENV=prod and unset)", false, strVal(&c.LogFormat)},
@@ -270,27 +234,27 @@ func (c *Config) Complete(isSet func(env string) bool) {
 		c.LogFormat = "json"
 	}
 	c.completeShadow(isSet)
-	if c.DeadStream == "" {
-		c.DeadStream = c.Stream + ":dead"
+	if c.Committer.DeadStream == "" {
+		c.Committer.DeadStream = c.Reader.Stream + ":dead"
 	}
 }
 
 // Validate checks the settings, naming each setting in its error. Rules of
-// one package are that package's (its Validate, named through the mapping);
-// here are the rules of settings as such.
+// one package are that package's (its Validate; the setting bound to the
+// field its error names is named); here are the rules of settings as
+// such, and across packages.
 func (c *Config) Validate() error {
 	var errs []error
 	bad := func(env, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", env, fmt.Sprintf(format, args...)))
 	}
-	named := func(err error, fields map[string]string, what string) {
-		if err == nil {
-			return
-		}
+	// named reports a package's config errors under the settings bound to
+	// the fields they name, looked up in parts in turn (part: the config
+	// of c, or of what it maps, holding the field).
+	named := func(err error, what string, parts ...any) {
 		for _, e := range unjoin(err) {
-			field, msg := configField(e)
-			if fields[field] != "" {
-				bad(fields[field], "%s", msg)
+			if env, msg := c.setting(e, parts...); env != "" {
+				bad(env, "%s", msg)
 			} else {
 				bad(what, "%v", e)
 			}
@@ -319,20 +283,14 @@ func (c *Config) Validate() error {
 			bad("REDIS_ADDR/REDIS_MODE", "%v", err)
 		}
 	}
-	if strings.TrimSpace(c.KeyPrefix) == "" {
-		bad("POMOCORE_KEY_PREFIX", "must not be empty") // the pipeline's zero is its default
-	}
 	if c.MongoURI != "" && c.MongoDatabase == "" {
 		bad("MONGO_DATABASE", "must not be empty")
 	}
 	if _, err := time.LoadLocation(c.TimeZone); err != nil {
 		bad("POMOCORE_TIMEZONE", "%q is not an IANA time zone (e.g. Asia/Seoul)", c.TimeZone)
 	}
-	if c.Block >= 10*time.Second {
-		bad("POMOCORE_BLOCK", "%v: want less than 10s (the Redis read timeout)", c.Block)
-	}
-	if c.ShutdownTimeout < 0 {
-		bad("POMOCORE_SHUTDOWN_TIMEOUT", "%v: want >= 0", c.ShutdownTimeout)
+	if c.Pipeline.Block >= 10*time.Second {
+		bad("POMOCORE_BLOCK", "%v: want less than 10s (the Redis read timeout)", c.Pipeline.Block)
 	}
 	if c.LLMTimeout <= 0 {
 		bad("POMOCORE_LLM_TIMEOUT", "%v: want > 0", c.LLMTimeout)
@@ -346,20 +304,11 @@ func (c *Config) Validate() error {
 	if c.LLMLinger < 0 || c.LLMLinger > 5*time.Second {
 		bad("POMOCORE_LLM_LINGER", "%v: want 0..5s", c.LLMLinger)
 	}
-	if c.LLMWait < 0 {
-		bad("POMOCORE_LLM_WAIT", "%v: want >= 0 (0: never wait)", c.LLMWait)
-	}
-	if c.LLMWaitMax < 1 {
-		bad("POMOCORE_LLM_WAIT_MAX", "%d: want >= 1", c.LLMWaitMax)
-	}
 	if c.LLMWorkers < 1 || c.LLMWorkers > 64 {
 		bad("POMOCORE_LLM_WORKERS", "%d: want 1..64", c.LLMWorkers)
 	}
-	if c.DedupWindow > 0 && c.DedupWindow < 30*time.Minute {
-		bad("POMOCORE_DEDUP_WINDOW", "%v: want 0 (off) or at least 30m (the main server's producer retries for 30 minutes)", c.DedupWindow)
-	}
-	if c.DeadMaxLen < 0 {
-		bad("POMOCORE_DEAD_MAXLEN", "%d: want >= 0", c.DeadMaxLen)
+	if c.Committer.DedupWindow > 0 && c.Committer.DedupWindow < 30*time.Minute {
+		bad("POMOCORE_DEDUP_WINDOW", "%v: want 0 (off) or at least 30m (the main server's producer retries for 30 minutes)", c.Committer.DedupWindow)
 	}
 	if c.PatternReload < 0 {
 		bad("POMOCORE_PATTERN_RELOAD", "%v: want >= 0", c.PatternReload)
@@ -375,38 +324,16 @@ func (c *Config) Validate() error {
 	if c.MongoStatements < 1 || c.MongoStatements > 99 {
 		bad("POMOCORE_MONGO_MAX_STATEMENTS", "%d: want 1..99", c.MongoStatements)
 	}
-	if c.Partition < 0 {
-		bad("POMOCORE_PARTITION", "%d: want 0..63", c.Partition)
-	}
 	switch c.MongoPerDocument {
 	case "auto", "on", "off":
 	default:
 		bad("POMOCORE_MONGO_PER_DOCUMENT", "%q: want auto, on or off", c.MongoPerDocument)
 	}
-	lc := c.LearnConfig()
-	if lc.Interval == 0 {
-		lc.Interval = time.Hour // 0 is "never" here, not learn's default
-	}
-	named(lc.Validate(), learnSetting, "learning")
-	// Zero means "the default" in the packages' configs, but a setting set
-	// to zero means zero, which none of these can be; their other bounds are
-	// the pipeline's own rules, named below.
-	for _, z := range []struct {
-		env  string
-		zero bool
-	}{{"POMOCORE_BATCH_SIZE", c.BatchSize == 0}, {"POMOCORE_BLOCK", c.Block == 0}, {"POMOCORE_CONSUMER_IDLE", c.ConsumerIdle == 0}, {"POMOCORE_MAX_DELIVERIES", c.MaxDeliveries == 0},
-		{"POMOCORE_MAX_DURATION", c.MaxDuration == 0}, {"POMOCORE_MAX_FIELD_BYTES", c.MaxFieldBytes == 0}, {"POMOCORE_CLAIM_IDLE", c.ClaimIdle == 0},
-		{"POMOCORE_DEDUP_MAX", c.DedupMax == 0}, {"POMOCORE_MAX_BATCH_BYTES", c.MaxBatchBytes == 0}, {"POMOCORE_DEAD_VALUE_MAX", c.DeadValueMax == 0},
-		{"POMOCORE_SLOW_STORE", c.SlowStore == 0}, {"POMOCORE_MODEL_THRESHOLD", c.ModelThreshold == 0}, {"POMOCORE_LEARN_MIN_COUNT", c.LearnMinCount == 0},
-		{"POMOCORE_LEARN_MIN_CONFIDENCE", c.LearnMinConfidence == 0}, {"POMOCORE_LEARN_MAX_LABELS", c.LearnMaxLabels == 0}} {
-		if z.zero {
-			bad(z.env, "0: want a positive value")
-		}
-	}
+	named(c.Learn.Validate(), "learning", &c.Learn)
 	errs = append(errs, c.validateShadow()...)
-	named(c.PipelineConfig(time.UTC).Validate(), pipelineSetting, "pipeline")
-	named(c.ReaderConfig().Validate(), redisSetting, "stream reader")
-	named(c.CommitterConfig().Validate(), redisSetting, "committer")
+	named(c.Pipeline.Validate(), "pipeline", &c.Pipeline)
+	named(c.ReaderConfig().Validate(), "stream reader", &c.Reader)
+	named(c.CommitterConfig().Validate(), "committer", &c.Committer, &c.Reader)
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
@@ -434,86 +361,62 @@ func dedup(errs []error) []error {
 	return out
 }
 
-// pipelineSetting names the setting of each pipeline.Config field that
-// pipelineConfig maps.
-var pipelineSetting = map[string]string{
-	"BatchSize": "POMOCORE_BATCH_SIZE", "Block": "POMOCORE_BLOCK", "ClaimIdle": "POMOCORE_CLAIM_IDLE",
-	"ClaimInterval": "POMOCORE_CLAIM_INTERVAL", "ConsumerIdle": "POMOCORE_CONSUMER_IDLE",
-	"MaxDeliveries": "POMOCORE_MAX_DELIVERIES", "Partition": "POMOCORE_PARTITION",
-	"Retention.Day": "POMOCORE_RETENTION_DAY", "Retention.Week": "POMOCORE_RETENTION_WEEK",
-	"Retention.Month": "POMOCORE_RETENTION_MONTH", "Limits": "POMOCORE_MAX_DURATION/POMOCORE_MAX_FIELD_BYTES",
-	"RetryMin": "pipeline retry backoff", "SlowStore": "POMOCORE_SLOW_STORE",
-	"DecideWait": "POMOCORE_LLM_WAIT", "MaxWaiting": "POMOCORE_LLM_WAIT_MAX",
-}
-
-// learnSetting names the setting of each learn.Config field LearnConfig
-// maps.
-var learnSetting = map[string]string{
-	"Interval": "POMOCORE_LEARN_INTERVAL", "Threshold": "POMOCORE_MODEL_THRESHOLD", "MaxLabels": "POMOCORE_LEARN_MAX_LABELS",
-	"MinCount": "POMOCORE_LEARN_MIN_COUNT", "MinConfidence": "POMOCORE_LEARN_MIN_CONFIDENCE",
-}
-
-// configField returns the field and message of a package's config error,
-// "" when err is not one.
-func configField(err error) (field, msg string) {
+// setting returns the setting (its environment variable) bound to the
+// field a package's *pomocore.ConfigError names, and the error's message;
+// "" when err is not one or no setting is bound to that field. The field
+// ("Retention.Day") is looked up in each of parts in turn: pointers to
+// the configs c holds, whose fields the settings are bound to.
+func (c *Config) setting(err error, parts ...any) (env, msg string) {
 	var ce *pomocore.ConfigError
-	if errors.As(err, &ce) {
-		return ce.Field, ce.Msg
+	if !errors.As(err, &ce) {
+		return "", ""
+	}
+	for _, part := range parts {
+		v := reflect.ValueOf(part).Elem()
+		for _, name := range strings.Split(ce.Field, ".") {
+			if v.Kind() != reflect.Struct {
+				v = reflect.Value{}
+				break
+			}
+			if v = v.FieldByName(name); !v.IsValid() {
+				break
+			}
+		}
+		if !v.IsValid() || !v.CanAddr() || !v.Addr().CanInterface() {
+			continue
+		}
+		field := v.Addr().Interface()
+		for _, s := range c.Settings() {
+			if b, ok := s.Value.(binder); ok && b.field() == field {
+				return s.Env, ce.Msg
+			}
+		}
 	}
 	return "", ""
 }
 
-// redisSetting names the setting of each redis.ReaderConfig and
-// redis.CommitterConfig field that ReaderConfig and CommitterConfig map.
-var redisSetting = map[string]string{
-	"Stream": "POMOCORE_STREAM", "Group": "POMOCORE_GROUP", "Consumer": "POMOCORE_CONSUMER",
-	"DeadStream": "POMOCORE_DEAD_STREAM", "SessionStream": "POMOCORE_SESSION_STREAM", "AlsoTrim": "POMOCORE_SESSION_STREAM",
-	"TrimMaxAge": "POMOCORE_TRIM_MAX_AGE", "ReplicaWaits": "REDIS_REPLICA_WAITS",
-	"DedupWindow": "POMOCORE_DEDUP_WINDOW", "DedupMax": "POMOCORE_DEDUP_MAX",
-	"StartID": "POMOCORE_START_ID", "RecreateAt": "POMOCORE_GROUP_RECREATE_AT", "MaxBatchBytes": "POMOCORE_MAX_BATCH_BYTES",
-	"DeadValueMax": "POMOCORE_DEAD_VALUE_MAX", "Namespace": "POMOCORE_GROUP",
-}
-
-// unjoin returns the errors errors.Join put together (err alone otherwise).
+// unjoin returns the errors errors.Join put together (err alone
+// otherwise, none for nil).
 func unjoin(err error) []error {
+	if err == nil {
+		return nil
+	}
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
 		return j.Unwrap()
 	}
 	return []error{err}
 }
 
-// PipelineConfig is the pipeline configuration of the settings.
+// PipelineConfig is the pipeline configuration of the settings: Pipeline
+// in the time zone loc (TimeZone's), holding no activity for an LLM when
+// there is none.
 func (c *Config) PipelineConfig(loc *time.Location) pipeline.Config {
-	shutdown := c.ShutdownTimeout
-	if shutdown == 0 {
-		shutdown = -1 // 0s: stop at once (the pipeline's zero is its default)
-	}
-	wait := c.LLMWait
+	p := c.Pipeline
+	p.Location = loc
 	if c.OpenAIKey == "" {
-		wait = 0 // no LLM: nothing is ever on its way
+		p.DecideWait = 0 // no LLM: nothing is ever on its way
 	}
-	return pipeline.Config{
-		BatchSize:     c.BatchSize,
-		Block:         c.Block,
-		ClaimIdle:     c.ClaimIdle,
-		ClaimInterval: c.ClaimInterval,
-		ConsumerIdle:  c.ConsumerIdle,
-		MaxDeliveries: int64(c.MaxDeliveries),
-		KeyPrefix:     c.KeyPrefix,
-		Location:      loc,
-		Limits: pomocore.Limits{
-			MaxDuration:         c.MaxDuration,
-			MaxFieldBytes:       c.MaxFieldBytes,
-			RejectUnknownFields: !c.AllowUnknownFields,
-		},
-		Partition:       uint8(min(max(c.Partition, 0), 255)),
-		Retention:       pipeline.Retention{Day: c.RetentionDay, Week: c.RetentionWeek, Month: c.RetentionMonth},
-		TrimInput:       c.TrimInput,
-		ShutdownTimeout: shutdown,
-		SlowStore:       c.SlowStore,
-		DecideWait:      wait,
-		MaxWaiting:      c.LLMWaitMax,
-	}
+	return p
 }
 
 // secretValue is a flag.Value whose value is never shown.
@@ -527,6 +430,11 @@ type value[T any] struct {
 	parse  func(string) (T, error)
 	format func(T) string
 }
+
+// binder is a setting's value that sets a field: field is a pointer to it.
+type binder interface{ field() any }
+
+func (v value[T]) field() any { return v.p }
 
 func (v value[T]) String() string {
 	if v.p == nil {
@@ -567,6 +475,17 @@ func strVal(p *string) flag.Value {
 func intVal(p *int) flag.Value {
 	return value[int]{p, parsed(strconv.Atoi, "an integer"), strconv.Itoa}
 }
+func int64Val(p *int64) flag.Value {
+	parse := func(s string) (int64, error) { return strconv.ParseInt(s, 10, 64) }
+	return value[int64]{p, parsed(parse, "an integer"), func(n int64) string { return strconv.FormatInt(n, 10) }}
+}
+func uint8Val(p *uint8) flag.Value {
+	parse := func(s string) (uint8, error) {
+		n, err := strconv.ParseUint(s, 10, 8)
+		return uint8(n), err
+	}
+	return value[uint8]{p, parsed(parse, "an integer 0..255"), func(n uint8) string { return strconv.Itoa(int(n)) }}
+}
 func floatVal(p *float64) flag.Value {
 	parse := func(s string) (float64, error) { return strconv.ParseFloat(s, 64) }
 	return value[float64]{p, parsed(parse, "a number"), func(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }}
@@ -574,8 +493,33 @@ func floatVal(p *float64) flag.Value {
 func boolVal(p *bool) flag.Value {
 	return boolValue{value[bool]{p, parsed(strconv.ParseBool, "true or false"), strconv.FormatBool}}
 }
+
+// notBoolVal is a bool setting bound to a field that says the opposite.
+func notBoolVal(p *bool) flag.Value {
+	parse := func(s string) (bool, error) {
+		b, err := strconv.ParseBool(s)
+		return !b, err
+	}
+	return boolValue{value[bool]{p, parsed(parse, "true or false"), func(b bool) string { return strconv.FormatBool(!b) }}}
+}
 func durVal(p *time.Duration) flag.Value {
 	return value[time.Duration]{p, parsed(time.ParseDuration, "a duration (e.g. 500ms, 30s, 2m)"), time.Duration.String}
+}
+
+// durPtrVal is a duration setting bound to a field whose nil is its
+// package's default (and whose zero means zero).
+func durPtrVal(p **time.Duration) flag.Value {
+	parse := func(s string) (*time.Duration, error) {
+		d, err := time.ParseDuration(s)
+		return &d, err
+	}
+	format := func(d *time.Duration) string {
+		if d == nil {
+			return ""
+		}
+		return d.String()
+	}
+	return value[*time.Duration]{p, parsed(parse, "a duration (e.g. 500ms, 30s, 2m)"), format}
 }
 func listVal(p *[]string) flag.Value {
 	parse := func(s string) ([]string, error) {
@@ -597,18 +541,24 @@ func (c *Config) RedisConfig() redis.Config {
 		DB: c.RedisDB, TLS: c.RedisTLS, TLSCAFile: c.RedisTLSCA}
 }
 
-// CommitterConfig is the Redis committer configuration of the settings.
+// CommitterConfig is the Redis committer configuration of the settings:
+// Committer on Reader's stream and group, in the shadow's namespace and
+// without session events in shadow mode.
 func (c *Config) CommitterConfig() redis.CommitterConfig {
-	return redis.CommitterConfig{Stream: c.Stream, Group: c.Group, DeadStream: c.DeadStream, SessionStream: c.SessionStrm,
-		DeadMaxLen: int64(c.DeadMaxLen), ReplicaWaits: c.ReplicaWaits, DedupWindow: c.DedupWindow, DedupMax: c.DedupMax,
-		DeadValueMax: c.DeadValueMax, Namespace: c.shadowNamespace(), NoSessionEvents: c.Shadow}
+	cc := c.Committer
+	cc.Stream, cc.Group = c.Reader.Stream, c.Reader.Group
+	cc.Namespace, cc.NoSessionEvents = c.shadowNamespace(), c.Shadow
+	return cc
 }
 
-// ReaderConfig is the Redis reader configuration of the settings.
+// ReaderConfig is the Redis reader configuration of the settings: Reader,
+// trimming the session stream too, in the shadow's namespace in shadow
+// mode.
 func (c *Config) ReaderConfig() redis.ReaderConfig {
-	return redis.ReaderConfig{Stream: c.Stream, Group: c.Group, Consumer: c.Consumer, AlsoTrim: []string{c.SessionStrm},
-		TrimIgnoreGroups: c.TrimIgnoreGroups, TrimMaxAge: c.TrimMaxAge, StartID: c.StartID, RecreateAt: c.GroupRecreateAt,
-		MaxBatchBytes: c.MaxBatchBytes, Namespace: c.shadowNamespace()}
+	rc := c.Reader
+	rc.AlsoTrim = []string{c.Committer.SessionStream}
+	rc.Namespace = c.shadowNamespace()
+	return rc
 }
 
 // MongoConfig is the MongoDB store configuration of the settings.
@@ -616,10 +566,4 @@ func (c *Config) MongoConfig() mongo.Config {
 	loc, _ := time.LoadLocation(c.TimeZone) // Validate names a bad zone; nil is the adapter's default
 	return mongo.Config{URI: c.MongoURI, Database: c.MongoDatabase, Timeout: c.StoreTimeout, MaxStatements: c.MongoStatements,
 		Location: loc, PerDocument: c.MongoPerDocument}
-}
-
-// LearnConfig is the learning loop's configuration of the settings.
-func (c *Config) LearnConfig() learn.Config {
-	return learn.Config{Interval: c.LearnInterval, Threshold: c.ModelThreshold, MaxLabels: c.LearnMaxLabels,
-		Promote: c.LearnPromote, MinCount: c.LearnMinCount, MinConfidence: c.LearnMinConfidence}
 }

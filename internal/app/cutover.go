@@ -22,10 +22,10 @@ import (
 // start id, streams, key prefix and trimming pomocore would run with.
 func (c *Config) DoctorConfig(loc *time.Location, tax *pomocore.Taxonomy) doctor.Config {
 	return doctor.Config{
-		Deployment: pomocore.Deployment{Stream: c.Stream, Group: c.Group, Location: loc, Taxonomy: tax},
-		StartID:    c.StartID, SessionStream: c.SessionStrm, DeadStream: c.DeadStream, KeyPrefix: c.KeyPrefix,
-		TrimInput: c.TrimInput, TrimIgnoreGroups: c.TrimIgnoreGroups, Limits: c.PipelineConfig(loc).Limits,
-		MaxDeliveries: int64(c.MaxDeliveries), Builtin: c.layeredBuiltin(),
+		Deployment: pomocore.Deployment{Stream: c.Reader.Stream, Group: c.Reader.Group, Location: loc, Taxonomy: tax},
+		StartID:    c.Reader.StartID, SessionStream: c.Committer.SessionStream, DeadStream: c.Committer.DeadStream, KeyPrefix: c.Pipeline.KeyPrefix,
+		TrimInput: c.Pipeline.TrimInput, TrimIgnoreGroups: c.Reader.TrimIgnoreGroups, Limits: c.PipelineConfig(loc).Limits,
+		MaxDeliveries: int64(c.Pipeline.MaxDeliveries), Builtin: c.layeredBuiltin(),
 	}
 }
 
@@ -44,14 +44,14 @@ func (c *Config) layeredBuiltin() []pomocore.CategoryPattern {
 // deployed service's leaderboards (prefix "leaderboard", group
 // liveGroup) for the days from..to.
 func (c *Config) CompareConfig(from, to, liveGroup string, loc *time.Location, tax *pomocore.Taxonomy) compare.Config {
-	window := c.DedupWindow
+	window := c.Committer.DedupWindow
 	if window == 0 {
 		window = -1 // off (compare's zero is its default)
 	}
 	return compare.Config{
-		LivePrefix: pomocore.DefaultKeyPrefix, ShadowPrefix: c.KeyPrefix, From: from, To: to,
-		Deployment: pomocore.Deployment{Stream: c.Stream, Group: liveGroup, Location: loc, Taxonomy: tax},
-		DeadStream: c.DeadStream, Limits: c.PipelineConfig(loc).Limits, DedupWindow: window,
+		LivePrefix: pomocore.DefaultKeyPrefix, ShadowPrefix: c.Pipeline.KeyPrefix, From: from, To: to,
+		Deployment: pomocore.Deployment{Stream: c.Reader.Stream, Group: liveGroup, Location: loc, Taxonomy: tax},
+		DeadStream: c.Committer.DeadStream, Limits: c.PipelineConfig(loc).Limits, DedupWindow: window,
 		Builtin: c.layeredBuiltin(),
 	}
 }
@@ -142,7 +142,7 @@ func (a *App) AdoptHistory(ctx context.Context, in Inspectors) (redis.AdoptRepor
 	if a.cfg.Shadow {
 		return redis.AdoptReport{}, errors.New("cutover adopt: POMOCORE_SHADOW=true: adopt the deployed group's history with the live settings")
 	}
-	if a.cfg.DedupWindow == 0 {
+	if a.cfg.Committer.DedupWindow == 0 {
 		return redis.AdoptReport{}, errors.New("cutover adopt: POMOCORE_DEDUP_WINDOW=0: no dedup state to record the history in")
 	}
 	rdb, err := a.Redis()

@@ -52,7 +52,7 @@ func (a *App) resumePosition(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("the store's newest usage logs: %w", err)
 	}
-	partition := uint8(min(max(a.cfg.Partition, 0), 63))
+	partition := uint8(min(max(a.cfg.Pipeline.Partition, 0), 63))
 	var best string
 	var bestMs, bestSeq uint64
 	for _, id := range ids {
@@ -94,7 +94,7 @@ func (a *App) claimPartition(ctx context.Context, st Store) error {
 	if !ok {
 		return nil
 	}
-	partition := uint8(min(max(a.cfg.Partition, 0), 255))
+	partition := uint8(min(max(a.cfg.Pipeline.Partition, 0), 255))
 	src := a.partitionSource()
 	var taken error
 	err := a.waitFor(ctx, "partition claim", func(ctx context.Context) error {
@@ -107,11 +107,11 @@ func (a *App) claimPartition(ctx context.Context, st Store) error {
 	})
 	switch {
 	case taken != nil:
-		return fmt.Errorf("POMOCORE_PARTITION=%d: %w; %s", a.cfg.Partition, taken, partitionHint(taken))
+		return fmt.Errorf("POMOCORE_PARTITION=%d: %w; %s", a.cfg.Pipeline.Partition, taken, partitionHint(taken))
 	case err != nil:
-		return fmt.Errorf("POMOCORE_PARTITION=%d: claiming the partition for %v: %w", a.cfg.Partition, src, err)
+		return fmt.Errorf("POMOCORE_PARTITION=%d: claiming the partition for %v: %w", a.cfg.Pipeline.Partition, src, err)
 	}
-	a.log.Info("partition claimed", "partition", a.cfg.Partition, "stream", src.Stream, "redis", src.Redis, "db", src.DB)
+	a.log.Info("partition claimed", "partition", a.cfg.Pipeline.Partition, "stream", src.Stream, "redis", src.Redis, "db", src.DB)
 	return nil
 }
 
@@ -141,7 +141,7 @@ func (a *App) partitionSource() pipeline.PartitionSource {
 			name = "cluster:" + name
 		}
 	}
-	return pipeline.PartitionSource{Redis: name, DB: cfg.RedisDB, Stream: cfg.Stream}
+	return pipeline.PartitionSource{Redis: name, DB: cfg.RedisDB, Stream: cfg.Reader.Stream}
 }
 
 // partitionHint says what to set when the partition is taken.

@@ -49,7 +49,7 @@ func (a *App) startLearning(ctx context.Context, chain *classify.Chain, st Store
 	if ps, ok := st.(learn.PatternStore); ok {
 		l.editor = learn.NewEditor(ps, nil)
 	}
-	lc := cfg.LearnConfig()
+	lc := cfg.Learn
 	deps := learn.TrainerDeps{Patterns: st, Sink: modelSink{l}, Default: a.tax.Default, Logger: log}
 	if labels, ok := st.(learn.LabelSource); ok {
 		deps.Labels = labels
@@ -70,7 +70,7 @@ func (a *App) startLearning(ctx context.Context, chain *classify.Chain, st Store
 			l.setModel(m)
 			loaded = true
 			log.Info("local model loaded", "file", cfg.ModelFile, "categories", len(m.Classes()), "examples", m.Examples(),
-				"threshold", cfg.ModelThreshold)
+				"threshold", cfg.Learn.Threshold)
 		case errors.Is(err, fs.ErrNotExist):
 			log.Info("no model file yet: training one from the store", "file", cfg.ModelFile)
 		case errors.Is(err, classify.ErrModelFormat):
@@ -79,9 +79,9 @@ func (a *App) startLearning(ctx context.Context, chain *classify.Chain, st Store
 			return nil, fmt.Errorf("POMOCORE_MODEL_FILE: %w", err)
 		}
 	}
-	ld := learn.LoopDeps{Trainer: tr, TrainFirst: !loaded, Interval: cfg.LearnInterval, Logger: log,
+	ld := learn.LoopDeps{Trainer: tr, TrainFirst: !loaded, Interval: cfg.Learn.Interval, Logger: log,
 		Promoted: func(ctx context.Context, _ []learn.Learned) { l.reload(ctx) }}
-	if cfg.LearnPromote {
+	if cfg.Learn.Promote {
 		llog, ok := st.(learn.LearnedLog)
 		if !ok || l.editor == nil {
 			return nil, errors.New("POMOCORE_LEARN_PROMOTE: this store cannot record learned patterns")
@@ -91,9 +91,9 @@ func (a *App) startLearning(ctx context.Context, chain *classify.Chain, st Store
 		}
 	}
 	l.loop = learn.NewLoop(ld)
-	if cfg.LearnPromote {
+	if cfg.Learn.Promote {
 		chain.SetOnAnswer(l.loop.Observe)
-		log.Info("promotion of consistent answers to patterns on", "min_count", cfg.LearnMinCount, "min_confidence", cfg.LearnMinConfidence)
+		log.Info("promotion of consistent answers to patterns on", "min_count", cfg.Learn.MinCount, "min_confidence", cfg.Learn.MinConfidence)
 	}
 	go func() { _ = l.loop.Run(ctx) }()
 	a.reg.MustRegister(httpapi.NewModelCollector(l.modelStats))
@@ -249,7 +249,7 @@ func (a *App) learnedPromoter(ctx context.Context) (*learn.Promoter, error) {
 	if !ok || !ok2 {
 		return nil, errors.New("this store cannot record learned patterns")
 	}
-	lc := a.cfg.LearnConfig()
+	lc := a.cfg.Learn
 	lc.Promote = false
 	return learn.NewPromoter(lc, learn.PromoterDeps{Editor: learn.NewEditor(ps, nil), Log: llog, Logger: a.log})
 }

@@ -19,7 +19,7 @@ func startTestLearning(t *testing.T, edit func(*Config)) (*App, *classify.Chain,
 	t.Helper()
 	cfg := Defaults()
 	cfg.DataDir = filepath.Join(t.TempDir(), "data")
-	cfg.LearnInterval = 0
+	cfg.Learn.Interval = 0
 	if edit != nil {
 		edit(&cfg)
 	}
@@ -116,7 +116,7 @@ func TestLearningRefusesABadModelFile(t *testing.T) {
 // would sit in a second category is refused with classify.ErrNewConflict
 // and nothing is written; a new one is written and classifies at once.
 func TestAcceptedSuggestionIsRefusedOnConflictAndAppliedAtOnce(t *testing.T) {
-	a, chain, l := startTestLearning(t, func(c *Config) { c.ModelThreshold = 1 })
+	a, chain, l := startTestLearning(t, func(c *Config) { c.Learn.Threshold = 1 })
 	ctx := context.Background()
 	ed := l.patternEditor()
 	if ed == nil {

@@ -18,7 +18,7 @@ func listenConfig(t *testing.T, addr string) Config {
 	t.Helper()
 	cfg := Defaults()
 	cfg.DataDir = filepath.Join(t.TempDir(), "data")
-	cfg.LearnInterval = 0
+	cfg.Learn.Interval = 0
 	cfg.HTTPAddr = addr
 	cfg.Complete(func(string) bool { return false })
 	return cfg

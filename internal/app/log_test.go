@@ -84,8 +84,8 @@ func TestSettingValuesParseAndNameWhatTheyWant(t *testing.T) {
 			t.Errorf("%s=%q: %v", env, v, err)
 		}
 	}
-	if c.BatchSize != 50 || c.MaxDuration != 1.5 || !c.RedisTLS || c.Block != 250*time.Millisecond ||
-		strings.Join(c.TrimIgnoreGroups, "|") != "a|b" || c.RedisPassword != " p w " {
+	if c.Pipeline.BatchSize != 50 || c.Pipeline.Limits.MaxDuration != 1.5 || !c.RedisTLS || c.Pipeline.Block != 250*time.Millisecond ||
+		strings.Join(c.Reader.TrimIgnoreGroups, "|") != "a|b" || c.RedisPassword != " p w " {
 		t.Errorf("parsed: %+v", c)
 	}
 	for env, want := range map[string]string{"POMOCORE_BATCH_SIZE": "an integer", "POMOCORE_MAX_DURATION": "a number",

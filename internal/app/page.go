@@ -17,11 +17,11 @@ type pageStore struct{ p *redis.PageFigures }
 // newPageStore returns the page's figures of the configured stream, group
 // and dead-letter stream.
 func newPageStore(rdb goredis.UniversalClient, cfg Config) pageStore {
-	dead := cfg.DeadStream
+	dead := cfg.Committer.DeadStream
 	if dead == "" {
-		dead = cfg.Stream + ":dead"
+		dead = cfg.Reader.Stream + ":dead"
 	}
-	return pageStore{redis.NewPageFigures(rdb, cfg.Stream, cfg.Group, dead)}
+	return pageStore{redis.NewPageFigures(rdb, cfg.Reader.Stream, cfg.Reader.Group, dead)}
 }
 
 func (s pageStore) Counts(ctx context.Context, lag, pending int64) (processed, dead int64, err error) {

@@ -31,6 +31,6 @@ func embeddedNotice(cfg Config, wanted, actual string) string {
 		"  %s XADD %s '*' userId u1 app 'Xcode 15' title 'main.go' url '' duration 1500 timestamp \"$(date +%%s)\" session 1 sessionDate \"$(date +%%F)\" sessionMinutes 25 isEnd true\n"+
 		"  %s ZREVRANGE \"%s:Development:$(TZ=%s date +%%F)\" 0 -1 WITHSCORES\n"+
 		"  %s XRANGE %s - +\n",
-		cli, cfg.Stream, cli, cfg.KeyPrefix, cfg.TimeZone, cli, cfg.SessionStrm)
+		cli, cfg.Reader.Stream, cli, cfg.Pipeline.KeyPrefix, cfg.TimeZone, cli, cfg.Committer.SessionStream)
 	return b.String()
 }

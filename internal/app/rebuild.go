@@ -159,7 +159,7 @@ func (a *App) Rebuild(ctx context.Context, plan *RebuildPlan, opts RebuildOption
 	if err != nil {
 		return rep, err
 	}
-	tax, prefix, loc := a.tax, a.cfg.KeyPrefix, a.loc
+	tax, prefix, loc := a.tax, a.cfg.Pipeline.KeyPrefix, a.loc
 	names := map[pomocore.ObjectID]string{}
 	for _, p := range patterns {
 		names[p.ID] = p.Category

@@ -102,7 +102,7 @@ func (a *App) newChain(ctx context.Context, st Store, rs *ruleSet) (*classify.Ch
 	cfg, tax, log := a.cfg, a.tax, a.log
 	noTokens := func() int64 { return 0 }
 	ccfg := classify.ChainConfig{Categories: rs.usable, Default: tax.Default, CacheSize: cfg.LLMCache,
-		Workers: cfg.LLMWorkers, Timeout: cfg.LLMTimeout, SendPath: cfg.LLMSendPath, ModelThreshold: cfg.ModelThreshold,
+		Workers: cfg.LLMWorkers, Timeout: cfg.LLMTimeout, SendPath: cfg.LLMSendPath, ModelThreshold: cfg.Learn.Threshold,
 		Batch: cfg.LLMBatch, Linger: cfg.LLMLinger}
 	if cfg.LLMLinger == 0 {
 		ccfg.Linger = -1 // no linger (the chain's zero is its default)

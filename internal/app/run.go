@@ -73,10 +73,10 @@ func (a *App) Run(ctx context.Context) error {
 		return err
 	}
 	lrn.attach(p)
-	a.log.Info("pipeline running", "stream", cfg.Stream, "group", cfg.Group, "consumer", cfg.Consumer,
-		"dead_stream", cfg.DeadStream, "session_stream", cfg.SessionStrm, "timezone", cfg.TimeZone, "batch", cfg.BatchSize)
+	a.log.Info("pipeline running", "stream", cfg.Reader.Stream, "group", cfg.Reader.Group, "consumer", cfg.Reader.Consumer,
+		"dead_stream", cfg.Committer.DeadStream, "session_stream", cfg.Committer.SessionStream, "timezone", cfg.TimeZone, "batch", cfg.Pipeline.BatchSize)
 	if w != nil {
-		srv := httpapi.New(httpapi.Config{Addr: cfg.HTTPAddr, KeyPrefix: cfg.KeyPrefix, Location: a.loc, Taxonomy: a.tax,
+		srv := httpapi.New(httpapi.Config{Addr: cfg.HTTPAddr, KeyPrefix: cfg.Pipeline.KeyPrefix, Location: a.loc, Taxonomy: a.tax,
 			AdminToken: cfg.AdminToken},
 			httpapi.Deps{
 				Gatherer: a.reg, Leaderboards: redis.NewLeaderboards(rdb), Group: groupInspector{reader}, Log: a.log,

@@ -48,16 +48,16 @@ func (c *Config) completeShadow(isSet func(env string) bool) {
 		return
 	}
 	if !isSet("POMOCORE_GROUP") {
-		c.Group = ShadowGroup
+		c.Reader.Group = ShadowGroup
 	}
 	if !isSet("POMOCORE_START_ID") {
-		c.StartID = ShadowStartID
+		c.Reader.StartID = ShadowStartID
 	}
 	if !isSet("POMOCORE_KEY_PREFIX") {
-		c.KeyPrefix = ShadowKeyPrefix
+		c.Pipeline.KeyPrefix = ShadowKeyPrefix
 	}
 	if !isSet("POMOCORE_DEAD_STREAM") {
-		c.DeadStream = c.Stream + ShadowDeadSuffix
+		c.Committer.DeadStream = c.Reader.Stream + ShadowDeadSuffix
 	}
 }
 
@@ -73,17 +73,17 @@ func (c *Config) validateShadow() []error {
 		errs = append(errs, fmt.Errorf("%s: %s (POMOCORE_SHADOW=true)", env, fmt.Sprintf(format, args...)))
 	}
 	for _, g := range LiveGroups {
-		if c.Group == g {
-			bad("POMOCORE_GROUP", "%q is a live group on the stream: a shadow reads in its own group (default %s)", c.Group, ShadowGroup)
+		if c.Reader.Group == g {
+			bad("POMOCORE_GROUP", "%q is a live group on the stream: a shadow reads in its own group (default %s)", c.Reader.Group, ShadowGroup)
 		}
 	}
-	prefix := strings.TrimSpace(c.KeyPrefix)
+	prefix := strings.TrimSpace(c.Pipeline.KeyPrefix)
 	if prefix == pomocore.DefaultKeyPrefix || strings.HasPrefix(prefix, pomocore.DefaultKeyPrefix+":") {
 		bad("POMOCORE_KEY_PREFIX", "%q writes live leaderboard keys (%s:*): use a prefix of its own (default %s)",
-			c.KeyPrefix, pomocore.DefaultKeyPrefix, ShadowKeyPrefix)
+			c.Pipeline.KeyPrefix, pomocore.DefaultKeyPrefix, ShadowKeyPrefix)
 	}
-	if c.DeadStream == c.Stream+":dead" {
-		bad("POMOCORE_DEAD_STREAM", "%q is the live dead-letter stream (default in shadow mode %s)", c.DeadStream, c.Stream+ShadowDeadSuffix)
+	if c.Committer.DeadStream == c.Reader.Stream+":dead" {
+		bad("POMOCORE_DEAD_STREAM", "%q is the live dead-letter stream (default in shadow mode %s)", c.Committer.DeadStream, c.Reader.Stream+ShadowDeadSuffix)
 	}
 	for _, w := range c.shadowWrites() {
 		if underLivePrefix(w.key) {
@@ -91,10 +91,10 @@ func (c *Config) validateShadow() []error {
 				w.key, pomocore.DefaultKeyPrefix)
 		}
 	}
-	if c.TrimInput {
+	if c.Pipeline.TrimInput {
 		bad("POMOCORE_TRIM_INPUT", "a shadow trims nothing of the live streams")
 	}
-	if c.LearnPromote {
+	if c.Learn.Promote {
 		bad("POMOCORE_LEARN_PROMOTE", "promoting writes category_pattern, which the deployed service reads")
 	}
 	if c.AdminToken != "" {
@@ -114,10 +114,10 @@ type shadowWrite struct{ key, env string }
 // event, no document, and trims nothing.
 func (c *Config) shadowWrites() []shadowWrite {
 	ns := c.shadowNamespace()
-	ws := []shadowWrite{{c.Stream, "POMOCORE_STREAM"}, {c.DeadStream, "POMOCORE_DEAD_STREAM"},
-		{redis.StateKey(c.Stream, ns, "intent"), "POMOCORE_STREAM"}, {redis.StateKey(c.Stream, ns, "tokens"), "POMOCORE_STREAM"},
-		{redis.CommittedKeyIn(c.Stream, ns), "POMOCORE_STREAM"}}
-	for _, k := range redis.SeenKeys(c.Stream, ns) {
+	ws := []shadowWrite{{c.Reader.Stream, "POMOCORE_STREAM"}, {c.Committer.DeadStream, "POMOCORE_DEAD_STREAM"},
+		{redis.StateKey(c.Reader.Stream, ns, "intent"), "POMOCORE_STREAM"}, {redis.StateKey(c.Reader.Stream, ns, "tokens"), "POMOCORE_STREAM"},
+		{redis.CommittedKeyIn(c.Reader.Stream, ns), "POMOCORE_STREAM"}}
+	for _, k := range redis.SeenKeys(c.Reader.Stream, ns) {
 		ws = append(ws, shadowWrite{k, "POMOCORE_STREAM"})
 	}
 	return ws
@@ -139,7 +139,7 @@ func (c *Config) shadowNamespace() string {
 	if !c.Shadow {
 		return ""
 	}
-	return "shadow:" + strings.NewReplacer("{", "", "}", "").Replace(c.Group)
+	return "shadow:" + strings.NewReplacer("{", "", "}", "").Replace(c.Reader.Group)
 }
 
 // patternReader reads category_pattern and says whether the store answers.

@@ -35,8 +35,8 @@ func TestShadowDefaultsWriteNoLiveKey(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatalf("shadow defaults refused: %v", err)
 	}
-	if c.Group != ShadowGroup || c.StartID != "$" || c.KeyPrefix != ShadowKeyPrefix || c.DeadStream != "pattern_match_stream:shadow-dead" {
-		t.Errorf("shadow defaults = group %q, start %q, prefix %q, dead %q", c.Group, c.StartID, c.KeyPrefix, c.DeadStream)
+	if c.Reader.Group != ShadowGroup || c.Reader.StartID != "$" || c.Pipeline.KeyPrefix != ShadowKeyPrefix || c.Committer.DeadStream != "pattern_match_stream:shadow-dead" {
+		t.Errorf("shadow defaults = group %q, start %q, prefix %q, dead %q", c.Reader.Group, c.Reader.StartID, c.Pipeline.KeyPrefix, c.Committer.DeadStream)
 	}
 	cc := c.CommitterConfig()
 	if !cc.NoSessionEvents || cc.Namespace != "shadow:"+ShadowGroup {
@@ -48,7 +48,7 @@ func TestShadowDefaultsWriteNoLiveKey(t *testing.T) {
 	// Without shadow mode nothing changes.
 	live := Defaults()
 	live.Complete(func(string) bool { return false })
-	if live.Group != "pattern_match_group" || live.StartID != "0" || live.KeyPrefix != "leaderboard" || live.DeadStream != "pattern_match_stream:dead" {
+	if live.Reader.Group != "pattern_match_group" || live.Reader.StartID != "0" || live.Pipeline.KeyPrefix != "leaderboard" || live.Committer.DeadStream != "pattern_match_stream:dead" {
 		t.Errorf("live defaults changed: %+v", live)
 	}
 	if lc := live.CommitterConfig(); lc.Namespace != "" || lc.NoSessionEvents {
@@ -58,15 +58,15 @@ func TestShadowDefaultsWriteNoLiveKey(t *testing.T) {
 
 func TestShadowKeepsSettingsGiven(t *testing.T) {
 	c := shadowConfig(map[string]func(*Config){
-		"POMOCORE_GROUP":       func(c *Config) { c.Group = "shadow2" },
-		"POMOCORE_START_ID":    func(c *Config) { c.StartID = "1700000000000-0" },
-		"POMOCORE_KEY_PREFIX":  func(c *Config) { c.KeyPrefix = "s2" },
-		"POMOCORE_DEAD_STREAM": func(c *Config) { c.DeadStream = "s2-dead" },
+		"POMOCORE_GROUP":       func(c *Config) { c.Reader.Group = "shadow2" },
+		"POMOCORE_START_ID":    func(c *Config) { c.Reader.StartID = "1700000000000-0" },
+		"POMOCORE_KEY_PREFIX":  func(c *Config) { c.Pipeline.KeyPrefix = "s2" },
+		"POMOCORE_DEAD_STREAM": func(c *Config) { c.Committer.DeadStream = "s2-dead" },
 	})
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if c.Group != "shadow2" || c.StartID != "1700000000000-0" || c.KeyPrefix != "s2" || c.DeadStream != "s2-dead" {
+	if c.Reader.Group != "shadow2" || c.Reader.StartID != "1700000000000-0" || c.Pipeline.KeyPrefix != "s2" || c.Committer.DeadStream != "s2-dead" {
 		t.Errorf("settings given were replaced: %+v", c)
 	}
 }
@@ -78,13 +78,13 @@ func TestShadowRefusesProductionKeys(t *testing.T) {
 		env string
 		set func(*Config)
 	}{
-		{"POMOCORE_GROUP", func(c *Config) { c.Group = "pattern_match_group" }},
-		{"POMOCORE_GROUP", func(c *Config) { c.Group = "leaderboard_group" }},
-		{"POMOCORE_KEY_PREFIX", func(c *Config) { c.KeyPrefix = "leaderboard" }},
-		{"POMOCORE_KEY_PREFIX", func(c *Config) { c.KeyPrefix = "leaderboard:shadow" }},
-		{"POMOCORE_DEAD_STREAM", func(c *Config) { c.DeadStream = "pattern_match_stream:dead" }},
-		{"POMOCORE_TRIM_INPUT", func(c *Config) { c.TrimInput = true }},
-		{"POMOCORE_LEARN_PROMOTE", func(c *Config) { c.LearnPromote = true }},
+		{"POMOCORE_GROUP", func(c *Config) { c.Reader.Group = "pattern_match_group" }},
+		{"POMOCORE_GROUP", func(c *Config) { c.Reader.Group = "leaderboard_group" }},
+		{"POMOCORE_KEY_PREFIX", func(c *Config) { c.Pipeline.KeyPrefix = "leaderboard" }},
+		{"POMOCORE_KEY_PREFIX", func(c *Config) { c.Pipeline.KeyPrefix = "leaderboard:shadow" }},
+		{"POMOCORE_DEAD_STREAM", func(c *Config) { c.Committer.DeadStream = "pattern_match_stream:dead" }},
+		{"POMOCORE_TRIM_INPUT", func(c *Config) { c.Pipeline.TrimInput = true }},
+		{"POMOCORE_LEARN_PROMOTE", func(c *Config) { c.Learn.Promote = true }},
 		{"POMOCORE_ADMIN_TOKEN", func(c *Config) { c.AdminToken = "t0ken" }},
 	} {
 		cfg := shadowConfig(map[string]func(*Config){c.env: c.set})
@@ -157,17 +157,17 @@ func TestShadowRefusesLiveNamesForEverythingItWrites(t *testing.T) {
 		env string
 		set func(*Config)
 	}{
-		{"POMOCORE_DEAD_STREAM", func(c *Config) { c.DeadStream = "leaderboard:x" }},
-		{"POMOCORE_DEAD_STREAM", func(c *Config) { c.DeadStream = "{leaderboard:x}" }},
-		{"POMOCORE_DEAD_STREAM", func(c *Config) { c.DeadStream = "leaderboard" }},
-		{"POMOCORE_DEAD_STREAM", func(c *Config) { c.DeadStream = "session_score_stream" }},
-		{"POMOCORE_DEAD_STREAM", func(c *Config) { c.DeadStream = "pattern_match_stream" }},
-		{"POMOCORE_STREAM", func(c *Config) { c.Stream = "leaderboard:in" }},
+		{"POMOCORE_DEAD_STREAM", func(c *Config) { c.Committer.DeadStream = "leaderboard:x" }},
+		{"POMOCORE_DEAD_STREAM", func(c *Config) { c.Committer.DeadStream = "{leaderboard:x}" }},
+		{"POMOCORE_DEAD_STREAM", func(c *Config) { c.Committer.DeadStream = "leaderboard" }},
+		{"POMOCORE_DEAD_STREAM", func(c *Config) { c.Committer.DeadStream = "session_score_stream" }},
+		{"POMOCORE_DEAD_STREAM", func(c *Config) { c.Committer.DeadStream = "pattern_match_stream" }},
+		{"POMOCORE_STREAM", func(c *Config) { c.Reader.Stream = "leaderboard:in" }},
 	} {
 		cfg := shadowConfig(map[string]func(*Config){c.env: c.set})
 		err := cfg.Validate()
 		if err == nil || !strings.Contains(err.Error(), c.env+":") {
-			t.Errorf("%s (dead %q, stream %q): err = %v, want a refusal naming it", c.env, cfg.DeadStream, cfg.Stream, err)
+			t.Errorf("%s (dead %q, stream %q): err = %v, want a refusal naming it", c.env, cfg.Committer.DeadStream, cfg.Reader.Stream, err)
 		}
 	}
 }
@@ -183,8 +183,8 @@ func TestShadowRunWritesNoLiveKeyAndNoDataDirectory(t *testing.T) {
 	defer cancel()
 	cfg := shadowConfig(map[string]func(*Config){
 		"REDIS_ADDR":              func(c *Config) { c.RedisAddrs = []string{srv.Addr()} },
-		"POMOCORE_BLOCK":          func(c *Config) { c.Block = 20 * time.Millisecond },
-		"POMOCORE_LEARN_INTERVAL": func(c *Config) { c.LearnInterval = 0 },
+		"POMOCORE_BLOCK":          func(c *Config) { c.Pipeline.Block = 20 * time.Millisecond },
+		"POMOCORE_LEARN_INTERVAL": func(c *Config) { c.Learn.Interval = 0 },
 	})
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
@@ -197,17 +197,17 @@ func TestShadowRunWritesNoLiveKeyAndNoDataDirectory(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
 	if !eventually.Within(20*time.Second, func() bool {
-		gs, _ := rdb.XInfoGroups(ctx, cfg.Stream).Result()
+		gs, _ := rdb.XInfoGroups(ctx, cfg.Reader.Stream).Result()
 		return len(gs) == 1
 	}) {
 		t.Fatal("the shadow group was never created")
 	}
 	now := time.Now()
-	id := rdb.XAdd(ctx, &goredis.XAddArgs{Stream: cfg.Stream, Values: []string{"userId", "u1", "app", "Xcode", "duration", "60.0",
+	id := rdb.XAdd(ctx, &goredis.XAddArgs{Stream: cfg.Reader.Stream, Values: []string{"userId", "u1", "app", "Xcode", "duration", "60.0",
 		"timestamp", strconv.FormatInt(now.Unix(), 10), "session", "1", "sessionDate", now.Format(time.DateOnly),
 		"sessionMinutes", "25", "isEnd", "false"}}).Val()
 	if !eventually.Within(20*time.Second, func() bool {
-		gs, _ := rdb.XInfoGroups(ctx, cfg.Stream).Result()
+		gs, _ := rdb.XInfoGroups(ctx, cfg.Reader.Stream).Result()
 		return len(gs) == 1 && gs[0].LastDeliveredID == id && gs[0].Pending == 0
 	}) {
 		t.Fatal("the shadow never committed the entry")
@@ -217,7 +217,7 @@ func TestShadowRunWritesNoLiveKeyAndNoDataDirectory(t *testing.T) {
 		t.Fatalf("Run: %v", err)
 	}
 	for _, k := range rdb.Keys(context.Background(), "*").Val() {
-		if k == cfg.Stream || strings.Contains(k, ShadowKeyPrefix) || strings.Contains(k, ":shadow:"+ShadowGroup) || strings.Contains(k, ":shadow-dead") {
+		if k == cfg.Reader.Stream || strings.Contains(k, ShadowKeyPrefix) || strings.Contains(k, ":shadow:"+ShadowGroup) || strings.Contains(k, ":shadow-dead") {
 			continue
 		}
 		t.Errorf("the shadow wrote %q, a name of the live deployment", k)

@@ -181,7 +181,7 @@ func Run(ctx context.Context, o Options, cfg app.Config, stdout, stderr io.Write
 		return fmt.Errorf("bad flags:\n%w", err)
 	}
 	if o.Batch > 0 {
-		cfg.BatchSize = o.Batch
+		cfg.Pipeline.BatchSize = o.Batch
 	}
 	if o.Store == "auto" {
 		o.Store = "sqlite"
@@ -266,19 +266,19 @@ func (b *observer) CallFailed(string, error) {}
 
 // names are one run's stream and key names.
 func names(cfg app.Config, run string) app.Config {
-	cfg.Stream = "bench:" + run + ":in"
-	cfg.Group = "bench"
-	cfg.DeadStream = "bench:" + run + ":dead"
-	cfg.SessionStrm = "bench:" + run + ":sessions"
-	cfg.KeyPrefix = "bench:" + run + ":leaderboard"
-	cfg.Block = 100 * time.Millisecond
+	cfg.Reader.Stream = "bench:" + run + ":in"
+	cfg.Reader.Group = "bench"
+	cfg.Committer.DeadStream = "bench:" + run + ":dead"
+	cfg.Committer.SessionStream = "bench:" + run + ":sessions"
+	cfg.Pipeline.KeyPrefix = "bench:" + run + ":leaderboard"
+	cfg.Pipeline.Block = 100 * time.Millisecond
 	cfg.OpenAIKey = "" // the benchmark never calls an LLM
 	return cfg
 }
 
 // runOnce runs one id mode.
 func runOnce(ctx context.Context, o Options, ids string, cfg app.Config, rdb goredis.UniversalClient, log *slog.Logger, pr *progress) (Result, error) {
-	res := Result{Mode: o.Mode, IDs: ids, Store: o.Store, Consumers: o.Consumers, Batch: cfg.BatchSize,
+	res := Result{Mode: o.Mode, IDs: ids, Store: o.Store, Consumers: o.Consumers, Batch: cfg.Pipeline.BatchSize,
 		Users: o.Users, Keys: o.Keys, CPUs: runtime.NumCPU(), GoVersion: runtime.Version()}
 	var rb [4]byte
 	_, _ = rand.Read(rb[:])
@@ -292,8 +292,8 @@ func runOnce(ctx context.Context, o Options, ids string, cfg app.Config, rdb gor
 		cfg.OpenAIKey, cfg.OpenAIBaseURL = fakeLLMKey, url
 	}
 	if o.Mode == "steady" {
-		cfg.TrimInput = true
-		cfg.ClaimInterval = 5 * time.Second
+		cfg.Pipeline.TrimInput = true
+		cfg.Pipeline.ClaimInterval = 5 * time.Second
 	}
 	defer cleanup(rdb, run)
 
@@ -333,8 +333,8 @@ func runOnce(ctx context.Context, o Options, ids string, cfg app.Config, rdb gor
 	}
 	w := newWorkload(workloadConfig{Users: o.Users, Keys: o.Keys, Zipf: o.Zipf, Days: days, EndRate: 0.05, BadRate: 0.001,
 		GivenID: ids == "given", Seed: o.Seed, Now: now, Clock: time.Now, KnownOnly: o.KnownOnly})
-	exp := newExpectation(chain, a.Taxonomy(), a.Location(), cfg.KeyPrefix)
-	prod := &producer{rdb: rdb, stream: cfg.Stream, w: w, exp: exp, loc: a.Location()}
+	exp := newExpectation(chain, a.Taxonomy(), a.Location(), cfg.Pipeline.KeyPrefix)
+	prod := &producer{rdb: rdb, stream: cfg.Reader.Stream, w: w, exp: exp, loc: a.Location()}
 	if ids == "given" {
 		prod.precreate = []*store{st}
 		if ceil != nil {
@@ -610,10 +610,10 @@ func runSteady(ctx context.Context, o Options, prod *producer, obs *observer, pr
 func measureCeilings(ctx context.Context, o Options, cfg app.Config, rdb goredis.UniversalClient, st *store,
 	log *slog.Logger, pr *progress, res *Result) error {
 	ccfg := cfg
-	ccfg.Group = "ceiling"
-	ccfg.KeyPrefix = strings.Replace(cfg.KeyPrefix, ":leaderboard", ":ceiling-leaderboard", 1)
-	ccfg.DeadStream = cfg.DeadStream + "-ceiling"
-	ccfg.SessionStrm = cfg.SessionStrm + "-ceiling"
+	ccfg.Reader.Group = "ceiling"
+	ccfg.Pipeline.KeyPrefix = strings.Replace(cfg.Pipeline.KeyPrefix, ":leaderboard", ":ceiling-leaderboard", 1)
+	ccfg.Committer.DeadStream = cfg.Committer.DeadStream + "-ceiling"
+	ccfg.Committer.SessionStream = cfg.Committer.SessionStream + "-ceiling"
 	// Its own committer state, seen shards included: in the timed run's, every
 	// activity is remembered, and each entry would be a duplicate (issue 29.4).
 	committerCfg := ccfg.CommitterConfig()

@@ -43,7 +43,7 @@ func verify(ctx context.Context, rdb goredis.UniversalClient, cfg app.Config, re
 		}
 	}
 	var found atomic.Int64
-	if err := ScanKeys(ctx, rdb, cfg.KeyPrefix+":*", func(context.Context, goredis.UniversalClient, string) { found.Add(1) }); err != nil {
+	if err := ScanKeys(ctx, rdb, cfg.Pipeline.KeyPrefix+":*", func(context.Context, goredis.UniversalClient, string) { found.Add(1) }); err != nil {
 		return "scanning keys: " + err.Error(), false
 	}
 	if int(found.Load()) != len(keys) {
@@ -53,7 +53,7 @@ func verify(ctx context.Context, rdb goredis.UniversalClient, cfg app.Config, re
 		name string
 		key  string
 		want int
-	}{{"session-end events", cfg.SessionStrm, exp.ends}, {"dead letters", cfg.DeadStream, exp.bad}} {
+	}{{"session-end events", cfg.Committer.SessionStream, exp.ends}, {"dead letters", cfg.Committer.DeadStream, exp.bad}} {
 		n, err := rdb.XLen(ctx, s.key).Result()
 		if err != nil {
 			return "XLEN " + s.key + ": " + err.Error(), false

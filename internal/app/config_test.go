@@ -1,0 +1,83 @@
+package app
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/pomocore/pomocore"
+)
+
+// Every setting is bound straight to a field of Config or of a package's
+// config in it, and a package's ConfigError naming a field is reported
+// under the setting bound to it, found through the binding alone (no
+// field-to-setting map to keep in step).
+func TestSettingsBindFieldsAndPackageErrorsNameThem(t *testing.T) {
+	c := Defaults()
+	fields := map[any]string{} // address of each field of c -> its path
+	var walk func(v reflect.Value, path string)
+	walk = func(v reflect.Value, path string) {
+		for i := range v.NumField() {
+			f, sf := v.Field(i), v.Type().Field(i)
+			if !sf.IsExported() {
+				continue
+			}
+			p := strings.TrimPrefix(path+"."+sf.Name, ".")
+			fields[f.Addr().Interface()] = p
+			if f.Kind() == reflect.Struct && sf.Type.PkgPath() != "time" {
+				walk(f, p)
+			}
+		}
+	}
+	walk(reflect.ValueOf(&c).Elem(), "")
+	bound := map[string]string{} // field path -> setting
+	for _, s := range c.Settings() {
+		b, ok := s.Value.(binder)
+		if !ok {
+			t.Errorf("%s is bound to no field", s.Env)
+			continue
+		}
+		p, ok := fields[b.field()]
+		if !ok {
+			t.Errorf("%s is bound to something that is not a field of Config", s.Env)
+			continue
+		}
+		if other, dup := bound[p]; dup {
+			t.Errorf("%s and %s are bound to the same field %s", s.Env, other, p)
+		}
+		bound[p] = s.Env
+	}
+	parts := map[string]any{"Pipeline": &c.Pipeline, "Learn": &c.Learn, "Reader": &c.Reader, "Committer": &c.Committer}
+	named := 0
+	for path, env := range bound {
+		part, field, ok := strings.Cut(path, ".")
+		if !ok || parts[part] == nil {
+			continue
+		}
+		got, msg := c.setting(&pomocore.ConfigError{Field: field, Msg: "bad"}, parts[part])
+		if got != env || msg != "bad" {
+			t.Errorf("a %s error on %s is reported as %q, want %s", part, field, got, env)
+		}
+		named++
+	}
+	if named < 30 {
+		t.Errorf("%d settings bound into the packages' configs, want the pipeline's, learning's, reader's and committer's (>= 30)", named)
+	}
+	// The committer's stream and group are the reader's settings.
+	if got, _ := c.setting(&pomocore.ConfigError{Field: "Stream"}, &c.Committer, &c.Reader); got != "POMOCORE_STREAM" {
+		t.Errorf("committer Stream: %q", got)
+	}
+	if got, _ := c.setting(&pomocore.ConfigError{Field: "NoSuchField"}, &c.Pipeline); got != "" {
+		t.Errorf("unknown field named %q", got)
+	}
+}
+
+// The packages' defaults are the settings' defaults: written once, in the
+// package.
+func TestDefaultsAreThePackagesDefaults(t *testing.T) {
+	c := Defaults()
+	if c.Pipeline.BatchSize != 2000 || *c.Pipeline.ShutdownTimeout != 30e9 || c.Learn.MaxLabels != 100000 ||
+		c.Committer.DedupMax != 200_000_000 || c.Reader.Stream != pomocore.DefaultStream || c.Reader.Consumer == "" {
+		t.Errorf("defaults: %+v", c)
+	}
+}
