@@ -1,21 +1,17 @@
 package main
 
 import (
-	"cmp"
-	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/pomocore/pomocore"
 	"github.com/pomocore/pomocore/classify"
 	"github.com/pomocore/pomocore/internal/app"
 	"github.com/pomocore/pomocore/internal/eval"
-	"github.com/pomocore/pomocore/llm"
 )
 
 // classifierFlags are the flags `classify` and `eval` share.
@@ -46,50 +42,13 @@ func (c *classifierFlags) fallback(getenv func(string) string) (classify.Fallbac
 			}
 		}
 	}
-	return llm.New(llm.Config{APIKey: cfg.OpenAIKey, BaseURL: cfg.OpenAIBaseURL, Model: cfg.LLMModel,
-		Timeout: cfg.LLMTimeout, Categories: pomocore.DefaultTaxonomy().Categories})
+	return cfg.LLMFallback()
 }
 
-// matcher builds the classifier from -patterns (or the built-in set), with
-// the built-in set layered under the file as run layers it under
-// category_pattern (-builtin-patterns). A pattern the file puts in two
-// categories at the same priority goes to the later one, as deployed; each
-// such resolution is noted on stderr.
+// matcher builds the classifier of -patterns and -builtin-patterns (see
+// app.FileMatcher).
 func (c *classifierFlags) matcher(stderr io.Writer) (*classify.Matcher, error) {
-	switch c.builtin {
-	case "", "fallback", "seed-only", "off":
-	default:
-		return nil, fmt.Errorf("-builtin-patterns %q: want fallback or off", c.builtin)
-	}
-	patterns := classify.DefaultPatterns()
-	if c.patterns != "" {
-		b, err := os.ReadFile(c.patterns)
-		if err != nil {
-			return nil, fmt.Errorf("-patterns: %w", err)
-		}
-		if patterns, err = classify.ParsePatterns(b); err != nil {
-			return nil, fmt.Errorf("-patterns %s: %w", c.patterns, err)
-		}
-	}
-	m, err := classify.Build(patterns, pomocore.Uncategorized)
-	if err != nil {
-		return nil, fmt.Errorf("-patterns %s: %w", cmp.Or(c.patterns, "(built in)"), err)
-	}
-	if conflicts := m.Conflicts(); len(conflicts) > 0 {
-		fmt.Fprintf(stderr, "pomocore: %d pattern(s) are in two categories at the same priority; the later document wins, as deployed:\n", len(conflicts))
-		for _, cf := range conflicts {
-			fmt.Fprintf(stderr, "  %s\n", cf)
-		}
-	}
-	if c.patterns != "" && c.builtin == "fallback" {
-		builtin, err := classify.Build(classify.DefaultPatterns(), pomocore.Uncategorized)
-		if err != nil {
-			return nil, fmt.Errorf("built-in patterns: %w", err)
-		}
-		usable, _ := classify.Restrict(patterns, pomocore.DefaultTaxonomy())
-		m = classify.Layer(m, builtin, usable)
-	}
-	return m, nil
+	return app.FileMatcher(c.patterns, c.builtin, stderr)
 }
 
 // classifyCmd implements `pomocore classify`: JSON lines in, JSON lines out,
@@ -124,17 +83,7 @@ func classifyCmd(args []string, getenv func(string) string, stdin io.Reader, std
 	} else if err := eval.EachLine(stdin, func(n int, a eval.Line) error { lines = append(lines, a); return nil }); err != nil {
 		return err
 	}
-	results := make([]pomocore.Classification, len(lines))
-	var unknown []int
-	for i, a := range lines {
-		results[i] = m.Classify(a.App, a.URL, a.Title)
-		if results[i].Source == pomocore.SourceDefault {
-			unknown = append(unknown, i)
-		}
-	}
-	if fb != nil {
-		askLLM(fb, lines, results, unknown, stderr)
-	}
+	results := app.ClassifyLines(m, fb, lines, stderr)
 	enc := json.NewEncoder(stdout)
 	enc.SetEscapeHTML(false)
 	type out struct {
@@ -148,32 +97,6 @@ func classifyCmd(args []string, getenv func(string) string, stdin io.Reader, std
 		}
 	}
 	return nil
-}
-
-// askLLM asks fb about the unknown lines, 20 per request; an answer that is
-// not a category, or a failed request, leaves the default.
-func askLLM(fb classify.Fallback, lines []eval.Line, results []pomocore.Classification, unknown []int, stderr io.Writer) {
-	tax := pomocore.DefaultTaxonomy()
-	for start := 0; start < len(unknown); start += 20 {
-		idx := unknown[start:min(start+20, len(unknown))]
-		qs := make([]classify.Query, len(idx))
-		for j, i := range idx {
-			host, _ := classify.Host(lines[i].URL)
-			qs[j] = classify.Query{App: pomocore.SanitizeText(lines[i].App, 100), Host: host, Title: pomocore.SanitizeText(lines[i].Title, 200)}
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		answers, err := fb.Categorize(ctx, qs)
-		cancel()
-		if err != nil {
-			fmt.Fprintf(stderr, "pomocore classify: LLM: %v\n", err)
-			continue
-		}
-		for j, i := range idx {
-			if tax.Has(strings.TrimSpace(answers[j])) {
-				results[i] = pomocore.Classification{Category: strings.TrimSpace(answers[j]), Source: pomocore.SourceLLM}
-			}
-		}
-	}
 }
 
 // evalCmd implements `pomocore eval FILE`.

@@ -12,7 +12,6 @@ import (
 
 	"github.com/pomocore/pomocore"
 	"github.com/pomocore/pomocore/internal/app"
-	"github.com/pomocore/pomocore/redis"
 )
 
 const leaderboardUsage = `usage: pomocore leaderboard top  [-category C] [-period day|week|month] [-date YYYY-MM-DD] [-limit N]
@@ -78,32 +77,12 @@ func leaderboardCmd(ctx context.Context, args []string, getenv func(string) stri
 	} else if err != nil {
 		return err
 	}
-	rdb, err := a.Redis()
+	list, found, err := a.Board(ctx, board.Key, user, limit, around)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	l := redis.NewLeaderboards(rdb)
-	var list []pomocore.Ranked
-	if sub == "top" {
-		if list, err = l.Top(ctx, board.Key, 0, limit); err != nil {
-			return err
-		}
-	} else {
-		me, found, err := l.Rank(ctx, board.Key, user)
-		if err != nil {
-			return err
-		}
-		if !found {
-			return fmt.Errorf("%s has no score on %s", user, board.Key)
-		}
-		list = []pomocore.Ranked{me}
-		if around > 0 {
-			if list, err = l.Around(ctx, board.Key, user, around); err != nil {
-				return err
-			}
-		}
+	if !found {
+		return fmt.Errorf("%s has no score on %s", user, board.Key)
 	}
 	fmt.Fprintln(stdout, board.Key)
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/pomocore/pomocore/internal/app"
 	"io"
 	"os"
 	"path/filepath"
@@ -51,21 +52,9 @@ func learnCmd(ctx context.Context, args []string, getenv func(string) string, st
 	if len(patterns) == 0 {
 		patterns = multiFlag{"builtin"}
 	}
-	var ps []pomocore.CategoryPattern
-	for _, name := range patterns {
-		if name == "builtin" {
-			ps = append(ps, classify.DefaultPatterns()...)
-			continue
-		}
-		b, err := os.ReadFile(name)
-		if err != nil {
-			return fmt.Errorf("-patterns: %w", err)
-		}
-		more, err := classify.ParsePatterns(b)
-		if err != nil {
-			return fmt.Errorf("-patterns %s: %w", name, err)
-		}
-		ps = append(ps, more...)
+	ps, err := app.ReadPatterns(patterns)
+	if err != nil {
+		return fmt.Errorf("-patterns: %w", err)
 	}
 	tax := pomocore.DefaultTaxonomy()
 	var labelled []classify.Example

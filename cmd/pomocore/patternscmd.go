@@ -2,14 +2,11 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"math"
 	"os"
-	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -34,44 +31,6 @@ The store is the one ` + "`run`" + ` uses, from the environment (MONGO_URI, MONG
 POMOCORE_DATA_DIR). Running pipelines pick changes up at their next reload
 (POMOCORE_PATTERN_RELOAD).
 `
-
-// listPatterns writes a line per category_pattern document. With the
-// built-in set layered under them (layered), a column counts each
-// category's patterns that the built-in set puts in another category, and
-// a section lists them: category_pattern's category applies.
-func listPatterns(w io.Writer, ps []pomocore.CategoryPattern, layered bool) error {
-	var ds []classify.Disagreement
-	differs := map[string]int{}
-	if layered {
-		ds = classify.Disagreements(ps, classify.DefaultPatterns())
-		for _, d := range ds {
-			differs[d.Store]++
-		}
-	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	header := "CATEGORY\tID\tPRIORITY\tAPPS\tDOMAINS\tTITLE RULES"
-	if layered {
-		header += "\tBUILT-IN DIFFERS"
-	}
-	fmt.Fprintln(tw, header)
-	for _, p := range ps {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d", p.Category, p.ID, p.Priority, len(p.AppPatterns), len(p.DomainPatterns), len(p.TitleRules))
-		if layered {
-			fmt.Fprintf(tw, "\t%d", differs[p.Category])
-		}
-		fmt.Fprintln(tw)
-	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	if len(ds) > 0 {
-		fmt.Fprintf(w, "\nbuilt-in set disagrees on %d pattern(s); category_pattern's category applies (POMOCORE_BUILTIN_PATTERNS=fallback):\n", len(ds))
-		for _, d := range ds {
-			fmt.Fprintf(w, "  %s\n", d)
-		}
-	}
-	return nil
-}
 
 // patternStore is what the patterns tools need of a store.
 type patternStore interface {
@@ -150,7 +109,7 @@ func patternsCmd(ctx context.Context, args []string, getenv func(string) string,
 			if err != nil {
 				return err
 			}
-			return listPatterns(stdout, ps, a.Config().BuiltinPatterns == "fallback")
+			return app.ListPatterns(stdout, ps, a.Config().BuiltinPatterns == "fallback")
 		})
 	case "export":
 		return withPatternStore(ctx, getenv, stderr, func(st patternStore) error {
@@ -173,29 +132,7 @@ func patternsCmd(ctx context.Context, args []string, getenv func(string) string,
 			return fmt.Errorf("%s: %w", args[1], err)
 		}
 		return withPatternStore(ctx, getenv, stderr, func(st patternStore) error {
-			c, err := learn.NewEditor(st, nil).Apply(ctx, learn.Update{
-				Change: func(current []pomocore.CategoryPattern, newID func() pomocore.ObjectID) ([]pomocore.CategoryPattern, []pomocore.ObjectID, error) {
-					merged := slices.Clone(current)
-					for _, in := range incoming {
-						i := slices.IndexFunc(merged, func(p pomocore.CategoryPattern) bool { return p.Category == in.Category })
-						if i >= 0 {
-							in.ID = merged[i].ID // keep the categoryId documents refer to
-							merged[i] = in
-						} else {
-							in.ID = newID()
-							merged = append(merged, in)
-						}
-					}
-					ids := make([]pomocore.ObjectID, len(merged))
-					for i, p := range merged {
-						ids[i] = p.ID // every document, as before the editor
-					}
-					return merged, ids, nil
-				},
-				// The file's own patterns in two categories are its data
-				// (the main server's has twenty): they load as deployed.
-				AllowConflicts: true,
-			})
+			c, err := app.ImportPatterns(ctx, st, incoming)
 			return reportWrite(c, err, stdout)
 		})
 	case "add", "remove":
@@ -267,46 +204,7 @@ func patternsCmd(ctx context.Context, args []string, getenv func(string) string,
 	if *min < 1 {
 		return fmt.Errorf("-min %d: want >= 1", *min)
 	}
-	return withStore(ctx, getenv, stderr, stderr, func(st app.Store) error { return suggest(ctx, st, *min, stdout) })
-}
-
-// suggest writes, as JSON lines, the patterns the LLM fallback's answers in
-// st propose (min answers agreeing).
-func suggest(ctx context.Context, st app.Store, min int, stdout io.Writer) error {
-	mem, ok := st.(pipeline.LLMMemory)
-	if !ok {
-		return errors.New("this store cannot list LLM answers")
-	}
-	patterns, err := st.LoadPatterns(ctx)
-	if err != nil {
-		return err
-	}
-	names := map[pomocore.ObjectID]string{}
-	for _, p := range patterns {
-		names[p.ID] = p.Category
-	}
-	m, err := classify.Build(patterns, pomocore.Uncategorized)
-	if err != nil {
-		return err
-	}
-	docs, err := mem.LLMAnswers(ctx, math.MaxInt32)
-	if err != nil {
-		return err
-	}
-	answers := make([]classify.Answer, 0, len(docs))
-	for _, d := range docs {
-		if name, ok := names[d.CategoryID]; ok {
-			answers = append(answers, classify.Answer{App: d.App, URL: d.URL, Title: d.Title, Category: name})
-		}
-	}
-	enc := json.NewEncoder(stdout)
-	enc.SetEscapeHTML(false)
-	for _, s := range classify.Suggest(answers, min, m) {
-		if err := enc.Encode(s); err != nil {
-			return err
-		}
-	}
-	return nil
+	return withStore(ctx, getenv, stderr, stderr, func(st app.Store) error { return app.SuggestPatterns(ctx, st, *min, stdout) })
 }
 
 // reportWrite reports an edit of learn.Editor: a change its check refused

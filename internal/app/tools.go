@@ -1,0 +1,273 @@
+package app
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/pomocore/pomocore"
+	"github.com/pomocore/pomocore/classify"
+	"github.com/pomocore/pomocore/internal/eval"
+	"github.com/pomocore/pomocore/learn"
+	"github.com/pomocore/pomocore/llm"
+	"github.com/pomocore/pomocore/pipeline"
+	"github.com/pomocore/pomocore/redis"
+)
+
+// This file holds what the command-line tools (pomocore classify, eval,
+// learn, patterns, leaderboard) do beyond reading their flags.
+
+// ReadPatterns reads category patterns from files (classify/patterns.json's
+// format or the main server's category-patterns.json); the name "builtin"
+// is the built-in set.
+func ReadPatterns(names []string) ([]pomocore.CategoryPattern, error) {
+	var ps []pomocore.CategoryPattern
+	for _, name := range names {
+		if name == "builtin" {
+			ps = append(ps, classify.DefaultPatterns()...)
+			continue
+		}
+		b, err := os.ReadFile(name)
+		if err != nil {
+			return nil, err
+		}
+		more, err := classify.ParsePatterns(b)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		ps = append(ps, more...)
+	}
+	return ps, nil
+}
+
+// FileMatcher builds the classifier of a pattern file (the built-in set
+// when file is ""), with the built-in set layered under the file as run
+// layers it under category_pattern when builtin is "fallback". A pattern
+// the file puts in two categories at the same priority goes to the later
+// one, as deployed; each such resolution is noted on warn.
+func FileMatcher(file, builtin string, warn io.Writer) (*classify.Matcher, error) {
+	switch builtin {
+	case "", "fallback", "seed-only", "off":
+	default:
+		return nil, fmt.Errorf("-builtin-patterns %q: want fallback or off", builtin)
+	}
+	patterns := classify.DefaultPatterns()
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("-patterns: %w", err)
+		}
+		if patterns, err = classify.ParsePatterns(b); err != nil {
+			return nil, fmt.Errorf("-patterns %s: %w", file, err)
+		}
+	}
+	m, err := classify.Build(patterns, pomocore.Uncategorized)
+	if err != nil {
+		return nil, fmt.Errorf("-patterns %s: %w", cmp.Or(file, "(built in)"), err)
+	}
+	if conflicts := m.Conflicts(); len(conflicts) > 0 {
+		fmt.Fprintf(warn, "pomocore: %d pattern(s) are in two categories at the same priority; the later document wins, as deployed:\n", len(conflicts))
+		for _, cf := range conflicts {
+			fmt.Fprintf(warn, "  %s\n", cf)
+		}
+	}
+	if file != "" && builtin == "fallback" {
+		builtin, err := classify.Build(classify.DefaultPatterns(), pomocore.Uncategorized)
+		if err != nil {
+			return nil, fmt.Errorf("built-in patterns: %w", err)
+		}
+		usable, _ := classify.Restrict(patterns, pomocore.DefaultTaxonomy())
+		m = classify.Layer(m, builtin, usable)
+	}
+	return m, nil
+}
+
+// LLMFallback is the LLM of the settings (OPENAI_API_KEY, OPENAI_BASE_URL,
+// POMOCORE_LLM_*) for the tools, answering the default taxonomy's
+// categories.
+func (c *Config) LLMFallback() (classify.Fallback, error) {
+	return llm.New(llm.Config{APIKey: c.OpenAIKey, BaseURL: c.OpenAIBaseURL, Model: c.LLMModel,
+		Timeout: c.LLMTimeout, Categories: pomocore.DefaultTaxonomy().Categories})
+}
+
+// ClassifyLines classifies each line with m and asks fb (when not nil)
+// about those m leaves to the default, 20 per request, each request within
+// a minute; an answer that is not a category, or a failed request (noted on
+// warn), leaves the default.
+func ClassifyLines(m *classify.Matcher, fb classify.Fallback, lines []eval.Line, warn io.Writer) []pomocore.Classification {
+	results := make([]pomocore.Classification, len(lines))
+	var unknown []int
+	for i, a := range lines {
+		results[i] = m.Classify(a.App, a.URL, a.Title)
+		if results[i].Source == pomocore.SourceDefault {
+			unknown = append(unknown, i)
+		}
+	}
+	if fb == nil {
+		return results
+	}
+	tax := pomocore.DefaultTaxonomy()
+	for start := 0; start < len(unknown); start += 20 {
+		idx := unknown[start:min(start+20, len(unknown))]
+		qs := make([]classify.Query, len(idx))
+		for j, i := range idx {
+			host, _ := classify.Host(lines[i].URL)
+			qs[j] = classify.Query{App: pomocore.SanitizeText(lines[i].App, 100), Host: host, Title: pomocore.SanitizeText(lines[i].Title, 200)}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		answers, err := fb.Categorize(ctx, qs)
+		cancel()
+		if err != nil {
+			fmt.Fprintf(warn, "pomocore classify: LLM: %v\n", err)
+			continue
+		}
+		for j, i := range idx {
+			if tax.Has(strings.TrimSpace(answers[j])) {
+				results[i] = pomocore.Classification{Category: strings.TrimSpace(answers[j]), Source: pomocore.SourceLLM}
+			}
+		}
+	}
+	return results
+}
+
+// ListPatterns writes a line per category_pattern document. With the
+// built-in set layered under them (layered), a column counts each
+// category's patterns that the built-in set puts in another category, and
+// a section lists them: category_pattern's category applies.
+func ListPatterns(w io.Writer, ps []pomocore.CategoryPattern, layered bool) error {
+	var ds []classify.Disagreement
+	differs := map[string]int{}
+	if layered {
+		ds = classify.Disagreements(ps, classify.DefaultPatterns())
+		for _, d := range ds {
+			differs[d.Store]++
+		}
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	header := "CATEGORY\tID\tPRIORITY\tAPPS\tDOMAINS\tTITLE RULES"
+	if layered {
+		header += "\tBUILT-IN DIFFERS"
+	}
+	fmt.Fprintln(tw, header)
+	for _, p := range ps {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d", p.Category, p.ID, p.Priority, len(p.AppPatterns), len(p.DomainPatterns), len(p.TitleRules))
+		if layered {
+			fmt.Fprintf(tw, "\t%d", differs[p.Category])
+		}
+		fmt.Fprintln(tw)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(ds) > 0 {
+		fmt.Fprintf(w, "\nbuilt-in set disagrees on %d pattern(s); category_pattern's category applies (POMOCORE_BUILTIN_PATTERNS=fallback):\n", len(ds))
+		for _, d := range ds {
+			fmt.Fprintf(w, "  %s\n", d)
+		}
+	}
+	return nil
+}
+
+// ImportPatterns writes incoming into st's category_pattern through the
+// pattern editor: a category already there is replaced, keeping its id
+// (the categoryId documents refer to), a new one is added. The file's own
+// patterns in two categories are its data (the main server's has twenty):
+// they load as deployed.
+func ImportPatterns(ctx context.Context, st learn.PatternStore, incoming []pomocore.CategoryPattern) (learn.Change, error) {
+	return learn.NewEditor(st, nil).Apply(ctx, learn.Update{
+		Change: func(current []pomocore.CategoryPattern, newID func() pomocore.ObjectID) ([]pomocore.CategoryPattern, []pomocore.ObjectID, error) {
+			merged := slices.Clone(current)
+			for _, in := range incoming {
+				i := slices.IndexFunc(merged, func(p pomocore.CategoryPattern) bool { return p.Category == in.Category })
+				if i >= 0 {
+					in.ID = merged[i].ID
+					merged[i] = in
+				} else {
+					in.ID = newID()
+					merged = append(merged, in)
+				}
+			}
+			ids := make([]pomocore.ObjectID, len(merged))
+			for i, p := range merged {
+				ids[i] = p.ID // every document, as before the editor
+			}
+			return merged, ids, nil
+		},
+		AllowConflicts: true,
+	})
+}
+
+// SuggestPatterns writes, as JSON lines, the patterns the LLM fallback's
+// answers in st propose (min answers agreeing).
+func SuggestPatterns(ctx context.Context, st Store, min int, w io.Writer) error {
+	mem, ok := st.(pipeline.LLMMemory)
+	if !ok {
+		return errors.New("this store cannot list LLM answers")
+	}
+	patterns, err := st.LoadPatterns(ctx)
+	if err != nil {
+		return err
+	}
+	names := map[pomocore.ObjectID]string{}
+	for _, p := range patterns {
+		names[p.ID] = p.Category
+	}
+	m, err := classify.Build(patterns, pomocore.Uncategorized)
+	if err != nil {
+		return err
+	}
+	docs, err := mem.LLMAnswers(ctx, math.MaxInt32)
+	if err != nil {
+		return err
+	}
+	answers := make([]classify.Answer, 0, len(docs))
+	for _, d := range docs {
+		if name, ok := names[d.CategoryID]; ok {
+			answers = append(answers, classify.Answer{App: d.App, URL: d.URL, Title: d.Title, Category: name})
+		}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	for _, s := range classify.Suggest(answers, min, m) {
+		if err := enc.Encode(s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Board reads the leaderboard key from the configured Redis: its top limit
+// members when user is "", else user's rank and score (found false when
+// user has none), with around members above and below when around > 0;
+// within 10 seconds.
+func (a *App) Board(ctx context.Context, key, user string, limit, around int) (list []pomocore.Ranked, found bool, err error) {
+	rdb, err := a.Redis()
+	if err != nil {
+		return nil, false, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	l := redis.NewLeaderboards(rdb)
+	if user == "" {
+		list, err = l.Top(ctx, key, 0, limit)
+		return list, err == nil, err
+	}
+	me, found, err := l.Rank(ctx, key, user)
+	if err != nil || !found {
+		return nil, false, err
+	}
+	if around == 0 {
+		return []pomocore.Ranked{me}, true, nil
+	}
+	list, err = l.Around(ctx, key, user, around)
+	return list, err == nil, err
+}
