@@ -2,8 +2,10 @@ package redis
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -249,4 +251,20 @@ func (c *Committer) pendingIDs(ctx context.Context, last string) (map[string]str
 		}
 		start = "(" + ps[len(ps)-1].ID
 	}
+}
+
+// Write writes the report as `pomocore cutover adopt` prints it: lines of
+// text, or one JSON document.
+func (rep AdoptReport) Write(w io.Writer, asJSON bool) error {
+	if asJSON {
+		return json.NewEncoder(w).Encode(rep)
+	}
+	_, err := fmt.Fprintf(w, `group last delivered %s; entries in the window up to it: %d
+acknowledged (counted by the old service): %d, of which without a pomodoroUsageLogId (retries unrecognisable): %d
+pending, usage log has a categoryId (counted; recorded and acknowledged): %d
+pending, usage log without categoryId (not counted; left for pomocore): %d
+pending, undecided (no pomodoroUsageLogId or no usage log; left for pomocore, may count twice): %d
+activities newly recorded as counted: %d
+`, rep.LastDelivered, rep.Scanned, rep.Acknowledged, rep.NoKey, rep.PendingCounted, rep.PendingUncounted, rep.PendingUnknown, rep.Recorded)
+	return err
 }

@@ -125,17 +125,11 @@ func evalCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	c := &sourceCounter{c: m, n: map[pomocore.Source]int{}}
-	if *modelFile != "" {
-		model, err := app.ReadModel(*modelFile)
-		if err != nil {
-			return fmt.Errorf("-model: %w", err)
-		}
-		chain := classify.NewChain(m, nil, classify.ChainConfig{Categories: pomocore.DefaultTaxonomy().Categories, ModelThreshold: *threshold})
-		defer chain.Close()
-		chain.SetModel(model)
-		c.c = chain
+	c, err := app.SourceCounter(m, *modelFile, *threshold)
+	if err != nil {
+		return err
 	}
+	defer c.Close()
 	f, err := os.Open(fs.Arg(0))
 	if err != nil {
 		return err
@@ -146,21 +140,6 @@ func evalCmd(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%s: %w", fs.Arg(0), err)
 	}
 	r.Print(stdout)
-	fmt.Fprintf(stdout, "\nby source: pattern %d, builtin %d, model %d, default %d\n", c.n[pomocore.SourceApp]+c.n[pomocore.SourceDomain]+c.n[pomocore.SourceTitle],
-		c.n[pomocore.SourceBuiltin], c.n[pomocore.SourceModel], c.n[pomocore.SourceDefault])
+	fmt.Fprintf(stdout, "\nby source: %s\n", c)
 	return nil
-}
-
-// sourceCounter counts the classifications of c by source.
-type sourceCounter struct {
-	c interface {
-		Classify(app, url, title string) pomocore.Classification
-	}
-	n map[pomocore.Source]int
-}
-
-func (s *sourceCounter) Classify(app, url, title string) pomocore.Classification {
-	cls := s.c.Classify(app, url, title)
-	s.n[cls.Source]++
-	return cls
 }

@@ -2,11 +2,8 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
-
-	"github.com/pomocore/pomocore/redis"
 )
 
 // cutoverUsage is the help of `pomocore cutover`.
@@ -49,20 +46,5 @@ func cutoverCmd(ctx context.Context, args []string, getenv func(string) string, 
 	if err != nil {
 		return err
 	}
-	return writeAdoptReport(stdout, rep, *asJSON)
-}
-
-// writeAdoptReport writes what `pomocore cutover adopt` found and did.
-func writeAdoptReport(w io.Writer, rep redis.AdoptReport, asJSON bool) error {
-	if asJSON {
-		return json.NewEncoder(w).Encode(rep)
-	}
-	_, err := fmt.Fprintf(w, `group last delivered %s; entries in the window up to it: %d
-acknowledged (counted by the old service): %d, of which without a pomodoroUsageLogId (retries unrecognisable): %d
-pending, usage log has a categoryId (counted; recorded and acknowledged): %d
-pending, usage log without categoryId (not counted; left for pomocore): %d
-pending, undecided (no pomodoroUsageLogId or no usage log; left for pomocore, may count twice): %d
-activities newly recorded as counted: %d
-`, rep.LastDelivered, rep.Scanned, rep.Acknowledged, rep.NoKey, rep.PendingCounted, rep.PendingUncounted, rep.PendingUnknown, rep.Recorded)
-	return err
+	return rep.Write(stdout, *asJSON)
 }

@@ -136,20 +136,7 @@ which boards would change and writes nothing.
 	if err != nil {
 		return err
 	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	if len(rep.Changes) > 0 {
-		fmt.Fprintln(tw, "BOARD\tMEMBERS NOW\tREBUILT\tSECONDS NOW\tREBUILT")
-	}
-	for _, c := range rep.Changes {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\n", c.Key, c.LiveMembers, c.NewMembers, pomocore.FormatScore(c.LiveTotal), pomocore.FormatScore(c.NewTotal))
-	}
-	tw.Flush()
-	if !rep.Swapped {
-		fmt.Fprintf(stdout, "dry run: nothing written; %d leaderboards would change, rebuilt from %d usage logs\n", len(rep.Changes), rep.Logs)
-		return nil
-	}
-	fmt.Fprintf(stdout, "swapped in %d leaderboards rebuilt from %d usage logs (%d changed)\n", rep.Keys, rep.Logs, len(rep.Changes))
-	return nil
+	return rep.Print(stdout)
 }
 
 // isTerminal reports whether w is a terminal.

@@ -2,18 +2,11 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
-	"github.com/pomocore/pomocore/internal/app"
 	"io"
-	"os"
-	"path/filepath"
-	"time"
 
-	"github.com/pomocore/pomocore"
-	"github.com/pomocore/pomocore/classify"
-	"github.com/pomocore/pomocore/learn"
+	"github.com/pomocore/pomocore/internal/app"
 )
 
 // learnCmd implements `pomocore learn`: it trains the local model from
@@ -52,69 +45,8 @@ func learnCmd(ctx context.Context, args []string, getenv func(string) string, st
 	if len(patterns) == 0 {
 		patterns = multiFlag{"builtin"}
 	}
-	ps, err := app.ReadPatterns(patterns)
-	if err != nil {
-		return fmt.Errorf("-patterns: %w", err)
-	}
-	tax := pomocore.DefaultTaxonomy()
-	var labelled []classify.Example
-	for _, name := range labels {
-		ex, err := readExamples(name)
-		if err != nil {
-			return fmt.Errorf("-labels %s: %w", name, err)
-		}
-		for _, e := range ex {
-			if e.Category != tax.Default {
-				labelled = append(labelled, e)
-			}
-		}
-	}
-	model, report, err := learn.TrainModel(classify.ExamplesFromPatterns(ps, tax.Default), labelled, cfg, time.Now)
-	if err != nil {
+	if err := app.LearnFromFiles(cfg, patterns, labels, replays, *out, stdout); err != nil || *out != "" {
 		return err
 	}
-	fmt.Fprintf(stdout, "model: %s\n", report)
-	if len(replays) > 0 {
-		m, err := classify.Build(ps, tax.Default)
-		if err != nil {
-			return fmt.Errorf("-patterns: %w", err)
-		}
-		for _, name := range replays {
-			ex, err := readExamples(name)
-			if err != nil {
-				return fmt.Errorf("-replay %s: %w", name, err)
-			}
-			r, err := learn.ReplayUnknowns(m, model, cfg.Threshold, tax.Categories, ex)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(stdout, "replay %s at %.2f: %s\n", filepath.Base(name), cfg.Threshold, r)
-		}
-	}
-	if *out == "" {
-		return ctx.Err()
-	}
-	b, err := json.Marshal(model)
-	if err != nil {
-		return err
-	}
-	// Written aside and renamed, so that a reader never sees half a model.
-	tmp := *out + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return fmt.Errorf("-o: %w", err)
-	}
-	if err := os.Rename(tmp, *out); err != nil {
-		return fmt.Errorf("-o: %w", err)
-	}
-	fmt.Fprintf(stdout, "wrote %s (%d bytes)\n", *out, len(b))
-	return nil
-}
-
-func readExamples(name string) ([]classify.Example, error) {
-	f, err := os.Open(name)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return learn.ReadExamples(f)
+	return ctx.Err()
 }

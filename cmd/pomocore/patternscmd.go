@@ -8,10 +8,7 @@ import (
 	"io"
 	"os"
 	"strings"
-	"text/tabwriter"
-	"time"
 
-	"github.com/pomocore/pomocore"
 	"github.com/pomocore/pomocore/classify"
 	"github.com/pomocore/pomocore/internal/app"
 	"github.com/pomocore/pomocore/learn"
@@ -117,7 +114,7 @@ func patternsCmd(ctx context.Context, args []string, getenv func(string) string,
 			if err != nil {
 				return err
 			}
-			return exportPatterns(stdout, ps)
+			return app.ExportPatterns(stdout, ps)
 		})
 	case "import":
 		if len(args) != 2 {
@@ -133,7 +130,7 @@ func patternsCmd(ctx context.Context, args []string, getenv func(string) string,
 		}
 		return withPatternStore(ctx, getenv, stderr, func(st patternStore) error {
 			c, err := app.ImportPatterns(ctx, st, incoming)
-			return reportWrite(c, err, stdout)
+			return app.ReportPatternWrite(c, err, stdout)
 		})
 	case "add", "remove":
 		fs := flag.NewFlagSet("patterns "+args[0], flag.ContinueOnError)
@@ -154,7 +151,7 @@ func patternsCmd(ctx context.Context, args []string, getenv func(string) string,
 		}
 		return withPatternStore(ctx, getenv, stderr, func(st patternStore) error {
 			c, err := learn.NewEditor(st, nil).Edit(ctx, e)
-			return reportWrite(c, err, stdout)
+			return app.ReportPatternWrite(c, err, stdout)
 		})
 	case "learned":
 		if len(args) != 1 {
@@ -165,7 +162,7 @@ func patternsCmd(ctx context.Context, args []string, getenv func(string) string,
 			if err != nil {
 				return err
 			}
-			return printLearned(stdout, ls)
+			return app.PrintLearned(stdout, ls)
 		})
 	case "revert":
 		fs := flag.NewFlagSet("patterns revert", flag.ContinueOnError)
@@ -205,46 +202,4 @@ func patternsCmd(ctx context.Context, args []string, getenv func(string) string,
 		return fmt.Errorf("-min %d: want >= 1", *min)
 	}
 	return withStore(ctx, getenv, stderr, stderr, func(st app.Store) error { return app.SuggestPatterns(ctx, st, *min, stdout) })
-}
-
-// reportWrite reports an edit of learn.Editor: a change its check refused
-// as not written; otherwise the documents written and the conflicts that
-// remain (an imported file's own data): at run time the document loaded
-// later wins, as deployed.
-func reportWrite(c learn.Change, err error, out io.Writer) error {
-	if errors.Is(err, classify.ErrBadEdit) || errors.Is(err, classify.ErrNewConflict) {
-		return fmt.Errorf("not written: %w", err)
-	}
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(out, "wrote %d category_pattern document(s); running pipelines reload them within POMOCORE_PATTERN_RELOAD\n", len(c.Written))
-	if conflicts := c.Matcher.Conflicts(); len(conflicts) > 0 {
-		fmt.Fprintf(out, "note: %d pattern(s) are in two categories at the same priority; the document loaded later wins, as deployed:\n", len(conflicts))
-		for _, c := range conflicts {
-			fmt.Fprintf(out, "  %s\n", c)
-		}
-	}
-	return nil
-}
-
-// printLearned writes the learned patterns as a table, oldest first.
-func printLearned(w io.Writer, ls []learn.Learned) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "KIND\tPATTERN\tCATEGORY\tORIGIN\tANSWERS\tLLM\tMODEL\tMIN CONFIDENCE\tAT")
-	for _, l := range ls {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%.2f\t%s\n", l.Kind, l.Pattern, l.Category, l.Origin,
-			l.Answers, l.LLMAnswers, l.ModelAnswers, l.MinConfidence, l.At.UTC().Format(time.RFC3339))
-	}
-	return tw.Flush()
-}
-
-// exportPatterns writes patterns in the format of classify/patterns.json.
-func exportPatterns(w io.Writer, ps []pomocore.CategoryPattern) error {
-	b, err := classify.MarshalPatterns(ps)
-	if err != nil {
-		return err
-	}
-	_, err = w.Write(b)
-	return err
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -113,6 +114,25 @@ type RebuildReport struct {
 	Changes []BoardChange
 	// Swapped is whether the boards were written (false in a dry run).
 	Swapped bool
+}
+
+// Print writes the report as pomocore leaderboard rebuild prints it: the
+// boards that change, then what was written.
+func (rep RebuildReport) Print(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	if len(rep.Changes) > 0 {
+		fmt.Fprintln(tw, "BOARD\tMEMBERS NOW\tREBUILT\tSECONDS NOW\tREBUILT")
+	}
+	for _, c := range rep.Changes {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\n", c.Key, c.LiveMembers, c.NewMembers, pomocore.FormatScore(c.LiveTotal), pomocore.FormatScore(c.NewTotal))
+	}
+	tw.Flush()
+	if !rep.Swapped {
+		fmt.Fprintf(w, "dry run: nothing written; %d leaderboards would change, rebuilt from %d usage logs\n", len(rep.Changes), rep.Logs)
+		return nil
+	}
+	fmt.Fprintf(w, "swapped in %d leaderboards rebuilt from %d usage logs (%d changed)\n", rep.Keys, rep.Logs, len(rep.Changes))
+	return nil
 }
 
 // Rebuild recomputes the planned leaderboards from the usage logs of the

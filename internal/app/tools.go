@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -270,4 +271,162 @@ func (a *App) Board(ctx context.Context, key, user string, limit, around int) (l
 	}
 	list, err = l.Around(ctx, key, user, around)
 	return list, err == nil, err
+}
+
+// LearnFromFiles trains the local model (pomocore learn) from the pattern
+// files (ReadPatterns) and the labelled activities (JSON lines; those of
+// the default category are left out), writes its report, and what it does
+// on the unknowns of each replay file; with out set, it writes the model
+// there (aside, then renamed: a reader never sees half a model).
+func LearnFromFiles(cfg learn.Config, patterns, labels, replays []string, out string, w io.Writer) error {
+	ps, err := ReadPatterns(patterns)
+	if err != nil {
+		return fmt.Errorf("-patterns: %w", err)
+	}
+	tax := pomocore.DefaultTaxonomy()
+	var labelled []classify.Example
+	for _, name := range labels {
+		ex, err := readExamples(name)
+		if err != nil {
+			return fmt.Errorf("-labels %s: %w", name, err)
+		}
+		for _, e := range ex {
+			if e.Category != tax.Default {
+				labelled = append(labelled, e)
+			}
+		}
+	}
+	model, report, err := learn.TrainModel(classify.ExamplesFromPatterns(ps, tax.Default), labelled, cfg, time.Now)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "model: %s\n", report)
+	if len(replays) > 0 {
+		m, err := classify.Build(ps, tax.Default)
+		if err != nil {
+			return fmt.Errorf("-patterns: %w", err)
+		}
+		for _, name := range replays {
+			ex, err := readExamples(name)
+			if err != nil {
+				return fmt.Errorf("-replay %s: %w", name, err)
+			}
+			r, err := learn.ReplayUnknowns(m, model, cfg.Threshold, tax.Categories, ex)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(w, "replay %s at %.2f: %s\n", filepath.Base(name), cfg.Threshold, r)
+		}
+	}
+	if out == "" {
+		return nil
+	}
+	b, err := json.Marshal(model)
+	if err != nil {
+		return err
+	}
+	tmp := out + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return fmt.Errorf("-o: %w", err)
+	}
+	if err := os.Rename(tmp, out); err != nil {
+		return fmt.Errorf("-o: %w", err)
+	}
+	fmt.Fprintf(w, "wrote %s (%d bytes)\n", out, len(b))
+	return nil
+}
+
+func readExamples(name string) ([]classify.Example, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return learn.ReadExamples(f)
+}
+
+// Counter classifies as its classifier does and counts the answers by
+// source; String writes the counts as pomocore eval prints them. Close
+// stops the model's chain, if any.
+type Counter struct {
+	c interface {
+		Classify(app, url, title string) pomocore.Classification
+	}
+	close func()
+	n     map[pomocore.Source]int
+}
+
+// SourceCounter counts the classifications of m, or, with modelFile (a
+// local model from pomocore learn -o), of m then the model answering at
+// threshold what m does not know, as in run.
+func SourceCounter(m *classify.Matcher, modelFile string, threshold float64) (*Counter, error) {
+	c := &Counter{c: m, close: func() {}, n: map[pomocore.Source]int{}}
+	if modelFile != "" {
+		model, err := ReadModel(modelFile)
+		if err != nil {
+			return nil, fmt.Errorf("-model: %w", err)
+		}
+		chain := classify.NewChain(m, nil, classify.ChainConfig{Categories: pomocore.DefaultTaxonomy().Categories, ModelThreshold: threshold})
+		chain.SetModel(model)
+		c.c, c.close = chain, chain.Close
+	}
+	return c, nil
+}
+
+// Classify classifies and counts.
+func (s *Counter) Classify(app, url, title string) pomocore.Classification {
+	cls := s.c.Classify(app, url, title)
+	s.n[cls.Source]++
+	return cls
+}
+
+// Close stops the model's chain, if any.
+func (s *Counter) Close() { s.close() }
+
+// String is "pattern N, builtin N, model N, default N".
+func (s *Counter) String() string {
+	return fmt.Sprintf("pattern %d, builtin %d, model %d, default %d", s.n[pomocore.SourceApp]+s.n[pomocore.SourceDomain]+s.n[pomocore.SourceTitle],
+		s.n[pomocore.SourceBuiltin], s.n[pomocore.SourceModel], s.n[pomocore.SourceDefault])
+}
+
+// ReportPatternWrite reports an edit of learn.Editor: a change its check refused
+// as not written; otherwise the documents written and the conflicts that
+// remain (an imported file's own data): at run time the document loaded
+// later wins, as deployed.
+func ReportPatternWrite(c learn.Change, err error, out io.Writer) error {
+	if errors.Is(err, classify.ErrBadEdit) || errors.Is(err, classify.ErrNewConflict) {
+		return fmt.Errorf("not written: %w", err)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "wrote %d category_pattern document(s); running pipelines reload them within POMOCORE_PATTERN_RELOAD\n", len(c.Written))
+	if conflicts := c.Matcher.Conflicts(); len(conflicts) > 0 {
+		fmt.Fprintf(out, "note: %d pattern(s) are in two categories at the same priority; the document loaded later wins, as deployed:\n", len(conflicts))
+		for _, c := range conflicts {
+			fmt.Fprintf(out, "  %s\n", c)
+		}
+	}
+	return nil
+}
+
+// PrintLearned writes the learned patterns as a table, oldest first.
+func PrintLearned(w io.Writer, ls []learn.Learned) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KIND\tPATTERN\tCATEGORY\tORIGIN\tANSWERS\tLLM\tMODEL\tMIN CONFIDENCE\tAT")
+	for _, l := range ls {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%.2f\t%s\n", l.Kind, l.Pattern, l.Category, l.Origin,
+			l.Answers, l.LLMAnswers, l.ModelAnswers, l.MinConfidence, l.At.UTC().Format(time.RFC3339))
+	}
+	return tw.Flush()
+}
+
+// ExportPatterns writes patterns in the format of classify/patterns.json.
+func ExportPatterns(w io.Writer, ps []pomocore.CategoryPattern) error {
+	b, err := classify.MarshalPatterns(ps)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(b)
+	return err
 }
