@@ -4,6 +4,7 @@ import (
 	"container/list"
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -28,7 +29,10 @@ type Fallback interface {
 	Categorize(ctx context.Context, queries []Query) ([]string, error)
 }
 
-// ChainConfig tunes a Chain. Zero values take the defaults.
+// ChainConfig tunes a Chain. DefaultChainConfig returns the defaults, the
+// one place they are written; Validate checks a config as it is. NewChain
+// takes a zero field of a partial ChainConfig as DefaultChainConfig's
+// value, but Linger, whose zero means no wait.
 type ChainConfig struct {
 	// Categories are the answers a fallback may give (the taxonomy's).
 	Categories []string
@@ -41,8 +45,9 @@ type ChainConfig struct {
 	// Batch is the most queries per fallback call (default 30).
 	Batch int
 	// Linger is how long a worker that has one unknown waits for more to
-	// fill its call (default 200ms): unknowns seen within it share one
-	// call, up to Batch. Negative: no wait (a call takes what is queued).
+	// fill its call (default 200ms, at most 5s): unknowns seen within it
+	// share one call, up to Batch. 0: no wait (a call takes what is
+	// queued).
 	Linger time.Duration
 	// Queue bounds the unknowns waiting for a worker (default 10,000); more
 	// are dropped and asked about when seen again.
@@ -85,36 +90,56 @@ type ChainConfig struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 }
 
+// DefaultChainConfig returns the chain's defaults.
+func DefaultChainConfig() ChainConfig {
+	return ChainConfig{
+		Default:         pomocore.Uncategorized,
+		CacheSize:       100000,
+		Workers:         4,
+		Batch:           30,
+		Linger:          200 * time.Millisecond,
+		Queue:           10000,
+		Timeout:         10 * time.Second,
+		Retries:         2,
+		RetryBackoff:    500 * time.Millisecond,
+		BreakerFailures: 5,
+		BreakerCooldown: 30 * time.Second,
+		TitleRunes:      200,
+		ModelThreshold:  0.9,
+	}
+}
+
+// withDefaults fills the zero fields of a partial ChainConfig (see
+// ChainConfig) from DefaultChainConfig, and the clock and wait (time.Now,
+// a timer).
 func (c ChainConfig) withDefaults() ChainConfig {
+	d := DefaultChainConfig()
 	def := func(v *int, d int) {
 		if *v == 0 {
 			*v = d
 		}
 	}
-	def(&c.CacheSize, 100000)
-	def(&c.Workers, 4)
-	def(&c.Batch, 30)
-	def(&c.Queue, 10000)
-	def(&c.Retries, 2)
-	def(&c.BreakerFailures, 5)
-	def(&c.TitleRunes, 200)
+	def(&c.CacheSize, d.CacheSize)
+	def(&c.Workers, d.Workers)
+	def(&c.Batch, d.Batch)
+	def(&c.Queue, d.Queue)
+	def(&c.Retries, d.Retries)
+	def(&c.BreakerFailures, d.BreakerFailures)
+	def(&c.TitleRunes, d.TitleRunes)
 	if c.Timeout == 0 {
-		c.Timeout = 10 * time.Second
-	}
-	if c.Linger == 0 {
-		c.Linger = 200 * time.Millisecond
+		c.Timeout = d.Timeout
 	}
 	if c.RetryBackoff == 0 {
-		c.RetryBackoff = 500 * time.Millisecond
+		c.RetryBackoff = d.RetryBackoff
 	}
 	if c.BreakerCooldown == 0 {
-		c.BreakerCooldown = 30 * time.Second
+		c.BreakerCooldown = d.BreakerCooldown
 	}
 	if c.Default == "" {
-		c.Default = pomocore.Uncategorized
+		c.Default = d.Default
 	}
 	if c.ModelThreshold == 0 {
-		c.ModelThreshold = 0.9
+		c.ModelThreshold = d.ModelThreshold
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -123,6 +148,31 @@ func (c ChainConfig) withDefaults() ChainConfig {
 		c.Sleep = backoff.Sleep
 	}
 	return c
+}
+
+// Validate reports the settings of the fallback's calls that cannot work,
+// as they are, each as a *pomocore.ConfigError naming the field (joined).
+func (c ChainConfig) Validate() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, &pomocore.ConfigError{Field: field, Msg: fmt.Sprintf(format, args...)})
+	}
+	if c.CacheSize < 1 {
+		bad("CacheSize", "%d: want >= 1", c.CacheSize)
+	}
+	if c.Workers < 1 || c.Workers > 64 {
+		bad("Workers", "%d: want 1..64", c.Workers)
+	}
+	if c.Batch < 1 || c.Batch > 100 {
+		bad("Batch", "%d: want 1..100", c.Batch)
+	}
+	if c.Linger < 0 || c.Linger > 5*time.Second {
+		bad("Linger", "%v: want 0..5s", c.Linger)
+	}
+	if c.Timeout <= 0 {
+		bad("Timeout", "%v: want > 0", c.Timeout)
+	}
+	return errors.Join(errs...)
 }
 
 // ChainStats counts what a Chain did.

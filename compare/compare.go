@@ -84,10 +84,10 @@ type Config struct {
 	// MaxEntries bounds the input and dead-letter entries Load reads
 	// (default 500,000).
 	MaxEntries int
-	// DedupWindow is the shadow's POMOCORE_DEDUP_WINDOW (default 2h;
-	// negative: dedup was off): a repeated pomodoroUsageLogId counted once
-	// by pomocore only when its entry came within the window of the first.
-	DedupWindow time.Duration
+	// DedupWindow is the shadow's POMOCORE_DEDUP_WINDOW (nil: the default,
+	// 2h; 0: dedup was off): a repeated pomodoroUsageLogId counted once by
+	// pomocore only when its entry came within the window of the first.
+	DedupWindow *time.Duration
 	// AssumeOldUnknown, when set, is the category the deployed service is
 	// taken to have counted an activity its patterns did not match (its
 	// LLM decided those; a stand-in without an LLM counts them as
@@ -115,8 +115,9 @@ func (c Config) withDefaults() Config {
 	if c.MaxEntries == 0 {
 		c.MaxEntries = 500000
 	}
-	if c.DedupWindow == 0 {
-		c.DedupWindow = 2 * time.Hour
+	if c.DedupWindow == nil {
+		window := 2 * time.Hour
+		c.DedupWindow = &window
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -349,12 +350,13 @@ type openMatch struct {
 // withinWindow reports whether entry id b came within the dedup window of
 // entry id a.
 func (r *replay) withinWindow(a, b string) bool {
-	if r.cfg.DedupWindow < 0 {
+	window := *r.cfg.DedupWindow
+	if window <= 0 {
 		return false
 	}
 	am, _, errA := pomocore.ParseEntryID(a)
 	bm, _, errB := pomocore.ParseEntryID(b)
-	return errA == nil && errB == nil && bm >= am && time.Duration(bm-am)*time.Millisecond <= r.cfg.DedupWindow
+	return errA == nil && errB == nil && bm >= am && time.Duration(bm-am)*time.Millisecond <= window
 }
 
 // keys returns the suffixes an activity of category at t adds to.
@@ -415,7 +417,7 @@ func (r *replay) entry(e doctor.Entry, deliveries int64) {
 			}
 			return
 		}
-		if _, ok := r.first[id.Hex()]; !ok || r.cfg.DedupWindow >= 0 {
+		if _, ok := r.first[id.Hex()]; !ok || *r.cfg.DedupWindow > 0 {
 			r.first[id.Hex()] = e.ID
 		}
 	}

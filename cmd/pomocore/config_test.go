@@ -179,9 +179,10 @@ func TestZeroWhereZeroCannotWorkIsRefusedNamingTheSetting(t *testing.T) {
 	for _, env := range []string{"POMOCORE_BATCH_SIZE", "POMOCORE_BLOCK", "POMOCORE_CONSUMER_IDLE", "POMOCORE_MAX_DELIVERIES",
 		"POMOCORE_MAX_DURATION", "POMOCORE_MAX_FIELD_BYTES", "POMOCORE_CLAIM_IDLE", "POMOCORE_DEDUP_MAX", "POMOCORE_MAX_BATCH_BYTES",
 		"POMOCORE_DEAD_VALUE_MAX", "POMOCORE_SLOW_STORE", "POMOCORE_MODEL_THRESHOLD", "POMOCORE_LEARN_MIN_COUNT",
-		"POMOCORE_LEARN_MIN_CONFIDENCE", "POMOCORE_LEARN_MAX_LABELS", "POMOCORE_LLM_WAIT_MAX"} {
+		"POMOCORE_LEARN_MIN_CONFIDENCE", "POMOCORE_LEARN_MAX_LABELS", "POMOCORE_LLM_WAIT_MAX", "POMOCORE_LLM_CACHE", "POMOCORE_LLM_WORKERS",
+		"POMOCORE_LLM_BATCH", "POMOCORE_LLM_TIMEOUT"} {
 		v := "0"
-		if strings.Contains(env, "BLOCK") || strings.Contains(env, "IDLE") || strings.Contains(env, "SLOW") {
+		if strings.Contains(env, "BLOCK") || strings.Contains(env, "IDLE") || strings.Contains(env, "SLOW") || strings.Contains(env, "TIMEOUT") {
 			v = "0s"
 		}
 		_, err := loadConfig("run", nil, envOf(map[string]string{env: v}), &bytes.Buffer{})
@@ -189,7 +190,8 @@ func TestZeroWhereZeroCannotWorkIsRefusedNamingTheSetting(t *testing.T) {
 			t.Errorf("%s=%s: %v, want an error naming it", env, v, err)
 		}
 	}
-	for _, env := range []string{"POMOCORE_SHUTDOWN_TIMEOUT", "POMOCORE_LLM_WAIT", "POMOCORE_CLAIM_INTERVAL", "POMOCORE_LEARN_INTERVAL", "POMOCORE_DEDUP_WINDOW"} {
+	for _, env := range []string{"POMOCORE_SHUTDOWN_TIMEOUT", "POMOCORE_LLM_WAIT", "POMOCORE_CLAIM_INTERVAL", "POMOCORE_LEARN_INTERVAL", "POMOCORE_DEDUP_WINDOW",
+		"POMOCORE_LLM_LINGER"} {
 		if _, err := loadConfig("run", nil, envOf(map[string]string{env: "0s"}), &bytes.Buffer{}); err != nil {
 			t.Errorf("%s=0s (meaningful): %v", env, err)
 		}

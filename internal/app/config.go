@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pomocore/pomocore"
+	"github.com/pomocore/pomocore/classify"
 	"github.com/pomocore/pomocore/learn"
 	"github.com/pomocore/pomocore/mongo"
 	"github.com/pomocore/pomocore/pipeline"
@@ -19,7 +20,7 @@ import (
 
 // Config is every setting of the application, as cmd/pomocore reads them
 // from the environment and flags (see Settings). It is made of the
-// packages' configs (Reader, Committer, Pipeline, Learn), whose fields the
+// packages' configs (Chain, Reader, Committer, Pipeline, Learn), whose fields the
 // settings are bound to, and fields of its own. Defaults returns the
 // defaults (the packages' DefaultConfig); Validate checks it, naming each
 // setting; the methods ending in Config add what follows from other
@@ -52,12 +53,6 @@ type Config struct {
 	OpenAIKey     string
 	OpenAIBaseURL string
 	LLMModel      string
-	LLMTimeout    time.Duration
-	LLMCache      int
-	LLMWorkers    int
-	LLMSendPath   bool
-	LLMBatch      int
-	LLMLinger     time.Duration
 
 	TimeZone         string
 	TaxonomyFile     string
@@ -65,6 +60,12 @@ type Config struct {
 	BuiltinPatterns  string
 	StoreTimeout     time.Duration
 	MongoPerDocument string
+
+	// Chain is the classifier chain's configuration: the settings of the
+	// LLM fallback's calls are bound to its fields (Timeout is the LLM
+	// client's too; the categories, the default and ModelThreshold, which
+	// is Learn.Threshold, are the wiring's).
+	Chain classify.ChainConfig
 
 	// Reader is the stream reader's configuration, its settings bound to
 	// its fields (the stream, group and consumer are the committer's too;
@@ -112,13 +113,9 @@ func Defaults() Config {
 		PatternReload:    time.Minute,
 		BuiltinPatterns:  "fallback",
 		LLMModel:         "gpt-4o-mini",
-		LLMTimeout:       10 * time.Second,
-		LLMCache:         100000,
-		LLMWorkers:       4,
-		LLMBatch:         30,
-		LLMLinger:        200 * time.Millisecond,
 		LogLevel:         "info",
 		LogFormat:        "text",
+		Chain:            classify.DefaultChainConfig(),
 		Reader:           reader,
 		Committer:        redis.DefaultCommitterConfig(),
 		Pipeline:         pipeline.DefaultConfig(),
@@ -165,12 +162,12 @@ func (c *Config) Settings() []Setting {
 		{"OPENAI_API_KEY", "openai-api-key", "API key of the LLM fallback (never logged); unset: no LLM fallback", true, strVal(&c.OpenAIKey)},
 		{"OPENAI_BASE_URL", "openai-base-url", "OpenAI-compatible endpoint (vLLM, Ollama, ...); default OpenAI's", false, strVal(&c.OpenAIBaseURL)},
 		{"POMOCORE_LLM_MODEL", "llm-model", "model of the LLM fallback", false, strVal(&c.LLMModel)},
-		{"POMOCORE_LLM_TIMEOUT", "llm-timeout", "timeout of one LLM request", false, durVal(&c.LLMTimeout)},
-		{"POMOCORE_LLM_CACHE", "llm-cache", "LLM answers remembered in memory (LRU)", false, intVal(&c.LLMCache)},
-		{"POMOCORE_LLM_WORKERS", "llm-workers", "concurrent LLM requests", false, intVal(&c.LLMWorkers)},
-		{"POMOCORE_LLM_SEND_PATH", "llm-send-path", "also send the URL's path to the LLM (default: app, host and title only)", false, boolVal(&c.LLMSendPath)},
-		{"POMOCORE_LLM_BATCH", "llm-batch", "most activities asked about in one LLM request (1..100)", false, intVal(&c.LLMBatch)},
-		{"POMOCORE_LLM_LINGER", "llm-linger", "how long unknown activities gather before an LLM request that is not full (0..5s)", false, durVal(&c.LLMLinger)},
+		{"POMOCORE_LLM_TIMEOUT", "llm-timeout", "timeout of one LLM request", false, durVal(&c.Chain.Timeout)},
+		{"POMOCORE_LLM_CACHE", "llm-cache", "LLM answers remembered in memory (LRU)", false, intVal(&c.Chain.CacheSize)},
+		{"POMOCORE_LLM_WORKERS", "llm-workers", "concurrent LLM requests", false, intVal(&c.Chain.Workers)},
+		{"POMOCORE_LLM_SEND_PATH", "llm-send-path", "also send the URL's path to the LLM (default: app, host and title only)", false, boolVal(&c.Chain.SendPath)},
+		{"POMOCORE_LLM_BATCH", "llm-batch", "most activities asked about in one LLM request (1..100)", false, intVal(&c.Chain.Batch)},
+		{"POMOCORE_LLM_LINGER", "llm-linger", "how long unknown activities gather before an LLM request that is not full (0..5s)", false, durVal(&c.Chain.Linger)},
 		{"POMOCORE_LLM_WAIT", "llm-wait", "how long an activity nothing else decides waits, unacknowledged, for the LLM's answer before it counts as the default category (0: never waits)", false, durVal(&c.Pipeline.DecideWait)},
 		{"POMOCORE_LLM_WAIT_MAX", "llm-wait-max", "most activities waiting for the LLM at once per pipeline; more count as the default category at once", false, intVal(&c.Pipeline.MaxWaiting)},
 		{"POMOCORE_STREAM", "stream", "input stream key (the main server's StreamConfig)", false, strVal(&c.Reader.Stream)},
@@ -292,21 +289,6 @@ func (c *Config) Validate() error {
 	if c.Pipeline.Block >= 10*time.Second {
 		bad("POMOCORE_BLOCK", "%v: want less than 10s (the Redis read timeout)", c.Pipeline.Block)
 	}
-	if c.LLMTimeout <= 0 {
-		bad("POMOCORE_LLM_TIMEOUT", "%v: want > 0", c.LLMTimeout)
-	}
-	if c.LLMCache < 1 {
-		bad("POMOCORE_LLM_CACHE", "%d: want >= 1", c.LLMCache)
-	}
-	if c.LLMBatch < 1 || c.LLMBatch > 100 {
-		bad("POMOCORE_LLM_BATCH", "%d: want 1..100", c.LLMBatch)
-	}
-	if c.LLMLinger < 0 || c.LLMLinger > 5*time.Second {
-		bad("POMOCORE_LLM_LINGER", "%v: want 0..5s", c.LLMLinger)
-	}
-	if c.LLMWorkers < 1 || c.LLMWorkers > 64 {
-		bad("POMOCORE_LLM_WORKERS", "%d: want 1..64", c.LLMWorkers)
-	}
 	if c.Committer.DedupWindow > 0 && c.Committer.DedupWindow < 30*time.Minute {
 		bad("POMOCORE_DEDUP_WINDOW", "%v: want 0 (off) or at least 30m (the main server's producer retries for 30 minutes)", c.Committer.DedupWindow)
 	}
@@ -329,6 +311,7 @@ func (c *Config) Validate() error {
 	default:
 		bad("POMOCORE_MONGO_PER_DOCUMENT", "%q: want auto, on or off", c.MongoPerDocument)
 	}
+	named(c.Chain.Validate(), "LLM fallback", &c.Chain)
 	named(c.Learn.Validate(), "learning", &c.Learn)
 	errs = append(errs, c.validateShadow()...)
 	named(c.Pipeline.Validate(), "pipeline", &c.Pipeline)

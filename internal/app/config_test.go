@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pomocore/pomocore"
 )
@@ -47,7 +48,7 @@ func TestSettingsBindFieldsAndPackageErrorsNameThem(t *testing.T) {
 		}
 		bound[p] = s.Env
 	}
-	parts := map[string]any{"Pipeline": &c.Pipeline, "Learn": &c.Learn, "Reader": &c.Reader, "Committer": &c.Committer}
+	parts := map[string]any{"Pipeline": &c.Pipeline, "Learn": &c.Learn, "Reader": &c.Reader, "Committer": &c.Committer, "Chain": &c.Chain}
 	named := 0
 	for path, env := range bound {
 		part, field, ok := strings.Cut(path, ".")
@@ -79,5 +80,23 @@ func TestDefaultsAreThePackagesDefaults(t *testing.T) {
 	if c.Pipeline.BatchSize != 2000 || *c.Pipeline.ShutdownTimeout != 30e9 || c.Learn.MaxLabels != 100000 ||
 		c.Committer.DedupMax != 200_000_000 || c.Reader.Stream != pomocore.DefaultStream || c.Reader.Consumer == "" {
 		t.Errorf("defaults: %+v", c)
+	}
+}
+
+// A setting of 0 that means off or none reaches the package as 0: no
+// stand-in value (compare's dedup window, the chain's linger, the
+// pipeline's shutdown grace).
+func TestZeroSettingsReachThePackagesAsZero(t *testing.T) {
+	c := Defaults()
+	zero := time.Duration(0)
+	c.Committer.DedupWindow, c.Chain.Linger, c.Pipeline.ShutdownTimeout = 0, 0, &zero
+	if w := c.CompareConfig("2026-11-24", "2026-11-24", "g", time.UTC, pomocore.DefaultTaxonomy()).DedupWindow; w == nil || *w != 0 {
+		t.Errorf("compare's dedup window = %v, want 0 (off)", w)
+	}
+	if d := c.PipelineConfig(time.UTC).ShutdownTimeout; d == nil || *d != 0 {
+		t.Errorf("shutdown timeout = %v, want 0", d)
+	}
+	if err := c.Validate(); err != nil {
+		t.Errorf("zeros that mean off: %v", err)
 	}
 }

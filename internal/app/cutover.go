@@ -44,14 +44,11 @@ func (c *Config) layeredBuiltin() []pomocore.CategoryPattern {
 // deployed service's leaderboards (prefix "leaderboard", group
 // liveGroup) for the days from..to.
 func (c *Config) CompareConfig(from, to, liveGroup string, loc *time.Location, tax *pomocore.Taxonomy) compare.Config {
-	window := c.Committer.DedupWindow
-	if window == 0 {
-		window = -1 // off (compare's zero is its default)
-	}
+	window := c.Committer.DedupWindow // 0: off
 	return compare.Config{
 		LivePrefix: pomocore.DefaultKeyPrefix, ShadowPrefix: c.Pipeline.KeyPrefix, From: from, To: to,
 		Deployment: pomocore.Deployment{Stream: c.Reader.Stream, Group: liveGroup, Location: loc, Taxonomy: tax},
-		DeadStream: c.Committer.DeadStream, Limits: c.PipelineConfig(loc).Limits, DedupWindow: window,
+		DeadStream: c.Committer.DeadStream, Limits: c.PipelineConfig(loc).Limits, DedupWindow: &window,
 		Builtin: c.layeredBuiltin(),
 	}
 }

@@ -101,18 +101,14 @@ func builtinMatcher(mode string, tax *pomocore.Taxonomy) (*classify.Matcher, err
 func (a *App) newChain(ctx context.Context, st Store, rs *ruleSet) (*classify.Chain, func() int64, error) {
 	cfg, tax, log := a.cfg, a.tax, a.log
 	noTokens := func() int64 { return 0 }
-	ccfg := classify.ChainConfig{Categories: rs.usable, Default: tax.Default, CacheSize: cfg.LLMCache,
-		Workers: cfg.LLMWorkers, Timeout: cfg.LLMTimeout, SendPath: cfg.LLMSendPath, ModelThreshold: cfg.Learn.Threshold,
-		Batch: cfg.LLMBatch, Linger: cfg.LLMLinger}
-	if cfg.LLMLinger == 0 {
-		ccfg.Linger = -1 // no linger (the chain's zero is its default)
-	}
+	ccfg := cfg.Chain
+	ccfg.Categories, ccfg.Default, ccfg.ModelThreshold = rs.usable, tax.Default, cfg.Learn.Threshold
 	if cfg.OpenAIKey == "" {
 		log.Info("LLM fallback off (no OPENAI_API_KEY): unknown activities are " + tax.Default)
 		return classify.NewChain(rs.matcher, nil, ccfg), noTokens, nil
 	}
 	client, err := llm.New(llm.Config{APIKey: cfg.OpenAIKey, BaseURL: cfg.OpenAIBaseURL, Model: cfg.LLMModel,
-		Timeout: cfg.LLMTimeout, Categories: rs.usable})
+		Timeout: cfg.Chain.Timeout, Categories: rs.usable})
 	if err != nil {
 		return nil, nil, fmt.Errorf("OPENAI_API_KEY/POMOCORE_LLM_*: %w", err)
 	}
@@ -127,7 +123,7 @@ func (a *App) newChain(ctx context.Context, st Store, rs *ruleSet) (*classify.Ch
 	}
 	if mem, ok := st.(pipeline.LLMMemory); ok {
 		lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		answers, err := mem.LLMAnswers(lctx, cfg.LLMCache)
+		answers, err := mem.LLMAnswers(lctx, cfg.Chain.CacheSize)
 		cancel()
 		if err != nil {
 			log.Warn("could not load earlier LLM answers; they will be asked again", "err", err)

@@ -97,7 +97,7 @@ func FileMatcher(file, builtin string, warn io.Writer) (*classify.Matcher, error
 // categories.
 func (c *Config) LLMFallback() (classify.Fallback, error) {
 	return llm.New(llm.Config{APIKey: c.OpenAIKey, BaseURL: c.OpenAIBaseURL, Model: c.LLMModel,
-		Timeout: c.LLMTimeout, Categories: pomocore.DefaultTaxonomy().Categories})
+		Timeout: c.Chain.Timeout, Categories: pomocore.DefaultTaxonomy().Categories})
 }
 
 // ClassifyLines classifies each line with m and asks fb (when not nil)
