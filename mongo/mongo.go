@@ -89,36 +89,58 @@ type Config struct {
 // defaultZone is the main server's JVM zone.
 const defaultZone = "Asia/Seoul"
 
+// DefaultConfig returns the store's defaults (no URI; the database name
+// "pomocore").
+func DefaultConfig() Config {
+	return Config{
+		Database:      "pomocore",
+		Timeout:       10 * time.Second,
+		MaxStatements: 90,
+		InsertBatch:   10000,
+		MaxIDs:        2000,
+		KeyCache:      100000,
+		Location:      seoulZone(),
+		PerDocument:   "auto",
+	}
+}
+
+// seoulZone is the main server's JVM zone; Seoul has kept UTC+9 without
+// daylight saving since 1988, which stands in without a zone database.
+func seoulZone() *time.Location {
+	loc, err := time.LoadLocation(defaultZone)
+	if err != nil {
+		loc = time.FixedZone("KST", 9*60*60)
+	}
+	return loc
+}
+
+// withDefaults fills the zero fields of c from DefaultConfig (but the
+// names), and the logger (discarding).
 func (c Config) withDefaults() Config {
+	d := DefaultConfig()
 	if c.Timeout == 0 {
-		c.Timeout = 10 * time.Second
+		c.Timeout = d.Timeout
 	}
 	if c.MaxStatements == 0 {
-		c.MaxStatements = 90
+		c.MaxStatements = d.MaxStatements
 	}
 	if c.InsertBatch == 0 {
-		c.InsertBatch = 10000
+		c.InsertBatch = d.InsertBatch
 	}
 	if c.MaxIDs == 0 {
-		c.MaxIDs = 2000
+		c.MaxIDs = d.MaxIDs
 	}
 	if c.KeyCache == 0 {
-		c.KeyCache = 100000
+		c.KeyCache = d.KeyCache
 	}
 	if c.Location == nil {
-		loc, err := time.LoadLocation(defaultZone)
-		if err != nil {
-			// No zone database: Seoul has kept UTC+9 without daylight
-			// saving since 1988.
-			loc = time.FixedZone("KST", 9*60*60)
-		}
-		c.Location = loc
+		c.Location = d.Location
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	if c.PerDocument == "" {
-		c.PerDocument = "auto"
+		c.PerDocument = d.PerDocument
 	}
 	return c
 }
