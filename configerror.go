@@ -1,5 +1,7 @@
 package pomocore
 
+import "errors"
+
 // ConfigError is one setting of a package's Config that cannot work: Field
 // is the Config field's name ("BatchSize", "Limits.MaxDuration"), so that
 // the command that maps its own settings onto the Config can name the
@@ -12,3 +14,25 @@ type ConfigError struct {
 
 // Error returns "Field: Msg".
 func (e *ConfigError) Error() string { return e.Field + ": " + e.Msg }
+
+// Nested returns the errors of the Validate of a config held in the field
+// named prefix of another (errors.Join of *ConfigErrors, or nil), each
+// *ConfigError's Field put under prefix ("Limits.MaxDuration"), for the
+// holder's Validate to join with its own.
+func Nested(prefix string, err error) []error {
+	if err == nil {
+		return nil
+	}
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	out := make([]error, len(errs))
+	for i, e := range errs {
+		out[i] = e
+		if ce := (*ConfigError)(nil); errors.As(e, &ce) {
+			out[i] = &ConfigError{Field: prefix + "." + ce.Field, Msg: ce.Msg}
+		}
+	}
+	return out
+}

@@ -239,24 +239,6 @@ func (c Config) Validate() error {
 			bad(r.field, "%v: want 0 (forever) or at least %v, the period itself", r.d, r.min)
 		}
 	}
-	for _, err := range unjoin(c.Limits.Validate()) {
-		var ce *ConfigError
-		if errors.As(err, &ce) {
-			errs = append(errs, &ConfigError{Field: "Limits." + ce.Field, Msg: ce.Msg})
-		} else {
-			bad("Limits", "%v", err)
-		}
-	}
+	errs = append(errs, pomocore.Nested("Limits", c.Limits.Validate())...)
 	return errors.Join(errs...)
-}
-
-// unjoin returns the errors errors.Join put together (none for nil).
-func unjoin(err error) []error {
-	if err == nil {
-		return nil
-	}
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		return j.Unwrap()
-	}
-	return []error{err}
 }
