@@ -42,7 +42,6 @@ type Config struct {
 	RedisTLSCA    string
 	RedisMode     string
 	RedisMaster   string
-	ReplicaWaits  int
 	EmbeddedRedis string
 
 	MongoURI        string
