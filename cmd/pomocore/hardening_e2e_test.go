@@ -288,6 +288,14 @@ func TestDeadOrSessionStreamEqualToTheInputIsRefused(t *testing.T) {
 			_, err := loadConfig("run", nil, envOf(env), &bytes.Buffer{})
 			if err == nil || !strings.Contains(err.Error(), setting) {
 				t.Errorf("%s = POMOCORE_STREAM = %s: %v, want a refusal naming %s", setting, stream, err, setting)
+				continue
+			}
+			// Every line names a setting the operator can change, none a
+			// field a setting is derived into (the reader's AlsoTrim).
+			for _, line := range strings.Split(err.Error(), "\n") {
+				if !strings.HasPrefix(line, "POMOCORE_") {
+					t.Errorf("%s = POMOCORE_STREAM = %s: line %q names no setting", setting, stream, line)
+				}
 			}
 		}
 	}

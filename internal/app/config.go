@@ -314,7 +314,12 @@ func (c *Config) Validate() error {
 	named(c.Learn.Validate(), "learning", &c.Learn)
 	errs = append(errs, c.validateShadow()...)
 	named(c.Pipeline.Validate(), "pipeline", &c.Pipeline)
-	named(c.ReaderConfig().Validate(), "stream reader", &c.Reader)
+	// The reader's AlsoTrim is derived from POMOCORE_SESSION_STREAM, which
+	// the committer's check names; validating it again here would add a
+	// line naming a field no operator sets.
+	rc := c.ReaderConfig()
+	rc.AlsoTrim = nil
+	named(rc.Validate(), "stream reader", &c.Reader)
 	named(c.CommitterConfig().Validate(), "committer", &c.Committer, &c.Reader)
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
