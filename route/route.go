@@ -90,7 +90,8 @@ type Writer interface {
 	// token newer than token wrote there (ErrFenced, wrapped; nothing
 	// written to that partition). Entries whose id is not larger than the
 	// partition's last id are already routed and skipped. It returns how
-	// many entries were added per partition.
+	// many entries were added per partition, also with an error (the
+	// partitions written before it).
 	Write(ctx context.Context, token int64, parts [][]Entry) (added []int, err error)
 }
 
@@ -310,6 +311,12 @@ func (r *Router) Step(ctx context.Context, token int64) (int, error) {
 		parts[p] = append(parts[p], e)
 	}
 	added, err := r.out.Write(wctx, token, parts)
+	total := 0
+	for p, n := range added {
+		r.stats.PerPartition[p].Add(int64(n))
+		total += n
+	}
+	r.stats.Routed.Add(int64(total))
 	if err != nil {
 		if errors.Is(err, ErrFenced) {
 			r.stats.Fenced.Add(1)
@@ -319,12 +326,6 @@ func (r *Router) Step(ctx context.Context, token int64) (int, error) {
 	if err := r.src.Ack(wctx, ids); err != nil {
 		return 0, fmt.Errorf("acknowledge %d routed entries: %w", len(ids), err)
 	}
-	total := 0
-	for p, n := range added {
-		r.stats.PerPartition[p].Add(int64(n))
-		total += n
-	}
-	r.stats.Routed.Add(int64(total))
 	r.stats.Already.Add(int64(len(batch) - deleted - total))
 	r.stats.Deleted.Add(int64(deleted))
 	r.stats.Batches.Add(1)
