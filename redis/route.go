@@ -44,8 +44,8 @@ func FenceKey(stream string) string { return sameSlot(stream, "route:fence") }
 func LeaseKey(source string) string { return sameSlot(source, "route:lease") }
 
 // RouteSource reads the source stream through its consumer group as
-// RouterConsumer. It implements route.Source; use by one goroutine at a
-// time.
+// RouterConsumer. It implements route.Source: Pending, Deliver and Ack
+// by one goroutine at a time; Lag from any.
 type RouteSource struct {
 	rdb           goredis.UniversalClient
 	stream, group string

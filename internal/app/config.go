@@ -83,6 +83,7 @@ type Config struct {
 	ShutdownTimeout          time.Duration
 	StoreTimeout             time.Duration
 	Partition                int
+	Partitions               int
 	StartID                  string
 	GroupRecreateAt          string
 	MaxBatchBytes            int
@@ -120,6 +121,7 @@ func Defaults() Config {
 		MongoStatements:    90,
 		DataDir:            "./pomocore-data",
 		Stream:             "pattern_match_stream",
+		Partitions:         1,
 		Group:              "pattern_match_group",
 		Consumer:           fmt.Sprintf("%s-%d", host, os.Getpid()),
 		SessionStrm:        "session_score_stream",
@@ -240,6 +242,7 @@ func (c *Config) Settings() []Setting {
 		{"POMOCORE_SHUTDOWN_TIMEOUT", "shutdown-timeout", "time to finish the batch in hand after SIGTERM", false, durVal(&c.ShutdownTimeout)},
 		{"POMOCORE_STORE_TIMEOUT", "store-timeout", "timeout of one store call", false, durVal(&c.StoreTimeout)},
 		{"POMOCORE_PARTITION", "partition", "number of this input stream when the input is split (0..63); the store records which stream owns it and refuses a second", false, intVal(&c.Partition)},
+		{"POMOCORE_PARTITIONS", "partitions", "split the input stream into this many partition streams <stream>:pNN by userId (1..64; 1: off): every process routes when it holds the router lease and runs its pipeline on partition POMOCORE_PARTITION (see docs/cluster.md)", false, intVal(&c.Partitions)},
 		{"POMOCORE_START_ID", "start-id", "where a consumer group that does not exist yet is created: 0 (the whole stream), $ (new entries only) or an entry id", false, strVal(&c.StartID)},
 		{"POMOCORE_GROUP_RECREATE_AT", "group-recreate-at", "where to recreate the group if it vanishes while running and no position is known (the recorded commit position, the store's newest usage log or this process's memory come first): empty (stop and say what to do), 0 (all again) or $ (new entries only)", false, strVal(&c.GroupRecreateAt)},
 		{"POMOCORE_MAX_BATCH_BYTES", "max-batch-bytes", "most bytes of entries read in one batch (at least one entry is always read)", false, intVal(&c.MaxBatchBytes)},
@@ -378,6 +381,7 @@ func (c *Config) Validate() error {
 	if c.Partition < 0 {
 		bad("POMOCORE_PARTITION", "%d: want 0..63", c.Partition)
 	}
+	c.validatePartitions(bad)
 	switch c.MongoPerDocument {
 	case "auto", "on", "off":
 	default:
