@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/pomocore/pomocore"
+	"github.com/pomocore/pomocore/internal/eventually"
+	"github.com/pomocore/pomocore/internal/logtest"
+	"github.com/pomocore/pomocore/internal/redistest"
+	"github.com/pomocore/pomocore/redis"
+)
+
+// partitionWorkload XADDs the main server's entries under explicit ids
+// (one a second from base): 30 users over known apps and sites, session
+// ends, entries without a userId, and, 25 minutes after its first copy, a
+// producer retry of one activity (same pomodoroUsageLogId and userId,
+// new stream id), which must count once.
+func partitionWorkload(t *testing.T, rdb *goredis.Client, base time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	apps := [][2]string{{"Xcode", ""}, {"Google Chrome", "https://github.com/x"}, {"Slack", ""}, {"Google Chrome", "https://youtube.com/w"}, {"Figma", ""}}
+	ts := base.Add(-time.Hour)
+	add := func(ms int64, f []string) {
+		args := []any{"XADD", "pattern_match_stream", strconv.FormatInt(ms, 10) + "-0"}
+		for _, s := range f {
+			args = append(args, s)
+		}
+		if err := rdb.Do(ctx, args...).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 600 {
+		user := fmt.Sprintf("user-%02d", i%30)
+		if i%97 == 96 {
+			user = ""
+		}
+		a := apps[i%len(apps)]
+		f := contractEntry(user, a[0], a[1], float64(10+i%50), ts, i%40 == 39, "pomodoroUsageLogId", fmt.Sprintf("%024x", i+1))
+		add(base.UnixMilli()+int64(i)*1000, f)
+	}
+	retry := contractEntry("retry-user", "Xcode", "", 100, ts, false, "pomodoroUsageLogId", fmt.Sprintf("%024x", 9999))
+	add(base.Add(15*time.Minute).UnixMilli(), retry)
+	add(base.Add(40*time.Minute).UnixMilli(), retry) // the producer's retry, 25 minutes later
+}
+
+// boards reads every leaderboard key with its members and scores.
+func boards(t *testing.T, rdb *goredis.Client) map[string]map[string]float64 {
+	t.Helper()
+	ctx := context.Background()
+	out := map[string]map[string]float64{}
+	for _, k := range rdb.Keys(ctx, "leaderboard:*").Val() {
+		out[k] = map[string]float64{}
+		for _, z := range rdb.ZRangeWithScores(ctx, k, 0, -1).Val() {
+			out[k][z.Member.(string)] = z.Score
+		}
+	}
+	return out
+}
+
+// The main server's one stream, routed to 2 partition streams and worked
+// by 2 processes, gives the leaderboards, session events and dead letters
+// of the same stream worked by one process, and a producer retry 25
+// minutes later counts once through the router.
+func TestTwoPartitionsThroughTheRouterEqualOneStream(t *testing.T) {
+	base := time.Now().Add(-45 * time.Minute).Truncate(time.Second)
+	env := func(addr string, parts, part int) map[string]string {
+		return map[string]string{"REDIS_ADDR": addr, "POMOCORE_DATA_DIR": filepath.Join(t.TempDir(), "data"),
+			"POMOCORE_BLOCK": "20ms", "POMOCORE_LEARN_INTERVAL": "0", "POMOCORE_PATTERN_RELOAD": "0",
+			"POMOCORE_PARTITIONS": strconv.Itoa(parts), "POMOCORE_PARTITION": strconv.Itoa(part),
+			"POMOCORE_CONSUMER": fmt.Sprintf("c%d", part)}
+	}
+	ctx := context.Background()
+
+	one := redistest.Start(t)
+	rdb1 := one.Client(t)
+	partitionWorkload(t, rdb1, base)
+	stop, logs := startRun(t, env(one.Addr(), 1, 0))
+	waitDrained(t, rdb1, "pattern_match_stream", "pattern_match_group", logs)
+	stop()
+
+	two := redistest.Start(t)
+	rdb2 := two.Client(t)
+	partitionWorkload(t, rdb2, base)
+	stop0, logs0 := startRun(t, env(two.Addr(), 2, 0))
+	stop1, logs1 := startRun(t, env(two.Addr(), 2, 1))
+	all := &logtest.Buffer{}
+	waitDrained(t, rdb2, "pattern_match_stream", "pattern_match_group", all)
+	for p := range 2 {
+		s := redis.PartitionStream("pattern_match_stream", p)
+		if !eventually.Within(30*time.Second, func() bool { return rdb2.Exists(ctx, s).Val() == 1 }) {
+			t.Fatalf("no partition stream %s:\n%s\n%s", s, logs0.String(), logs1.String())
+		}
+		waitDrained(t, rdb2, s, "pattern_match_group", logs0)
+	}
+	stop0()
+	stop1()
+
+	want, got := boards(t, rdb1), boards(t, rdb2)
+	if len(want) == 0 {
+		t.Fatal("the one-stream run made no leaderboards")
+	}
+	if !maps.EqualFunc(want, got, maps.Equal) {
+		keys := slices.Sorted(maps.Keys(want))
+		t.Errorf("leaderboards differ: one stream %d keys, two partitions %d", len(want), len(got))
+		for _, k := range keys {
+			if !maps.Equal(want[k], got[k]) {
+				t.Errorf("%s: %v, want %v", k, got[k], want[k])
+				break
+			}
+		}
+	}
+	seoul, _ := time.LoadLocation("Asia/Seoul")
+	day := pomocore.LeaderboardKey("leaderboard", "Development", pomocore.PeriodsAt(base.Add(-time.Hour), seoul).Day)
+	if s := rdb2.ZScore(ctx, day, "retry-user").Val(); s != 100 {
+		t.Errorf("%s retry-user = %v, want 100 (the retry counted once)", day, s)
+	}
+	for _, s := range []string{"session_score_stream", "pattern_match_stream:dead"} {
+		if a, b := rdb1.XLen(ctx, s).Val(), rdb2.XLen(ctx, s).Val(); a != b || a == 0 {
+			t.Errorf("%s: %d entries with two partitions, %d with one (want equal, > 0)", s, b, a)
+		}
+	}
+	// Each partition got a share, in its users' order, under the source ids.
+	for p := range 2 {
+		if n := rdb2.XLen(ctx, redis.PartitionStream("pattern_match_stream", p)).Val(); n < 100 {
+			t.Errorf("partition %d holds %d entries: the users are not spread", p, n)
+		}
+	}
+}
