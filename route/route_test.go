@@ -11,13 +11,13 @@ import (
 // partition across versions, so its values are pinned.
 func TestPartitionIsTheFixedFNV1aOfTheUserID(t *testing.T) {
 	for _, c := range []struct {
-		fields []string
+		fields  []string
 		n, want int
 	}{
 		{[]string{"userId", "user-1"}, 4, 0xf5537974 % 4},
 		{[]string{"app", "x", "userId", "6543210fedcba98765432201"}, 64, 0x874f3b9a % 64},
 		{[]string{"userId", "", "userId", "user-1"}, 4, 0xf5537974 % 4}, // the first non-empty
-		{[]string{"app", "x"}, 4, 0},                                   // no userId: partition 0
+		{[]string{"app", "x"}, 4, 0},                                    // no userId: partition 0
 		{[]string{"userId", "user-1"}, 1, 0},
 	} {
 		if got := route.Partition(c.fields, c.n); got != c.want {
