@@ -605,7 +605,7 @@ func (c *Config) RedisConfig() redis.Config {
 func (c *Config) CommitterConfig() redis.CommitterConfig {
 	return redis.CommitterConfig{Stream: c.Stream, Group: c.Group, DeadStream: c.DeadStream, SessionStream: c.SessionStrm,
 		DeadMaxLen: int64(c.DeadMaxLen), ReplicaWaits: c.ReplicaWaits, DedupWindow: c.DedupWindow, DedupMax: c.DedupMax,
-		DeadValueMax: c.DeadValueMax, Namespace: c.shadowNamespace(), NoSessionEvents: c.Shadow}
+		DeadValueMax: c.DeadValueMax, Namespace: c.shadowNamespace(), NoSessionEvents: c.Shadow, RecordScope: c.recordScope()}
 }
 
 // ReaderConfig is the Redis reader configuration of the settings.

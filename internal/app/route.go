@@ -29,6 +29,17 @@ func partitioned(cfg Config) (Config, string) {
 	return cfg, source
 }
 
+// recordScope scopes the commit's applied records to this process's
+// partition stream when the input is partitioned (redis.CommitterConfig.
+// RecordScope): the partitions commit onto the same leaderboards, each at
+// its own pace.
+func (c *Config) recordScope() string {
+	if c.Partitions > 1 {
+		return c.Stream
+	}
+	return ""
+}
+
 // validatePartitions checks POMOCORE_PARTITIONS against the settings it
 // depends on.
 func (c *Config) validatePartitions(bad func(env, format string, args ...any)) {
