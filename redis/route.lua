@@ -18,11 +18,7 @@ local added = 0
 local i = 2
 while i <= #ARGV do
   local n = tonumber(ARGV[i + 1])
-  local args = {'XADD', KEYS[1], ARGV[i]}
-  for j = 1, n do
-    args[#args + 1] = ARGV[i + 1 + j]
-  end
-  local r = redis.pcall(unpack(args))
+  local r = redis.pcall('XADD', KEYS[1], ARGV[i], unpack(ARGV, i + 2, i + 1 + n))
   if type(r) == 'table' and r.err then
     if not string.find(r.err, 'equal or smaller', 1, true) then
       return redis.error_reply(r.err)

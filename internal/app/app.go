@@ -288,6 +288,11 @@ func (a *App) NewReader(ctx context.Context, consumer string) (*redis.Reader, er
 	}
 	rcfg := a.cfg.ReaderConfig()
 	rcfg.Consumer = cmp.Or(consumer, rcfg.Consumer)
+	if a.source != "" {
+		// Partitioned: the main server's stream is trimmed (when trimming
+		// is on) once the router's group has acknowledged its entries.
+		rcfg.AlsoTrim = append(rcfg.AlsoTrim, a.source)
+	}
 	rcfg.Log = a.log
 	// A shadow's store holds no usage log of its own to resume from; the
 	// embedded Redis starts empty on every run, so the store's usage logs
