@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -90,10 +91,11 @@ func TestTwoPartitionsThroughTheRouterEqualOneStream(t *testing.T) {
 	two := redistest.Start(t)
 	rdb2 := two.Client(t)
 	partitionWorkload(t, rdb2, base)
-	e0 := env(two.Addr(), 2, 0)
+	e0, e1 := env(two.Addr(), 2, 0), env(two.Addr(), 2, 1)
 	e0["POMOCORE_TRIM_INPUT"] = "true" // the source is trimmed once routed
+	e0["POMOCORE_HTTP_ADDR"], e1["POMOCORE_HTTP_ADDR"] = freeAddr(t), freeAddr(t)
 	stop0, logs0 := startRun(t, e0)
-	stop1, logs1 := startRun(t, env(two.Addr(), 2, 1))
+	stop1, logs1 := startRun(t, e1)
 	all := &logtest.Buffer{}
 	waitDrained(t, rdb2, "pattern_match_stream", "pattern_match_group", all)
 	for p := range 2 {
@@ -105,6 +107,20 @@ func TestTwoPartitionsThroughTheRouterEqualOneStream(t *testing.T) {
 	}
 	if !eventually.Within(30*time.Second, func() bool { return rdb2.XLen(ctx, "pattern_match_stream").Val() == 0 }) {
 		t.Errorf("the routed source holds %d entries: not trimmed", rdb2.XLen(ctx, "pattern_match_stream").Val())
+	}
+	// The router's metrics: one process holds the role; between them
+	// every source entry was routed once; the source group has no lag.
+	var routed, holding float64
+	for _, e := range []map[string]string{e0, e1} {
+		m := metricsOf(t, e["POMOCORE_HTTP_ADDR"])
+		routed += metricValue(t, m, `pomocore_route_entries_total{outcome="routed"}`)
+		holding += metricValue(t, m, "pomocore_route_holding")
+		if lag := metricValue(t, m, "pomocore_route_source_lag"); lag != 0 {
+			t.Errorf("source lag %v after the drain, want 0", lag)
+		}
+	}
+	if routed != 602 || holding != 1 {
+		t.Errorf("routed %v entries, %v routers holding the role; want 602 and 1", routed, holding)
 	}
 	stop0()
 	stop1()
@@ -139,4 +155,21 @@ func TestTwoPartitionsThroughTheRouterEqualOneStream(t *testing.T) {
 			t.Errorf("partition %d got %d entries: the users are not spread", p, n)
 		}
 	}
+}
+
+// metricValue returns the value of the sample named name (with its
+// labels, as exposed) in a /metrics page.
+func metricValue(t *testing.T, page, name string) float64 {
+	t.Helper()
+	for _, l := range strings.Split(page, "\n") {
+		if v, ok := strings.CutPrefix(l, name+" "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("no metric %s in:\n%s", name, page)
+	return 0
 }
