@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,7 +26,7 @@ import (
 // ends, entries without a userId, and, 25 minutes after its first copy, a
 // producer retry of one activity (same pomodoroUsageLogId and userId,
 // new stream id), which must count once.
-func partitionWorkload(t *testing.T, rdb *goredis.Client, base time.Time) {
+func partitionWorkload(t *testing.T, rdb goredis.UniversalClient, base time.Time) {
 	t.Helper()
 	ctx := context.Background()
 	apps := [][2]string{{"Xcode", ""}, {"Google Chrome", "https://github.com/x"}, {"Slack", ""}, {"Google Chrome", "https://youtube.com/w"}, {"Figma", ""}}
@@ -53,12 +54,28 @@ func partitionWorkload(t *testing.T, rdb *goredis.Client, base time.Time) {
 	add(base.Add(40*time.Minute).UnixMilli(), retry) // the producer's retry, 25 minutes later
 }
 
-// boards reads every leaderboard key with its members and scores.
-func boards(t *testing.T, rdb *goredis.Client) map[string]map[string]float64 {
+// boards reads every leaderboard key with its members and scores (of
+// every master of a Cluster).
+func boards(t *testing.T, rdb goredis.UniversalClient) map[string]map[string]float64 {
 	t.Helper()
 	ctx := context.Background()
 	out := map[string]map[string]float64{}
-	for _, k := range rdb.Keys(ctx, "leaderboard:*").Val() {
+	var keys []string
+	if cc, ok := rdb.(*goredis.ClusterClient); ok {
+		var mu sync.Mutex
+		if err := cc.ForEachMaster(ctx, func(ctx context.Context, c *goredis.Client) error {
+			ks, err := c.Keys(ctx, "leaderboard:*").Result()
+			mu.Lock()
+			keys = append(keys, ks...)
+			mu.Unlock()
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		keys = rdb.Keys(ctx, "leaderboard:*").Val()
+	}
+	for _, k := range keys {
 		out[k] = map[string]float64{}
 		for _, z := range rdb.ZRangeWithScores(ctx, k, 0, -1).Val() {
 			out[k][z.Member.(string)] = z.Score
@@ -72,38 +89,83 @@ func boards(t *testing.T, rdb *goredis.Client) map[string]map[string]float64 {
 // of the same stream worked by one process, and a producer retry 25
 // minutes later counts once through the router.
 func TestTwoPartitionsThroughTheRouterEqualOneStream(t *testing.T) {
+	t.Run("redis-server", func(t *testing.T) { testTwoPartitions(t, false) })
+	// On a Cluster the commits take three steps with applied records,
+	// which the partitions must keep apart (RecordScope).
+	t.Run("cluster", func(t *testing.T) { testTwoPartitions(t, true) })
+}
+
+// drained waits until every entry of stream was delivered to group and
+// acknowledged (waitDrained, for any client).
+func drained(t *testing.T, rdb goredis.UniversalClient, stream, group string, logs ...*logtest.Buffer) {
+	t.Helper()
+	ctx := context.Background()
+	if !eventually.Within(time.Minute, func() bool {
+		gs, err := rdb.XInfoGroups(ctx, stream).Result()
+		info, infoErr := rdb.XInfoStream(ctx, stream).Result()
+		for _, g := range gs {
+			if err == nil && infoErr == nil && g.Name == group && g.LastDeliveredID == info.LastGeneratedID && g.Pending == 0 {
+				return true
+			}
+		}
+		return false
+	}) {
+		var all string
+		for _, l := range logs {
+			all += l.String()
+		}
+		t.Fatalf("%s not drained; logs:\n%s", stream, all)
+	}
+}
+
+func testTwoPartitions(t *testing.T, cluster bool) {
 	base := time.Now().Add(-45 * time.Minute).Truncate(time.Second)
+	type server struct {
+		addr string
+		rdb  goredis.UniversalClient
+	}
+	start := func() server {
+		if cluster {
+			c := redistest.StartCluster(t, 3, 0)
+			return server{strings.Join(c.Addrs(), ","), c.Client(t)}
+		}
+		s := redistest.Start(t)
+		return server{s.Addr(), s.Client(t)}
+	}
 	env := func(addr string, parts, part int) map[string]string {
-		return map[string]string{"REDIS_ADDR": addr, "POMOCORE_DATA_DIR": filepath.Join(t.TempDir(), "data"),
+		mode := "standalone"
+		if cluster {
+			mode = "cluster"
+		}
+		return map[string]string{"REDIS_ADDR": addr, "REDIS_MODE": mode, "POMOCORE_DATA_DIR": filepath.Join(t.TempDir(), "data"),
 			"POMOCORE_BLOCK": "20ms", "POMOCORE_LEARN_INTERVAL": "0", "POMOCORE_PATTERN_RELOAD": "0",
 			"POMOCORE_PARTITIONS": strconv.Itoa(parts), "POMOCORE_PARTITION": strconv.Itoa(part),
 			"POMOCORE_CONSUMER": fmt.Sprintf("c%d", part)}
 	}
 	ctx := context.Background()
 
-	one := redistest.Start(t)
-	rdb1 := one.Client(t)
+	one := start()
+	rdb1 := one.rdb
 	partitionWorkload(t, rdb1, base)
-	stop, logs := startRun(t, env(one.Addr(), 1, 0))
-	waitDrained(t, rdb1, "pattern_match_stream", "pattern_match_group", logs)
+	stop, logs := startRun(t, env(one.addr, 1, 0))
+	drained(t, rdb1, "pattern_match_stream", "pattern_match_group", logs)
 	stop()
 
-	two := redistest.Start(t)
-	rdb2 := two.Client(t)
+	two := start()
+	rdb2 := two.rdb
 	partitionWorkload(t, rdb2, base)
-	e0, e1 := env(two.Addr(), 2, 0), env(two.Addr(), 2, 1)
+	e0, e1 := env(two.addr, 2, 0), env(two.addr, 2, 1)
 	e0["POMOCORE_TRIM_INPUT"] = "true" // the source is trimmed once routed
 	e0["POMOCORE_HTTP_ADDR"], e1["POMOCORE_HTTP_ADDR"] = freeAddr(t), freeAddr(t)
 	stop0, logs0 := startRun(t, e0)
 	stop1, logs1 := startRun(t, e1)
-	all := &logtest.Buffer{}
-	waitDrained(t, rdb2, "pattern_match_stream", "pattern_match_group", all)
+	drained(t, rdb2, "pattern_match_stream", "pattern_match_group", logs0, logs1)
 	for p := range 2 {
 		s := redis.PartitionStream("pattern_match_stream", p)
 		if !eventually.Within(30*time.Second, func() bool { return rdb2.Exists(ctx, s).Val() == 1 }) {
 			t.Fatalf("no partition stream %s:\n%s\n%s", s, logs0.String(), logs1.String())
 		}
-		waitDrained(t, rdb2, s, "pattern_match_group", logs0)
+		drained(t, rdb2, s, "pattern_match_group", logs0, logs1)
 	}
 	if !eventually.Within(30*time.Second, func() bool { return rdb2.XLen(ctx, "pattern_match_stream").Val() == 0 }) {
 		t.Errorf("the routed source holds %d entries: not trimmed", rdb2.XLen(ctx, "pattern_match_stream").Val())
