@@ -225,23 +225,69 @@ func (w *PartitionWriter) Write(ctx context.Context, token int64, parts [][]rout
 	return added, first
 }
 
+// maxScriptFields is the most field names and values of one entry that
+// route.lua appends (Lua's unpack has a C stack of about 8,000 slots); an
+// entry with more, which only a hostile producer sends, is appended with
+// a plain XADD in its place in the order, so that it cannot stall the
+// routing of everyone behind it.
+const maxScriptFields = 4000
+
 func (w *PartitionWriter) write(ctx context.Context, p int, token int64, entries []route.Entry) (int, error) {
 	stream := w.streams[p]
-	args := []any{token}
-	for _, e := range entries {
-		args = append(args, e.ID, len(e.Fields))
-		for _, f := range e.Fields {
-			args = append(args, f)
+	added := 0
+	for len(entries) > 0 {
+		run := 0
+		for run < len(entries) && len(entries[run].Fields) <= maxScriptFields {
+			run++
 		}
+		if run == 0 {
+			n, err := w.xadd(ctx, stream, entries[0])
+			if err != nil {
+				return added, err
+			}
+			added += n
+			entries = entries[1:]
+			continue
+		}
+		args := []any{token}
+		for _, e := range entries[:run] {
+			args = append(args, e.ID, len(e.Fields))
+			for _, f := range e.Fields {
+				args = append(args, f)
+			}
+		}
+		n, err := routeScript.Run(ctx, w.rdb, []string{stream, FenceKey(stream)}, args...).Int()
+		if goredis.HasErrorPrefix(err, "FENCED") {
+			return added, fmt.Errorf("partition %s: %w (%v)", stream, route.ErrFenced, err)
+		}
+		if err != nil {
+			return added, fmt.Errorf("partition %s: %w", stream, err)
+		}
+		added += n
+		entries = entries[run:]
 	}
-	n, err := routeScript.Run(ctx, w.rdb, []string{stream, FenceKey(stream)}, args...).Int()
-	if goredis.HasErrorPrefix(err, "FENCED") {
-		return 0, fmt.Errorf("partition %s: %w (%v)", stream, route.ErrFenced, err)
+	return added, nil
+}
+
+// xadd appends one entry too large for route.lua, unfenced: an id not
+// larger than the stream's last is already routed (0 added). Exactly once
+// holds without the fence (the router writes the oldest pending entries
+// in order); the fence only stops a stale router, which the next batch's
+// script does.
+func (w *PartitionWriter) xadd(ctx context.Context, stream string, e route.Entry) (int, error) {
+	args := make([]any, 0, 3+len(e.Fields))
+	args = append(args, "XADD", stream, e.ID)
+	for _, f := range e.Fields {
+		args = append(args, f)
+	}
+	err := w.rdb.Do(ctx, args...).Err()
+	if goredis.HasErrorPrefix(err, "The ID specified in XADD is equal or smaller") {
+		return 0, nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("partition %s: %w", stream, err)
+		return 0, fmt.Errorf("partition %s: entry %s: %w", stream, e.ID, err)
 	}
-	return n, nil
+	return 1, nil
 }
 
 // RouteLease is the router role of a source stream (route.Lease), in the

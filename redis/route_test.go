@@ -323,3 +323,41 @@ func TestRoutersRacingForTheRoleRouteExactlyOnce(t *testing.T) {
 		})
 	}
 }
+
+// An entry of 10,000 field values (a hostile producer; Lua cannot unpack
+// it) is routed in its place in the order, once, and does not stall the
+// entries behind it.
+func TestRouterRoutesAnEntryTooLargeForTheScript(t *testing.T) {
+	rdb := redistest.Start(t).Client(t)
+	ctx := context.Background()
+	addSource(t, rdb, 0, 10)
+	huge := []any{"XADD", routeSrc, "*", "userId", "user-3"}
+	for i := range 5000 {
+		huge = append(huge, fmt.Sprintf("f%d", i), "v")
+	}
+	if err := rdb.Do(ctx, huge...).Err(); err != nil {
+		t.Fatal(err)
+	}
+	addSource(t, rdb, 10, 10)
+	tok := acquire(t, rdb)
+	src := redis.NewRouteSource(rdb, routeSrc, routeGroup, "0", 0)
+	r := newRouter(t, rdb, 2, src, nil)
+	drain(t, r, src, tok)
+	// Routed again (a crash before the acknowledgement): refused, once.
+	if _, err := redis.NewPartitionWriter(rdb, routeSrc, 2).Write(ctx, tok, wantEntries(t, rdb, 2)); err != nil {
+		t.Fatal(err)
+	}
+	checkRouted(t, rdb, 2)
+}
+
+// wantEntries returns the source's entries by partition, as the router
+// would write them.
+func wantEntries(t *testing.T, rdb goredis.UniversalClient, n int) [][]route.Entry {
+	t.Helper()
+	parts := make([][]route.Entry, n)
+	for _, e := range rawRange(t, rdb, routeSrc) {
+		p := route.Partition(e.fields, n)
+		parts[p] = append(parts[p], route.Entry{ID: e.id, Fields: e.fields})
+	}
+	return parts
+}
