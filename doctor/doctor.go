@@ -40,8 +40,8 @@ func (v Verdict) rank() int {
 // Line is one finding.
 type Line struct {
 	// Section is "input stream", "category_pattern", "categorized_data",
-	// "pomodoro_usage_log", "leaderboards", "session stream" or
-	// "dead-letter stream".
+	// "pomodoro_usage_log", "leaderboards", "session stream",
+	// "dead-letter stream" or "redis server".
 	Section string  `json:"section"`
 	Check   string  `json:"check"`
 	Verdict Verdict `json:"verdict"`
@@ -96,8 +96,10 @@ type Collections struct {
 }
 
 // Sources are the read-only inspectors Run uses. Docs and Patterns may be
-// nil (the SQLite store): those sections are skipped.
+// nil (the SQLite store): those sections are skipped; so is the server
+// version check without Server.
 type Sources struct {
+	Server   ServerInspector
 	Streams  StreamInspector
 	Boards   LeaderboardInspector
 	Patterns PatternSource
@@ -215,6 +217,9 @@ func Run(ctx context.Context, cfg Config, src Sources) (Report, error) {
 	cfg = cfg.withDefaults()
 	b := &report{cfg: cfg, r: Report{Lines: []Line{}}}
 	var errs []error
+	if src.Server != nil {
+		b.serverVersions(ctx, src.Server)
+	}
 	if src.Streams != nil {
 		if err := b.inputStream(ctx, src.Streams); err != nil {
 			errs = append(errs, err)
@@ -261,7 +266,52 @@ const (
 	secDead     = "dead-letter stream"
 	secPatterns = "category_pattern"
 	secBoards   = "leaderboards"
+	secServer   = "redis server"
 )
+
+// minRedisVersion is the oldest Redis pomocore runs on: the reader's
+// XAUTOCLAIM and the producer-retry dedup's ZMSCORE came in Redis 6.2.
+var minRedisVersion = [3]int{6, 2, 0}
+
+// serverVersions adds a line per server: a blocker below minRedisVersion.
+func (b *report) serverVersions(ctx context.Context, si ServerInspector) {
+	need := fmt.Sprintf("%d.%d.%d", minRedisVersion[0], minRedisVersion[1], minRedisVersion[2])
+	vs, err := si.ServerVersions(ctx)
+	if err != nil {
+		b.add(secServer, "version", Warn, "cannot read the Redis version (INFO server): %v; pomocore needs Redis >= %s (XAUTOCLAIM, ZMSCORE)", err, need)
+		return
+	}
+	for _, addr := range sortedKeys(vs) {
+		v := vs[addr]
+		got, ok := parseVersion(v)
+		switch {
+		case !ok:
+			b.add(secServer, "version "+addr, Warn, "redis_version %q at %s is not a version; pomocore needs Redis >= %s (XAUTOCLAIM, ZMSCORE)", v, addr, need)
+		case slices.Compare(got[:], minRedisVersion[:]) < 0:
+			b.add(secServer, "version "+addr, Blocker, "Redis %s at %s is too old: pomocore needs Redis >= %s (XAUTOCLAIM reclaims a dead consumer's entries, ZMSCORE dedups producer retries); upgrade it", v, addr, need)
+		default:
+			b.add(secServer, "version "+addr, OK, "Redis %s at %s (needs >= %s)", v, addr, need)
+		}
+	}
+}
+
+// parseVersion reads "major.minor.patch" (a missing part is 0, a suffix
+// such as "-rc1" is ignored).
+func parseVersion(v string) ([3]int, bool) {
+	var out [3]int
+	parts := strings.SplitN(v, ".", 3)
+	for i, p := range parts {
+		if j := strings.IndexFunc(p, func(r rune) bool { return r < '0' || r > '9' }); j >= 0 {
+			p = p[:j]
+		}
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 0 {
+			return out, false
+		}
+		out[i] = n
+	}
+	return out, true
+}
 
 func (b *report) inputStream(ctx context.Context, si StreamInspector) error {
 	cfg := b.cfg

@@ -104,6 +104,15 @@ type LeaderboardInspector interface {
 	Keys(ctx context.Context, match string, limit int) (keys []KeyInfo, truncated bool, err error)
 }
 
+// ServerInspector reads the Redis servers' versions; it never writes. Safe
+// for concurrent use.
+type ServerInspector interface {
+	// ServerVersions returns the redis_version of every server holding
+	// pomocore's keys (the one server, or every master of a Cluster), by
+	// address.
+	ServerVersions(ctx context.Context) (map[string]string, error)
+}
+
 // PatternSource reads the category_pattern documents, in load order.
 type PatternSource interface {
 	LoadPatterns(ctx context.Context) ([]pomocore.CategoryPattern, error)

@@ -128,6 +128,15 @@ type CommitterConfig struct {
 	// stream) sets it, so that what it commits is never taken by the
 	// deployed group's committer for a duplicate or a commit in flight.
 	Namespace string
+	// RecordScope, when set, names this committer's applied records apart
+	// from those of other input streams committing onto the same keys:
+	// "{<key>}:applied:<RecordScope>" instead of "{<key>}:applied". Each
+	// stream's floor (TrimApplied) then guards and trims only its own
+	// tokens. The partition streams of a split input (POMOCORE_PARTITIONS)
+	// set it to their stream's name: with one shared record, a partition
+	// running ahead raised the floor above a lagging one's entries, whose
+	// increments were then skipped.
+	RecordScope string
 	// NoSessionEvents drops the entries' session-end events: nothing is
 	// written to SessionStream (a shadow run, whose events the main server
 	// must not see).
@@ -354,6 +363,16 @@ func sameSlot(key, suffix string) string {
 // AppliedKey returns the name of key's applied record.
 func AppliedKey(key string) string { return sameSlot(key, "applied") }
 
+// ScopedAppliedKey returns the name of key's applied record for the
+// committers of CommitterConfig.RecordScope scope (AppliedKey when scope
+// is empty).
+func ScopedAppliedKey(key, scope string) string {
+	if scope == "" {
+		return AppliedKey(key)
+	}
+	return sameSlot(key, "applied:"+scope)
+}
+
 // SeenKeys returns the names of the SeenShards sorted sets that remember
 // the activities committed by the committers of stream in namespace (see
 // CommitterConfig.Namespace): "{<stream>:seen:<i>}", or
@@ -474,14 +493,14 @@ func (c *Committer) applyCalls(calls []*scriptCall, token string, score uint64, 
 	for _, k := range fx.keys {
 		args := make([]any, 0, 4+2*len(k.members))
 		args = appendSums(append(args, token, score, k.ttl, recordTTL), k)
-		calls = append(calls, &scriptCall{script: incrScript, keys: []string{k.key, AppliedKey(k.key)}, args: args})
+		calls = append(calls, &scriptCall{script: incrScript, keys: []string{k.key, ScopedAppliedKey(k.key, c.cfg.RecordScope)}, args: args})
 	}
 	for _, out := range c.outputs(fx) {
 		if len(out.events) == 0 {
 			continue
 		}
 		args := appendEvents([]any{token, score, out.maxLen, recordTTL}, out.events)
-		calls = append(calls, &scriptCall{script: emitScript, keys: []string{out.stream, AppliedKey(out.stream)}, args: args})
+		calls = append(calls, &scriptCall{script: emitScript, keys: []string{out.stream, ScopedAppliedKey(out.stream, c.cfg.RecordScope)}, args: args})
 	}
 	return calls
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -263,4 +264,55 @@ func (i *Inspector) Board(ctx context.Context, key string) (map[string]float64, 
 		out[fmt.Sprint(z.Member)] = z.Score
 	}
 	return out, nil
+}
+
+// ServerVersions implements doctor.ServerInspector: the redis_version of
+// INFO server, of the one server, or of every master of a Cluster.
+func (i *Inspector) ServerVersions(ctx context.Context) (map[string]string, error) {
+	out := map[string]string{}
+	var mu sync.Mutex
+	read := func(ctx context.Context, c *goredis.Client) error {
+		info, err := c.Info(ctx, "server").Result()
+		if err != nil {
+			return fmt.Errorf("INFO server of %s: %w", c.Options().Addr, err)
+		}
+		v := infoValue(info, "redis_version")
+		if v == "" {
+			return fmt.Errorf("INFO server of %s: no redis_version", c.Options().Addr)
+		}
+		mu.Lock()
+		out[c.Options().Addr] = v
+		mu.Unlock()
+		return nil
+	}
+	if cc, ok := i.rdb.(*goredis.ClusterClient); ok {
+		if err := cc.ForEachMaster(ctx, read); err != nil {
+			return nil, err
+		}
+		return out, nil
+	}
+	info, err := i.rdb.Info(ctx, "server").Result()
+	if err != nil {
+		return nil, fmt.Errorf("INFO server: %w", err)
+	}
+	v := infoValue(info, "redis_version")
+	if v == "" {
+		return nil, errors.New("INFO server: no redis_version")
+	}
+	addr := "redis"
+	if c, ok := i.rdb.(*goredis.Client); ok {
+		addr = c.Options().Addr
+	}
+	out[addr] = v
+	return out, nil
+}
+
+// infoValue returns the value of field in an INFO reply ("" when absent).
+func infoValue(info, field string) string {
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), field+":"); ok {
+			return v
+		}
+	}
+	return ""
 }

@@ -27,6 +27,7 @@ func benchCmd(ctx context.Context, args []string, getenv func(string) string, st
 	fs.IntVar(&o.Days, "days", 3, "timestamps spread over this many days before now (steady mode, unless set: the time each event is produced, minus up to a minute, as from live clients)")
 	fs.IntVar(&o.Batch, "batch", 0, "largest batch (0: POMOCORE_BATCH_SIZE or its default)")
 	fs.IntVar(&o.Consumers, "consumers", 1, "pipelines (consumers of the group) run in this process")
+	fs.IntVar(&o.Partitions, "partitions", 1, "split the input into this many partition streams (POMOCORE_PARTITIONS): the producer writes the source, a router in this process routes it, and each partition has -consumers pipelines")
 	fs.StringVar(&o.Store, "store", "auto", "auto (MONGO_URI if set, else SQLite in a temporary directory), sqlite, mongo or discard (no store: Redis alone)")
 	fs.BoolVar(&o.Ceilings, "ceilings", true, "also measure the store and the Redis commit alone (drain mode)")
 	fs.BoolVar(&o.JSON, "json", false, "print the results as JSON")

@@ -75,6 +75,9 @@ type App struct {
 	closers []func()
 	// startup is what Run waits for while it starts (waitFor).
 	startup startup
+	// source is the main server's stream when the input is partitioned
+	// (cfg.Stream is then this process's partition stream); else "".
+	source string
 }
 
 // New returns the application of cfg (validated by the caller: see
@@ -99,8 +102,9 @@ func New(cfg Config, deps Deps) (*App, error) {
 	if deps.Registry == nil {
 		deps.Registry = prometheus.NewRegistry()
 	}
+	cfg, source := partitioned(cfg)
 	return &App{cfg: cfg, deps: deps, log: deps.Log, loc: loc, tax: tax, reg: deps.Registry,
-		rdb: deps.Redis, st: deps.Store}, nil
+		rdb: deps.Redis, st: deps.Store, source: source}, nil
 }
 
 // Config returns the application's settings.
@@ -284,6 +288,11 @@ func (a *App) NewReader(ctx context.Context, consumer string) (*redis.Reader, er
 	}
 	rcfg := a.cfg.ReaderConfig()
 	rcfg.Consumer = cmp.Or(consumer, rcfg.Consumer)
+	if a.source != "" {
+		// Partitioned: the main server's stream is trimmed (when trimming
+		// is on) once the router's group has acknowledged its entries.
+		rcfg.AlsoTrim = append(rcfg.AlsoTrim, a.source)
+	}
 	rcfg.Log = a.log
 	// A shadow's store holds no usage log of its own to resume from; the
 	// embedded Redis starts empty on every run, so the store's usage logs

@@ -79,6 +79,9 @@ type Config struct {
 	Pipeline pipeline.Config
 
 	Shadow bool
+	// Partitions is POMOCORE_PARTITIONS: how many partition streams the
+	// main server's stream is routed into (1: none, the stream is read as is).
+	Partitions int
 
 	AdminToken string
 	ModelFile  string
@@ -118,6 +121,7 @@ func Defaults() Config {
 		Reader:           reader,
 		Committer:        redis.DefaultCommitterConfig(),
 		Pipeline:         pipeline.DefaultConfig(),
+		Partitions:       1,
 		Learn:            learn.DefaultConfig(),
 	}
 }
@@ -200,6 +204,7 @@ func (c *Config) Settings() []Setting {
 		{"POMOCORE_SHUTDOWN_TIMEOUT", "shutdown-timeout", "time to finish the batch in hand after SIGTERM", false, durPtrVal(&c.Pipeline.ShutdownTimeout)},
 		{"POMOCORE_STORE_TIMEOUT", "store-timeout", "timeout of one store call", false, durVal(&c.StoreTimeout)},
 		{"POMOCORE_PARTITION", "partition", "number of this input stream when the input is split (0..63); the store records which stream owns it and refuses a second", false, uint8Val(&c.Pipeline.Partition)},
+		{"POMOCORE_PARTITIONS", "partitions", "split the input stream into this many partition streams <stream>:pNN by userId (1..64; 1: off): every process routes when it holds the router lease and runs its pipeline on partition POMOCORE_PARTITION (see docs/cluster.md)", false, intVal(&c.Partitions)},
 		{"POMOCORE_START_ID", "start-id", "where a consumer group that does not exist yet is created: 0 (the whole stream), $ (new entries only) or an entry id", false, strVal(&c.Reader.StartID)},
 		{"POMOCORE_GROUP_RECREATE_AT", "group-recreate-at", "where to recreate the group if it vanishes while running and no position is known (the recorded commit position, the store's newest usage log or this process's memory come first): empty (stop and say what to do), 0 (all again) or $ (new entries only)", false, strVal(&c.Reader.RecreateAt)},
 		{"POMOCORE_MAX_BATCH_BYTES", "max-batch-bytes", "most bytes of entries read in one batch (at least one entry is always read)", false, intVal(&c.Reader.MaxBatchBytes)},
@@ -313,6 +318,7 @@ func (c *Config) Validate() error {
 	named(c.Chain.Validate(), "LLM fallback", &c.Chain)
 	named(c.Learn.Validate(), "learning", &c.Learn)
 	errs = append(errs, c.validateShadow()...)
+	c.validatePartitions(bad)
 	named(c.Pipeline.Validate(), "pipeline", &c.Pipeline)
 	// The reader's AlsoTrim is derived from POMOCORE_SESSION_STREAM, which
 	// the committer's check names; validating it again here would add a
@@ -535,6 +541,7 @@ func (c *Config) CommitterConfig() redis.CommitterConfig {
 	cc := c.Committer
 	cc.Stream, cc.Group = c.Reader.Stream, c.Reader.Group
 	cc.Namespace, cc.NoSessionEvents = c.shadowNamespace(), c.Shadow
+	cc.RecordScope = c.recordScope()
 	return cc
 }
 

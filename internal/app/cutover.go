@@ -64,7 +64,7 @@ type Inspectors struct {
 
 // DoctorSources returns the sources of `pomocore doctor`.
 func (in Inspectors) DoctorSources() doctor.Sources {
-	src := doctor.Sources{Streams: in.Redis, Boards: in.Redis}
+	src := doctor.Sources{Server: in.Redis, Streams: in.Redis, Boards: in.Redis}
 	if in.Mongo != nil {
 		src.Patterns, src.Docs = in.Mongo, in.Mongo
 	}

@@ -91,6 +91,11 @@ func (a *App) Run(ctx context.Context) error {
 	if cfg.PatternReload > 0 {
 		go a.reloadPatterns(ctx, p)
 	}
+	stopRouter, err := a.startRouter(ctx)
+	if err != nil {
+		return err
+	}
+	defer stopRouter()
 	if err := p.Run(ctx); err != nil {
 		return err
 	}

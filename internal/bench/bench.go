@@ -14,10 +14,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math"
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -50,11 +52,15 @@ type Options struct {
 	DaysSet   bool `json:"-"` // -days given explicitly
 	Batch     int
 	Consumers int
-	Store     string
-	Ceilings  bool
-	JSON      bool
-	Quiet     bool
-	Seed      uint64
+	// Partitions splits the input (POMOCORE_PARTITIONS): the producer
+	// writes the source stream, a router in the process moves it to the
+	// partition streams, and each has Consumers pipelines.
+	Partitions int
+	Store      string
+	Ceilings   bool
+	JSON       bool
+	Quiet      bool
+	Seed       uint64
 	// CPUProfile is a file for a CPU profile of the whole run.
 	CPUProfile string
 	// Batches is a file for one line per committed batch.
@@ -110,6 +116,9 @@ func (o Options) Validate() error {
 	if o.Consumers < 1 || o.Consumers > 64 {
 		errs = append(errs, fmt.Errorf("-consumers %d: want 1..64", o.Consumers))
 	}
+	if o.Partitions < 0 || o.Partitions > 64 {
+		errs = append(errs, fmt.Errorf("-partitions %d: want 1..64 (0: 1)", o.Partitions))
+	}
 	if o.Store != "auto" && o.Store != "sqlite" && o.Store != "mongo" && o.Store != "discard" {
 		errs = append(errs, fmt.Errorf("-store %q: want auto, sqlite, mongo or discard", o.Store))
 	}
@@ -123,10 +132,15 @@ type Result struct {
 	Store     string `json:"store"`
 	Redis     string `json:"redis"`
 	Consumers int    `json:"consumers"`
-	Batch     int    `json:"batch"`
-	Events    int    `json:"events"`
-	Users     int    `json:"users"`
-	Keys      int    `json:"keys"`
+	// Partitions is the number of partition streams (1: not split).
+	Partitions int `json:"partitions,omitempty"`
+	// RedisCPUMicros is each master's CPU (INFO cpu, user + sys) per
+	// event over the drain, by address (absent for the embedded Redis).
+	RedisCPUMicros map[string]float64 `json:"redis_cpu_us_per_event,omitempty"`
+	Batch          int                `json:"batch"`
+	Events         int                `json:"events"`
+	Users          int                `json:"users"`
+	Keys           int                `json:"keys"`
 
 	Seconds       float64 `json:"seconds"`
 	EventsPerSec  float64 `json:"events_per_sec"`
@@ -278,7 +292,7 @@ func names(cfg app.Config, run string) app.Config {
 
 // runOnce runs one id mode.
 func runOnce(ctx context.Context, o Options, ids string, cfg app.Config, rdb goredis.UniversalClient, log *slog.Logger, pr *progress) (Result, error) {
-	res := Result{Mode: o.Mode, IDs: ids, Store: o.Store, Consumers: o.Consumers, Batch: cfg.Pipeline.BatchSize,
+	res := Result{Mode: o.Mode, IDs: ids, Store: o.Store, Consumers: o.Consumers, Partitions: o.Partitions, Batch: cfg.Pipeline.BatchSize,
 		Users: o.Users, Keys: o.Keys, CPUs: runtime.NumCPU(), GoVersion: runtime.Version()}
 	var rb [4]byte
 	_, _ = rand.Read(rb[:])
@@ -302,14 +316,44 @@ func runOnce(ctx context.Context, o Options, ids string, cfg app.Config, rdb gor
 		return res, fmt.Errorf("store: %w", err)
 	}
 	defer st.close()
-	a, err := app.New(cfg, app.Deps{Log: log, Redis: rdb, Store: st})
-	if err != nil {
-		return res, err
+	if o.Partitions > 1 {
+		cfg.Partitions = o.Partitions
 	}
-	defer a.Close()
+	// One application per partition stream (one in all when not split);
+	// apps[0]'s also routes.
+	apps := make([]*app.App, max(o.Partitions, 1))
+	for p := range apps {
+		pc := cfg
+		pc.Pipeline.Partition = uint8(p)
+		if apps[p], err = app.New(pc, app.Deps{Log: log, Redis: rdb, Store: st}); err != nil {
+			return res, err
+		}
+		defer apps[p].Close()
+	}
+	a := apps[0]
 	chain, err := a.Classifier(ctx)
 	if err != nil {
 		return res, err
+	}
+	for _, pa := range apps[1:] {
+		if _, err := pa.Classifier(ctx); err != nil {
+			return res, err
+		}
+	}
+	router, _, err := a.NewRouter()
+	if err != nil {
+		return res, err
+	}
+	// routing runs the router (none when not split) until the returned
+	// stop is called.
+	routing := func() (stop func()) {
+		if router == nil {
+			return func() {}
+		}
+		rctx, cancel := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		wg.Go(func() { _ = router.Run(rctx) })
+		return func() { cancel(); wg.Wait() }
 	}
 	var ceil *store
 	if o.Ceilings && o.Mode == "drain" {
@@ -342,10 +386,15 @@ func runOnce(ctx context.Context, o Options, ids string, cfg app.Config, rdb gor
 		}
 	}
 	// The group exists before the first entry: the pipeline reads from 0.
-	readers := make([]*redis.Reader, o.Consumers)
-	for i := range readers {
-		if readers[i], err = a.NewReader(ctx, fmt.Sprintf("bench-%d", i)); err != nil {
-			return res, err
+	var readers []*redis.Reader
+	var owners []*app.App // the application of each reader's stream
+	for _, pa := range apps {
+		for i := range o.Consumers {
+			r, err := pa.NewReader(ctx, fmt.Sprintf("bench-%d", i))
+			if err != nil {
+				return res, err
+			}
+			readers, owners = append(readers, r), append(owners, pa)
 		}
 	}
 	obs := &observer{}
@@ -364,6 +413,7 @@ func runOnce(ctx context.Context, o Options, ids string, cfg app.Config, rdb gor
 	}
 	var before mongo.Stats
 	var cpuBefore cpuTimes
+	var redisBefore map[string]time.Duration
 	// timed starts what is measured: the store's counters, the CPU times
 	// and the profile.
 	timed := func() (func(), error) {
@@ -374,6 +424,7 @@ func runOnce(ctx context.Context, o Options, ids string, cfg app.Config, rdb gor
 		if cpuBefore, err = readCPU(o.StoreCPU); err != nil {
 			return nil, err
 		}
+		redisBefore = redisCPU(ctx, rdb)
 		return startProfile(o.CPUProfile, ids)
 	}
 
@@ -390,10 +441,19 @@ func runOnce(ctx context.Context, o Options, ids string, cfg app.Config, rdb gor
 		}
 		defer stopProfile()
 		start := time.Now()
-		if err := drain(ctx, a, readers, obs, int64(o.Events), pr, "pipeline drain"); err != nil {
+		stopRouting := routing()
+		err = drain(ctx, owners, readers, obs, int64(o.Events), pr, "pipeline drain")
+		stopRouting()
+		if err != nil {
 			return res, err
 		}
 		stopProfile()
+		if after := redisCPU(ctx, rdb); redisBefore != nil && after != nil {
+			res.RedisCPUMicros = map[string]float64{}
+			for addr, d := range after {
+				res.RedisCPUMicros[addr] = float64((d - redisBefore[addr]).Microseconds()) / float64(o.Events)
+			}
+		}
 		res.Seconds = time.Unix(0, obs.lastCommit.Load()).Sub(start).Seconds()
 		res.Events = o.Events
 		res.EventsPerSec = float64(o.Events) / res.Seconds
@@ -417,7 +477,9 @@ func runOnce(ctx context.Context, o Options, ids string, cfg app.Config, rdb gor
 			return res, err
 		}
 		defer stopProfile()
-		stop, wait, err := startPipelines(ctx, a, readers, obs)
+		stopRouting := routing()
+		defer stopRouting()
+		stop, wait, err := startPipelines(ctx, owners, readers, obs)
 		if err != nil {
 			return res, err
 		}
@@ -457,14 +519,15 @@ func runOnce(ctx context.Context, o Options, ids string, cfg app.Config, rdb gor
 
 func millis(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
-// startPipelines runs one pipeline of a per reader until stop is called;
-// wait returns the first error of any.
-func startPipelines(ctx context.Context, a *app.App, readers []*redis.Reader, obs pipeline.Observer) (stop func(), wait func() error, err error) {
+// startPipelines runs one pipeline per reader, of the application of its
+// stream (apps[i] for readers[i]), until stop is called; wait returns the
+// first error of any.
+func startPipelines(ctx context.Context, apps []*app.App, readers []*redis.Reader, obs pipeline.Observer) (stop func(), wait func() error, err error) {
 	runCtx, cancel := context.WithCancel(ctx)
 	errs := make(chan error, len(readers))
 	var wg sync.WaitGroup
-	for _, r := range readers {
-		p, err := a.NewPipeline(r, obs)
+	for i, r := range readers {
+		p, err := apps[i].NewPipeline(r, obs)
 		if err != nil {
 			cancel()
 			wg.Wait()
@@ -485,10 +548,10 @@ func startPipelines(ctx context.Context, a *app.App, readers []*redis.Reader, ob
 	}, nil
 }
 
-// drain runs a pipeline of a per reader until obs has seen total entries
-// committed, drawing the progress as label.
-func drain(ctx context.Context, a *app.App, readers []*redis.Reader, obs *observer, total int64, pr *progress, label string) error {
-	stop, wait, err := startPipelines(ctx, a, readers, obs)
+// drain runs a pipeline per reader (of apps[i] for readers[i]) until obs
+// has seen total entries committed, drawing the progress as label.
+func drain(ctx context.Context, apps []*app.App, readers []*redis.Reader, obs *observer, total int64, pr *progress, label string) error {
+	stop, wait, err := startPipelines(ctx, apps, readers, obs)
 	if err != nil {
 		return err
 	}
@@ -635,7 +698,7 @@ func measureCeilings(ctx context.Context, o Options, cfg app.Config, rdb goredis
 	if err != nil {
 		return err
 	}
-	if err := drain(ctx, a, []*redis.Reader{reader}, &observer{}, int64(o.Events), pr, "parts alone"); err != nil {
+	if err := drain(ctx, []*app.App{a}, []*redis.Reader{reader}, &observer{}, int64(o.Events), pr, "parts alone"); err != nil {
 		return err
 	}
 	if t.duplicates > 0 {
@@ -715,6 +778,18 @@ func printResults(w io.Writer, results []Result) {
 		if r.ProcessCPUMicros > 0 || r.StoreCPUMicros > 0 {
 			fmt.Fprintf(tw, "  CPU per event\t%.0f us this process\t%s\n", r.ProcessCPUMicros,
 				map[bool]string{true: fmt.Sprintf("%.0f us the store server", r.StoreCPUMicros), false: "store server not measured"}[r.StoreCPUMicros > 0])
+		}
+		if len(r.RedisCPUMicros) > 0 {
+			var per []string
+			var total float64
+			for _, addr := range slices.Sorted(maps.Keys(r.RedisCPUMicros)) {
+				per = append(per, fmt.Sprintf("%s %.1f us", addr, r.RedisCPUMicros[addr]))
+				total += r.RedisCPUMicros[addr]
+			}
+			fmt.Fprintf(tw, "  Redis CPU per event\t%.1f us\t%s\n", total, strings.Join(per, ", "))
+		}
+		if r.Partitions > 1 {
+			fmt.Fprintf(tw, "  partitions\t%d\trouted by the router in this process\n", r.Partitions)
 		}
 		if r.StoreCommands > 0 {
 			fmt.Fprintf(tw, "  store per 1,000 events\t%.2f commands\t%.2f update statements, %.0f inserted documents\n", r.StoreCommands, r.StoreUpdates, r.StoreInserted)

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -9,6 +10,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -119,4 +121,51 @@ func ScanKeys(ctx context.Context, rdb goredis.UniversalClient, pattern string, 
 		return cc.ForEachMaster(ctx, func(ctx context.Context, node *goredis.Client) error { return scan(ctx, node) })
 	}
 	return scan(ctx, rdb)
+}
+
+// redisCPU returns the CPU time (INFO cpu: used_cpu_user + used_cpu_sys)
+// each master has used so far, by address; nil when a server does not
+// tell (the embedded Redis).
+func redisCPU(ctx context.Context, rdb goredis.UniversalClient) map[string]time.Duration {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	out := map[string]time.Duration{}
+	var mu sync.Mutex
+	read := func(ctx context.Context, c *goredis.Client) error {
+		info, err := c.Info(ctx, "cpu").Result()
+		if err != nil {
+			return err
+		}
+		var total float64
+		for _, l := range strings.Split(info, "\n") {
+			k, v, ok := strings.Cut(strings.TrimSpace(l), ":")
+			if ok && (k == "used_cpu_user" || k == "used_cpu_sys") {
+				f, err := strconv.ParseFloat(v, 64)
+				if err != nil {
+					return err
+				}
+				total += f
+			}
+		}
+		if total == 0 {
+			return errors.New("no CPU figures")
+		}
+		mu.Lock()
+		out[c.Options().Addr] = time.Duration(total * float64(time.Second))
+		mu.Unlock()
+		return nil
+	}
+	var err error
+	switch c := rdb.(type) {
+	case *goredis.ClusterClient:
+		err = c.ForEachMaster(ctx, read)
+	case *goredis.Client:
+		err = read(ctx, c)
+	default:
+		return nil
+	}
+	if err != nil {
+		return nil
+	}
+	return out
 }

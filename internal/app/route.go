@@ -1,0 +1,160 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pomocore/pomocore/pipeline"
+	"github.com/pomocore/pomocore/redis"
+	"github.com/pomocore/pomocore/route"
+)
+
+// partitioned returns cfg reading its partition stream when the input is
+// partitioned (POMOCORE_PARTITIONS > 1), and the source stream it is
+// routed from ("" when not partitioned). The dead-letter stream stays the
+// source's (Complete derived it before).
+func partitioned(cfg Config) (Config, string) {
+	if cfg.Partitions <= 1 {
+		return cfg, ""
+	}
+	source := cfg.Reader.Stream
+	if cfg.Committer.DeadStream == "" {
+		cfg.Committer.DeadStream = source + ":dead"
+	}
+	cfg.Reader.Stream = redis.PartitionStream(source, int(cfg.Pipeline.Partition))
+	return cfg, source
+}
+
+// recordScope scopes the commit's applied records to this process's
+// partition stream when the input is partitioned (redis.CommitterConfig.
+// RecordScope): the partitions commit onto the same leaderboards, each at
+// its own pace.
+func (c *Config) recordScope() string {
+	if c.Partitions > 1 {
+		return c.Reader.Stream
+	}
+	return ""
+}
+
+// validatePartitions checks POMOCORE_PARTITIONS against the settings it
+// depends on.
+func (c *Config) validatePartitions(bad func(env, format string, args ...any)) {
+	if c.Partitions < 1 || c.Partitions > route.MaxPartitions {
+		bad("POMOCORE_PARTITIONS", "%d: want 1..%d", c.Partitions, route.MaxPartitions)
+		return
+	}
+	if c.Partitions == 1 {
+		return
+	}
+	if int(c.Pipeline.Partition) >= c.Partitions {
+		bad("POMOCORE_PARTITION", "%d: want 0..%d with POMOCORE_PARTITIONS=%d", c.Pipeline.Partition, c.Partitions-1, c.Partitions)
+	}
+	if c.Shadow {
+		bad("POMOCORE_PARTITIONS", "%d: shadow mode reads the live stream itself; partitioning is not for a shadow", c.Partitions)
+	}
+	if len(c.RedisAddrs) == 0 {
+		bad("POMOCORE_PARTITIONS", "%d: needs REDIS_ADDR (the embedded Redis serves one process)", c.Partitions)
+	}
+}
+
+// Source returns the main server's stream the input is routed from when
+// it is partitioned ("" otherwise).
+func (a *App) Source() string { return a.source }
+
+// NewRouter returns the router of the partitioned input (POMOCORE_PARTITIONS
+// > 1) and its source reader, for the lag metric; nil when the input is not
+// partitioned.
+func (a *App) NewRouter() (*route.Router, *redis.RouteSource, error) {
+	if a.source == "" {
+		return nil, nil, nil
+	}
+	rdb, err := a.Redis()
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg := a.cfg
+	src := redis.NewRouteSource(rdb, a.source, cfg.Reader.Group, cfg.Reader.StartID, 0)
+	r, err := route.New(route.Config{Partitions: cfg.Partitions, Batch: cfg.Pipeline.BatchSize, Block: min(cfg.Pipeline.Block, time.Second),
+		Timeout: shutdownTimeout(cfg.Pipeline), Log: a.log.With("role", "router", "source", a.source)},
+		src, redis.NewPartitionWriter(rdb, a.source, cfg.Partitions), redis.NewRouteLease(rdb, a.source, 0))
+	if err != nil {
+		return nil, nil, fmt.Errorf("POMOCORE_PARTITIONS: %w", err)
+	}
+	return r, src, nil
+}
+
+// startRouter runs this process's router candidate when the input is
+// partitioned, with its metrics; stop ends it, after it has finished its
+// batch and released the role.
+func (a *App) startRouter(ctx context.Context) (stop func(), err error) {
+	r, src, err := a.NewRouter()
+	if err != nil || r == nil {
+		return func() {}, err
+	}
+	a.reg.MustRegister(&routeCollector{r: r.Stats(), src: src, n: a.cfg.Partitions})
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = r.Run(ctx) })
+	a.log.Info("router candidate running", "source", a.source, "partitions", a.cfg.Partitions, "partition stream", a.cfg.Reader.Stream)
+	return func() { cancel(); wg.Wait() }, nil
+}
+
+var (
+	routeEntriesDesc = prometheus.NewDesc("pomocore_route_entries_total",
+		"Source entries handled by this process's router, by outcome: routed (added to a partition stream), already (found routed), deleted (gone from the source).", []string{"outcome"}, nil)
+	routePartitionDesc = prometheus.NewDesc("pomocore_route_partition_entries_total",
+		"Entries this process's router added to each partition stream.", []string{"partition"}, nil)
+	routeHoldingDesc = prometheus.NewDesc("pomocore_route_holding",
+		"1 while this process holds the router role.", nil, nil)
+	routeFencedDesc = prometheus.NewDesc("pomocore_route_fenced_total",
+		"Writes of this process's router refused because a newer router took over.", nil, nil)
+	routeLagDesc = prometheus.NewDesc("pomocore_route_source_lag",
+		"Entries of the source stream not yet delivered to the router (the source group's lag; -1 unknown).", nil, nil)
+	routePendingDesc = prometheus.NewDesc("pomocore_route_source_pending",
+		"Entries of the source stream delivered to the router and not yet routed.", nil, nil)
+)
+
+// routeCollector reads the router's counters and the source group's lag
+// on scrape.
+type routeCollector struct {
+	r   *route.Stats
+	src *redis.RouteSource
+	n   int
+}
+
+func (c *routeCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{routeEntriesDesc, routePartitionDesc, routeHoldingDesc, routeFencedDesc, routeLagDesc, routePendingDesc} {
+		ch <- d
+	}
+}
+
+func (c *routeCollector) Collect(ch chan<- prometheus.Metric) {
+	ch <- prometheus.MustNewConstMetric(routeEntriesDesc, prometheus.CounterValue, float64(c.r.Routed.Load()), "routed")
+	ch <- prometheus.MustNewConstMetric(routeEntriesDesc, prometheus.CounterValue, float64(c.r.Already.Load()), "already")
+	ch <- prometheus.MustNewConstMetric(routeEntriesDesc, prometheus.CounterValue, float64(c.r.Deleted.Load()), "deleted")
+	for p := range c.n {
+		ch <- prometheus.MustNewConstMetric(routePartitionDesc, prometheus.CounterValue, float64(c.r.PerPartition[p].Load()), strconv.Itoa(p))
+	}
+	ch <- prometheus.MustNewConstMetric(routeHoldingDesc, prometheus.GaugeValue, float64(c.r.Holding.Load()))
+	ch <- prometheus.MustNewConstMetric(routeFencedDesc, prometheus.CounterValue, float64(c.r.Fenced.Load()))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if lag, pending, err := c.src.Lag(ctx); err == nil {
+		ch <- prometheus.MustNewConstMetric(routeLagDesc, prometheus.GaugeValue, float64(lag))
+		ch <- prometheus.MustNewConstMetric(routePendingDesc, prometheus.GaugeValue, float64(pending))
+	}
+}
+
+// shutdownTimeout is the pipeline's time to finish after SIGTERM (its
+// default when unset).
+func shutdownTimeout(p pipeline.Config) time.Duration {
+	if p.ShutdownTimeout == nil {
+		return *pipeline.DefaultConfig().ShutdownTimeout
+	}
+	return *p.ShutdownTimeout
+}
