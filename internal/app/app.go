@@ -198,12 +198,15 @@ func (a *App) Store(ctx context.Context) (Store, error) {
 			return nil, err
 		}
 		a.log.Info("store: MongoDB", "database", cfg.MongoDatabase)
-		a.st = st
 		a.closers = append(a.closers, func() {
 			c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			_ = st.Close(c)
 		})
+		if err := st.Register(a.reg); err != nil {
+			return nil, err
+		}
+		a.st = st
 		return st, nil
 	}
 	scfg := sqlite.Config{Dir: cfg.DataDir, Logger: a.log, Timeout: cfg.StoreTimeout}
