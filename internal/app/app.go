@@ -269,15 +269,6 @@ func (a *App) Classifier(ctx context.Context) (*classify.Chain, error) {
 	return chain, nil
 }
 
-// CategoryIDs returns the category_pattern id of each category that has a
-// document (after Classifier).
-func (a *App) CategoryIDs() map[string]pomocore.ObjectID {
-	if a.rules == nil {
-		return nil
-	}
-	return a.rules.ids
-}
-
 // NewReader returns a reader of the input stream as consumer (the
 // settings' consumer when empty), once its consumer group exists.
 func (a *App) NewReader(ctx context.Context, consumer string) (*redis.Reader, error) {

@@ -450,7 +450,7 @@ func runOnce(ctx context.Context, o Options, ids string, cfg app.Config, rdb gor
 		res.StoreInserted = (d.InsertedDocuments - before.InsertedDocuments) * per
 	}
 	res.LeaderboardKey = len(exp.sums)
-	res.Verification, res.Verified = verify(ctx, rdb, cfg, readers[0], st, exp, a.CategoryIDs(), o.Store != "discard")
+	res.Verification, res.Verified = verify(ctx, rdb, cfg, readers[0], st, exp, o.Store != "discard")
 	res.LLM, res.KnownOnly, res.LLMCalls = o.LLM, o.KnownOnly, llmCalls()
 	return res, nil
 }
