@@ -13,6 +13,7 @@ import (
 
 	"github.com/pomocore/pomocore"
 	"github.com/pomocore/pomocore/classify"
+	"github.com/pomocore/pomocore/internal/eventually"
 )
 
 // fakeFallback answers from a function and counts calls and queries.
@@ -59,24 +60,22 @@ func newChain(t *testing.T, f classify.Fallback, cfg classify.ChainConfig) *clas
 	return c
 }
 
-// waitFor waits, in the test's synctest bubble, until cond holds, and
-// fails the test when a minute of the bubble's time passes first. The
-// chain's workers are its own goroutines, with nothing else to signal;
-// each sleep returns once every goroutine of the bubble is blocked.
-func waitFor(t *testing.T, what string, cond func() bool) {
+// waitFor waits (internal/eventually) until cond holds, and fails the test
+// when a minute passes first: in a synctest bubble, a minute of the
+// bubble's time (the chain's workers are its own goroutines, with nothing
+// else to signal; each poll's sleep returns once every goroutine of the
+// bubble is blocked). what describes the condition when it fails.
+func waitFor(t *testing.T, what func() string, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(time.Minute); !cond(); {
-		if !time.Now().Before(deadline) {
-			t.Fatalf("gave up waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !eventually.Within(time.Minute, cond) {
+		t.Fatalf("gave up waiting for %s", what())
 	}
 }
 
 // waitAnswered waits (see waitFor) until the chain has answered n unknowns.
 func waitAnswered(t *testing.T, c *classify.Chain, n int64) {
 	t.Helper()
-	waitFor(t, fmt.Sprintf("%d answers (stats %+v)", n, c.Stats()), func() bool { return c.Stats().Answered >= n })
+	waitFor(t, func() string { return fmt.Sprintf("%d answers (stats %+v)", n, c.Stats()) }, func() bool { return c.Stats().Answered >= n })
 }
 
 func TestChainAsksOncePerUnknownEvenConcurrently(t *testing.T) {
@@ -155,14 +154,14 @@ func TestChainBreakerAndRetries(t *testing.T) {
 		}}
 		c := newChain(t, f, classify.ChainConfig{Retries: 2, BreakerFailures: 3, BreakerCooldown: time.Minute, Workers: 1, Now: clock})
 		c.Classify("Zzz One", "", "")
-		waitFor(t, "the breaker to open", func() bool { return c.Stats().BreakerOpen })
+		waitFor(t, func() string { return "the breaker to open" }, func() bool { return c.Stats().BreakerOpen })
 		if n := f.calls.Load(); n != 3 {
 			t.Errorf("calls before the breaker opened = %d, want 3 (1 + 2 retries)", n)
 		}
 		// While open: no calls, default answers.
-		waitFor(t, "the first unknown dropped", func() bool { return c.Stats().Dropped >= 1 })
+		waitFor(t, func() string { return "the first unknown dropped" }, func() bool { return c.Stats().Dropped >= 1 })
 		c.Classify("Zzz Two", "", "")
-		waitFor(t, "the second unknown dropped", func() bool { return c.Stats().Dropped >= 2 })
+		waitFor(t, func() string { return "the second unknown dropped" }, func() bool { return c.Stats().Dropped >= 2 })
 		if n := f.calls.Load(); n != 3 {
 			t.Errorf("calls while the breaker is open = %d, want still 3", n)
 		}

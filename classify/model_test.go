@@ -1,13 +1,10 @@
 package classify_test
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -15,6 +12,7 @@ import (
 
 	"github.com/pomocore/pomocore"
 	"github.com/pomocore/pomocore/classify"
+	"github.com/pomocore/pomocore/internal/fixtures"
 )
 
 // toyPatterns are three categories whose names share words, so that a model
@@ -389,33 +387,7 @@ func TestChainTellsFreshLLMAnswersNotCachedOnes(t *testing.T) {
 // from docs/categories.md and the contract.
 func blindExamples(t testing.TB) []classify.Example {
 	t.Helper()
-	return blindExamplesFrom(t, "blind.jsonl")
-}
-
-// blindExamplesFrom reads testdata/name, JSON lines of labelled activities.
-func blindExamplesFrom(t testing.TB, name string) []classify.Example {
-	t.Helper()
-	f, err := os.Open(filepath.Join("..", "testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out []classify.Example
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
-			continue
-		}
-		var a struct{ App, URL, Title, Category string }
-		if err := json.Unmarshal(sc.Bytes(), &a); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, classify.Example{App: a.App, URL: a.URL, Title: a.Title, Category: a.Category})
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return fixtures.Examples(t, "blind.jsonl")
 }
 
 // replay is what the model does on a replay of the blind set through the
@@ -469,7 +441,7 @@ func replayBlind(t testing.TB, m *classify.Model, threshold float64) replay {
 func labelledExamples(t testing.TB, name string) []classify.Example {
 	t.Helper()
 	var out []classify.Example
-	for _, ex := range blindExamplesFrom(t, name) {
+	for _, ex := range fixtures.Examples(t, name) {
 		if ex.Category != pomocore.Uncategorized {
 			out = append(out, ex)
 		}

@@ -1,12 +1,7 @@
 package learn_test
 
 import (
-	"bufio"
-	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -15,34 +10,6 @@ import (
 	"github.com/pomocore/pomocore/internal/fixtures"
 	"github.com/pomocore/pomocore/learn"
 )
-
-// testdataExamples reads testdata/name, JSON lines of labelled activities
-// (// lines are comments).
-func testdataExamples(t testing.TB, name string) []classify.Example {
-	t.Helper()
-	f, err := os.Open(filepath.Join("..", "testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out []classify.Example
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "//") {
-			continue
-		}
-		var a struct{ App, URL, Title, Category string }
-		if err := json.Unmarshal([]byte(line), &a); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, classify.Example{App: a.App, URL: a.URL, Title: a.Title, Category: a.Category})
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
 
 // score counts a model's answers at a threshold on held-out activities.
 type score struct{ n, answered, right int }
@@ -76,7 +43,7 @@ func heldOutBySite(t testing.TB, patterns []pomocore.CategoryPattern, threshold 
 	file := map[classify.Example]string{}
 	var labels []classify.Example
 	for _, name := range []string{"blind.jsonl", "labeled.jsonl", "production-derived.jsonl"} {
-		for _, ex := range testdataExamples(t, name) {
+		for _, ex := range fixtures.Examples(t, name) {
 			if file[ex] == "" {
 				file[ex] = name
 				labels = append(labels, ex)

@@ -70,7 +70,7 @@ func TestLegacyLabelsThePatternsContradictAreNotTrusted(t *testing.T) {
 func TestSpuriousFeaturesDoNotDecide(t *testing.T) {
 	var labels []classify.Example
 	for _, name := range []string{"blind.jsonl", "labeled.jsonl", "production-derived.jsonl"} {
-		for _, ex := range testdataExamples(t, name) {
+		for _, ex := range fixtures.Examples(t, name) {
 			host, _ := classify.Host(ex.URL)
 			if ex.Category != pomocore.Uncategorized && host != "aistudio.google.com" && host != "search.google.com" && host != "scholar.google.com" {
 				labels = append(labels, ex)

@@ -25,6 +25,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/event"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -174,16 +175,6 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("per document %q: want auto, on or off", c.PerDocument))
 	}
 	return errors.Join(errs...)
-}
-
-// Stats counts what a Store sent, for the benchmark's store-cost report.
-type Stats struct {
-	// Commands is every command sent (finds, inserts, updates).
-	Commands int64
-	// UpdateStatements counts update statements (one per updateMany).
-	UpdateStatements int64
-	// InsertedDocuments counts documents sent in inserts.
-	InsertedDocuments int64
 }
 
 // Store is the MongoDB store. Safe for concurrent use.
@@ -392,9 +383,29 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close disconnects.
 func (s *Store) Close(ctx context.Context) error { return s.client.Disconnect(ctx) }
 
-// Stats returns the counters of what was sent.
-func (s *Store) Stats() Stats {
-	return Stats{Commands: s.commands.Load(), UpdateStatements: s.updates.Load(), InsertedDocuments: s.ins.Load()}
+// Register registers on reg the counters of what the store sent to
+// MongoDB, read on scrape: pomocore_mongo_commands_total (every command:
+// finds, inserts, updates), pomocore_mongo_update_statements_total (one per
+// update statement) and pomocore_mongo_inserted_documents_total (documents
+// sent in inserts). Divided by pomocore_events_committed_total they are the
+// store's cost per event. Register it on one registry once; it fails (with
+// the registry's error) if they are there already.
+func (s *Store) Register(reg prometheus.Registerer) error {
+	for _, c := range []struct {
+		name, help string
+		n          *atomic.Int64
+	}{
+		{"pomocore_mongo_commands_total", "Commands sent to MongoDB (finds, inserts, updates).", &s.commands},
+		{"pomocore_mongo_update_statements_total", "Update statements sent to MongoDB.", &s.updates},
+		{"pomocore_mongo_inserted_documents_total", "Documents sent to MongoDB in inserts.", &s.ins},
+	} {
+		n := c.n
+		f := prometheus.NewCounterFunc(prometheus.CounterOpts{Name: c.name, Help: c.help}, func() float64 { return float64(n.Load()) })
+		if err := reg.Register(f); err != nil {
+			return fmt.Errorf("mongo: register %s: %w", c.name, err)
+		}
+	}
+	return nil
 }
 
 // redacted is an error whose message has a URI's secrets taken out; it

@@ -86,6 +86,7 @@ func TestMongo(t *testing.T) {
 	t.Run("DocumentShapes", testDocumentShapes)
 	t.Run("LeavesAnExistingUniqueKeyIndex", testLeavesAnExistingUniqueKeyIndex)
 	t.Run("CommandsPerBatch", testCommandsPerBatch)
+	t.Run("RegisteredCounters", testRegisteredCounters)
 	t.Run("SeedByManyAtOnceGivesOneDocumentPerCategory", testSeedByManyAtOnce)
 	t.Run("LearnedLogContract", testLearnedLogContract)
 	t.Run("TrustedLabelsLeaveOutModelAnswersAndTheDefault", testTrustedLabelsLeaveOutModelAnswersAndTheDefault)

@@ -36,10 +36,16 @@ type Message struct {
 // looking idle.
 //
 // Entries handed out stay pending (in the group's PEL) until a Committer
-// acknowledges them; a Reader never acknowledges. Implementations create the
-// group (at id 0, with MKSTREAM) when it is missing, also after it vanished
-// (a Redis restart without persistence). A Reader is used by one goroutine
-// at a time.
+// acknowledges them; a Reader never acknowledges. Implementations create a
+// group that never existed (and its stream) at their configured start
+// (redis.Reader: ReaderConfig.StartID, default 0). A group that vanished
+// (XGROUP DESTROY, the key deleted, a Redis restart without persistence)
+// they recreate where it was, at an entry known processed, never at 0 or
+// at the stream's end unless configured to; knowing no such position,
+// Read, Pending and Claim fail with an error wrapping ErrGroupMissing
+// (redis.Reader: also ErrGroupVanished), and the Pipeline stops. Entries
+// in flight when it vanished lost their pending state. A Reader is used by
+// one goroutine at a time.
 type Reader interface {
 	// Pending returns up to count entries already pending for this consumer
 	// with ids greater than after ("0" for all), with their delivery counts.
@@ -309,7 +315,10 @@ func AnswerRecords(answers []pomocore.CategorizedData) []Record {
 
 // ErrGroupMissing is the error kind adapters report when the consumer group
 // (or its stream) no longer exists, e.g. after a Redis restart without
-// persistence. The pipeline recreates the group instead of retrying.
+// persistence, and was not recreated. The pipeline does not retry it: from
+// a Reader (which could not recreate the group where it was) it stops; from
+// a Committer it drops the batch, whose entries still in the stream are
+// delivered again once the Reader recreated the group.
 var ErrGroupMissing = errors.New("consumer group missing")
 
 // ConsumerJanitor is implemented by Readers that can remove consumers that

@@ -16,6 +16,7 @@ import (
 
 	"github.com/pomocore/pomocore"
 	"github.com/pomocore/pomocore/classify"
+	"github.com/pomocore/pomocore/internal/eventually"
 	"github.com/pomocore/pomocore/internal/ferrettest"
 	"github.com/pomocore/pomocore/internal/redistest"
 	"github.com/pomocore/pomocore/mongo"
@@ -306,12 +307,10 @@ func (p *cutProxy) down() {
 func (p *cutProxy) up() {
 	var l net.Listener
 	var err error
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if l, err = net.Listen("tcp", p.addr); err == nil || time.Now().After(deadline) {
-			break
-		}
-	}
-	if err != nil {
+	if !eventually.Within(10*time.Second, func() bool {
+		l, err = net.Listen("tcp", p.addr)
+		return err == nil
+	}) {
 		p.t.Errorf("proxy up again on %s: %v", p.addr, err)
 		return
 	}

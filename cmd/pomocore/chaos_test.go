@@ -782,18 +782,15 @@ func runChaos(t *testing.T, rdb goredis.UniversalClient, redisEnv []string, opts
 	produceEnd := time.Since(start)
 
 	drainStart := time.Now()
-	for deadline := time.Now().Add(3 * time.Minute); ; {
+	var read, pending, lag int64
+	if !eventually.Within(3*time.Minute, func() bool {
 		// Entries-read and lag are not reliable after a failover (Redis
 		// 7.0 replicas do not keep them): compare the last delivered id.
-		r, p, lag := groupState(t, rdb, stream, group)
-		if p == 0 && deliveredUpTo(rdb, stream, group, ids[len(ids)-1]) {
-			break
-		}
-		if time.Now().After(deadline) {
-			dumpTails()
-			t.Fatalf("timed out waiting for the group to drain: read %d of %d, %d pending, lag %d", r, len(evs), p, lag)
-		}
-		time.Sleep(20 * time.Millisecond)
+		read, pending, lag = groupState(t, rdb, stream, group)
+		return pending == 0 && deliveredUpTo(rdb, stream, group, ids[len(ids)-1])
+	}) {
+		dumpTails()
+		t.Fatalf("timed out waiting for the group to drain: read %d of %d, %d pending, lag %d", read, len(evs), pending, lag)
 	}
 	drain := time.Since(drainStart)
 	close(stopModes)
@@ -1070,7 +1067,7 @@ func runChaos(t *testing.T, rdb goredis.UniversalClient, redisEnv []string, opts
 		}
 	}
 	add(c)
-	_, pending, _ := groupState(t, rdb, stream, group)
+	_, pending, _ = groupState(t, rdb, stream, group)
 	add(check{what: "pending entries", want: 0, got: int(pending)})
 	add(check{what: "clean SIGTERM exits", want: len(procs), got: cleanExits})
 	consumers, _ := rdb.XInfoConsumers(ctx, stream, group).Result()

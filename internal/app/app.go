@@ -202,12 +202,15 @@ func (a *App) Store(ctx context.Context) (Store, error) {
 			return nil, err
 		}
 		a.log.Info("store: MongoDB", "database", cfg.MongoDatabase)
-		a.st = st
 		a.closers = append(a.closers, func() {
 			c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			_ = st.Close(c)
 		})
+		if err := st.Register(a.reg); err != nil {
+			return nil, err
+		}
+		a.st = st
 		return st, nil
 	}
 	scfg := sqlite.Config{Dir: cfg.DataDir, Logger: a.log, Timeout: cfg.StoreTimeout}
@@ -268,15 +271,6 @@ func (a *App) Classifier(ctx context.Context) (*classify.Chain, error) {
 	a.chain, a.tokens, a.rules = chain, tokens, rs
 	a.closers = append(a.closers, chain.Close)
 	return chain, nil
-}
-
-// CategoryIDs returns the category_pattern id of each category that has a
-// document (after Classifier).
-func (a *App) CategoryIDs() map[string]pomocore.ObjectID {
-	if a.rules == nil {
-		return nil
-	}
-	return a.rules.ids
 }
 
 // NewReader returns a reader of the input stream as consumer (the

@@ -29,7 +29,6 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/pomocore/pomocore/internal/app"
-	"github.com/pomocore/pomocore/mongo"
 	"github.com/pomocore/pomocore/pipeline"
 	"github.com/pomocore/pomocore/redis"
 )
@@ -407,20 +406,18 @@ func runOnce(ctx context.Context, o Options, ids string, cfg app.Config, rdb gor
 		defer func() { _ = w.Flush(); _ = f.Close() }()
 		obs.batchLog = w
 	}
-	var mongoStats func() mongo.Stats
-	if ms, ok := st.Store.(interface{ Stats() mongo.Stats }); ok {
-		mongoStats = ms.Stats
-	}
-	var before mongo.Stats
+	var before sent
 	var cpuBefore cpuTimes
 	var redisBefore map[string]time.Duration
 	// timed starts what is measured: the store's counters, the CPU times
 	// and the profile.
 	timed := func() (func(), error) {
-		if mongoStats != nil {
-			before = mongoStats()
-		}
 		var err error
+		if st.sent != nil {
+			if before, err = st.sent(); err != nil {
+				return nil, err
+			}
+		}
 		if cpuBefore, err = readCPU(o.StoreCPU); err != nil {
 			return nil, err
 		}
@@ -504,15 +501,18 @@ func runOnce(ctx context.Context, o Options, ids string, cfg app.Config, rdb gor
 		perBatch := func(ns int64) float64 { return float64(ns) / 1e6 / float64(res.Batches) }
 		res.BatchMillis, res.StoreMillis, res.CommitMillis = perBatch(obs.took.Load()), perBatch(obs.store.Load()), perBatch(obs.commit.Load())
 	}
-	if mongoStats != nil {
-		d := mongoStats()
+	if st.sent != nil {
+		d, err := st.sent()
+		if err != nil {
+			return res, err
+		}
 		per := 1000 / float64(res.Events)
-		res.StoreCommands = float64(d.Commands-before.Commands) * per
-		res.StoreUpdates = float64(d.UpdateStatements-before.UpdateStatements) * per
-		res.StoreInserted = float64(d.InsertedDocuments-before.InsertedDocuments) * per
+		res.StoreCommands = (d.Commands - before.Commands) * per
+		res.StoreUpdates = (d.UpdateStatements - before.UpdateStatements) * per
+		res.StoreInserted = (d.InsertedDocuments - before.InsertedDocuments) * per
 	}
 	res.LeaderboardKey = len(exp.sums)
-	res.Verification, res.Verified = verify(ctx, rdb, cfg, readers[0], st, exp, a.CategoryIDs(), o.Store != "discard")
+	res.Verification, res.Verified = verify(ctx, rdb, cfg, readers[0], st, exp, o.Store != "discard")
 	res.LLM, res.KnownOnly, res.LLMCalls = o.LLM, o.KnownOnly, llmCalls()
 	return res, nil
 }

@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	driver "go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -34,7 +35,47 @@ type counts struct {
 type store struct {
 	app.Store
 	counts func(ctx context.Context) (counts, error)
-	close  func()
+	// sent reads the counters of what a MongoDB store sent (nil for
+	// another store).
+	sent  func() (sent, error)
+	close func()
+}
+
+// sent is what a MongoDB store sent, as its metrics count it.
+type sent struct {
+	Commands, UpdateStatements, InsertedDocuments float64
+}
+
+// readSent reads the MongoDB store's counters (mongo.Store.Register) from
+// reg.
+func readSent(reg prometheus.Gatherer) (sent, error) {
+	mfs, err := reg.Gather()
+	if err != nil {
+		return sent{}, fmt.Errorf("mongo: the store's metrics: %w", err)
+	}
+	var s sent
+	found := 0
+	for _, mf := range mfs {
+		var out *float64
+		switch mf.GetName() {
+		case "pomocore_mongo_commands_total":
+			out = &s.Commands
+		case "pomocore_mongo_update_statements_total":
+			out = &s.UpdateStatements
+		case "pomocore_mongo_inserted_documents_total":
+			out = &s.InsertedDocuments
+		default:
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			*out += m.GetCounter().GetValue()
+		}
+		found++
+	}
+	if found != 3 {
+		return s, fmt.Errorf("mongo: the store's metrics: %d of 3 counters registered", found)
+	}
+	return s, nil
 }
 
 // openStore opens a fresh store of kind o.Store (sqlite, mongo, discard);
@@ -110,9 +151,16 @@ func openMongo(ctx context.Context, name string, cfg app.Config, prepare func(co
 		_ = client.Disconnect(ctx)
 		return nil, err
 	}
+	reg := prometheus.NewRegistry()
+	if err := st.Register(reg); err != nil {
+		_ = st.Close(ctx)
+		_ = client.Disconnect(ctx)
+		return nil, err
+	}
 	set := bson.D{{Key: "categoryId", Value: bson.D{{Key: "$ne", Value: bson.ObjectID{}}}}}
 	cd, logs := db.Collection(mongo.CategorizedDataCollection), db.Collection(mongo.UsageLogCollection)
 	return &store{Store: st,
+		sent: func() (sent, error) { return readSent(reg) },
 		counts: func(ctx context.Context) (c counts, err error) {
 			for _, q := range []struct {
 				coll   *driver.Collection

@@ -19,7 +19,7 @@ import (
 // every leaderboard key's total, no other key, the session and dead-letter
 // streams, nothing pending, and the store's documents.
 func verify(ctx context.Context, rdb goredis.UniversalClient, cfg app.Config, reader *redis.Reader, st *store,
-	exp *expectation, ids map[string]pomocore.ObjectID, checkStore bool) (string, bool) {
+	exp *expectation, checkStore bool) (string, bool) {
 	var problems []string
 	keys := make([]string, 0, len(exp.sums))
 	for k := range exp.sums {
@@ -73,6 +73,10 @@ func verify(ctx context.Context, rdb goredis.UniversalClient, cfg app.Config, re
 		if err != nil {
 			return "store counts: " + err.Error(), false
 		}
+		ids, err := categoryIDs(ctx, st)
+		if err != nil {
+			return err.Error(), false
+		}
 		withCat := 0
 		for cat, n := range exp.perCategory {
 			if !ids[cat].IsZero() {
@@ -95,4 +99,19 @@ func verify(ctx context.Context, rdb goredis.UniversalClient, cfg app.Config, re
 	}
 	return fmt.Sprintf("ok: %d leaderboard keys total %.0f s (want %.0f), %d session ends, %d dead letters%s",
 		len(keys), total, want, exp.ends, exp.bad, docs), true
+}
+
+// categoryIDs returns the category_pattern id of each category that has a
+// document in st, as the application's classifier names them (the document
+// loaded last of a category wins).
+func categoryIDs(ctx context.Context, st *store) (map[string]pomocore.ObjectID, error) {
+	patterns, err := st.LoadPatterns(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("category ids: %w", err)
+	}
+	ids := make(map[string]pomocore.ObjectID, len(patterns))
+	for _, p := range patterns {
+		ids[p.Category] = p.ID
+	}
+	return ids, nil
 }

@@ -69,6 +69,10 @@ type memStream struct {
 	entries []*memEntry // by id
 	last    entryID
 	groups  map[string]*memGroup
+	// committed is, by group, the largest entry id a commit acknowledged
+	// (redis.CommittedKey): it outlives the group, which is recreated
+	// there when it vanished.
+	committed map[string]entryID
 }
 
 type memGroup struct {
@@ -100,7 +104,7 @@ func (m *Memory) Advance(d time.Duration) {
 func (m *Memory) stream(name string) *memStream {
 	s := m.streams[name]
 	if s == nil {
-		s = &memStream{groups: map[string]*memGroup{}}
+		s = &memStream{groups: map[string]*memGroup{}, committed: map[string]entryID{}}
 		m.streams[name] = s
 	}
 	return s
@@ -311,7 +315,8 @@ func (m *Memory) Delete(stream, id string) {
 }
 
 // DestroyGroup deletes group of stream, as XGROUP DESTROY does; the next
-// Reader call creates it again at 0.
+// Reader call creates it again where it was: after the last entry a commit
+// acknowledged (at 0 when none was).
 func (m *Memory) DestroyGroup(stream, group string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -327,7 +332,8 @@ func (m *Memory) Reader(stream, group, consumer string) *Reader {
 
 // Reader implements pipeline.Reader, pipeline.Toucher and
 // pipeline.StreamTrimmer over a Memory, as redis.Reader does over Redis: a
-// missing group is created at 0. Used by one goroutine at a time (Touch
+// group that never existed is created at 0, one that vanished after the
+// last entry a commit acknowledged. Used by one goroutine at a time (Touch
 // from any).
 type Reader struct {
 	m                       *Memory
@@ -346,7 +352,7 @@ func (r *Reader) groupLocked() *memGroup {
 	s := r.m.stream(r.stream)
 	g := s.groups[r.group]
 	if g == nil {
-		g = &memGroup{pel: map[entryID]*pendingEntry{}}
+		g = &memGroup{delivered: s.committed[r.group], pel: map[entryID]*pendingEntry{}}
 		s.groups[r.group] = g
 	}
 	return g
@@ -637,6 +643,9 @@ func (c *Committer) Commit(ctx context.Context, entries []pipeline.CommitEntry) 
 			}
 		}
 		delete(g.pel, id)
+		if s.committed[c.cfg.Group].less(id) {
+			s.committed[c.cfg.Group] = id
+		}
 		res.Applied++
 		if dup {
 			res.Duplicates++

@@ -102,6 +102,7 @@ func Run(t *testing.T, h Harness, skip Skip) {
 		{"Effects", testEffects},
 		{"ConcurrentCommits", testConcurrentCommits},
 		{"GroupMissing", testGroupMissing},
+		{"GroupVanishedRecreatedWhereItWas", testGroupVanished},
 		{"ExactlyOnceAcrossCrashes", testExactlyOnce},
 		{"DedupProducerRetry", testDedup},
 		{"DedupWindowByEntryIDs", testDedupWindow},
@@ -858,5 +859,27 @@ func testGroupMissing(t *testing.T, h Harness) {
 	_, err := s.Committer(t, window).Commit(ctxOf(t), increments([]string{id}, s.Key("day"), "u", 1))
 	if !errors.Is(err, pipeline.ErrGroupMissing) {
 		t.Errorf("Commit without the group = %v, want ErrGroupMissing", err)
+	}
+}
+
+// testGroupVanished: a group that vanished while its Reader ran is
+// recreated where it was (after the last committed entry), not at 0: the
+// committed entries are not delivered again, the one in flight is.
+func testGroupVanished(t *testing.T, h Harness) {
+	s := h.NewStream(t)
+	var all []string
+	for i := range 3 {
+		all = append(all, s.Add(t, "*", fields(i)...))
+	}
+	r := s.Reader(t, "c1")
+	if got := ids(read(t, r, 10)); !slices.Equal(got, all) {
+		t.Fatalf("read %v, want %v", got, all)
+	}
+	if _, err := s.Committer(t, window).Commit(ctxOf(t), increments(all[:2], s.Key("day"), "u", 1)); err != nil {
+		t.Fatal(err)
+	}
+	s.DestroyGroup(t)
+	if got := ids(read(t, r, 10)); !slices.Equal(got, all[2:]) {
+		t.Errorf("read after the group vanished: %v, want %v (the entry not committed, nothing committed again)", got, all[2:])
 	}
 }
