@@ -59,7 +59,7 @@ func (c *Committer) Adopt(ctx context.Context, as []Adopted) (int, error) {
 			return recorded, fmt.Errorf("adopt: %w", err)
 		}
 		cl := c.claims(b, true)
-		if len(cl.shards) > 0 {
+		if len(cl.sections) > 0 {
 			if err := c.run(ctx, c.claimCalls(cl, "confirm")); err != nil {
 				return recorded, fmt.Errorf("adopt: confirm: %w", err)
 			}

@@ -10,10 +10,13 @@
 -- the most claims a shard keeps (0: no cap), the shard's ttl in ms,
 -- "claim" or "confirm", then a claims section of this one shard.
 -- "claim": when an activity is claimed already (claim_dups), it writes
--- nothing and returns {'dups', positions...} (the caller drops those
+-- nothing and returns {'dups', ordinals...} (the caller drops those
 -- entries' effects and claims the rest again); otherwise it records the
 -- claims and returns {'ok'}. "confirm" returns {'ok'}. Uses claim_dups,
 -- claim_record and claim_confirm of lib.lua.
+--
+-- KEYS: shard
+-- ARGV: since cap ttl mode m pairs[m]{claim member}
 if ARGV[4] == 'confirm' then
   claim_confirm(0, 1, 5)
   return {'ok'}

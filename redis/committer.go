@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -41,21 +40,26 @@ var (
 	//go:embed claim.lua
 	claimLua string
 
-	beginScript   = newScript(libLua + beginLua)
-	incrScript    = newScript(libLua + incrLua)
-	emitScript    = newScript(libLua + emitLua)
-	ackScript     = newScript(libLua + ackLua)
-	trimScript    = newScript(trimLua)
-	forgetScript  = newScript(forgetLua)
-	singleScript  = newScript(libLua + singleLua)
-	janitorScript = newScript(janitorLua)
-	claimScript   = newScript(libLua + claimLua)
+	beginScript   = newScript("begin.lua", libLua, beginLua)
+	incrScript    = newScript("incr.lua", libLua, incrLua)
+	emitScript    = newScript("emit.lua", libLua, emitLua)
+	ackScript     = newScript("ack.lua", libLua, ackLua)
+	trimScript    = newScript("trim.lua", "", trimLua)
+	forgetScript  = newScript("forget.lua", "", forgetLua)
+	singleScript  = newScript("single.lua", libLua, singleLua)
+	janitorScript = newScript("janitor.lua", "", janitorLua)
+	claimScript   = newScript("claim.lua", libLua, claimLua)
 )
 
-// script is a Lua script and its SHA1, for EVALSHA.
-type script struct{ src, hash string }
+// script is a Lua script (its body after the library it uses, if any),
+// its SHA1 for EVALSHA, and the name of its file, whose header declares
+// its layout (scripts.go).
+type script struct{ name, body, src, hash string }
 
-func newScript(src string) *script { return &script{src: src, hash: goredis.NewScript(src).Hash()} }
+func newScript(name, lib, body string) *script {
+	src := lib + body
+	return &script{name: name, body: body, src: src, hash: goredis.NewScript(src).Hash()}
+}
 
 // ErrReplicaWait is returned by Commit when fewer replicas than
 // CommitterConfig.ReplicaWaits confirmed a write in time; nothing was
@@ -491,16 +495,13 @@ func randomHex() string {
 func (c *Committer) applyCalls(calls []*scriptCall, token string, score uint64, fx *effects) []*scriptCall {
 	recordTTL := int64(c.cfg.RecordTTL / time.Second)
 	for _, k := range fx.keys {
-		args := make([]any, 0, 4+2*len(k.members))
-		args = appendSums(append(args, token, score, k.ttl, recordTTL), k)
-		calls = append(calls, &scriptCall{script: incrScript, keys: []string{k.key, ScopedAppliedKey(k.key, c.cfg.RecordScope)}, args: args})
+		calls = append(calls, newCall(&incrCall{token: token, score: score, recordTTL: recordTTL, k: k, record: ScopedAppliedKey(k.key, c.cfg.RecordScope)}))
 	}
 	for _, out := range c.outputs(fx) {
 		if len(out.events) == 0 {
 			continue
 		}
-		args := appendEvents([]any{token, score, out.maxLen, recordTTL}, out.events)
-		calls = append(calls, &scriptCall{script: emitScript, keys: []string{out.stream, ScopedAppliedKey(out.stream, c.cfg.RecordScope)}, args: args})
+		calls = append(calls, newCall(&emitCall{token: token, score: score, recordTTL: recordTTL, out: out, record: ScopedAppliedKey(out.stream, c.cfg.RecordScope)}))
 	}
 	return calls
 }
@@ -517,28 +518,8 @@ func (c *Committer) outputs(fx *effects) [2]output {
 	return [2]output{{c.cfg.SessionStream, 0, fx.sessions}, {c.cfg.DeadStream, c.cfg.DeadMaxLen, fx.deads}}
 }
 
-// appendSums appends k's (member, sum) pairs as script arguments, each sum
-// to the last bit.
-func appendSums(args []any, k *keyEffect) []any {
-	for i, m := range k.members {
-		args = append(args, m, strconv.FormatFloat(k.sums[i], 'g', 17, 64))
-	}
-	return args
-}
-
-// appendEvents appends events as script arguments: per event its number of
-// field/value pairs, then the pairs.
-func appendEvents(args []any, events [][]string) []any {
-	for _, ev := range events {
-		args = append(args, len(ev)/2)
-		for _, s := range ev[:len(ev)/2*2] {
-			args = append(args, s)
-		}
-	}
-	return args
-}
-
-// scriptCall is one script invocation of a commit step.
+// scriptCall is one script invocation of a commit step, made by newCall
+// from the script's builder (scripts.go).
 type scriptCall struct {
 	script *script
 	keys   []string
@@ -668,10 +649,10 @@ func (c *Committer) TrimApplied(ctx context.Context) (int64, error) {
 	}
 	calls := make([]*scriptCall, 0, 1+len(keys))
 	// Effects of tokens left by commits that crashed after begin.
-	calls = append(calls, &scriptCall{script: forgetScript, keys: []string{c.intentKey, c.tokensKey}, args: []any{floor}})
+	calls = append(calls, newCall(&forgetCall{intents: c.intentKey, tokens: c.tokensKey, floor: floor}))
 	for _, k := range keys {
 		// keys[0] routes the call: the record is in its leaderboard's slot.
-		calls = append(calls, &scriptCall{script: trimScript, keys: []string{k}, args: []any{floor}})
+		calls = append(calls, newCall(&trimCall{record: k, floor: floor}))
 	}
 	if err := c.run(ctx, calls); err != nil {
 		c.mu.Lock()

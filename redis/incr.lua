@@ -9,7 +9,10 @@
 -- ARGV: token, score, ttl seconds of the leaderboard (0: leave), ttl
 -- seconds of the record, then (member, seconds) pairs.
 -- Returns 1 when it applied the token, 0 when the key already had it.
--- Uses want_type and has_token of applied.lua.
+-- Uses want_type and has_token of lib.lua.
+--
+-- KEYS: board record
+-- ARGV: token score ttl rttl pairs[*]{member sum}
 
 for i = 1, 2 do
   local err = want_type(KEYS[i], 'zset')

@@ -91,26 +91,30 @@ end
 -- number, at most 1023) x 2, + 1 once committed; exact in a double until
 -- the year 2109. The window is in that same time, so no instance's clock
 -- takes part. A claims section of ARGV, from p, is: per shard its number
--- of entries m, then m (position, activity key, claim) triples; the
--- shards' keys are KEYS[k0 + 1 ..].
+-- of claims m, then m (claim, activity key) pairs, in the order ZADD
+-- takes them (so that the script hands ARGV to ZADD as it is); the
+-- shards' keys are KEYS[k0 + 1 ..]. A claim's ordinal is its place in the
+-- whole section (1 for the first shard's first claim): the caller knows
+-- which entry each stands for.
 
 -- claim_skip returns the index after a claims section of ns shards at p.
 local function claim_skip(p, ns)
   for _ = 1, ns do
-    p = p + 1 + 3 * tonumber(ARGV[p])
+    p = p + 1 + 2 * tonumber(ARGV[p])
   end
   return p
 end
 
--- claim_dups returns the positions of the entries of a claims section
--- whose activity is claimed within the window (a claim at or above since)
--- by another stream entry, or by the same entry whose commit finished (it
--- is delivered again: a consumer group destroyed and recreated): one
--- ZMSCORE per shard (per 1,000 entries), not one call per activity. The
--- same entry's unfinished claim is not a duplicate (a commit crashed after
+-- claim_dups returns the ordinals of the claims of a claims section whose
+-- activity is claimed within the window (a claim at or above since) by
+-- another stream entry, or by the same entry whose commit finished (it is
+-- delivered again: a consumer group destroyed and recreated): one ZMSCORE
+-- per shard (per 1,000 claims), not one call per activity. The same
+-- entry's unfinished claim is not a duplicate (a commit crashed after
 -- claiming: the entry is committed again).
 local function claim_dups(k0, ns, p, since)
   local dups = {}
+  local o = 0 -- ordinal of the claim before this shard's first
   since = tonumber(since)
   for s = 1, ns do
     local m = tonumber(ARGV[p])
@@ -118,21 +122,22 @@ local function claim_dups(k0, ns, p, since)
       local last = math.min(m, c + 999)
       local members = {}
       for j = c, last do
-        members[#members + 1] = ARGV[p + 3 * j - 1]
+        members[#members + 1] = ARGV[p + 2 * j]
       end
       local scores = redis.call('ZMSCORE', KEYS[k0 + s], unpack(members))
       for j = c, last do
         local sc = scores[j - c + 1]
         if sc then
           sc = tonumber(sc)
-          local mine = tonumber(ARGV[p + 3 * j])
+          local mine = tonumber(ARGV[p + 2 * j - 1])
           if sc >= since and (math.floor(sc / 2) ~= math.floor(mine / 2) or sc % 2 == 1) then
-            dups[#dups + 1] = tonumber(ARGV[p + 3 * j - 2])
+            dups[#dups + 1] = o + j
           end
         end
       end
     end
-    p = p + 1 + 3 * m
+    o = o + m
+    p = p + 1 + 2 * m
   end
   return dups
 end
@@ -149,12 +154,7 @@ local function claim_record(k0, ns, p, since, cap, ttl)
     if m > 0 then
       redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. since)
       for c = 1, m, 1000 do
-        local args = {}
-        for j = c, math.min(m, c + 999) do
-          args[#args + 1] = ARGV[p + 3 * j]
-          args[#args + 1] = ARGV[p + 3 * j - 1]
-        end
-        redis.call('ZADD', key, unpack(args))
+        redis.call('ZADD', key, unpack(ARGV, p + 2 * c - 1, p + 2 * math.min(m, c + 999)))
       end
       if cap > 0 then
         local over = redis.call('ZCARD', key) - cap
@@ -164,7 +164,7 @@ local function claim_record(k0, ns, p, since, cap, ttl)
       end
       redis.call('PEXPIRE', key, ttl)
     end
-    p = p + 1 + 3 * m
+    p = p + 1 + 2 * m
   end
 end
 
@@ -177,22 +177,22 @@ local function claim_confirm(k0, ns, p)
       local last = math.min(m, c + 999)
       local members = {}
       for j = c, last do
-        members[#members + 1] = ARGV[p + 3 * j - 1]
+        members[#members + 1] = ARGV[p + 2 * j]
       end
       local scores = redis.call('ZMSCORE', key, unpack(members))
       local args = {}
       for j = c, last do
         local sc = scores[j - c + 1]
-        if sc and tonumber(sc) == tonumber(ARGV[p + 3 * j]) - 1 then
-          args[#args + 1] = ARGV[p + 3 * j]
-          args[#args + 1] = ARGV[p + 3 * j - 1]
+        if sc and tonumber(sc) == tonumber(ARGV[p + 2 * j - 1]) - 1 then
+          args[#args + 1] = ARGV[p + 2 * j - 1]
+          args[#args + 1] = ARGV[p + 2 * j]
         end
       end
       if #args > 0 then
         redis.call('ZADD', key, unpack(args))
       end
     end
-    p = p + 1 + 3 * m
+    p = p + 1 + 2 * m
   end
 end
 

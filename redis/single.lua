@@ -6,7 +6,8 @@
 -- finish; otherwise it writes nothing and returns {'steps'}, and the caller
 -- commits the batch in three steps, which sorts such entries out. When
 -- another stream entry claimed an entry's activity within the window (a
--- producer retry), it writes nothing and returns {'dups', positions...}:
+-- producer retry), it writes nothing and returns {'dups', ordinals...}
+-- (the claims' places in the claims section, lib.lua):
 -- the caller drops those entries' effects and commits again. Otherwise it
 -- records the batch's claims (lib.lua's dedup state) with the commit.
 --
@@ -20,11 +21,16 @@
 -- then L; per leaderboard its ttl seconds (0: leave), m and m (member, sum)
 -- pairs; then for each of the two streams its MAXLEN (0: no cap), its
 -- number of events, and per event f and f field/value pairs.
--- Returns {'ok', acknowledged}, {'steps'}, {'dups', positions...}, or,
+-- Returns {'ok', acknowledged}, {'steps'}, {'dups', ordinals...}, or,
 -- writing nothing, {'blocked', key, type, ...}: the leaderboards and
 -- output streams (with events in this commit) that hold another type.
 -- Uses want_type, ids_at, pending_of, add_events, add_events_skip,
 -- claim_skip, claim_dups, claim_record and raise_mark of lib.lua.
+--
+-- KEYS: stream intents committed boards[L] session dead shards[ns]
+-- ARGV: group n lo hi since cap ttl ns ids[n] claims[ns]{m pairs[m]{claim member}}
+--       L boards[L]{ttl m sums[m]{member sum}}
+--       outputs[2]{maxlen count events[count]{f fields[f]{field value}}}
 
 local group, n, lo, hi = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
 local since, cap, ttl, ns = ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])

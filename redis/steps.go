@@ -60,14 +60,6 @@ func (b *batch) markDup(i int) {
 	b.dup[i] = true
 }
 
-// appendIDs appends the ids of the entries at idx.
-func (b *batch) appendIDs(args []any, idx []int) []any {
-	for _, i := range idx {
-		args = append(args, b.entries[i].ID)
-	}
-	return args
-}
-
 // claimSeqs is how many sequence numbers a claim tells apart in one
 // millisecond (lib.lua).
 const claimSeqs = 1024
@@ -89,15 +81,33 @@ func claimOf(id entryID, done bool) string {
 // claims is what the dedup state needs of a batch: the claims of the
 // entries that name an activity, by seen shard, and the window's start.
 type claims struct {
-	shards []int   // the shards the batch touches (indexes into SeenKeys)
-	args   [][]any // per shard in shards: its claims section (lib.lua)
-	since  string  // claims below it are outside the window
+	sections []claimSection // one per shard the batch touches
+	since    string         // claims below it are outside the window
+}
+
+// claimSection is the claims of a batch in one seen shard: a claims
+// section of lib.lua.
+type claimSection struct {
+	shard   int      // an index into SeenKeys
+	entries []int    // the entries claiming, as indexes into the batch
+	pairs   []string // per entry: its claim and its seen member
+}
+
+// entryOf returns the entry (an index into the batch) of the claim at
+// ordinal o (1-based) of sections: lib.lua reports duplicates so.
+func entryOf(sections []claimSection, o int64) (int, bool) {
+	for _, sec := range sections {
+		if o >= 1 && o <= int64(len(sec.entries)) {
+			return sec.entries[o-1], true
+		}
+		o -= int64(len(sec.entries))
+	}
+	return 0, false
 }
 
 // claims returns the claims of b's entries that have a DedupKey, finished
 // when done, the window ending at b's newest entry: the stream's own time,
-// so that no instance's clock decides what is expired. Positions are
-// 1-based indexes into b.entries.
+// so that no instance's clock decides what is expired.
 func (c *Committer) claims(b *batch, done bool) claims {
 	var newest uint64
 	for _, id := range b.ids {
@@ -108,22 +118,20 @@ func (c *Committer) claims(b *batch, done bool) claims {
 		since = newest - w
 	}
 	cl := claims{since: strconv.FormatUint(since*claimUnits, 10)}
-	at := map[int]int{}
+	var at [SeenShards]int // 1 + index into cl.sections; 0: none yet
 	for i := range b.entries {
 		k := b.entries[i].DedupKey
 		if k == "" {
 			continue
 		}
 		s := seenShard(k)
-		j, ok := at[s]
-		if !ok {
-			j = len(cl.shards)
-			at[s] = j
-			cl.shards = append(cl.shards, s)
-			cl.args = append(cl.args, []any{0})
+		if at[s] == 0 {
+			cl.sections = append(cl.sections, claimSection{shard: s})
+			at[s] = len(cl.sections)
 		}
-		cl.args[j] = append(cl.args[j], i+1, seenMember(k), claimOf(b.ids[i], done))
-		cl.args[j][0] = cl.args[j][0].(int) + 1
+		sec := &cl.sections[at[s]-1]
+		sec.entries = append(sec.entries, i)
+		sec.pairs = append(sec.pairs, claimOf(b.ids[i], done), seenMember(k))
 	}
 	return cl
 }
@@ -199,7 +207,7 @@ type singleReply struct {
 	blocked map[string]string
 }
 
-func decodeSingle(v any, n int) (singleReply, error) {
+func decodeSingle(v any, sections []claimSection) (singleReply, error) {
 	reply, ok := v.([]any)
 	if !ok || len(reply) == 0 {
 		return singleReply{}, fmt.Errorf("reply %v: not a list", v)
@@ -208,7 +216,7 @@ func decodeSingle(v any, n int) (singleReply, error) {
 	case "steps":
 		return singleReply{steps: true}, nil
 	case "dups":
-		dups, err := positions(reply[1:], n)
+		dups, err := entriesOf(reply[1:], sections)
 		return singleReply{dups: dups}, err
 	case "blocked":
 		r := singleReply{blocked: map[string]string{}}
@@ -229,16 +237,17 @@ func decodeSingle(v any, n int) (singleReply, error) {
 	return singleReply{}, fmt.Errorf("reply %v", reply)
 }
 
-// positions decodes 1-based entry positions of a script's reply into
-// 0-based indexes below n.
-func positions(vs []any, n int) ([]int, error) {
+// entriesOf decodes the claim ordinals of a script's reply (lib.lua's
+// claim_dups) into the entries of sections they stand for.
+func entriesOf(vs []any, sections []claimSection) ([]int, error) {
 	out := make([]int, 0, len(vs))
 	for _, v := range vs {
-		p, ok := v.(int64)
-		if !ok || p < 1 || p > int64(n) {
-			return nil, fmt.Errorf("entry position %v of %d", v, n)
+		o, ok := v.(int64)
+		i, found := entryOf(sections, o)
+		if !ok || !found {
+			return nil, fmt.Errorf("claim ordinal %v out of range", v)
 		}
-		out = append(out, int(p-1))
+		out = append(out, i)
 	}
 	return out, nil
 }
@@ -251,38 +260,20 @@ func (c *Committer) commitSingle(ctx context.Context, b *batch, blocked **wrongT
 		if n == 0 {
 			return res, true, nil
 		}
-		all := make([]int, n)
-		for i := range all {
-			all[i] = i
+		ids := make([]string, n)
+		for i := range b.entries {
+			ids[i] = b.entries[i].ID
 		}
 		lo, hi := span(b.ids)
 		fx := effectsOf(b.entries, c.cfg.DeadValueMax)
 		cl := c.claims(b, true)
-		keys := make([]string, 0, 6+len(fx.keys)+len(cl.shards))
-		keys = append(keys, c.cfg.Stream, c.intentKey, CommittedKeyIn(c.cfg.Stream, c.cfg.Namespace))
-		args := make([]any, 0, 12+4*len(b.entries)+4*len(fx.keys))
-		args = append(args, c.cfg.Group, n, b.entries[lo].ID, b.entries[hi].ID, cl.since, c.shardCap(), c.shardTTL(), len(cl.shards))
-		args = b.appendIDs(args, all)
-		for _, a := range cl.args {
-			args = append(args, a...)
-		}
-		args = append(args, len(fx.keys))
-		for _, k := range fx.keys {
-			keys = append(keys, k.key)
-			args = appendSums(append(args, k.ttl, len(k.members)), k)
-		}
-		for _, out := range c.outputs(fx) {
-			keys = append(keys, out.stream)
-			args = appendEvents(append(args, out.maxLen, len(out.events)), out.events)
-		}
-		for _, sh := range cl.shards {
-			keys = append(keys, c.seenKeys[sh])
-		}
-		call := &scriptCall{script: singleScript, keys: keys, args: args}
+		call := newCall(&singleCall{stream: c.cfg.Stream, intents: c.intentKey, committed: CommittedKeyIn(c.cfg.Stream, c.cfg.Namespace),
+			group: c.cfg.Group, ids: ids, lo: ids[lo], hi: ids[hi], cl: cl, seenKeys: c.seenKeys, shardCap: c.shardCap(), shardTTL: c.shardTTL(),
+			boards: fx.keys, outputs: c.outputs(fx)})
 		if err := c.run(ctx, []*scriptCall{call}); err != nil {
 			return res, false, fmt.Errorf("commit: %w", err)
 		}
-		r, err := decodeSingle(call.cmd.Val(), n)
+		r, err := decodeSingle(call.cmd.Val(), cl.sections)
 		if err != nil {
 			return res, false, fmt.Errorf("commit: %w", err)
 		}
@@ -416,11 +407,13 @@ func (c *Committer) begin(ctx context.Context, b *batch) (*begun, error) {
 		}
 		lo, hi := span(ids)
 		h := &held{token: sub[hi].ID + "/" + randomHex(), score: ids[hi].ms, fx: effectsOf(sub, c.cfg.DeadValueMax)}
-		args := make([]any, 0, 8+len(todo))
-		args = append(args, c.cfg.Group, int64(c.cfg.RecordTTL/time.Second), h.token, h.score, h.fx.encode(),
-			len(todo), sub[lo].ID, sub[hi].ID)
-		args = b.appendIDs(args, todo)
-		call := &scriptCall{script: beginScript, keys: []string{c.cfg.Stream, c.intentKey, c.tokensKey}, args: args}
+		todoIDs := make([]string, len(sub))
+		for j := range sub {
+			todoIDs[j] = sub[j].ID
+		}
+		call := newCall(&beginCall{stream: c.cfg.Stream, intents: c.intentKey, tokens: c.tokensKey, group: c.cfg.Group,
+			ttl: int64(c.cfg.RecordTTL / time.Second), token: h.token, score: h.score, fx: h.fx.encode(),
+			lo: sub[lo].ID, hi: sub[hi].ID, ids: todoIDs})
 		if err := c.run(ctx, []*scriptCall{call}); err != nil {
 			return nil, fmt.Errorf("begin: %w", err)
 		}
@@ -462,10 +455,11 @@ func (c *Committer) begin(ctx context.Context, b *batch) (*begun, error) {
 // claimCalls returns the claim.lua calls of cl, one per shard, in mode
 // "claim" or "confirm".
 func (c *Committer) claimCalls(cl claims, mode string) []*scriptCall {
-	calls := make([]*scriptCall, len(cl.shards))
-	for j, sh := range cl.shards {
-		args := append([]any{cl.since, c.shardCap(), c.shardTTL(), mode}, cl.args[j]...)
-		calls[j] = &scriptCall{script: claimScript, keys: []string{c.seenKeys[sh]}, args: args}
+	calls := make([]*scriptCall, len(cl.sections))
+	for j := range cl.sections {
+		sec := &cl.sections[j]
+		calls[j] = newCall(&claimCall{shardKey: c.seenKeys[sec.shard], since: cl.since, shardCap: c.shardCap(), shardTTL: c.shardTTL(),
+			mode: mode, sec: sec})
 	}
 	return calls
 }
@@ -479,7 +473,7 @@ func (c *Committer) claimCalls(cl claims, mode string) []*scriptCall {
 func (c *Committer) claim(ctx context.Context, b *batch) error {
 	for round := 0; ; round++ {
 		cl := c.claims(b, false)
-		if len(cl.shards) == 0 {
+		if len(cl.sections) == 0 {
 			return nil
 		}
 		calls := c.claimCalls(cl, "claim")
@@ -487,12 +481,12 @@ func (c *Committer) claim(ctx context.Context, b *batch) error {
 			return fmt.Errorf("claim: %w", err)
 		}
 		var dups []int
-		for _, call := range calls {
+		for j, call := range calls {
 			reply, ok := call.cmd.Val().([]any)
 			if !ok || len(reply) == 0 || (reply[0] != "ok" && reply[0] != "dups") {
 				return fmt.Errorf("claim: reply %v", call.cmd.Val())
 			}
-			ps, err := positions(reply[1:], len(b.entries))
+			ps, err := entriesOf(reply[1:], cl.sections[j:j+1])
 			if err != nil {
 				return fmt.Errorf("claim: %w", err)
 			}
@@ -561,7 +555,7 @@ func (c *Committer) apply(ctx context.Context, g *begun, cl claims) error {
 		return fmt.Errorf("apply: %w", err)
 	}
 	c.mu.Lock()
-	for _, call := range calls[len(cl.shards):] {
+	for _, call := range calls[len(cl.sections):] {
 		c.touched[call.keys[1]] = struct{}{}
 	}
 	c.mu.Unlock()
@@ -572,17 +566,12 @@ func (c *Committer) apply(ctx context.Context, g *begun, cl claims) error {
 // entries are among them); it returns how many acknowledgements took
 // effect.
 func (c *Committer) ack(ctx context.Context, g *begun) (int, error) {
-	args := make([]any, 0, 3+len(g.ackIDs))
-	args = append(args, c.cfg.Group)
+	a := &ackCall{stream: c.cfg.Stream, intents: c.intentKey, tokens: c.tokensKey, committed: CommittedKeyIn(c.cfg.Stream, c.cfg.Namespace),
+		group: c.cfg.Group, ids: g.ackIDs}
 	if g.fresh != nil {
-		args = append(args, 1, g.fresh.token)
-	} else {
-		args = append(args, 0)
+		a.forget = []string{g.fresh.token}
 	}
-	for _, id := range g.ackIDs {
-		args = append(args, id)
-	}
-	call := &scriptCall{script: ackScript, keys: []string{c.cfg.Stream, c.intentKey, c.tokensKey, CommittedKeyIn(c.cfg.Stream, c.cfg.Namespace)}, args: args}
+	call := newCall(a)
 	if err := c.run(ctx, []*scriptCall{call}); err != nil {
 		return 0, fmt.Errorf("ack: %w", err)
 	}

@@ -3,6 +3,9 @@
 -- input entry whose id's millisecond part is below it is acknowledged, so
 -- it can never be committed again.
 -- Returns the number of records removed.
+--
+-- KEYS: record
+-- ARGV: floor
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return 0
 end

@@ -1,0 +1,321 @@
+package redis
+
+import (
+	"strconv"
+)
+
+// The Lua scripts meet Go by position: KEYS[k] and ARGV[k]. Each script
+// declares its layout once, in its header (lines "-- KEYS: ..." and
+// "-- ARGV: ...", see TestScriptLayouts), and is called only through its
+// builder below: a struct with named fields whose build method writes the
+// keys and arguments in exactly that order, naming each as the layout does.
+// A new script gets a layout header and a builder of its own, and a case in
+// TestScriptLayouts; nothing else calls a script.
+//
+// The layout grammar: a list of items, each a name (one value), or
+// name[count] (count values), or name[count]{items} (count groups of
+// items); count is an earlier item's name (of this group or an enclosing
+// one; KEYS may name ARGV's top-level items), a number, or * (the rest).
+
+// scriptArgs collects a script's KEYS and ARGV as a builder writes them.
+// With trace set it also records each one's layout name ("claims.pairs.claim"),
+// for the layout test; production calls leave it off.
+type scriptArgs struct {
+	keys []string
+	args []any
+
+	trace              bool
+	keyNames, argNames []string
+}
+
+// key appends KEYS[#KEYS+1], named name in the layout.
+func (w *scriptArgs) key(name, k string) {
+	w.keys = append(w.keys, k)
+	if w.trace {
+		w.keyNames = append(w.keyNames, name)
+	}
+}
+
+// arg appends ARGV[#ARGV+1], named name in the layout.
+func (w *scriptArgs) arg(name string, v any) {
+	w.args = append(w.args, v)
+	if w.trace {
+		w.argNames = append(w.argNames, name)
+	}
+}
+
+// scriptBuilder is one script's typed arguments: script names the script
+// and build writes its KEYS and ARGV in the order of its layout.
+type scriptBuilder interface {
+	script() *script
+	build(w *scriptArgs)
+}
+
+// newCall returns the call of b's script with b's keys and arguments: the
+// one way a scriptCall is made.
+func newCall(b scriptBuilder) *scriptCall {
+	var w scriptArgs
+	b.build(&w)
+	return &scriptCall{script: b.script(), keys: w.keys, args: w.args}
+}
+
+// singleCall is single.lua's layout: a whole commit on a single server.
+type singleCall struct {
+	stream, intents, committed string
+	group                      string
+	ids                        []string // the batch's entry ids
+	lo, hi                     string   // the smallest and the largest of ids
+	cl                         claims
+	seenKeys                   []string // the committer's SeenKeys
+	shardCap                   int
+	shardTTL                   int64 // ms
+	boards                     []*keyEffect
+	outputs                    [2]output // the session stream, the dead-letter stream
+}
+
+func (*singleCall) script() *script { return singleScript }
+
+func (s *singleCall) build(w *scriptArgs) {
+	w.key("stream", s.stream)
+	w.key("intents", s.intents)
+	w.key("committed", s.committed)
+	for _, k := range s.boards {
+		w.key("boards", k.key)
+	}
+	w.key("session", s.outputs[0].stream)
+	w.key("dead", s.outputs[1].stream)
+	for _, sec := range s.cl.sections {
+		w.key("shards", s.seenKeys[sec.shard])
+	}
+
+	w.arg("group", s.group)
+	w.arg("n", len(s.ids))
+	w.arg("lo", s.lo)
+	w.arg("hi", s.hi)
+	w.arg("since", s.cl.since)
+	w.arg("cap", s.shardCap)
+	w.arg("ttl", s.shardTTL)
+	w.arg("ns", len(s.cl.sections))
+	for _, id := range s.ids {
+		w.arg("ids", id)
+	}
+	for i := range s.cl.sections {
+		s.cl.sections[i].build(w, "claims.")
+	}
+	w.arg("L", len(s.boards))
+	for _, k := range s.boards {
+		w.arg("boards.ttl", k.ttl)
+		w.arg("boards.m", len(k.members))
+		buildSums(w, "boards.sums.", k)
+	}
+	for _, out := range s.outputs {
+		w.arg("outputs.maxlen", out.maxLen)
+		w.arg("outputs.count", len(out.events))
+		buildEvents(w, "outputs.events.", out.events)
+	}
+}
+
+// build writes the claims section of one shard (lib.lua): m, then m
+// (claim, member) pairs, the names prefixed with prefix.
+func (sec *claimSection) build(w *scriptArgs, prefix string) {
+	if !w.trace {
+		prefix = ""
+	}
+	w.arg(prefix+"m", len(sec.entries))
+	for j := 0; j+1 < len(sec.pairs); j += 2 {
+		w.arg(prefix+"pairs.claim", sec.pairs[j])
+		w.arg(prefix+"pairs.member", sec.pairs[j+1])
+	}
+}
+
+// buildSums writes k's (member, sum) pairs, each sum to the last bit.
+func buildSums(w *scriptArgs, prefix string, k *keyEffect) {
+	if !w.trace {
+		prefix = ""
+	}
+	for i, m := range k.members {
+		w.arg(prefix+"member", m)
+		w.arg(prefix+"sum", strconv.FormatFloat(k.sums[i], 'g', 17, 64))
+	}
+}
+
+// buildEvents writes events: per event its number f of field/value pairs,
+// then the pairs.
+func buildEvents(w *scriptArgs, prefix string, events [][]string) {
+	if !w.trace {
+		prefix = ""
+	}
+	for _, ev := range events {
+		f := len(ev) / 2
+		w.arg(prefix+"f", f)
+		for j := 0; j < 2*f; j += 2 {
+			w.arg(prefix+"fields.field", ev[j])
+			w.arg(prefix+"fields.value", ev[j+1])
+		}
+	}
+}
+
+// claimCall is claim.lua's layout: the claims of one seen shard, in mode
+// "claim" or "confirm".
+type claimCall struct {
+	shardKey string
+	since    string
+	shardCap int
+	shardTTL int64 // ms
+	mode     string
+	sec      *claimSection
+}
+
+func (*claimCall) script() *script { return claimScript }
+
+func (c *claimCall) build(w *scriptArgs) {
+	w.key("shard", c.shardKey)
+	w.arg("since", c.since)
+	w.arg("cap", c.shardCap)
+	w.arg("ttl", c.shardTTL)
+	w.arg("mode", c.mode)
+	c.sec.build(w, "")
+}
+
+// beginCall is begin.lua's layout: give entries to a new token.
+type beginCall struct {
+	stream, intents, tokens string
+	group                   string
+	ttl                     int64 // seconds
+	token                   string
+	score                   uint64
+	fx                      string // the token's encoded effects
+	lo, hi                  string
+	ids                     []string
+}
+
+func (*beginCall) script() *script { return beginScript }
+
+func (b *beginCall) build(w *scriptArgs) {
+	w.key("stream", b.stream)
+	w.key("intents", b.intents)
+	w.key("tokens", b.tokens)
+	w.arg("group", b.group)
+	w.arg("ttl", b.ttl)
+	w.arg("token", b.token)
+	w.arg("score", b.score)
+	w.arg("fx", b.fx)
+	w.arg("n", len(b.ids))
+	w.arg("lo", b.lo)
+	w.arg("hi", b.hi)
+	for _, id := range b.ids {
+		w.arg("ids", id)
+	}
+}
+
+// incrCall is incr.lua's layout: one token's increments of one
+// leaderboard.
+type incrCall struct {
+	token     string
+	score     uint64
+	recordTTL int64 // seconds
+	k         *keyEffect
+	record    string // the leaderboard's applied record (ScopedAppliedKey)
+}
+
+func (*incrCall) script() *script { return incrScript }
+
+func (c *incrCall) build(w *scriptArgs) {
+	w.key("board", c.k.key)
+	w.key("record", c.record)
+	w.arg("token", c.token)
+	w.arg("score", c.score)
+	w.arg("ttl", c.k.ttl)
+	w.arg("rttl", c.recordTTL)
+	buildSums(w, "pairs.", c.k)
+}
+
+// emitCall is emit.lua's layout: one token's events of one stream.
+type emitCall struct {
+	token     string
+	score     uint64
+	recordTTL int64 // seconds
+	out       output
+	record    string // the stream's applied record (ScopedAppliedKey)
+}
+
+func (*emitCall) script() *script { return emitScript }
+
+func (c *emitCall) build(w *scriptArgs) {
+	w.key("stream", c.out.stream)
+	w.key("record", c.record)
+	w.arg("token", c.token)
+	w.arg("score", c.score)
+	w.arg("maxlen", c.out.maxLen)
+	w.arg("rttl", c.recordTTL)
+	buildEvents(w, "events.", c.out.events)
+}
+
+// ackCall is ack.lua's layout: acknowledge entries, forget tokens.
+type ackCall struct {
+	stream, intents, tokens, committed string
+	group                              string
+	forget                             []string // tokens all of whose entries are among ids
+	ids                                []string
+}
+
+func (*ackCall) script() *script { return ackScript }
+
+func (a *ackCall) build(w *scriptArgs) {
+	w.key("stream", a.stream)
+	w.key("intents", a.intents)
+	w.key("tokens", a.tokens)
+	w.key("committed", a.committed)
+	w.arg("group", a.group)
+	w.arg("nt", len(a.forget))
+	for _, t := range a.forget {
+		w.arg("tokens", t)
+	}
+	for _, id := range a.ids {
+		w.arg("ids", id)
+	}
+}
+
+// trimCall is trim.lua's layout: raise one applied record's floor.
+type trimCall struct {
+	record string
+	floor  int64 // ms
+}
+
+func (*trimCall) script() *script { return trimScript }
+
+func (t *trimCall) build(w *scriptArgs) {
+	w.key("record", t.record)
+	w.arg("floor", t.floor)
+}
+
+// forgetCall is forget.lua's layout: drop the effects of tokens below the
+// floor.
+type forgetCall struct {
+	intents, tokens string
+	floor           int64 // ms
+}
+
+func (*forgetCall) script() *script { return forgetScript }
+
+func (f *forgetCall) build(w *scriptArgs) {
+	w.key("intents", f.intents)
+	w.key("tokens", f.tokens)
+	w.arg("floor", f.floor)
+}
+
+// janitorCall is janitor.lua's layout: remove a group's idle, empty
+// consumers.
+type janitorCall struct {
+	stream, group, keep string
+	idleMs              int64
+}
+
+func (*janitorCall) script() *script { return janitorScript }
+
+func (j *janitorCall) build(w *scriptArgs) {
+	w.key("stream", j.stream)
+	w.arg("group", j.group)
+	w.arg("keep", j.keep)
+	w.arg("idle", j.idleMs)
+}
