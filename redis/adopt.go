@@ -58,7 +58,7 @@ func (c *Committer) Adopt(ctx context.Context, as []Adopted) (int, error) {
 		if err := c.claim(ctx, b); err != nil {
 			return recorded, fmt.Errorf("adopt: %w", err)
 		}
-		cl := c.claims(b, true)
+		cl := c.claims(b, true, false)
 		if len(cl.sections) > 0 {
 			if err := c.run(ctx, c.claimCalls(cl, "confirm")); err != nil {
 				return recorded, fmt.Errorf("adopt: confirm: %w", err)

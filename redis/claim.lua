@@ -16,7 +16,7 @@
 -- claim_record and claim_confirm of lib.lua.
 --
 -- KEYS: shard
--- ARGV: since cap ttl mode m pairs[m]{claim member}
+-- ARGV: since cap ttl mode m trim pairs[m]{claim member}
 if ARGV[4] == 'confirm' then
   claim_confirm(0, 1, 5)
   return {'ok'}

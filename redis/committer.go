@@ -335,9 +335,10 @@ type Committer struct {
 
 	single bool // one script per commit when it can (a single server)
 
-	mu       sync.Mutex
-	touched  map[string]struct{} // record keys written since the last trim
-	lastTrim time.Time
+	mu        sync.Mutex
+	touched   map[string]struct{} // record keys written since the last trim
+	lastTrim  time.Time
+	trimmedAt [SeenShards]uint64 // per seen shard: the window start (ms) of its last trim (trimDue)
 	trimming sync.Mutex
 }
 

@@ -91,16 +91,18 @@ end
 -- number, at most 1023) x 2, + 1 once committed; exact in a double until
 -- the year 2109. The window is in that same time, so no instance's clock
 -- takes part. A claims section of ARGV, from p, is: per shard its number
--- of claims m, then m (claim, activity key) pairs, in the order ZADD
--- takes them (so that the script hands ARGV to ZADD as it is); the
--- shards' keys are KEYS[k0 + 1 ..]. A claim's ordinal is its place in the
+-- of claims m, whether to trim the shard ("1") or not ("0": the caller
+-- trims each shard about once per second of stream time, not every
+-- batch), then m (claim, activity key) pairs, in the order ZADD takes them
+-- (so that the script hands ARGV to ZADD as it is); the shards' keys are
+-- KEYS[k0 + 1 ..]. A claim's ordinal is its place in the
 -- whole section (1 for the first shard's first claim): the caller knows
 -- which entry each stands for.
 
 -- claim_skip returns the index after a claims section of ns shards at p.
 local function claim_skip(p, ns)
   for _ = 1, ns do
-    p = p + 1 + 2 * tonumber(ARGV[p])
+    p = p + 2 + 2 * tonumber(ARGV[p])
   end
   return p
 end
@@ -122,14 +124,14 @@ local function claim_dups(k0, ns, p, since)
       local last = math.min(m, c + 999)
       local members = {}
       for j = c, last do
-        members[#members + 1] = ARGV[p + 2 * j]
+        members[#members + 1] = ARGV[p + 1 + 2 * j]
       end
       local scores = redis.call('ZMSCORE', KEYS[k0 + s], unpack(members))
       for j = c, last do
         local sc = scores[j - c + 1]
         if sc then
           sc = tonumber(sc)
-          local mine = tonumber(ARGV[p + 2 * j - 1])
+          local mine = tonumber(ARGV[p + 2 * j])
           if sc >= since and (math.floor(sc / 2) ~= math.floor(mine / 2) or sc % 2 == 1) then
             dups[#dups + 1] = o + j
           end
@@ -137,26 +139,29 @@ local function claim_dups(k0, ns, p, since)
       end
     end
     o = o + m
-    p = p + 1 + 2 * m
+    p = p + 2 + 2 * m
   end
   return dups
 end
 
 -- claim_record records the claims of a claims section (none of them a
--- duplicate: claim_dups found none), after forgetting, in each shard it
--- writes, the claims below since (ARGV string, in claim units); a shard
--- holding more than cap claims (0: no cap) forgets its oldest; a shard
--- expires ttl milliseconds (Redis's clock) after its last write, by when
--- every claim in it is outside the window.
+-- duplicate: claim_dups found none). In each shard it writes whose trim
+-- flag is set, it first forgets the claims below since (ARGV string, in
+-- claim units), and after the writes forgets the oldest of a shard holding
+-- more than cap claims (0: no cap). Every shard it writes expires ttl
+-- milliseconds (Redis's clock) after this write, by when every claim in it
+-- is outside the window.
 local function claim_record(k0, ns, p, since, cap, ttl)
   for s = 1, ns do
-    local key, m = KEYS[k0 + s], tonumber(ARGV[p])
+    local key, m, trim = KEYS[k0 + s], tonumber(ARGV[p]), ARGV[p + 1] == '1'
     if m > 0 then
-      redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. since)
-      for c = 1, m, 1000 do
-        redis.call('ZADD', key, unpack(ARGV, p + 2 * c - 1, p + 2 * math.min(m, c + 999)))
+      if trim then
+        redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. since)
       end
-      if cap > 0 then
+      for c = 1, m, 1000 do
+        redis.call('ZADD', key, unpack(ARGV, p + 2 * c, p + 1 + 2 * math.min(m, c + 999)))
+      end
+      if trim and cap > 0 then
         local over = redis.call('ZCARD', key) - cap
         if over > 0 then
           redis.call('ZREMRANGEBYRANK', key, 0, over - 1)
@@ -164,7 +169,7 @@ local function claim_record(k0, ns, p, since, cap, ttl)
       end
       redis.call('PEXPIRE', key, ttl)
     end
-    p = p + 1 + 2 * m
+    p = p + 2 + 2 * m
   end
 end
 
@@ -177,22 +182,22 @@ local function claim_confirm(k0, ns, p)
       local last = math.min(m, c + 999)
       local members = {}
       for j = c, last do
-        members[#members + 1] = ARGV[p + 2 * j]
+        members[#members + 1] = ARGV[p + 1 + 2 * j]
       end
       local scores = redis.call('ZMSCORE', key, unpack(members))
       local args = {}
       for j = c, last do
         local sc = scores[j - c + 1]
-        if sc and tonumber(sc) == tonumber(ARGV[p + 2 * j - 1]) - 1 then
-          args[#args + 1] = ARGV[p + 2 * j - 1]
+        if sc and tonumber(sc) == tonumber(ARGV[p + 2 * j]) - 1 then
           args[#args + 1] = ARGV[p + 2 * j]
+          args[#args + 1] = ARGV[p + 1 + 2 * j]
         end
       end
       if #args > 0 then
         redis.call('ZADD', key, unpack(args))
       end
     end
-    p = p + 1 + 2 * m
+    p = p + 2 + 2 * m
   end
 end
 

@@ -115,13 +115,18 @@ func (s *singleCall) build(w *scriptArgs) {
 	}
 }
 
-// build writes the claims section of one shard (lib.lua): m, then m
-// (claim, member) pairs, the names prefixed with prefix.
+// build writes the claims section of one shard (lib.lua): m, the trim
+// flag, then m (claim, member) pairs, the names prefixed with prefix.
 func (sec *claimSection) build(w *scriptArgs, prefix string) {
 	if !w.trace {
 		prefix = ""
 	}
 	w.arg(prefix+"m", len(sec.entries))
+	trim := "0"
+	if sec.trim {
+		trim = "1"
+	}
+	w.arg(prefix+"trim", trim)
 	for j := 0; j+1 < len(sec.pairs); j += 2 {
 		w.arg(prefix+"pairs.claim", sec.pairs[j])
 		w.arg(prefix+"pairs.member", sec.pairs[j+1])

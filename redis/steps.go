@@ -89,8 +89,31 @@ type claims struct {
 // section of lib.lua.
 type claimSection struct {
 	shard   int      // an index into SeenKeys
+	trim    bool     // forget the shard's claims below the window, and past its cap, first
 	entries []int    // the entries claiming, as indexes into the batch
 	pairs   []string // per entry: its claim and its seen member
+}
+
+// trimEvery is how far the window's start (stream time, ms) moves before a
+// Committer trims a seen shard again: claims below the window are ignored
+// anyway (lib.lua's claim_dups), so trimming them is only about memory,
+// and trimming every shard a batch touches, every batch, cost a
+// ZREMRANGEBYSCORE and a ZCARD per shard per batch (issue 29 item 3).
+const trimEvery = 1000
+
+// trimDue tells which sections of cl to trim: a shard this Committer has
+// not trimmed yet, or whose last trim was at least trimEvery of stream
+// time before since; it records them as trimmed.
+func (c *Committer) trimDue(cl *claims, sinceMs uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i := range cl.sections {
+		s := cl.sections[i].shard
+		if last := c.trimmedAt[s]; last == 0 || sinceMs >= last+trimEvery {
+			cl.sections[i].trim = true
+			c.trimmedAt[s] = max(sinceMs, 1)
+		}
+	}
 }
 
 // entryOf returns the entry (an index into the batch) of the claim at
@@ -107,8 +130,9 @@ func entryOf(sections []claimSection, o int64) (int, bool) {
 
 // claims returns the claims of b's entries that have a DedupKey, finished
 // when done, the window ending at b's newest entry: the stream's own time,
-// so that no instance's clock decides what is expired.
-func (c *Committer) claims(b *batch, done bool) claims {
+// so that no instance's clock decides what is expired. With trim, the
+// sections of the shards due a trim (trimDue) are marked so.
+func (c *Committer) claims(b *batch, done, trim bool) claims {
 	var newest uint64
 	for _, id := range b.ids {
 		newest = max(newest, id.ms)
@@ -132,6 +156,9 @@ func (c *Committer) claims(b *batch, done bool) claims {
 		sec := &cl.sections[at[s]-1]
 		sec.entries = append(sec.entries, i)
 		sec.pairs = append(sec.pairs, claimOf(b.ids[i], done), seenMember(k))
+	}
+	if trim {
+		c.trimDue(&cl, since)
 	}
 	return cl
 }
@@ -266,7 +293,7 @@ func (c *Committer) commitSingle(ctx context.Context, b *batch, blocked **wrongT
 		}
 		lo, hi := span(b.ids)
 		fx := effectsOf(b.entries, c.cfg.DeadValueMax)
-		cl := c.claims(b, true)
+		cl := c.claims(b, true, true)
 		call := newCall(&singleCall{stream: c.cfg.Stream, intents: c.intentKey, committed: CommittedKeyIn(c.cfg.Stream, c.cfg.Namespace),
 			group: c.cfg.Group, ids: ids, lo: ids[lo], hi: ids[hi], cl: cl, seenKeys: c.seenKeys, shardCap: c.shardCap(), shardTTL: c.shardTTL(),
 			boards: fx.keys, outputs: c.outputs(fx)})
@@ -472,7 +499,7 @@ func (c *Committer) claimCalls(cl claims, mode string) []*scriptCall {
 // the claims (finished), after which it is.
 func (c *Committer) claim(ctx context.Context, b *batch) error {
 	for round := 0; ; round++ {
-		cl := c.claims(b, false)
+		cl := c.claims(b, false, true)
 		if len(cl.sections) == 0 {
 			return nil
 		}
@@ -518,7 +545,7 @@ func (c *Committer) commitSteps(ctx context.Context, b *batch) (pipeline.CommitR
 	if len(g.ackIDs) == 0 {
 		return pipeline.CommitResult{Skipped: n}, nil
 	}
-	if err := c.apply(ctx, g, c.claims(b, true)); err != nil {
+	if err := c.apply(ctx, g, c.claims(b, true, false)); err != nil {
 		return pipeline.CommitResult{}, err
 	}
 	acked, err := c.ack(ctx, g)
