@@ -339,7 +339,7 @@ type Committer struct {
 	touched   map[string]struct{} // record keys written since the last trim
 	lastTrim  time.Time
 	trimmedAt [SeenShards]uint64 // per seen shard: the window start (ms) of its last trim (trimDue)
-	trimming sync.Mutex
+	trimming  sync.Mutex
 }
 
 // NewCommitter returns a Committer writing through rdb: a *goredis.Client
