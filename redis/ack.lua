@@ -8,8 +8,8 @@
 -- Returns how many acknowledgements took effect. Uses want_type, id_less
 -- and raise_mark of lib.lua.
 --
--- KEYS: stream intents tokens committed
--- ARGV: group nt tokens[nt] ids[*]
+-- KEYS = stream intents tokens committed
+-- ARGV = group nt tokens[nt] ids[*]
 local err = want_type(KEYS[4], 'hash')
 if err then return err end
 local group, nt = ARGV[1], tonumber(ARGV[2])

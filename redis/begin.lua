@@ -18,8 +18,8 @@
 -- token it has; then each such token with its effects ("" if they are gone)
 -- and its score. Uses want_type, ids_at and pending_of of lib.lua.
 --
--- KEYS: stream intents tokens
--- ARGV: group ttl token score fx n lo hi ids[n]
+-- KEYS = stream intents tokens
+-- ARGV = group ttl token score fx n lo hi ids[n]
 
 local err = want_type(KEYS[2], 'hash') or want_type(KEYS[3], 'zset')
 if err then return err end

@@ -15,8 +15,8 @@
 -- claims and returns {'ok'}. "confirm" returns {'ok'}. Uses claim_dups,
 -- claim_record and claim_confirm of lib.lua.
 --
--- KEYS: shard
--- ARGV: since cap ttl mode m trim pairs[m]{claim member}
+-- KEYS = shard
+-- ARGV = since cap ttl mode m trim pairs[m]{claim member}
 if ARGV[4] == 'confirm' then
   claim_confirm(0, 1, 5)
   return {'ok'}

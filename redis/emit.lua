@@ -7,8 +7,8 @@
 -- Returns 1 when it applied the token, 0 when the stream already had it.
 -- Uses want_type, has_token and add_events of lib.lua.
 --
--- KEYS: stream record
--- ARGV: token score maxlen rttl events[*]{f fields[f]{field value}}
+-- KEYS = stream record
+-- ARGV = token score maxlen rttl events[*]{f fields[f]{field value}}
 
 local err = want_type(KEYS[1], 'stream') or want_type(KEYS[2], 'zset')
 if err then return err end

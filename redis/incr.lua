@@ -11,8 +11,8 @@
 -- Returns 1 when it applied the token, 0 when the key already had it.
 -- Uses want_type and has_token of lib.lua.
 --
--- KEYS: board record
--- ARGV: token score ttl rttl pairs[*]{member sum}
+-- KEYS = board record
+-- ARGV = token score ttl rttl pairs[*]{member sum}
 
 for i = 1, 2 do
   local err = want_type(KEYS[i], 'zset')

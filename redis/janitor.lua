@@ -7,8 +7,8 @@
 -- idle time in milliseconds a consumer must have reached.
 -- Returns the number of consumers removed.
 --
--- KEYS: stream
--- ARGV: group keep idle
+-- KEYS = stream
+-- ARGV = group keep idle
 local group, keep, idle = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local removed = 0
 for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], group)) do

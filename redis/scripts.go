@@ -5,17 +5,22 @@ import (
 )
 
 // The Lua scripts meet Go by position: KEYS[k] and ARGV[k]. Each script
-// declares its layout once, in its header (lines "-- KEYS: ..." and
-// "-- ARGV: ...", see TestScriptLayouts), and is called only through its
+// declares its layout once, in its header, and is called only through its
 // builder below: a struct with named fields whose build method writes the
-// keys and arguments in exactly that order, naming each as the layout does.
-// A new script gets a layout header and a builder of its own, and a case in
-// TestScriptLayouts; nothing else calls a script.
+// keys and arguments in exactly that order, naming each as the layout
+// does. TestScriptLayouts checks every builder against its script's
+// layout, and the script against the arguments. A new script (route.lua,
+// say) gets a layout header, a builder here, and a layoutCase in
+// scripts_test.go (the test fails for a .lua file without one); nothing
+// else makes a scriptCall.
 //
-// The layout grammar: a list of items, each a name (one value), or
-// name[count] (count values), or name[count]{items} (count groups of
-// items); count is an earlier item's name (of this group or an enclosing
-// one; KEYS may name ARGV's top-level items), a number, or * (the rest).
+// The header lines are "-- KEYS = <layout>" and "-- ARGV = <layout>" (a
+// line of "--" and three or more spaces continues one). A layout is a list
+// of items, each a name (one value), or name[count] (count values), or
+// name[count]{items} (count groups of items); count is an earlier item's
+// name (of this group or an enclosing one; KEYS may name ARGV's top-level
+// items), a number, or * (the rest). A script reads only the items before
+// the first repeated one at literal indexes (ARGV[3]).
 
 // scriptArgs collects a script's KEYS and ARGV as a builder writes them.
 // With trace set it also records each one's layout name ("claims.pairs.claim"),

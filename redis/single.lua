@@ -27,8 +27,8 @@
 -- Uses want_type, ids_at, pending_of, add_events, add_events_skip,
 -- claim_skip, claim_dups, claim_record and raise_mark of lib.lua.
 --
--- KEYS: stream intents committed boards[L] session dead shards[ns]
--- ARGV: group n lo hi since cap ttl ns ids[n] claims[ns]{m trim pairs[m]{claim member}}
+-- KEYS = stream intents committed boards[L] session dead shards[ns]
+-- ARGV = group n lo hi since cap ttl ns ids[n] claims[ns]{m trim pairs[m]{claim member}}
 --       L boards[L]{ttl m sums[m]{member sum}}
 --       outputs[2]{maxlen count events[count]{f fields[f]{field value}}}
 

@@ -4,8 +4,8 @@
 -- it can never be committed again.
 -- Returns the number of records removed.
 --
--- KEYS: record
--- ARGV: floor
+-- KEYS = record
+-- ARGV = floor
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return 0
 end
