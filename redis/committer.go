@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"strings"
 	"sync"
 	"time"
@@ -405,11 +404,17 @@ func seenKey(stream, namespace string, i int) string {
 	return fmt.Sprintf("{%s:seen:%02d}", base, i)
 }
 
-// seenShard returns the shard (an index into SeenKeys) of activity key.
+// seenShard returns the shard (an index into SeenKeys) of activity key:
+// its 32-bit FNV-1a hash modulo SeenShards (hash/fnv's New32a, written out
+// so that a commit does not allocate per activity for it).
 func seenShard(key string) int {
-	h := fnv.New32a()
-	_, _ = h.Write([]byte(key))
-	return int(h.Sum32() % SeenShards)
+	const offset32, prime32 = 2166136261, 16777619
+	h := uint32(offset32)
+	for i := 0; i < len(key); i++ {
+		h ^= uint32(key[i])
+		h *= prime32
+	}
+	return int(h % SeenShards)
 }
 
 // StateKey returns the name of a committer's state key name ("intent" or

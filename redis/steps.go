@@ -169,8 +169,9 @@ func (c *Committer) claims(b *batch, done, trim bool) claims {
 // otherwise. The shard is chosen by key, before this.
 func seenMember(key string) string {
 	if len(key) == 24 {
-		if b, err := hex.DecodeString(key); err == nil {
-			return string(b)
+		var b [12]byte
+		if _, err := hex.Decode(b[:], []byte(key)); err == nil {
+			return string(b[:])
 		}
 	}
 	return key
