@@ -236,8 +236,8 @@ func layoutCases() []layoutCase {
 		{b: &claimCall{shardKey: seen[3], since: "0", shardCap: 10, shardTTL: 60000, mode: "confirm", sec: &sections[0]}},
 		{b: &beginCall{stream: stream, intents: "{in}:intent", tokens: "{in}:tokens", group: group, ttl: 60, token: "2-1/x", score: 2,
 			fx: "2", lo: ids[0], hi: ids[2], ids: ids}, setup: deliver},
-		{b: &incrCall{token: "t", score: 2, recordTTL: 60, k: board("b1", 3)}},
-		{b: &emitCall{token: "t", score: 2, recordTTL: 60, out: events[1]}},
+		{b: &incrCall{token: "t", score: 2, recordTTL: 60, k: board("b1", 3), record: "{b1}:applied"}},
+		{b: &emitCall{token: "t", score: 2, recordTTL: 60, out: events[1], record: "{dead}:applied"}},
 		{b: &ackCall{stream: stream, intents: "{in}:intent", tokens: "{in}:tokens", committed: "{in}:committed", group: group,
 			forget: []string{"t1", "t2"}, ids: ids}, setup: deliver},
 		{b: &trimCall{record: "{b1}:applied", floor: 5}},
@@ -301,10 +301,24 @@ func TestScriptLayouts(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, f := range files {
+		if why, ok := withoutBuilder[f]; ok {
+			if covered[f] {
+				t.Errorf("%s has a builder now: take it off withoutBuilder (%s)", f, why)
+			}
+			continue
+		}
 		if f != "lib.lua" && !covered[f] {
 			t.Errorf("%s has no case here: give it a layout header, a builder (scripts.go) and a layoutCase", f)
 		}
 	}
+}
+
+// withoutBuilder are the scripts not yet called through a builder, and
+// why: each should get a layout header, a builder (scripts.go) and a
+// layoutCase, and leave this list.
+var withoutBuilder = map[string]string{
+	"route.lua": "route.go (the partition router, merged after the builders) runs it through goredis.Script",
+	"lease.lua": "route.go runs it through goredis.Script; its ARGV differs by operation (acquire, renew, release)",
 }
 
 // checkLiterals fails when script reads table (ARGV or KEYS) at a literal
