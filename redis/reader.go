@@ -656,10 +656,7 @@ func (r *Reader) deliveries(ctx context.Context, msgs []pipeline.Message) error 
 // reads or claims entries meanwhile is never deleted with them.
 func (r *Reader) RemoveIdleConsumers(ctx context.Context, idle time.Duration) (int, error) {
 	call := newCall(&janitorCall{stream: r.cfg.Stream, group: r.cfg.Group, keep: r.cfg.Consumer, idleMs: idle.Milliseconds()})
-	n, err := r.rdb.EvalSha(ctx, call.script.hash, call.keys, call.args...).Int()
-	if goredis.HasErrorPrefix(err, "NOSCRIPT") {
-		n, err = r.rdb.Eval(ctx, call.script.src, call.keys, call.args...).Int()
-	}
+	n, err := evalCall(ctx, r.rdb, call).Int()
 	if err != nil {
 		return 0, fmt.Errorf("remove idle consumers of %s/%s: %w", r.cfg.Stream, r.cfg.Group, err)
 	}

@@ -20,8 +20,8 @@ var (
 	//go:embed lease.lua
 	leaseLua string
 
-	routeScript = goredis.NewScript(routeLua)
-	leaseScript = goredis.NewScript(leaseLua)
+	routeScript = newScript("route.lua", "", routeLua)
+	leaseScript = newScript("lease.lua", "", leaseLua)
 )
 
 // RouterConsumer is the consumer name every router reads the source
@@ -249,14 +249,7 @@ func (w *PartitionWriter) write(ctx context.Context, p int, token int64, entries
 			entries = entries[1:]
 			continue
 		}
-		args := []any{token}
-		for _, e := range entries[:run] {
-			args = append(args, e.ID, len(e.Fields))
-			for _, f := range e.Fields {
-				args = append(args, f)
-			}
-		}
-		n, err := routeScript.Run(ctx, w.rdb, []string{stream, FenceKey(stream)}, args...).Int()
+		n, err := evalCall(ctx, w.rdb, newCall(&routeCall{stream: stream, fence: FenceKey(stream), token: token, entries: entries[:run]})).Int()
 		if goredis.HasErrorPrefix(err, "FENCED") {
 			return added, fmt.Errorf("partition %s: %w (%v)", stream, route.ErrFenced, err)
 		}
@@ -307,10 +300,10 @@ func NewRouteLease(rdb goredis.UniversalClient, source string, timeout time.Dura
 	return &RouteLease{rdb: rdb, key: LeaseKey(source), epoch: sameSlot(source, "route:epoch"), timeout: timeout}
 }
 
-func (l *RouteLease) run(ctx context.Context, args ...any) (int64, error) {
+func (l *RouteLease) run(ctx context.Context, op, token string, ttl int64) (int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, l.timeout)
 	defer cancel()
-	n, err := leaseScript.Run(ctx, l.rdb, []string{l.key, l.epoch}, args...).Int64()
+	n, err := evalCall(ctx, l.rdb, newCall(&leaseCall{lease: l.key, epoch: l.epoch, op: op, token: token, ttlMs: ttl})).Int64()
 	if err != nil {
 		return 0, fmt.Errorf("router lease %s: %w", l.key, err)
 	}
@@ -319,7 +312,7 @@ func (l *RouteLease) run(ctx context.Context, args ...any) (int64, error) {
 
 // Acquire implements route.Lease.
 func (l *RouteLease) Acquire(ctx context.Context, ttl time.Duration) (int64, error) {
-	return l.run(ctx, "acquire", ttl.Milliseconds())
+	return l.run(ctx, "acquire", "0", ttl.Milliseconds())
 }
 
 // Renew implements route.Lease.
@@ -330,6 +323,6 @@ func (l *RouteLease) Renew(ctx context.Context, token int64, ttl time.Duration) 
 
 // Release implements route.Lease.
 func (l *RouteLease) Release(ctx context.Context, token int64) error {
-	_, err := l.run(ctx, "release", strconv.FormatInt(token, 10))
+	_, err := l.run(ctx, "release", strconv.FormatInt(token, 10), 0)
 	return err
 }

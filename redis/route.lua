@@ -6,6 +6,9 @@
 -- A token older than the fence's is refused (FENCED): a newer router owns
 -- the partition. An id not larger than the stream's last one is already
 -- routed and skipped. Returns the number of entries added.
+--
+-- KEYS = stream fence
+-- ARGV = token entries[*]{id n fields[n]}
 local token = tonumber(ARGV[1])
 local fence = tonumber(redis.call('GET', KEYS[2]) or '0')
 if fence > token then

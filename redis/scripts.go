@@ -1,7 +1,12 @@
 package redis
 
 import (
+	"context"
 	"strconv"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/pomocore/pomocore/route"
 )
 
 // The Lua scripts meet Go by position: KEYS[k] and ARGV[k]. Each script
@@ -62,6 +67,16 @@ func newCall(b scriptBuilder) *scriptCall {
 	var w scriptArgs
 	b.build(&w)
 	return &scriptCall{script: b.script(), keys: w.keys, args: w.args}
+}
+
+// evalCall runs one call by its SHA1, sending the source when the server
+// does not know the script yet (a restart, a new replica).
+func evalCall(ctx context.Context, rdb goredis.Scripter, call *scriptCall) *goredis.Cmd {
+	cmd := rdb.EvalSha(ctx, call.script.hash, call.keys, call.args...)
+	if goredis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") {
+		cmd = rdb.Eval(ctx, call.script.src, call.keys, call.args...)
+	}
+	return cmd
 }
 
 // singleCall is single.lua's layout: a whole commit on a single server.
@@ -328,4 +343,46 @@ func (j *janitorCall) build(w *scriptArgs) {
 	w.arg("group", j.group)
 	w.arg("keep", j.keep)
 	w.arg("idle", j.idleMs)
+}
+
+// routeCall is route.lua's layout: entries appended to one partition
+// stream under a router's token.
+type routeCall struct {
+	stream, fence string
+	token         int64
+	entries       []route.Entry
+}
+
+func (*routeCall) script() *script { return routeScript }
+
+func (c *routeCall) build(w *scriptArgs) {
+	w.key("stream", c.stream)
+	w.key("fence", c.fence)
+	w.arg("token", c.token)
+	for _, e := range c.entries {
+		w.arg("entries.id", e.ID)
+		w.arg("entries.n", len(e.Fields))
+		for _, f := range e.Fields {
+			w.arg("entries.fields", f)
+		}
+	}
+}
+
+// leaseCall is lease.lua's layout: acquire, renew or release the router
+// role.
+type leaseCall struct {
+	lease, epoch string
+	op           string // acquire, renew or release
+	token        string // renew, release; "0" for acquire
+	ttlMs        int64  // acquire, renew; 0 for release
+}
+
+func (*leaseCall) script() *script { return leaseScript }
+
+func (c *leaseCall) build(w *scriptArgs) {
+	w.key("lease", c.lease)
+	w.key("epoch", c.epoch)
+	w.arg("op", c.op)
+	w.arg("token", c.token)
+	w.arg("ttl", c.ttlMs)
 }

@@ -12,6 +12,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/pomocore/pomocore/internal/redistest"
+	"github.com/pomocore/pomocore/route"
 )
 
 // layoutItem is one item of a script's declared layout (scripts.go): a
@@ -243,6 +244,11 @@ func layoutCases() []layoutCase {
 		{b: &trimCall{record: "{b1}:applied", floor: 5}},
 		{b: &forgetCall{intents: "{in}:intent", tokens: "{in}:tokens", floor: 5}},
 		{b: &janitorCall{stream: stream, group: group, keep: "c", idleMs: 0}, setup: deliver},
+		{b: &routeCall{stream: "in:p00", fence: FenceKey("in:p00"), token: 3, entries: []route.Entry{
+			{ID: "5-1", Fields: []string{"a", "1", "b", "2"}}, {ID: "5-2", Fields: []string{"a", "1"}}}}},
+		{b: &leaseCall{lease: "lease", epoch: "epoch", op: "acquire", token: "0", ttlMs: 1000}},
+		{b: &leaseCall{lease: "lease", epoch: "epoch", op: "renew", token: "1", ttlMs: 1000}},
+		{b: &leaseCall{lease: "lease", epoch: "epoch", op: "release", token: "1", ttlMs: 0}},
 	}
 }
 
@@ -316,10 +322,7 @@ func TestScriptLayouts(t *testing.T) {
 // withoutBuilder are the scripts not yet called through a builder, and
 // why: each should get a layout header, a builder (scripts.go) and a
 // layoutCase, and leave this list.
-var withoutBuilder = map[string]string{
-	"route.lua": "route.go (the partition router, merged after the builders) runs it through goredis.Script",
-	"lease.lua": "route.go runs it through goredis.Script; its ARGV differs by operation (acquire, renew, release)",
-}
+var withoutBuilder = map[string]string{}
 
 // checkLiterals fails when script reads table (ARGV or KEYS) at a literal
 // index past the layout's n leading single values.
