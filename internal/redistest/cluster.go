@@ -54,8 +54,13 @@ func StartCluster(t testing.TB, masters, replicas int) *Cluster {
 	tool.Require(t, "redis-cli")
 	n := masters * (1 + replicas)
 	c := &Cluster{replicas: replicas, clients: make(map[string]*goredis.Client, n), dead: map[string]bool{}}
-	for _, port := range clusterPorts(t, n) {
-		s := &Server{port: port, dir: t.TempDir(), args: []string{
+	ports := clusterPorts(t, n)
+	used := map[int]bool{}
+	for _, p := range ports {
+		used[p] = true
+	}
+	for _, port := range ports {
+		s := &Server{dir: t.TempDir(), args: []string{
 			"--cluster-enabled", "yes",
 			"--cluster-config-file", "nodes.conf",
 			"--cluster-node-timeout", "1000",
@@ -68,7 +73,21 @@ func StartCluster(t testing.TB, masters, replicas int) *Cluster {
 			// second rather than every 10s.
 			"--repl-ping-replica-period", "1",
 		}}
-		s.start(t)
+		// The chosen port first; should it (or its bus port) be taken
+		// before redis-server binds it, another pair none of the others use.
+		first := true
+		s.startOnFreePort(t, func() int {
+			if first {
+				first = false
+				return port
+			}
+			for {
+				if p := clusterPorts(t, 1)[0]; !used[p] && !used[p+clusterBusOffset] && !used[p-clusterBusOffset] {
+					used[p] = true
+					return p
+				}
+			}
+		})
 		t.Cleanup(s.Stop)
 		c.nodes = append(c.nodes, s)
 		nc := goredis.NewClient(&goredis.Options{

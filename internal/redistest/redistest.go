@@ -3,12 +3,15 @@
 package redistest
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -33,11 +36,33 @@ type Server struct {
 func Start(t testing.TB, args ...string) *Server {
 	t.Helper()
 	tool.Require(t, "redis-server")
-	s := &Server{port: freePort(t), dir: t.TempDir(), args: args}
-	s.start(t)
+	s := &Server{dir: t.TempDir(), args: args}
+	s.startOnFreePort(t, func() int { return freePort(t) })
 	t.Cleanup(s.Stop)
 	return s
 }
+
+// startOnFreePort starts s on a port of next, and on another one of next
+// while the port it got was taken between next's check and
+// redis-server's bind (another test's server or an outgoing connection).
+func (s *Server) startOnFreePort(t testing.TB, next func() int) {
+	t.Helper()
+	const attempts = 5
+	for i := 1; ; i++ {
+		s.port = next()
+		err := s.launch()
+		if err == nil {
+			return
+		}
+		if !errors.Is(err, errPortTaken) || i == attempts {
+			t.Fatal(err)
+		}
+		t.Logf("redis-server: port %d was taken after it was picked; trying another", s.port)
+	}
+}
+
+// errPortTaken is launch's error when redis-server could not bind its port.
+var errPortTaken = errors.New("port taken")
 
 func freePort(t testing.TB) int {
 	t.Helper()
@@ -51,6 +76,16 @@ func freePort(t testing.TB) int {
 
 func (s *Server) start(t testing.TB) {
 	t.Helper()
+	if err := s.launch(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// launch starts redis-server on s.port and waits until it answers PING as
+// itself (its process id): a server of another test that holds the port
+// answers too, while ours exits. An exit because the port (or the cluster
+// bus port) was taken is errPortTaken.
+func (s *Server) launch() error {
 	argv := append([]string{
 		"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
 		"--dir", s.dir, "--logfile", "redis.log", "--protected-mode", "no",
@@ -58,7 +93,7 @@ func (s *Server) start(t testing.TB) {
 	s.cmd = exec.Command("redis-server", argv...)
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := s.cmd.Start(); err != nil {
-		t.Fatalf("start redis-server: %v", err)
+		return fmt.Errorf("start redis-server: %w", err)
 	}
 	s.done = make(chan struct{})
 	go func(cmd *exec.Cmd, done chan struct{}) { _ = cmd.Wait(); close(done) }(s.cmd, s.done)
@@ -67,21 +102,28 @@ func (s *Server) start(t testing.TB) {
 	deadline := time.Now().Add(10 * time.Second)
 	c := goredis.NewClient(&goredis.Options{Addr: s.Addr(), DialTimeout: time.Second, MaxRetries: -1})
 	defer c.Close()
+	pid := "process_id:" + strconv.Itoa(s.cmd.Process.Pid) + "\r\n"
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		err := c.Ping(ctx).Err()
+		info, err := c.Info(ctx, "server").Result()
 		cancel()
-		if err == nil || goredis.HasErrorPrefix(err, "NOAUTH") || goredis.HasErrorPrefix(err, "WRONGPASS") {
-			return // it answers; it just wants a password
+		if goredis.HasErrorPrefix(err, "NOAUTH") || goredis.HasErrorPrefix(err, "WRONGPASS") {
+			return nil // it answers; it just wants a password
+		}
+		if err == nil && strings.Contains(info, pid) {
+			return nil
 		}
 		select {
 		case <-s.done:
 			log, _ := os.ReadFile(s.dir + "/redis.log")
-			t.Fatalf("redis-server exited at start: %s", log)
+			if bytes.Contains(log, []byte("Address already in use")) {
+				return fmt.Errorf("redis-server on port %d: %w: %s", s.port, errPortTaken, log)
+			}
+			return fmt.Errorf("redis-server exited at start: %s", log)
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("redis-server on %s not ready after 10s: %v", s.Addr(), err)
+			return fmt.Errorf("redis-server on %s not ready after 10s: %v", s.Addr(), err)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

@@ -63,3 +63,32 @@ func TestCommandCallsCountsEachCommandSent(t *testing.T) {
 		t.Errorf("xinfo|groups counted %d times, want 1 (after %v)", n, after)
 	}
 }
+
+// TestStartTakesAnotherPortWhenThePickedOneIsTaken: a port picked as free
+// and taken before redis-server binds it (here by another test's
+// redis-server, which answers PING too) is not mistaken for the new
+// server: Start goes on with another port, and its server is its own.
+func TestStartTakesAnotherPortWhenThePickedOneIsTaken(t *testing.T) {
+	other := Start(t)
+	var picks []int
+	s := &Server{dir: t.TempDir()}
+	s.startOnFreePort(t, func() int {
+		p := freePort(t)
+		if len(picks) == 0 {
+			p = other.port // taken between the pick and the bind
+		}
+		picks = append(picks, p)
+		return p
+	})
+	t.Cleanup(s.Stop)
+	if len(picks) != 2 || s.port != picks[1] || s.port == other.port {
+		t.Fatalf("picks %v, server on %d (the taken port is %d): want a second pick, used", picks, s.port, other.port)
+	}
+	ctx := context.Background()
+	if err := s.Client(t).Set(ctx, "mine", "1", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n := other.Client(t).Exists(ctx, "mine").Val(); n != 0 {
+		t.Fatal("the key landed in the other test's server")
+	}
+}
