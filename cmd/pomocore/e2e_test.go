@@ -5,6 +5,7 @@ import (
 	"context"
 	"net"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"testing"
 	"time"
@@ -28,6 +29,31 @@ func freeAddr(t *testing.T) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
+}
+
+// anyPort is POMOCORE_HTTP_ADDR for a test: the server listens on a port
+// the system picks, which httpAddrOf reads from the run's log. A port
+// picked as free beforehand (freeAddr) may be taken by any other socket of
+// the machine before the run binds it.
+const anyPort = "127.0.0.1:0"
+
+var httpStarting = regexp.MustCompile(`msg="HTTP server \(starting\)".* addr=(\S+)`)
+
+// httpAddrOf returns the address the HTTP server of the run logging to logs
+// listens on (see anyPort), once it logged it.
+func httpAddrOf(t *testing.T, logs *logtest.Buffer) string {
+	t.Helper()
+	var addr string
+	if !eventually.Within(30*time.Second, func() bool {
+		m := httpStarting.FindStringSubmatch(logs.String())
+		if m != nil {
+			addr = m[1]
+		}
+		return m != nil
+	}) {
+		t.Fatalf("the run logged no HTTP address:\n%s", logs.String())
+	}
+	return addr
 }
 
 // startRun runs the pipeline in-process with the given environment and

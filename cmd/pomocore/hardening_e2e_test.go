@@ -409,8 +409,8 @@ func TestStringAtTheSessionStreamDeadLettersOnlySessionEnds(t *testing.T) {
 // restart every entry written since the deletion is stored.
 func TestSQLiteFileDeletedStopsAcknowledgingAndTurnsReadyzRed(t *testing.T) {
 	h := newHardEnv(t)
-	httpAddr := freeAddr(t)
-	stop, logs := startRun(t, h.env("POMOCORE_HTTP_ADDR", httpAddr, "POMOCORE_SHUTDOWN_TIMEOUT", "1s"))
+	stop, logs := startRun(t, h.env("POMOCORE_HTTP_ADDR", anyPort, "POMOCORE_SHUTDOWN_TIMEOUT", "1s"))
+	httpAddr := httpAddrOf(t, logs)
 	h.add("a", "Xcode", 1, false)
 	waitDrained(t, h.rdb, hStream, hGroup, logs)
 	db := filepath.Join(h.dir, "pomocore.db")
@@ -543,8 +543,8 @@ func TestStoreUnwritableAtStartRecoversByItselfWithReadyzRedMeanwhile(t *testing
 	for range 300 {
 		h.add("a", "Xcode", 1, false)
 	}
-	httpAddr := freeAddr(t)
-	stop, logs := startRun(t, h.env("POMOCORE_HTTP_ADDR", httpAddr))
+	stop, logs := startRun(t, h.env("POMOCORE_HTTP_ADDR", anyPort))
+	httpAddr := httpAddrOf(t, logs)
 	var health, ready int
 	var body string
 	if !eventually.Within(30*time.Second, func() bool {

@@ -92,9 +92,8 @@ func TestRunAnswersUnknownsWithTheModelThenPromotesAndReverts(t *testing.T) {
 	srv := redistest.Start(t)
 	rdb := srv.Client(t)
 	dataDir := filepath.Join(t.TempDir(), "data")
-	httpAddr := freeAddr(t)
 	env := map[string]string{
-		"REDIS_ADDR": srv.Addr(), "POMOCORE_DATA_DIR": dataDir, "POMOCORE_BLOCK": "20ms", "POMOCORE_HTTP_ADDR": httpAddr,
+		"REDIS_ADDR": srv.Addr(), "POMOCORE_DATA_DIR": dataDir, "POMOCORE_BLOCK": "20ms", "POMOCORE_HTTP_ADDR": anyPort,
 		"POMOCORE_MODEL_FILE": writeTestModel(t), "POMOCORE_MODEL_THRESHOLD": "0.6",
 		"POMOCORE_LEARN_PROMOTE": "true", "POMOCORE_LEARN_MIN_COUNT": "2", "POMOCORE_LEARN_MIN_CONFIDENCE": "0.6",
 	}
@@ -104,6 +103,7 @@ func TestRunAnswersUnknownsWithTheModelThenPromotesAndReverts(t *testing.T) {
 	day := pomocore.PeriodsAt(ts, seoul).Day
 	stop, logs := startRun(t, env)
 	defer stop()
+	httpAddr := httpAddrOf(t, logs)
 	send := func(user, url string) {
 		t.Helper()
 		e := contractEntry(user, "Google Chrome", url, 10, ts, false)
@@ -179,9 +179,8 @@ func TestUnknownsPanelIsFedByThePipelineAndAcceptingAddsThePattern(t *testing.T)
 	srv := redistest.Start(t)
 	rdb := srv.Client(t)
 	dataDir := filepath.Join(t.TempDir(), "data")
-	httpAddr := freeAddr(t)
 	env := map[string]string{
-		"REDIS_ADDR": srv.Addr(), "POMOCORE_DATA_DIR": dataDir, "POMOCORE_BLOCK": "20ms", "POMOCORE_HTTP_ADDR": httpAddr,
+		"REDIS_ADDR": srv.Addr(), "POMOCORE_DATA_DIR": dataDir, "POMOCORE_BLOCK": "20ms", "POMOCORE_HTTP_ADDR": anyPort,
 		"POMOCORE_ADMIN_TOKEN": "s3cret-admin", "POMOCORE_MODEL_THRESHOLD": "1",
 	}
 	ctx := context.Background()
@@ -190,6 +189,7 @@ func TestUnknownsPanelIsFedByThePipelineAndAcceptingAddsThePattern(t *testing.T)
 	day := pomocore.PeriodsAt(ts, seoul).Day
 	stop, logs := startRun(t, env)
 	defer stop()
+	httpAddr := httpAddrOf(t, logs)
 	send := func(user string) {
 		t.Helper()
 		if err := rdb.XAdd(ctx, &goredis.XAddArgs{Stream: "pattern_match_stream",

@@ -97,11 +97,11 @@ func (r *llmRun) kept(t *testing.T) ([]pomocore.CategorizedData, error) {
 // from the cache (isLLMBased in categorized_data), and a restarted pipeline
 // remembers the answer instead of asking again.
 func TestLLMFallbackEndToEnd(t *testing.T) {
-	httpAddr := freeAddr(t)
-	r := newLLMRun(t, llmtest.Always("Finance"), map[string]string{"POMOCORE_HTTP_ADDR": httpAddr})
+	r := newLLMRun(t, llmtest.Always("Finance"), map[string]string{"POMOCORE_HTTP_ADDR": anyPort})
 	fake := r.fake
 
 	stop, logs := r.start(t)
+	httpAddr := httpAddrOf(t, logs)
 	r.send(t, logs, "first", "Zzz Ledger Pro")
 	deadline := time.Now().Add(20 * time.Second)
 	if !eventually.Within(time.Until(deadline), func() bool { return fake.Calls.Load() >= 1 }) {

@@ -22,11 +22,11 @@ func TestLivePageInChromium(t *testing.T) {
 	browser := tool.Require(t, "chromium")
 	srv := redistest.Start(t)
 	rdb := srv.Client(t)
-	addr := freeAddr(t)
 	stop, logs := startRun(t, map[string]string{
 		"REDIS_ADDR": srv.Addr(), "POMOCORE_DATA_DIR": filepath.Join(t.TempDir(), "data"), "POMOCORE_BLOCK": "20ms",
-		"POMOCORE_HTTP_ADDR": addr,
+		"POMOCORE_HTTP_ADDR": anyPort,
 	})
+	addr := httpAddrOf(t, logs)
 	defer stop()
 	ctx := context.Background()
 	ts := time.Now().Add(-time.Minute)

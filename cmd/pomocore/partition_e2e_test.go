@@ -156,9 +156,10 @@ func testTwoPartitions(t *testing.T, cluster bool) {
 	partitionWorkload(t, rdb2, base)
 	e0, e1 := env(two.addr, 2, 0), env(two.addr, 2, 1)
 	e0["POMOCORE_TRIM_INPUT"] = "true" // the source is trimmed once routed
-	e0["POMOCORE_HTTP_ADDR"], e1["POMOCORE_HTTP_ADDR"] = freeAddr(t), freeAddr(t)
+	e0["POMOCORE_HTTP_ADDR"], e1["POMOCORE_HTTP_ADDR"] = anyPort, anyPort
 	stop0, logs0 := startRun(t, e0)
 	stop1, logs1 := startRun(t, e1)
+	httpAddrs := []string{httpAddrOf(t, logs0), httpAddrOf(t, logs1)}
 	drained(t, rdb2, "pattern_match_stream", "pattern_match_group", logs0, logs1)
 	for p := range 2 {
 		s := redis.PartitionStream("pattern_match_stream", p)
@@ -173,8 +174,8 @@ func testTwoPartitions(t *testing.T, cluster bool) {
 	// The router's metrics: one process holds the role; between them
 	// every source entry was routed once; the source group has no lag.
 	var routed, holding float64
-	for _, e := range []map[string]string{e0, e1} {
-		m := metricsOf(t, e["POMOCORE_HTTP_ADDR"])
+	for _, addr := range httpAddrs {
+		m := metricsOf(t, addr)
 		routed += metricValue(t, m, `pomocore_route_entries_total{outcome="routed"}`)
 		holding += metricValue(t, m, "pomocore_route_holding")
 		if lag := metricValue(t, m, "pomocore_route_source_lag"); lag != 0 {

@@ -29,7 +29,7 @@ func (a *App) Run(ctx context.Context) error {
 		}
 		defer w.wait()
 		defer stopWeb()
-		a.log.Info("HTTP server (starting)", "addr", cfg.HTTPAddr)
+		a.log.Info("HTTP server (starting)", "addr", w.addr)
 	}
 	rdb, err := a.Redis()
 	if err != nil {

@@ -45,6 +45,9 @@ func (s *startup) get() (string, error) {
 // and /readyz says what the start waits for, so that an instance stuck
 // behind a dependency is told from one that is running.
 type web struct {
+	// addr is the address listened on: POMOCORE_HTTP_ADDR with the port
+	// the system chose when it asks for port 0.
+	addr string
 	h    atomic.Pointer[http.Handler]
 	srv  *http.Server
 	done chan struct{}
@@ -58,7 +61,7 @@ func startWeb(ctx context.Context, addr string, h http.Handler, log *slog.Logger
 	if err != nil {
 		return nil, fmt.Errorf("POMOCORE_HTTP_ADDR %s: %w", addr, err)
 	}
-	w := &web{done: make(chan struct{})}
+	w := &web{addr: l.Addr().String(), done: make(chan struct{})}
 	w.h.Store(&h)
 	w.srv = &http.Server{Handler: http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) { (*w.h.Load()).ServeHTTP(rw, r) }),
 		ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: time.Minute}
