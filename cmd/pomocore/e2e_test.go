@@ -104,12 +104,24 @@ func waitDrained(t *testing.T, rdb *goredis.Client, stream, group string, logs *
 }
 
 func TestEmbeddedDefaultEndToEnd(t *testing.T) {
-	addr := freeAddr(t)
-	stop, logs := startRun(t, map[string]string{
-		"POMOCORE_EMBEDDED_REDIS_ADDR": addr,
+	stop, out, logs := startRunOut(t, map[string]string{
+		"POMOCORE_EMBEDDED_REDIS_ADDR": freeAddr(t),
 		"POMOCORE_DATA_DIR":            filepath.Join(t.TempDir(), "data"),
 		"POMOCORE_BLOCK":               "20ms",
 	})
+	// The address it says it listens on: another one than asked for when
+	// the port was taken after freeAddr picked it.
+	listening := regexp.MustCompile(`embedded redis listening on (\S+)`)
+	var addr string
+	if !eventually.Within(30*time.Second, func() bool {
+		m := listening.FindStringSubmatch(out.String())
+		if m != nil {
+			addr = m[1]
+		}
+		return m != nil
+	}) {
+		t.Fatalf("the run printed no embedded redis address:\n%s", out.String())
+	}
 	rdb := goredis.NewClient(&goredis.Options{Addr: addr})
 	defer rdb.Close()
 	ctx := context.Background()
