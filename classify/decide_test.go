@@ -19,7 +19,11 @@ import (
 // LLM's category (the deployed service asks its LLM before it counts).
 func TestDecideHandsOutTheLLMAnswerToWaitFor(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f := &fakeFallback{answer: func(q classify.Query) (string, error) { return "Design", nil }}
+		// The LLM answers only once the test has seen the second sighting:
+		// with no linger (ChainConfig's zero) an instant answer could land
+		// before it, and the second Decide would rightly need no wait.
+		release := make(chan struct{})
+		f := &fakeFallback{answer: func(q classify.Query) (string, error) { <-release; return "Design", nil }}
 		c := newChain(t, f, classify.ChainConfig{})
 		cls, wait := c.Decide("Zzz Sketcher", "", "board 1")
 		if wait == nil || cls.Source != pomocore.SourceDefault {
@@ -29,6 +33,7 @@ func TestDecideHandsOutTheLLMAnswerToWaitFor(t *testing.T) {
 		if _, again := c.Decide("Zzz Sketcher", "", "board 1"); again != wait {
 			t.Errorf("a second sighting got its own wait: %v vs %v", again, wait)
 		}
+		close(release)
 		<-wait.Done()
 		got, ok := wait.Result()
 		if !ok || got != (pomocore.Classification{Category: "Design", Source: pomocore.SourceLLM}) {
