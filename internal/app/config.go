@@ -22,11 +22,10 @@ import (
 // Config is every setting of the application, as cmd/pomocore reads them
 // from the environment and flags (see Settings). It is made of the
 // packages' configs (Redis, Mongo, Chain, Reader, Committer, Pipeline,
-// Learn), whose fields the
-// settings are bound to, and fields of its own. Defaults returns the
-// defaults (the packages' DefaultConfig); Validate checks it, naming each
-// setting; the methods ending in Config add what follows from other
-// settings.
+// Learn), whose fields the settings are bound to, and fields of its own.
+// Defaults returns the defaults (the packages' DefaultConfig); Validate
+// checks it, naming each setting; the methods ending in Config add what
+// follows from other settings.
 //
 // To add a setting of a package: its field, default and rule in that
 // package, and a line in Settings binding it. A setting of no package: a
