@@ -1,9 +1,7 @@
 package mongo_test
 
 import (
-	"bytes"
 	"context"
-	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/pomocore/pomocore"
 	"github.com/pomocore/pomocore/internal/ferrettest"
+	"github.com/pomocore/pomocore/internal/logtest"
 	"github.com/pomocore/pomocore/mongo"
 	"github.com/pomocore/pomocore/pipeline"
 	"github.com/pomocore/pomocore/pipeline/storetest"
@@ -111,9 +110,9 @@ func testEveryCommandCarriesMaxTimeMS(t *testing.T) {
 // which FerretDB 1.x serves with a collection scan (item 12).
 func testPerDocumentOnFerretDB(t *testing.T) {
 	ctx := context.Background()
-	var logs bytes.Buffer
+	log, logs := logtest.Logger()
 	var cmds commands
-	st := open(t, mongo.WithMonitor(mongo.Config{Logger: slog.New(slog.NewTextHandler(&logs, nil))}, cmds.monitor()))
+	st := open(t, mongo.WithMonitor(mongo.Config{Logger: log}, cmds.monitor()))
 	if !strings.Contains(logs.String(), "FerretDB") {
 		t.Errorf("log %q: want the FerretDB detection said", logs.String())
 	}
@@ -281,8 +280,8 @@ func TestDuplicatesCheckedByIDWhereFerretDBIndexesIt(t *testing.T) {
 	ctx := context.Background()
 	openLogged := func(cmds *commands) (*mongo.Store, string) {
 		t.Helper()
-		var logs bytes.Buffer
-		cfg := mongo.Config{URI: srv.URI, Database: "fixed", Logger: slog.New(slog.NewTextHandler(&logs, nil))}
+		log, logs := logtest.Logger()
+		cfg := mongo.Config{URI: srv.URI, Database: "fixed", Logger: log}
 		if cmds != nil {
 			cfg = mongo.WithMonitor(cfg, cmds.monitor())
 		}

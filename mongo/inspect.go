@@ -25,10 +25,10 @@ type Inspector struct {
 
 // OpenInspector connects and pings; it creates nothing.
 func OpenInspector(ctx context.Context, cfg Config) (*Inspector, error) {
+	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("mongo: %w", err)
 	}
-	cfg = cfg.withDefaults()
 	client, err := mongo.Connect(options.Client().ApplyURI(cfg.URI).SetTimeout(cfg.Timeout).
 		SetConnectTimeout(cfg.Timeout).SetServerSelectionTimeout(cfg.Timeout).SetAppName("pomocore-doctor"))
 	if err != nil {

@@ -146,33 +146,41 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Validate reports settings that cannot work (without echoing the URI).
+// Validate reports settings that cannot work, as they are (Open and
+// OpenInspector fill the zero ones from DefaultConfig first), each as a
+// *pomocore.ConfigError naming the Config field (joined). No error quotes
+// the URI, which may hold credentials.
 func (c Config) Validate() error {
-	c = c.withDefaults()
 	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, &pomocore.ConfigError{Field: field, Msg: fmt.Sprintf(format, args...)})
+	}
 	if c.URI == "" {
-		errs = append(errs, errors.New("uri: empty"))
+		bad("URI", "empty")
 	} else if err := options.Client().ApplyURI(c.URI).Validate(); err != nil {
 		// The driver's message may quote the URI: say only that it is bad.
-		errs = append(errs, errors.New("uri: not a valid mongodb:// or mongodb+srv:// URI"))
+		bad("URI", "not a valid mongodb:// or mongodb+srv:// URI")
 	}
 	if c.Database == "" {
-		errs = append(errs, errors.New("database: empty"))
+		bad("Database", "empty")
 	}
-	if c.Timeout < 0 {
-		errs = append(errs, fmt.Errorf("timeout %v: want >= 0 (0: the default)", c.Timeout))
+	if c.Timeout <= 0 {
+		bad("Timeout", "%v: want > 0", c.Timeout)
 	}
 	if c.MaxStatements < 1 || c.MaxStatements > 99 {
-		errs = append(errs, fmt.Errorf("max statements %d: want 1..99", c.MaxStatements))
+		bad("MaxStatements", "%d: want 1..99", c.MaxStatements)
 	}
-	if c.MaxIDs < 1 || c.KeyCache < 1 {
-		errs = append(errs, fmt.Errorf("max ids %d, key cache %d: want >= 1", c.MaxIDs, c.KeyCache))
+	if c.MaxIDs < 1 {
+		bad("MaxIDs", "%d: want >= 1", c.MaxIDs)
+	}
+	if c.KeyCache < 1 {
+		bad("KeyCache", "%d: want >= 1", c.KeyCache)
 	}
 	if c.InsertBatch < 1 {
-		errs = append(errs, fmt.Errorf("insert batch %d: want >= 1", c.InsertBatch))
+		bad("InsertBatch", "%d: want >= 1", c.InsertBatch)
 	}
 	if !slices.Contains([]string{"auto", "on", "off"}, c.PerDocument) {
-		errs = append(errs, fmt.Errorf("per document %q: want auto, on or off", c.PerDocument))
+		bad("PerDocument", "%q: want auto, on or off", c.PerDocument)
 	}
 	return errors.Join(errs...)
 }
@@ -216,10 +224,10 @@ type Store struct {
 // is not unique (production holds many documents per key, and the main
 // server inserts more); a unique one that exists is not dropped.
 func Open(ctx context.Context, cfg Config) (*Store, error) {
+	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("mongo: %w", err)
 	}
-	cfg = cfg.withDefaults()
 	// Timeout is the client's operation timeout (CSOT): every command but
 	// the cursor-returning find and aggregate carries the time left as
 	// maxTimeMS, so that the server abandons what the client abandoned;

@@ -1,15 +1,14 @@
 package mongo_test
 
 import (
-	"bytes"
 	"context"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/pomocore/pomocore"
 	"github.com/pomocore/pomocore/internal/ferrettest"
+	"github.com/pomocore/pomocore/internal/logtest"
 	"github.com/pomocore/pomocore/mongo"
 	"github.com/pomocore/pomocore/pipeline/storetest"
 )
@@ -42,9 +41,9 @@ func TestProgressOnFerretDBAsShipped(t *testing.T) {
 	}
 	_ = st.Close(ctx)
 
-	var logs bytes.Buffer
+	log, logs := logtest.Logger()
 	cfg.Timeout = 2 * time.Second
-	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	cfg.Logger = log
 	st, err = mongo.Open(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -3,7 +3,6 @@ package pipeline_test
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -545,12 +544,12 @@ func TestRunTrimsConsumedInput(t *testing.T) {
 
 func TestRunLogsAMinuteSummary(t *testing.T) {
 	e := newEnv(t, "c1", pipeline.Config{})
-	var buf logtest.Buffer
+	log, buf := logtest.Logger()
 	var clock atomic.Int64
 	p, err := pipeline.New(pipeline.Config{Location: seoul, Block: 10 * time.Millisecond}, pipeline.Deps{
 		Reader: e.reader, Store: e.store, Committer: mustCommitter(e.mem),
 		Classifier: fixedClassifier{"Xcode": "Development"}, Taxonomy: pomocore.DefaultTaxonomy(), CategoryIDs: e.ids,
-		Logger: slog.New(slog.NewTextHandler(&buf, nil)),
+		Logger: log,
 		// Every reading of the clock is 20 s later than the one before.
 		Now: func() time.Time { return e.now.Add(time.Duration(clock.Add(1)) * 20 * time.Second) },
 	})

@@ -2,6 +2,7 @@ package redis_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/pomocore/pomocore/pipeline"
@@ -42,6 +43,42 @@ func TestDefaultConfigsAreValidAndAZeroIsNotTheDefault(t *testing.T) {
 		set(&c)
 		if got := named(c.Validate()); got != field {
 			t.Errorf("%s: field %q", field, got)
+		}
+	}
+}
+
+// The client's Validate names the field of each setting that cannot work,
+// as a *pipeline.ConfigError, and never shows the password.
+func TestClientConfigValidateNamesTheField(t *testing.T) {
+	good := redis.DefaultConfig()
+	good.Addrs, good.Password = []string{"r:6379"}, "hunter2-redis"
+	if err := good.Validate(); err != nil {
+		t.Fatalf("defaults with an address: %v", err)
+	}
+	for _, tc := range []struct {
+		field string
+		set   func(*redis.Config)
+	}{
+		{"Addrs", func(c *redis.Config) { c.Addrs = nil }},
+		{"Addrs", func(c *redis.Config) { c.Addrs = []string{""} }},
+		{"Mode", func(c *redis.Config) { c.Addrs = []string{"a:1", "b:2"} }},
+		{"Mode", func(c *redis.Config) { c.Mode = "ring" }},
+		{"MasterName", func(c *redis.Config) { c.Mode = redis.Sentinel }},
+		{"DB", func(c *redis.Config) { c.DB = -1 }},
+		{"DB", func(c *redis.Config) { c.Mode, c.DB = redis.Cluster, 1 }},
+		{"DialTimeout", func(c *redis.Config) { c.DialTimeout = -1 }},
+		{"ReadTimeout", func(c *redis.Config) { c.ReadTimeout = -1 }},
+		{"WriteTimeout", func(c *redis.Config) { c.WriteTimeout = -1 }},
+	} {
+		c := good
+		tc.set(&c)
+		err := c.Validate()
+		var ce *pipeline.ConfigError
+		if !errors.As(err, &ce) || ce.Field != tc.field {
+			t.Errorf("bad %s: err = %v, want a ConfigError naming it", tc.field, err)
+		}
+		if err != nil && strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("bad %s: error shows the password: %v", tc.field, err)
 		}
 	}
 }

@@ -1,7 +1,6 @@
 package redis_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +10,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/pomocore/pomocore/internal/logtest"
 	"github.com/pomocore/pomocore/internal/redistest"
 	"github.com/pomocore/pomocore/pipeline"
 	"github.com/pomocore/pomocore/redis"
@@ -28,9 +28,8 @@ func TestGroupDestroyedWhileRunningIsRecreatedWhereItWas(t *testing.T) {
 		t.Run(mode, func(t *testing.T) {
 			rdb := redistest.Start(t).Client(t)
 			ctx := context.Background()
-			var logs bytes.Buffer
-			r, err := redis.NewReader(rdb, redis.ReaderConfig{Stream: stream, Group: group, Consumer: "c1",
-				Log: slog.New(slog.NewTextHandler(&logs, nil))})
+			log, logs := logtest.Logger()
+			r, err := redis.NewReader(rdb, redis.ReaderConfig{Stream: stream, Group: group, Consumer: "c1", Log: log})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -9,9 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/pomocore/pomocore"
 )
 
 // Modes of Config.Mode.
@@ -61,52 +64,68 @@ type Config struct {
 	PoolSize int
 }
 
+// DefaultConfig returns the client's defaults: a standalone server (no
+// address: the caller names it), the default timeouts, go-redis's pool.
+func DefaultConfig() Config {
+	return Config{DialTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 5 * time.Second}
+}
+
+// withDefaults fills the zero durations of c from DefaultConfig.
 func (c Config) withDefaults() Config {
+	d := DefaultConfig()
 	if c.DialTimeout == 0 {
-		c.DialTimeout = 5 * time.Second
+		c.DialTimeout = d.DialTimeout
 	}
 	if c.ReadTimeout == 0 {
-		c.ReadTimeout = 10 * time.Second
+		c.ReadTimeout = d.ReadTimeout
 	}
 	if c.WriteTimeout == 0 {
-		c.WriteTimeout = 5 * time.Second
+		c.WriteTimeout = d.WriteTimeout
 	}
 	return c
 }
 
-// Validate reports settings that cannot work.
+// Validate reports settings that cannot work, as they are (NewClient
+// fills the zero durations from DefaultConfig first), each as a
+// *pomocore.ConfigError naming the Config field (joined). No error shows
+// the password.
 func (c Config) Validate() error {
-	c = c.withDefaults()
 	var errs []error
-	if len(c.Addrs) == 0 {
-		errs = append(errs, errors.New("no address"))
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, &pomocore.ConfigError{Field: field, Msg: fmt.Sprintf(format, args...)})
 	}
-	for _, a := range c.Addrs {
-		if a == "" {
-			errs = append(errs, errors.New("empty address"))
+	if len(c.Addrs) == 0 {
+		bad("Addrs", "no address")
+	}
+	if slices.Contains(c.Addrs, "") {
+		bad("Addrs", "empty address")
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"DialTimeout", c.DialTimeout}, {"ReadTimeout", c.ReadTimeout}, {"WriteTimeout", c.WriteTimeout}} {
+		if d.v <= 0 {
+			bad(d.name, "%v: want > 0", d.v)
 		}
 	}
-	if c.DialTimeout < 0 || c.ReadTimeout < 0 || c.WriteTimeout < 0 {
-		errs = append(errs, errors.New("timeouts must not be negative (0: the default)"))
-	}
 	if c.DB < 0 {
-		errs = append(errs, fmt.Errorf("db %d: want >= 0", c.DB))
+		bad("DB", "%d: want >= 0", c.DB)
 	}
 	switch c.Mode {
 	case "", Standalone:
 		if len(c.Addrs) > 1 {
-			errs = append(errs, fmt.Errorf("%d addresses for a standalone server: set the mode to cluster or sentinel, or give one", len(c.Addrs)))
+			bad("Mode", "%d addresses for a standalone server: set the mode to cluster or sentinel, or give one address", len(c.Addrs))
 		}
 	case Cluster:
 		if c.DB != 0 {
-			errs = append(errs, fmt.Errorf("db %d: a cluster has only database 0", c.DB))
+			bad("DB", "%d: a cluster has only database 0", c.DB)
 		}
 	case Sentinel:
 		if c.MasterName == "" {
-			errs = append(errs, errors.New("sentinel mode needs the master name"))
+			bad("MasterName", "empty: sentinel mode needs the master name")
 		}
 	default:
-		errs = append(errs, fmt.Errorf("mode %q: want standalone, cluster or sentinel", c.Mode))
+		bad("Mode", "%q: want standalone, cluster or sentinel", c.Mode)
 	}
 	return errors.Join(errs...)
 }
@@ -116,10 +135,10 @@ func (c Config) Validate() error {
 // for a cluster. Every command it sends is
 // bounded by the configured timeouts.
 func NewClient(cfg Config) (goredis.UniversalClient, error) {
+	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("redis: %w", err)
 	}
-	cfg = cfg.withDefaults()
 	var tlsCfg *tls.Config
 	if cfg.TLS || cfg.TLSCAFile != "" {
 		tlsCfg = &tls.Config{MinVersion: tls.VersionTLS12, ServerName: cfg.TLSServerName}

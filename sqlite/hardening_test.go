@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,8 +26,8 @@ func TestSQLiteNoticesItsFileDeletedOrReplaced(t *testing.T) {
 		t.Run(how, func(t *testing.T) {
 			ctx := context.Background()
 			dir := t.TempDir()
-			var logs logtest.Buffer
-			st := open(t, sqlite.Config{Dir: dir, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			log, logs := logtest.Logger()
+			st := open(t, sqlite.Config{Dir: dir, Logger: log})
 			if err := st.Save(ctx, []pipeline.Record{storetest.Rec("u", "Xcode", "", "", storetest.Dev)}); err != nil {
 				t.Fatal(err)
 			}

@@ -49,8 +49,8 @@ func TestConfigEnvThenFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Reader.Stream != "pattern_match_stream" || c.Reader.Group != "flag-group" || c.Pipeline.BatchSize != 50 ||
-		c.Pipeline.Block != 250*time.Millisecond || len(c.RedisAddrs) != 2 || c.RedisAddrs[1] != "b:2" ||
-		c.RedisMode != "cluster" || c.Committer.ReplicaWaits != 1 {
+		c.Pipeline.Block != 250*time.Millisecond || len(c.Redis.Addrs) != 2 || c.Redis.Addrs[1] != "b:2" ||
+		c.Redis.Mode != "cluster" || c.Committer.ReplicaWaits != 1 {
 		t.Errorf("config = %+v", c)
 	}
 	if c.Committer.DeadStream != "pattern_match_stream:dead" {
@@ -180,7 +180,7 @@ func TestZeroWhereZeroCannotWorkIsRefusedNamingTheSetting(t *testing.T) {
 		"POMOCORE_MAX_DURATION", "POMOCORE_MAX_FIELD_BYTES", "POMOCORE_CLAIM_IDLE", "POMOCORE_DEDUP_MAX", "POMOCORE_MAX_BATCH_BYTES",
 		"POMOCORE_DEAD_VALUE_MAX", "POMOCORE_SLOW_STORE", "POMOCORE_MODEL_THRESHOLD", "POMOCORE_LEARN_MIN_COUNT",
 		"POMOCORE_LEARN_MIN_CONFIDENCE", "POMOCORE_LEARN_MAX_LABELS", "POMOCORE_LLM_WAIT_MAX", "POMOCORE_LLM_CACHE", "POMOCORE_LLM_WORKERS",
-		"POMOCORE_LLM_BATCH", "POMOCORE_LLM_TIMEOUT"} {
+		"POMOCORE_LLM_BATCH", "POMOCORE_LLM_TIMEOUT", "POMOCORE_STORE_TIMEOUT", "POMOCORE_MONGO_MAX_STATEMENTS"} {
 		v := "0"
 		if strings.Contains(env, "BLOCK") || strings.Contains(env, "IDLE") || strings.Contains(env, "SLOW") || strings.Contains(env, "TIMEOUT") {
 			v = "0s"

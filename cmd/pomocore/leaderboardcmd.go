@@ -156,7 +156,7 @@ func leaderboardApp(getenv func(string) string, stderr io.Writer) (*app.App, err
 	if err != nil {
 		return nil, fmt.Errorf("bad settings: %w", err)
 	}
-	if len(cfg.RedisAddrs) == 0 {
+	if len(cfg.Redis.Addrs) == 0 {
 		return nil, errors.New("REDIS_ADDR: required (the embedded Redis of a running `pomocore run` is at the address it printed)")
 	}
 	return app.New(cfg, app.Deps{})

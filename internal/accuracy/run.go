@@ -71,7 +71,7 @@ type RunStats struct {
 func RunPomocore(ctx context.Context, cfg RunConfig, tr *Traffic) (board, work Board, st RunStats, err error) {
 	cfg.Quiet, cfg.Timeout = cmp.Or(cfg.Quiet, 2*time.Second), cmp.Or(cfg.Timeout, 10*time.Minute)
 	c := app.Defaults()
-	c.RedisAddrs = []string{cfg.RedisAddr}
+	c.Redis.Addrs = []string{cfg.RedisAddr}
 	c.DataDir = cfg.DataDir
 	c.Reader.Consumer = "accuracy"
 	c.HTTPAddr = ""

@@ -132,9 +132,9 @@ func (a *App) Redis() (goredis.UniversalClient, error) {
 		return a.rdb, nil
 	}
 	cfg := a.cfg
-	rcfg := cfg.RedisConfig()
+	rcfg := cfg.Redis
 	var mini *miniredis.Miniredis
-	if len(cfg.RedisAddrs) == 0 {
+	if len(cfg.Redis.Addrs) == 0 {
 		mini = miniredis.NewMiniRedis()
 		addr := cfg.EmbeddedRedis
 		if err := mini.StartAddr(addr); err != nil {
@@ -150,8 +150,8 @@ func (a *App) Redis() (goredis.UniversalClient, error) {
 			"addr", mini.Addr())
 		fmt.Fprint(a.deps.Out, embeddedNotice(cfg, addr, mini.Addr()))
 	} else {
-		a.log.Info("redis", "mode", cmp.Or(cfg.RedisMode, redis.Standalone), "addrs", strings.Join(cfg.RedisAddrs, ","),
-			"tls", cfg.RedisTLS || cfg.RedisTLSCA != "", "auth", cfg.RedisPassword != "")
+		a.log.Info("redis", "mode", cmp.Or(cfg.Redis.Mode, redis.Standalone), "addrs", strings.Join(cfg.Redis.Addrs, ","),
+			"tls", cfg.Redis.TLS || cfg.Redis.TLSCAFile != "", "auth", cfg.Redis.Password != "")
 	}
 	rdb, err := redis.NewClient(rcfg)
 	if err != nil {
@@ -187,11 +187,11 @@ func (a *App) Store(ctx context.Context) (Store, error) {
 		a.st = st
 		return st, nil
 	}
-	if cfg.MongoURI != "" {
+	if cfg.Mongo.URI != "" {
 		mcfg := cfg.MongoConfig()
 		mcfg.Logger = a.log
-		if err := mcfg.Validate(); err != nil {
-			return nil, fmt.Errorf("MONGO_URI/MONGO_DATABASE: %w", err)
+		if err := mcfg.Validate(); err != nil { // Config.Validate names the settings; this is for a Config it did not check
+			return nil, fmt.Errorf("mongo: %w", err)
 		}
 		var st *mongo.Store
 		if err := a.waitFor(ctx, "mongodb", func(ctx context.Context) error {
@@ -201,7 +201,7 @@ func (a *App) Store(ctx context.Context) (Store, error) {
 		}); err != nil {
 			return nil, err
 		}
-		a.log.Info("store: MongoDB", "database", cfg.MongoDatabase)
+		a.log.Info("store: MongoDB", "database", cfg.Mongo.Database)
 		a.closers = append(a.closers, func() {
 			c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
@@ -213,7 +213,7 @@ func (a *App) Store(ctx context.Context) (Store, error) {
 		a.st = st
 		return st, nil
 	}
-	scfg := sqlite.Config{Dir: cfg.DataDir, Logger: a.log, Timeout: cfg.StoreTimeout}
+	scfg := sqlite.Config{Dir: cfg.DataDir, Logger: a.log, Timeout: cfg.StoreTimeout()}
 	if err := scfg.Validate(); err != nil {
 		return nil, fmt.Errorf("POMOCORE_DATA_DIR: %w", err)
 	}
@@ -291,7 +291,7 @@ func (a *App) NewReader(ctx context.Context, consumer string) (*redis.Reader, er
 	// A shadow's store holds no usage log of its own to resume from; the
 	// embedded Redis starts empty on every run, so the store's usage logs
 	// of an earlier run say nothing about its stream.
-	if !a.cfg.Shadow && len(a.cfg.RedisAddrs) > 0 {
+	if !a.cfg.Shadow && len(a.cfg.Redis.Addrs) > 0 {
 		rcfg.Resume = a.resumePosition
 	}
 	reader, err := redis.NewReader(rdb, rcfg)

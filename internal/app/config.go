@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -20,11 +21,11 @@ import (
 
 // Config is every setting of the application, as cmd/pomocore reads them
 // from the environment and flags (see Settings). It is made of the
-// packages' configs (Chain, Reader, Committer, Pipeline, Learn), whose fields the
-// settings are bound to, and fields of its own. Defaults returns the
-// defaults (the packages' DefaultConfig); Validate checks it, naming each
-// setting; the methods ending in Config add what follows from other
-// settings.
+// packages' configs (Redis, Mongo, Chain, Reader, Committer, Pipeline,
+// Learn), whose fields the settings are bound to, and fields of its own.
+// Defaults returns the defaults (the packages' DefaultConfig); Validate
+// checks it, naming each setting; the methods ending in Config add what
+// follows from other settings.
 //
 // To add a setting of a package: its field, default and rule in that
 // package, and a line in Settings binding it. A setting of no package: a
@@ -33,32 +34,28 @@ import (
 type Config struct {
 	AppEnv string
 
-	RedisAddrs    []string
-	RedisUsername string
-	RedisPassword string
-	RedisDB       int
+	// Redis is the Redis client's configuration, its settings bound to its
+	// fields (no address: the embedded Redis, whose client is the
+	// wiring's; see App.Redis).
+	Redis         redis.Config
 	RedisIdentity string
-	RedisTLS      bool
-	RedisTLSCA    string
-	RedisMode     string
-	RedisMaster   string
 	EmbeddedRedis string
 
-	MongoURI        string
-	MongoDatabase   string
-	MongoStatements int
-	DataDir         string
+	// Mongo is the MongoDB store's configuration, its settings bound to
+	// its fields (no URI: the SQLite store in DataDir). Its Timeout is
+	// POMOCORE_STORE_TIMEOUT, which bounds the SQLite store's calls too
+	// (see StoreTimeout); Location follows TimeZone (see MongoConfig).
+	Mongo   mongo.Config
+	DataDir string
 
 	OpenAIKey     string
 	OpenAIBaseURL string
 	LLMModel      string
 
-	TimeZone         string
-	TaxonomyFile     string
-	PatternReload    time.Duration
-	BuiltinPatterns  string
-	StoreTimeout     time.Duration
-	MongoPerDocument string
+	TimeZone        string
+	TaxonomyFile    string
+	PatternReload   time.Duration
+	BuiltinPatterns string
 
 	// Chain is the classifier chain's configuration: the settings of the
 	// LLM fallback's calls are bound to its fields (Timeout is the LLM
@@ -104,25 +101,23 @@ func Defaults() Config {
 	reader := redis.DefaultReaderConfig()
 	reader.Consumer = fmt.Sprintf("%s-%d", host, os.Getpid())
 	return Config{
-		AppEnv:           "dev",
-		EmbeddedRedis:    "127.0.0.1:6379",
-		MongoDatabase:    mongo.DefaultConfig().Database,
-		MongoStatements:  mongo.DefaultConfig().MaxStatements,
-		DataDir:          "./pomocore-data",
-		TimeZone:         "Asia/Seoul",
-		StoreTimeout:     mongo.DefaultConfig().Timeout,
-		MongoPerDocument: mongo.DefaultConfig().PerDocument,
-		PatternReload:    time.Minute,
-		BuiltinPatterns:  "fallback",
-		LLMModel:         "gpt-4o-mini",
-		LogLevel:         "info",
-		LogFormat:        "text",
-		Chain:            classify.DefaultChainConfig(),
-		Reader:           reader,
-		Committer:        redis.DefaultCommitterConfig(),
-		Pipeline:         pipeline.DefaultConfig(),
-		Partitions:       1,
-		Learn:            learn.DefaultConfig(),
+		AppEnv:          "dev",
+		Redis:           redis.DefaultConfig(),
+		EmbeddedRedis:   "127.0.0.1:6379",
+		Mongo:           mongo.DefaultConfig(),
+		DataDir:         "./pomocore-data",
+		TimeZone:        "Asia/Seoul",
+		PatternReload:   time.Minute,
+		BuiltinPatterns: "fallback",
+		LLMModel:        "gpt-4o-mini",
+		LogLevel:        "info",
+		LogFormat:       "text",
+		Chain:           classify.DefaultChainConfig(),
+		Reader:          reader,
+		Committer:       redis.DefaultCommitterConfig(),
+		Pipeline:        pipeline.DefaultConfig(),
+		Partitions:      1,
+		Learn:           learn.DefaultConfig(),
 	}
 }
 
@@ -147,20 +142,20 @@ func (s Setting) FlagValue() flag.Value {
 func (c *Config) Settings() []Setting {
 	return []Setting{
 		{"APP_ENV", "app-env", "deployment environment; prod refuses the embedded Redis and store", false, strVal(&c.AppEnv)},
-		{"REDIS_ADDR", "redis-addr", "Redis host:port (comma-separated for several nodes); unset: embedded Redis", false, listVal(&c.RedisAddrs)},
-		{"REDIS_MODE", "redis-mode", "standalone, cluster (REDIS_ADDR lists seed nodes) or sentinel (REDIS_ADDR lists Sentinels)", false, strVal(&c.RedisMode)},
-		{"REDIS_MASTER_NAME", "redis-master-name", "Sentinel master name (REDIS_MODE=sentinel)", false, strVal(&c.RedisMaster)},
+		{"REDIS_ADDR", "redis-addr", "Redis host:port (comma-separated for several nodes); unset: embedded Redis", false, listVal(&c.Redis.Addrs)},
+		{"REDIS_MODE", "redis-mode", "standalone, cluster (REDIS_ADDR lists seed nodes) or sentinel (REDIS_ADDR lists Sentinels)", false, strVal(&c.Redis.Mode)},
+		{"REDIS_MASTER_NAME", "redis-master-name", "Sentinel master name (REDIS_MODE=sentinel)", false, strVal(&c.Redis.MasterName)},
 		{"REDIS_REPLICA_WAITS", "redis-replica-waits", "replicas that must hold each commit step before the next (WAIT); 0: none", false, intVal(&c.Committer.ReplicaWaits)},
-		{"REDIS_PASSWORD", "redis-password", "Redis password (never logged)", true, strVal(&c.RedisPassword)},
-		{"POMOCORE_REDIS_USERNAME", "redis-username", "Redis ACL user name", false, strVal(&c.RedisUsername)},
-		{"POMOCORE_REDIS_DB", "redis-db", "Redis database number", false, intVal(&c.RedisDB)},
+		{"REDIS_PASSWORD", "redis-password", "Redis password (never logged)", true, strVal(&c.Redis.Password)},
+		{"POMOCORE_REDIS_USERNAME", "redis-username", "Redis ACL user name", false, strVal(&c.Redis.Username)},
+		{"POMOCORE_REDIS_DB", "redis-db", "Redis database number", false, intVal(&c.Redis.DB)},
 		{"POMOCORE_REDIS_IDENTITY", "redis-identity", "name of the Redis in partition claims (the same on every instance reading it); unset: its addresses", false, strVal(&c.RedisIdentity)},
-		{"POMOCORE_REDIS_TLS", "redis-tls", "connect to Redis over TLS", false, boolVal(&c.RedisTLS)},
-		{"POMOCORE_REDIS_TLS_CA_FILE", "redis-tls-ca-file", "PEM file of CAs to trust for Redis TLS (implies TLS)", false, strVal(&c.RedisTLSCA)},
+		{"POMOCORE_REDIS_TLS", "redis-tls", "connect to Redis over TLS", false, boolVal(&c.Redis.TLS)},
+		{"POMOCORE_REDIS_TLS_CA_FILE", "redis-tls-ca-file", "PEM file of CAs to trust for Redis TLS (implies TLS)", false, strVal(&c.Redis.TLSCAFile)},
 		{"POMOCORE_EMBEDDED_REDIS_ADDR", "embedded-redis-addr", "address of the embedded Redis when REDIS_ADDR is unset (a free port if taken)", false, strVal(&c.EmbeddedRedis)},
-		{"MONGO_URI", "mongo-uri", "MongoDB URI (never logged); unset: SQLite store in the data dir", true, strVal(&c.MongoURI)},
-		{"MONGO_DATABASE", "mongo-database", "MongoDB database name", false, strVal(&c.MongoDatabase)},
-		{"POMOCORE_MONGO_MAX_STATEMENTS", "mongo-max-statements", "most write statements or ids per MongoDB command", false, intVal(&c.MongoStatements)},
+		{"MONGO_URI", "mongo-uri", "MongoDB URI (never logged); unset: SQLite store in the data dir", true, strVal(&c.Mongo.URI)},
+		{"MONGO_DATABASE", "mongo-database", "MongoDB database name", false, strVal(&c.Mongo.Database)},
+		{"POMOCORE_MONGO_MAX_STATEMENTS", "mongo-max-statements", "most write statements or ids per MongoDB command", false, intVal(&c.Mongo.MaxStatements)},
 		{"POMOCORE_DATA_DIR", "data-dir", "directory of the embedded SQLite store", false, strVal(&c.DataDir)},
 		{"OPENAI_API_KEY", "openai-api-key", "API key of the LLM fallback (never logged); unset: no LLM fallback", true, strVal(&c.OpenAIKey)},
 		{"OPENAI_BASE_URL", "openai-base-url", "OpenAI-compatible endpoint (vLLM, Ollama, ...); default OpenAI's", false, strVal(&c.OpenAIBaseURL)},
@@ -202,7 +197,7 @@ func (c *Config) Settings() []Setting {
 		{"POMOCORE_DEDUP_WINDOW", "dedup-window", "how long a committed pomodoroUsageLogId is remembered, so that the producer's retries under new stream ids count once, in the stream ids' time (Redis's clock) (0: off)", false, durVal(&c.Committer.DedupWindow)},
 		{"POMOCORE_DEDUP_MAX", "dedup-max", "most activities remembered for the dedup window, over 64 Redis keys in slots of their own (~105 bytes each; below the cap memory is rate x window); past it each key forgets its oldest", false, intVal(&c.Committer.DedupMax)},
 		{"POMOCORE_SHUTDOWN_TIMEOUT", "shutdown-timeout", "time to finish the batch in hand after SIGTERM", false, durPtrVal(&c.Pipeline.ShutdownTimeout)},
-		{"POMOCORE_STORE_TIMEOUT", "store-timeout", "timeout of one store call", false, durVal(&c.StoreTimeout)},
+		{"POMOCORE_STORE_TIMEOUT", "store-timeout", "timeout of one store call", false, durVal(&c.Mongo.Timeout)},
 		{"POMOCORE_PARTITION", "partition", "number of this input stream when the input is split (0..63); the store records which stream owns it and refuses a second", false, uint8Val(&c.Pipeline.Partition)},
 		{"POMOCORE_PARTITIONS", "partitions", "split the input stream into this many partition streams <stream>:pNN by userId (1..64; 1: off): every process routes when it holds the router lease and runs its pipeline on partition POMOCORE_PARTITION (see docs/cluster.md)", false, intVal(&c.Partitions)},
 		{"POMOCORE_START_ID", "start-id", "where a consumer group that does not exist yet is created: 0 (the whole stream), $ (new entries only) or an entry id", false, strVal(&c.Reader.StartID)},
@@ -210,7 +205,7 @@ func (c *Config) Settings() []Setting {
 		{"POMOCORE_MAX_BATCH_BYTES", "max-batch-bytes", "most bytes of entries read in one batch (at least one entry is always read)", false, intVal(&c.Reader.MaxBatchBytes)},
 		{"POMOCORE_DEAD_VALUE_MAX", "dead-value-max", "bytes of each field a dead letter copies; longer values keep a prefix plus their size and SHA-256", false, intVal(&c.Committer.DeadValueMax)},
 		{"POMOCORE_SLOW_STORE", "slow-store", "store-call latency above which the batch size halves (it grows back below half of it)", false, durVal(&c.Pipeline.SlowStore)},
-		{"POMOCORE_MONGO_PER_DOCUMENT", "mongo-per-document", "update documents named by id one statement each (on), with one $in per target (off), or on only when the server is FerretDB (auto)", false, strVal(&c.MongoPerDocument)},
+		{"POMOCORE_MONGO_PER_DOCUMENT", "mongo-per-document", "update documents named by id one statement each (on), with one $in per target (off), or on only when the server is FerretDB (auto)", false, strVal(&c.Mongo.PerDocument)},
 		{"POMOCORE_SHADOW", "shadow", "shadow mode: own consumer group, leaderboards under the shadow key prefix, no documents, no session events, no trimming (see docs/cutover.md)", false, boolVal(&c.Shadow)},
 		{"POMOCORE_ADMIN_TOKEN", "admin-token", "bearer token of the HTTP API's write endpoints (accepting a suggested pattern); unset: they are disabled (never logged)", true, strVal(&c.AdminToken)},
 		{"POMOCORE_MODEL_FILE", "model-file", "the local model (JSON, from pomocore learn -o) loaded at start and replaced by each retraining; unset: trained from the store at start", false, strVal(&c.ModelFile)},
@@ -272,21 +267,26 @@ func (c *Config) Validate() error {
 		}
 	}
 	if c.AppEnv == "prod" {
-		if len(c.RedisAddrs) == 0 {
+		if len(c.Redis.Addrs) == 0 {
 			bad("REDIS_ADDR", "required when APP_ENV=prod (the embedded Redis is for development)")
 		}
-		if c.MongoURI == "" {
+		if c.Mongo.URI == "" {
 			bad("MONGO_URI", "required when APP_ENV=prod (the embedded SQLite store is for development)")
 		}
 	}
-	if len(c.RedisAddrs) > 0 {
-		if err := c.RedisConfig().Validate(); err != nil {
-			bad("REDIS_ADDR/REDIS_MODE", "%v", err)
-		}
+	if len(c.Redis.Addrs) > 0 { // else the embedded Redis
+		named(c.Redis.Validate(), "Redis", &c.Redis)
 	}
-	if c.MongoURI != "" && c.MongoDatabase == "" {
-		bad("MONGO_DATABASE", "must not be empty")
+	// Without a URI the store is SQLite: the URI and database are unused,
+	// the rest (POMOCORE_STORE_TIMEOUT) is checked all the same.
+	mongoErrs := unjoin(c.Mongo.Validate())
+	if c.Mongo.URI == "" {
+		mongoErrs = slices.DeleteFunc(mongoErrs, func(e error) bool {
+			var ce *pomocore.ConfigError
+			return errors.As(e, &ce) && (ce.Field == "URI" || ce.Field == "Database")
+		})
 	}
+	named(errors.Join(mongoErrs...), "MongoDB", &c.Mongo)
 	if _, err := time.LoadLocation(c.TimeZone); err != nil {
 		bad("POMOCORE_TIMEZONE", "%q is not an IANA time zone (e.g. Asia/Seoul)", c.TimeZone)
 	}
@@ -303,17 +303,6 @@ func (c *Config) Validate() error {
 	case "fallback", "seed-only", "off":
 	default:
 		bad("POMOCORE_BUILTIN_PATTERNS", "%q: want fallback (the built-in set answers where category_pattern is silent), seed-only or off", c.BuiltinPatterns)
-	}
-	if c.StoreTimeout <= 0 {
-		bad("POMOCORE_STORE_TIMEOUT", "%v: want > 0", c.StoreTimeout)
-	}
-	if c.MongoStatements < 1 || c.MongoStatements > 99 {
-		bad("POMOCORE_MONGO_MAX_STATEMENTS", "%d: want 1..99", c.MongoStatements)
-	}
-	switch c.MongoPerDocument {
-	case "auto", "on", "off":
-	default:
-		bad("POMOCORE_MONGO_PER_DOCUMENT", "%q: want auto, on or off", c.MongoPerDocument)
 	}
 	named(c.Chain.Validate(), "LLM fallback", &c.Chain)
 	named(c.Learn.Validate(), "learning", &c.Learn)
@@ -527,13 +516,6 @@ func listVal(p *[]string) flag.Value {
 	return value[[]string]{p, parse, func(l []string) string { return strings.Join(l, ",") }}
 }
 
-// RedisConfig is the Redis client configuration of the settings.
-func (c *Config) RedisConfig() redis.Config {
-	return redis.Config{Mode: c.RedisMode, Addrs: c.RedisAddrs, MasterName: c.RedisMaster,
-		Username: c.RedisUsername, Password: c.RedisPassword,
-		DB: c.RedisDB, TLS: c.RedisTLS, TLSCAFile: c.RedisTLSCA}
-}
-
 // CommitterConfig is the Redis committer configuration of the settings:
 // Committer on Reader's stream and group, in the shadow's namespace and
 // without session events in shadow mode.
@@ -555,9 +537,18 @@ func (c *Config) ReaderConfig() redis.ReaderConfig {
 	return rc
 }
 
-// MongoConfig is the MongoDB store configuration of the settings.
+// MongoConfig is the MongoDB store configuration of the settings: Mongo
+// in the time zone of TimeZone.
 func (c *Config) MongoConfig() mongo.Config {
-	loc, _ := time.LoadLocation(c.TimeZone) // Validate names a bad zone; nil is the adapter's default
-	return mongo.Config{URI: c.MongoURI, Database: c.MongoDatabase, Timeout: c.StoreTimeout, MaxStatements: c.MongoStatements,
-		Location: loc, PerDocument: c.MongoPerDocument}
+	m := c.Mongo
+	m.Location, _ = time.LoadLocation(c.TimeZone) // Validate names a bad zone; nil is the adapter's default
+	return m
+}
+
+// StoreTimeout is POMOCORE_STORE_TIMEOUT, the timeout of one store call:
+// Mongo's Timeout, which the SQLite store and the learning keeper's store
+// calls take too. Its rule (> 0) is mongo.Config's, checked whichever the
+// store (see Validate).
+func (c *Config) StoreTimeout() time.Duration {
+	return c.Mongo.Timeout
 }

@@ -48,7 +48,8 @@ func TestSettingsBindFieldsAndPackageErrorsNameThem(t *testing.T) {
 		}
 		bound[p] = s.Env
 	}
-	parts := map[string]any{"Pipeline": &c.Pipeline, "Learn": &c.Learn, "Reader": &c.Reader, "Committer": &c.Committer, "Chain": &c.Chain}
+	parts := map[string]any{"Pipeline": &c.Pipeline, "Learn": &c.Learn, "Reader": &c.Reader, "Committer": &c.Committer, "Chain": &c.Chain,
+		"Mongo": &c.Mongo, "Redis": &c.Redis}
 	named := 0
 	for path, env := range bound {
 		part, field, ok := strings.Cut(path, ".")
@@ -61,8 +62,8 @@ func TestSettingsBindFieldsAndPackageErrorsNameThem(t *testing.T) {
 		}
 		named++
 	}
-	if named < 30 {
-		t.Errorf("%d settings bound into the packages' configs, want the pipeline's, learning's, reader's and committer's (>= 30)", named)
+	if named < 43 {
+		t.Errorf("%d settings bound into the packages' configs, want the pipeline's, learning's, reader's, committer's, MongoDB's and Redis's (>= 43)", named)
 	}
 	// The committer's stream and group are the reader's settings.
 	if got, _ := c.setting(&pomocore.ConfigError{Field: "Stream"}, &c.Committer, &c.Reader); got != "POMOCORE_STREAM" {
@@ -98,5 +99,50 @@ func TestZeroSettingsReachThePackagesAsZero(t *testing.T) {
 	}
 	if err := c.Validate(); err != nil {
 		t.Errorf("zeros that mean off: %v", err)
+	}
+}
+
+// A bad MongoDB or Redis client setting is reported by its package's
+// Validate and named by the setting bound to the field it names; the
+// secrets (the URI, the password) are never in the message.
+func TestMongoAndRedisErrorsNameTheirSetting(t *testing.T) {
+	const uri, password = "mongodb://u:s3cr3t-uri@db:27017/", "hunter2-redis"
+	for _, tc := range []struct {
+		set  func(*Config)
+		want string
+	}{
+		{func(c *Config) { c.Mongo.URI = "http://u:s3cr3t-uri@db/" }, "MONGO_URI: not a valid"},
+		{func(c *Config) { c.Mongo.URI, c.Mongo.Database = uri, "" }, "MONGO_DATABASE: empty"},
+		{func(c *Config) { c.Mongo.MaxStatements = 100 }, "POMOCORE_MONGO_MAX_STATEMENTS: 100: want 1..99"},
+		{func(c *Config) { c.Mongo.PerDocument = "sometimes" }, "POMOCORE_MONGO_PER_DOCUMENT: \"sometimes\""},
+		{func(c *Config) { c.Mongo.Timeout = -time.Second }, "POMOCORE_STORE_TIMEOUT: -1s"},
+		{func(c *Config) { c.Redis.Addrs = []string{"a:1", "b:2"} }, "REDIS_MODE: 2 addresses"},
+		{func(c *Config) { c.Redis.Addrs, c.Redis.Mode = []string{"a:1"}, "ring" }, "REDIS_MODE: \"ring\""},
+		{func(c *Config) { c.Redis.Addrs, c.Redis.Mode = []string{"a:1"}, "sentinel" }, "REDIS_MASTER_NAME: empty"},
+		{func(c *Config) { c.Redis.Addrs, c.Redis.DB = []string{"a:1"}, -1 }, "POMOCORE_REDIS_DB: -1"},
+		{func(c *Config) { c.Redis.Addrs, c.Redis.Mode, c.Redis.DB = []string{"a:1"}, "cluster", 2 }, "POMOCORE_REDIS_DB: 2: a cluster"},
+	} {
+		c := Defaults()
+		c.Redis.Password = password
+		tc.set(&c)
+		err := c.Validate()
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("err = %v, want one saying %q", err, tc.want)
+			continue
+		}
+		if strings.Contains(err.Error(), "s3cr3t-uri") || strings.Contains(err.Error(), password) {
+			t.Errorf("error shows a secret: %v", err)
+		}
+	}
+	// Without a URI the store is SQLite: no database needed, the store
+	// timeout (both stores') still checked.
+	c := Defaults()
+	c.Mongo.Database = ""
+	if err := c.Validate(); err != nil {
+		t.Errorf("SQLite store, no MongoDB database: %v", err)
+	}
+	c.Mongo.Timeout = -time.Second
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "POMOCORE_STORE_TIMEOUT") {
+		t.Errorf("negative store timeout with SQLite: %v", err)
 	}
 }

@@ -83,7 +83,7 @@ func (in Inspectors) CompareSources() compare.Sources {
 // Inspectors connects the read-only inspectors; it needs REDIS_ADDR (an
 // embedded Redis holds nothing to inspect). The App closes them.
 func (a *App) Inspectors(ctx context.Context) (Inspectors, error) {
-	if len(a.cfg.RedisAddrs) == 0 && a.deps.Redis == nil {
+	if len(a.cfg.Redis.Addrs) == 0 && a.deps.Redis == nil {
 		return Inspectors{}, errors.New("REDIS_ADDR: required (the deployed Redis to inspect)")
 	}
 	rdb, err := a.Redis()
@@ -94,7 +94,7 @@ func (a *App) Inspectors(ctx context.Context) (Inspectors, error) {
 		return Inspectors{}, fmt.Errorf("REDIS_ADDR: %w", err)
 	}
 	in := Inspectors{Redis: redis.NewInspector(rdb)}
-	if a.cfg.MongoURI != "" {
+	if a.cfg.Mongo.URI != "" {
 		if in.Mongo, err = mongo.OpenInspector(ctx, a.cfg.MongoConfig()); err != nil {
 			return Inspectors{}, fmt.Errorf("MONGO_URI: %w", err)
 		}

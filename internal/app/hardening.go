@@ -126,22 +126,22 @@ func (a *App) partitionSource() pipeline.PartitionSource {
 	name := cfg.RedisIdentity
 	switch {
 	case name != "":
-	case len(cfg.RedisAddrs) == 0:
+	case len(cfg.Redis.Addrs) == 0:
 		name = "embedded"
-	case cfg.RedisMode == redis.Sentinel:
-		name = "sentinel:" + cfg.RedisMaster
+	case cfg.Redis.Mode == redis.Sentinel:
+		name = "sentinel:" + cfg.Redis.MasterName
 	default:
-		addrs := make([]string, len(cfg.RedisAddrs))
-		for i, addr := range cfg.RedisAddrs {
+		addrs := make([]string, len(cfg.Redis.Addrs))
+		for i, addr := range cfg.Redis.Addrs {
 			addrs[i] = strings.ToLower(strings.TrimSpace(addr))
 		}
 		slices.Sort(addrs)
 		name = strings.Join(addrs, ",")
-		if cfg.RedisMode == redis.Cluster {
+		if cfg.Redis.Mode == redis.Cluster {
 			name = "cluster:" + name
 		}
 	}
-	return pipeline.PartitionSource{Redis: name, DB: cfg.RedisDB, Stream: cfg.Reader.Stream}
+	return pipeline.PartitionSource{Redis: name, DB: cfg.Redis.DB, Stream: cfg.Reader.Stream}
 }
 
 // partitionHint says what to set when the partition is taken.

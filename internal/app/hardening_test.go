@@ -37,7 +37,7 @@ func claimWith(t *testing.T, dir string, set func(*Config)) error {
 // and the stream, and refuses a second source, saying what to set.
 func TestPartitionClaimsTellRedisServersAndDatabasesApart(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
-	first := func(c *Config) { c.RedisAddrs = []string{"redis-a:6379"} }
+	first := func(c *Config) { c.Redis.Addrs = []string{"redis-a:6379"} }
 	if err := claimWith(t, dir, first); err != nil {
 		t.Fatal(err)
 	}
@@ -46,8 +46,8 @@ func TestPartitionClaimsTellRedisServersAndDatabasesApart(t *testing.T) {
 		set  func(*Config)
 		want string // in the refusal: what to set
 	}{
-		{"another database", func(c *Config) { c.RedisAddrs, c.RedisDB = []string{"redis-a:6379"}, 1 }, "POMOCORE_PARTITION"},
-		{"another server", func(c *Config) { c.RedisAddrs = []string{"redis-b:6379"} }, "POMOCORE_REDIS_IDENTITY"},
+		{"another database", func(c *Config) { c.Redis.Addrs, c.Redis.DB = []string{"redis-a:6379"}, 1 }, "POMOCORE_PARTITION"},
+		{"another server", func(c *Config) { c.Redis.Addrs = []string{"redis-b:6379"} }, "POMOCORE_REDIS_IDENTITY"},
 	} {
 		err := claimWith(t, dir, c.set)
 		if !errors.Is(err, pipeline.ErrPartitionTaken) || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "redis-a:6379") {
@@ -61,7 +61,7 @@ func TestPartitionClaimsTellRedisServersAndDatabasesApart(t *testing.T) {
 	}
 	named := filepath.Join(t.TempDir(), "named")
 	for _, addr := range []string{"redis-a:6379", "10.0.0.5:6379"} {
-		if err := claimWith(t, named, func(c *Config) { c.RedisAddrs, c.RedisIdentity = []string{addr}, "sessions-redis" }); err != nil {
+		if err := claimWith(t, named, func(c *Config) { c.Redis.Addrs, c.RedisIdentity = []string{addr}, "sessions-redis" }); err != nil {
 			t.Errorf("identity sessions-redis through %s: %v", addr, err)
 		}
 	}

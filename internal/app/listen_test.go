@@ -68,7 +68,7 @@ func TestRunStopsOnATakenHTTPPortAndAnswersHealthzAtOnce(t *testing.T) {
 	dead.Close()
 
 	cfg := listenConfig(t, taken.Addr().String())
-	cfg.RedisAddrs = []string{deadAddr}
+	cfg.Redis.Addrs = []string{deadAddr}
 	a, err := New(cfg, Deps{})
 	if err != nil {
 		t.Fatal(err)
@@ -94,7 +94,7 @@ func TestRunStopsOnATakenHTTPPortAndAnswersHealthzAtOnce(t *testing.T) {
 	addr := free.Addr().String()
 	free.Close()
 	cfg = listenConfig(t, addr)
-	cfg.RedisAddrs = []string{deadAddr}
+	cfg.Redis.Addrs = []string{deadAddr}
 	b, err := New(cfg, Deps{})
 	if err != nil {
 		t.Fatal(err)

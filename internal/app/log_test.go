@@ -12,16 +12,16 @@ import (
 func TestLoggerRedactsSecrets(t *testing.T) {
 	var buf bytes.Buffer
 	cfg := Defaults()
-	cfg.RedisPassword = "hunter2-redis-password"
-	cfg.MongoURI = "mongodb://admin:s3cr3t-mongo-password@db:27017/?authSource=admin"
+	cfg.Redis.Password = "hunter2-redis-password"
+	cfg.Mongo.URI = "mongodb://admin:s3cr3t-mongo-password@db:27017/?authSource=admin"
 	cfg.OpenAIKey = "sk-test-openai-key"
 	cfg.AdminToken = "admin-token-0123456789"
 	for _, format := range []string{"text", "json"} {
 		cfg.LogFormat = format
 		log := NewLogger(cfg, &buf)
-		log.Info("connect", "uri", cfg.MongoURI, "err", errors.New("auth failed for s3cr3t-mongo-password"), "key", cfg.OpenAIKey,
+		log.Info("connect", "uri", cfg.Mongo.URI, "err", errors.New("auth failed for s3cr3t-mongo-password"), "key", cfg.OpenAIKey,
 			"auth", "Bearer "+cfg.AdminToken)
-		log.Warn("redis "+"x", slog.String("password", cfg.RedisPassword))
+		log.Warn("redis "+"x", slog.String("password", cfg.Redis.Password))
 	}
 	for _, secret := range []string{"hunter2-redis", "s3cr3t-mongo", "sk-test-openai-key", "admin:s3cr3t", "admin-token-0123456789"} {
 		if strings.Contains(buf.String(), secret) {
@@ -40,11 +40,11 @@ func TestLoggerRedactsSecrets(t *testing.T) {
 func TestLoggerLeavesWordsAloneAndWarnsOfShortSecrets(t *testing.T) {
 	var buf bytes.Buffer
 	cfg := Defaults()
-	cfg.RedisPassword = "pipeline"
+	cfg.Redis.Password = "pipeline"
 	cfg.AdminToken = "y"
-	cfg.MongoURI = "mongodb://u:zv@db:27017/"
+	cfg.Mongo.URI = "mongodb://u:zv@db:27017/"
 	log := NewLogger(cfg, &buf)
-	log.Info("pipeline running", "state", "retrying", "err", errors.New("retrying in 1s"), "uri", cfg.MongoURI)
+	log.Info("pipeline running", "state", "retrying", "err", errors.New("retrying in 1s"), "uri", cfg.Mongo.URI)
 	out := buf.String()
 	for _, want := range []string{"pipeline running", "state=retrying", "retrying in 1s", "mongodb://u:xxxxx@db:27017/"} {
 		if !strings.Contains(out, want) {
@@ -61,7 +61,7 @@ func TestLoggerLeavesWordsAloneAndWarnsOfShortSecrets(t *testing.T) {
 	}
 	buf.Reset()
 	cfg = Defaults()
-	cfg.RedisPassword = "a-long-enough-redis-password"
+	cfg.Redis.Password = "a-long-enough-redis-password"
 	NewLogger(cfg, &buf).Info("up")
 	if strings.Contains(buf.String(), "WARN") {
 		t.Errorf("a long secret draws a warning:\n%s", buf.String())
@@ -84,8 +84,8 @@ func TestSettingValuesParseAndNameWhatTheyWant(t *testing.T) {
 			t.Errorf("%s=%q: %v", env, v, err)
 		}
 	}
-	if c.Pipeline.BatchSize != 50 || c.Pipeline.Limits.MaxDuration != 1.5 || !c.RedisTLS || c.Pipeline.Block != 250*time.Millisecond ||
-		strings.Join(c.Reader.TrimIgnoreGroups, "|") != "a|b" || c.RedisPassword != " p w " {
+	if c.Pipeline.BatchSize != 50 || c.Pipeline.Limits.MaxDuration != 1.5 || !c.Redis.TLS || c.Pipeline.Block != 250*time.Millisecond ||
+		strings.Join(c.Reader.TrimIgnoreGroups, "|") != "a|b" || c.Redis.Password != " p w " {
 		t.Errorf("parsed: %+v", c)
 	}
 	for env, want := range map[string]string{"POMOCORE_BATCH_SIZE": "an integer", "POMOCORE_MAX_DURATION": "a number",

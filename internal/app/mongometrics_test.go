@@ -13,8 +13,8 @@ import (
 // the MongoDB store's counters of what it sent.
 func TestMongoStoreCountersOnTheRegistry(t *testing.T) {
 	cfg := Defaults()
-	cfg.MongoURI = ferrettest.Start(t)
-	cfg.MongoDatabase = "appmetrics"
+	cfg.Mongo.URI = ferrettest.Start(t)
+	cfg.Mongo.Database = "appmetrics"
 	reg := prometheus.NewRegistry()
 	a, err := New(cfg, Deps{Registry: reg})
 	if err != nil {

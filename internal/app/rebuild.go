@@ -156,7 +156,7 @@ func (a *App) Rebuild(ctx context.Context, plan *RebuildPlan, opts RebuildOption
 			return rep, err
 		}
 	}
-	if a.cfg.MongoURI == "" && !a.cfg.Shadow {
+	if a.cfg.Mongo.URI == "" && !a.cfg.Shadow {
 		if _, err := os.Stat(filepath.Join(a.cfg.DataDir, "pomocore.db")); errors.Is(err, fs.ErrNotExist) {
 			if err := refuse("no store at POMOCORE_DATA_DIR=%s: it would be created empty", a.cfg.DataDir); err != nil {
 				return rep, err

@@ -57,7 +57,7 @@ func (c *Config) validatePartitions(bad func(env, format string, args ...any)) {
 	if c.Shadow {
 		bad("POMOCORE_PARTITIONS", "%d: shadow mode reads the live stream itself; partitioning is not for a shadow", c.Partitions)
 	}
-	if len(c.RedisAddrs) == 0 {
+	if len(c.Redis.Addrs) == 0 {
 		bad("POMOCORE_PARTITIONS", "%d: needs REDIS_ADDR (the embedded Redis serves one process)", c.Partitions)
 	}
 }

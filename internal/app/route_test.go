@@ -17,11 +17,11 @@ func TestPartitionsSettingIsValidated(t *testing.T) {
 		{"too many", func(c *Config) { c.Partitions = 65 }, "POMOCORE_PARTITIONS: 65: want 1..64"},
 		{"partition outside", func(c *Config) { c.Partitions, c.Pipeline.Partition = 2, 2 }, "POMOCORE_PARTITION: 2: want 0..1 with POMOCORE_PARTITIONS=2"},
 		{"shadow", func(c *Config) { c.Partitions, c.Shadow = 2, true }, "POMOCORE_PARTITIONS: 2: shadow mode"},
-		{"embedded", func(c *Config) { c.Partitions, c.RedisAddrs = 2, nil }, "POMOCORE_PARTITIONS: 2: needs REDIS_ADDR"},
+		{"embedded", func(c *Config) { c.Partitions, c.Redis.Addrs = 2, nil }, "POMOCORE_PARTITIONS: 2: needs REDIS_ADDR"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cfg := Defaults()
-			cfg.RedisAddrs = []string{"redis:6379"}
+			cfg.Redis.Addrs = []string{"redis:6379"}
 			c.set(&cfg)
 			cfg.Complete(func(string) bool { return false })
 			err := cfg.Validate()
@@ -37,7 +37,7 @@ func TestPartitionsSettingIsValidated(t *testing.T) {
 
 func TestPartitionedAppReadsItsPartitionStream(t *testing.T) {
 	cfg := Defaults()
-	cfg.RedisAddrs, cfg.Partitions, cfg.Pipeline.Partition = []string{"redis:6379"}, 4, 3
+	cfg.Redis.Addrs, cfg.Partitions, cfg.Pipeline.Partition = []string{"redis:6379"}, 4, 3
 	cfg.Complete(func(string) bool { return false })
 	a, err := New(cfg, Deps{})
 	if err != nil {

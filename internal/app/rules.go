@@ -113,7 +113,7 @@ func (a *App) newChain(ctx context.Context, st Store, rs *ruleSet) (*classify.Ch
 		return nil, nil, fmt.Errorf("OPENAI_API_KEY/POMOCORE_LLM_*: %w", err)
 	}
 	if keeper, ok := st.(pipeline.AnswerKeeper); ok {
-		a.keeper = newAnswerKeeper(keeper, rs.ids, cfg.StoreTimeout, log)
+		a.keeper = newAnswerKeeper(keeper, rs.ids, cfg.StoreTimeout(), log)
 		ccfg.Keep = a.keeper.keep
 	}
 	chain := classify.NewChain(rs.matcher, client, ccfg)

@@ -1,8 +1,6 @@
 package app
 
 import (
-	"bytes"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,6 +9,7 @@ import (
 
 	"github.com/pomocore/pomocore"
 	"github.com/pomocore/pomocore/classify"
+	"github.com/pomocore/pomocore/internal/logtest"
 )
 
 var mainServerFile = filepath.Join("..", "..", "testdata", "main-server-category-patterns.json")
@@ -36,8 +35,7 @@ func TestBuildRulesOnProductionPatterns(t *testing.T) {
 		t.Fatal(err)
 	}
 	ps = withIDs(ps)
-	var logs bytes.Buffer
-	log := slog.New(slog.NewTextHandler(&logs, nil))
+	log, logs := logtest.Logger()
 	tax := pomocore.DefaultTaxonomy()
 	rs, err := buildRules(ps, tax, nil, log)
 	if err != nil {
@@ -70,9 +68,9 @@ func TestBuildRulesMapsCategoriesWithoutADocumentToTheDefault(t *testing.T) {
 		{Category: "Uncategorized"},
 		{Category: "Communication", AppPatterns: []string{"slack"}},
 	})
-	var logs bytes.Buffer
+	log, logs := logtest.Logger()
 	tax := pomocore.DefaultTaxonomy()
-	rs, err := buildRules(ps, tax, nil, slog.New(slog.NewTextHandler(&logs, nil)))
+	rs, err := buildRules(ps, tax, nil, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,8 +102,8 @@ func TestBuildRulesMapsCategoriesWithoutADocumentToTheDefault(t *testing.T) {
 		t.Errorf("log:\n%s", l)
 	}
 	// Without a document for the default either, that is an error in the log.
-	logs.Reset()
-	if _, err := buildRules(ps[:1], tax, nil, slog.New(slog.NewTextHandler(&logs, nil))); err != nil || !strings.Contains(logs.String(), "level=ERROR") {
+	log, logs = logtest.Logger()
+	if _, err := buildRules(ps[:1], tax, nil, log); err != nil || !strings.Contains(logs.String(), "level=ERROR") {
 		t.Errorf("no default document: %v\n%s", err, logs.String())
 	}
 }

@@ -212,12 +212,12 @@ func (noPatterns) Ping(context.Context) error                                   
 // directory): the built-in patterns are used.
 func (a *App) shadowStore(ctx context.Context) (Store, error) {
 	cfg := a.cfg
-	if cfg.MongoURI == "" {
+	if cfg.Mongo.URI == "" {
 		if _, err := os.Stat(filepath.Join(cfg.DataDir, "pomocore.db" /* sqlite.Open's file */)); errors.Is(err, fs.ErrNotExist) {
 			a.log.Info("store: shadow mode: no SQLite store in POMOCORE_DATA_DIR, and none is created; the built-in patterns are used", "dir", cfg.DataDir)
 			return &ShadowStore{src: noPatterns{}}, nil
 		}
-		scfg := sqlite.Config{Dir: cfg.DataDir, Logger: a.log, Timeout: cfg.StoreTimeout}
+		scfg := sqlite.Config{Dir: cfg.DataDir, Logger: a.log, Timeout: cfg.StoreTimeout()}
 		st, err := sqlite.Open(ctx, scfg)
 		if err != nil {
 			return nil, fmt.Errorf("POMOCORE_DATA_DIR: %w", err)
@@ -227,7 +227,7 @@ func (a *App) shadowStore(ctx context.Context) (Store, error) {
 	}
 	mcfg := cfg.MongoConfig()
 	if err := mcfg.Validate(); err != nil {
-		return nil, fmt.Errorf("MONGO_URI/MONGO_DATABASE: %w", err)
+		return nil, fmt.Errorf("mongo: %w", err)
 	}
 	var in *mongo.Inspector
 	if err := a.waitFor(ctx, "mongodb", func(ctx context.Context) error {

@@ -182,7 +182,7 @@ func TestShadowRunWritesNoLiveKeyAndNoDataDirectory(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	cfg := shadowConfig(map[string]func(*Config){
-		"REDIS_ADDR":              func(c *Config) { c.RedisAddrs = []string{srv.Addr()} },
+		"REDIS_ADDR":              func(c *Config) { c.Redis.Addrs = []string{srv.Addr()} },
 		"POMOCORE_BLOCK":          func(c *Config) { c.Pipeline.Block = 20 * time.Millisecond },
 		"POMOCORE_LEARN_INTERVAL": func(c *Config) { c.Learn.Interval = 0 },
 	})

@@ -198,11 +198,11 @@ func Run(ctx context.Context, o Options, cfg app.Config, stdout, stderr io.Write
 	}
 	if o.Store == "auto" {
 		o.Store = "sqlite"
-		if cfg.MongoURI != "" {
+		if cfg.Mongo.URI != "" {
 			o.Store = "mongo"
 		}
 	}
-	if o.Store == "mongo" && cfg.MongoURI == "" {
+	if o.Store == "mongo" && cfg.Mongo.URI == "" {
 		return errors.New("-store mongo: set MONGO_URI")
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))

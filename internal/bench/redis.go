@@ -24,10 +24,10 @@ import (
 // redis-server (miniredis when none is installed); it returns the client,
 // what kind of server it is, and how to close both.
 func openRedis(cfg app.Config, stderr io.Writer) (goredis.UniversalClient, string, func(), error) {
-	rcfg := cfg.RedisConfig()
-	kind := "configured " + strings.Join(cfg.RedisAddrs, ",")
+	rcfg := cfg.Redis
+	kind := "configured " + strings.Join(cfg.Redis.Addrs, ",")
 	stop := func() {}
-	if len(cfg.RedisAddrs) == 0 {
+	if len(cfg.Redis.Addrs) == 0 {
 		addr, stopServer, err := startRedisServer()
 		if err != nil {
 			fmt.Fprintf(stderr, "bench: no redis-server (%v): using miniredis, whose figures say nothing about Redis\n", err)

@@ -39,13 +39,13 @@ func BenchmarkStoresSideBySide(b *testing.B) {
 	for _, kind := range []string{"discard", "sqlite", "ferretdb"} {
 		b.Run(kind, func(b *testing.B) {
 			cfg := app.Defaults()
-			cfg.RedisAddrs = []string{r.Addr()}
-			cfg.StoreTimeout = time.Minute
+			cfg.Redis.Addrs = []string{r.Addr()}
+			cfg.Mongo.Timeout = time.Minute
 			o := Options{Mode: "drain", Events: *sideEvents, Tick: time.Millisecond, IDs: "given", Users: 1000, Keys: 2000,
 				Zipf: 1.1, Days: 3, Consumers: 1, Store: kind, JSON: true, Quiet: true, Seed: 1}
 			if kind == "ferretdb" {
 				o.Store = "mongo"
-				cfg.MongoURI, cfg.MongoDatabase = srv.URI, "sidebyside"
+				cfg.Mongo.URI, cfg.Mongo.Database = srv.URI, "sidebyside"
 				o.StoreCPU = srv.CPU
 				if *sideIndex {
 					o.PrepareMongo = func(ctx context.Context, database string) error {

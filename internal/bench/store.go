@@ -123,7 +123,7 @@ func openMongo(ctx context.Context, name string, cfg app.Config, prepare func(co
 	mcfg := cfg.MongoConfig()
 	mcfg.Database += "_bench" + name
 	if err := mcfg.Validate(); err != nil {
-		return nil, fmt.Errorf("MONGO_URI/MONGO_DATABASE: %w", err)
+		return nil, fmt.Errorf("mongo: %w", err)
 	}
 	client, err := driver.Connect(options.Client().ApplyURI(mcfg.URI).SetTimeout(time.Minute))
 	if err != nil {
