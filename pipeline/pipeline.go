@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sync/atomic"
 	"time"
 
@@ -436,82 +435,4 @@ func (p *Pipeline) keepFresh(ctx context.Context) (stop func()) {
 		return func() {}
 	}
 	return p.fresh.run(ctx, t, max(p.cfg.ClaimIdle/3, time.Millisecond), p.deps.Now, p.log)
-}
-
-// store saves b's records (through the isolating store) and applies the
-// verdicts: a record the store refuses on its own is dead-lettered or left
-// pending (failedAlone), one refused without evidence is left pending, and
-// either is taken out of the records, the others go on. It fails only when
-// ctx ends first.
-func (p *Pipeline) store(ctx context.Context, b *preparedBatch) error {
-	start := p.deps.Now()
-	who := make([]subject, len(b.Records))
-	for i, e := range b.recEntry {
-		who[i] = subject{id: b.msgs[e].ID, suspect: b.msgs[e].Deliveries > p.cfg.MaxDeliveries}
-	}
-	out, err := p.saver.save(ctx, b.Records, who)
-	if err != nil {
-		return err
-	}
-	b.report.Store = p.deps.Now().Sub(start)
-	if !slices.ContainsFunc(out, func(o outcome) bool { return o.verdict != stored }) {
-		return nil
-	}
-	kept, idx := make([]Record, 0, len(out)), make([]int, 0, len(out))
-	for i, o := range out {
-		rec, e := b.Records[i], b.recEntry[i]
-		if o.verdict == stored {
-			kept, idx = append(kept, rec), append(idx, e)
-			continue
-		}
-		m := &b.msgs[e]
-		b.report.BySource[rec.Classification.Source]--
-		b.report.ByCategory[rec.Classification.Category]--
-		switch o.verdict {
-		case unjudged:
-			p.log.Warn("entry refused saved alone, but the store stored nothing else meanwhile: left pending, not judged",
-				"entry", m.ID, "deliveries", m.Deliveries, "err", o.err)
-			b.leavePending(e)
-		case failsAlone:
-			if p.failedAlone(b, m, e, fmt.Errorf("the store refuses it saved alone while it stores others: %w", o.err)) {
-				b.Entries[e] = p.rejected(m, "too_many_deliveries", p.poison(m, o.err))
-				b.dead++
-				b.report.DeadByKind["too_many_deliveries"]++
-			}
-		}
-	}
-	b.Records, b.recEntry = kept, idx
-	return nil
-}
-
-// retry calls f until it succeeds or ctx ends, backing off between tries.
-func (p *Pipeline) retry(ctx context.Context, what string, errCount *atomic.Int64, f func() error) error {
-	for attempt := 1; ; attempt++ {
-		err := f()
-		if err == nil {
-			if attempt > 1 {
-				p.log.Info(what+" recovered", "attempts", attempt)
-			}
-			return nil
-		}
-		errCount.Add(1)
-		p.deps.Observer.CallFailed(what, err)
-		if ctx.Err() != nil {
-			return fmt.Errorf("%s: %w (gave up: %w)", what, err, ctx.Err())
-		}
-		d := p.backoff(attempt)
-		p.log.Warn(what+" failed; entries stay pending, retrying", "err", err, "attempt", attempt, "backoff", d)
-		if err := p.deps.sleep(ctx, d); err != nil {
-			return fmt.Errorf("%s: gave up: %w", what, err)
-		}
-	}
-}
-
-// backoff returns the wait before retry attempt n (1-based), from retryMin
-// to retryMax.
-func (p *Pipeline) backoff(n int) time.Duration { return p.retryPolicy().Wait(n) }
-
-// retryPolicy is the backoff between retries of a failed call.
-func (p *Pipeline) retryPolicy() backoff.Policy {
-	return backoff.Policy{Min: p.cfg.retryMin, Max: p.cfg.retryMax}
 }

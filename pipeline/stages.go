@@ -2,6 +2,8 @@ package pipeline
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"sync"
 )
 
@@ -122,4 +124,50 @@ func (s *stages) finish() error {
 	default:
 		return nil
 	}
+}
+
+// store saves b's records (through the isolating store) and applies the
+// verdicts: a record the store refuses on its own is dead-lettered or left
+// pending (failedAlone), one refused without evidence is left pending, and
+// either is taken out of the records, the others go on. It fails only when
+// ctx ends first.
+func (p *Pipeline) store(ctx context.Context, b *preparedBatch) error {
+	start := p.deps.Now()
+	who := make([]subject, len(b.Records))
+	for i, e := range b.recEntry {
+		who[i] = subject{id: b.msgs[e].ID, suspect: b.msgs[e].Deliveries > p.cfg.MaxDeliveries}
+	}
+	out, err := p.saver.save(ctx, b.Records, who)
+	if err != nil {
+		return err
+	}
+	b.report.Store = p.deps.Now().Sub(start)
+	if !slices.ContainsFunc(out, func(o outcome) bool { return o.verdict != stored }) {
+		return nil
+	}
+	kept, idx := make([]Record, 0, len(out)), make([]int, 0, len(out))
+	for i, o := range out {
+		rec, e := b.Records[i], b.recEntry[i]
+		if o.verdict == stored {
+			kept, idx = append(kept, rec), append(idx, e)
+			continue
+		}
+		m := &b.msgs[e]
+		b.report.BySource[rec.Classification.Source]--
+		b.report.ByCategory[rec.Classification.Category]--
+		switch o.verdict {
+		case unjudged:
+			p.log.Warn("entry refused saved alone, but the store stored nothing else meanwhile: left pending, not judged",
+				"entry", m.ID, "deliveries", m.Deliveries, "err", o.err)
+			b.leavePending(e)
+		case failsAlone:
+			if p.failedAlone(b, m, e, fmt.Errorf("the store refuses it saved alone while it stores others: %w", o.err)) {
+				b.Entries[e] = p.rejected(m, "too_many_deliveries", p.poison(m, o.err))
+				b.dead++
+				b.report.DeadByKind["too_many_deliveries"]++
+			}
+		}
+	}
+	b.Records, b.recEntry = kept, idx
+	return nil
 }
