@@ -133,18 +133,28 @@ type Config struct {
 	Wait func(ctx context.Context, d time.Duration)
 }
 
+// DefaultConfig returns the defaults of every field that has one: one
+// partition (not split), batches of 2000, 1s reads, a 10s lease and 10s
+// for a batch's writes.
+func DefaultConfig() Config {
+	return Config{Partitions: 1, Batch: 2000, Block: time.Second, LeaseTTL: 10 * time.Second, Timeout: 10 * time.Second}
+}
+
+// withDefaults fills c's zero fields from DefaultConfig (Partitions
+// excepted: it is always given) and the clock, log and wait.
 func (c Config) withDefaults() Config {
+	d := DefaultConfig()
 	if c.Batch == 0 {
-		c.Batch = 2000
+		c.Batch = d.Batch
 	}
 	if c.Block == 0 {
-		c.Block = time.Second
+		c.Block = d.Block
 	}
 	if c.LeaseTTL == 0 {
-		c.LeaseTTL = 10 * time.Second
+		c.LeaseTTL = d.LeaseTTL
 	}
 	if c.Timeout == 0 {
-		c.Timeout = 10 * time.Second
+		c.Timeout = d.Timeout
 	}
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)

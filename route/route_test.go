@@ -43,3 +43,17 @@ func TestConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+// The defaults are written once, in DefaultConfig, and they validate.
+func TestDefaultConfigIsValidAndFillsTheZeroFields(t *testing.T) {
+	d := route.DefaultConfig()
+	if err := d.Validate(); err != nil {
+		t.Fatalf("DefaultConfig() does not validate: %v", err)
+	}
+	if d.Batch != 2000 || d.Block != time.Second || d.LeaseTTL != 10*time.Second || d.Timeout != 10*time.Second {
+		t.Errorf("DefaultConfig() = %+v", d)
+	}
+	if err := (route.Config{Partitions: 2}).Validate(); err != nil {
+		t.Errorf("a config naming only its partitions: %v", err)
+	}
+}
