@@ -62,10 +62,10 @@ type subject struct {
 // refuses on their own, returning a verdict per record. The rules
 // (TestPoisonRules is their specification):
 //   - a call that fails while the store answers its health probe
-//     (StorePinger) with an error that is not a timeout is a healthy
-//     failure; anything else (an outage, a timeout, a store that cannot be
-//     probed) is retried, with backoff, as long as it lasts and never
-//     judges a record;
+//     (StorePinger) with an error that is not a timeout nor
+//     ErrStoreCannotWrite is a healthy failure; anything else (an outage, a
+//     timeout, a full disk, a store that cannot be probed) is retried,
+//     with backoff, as long as it lasts and never judges a record;
 //   - a call of several records that failed isolateAfter times in a row
 //     healthily (once, when it holds a suspect) is retried a record at a
 //     time, for the rest of the save;
@@ -222,10 +222,10 @@ func anySuspect(who []subject) bool {
 
 // answers reports whether the store answers its health probe after a
 // failed call with err: a failure then is not the store's outage. A
-// timeout never counts as an entry's fault, nor does any failure of a store
-// that cannot be probed.
+// timeout or ErrStoreCannotWrite never counts as an entry's fault, nor
+// does any failure of a store that cannot be probed.
 func (s *isolatingStore) answers(ctx context.Context, err error) bool {
-	if isTimeout(err) {
+	if isTimeout(err) || errors.Is(err, ErrStoreCannotWrite) {
 		return false
 	}
 	pinger, ok := s.store.(StorePinger)

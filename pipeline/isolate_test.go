@@ -19,7 +19,12 @@ import (
 type scriptedStore struct {
 	refuse    map[string]bool // users refused while the store is up
 	refuseAll bool            // every write refused while the store is up (a full disk)
-	downAt    []int           // calls (1-based) during which the store is down
+	// full refuses these users' records with ErrStoreCannotWrite in calls
+	// up to fullUntil (1-based; 0: always): the disk has room for the
+	// others' small writes, not for theirs.
+	full      map[string]bool
+	fullUntil int
+	downAt    []int // calls (1-based) during which the store is down
 	// timeoutOver makes calls of more records than it time out (0: none).
 	timeoutOver int
 	took        time.Duration
@@ -45,6 +50,9 @@ func (s *scriptedStore) Save(_ context.Context, recs []Record) error {
 		return errors.New("database or disk is full")
 	}
 	for _, r := range recs {
+		if s.full[r.Activity.UserID] && (s.fullUntil == 0 || len(s.calls) <= s.fullUntil) {
+			return fmt.Errorf("database or disk is full (13): %w", ErrStoreCannotWrite)
+		}
 		if s.refuse[r.Activity.UserID] {
 			return errors.New("document refused")
 		}
@@ -124,6 +132,12 @@ func TestPoisonRules(t *testing.T) {
 			store: scriptedStore{refuseAll: true},
 			saves: []save{{users: []string{"a", "b"}, suspects: []string{"a", "b"}, want: []verdict{U, U}}},
 			calls: []int{2, 1, 1, 1, 1, 1, 1}},
+		{name: "a record the store cannot write (its disk is full) is never judged, even while it stores smaller writes and the entries are suspects",
+			store: scriptedStore{full: map[string]bool{"bad": true}},
+			saves: []save{{users: four, suspects: four, want: nil}}},
+		{name: "once the store can write again the batch is stored whole",
+			store: scriptedStore{full: map[string]bool{"bad": true}, fullUntil: 6},
+			saves: []save{{users: four, suspects: four, want: []verdict{S, S, S, S}}}, calls: []int{4, 4, 4, 4, 4, 4, 4}},
 		{name: "a record refused alone in its batch is not judged, and is when it comes back after other records were stored",
 			store: scriptedStore{refuse: map[string]bool{"bad": true}},
 			saves: []save{{users: []string{"bad"}, want: []verdict{U}}, {users: []string{"a"}, want: []verdict{S}},

@@ -321,6 +321,14 @@ func AnswerRecords(answers []pomocore.CategorizedData) []Record {
 // delivered again once the Reader recreated the group.
 var ErrGroupMissing = errors.New("consumer group missing")
 
+// ErrStoreCannotWrite marks a Store error that says the server cannot
+// write at all for now (its disk is full, its database is read-only),
+// whatever else it still accepts: a small write may fit where a larger one
+// does not. Like a timeout, such an error is never taken for an entry's
+// fault: the entries stay pending and are retried until it passes.
+// Adapters wrap the errors they recognise as such with it.
+var ErrStoreCannotWrite = errors.New("the store cannot write (out of space or read-only)")
+
 // ConsumerJanitor is implemented by Readers that can remove consumers that
 // left the group (dead processes under one-off names) once they are idle and
 // own nothing. Called from the pipeline's goroutine only.
