@@ -2,6 +2,7 @@ package mongo_test
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"strings"
 	"sync"
@@ -326,5 +327,40 @@ func TestDuplicatesCheckedByIDWhereFerretDBIndexesIt(t *testing.T) {
 	}
 	if finds != 20 {
 		t.Errorf("%d finds for 20 duplicate usage logs, want 20 (one by _id each)", finds)
+	}
+}
+
+// A full disk under FerretDB is the server's state, not the record's: the
+// store's error says so (pipeline.ErrStoreCannotWrite), so the pipeline
+// never dead-letters the entries it holds, even while smaller writes still
+// fit (TestChaosMongoDiskFull once lost 5 entries that way).
+func TestStoreOnAFullDiskSaysItCannotWrite(t *testing.T) {
+	srv := ferrettest.StartServerOnTmpfs(t, 16<<20)
+	ctx := context.Background()
+	st, err := mongo.Open(ctx, mongo.Config{URI: srv.URI, Database: "full", PerDocument: "off"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close(ctx) })
+	if err := st.Save(ctx, []pipeline.Record{storetest.Rec("u0", "app", "", "t", storetest.Dev)}); err != nil {
+		t.Fatal(err)
+	}
+	free, err := srv.FillDisk()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var batch []pipeline.Record
+	for i := range 200 { // more than any page SQLite holds free
+		batch = append(batch, storetest.Rec("u"+strconv.Itoa(i), "app-"+strconv.Itoa(i), strings.Repeat("x", 4000), "t", storetest.Dev))
+	}
+	err = st.Save(ctx, batch)
+	if err == nil || !errors.Is(err, pipeline.ErrStoreCannotWrite) {
+		t.Fatalf("Save on a full disk: %v, want an error wrapping pipeline.ErrStoreCannotWrite", err)
+	}
+	if err := free(); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Save(ctx, batch); err != nil {
+		t.Errorf("Save once freed: %v", err)
 	}
 }

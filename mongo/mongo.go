@@ -589,6 +589,7 @@ func (s *Store) Save(ctx context.Context, records []pipeline.Record) (err error)
 		return nil
 	}
 	defer wrapTimeout(&err)
+	defer wrapCannotWrite(&err)
 	keyIDs, err := s.saveCategorizedOf(ctx, records)
 	if err != nil {
 		return err
@@ -603,8 +604,35 @@ func (s *Store) KeepAnswers(ctx context.Context, answers []pomocore.CategorizedD
 		return nil
 	}
 	defer wrapTimeout(&err)
+	defer wrapCannotWrite(&err)
 	_, err = s.saveCategorizedOf(ctx, pipeline.AnswerRecords(answers))
 	return err
+}
+
+// codeOutOfDiskSpace is MongoDB's OutOfDiskSpace error code.
+const codeOutOfDiskSpace = 14031
+
+// cannotWriteMessages are what a server that cannot write at all says
+// where it has no code for it: FerretDB on SQLite passes SQLite's full
+// disk and read-only database on in an InternalError. (A server's words,
+// not this program's errors: there is nothing else to decide by.)
+var cannotWriteMessages = []string{"database or disk is full", "attempt to write a readonly database", "No space left on device"}
+
+// wrapCannotWrite makes an error of a server that cannot write at all
+// (out of disk space, read-only) wrap pipeline.ErrStoreCannotWrite, so the
+// pipeline never takes it for an entry's fault.
+func wrapCannotWrite(err *error) {
+	var se mongo.ServerError
+	if *err == nil || errors.Is(*err, pipeline.ErrStoreCannotWrite) || !errors.As(*err, &se) {
+		return
+	}
+	full := se.HasErrorCode(codeOutOfDiskSpace)
+	for _, m := range cannotWriteMessages {
+		full = full || se.HasErrorMessage(m)
+	}
+	if full {
+		*err = fmt.Errorf("%w (%w)", *err, pipeline.ErrStoreCannotWrite)
+	}
 }
 
 // wrapTimeout makes an error of a command that timed out wrap

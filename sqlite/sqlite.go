@@ -334,6 +334,16 @@ func setUpRetrying(ctx context.Context, db *sql.DB, busyTimeout time.Duration) e
 	}
 }
 
+// cannotWrite makes err wrap pipeline.ErrStoreCannotWrite when it is
+// SQLite's full disk (SQLITE_FULL) or read-only database (SQLITE_READONLY):
+// the store's state, never a record's fault.
+func cannotWrite(err error) error {
+	if hasCode(err, sqlite3.SQLITE_FULL) || hasCode(err, sqlite3.SQLITE_READONLY) {
+		return fmt.Errorf("%w (%w)", err, pipeline.ErrStoreCannotWrite)
+	}
+	return err
+}
+
 // isBusy reports whether err is SQLite's SQLITE_BUSY (any extended code).
 func isBusy(err error) bool { return hasCode(err, sqlite3.SQLITE_BUSY) }
 
@@ -544,7 +554,7 @@ func (s *Store) Save(ctx context.Context, records []pipeline.Record) error {
 	for start := 0; start < len(records); start += s.cfg.BatchSize {
 		end := min(start+s.cfg.BatchSize, len(records))
 		if err := s.saveChunk(ctx, records[start:end], true); err != nil {
-			return timedOut(ctx, err)
+			return cannotWrite(timedOut(ctx, err))
 		}
 	}
 	// Checked again: what a file deleted during the call received is lost
