@@ -2,7 +2,6 @@ package mongo_test
 
 import (
 	"context"
-	"errors"
 	"strconv"
 	"strings"
 	"sync"
@@ -342,25 +341,5 @@ func TestStoreOnAFullDiskSaysItCannotWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close(ctx) })
-	if err := st.Save(ctx, []pipeline.Record{storetest.Rec("u0", "app", "", "t", storetest.Dev)}); err != nil {
-		t.Fatal(err)
-	}
-	free, err := srv.FillDisk()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var batch []pipeline.Record
-	for i := range 200 { // more than any page SQLite holds free
-		batch = append(batch, storetest.Rec("u"+strconv.Itoa(i), "app-"+strconv.Itoa(i), strings.Repeat("x", 4000), "t", storetest.Dev))
-	}
-	err = st.Save(ctx, batch)
-	if err == nil || !errors.Is(err, pipeline.ErrStoreCannotWrite) {
-		t.Fatalf("Save on a full disk: %v, want an error wrapping pipeline.ErrStoreCannotWrite", err)
-	}
-	if err := free(); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Save(ctx, batch); err != nil {
-		t.Errorf("Save once freed: %v", err)
-	}
+	storetest.FullDisk(t, st, srv.FillDisk)
 }

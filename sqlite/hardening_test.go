@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -207,26 +206,5 @@ func TestSQLiteOpenedUnwritableWritesOnceWritableAgain(t *testing.T) {
 func TestSQLiteOnAFullDiskSaysItCannotWrite(t *testing.T) {
 	dir := diskfull.Tmpfs(t, 8<<20)
 	st := open(t, sqlite.Config{Dir: dir})
-	ctx := context.Background()
-	if err := st.Save(ctx, []pipeline.Record{storetest.Rec("u0", "app", "", "t", storetest.Dev)}); err != nil {
-		t.Fatal(err)
-	}
-	free, err := diskfull.Fill(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var batch []pipeline.Record
-	for i := range 200 { // more than any page SQLite holds free
-		batch = append(batch, storetest.Rec("u"+strconv.Itoa(i), "app-"+strconv.Itoa(i), strings.Repeat("x", 4000), "t", storetest.Dev))
-	}
-	err = st.Save(ctx, batch)
-	if err == nil || !errors.Is(err, pipeline.ErrStoreCannotWrite) {
-		t.Fatalf("Save on a full disk: %v, want an error wrapping pipeline.ErrStoreCannotWrite", err)
-	}
-	if err := free(); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Save(ctx, batch); err != nil {
-		t.Errorf("Save once freed: %v", err)
-	}
+	storetest.FullDisk(t, st, func() (func() error, error) { return diskfull.Fill(dir) })
 }

@@ -675,3 +675,33 @@ func testClaimPartition(t *testing.T, h Harness) {
 		}
 	}
 }
+
+// FullDisk checks the full-disk part of the Store contract on st, whose
+// files are on a filesystem fill fills (internal/diskfull): a batch the
+// store cannot write because its disk is full fails with an error wrapping
+// pipeline.ErrStoreCannotWrite (the pipeline never takes it for an entry's
+// fault), and the same batch is saved once fill's free has made room.
+func FullDisk(t *testing.T, st pipeline.Store, fill func() (free func() error, err error)) {
+	t.Helper()
+	ctx := context.Background()
+	if err := st.Save(ctx, []pipeline.Record{Rec("u0", "app", "", "t", Dev)}); err != nil {
+		t.Fatal(err)
+	}
+	free, err := fill()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var batch []pipeline.Record
+	for i := range 200 { // more than any page the store's files hold free
+		batch = append(batch, Rec("u"+strconv.Itoa(i), "app-"+strconv.Itoa(i), strings.Repeat("x", 4000), "t", Dev))
+	}
+	if err := st.Save(ctx, batch); err == nil || !errors.Is(err, pipeline.ErrStoreCannotWrite) {
+		t.Fatalf("Save on a full disk: %v, want an error wrapping pipeline.ErrStoreCannotWrite", err)
+	}
+	if err := free(); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Save(ctx, batch); err != nil {
+		t.Errorf("Save once there is room again: %v", err)
+	}
+}
