@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/pomocore/pomocore"
 	"github.com/pomocore/pomocore/classify"
@@ -94,6 +95,21 @@ func ReplayUnknowns(m *classify.Matcher, model *classify.Model, threshold float6
 		}
 	}
 	return r, nil
+}
+
+// ReadModel reads a model file (`pomocore learn -o`, or a retraining of
+// `pomocore run` with POMOCORE_MODEL_FILE).
+func ReadModel(path string) (*classify.Model, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	m, err := DecodeModel(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return m, nil
 }
 
 // DecodeModel reads a model `pomocore learn -o` wrote (classify.Model's

@@ -12,6 +12,7 @@ import (
 	"github.com/pomocore/pomocore/classify"
 	"github.com/pomocore/pomocore/internal/app"
 	"github.com/pomocore/pomocore/internal/eval"
+	"github.com/pomocore/pomocore/internal/tools"
 )
 
 // classifierFlags are the flags `classify` and `eval` share.
@@ -45,10 +46,9 @@ func (c *classifierFlags) fallback(getenv func(string) string) (classify.Fallbac
 	return cfg.LLMFallback()
 }
 
-// matcher builds the classifier of -patterns and -builtin-patterns (see
-// app.FileMatcher).
+// matcher is tools.FileMatcher of -patterns and -builtin-patterns.
 func (c *classifierFlags) matcher(stderr io.Writer) (*classify.Matcher, error) {
-	return app.FileMatcher(c.patterns, c.builtin, stderr)
+	return tools.FileMatcher(c.patterns, c.builtin, stderr)
 }
 
 // classifyCmd implements `pomocore classify`: JSON lines in, JSON lines out,
@@ -83,7 +83,7 @@ func classifyCmd(args []string, getenv func(string) string, stdin io.Reader, std
 	} else if err := eval.EachLine(stdin, func(n int, a eval.Line) error { lines = append(lines, a); return nil }); err != nil {
 		return err
 	}
-	results := app.ClassifyLines(m, fb, lines, stderr)
+	results := tools.ClassifyLines(m, fb, lines, stderr)
 	enc := json.NewEncoder(stdout)
 	enc.SetEscapeHTML(false)
 	type out struct {
@@ -125,7 +125,7 @@ func evalCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	c, err := app.SourceCounter(m, *modelFile, *threshold)
+	c, err := tools.SourceCounter(m, *modelFile, *threshold)
 	if err != nil {
 		return err
 	}

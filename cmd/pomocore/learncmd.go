@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/pomocore/pomocore/internal/app"
+	"github.com/pomocore/pomocore/internal/tools"
 )
 
 // learnCmd implements `pomocore learn`: it trains the local model from
@@ -45,7 +45,7 @@ func learnCmd(ctx context.Context, args []string, getenv func(string) string, st
 	if len(patterns) == 0 {
 		patterns = multiFlag{"builtin"}
 	}
-	if err := app.LearnFromFiles(cfg, patterns, labels, replays, *out, stdout); err != nil || *out != "" {
+	if err := tools.LearnFromFiles(cfg, patterns, labels, replays, *out, stdout); err != nil || *out != "" {
 		return err
 	}
 	return ctx.Err()

@@ -11,6 +11,7 @@ import (
 
 	"github.com/pomocore/pomocore/classify"
 	"github.com/pomocore/pomocore/internal/app"
+	"github.com/pomocore/pomocore/internal/tools"
 	"github.com/pomocore/pomocore/learn"
 	"github.com/pomocore/pomocore/pipeline"
 )
@@ -106,7 +107,7 @@ func patternsCmd(ctx context.Context, args []string, getenv func(string) string,
 			if err != nil {
 				return err
 			}
-			return app.ListPatterns(stdout, ps, a.Config().BuiltinPatterns == "fallback")
+			return tools.ListPatterns(stdout, ps, a.Config().BuiltinPatterns == "fallback")
 		})
 	case "export":
 		return withPatternStore(ctx, getenv, stderr, func(st patternStore) error {
@@ -114,7 +115,7 @@ func patternsCmd(ctx context.Context, args []string, getenv func(string) string,
 			if err != nil {
 				return err
 			}
-			return app.ExportPatterns(stdout, ps)
+			return tools.ExportPatterns(stdout, ps)
 		})
 	case "import":
 		if len(args) != 2 {
@@ -129,8 +130,8 @@ func patternsCmd(ctx context.Context, args []string, getenv func(string) string,
 			return fmt.Errorf("%s: %w", args[1], err)
 		}
 		return withPatternStore(ctx, getenv, stderr, func(st patternStore) error {
-			c, err := app.ImportPatterns(ctx, st, incoming)
-			return app.ReportPatternWrite(c, err, stdout)
+			c, err := tools.ImportPatterns(ctx, st, incoming)
+			return tools.ReportPatternWrite(c, err, stdout)
 		})
 	case "add", "remove":
 		fs := flag.NewFlagSet("patterns "+args[0], flag.ContinueOnError)
@@ -151,7 +152,7 @@ func patternsCmd(ctx context.Context, args []string, getenv func(string) string,
 		}
 		return withPatternStore(ctx, getenv, stderr, func(st patternStore) error {
 			c, err := learn.NewEditor(st, nil).Edit(ctx, e)
-			return app.ReportPatternWrite(c, err, stdout)
+			return tools.ReportPatternWrite(c, err, stdout)
 		})
 	case "learned":
 		if len(args) != 1 {
@@ -162,7 +163,7 @@ func patternsCmd(ctx context.Context, args []string, getenv func(string) string,
 			if err != nil {
 				return err
 			}
-			return app.PrintLearned(stdout, ls)
+			return tools.PrintLearned(stdout, ls)
 		})
 	case "revert":
 		fs := flag.NewFlagSet("patterns revert", flag.ContinueOnError)
@@ -201,5 +202,5 @@ func patternsCmd(ctx context.Context, args []string, getenv func(string) string,
 	if *min < 1 {
 		return fmt.Errorf("-min %d: want >= 1", *min)
 	}
-	return withStore(ctx, getenv, stderr, stderr, func(st app.Store) error { return app.SuggestPatterns(ctx, st, *min, stdout) })
+	return withStore(ctx, getenv, stderr, stderr, func(st app.Store) error { return tools.SuggestPatterns(ctx, st, *min, stdout) })
 }

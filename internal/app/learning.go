@@ -64,7 +64,7 @@ func (a *App) startLearning(ctx context.Context, chain *classify.Chain, st Store
 	l.trainer = tr
 	loaded := false
 	if cfg.ModelFile != "" {
-		m, err := ReadModel(cfg.ModelFile)
+		m, err := learn.ReadModel(cfg.ModelFile)
 		switch {
 		case err == nil:
 			l.setModel(m)
@@ -185,21 +185,6 @@ func (l *learning) modelStats() httpapi.ModelStats {
 	return httpapi.ModelStats{Unseen: r.Unseen, Revisits: r.Revisits, Examples: r.Distinct, TrainedAt: r.TrainedAt,
 		Trainings: runs, Failures: failures, Loaded: l.hasModel.Load(), Answers: c.ModelAnswers,
 		Abstentions: c.ModelAbstained, Promotions: l.loop.Promotions()}
-}
-
-// ReadModel reads a model file (`pomocore learn -o`, or a retraining of
-// `pomocore run` with POMOCORE_MODEL_FILE).
-func ReadModel(path string) (*classify.Model, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	m, err := learn.DecodeModel(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return m, nil
 }
 
 // WriteModel writes m to path aside and renames it, so that a reader never

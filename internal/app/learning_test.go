@@ -11,6 +11,7 @@ import (
 	"github.com/pomocore/pomocore"
 	"github.com/pomocore/pomocore/classify"
 	"github.com/pomocore/pomocore/internal/eventually"
+	"github.com/pomocore/pomocore/learn"
 )
 
 // startTestLearning opens an App on a fresh SQLite store with cfg's
@@ -57,7 +58,7 @@ func TestLearningTrainsFromTheStoreAtStartAndWritesTheModelFile(t *testing.T) {
 	if !eventually.Within(10*time.Second, func() bool { _, err := os.Stat(file); return err == nil }) {
 		t.Fatal("the model file was not written")
 	}
-	if _, err := ReadModel(file); err != nil {
+	if _, err := learn.ReadModel(file); err != nil {
 		t.Fatalf("the written model does not read back: %v", err)
 	}
 	mfs, err := a.reg.Gather()
