@@ -3,12 +3,10 @@ package app
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
+	"github.com/pomocore/pomocore/httpapi"
 	"github.com/pomocore/pomocore/pipeline"
 	"github.com/pomocore/pomocore/redis"
 	"github.com/pomocore/pomocore/route"
@@ -96,58 +94,12 @@ func (a *App) startRouter(ctx context.Context) (stop func(), err error) {
 	if err != nil || r == nil {
 		return func() {}, err
 	}
-	a.reg.MustRegister(&routeCollector{r: r.Stats(), src: src, n: a.cfg.Partitions})
+	a.reg.MustRegister(httpapi.NewRouteCollector(r.Stats(), src, a.cfg.Partitions))
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = r.Run(ctx) })
 	a.log.Info("router candidate running", "source", a.source, "partitions", a.cfg.Partitions, "partition stream", a.cfg.Reader.Stream)
 	return func() { cancel(); wg.Wait() }, nil
-}
-
-var (
-	routeEntriesDesc = prometheus.NewDesc("pomocore_route_entries_total",
-		"Source entries handled by this process's router, by outcome: routed (added to a partition stream), already (found routed), deleted (gone from the source).", []string{"outcome"}, nil)
-	routePartitionDesc = prometheus.NewDesc("pomocore_route_partition_entries_total",
-		"Entries this process's router added to each partition stream.", []string{"partition"}, nil)
-	routeHoldingDesc = prometheus.NewDesc("pomocore_route_holding",
-		"1 while this process holds the router role.", nil, nil)
-	routeFencedDesc = prometheus.NewDesc("pomocore_route_fenced_total",
-		"Writes of this process's router refused because a newer router took over.", nil, nil)
-	routeLagDesc = prometheus.NewDesc("pomocore_route_source_lag",
-		"Entries of the source stream not yet delivered to the router (the source group's lag; -1 unknown).", nil, nil)
-	routePendingDesc = prometheus.NewDesc("pomocore_route_source_pending",
-		"Entries of the source stream delivered to the router and not yet routed.", nil, nil)
-)
-
-// routeCollector reads the router's counters and the source group's lag
-// on scrape.
-type routeCollector struct {
-	r   *route.Stats
-	src *redis.RouteSource
-	n   int
-}
-
-func (c *routeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{routeEntriesDesc, routePartitionDesc, routeHoldingDesc, routeFencedDesc, routeLagDesc, routePendingDesc} {
-		ch <- d
-	}
-}
-
-func (c *routeCollector) Collect(ch chan<- prometheus.Metric) {
-	ch <- prometheus.MustNewConstMetric(routeEntriesDesc, prometheus.CounterValue, float64(c.r.Routed.Load()), "routed")
-	ch <- prometheus.MustNewConstMetric(routeEntriesDesc, prometheus.CounterValue, float64(c.r.Already.Load()), "already")
-	ch <- prometheus.MustNewConstMetric(routeEntriesDesc, prometheus.CounterValue, float64(c.r.Deleted.Load()), "deleted")
-	for p := range c.n {
-		ch <- prometheus.MustNewConstMetric(routePartitionDesc, prometheus.CounterValue, float64(c.r.PerPartition[p].Load()), strconv.Itoa(p))
-	}
-	ch <- prometheus.MustNewConstMetric(routeHoldingDesc, prometheus.GaugeValue, float64(c.r.Holding.Load()))
-	ch <- prometheus.MustNewConstMetric(routeFencedDesc, prometheus.CounterValue, float64(c.r.Fenced.Load()))
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if lag, pending, err := c.src.Lag(ctx); err == nil {
-		ch <- prometheus.MustNewConstMetric(routeLagDesc, prometheus.GaugeValue, float64(lag))
-		ch <- prometheus.MustNewConstMetric(routePendingDesc, prometheus.GaugeValue, float64(pending))
-	}
 }
 
 // shutdownTimeout is the pipeline's time to finish after SIGTERM (its
