@@ -1,6 +1,7 @@
 package classify
 
 import (
+	"cmp"
 	"container/list"
 	"context"
 	"errors"
@@ -126,21 +127,11 @@ func (c ChainConfig) withDefaults() ChainConfig {
 	def(&c.Retries, d.Retries)
 	def(&c.BreakerFailures, d.BreakerFailures)
 	def(&c.TitleRunes, d.TitleRunes)
-	if c.Timeout == 0 {
-		c.Timeout = d.Timeout
-	}
-	if c.RetryBackoff == 0 {
-		c.RetryBackoff = d.RetryBackoff
-	}
-	if c.BreakerCooldown == 0 {
-		c.BreakerCooldown = d.BreakerCooldown
-	}
-	if c.Default == "" {
-		c.Default = d.Default
-	}
-	if c.ModelThreshold == 0 {
-		c.ModelThreshold = d.ModelThreshold
-	}
+	c.Timeout = cmp.Or(c.Timeout, d.Timeout)
+	c.RetryBackoff = cmp.Or(c.RetryBackoff, d.RetryBackoff)
+	c.BreakerCooldown = cmp.Or(c.BreakerCooldown, d.BreakerCooldown)
+	c.Default = cmp.Or(c.Default, d.Default)
+	c.ModelThreshold = cmp.Or(c.ModelThreshold, d.ModelThreshold)
 	if c.Now == nil {
 		c.Now = time.Now
 	}

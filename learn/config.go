@@ -1,6 +1,7 @@
 package learn
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"time"
@@ -72,27 +73,13 @@ func DefaultConfig() Config {
 // from DefaultConfig.
 func (c Config) withDefaults() Config {
 	d := DefaultConfig()
-	if c.Threshold == 0 {
-		c.Threshold = d.Threshold
-	}
-	if c.HoldOutPercent == 0 {
-		c.HoldOutPercent = d.HoldOutPercent
-	}
-	if c.NovelPrecision == 0 {
-		c.NovelPrecision = d.NovelPrecision
-	}
-	if c.MaxLabels == 0 {
-		c.MaxLabels = d.MaxLabels
-	}
-	if c.MinCount == 0 {
-		c.MinCount = d.MinCount
-	}
-	if c.MinConfidence == 0 {
-		c.MinConfidence = d.MinConfidence
-	}
-	if c.MaxCandidates == 0 {
-		c.MaxCandidates = d.MaxCandidates
-	}
+	c.Threshold = cmp.Or(c.Threshold, d.Threshold)
+	c.HoldOutPercent = cmp.Or(c.HoldOutPercent, d.HoldOutPercent)
+	c.NovelPrecision = cmp.Or(c.NovelPrecision, d.NovelPrecision)
+	c.MaxLabels = cmp.Or(c.MaxLabels, d.MaxLabels)
+	c.MinCount = cmp.Or(c.MinCount, d.MinCount)
+	c.MinConfidence = cmp.Or(c.MinConfidence, d.MinConfidence)
+	c.MaxCandidates = cmp.Or(c.MaxCandidates, d.MaxCandidates)
 	return c
 }
 

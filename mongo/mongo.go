@@ -14,6 +14,7 @@
 package mongo
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -119,30 +120,16 @@ func seoulZone() *time.Location {
 // names), and the logger (discarding).
 func (c Config) withDefaults() Config {
 	d := DefaultConfig()
-	if c.Timeout == 0 {
-		c.Timeout = d.Timeout
-	}
-	if c.MaxStatements == 0 {
-		c.MaxStatements = d.MaxStatements
-	}
-	if c.InsertBatch == 0 {
-		c.InsertBatch = d.InsertBatch
-	}
-	if c.MaxIDs == 0 {
-		c.MaxIDs = d.MaxIDs
-	}
-	if c.KeyCache == 0 {
-		c.KeyCache = d.KeyCache
-	}
-	if c.Location == nil {
-		c.Location = d.Location
-	}
+	c.Timeout = cmp.Or(c.Timeout, d.Timeout)
+	c.MaxStatements = cmp.Or(c.MaxStatements, d.MaxStatements)
+	c.InsertBatch = cmp.Or(c.InsertBatch, d.InsertBatch)
+	c.MaxIDs = cmp.Or(c.MaxIDs, d.MaxIDs)
+	c.KeyCache = cmp.Or(c.KeyCache, d.KeyCache)
+	c.Location = cmp.Or(c.Location, d.Location)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	if c.PerDocument == "" {
-		c.PerDocument = d.PerDocument
-	}
+	c.PerDocument = cmp.Or(c.PerDocument, d.PerDocument)
 	return c
 }
 

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"strings"
@@ -133,40 +134,21 @@ func DefaultConfig() Config {
 // from DefaultConfig; ClaimInterval follows ClaimIdle.
 func (c Config) withDefaults() Config {
 	d := DefaultConfig()
-	fill := func(p *time.Duration, v time.Duration) {
-		if *p == 0 {
-			*p = v
-		}
-	}
-	if c.BatchSize == 0 {
-		c.BatchSize = d.BatchSize
-	}
-	fill(&c.Block, d.Block)
-	fill(&c.ClaimIdle, d.ClaimIdle)
-	fill(&c.ClaimInterval, c.ClaimIdle/2)
-	if c.MaxDeliveries == 0 {
-		c.MaxDeliveries = d.MaxDeliveries
-	}
-	fill(&c.ConsumerIdle, d.ConsumerIdle)
-	if c.KeyPrefix == "" {
-		c.KeyPrefix = d.KeyPrefix
-	}
-	if c.Location == nil {
-		c.Location = d.Location
-	}
+	c.BatchSize = cmp.Or(c.BatchSize, d.BatchSize)
+	c.Block = cmp.Or(c.Block, d.Block)
+	c.ClaimIdle = cmp.Or(c.ClaimIdle, d.ClaimIdle)
+	c.ClaimInterval = cmp.Or(c.ClaimInterval, c.ClaimIdle/2)
+	c.MaxDeliveries = cmp.Or(c.MaxDeliveries, d.MaxDeliveries)
+	c.ConsumerIdle = cmp.Or(c.ConsumerIdle, d.ConsumerIdle)
+	c.KeyPrefix = cmp.Or(c.KeyPrefix, d.KeyPrefix)
+	c.Location = cmp.Or(c.Location, d.Location)
 	c.Limits = c.Limits.WithDefaults()
-	fill(&c.retryMin, d.retryMin)
-	fill(&c.retryMax, d.retryMax)
-	if c.ShutdownTimeout == nil {
-		c.ShutdownTimeout = d.ShutdownTimeout
-	}
-	if c.DeadFieldsMax == 0 {
-		c.DeadFieldsMax = d.DeadFieldsMax
-	}
-	if c.MaxWaiting == 0 {
-		c.MaxWaiting = d.MaxWaiting
-	}
-	fill(&c.SlowStore, d.SlowStore)
+	c.retryMin = cmp.Or(c.retryMin, d.retryMin)
+	c.retryMax = cmp.Or(c.retryMax, d.retryMax)
+	c.ShutdownTimeout = cmp.Or(c.ShutdownTimeout, d.ShutdownTimeout)
+	c.DeadFieldsMax = cmp.Or(c.DeadFieldsMax, d.DeadFieldsMax)
+	c.MaxWaiting = cmp.Or(c.MaxWaiting, d.MaxWaiting)
+	c.SlowStore = cmp.Or(c.SlowStore, d.SlowStore)
 	return c
 }
 

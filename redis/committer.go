@@ -1,6 +1,7 @@
 package redis
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	_ "embed"
@@ -173,24 +174,14 @@ func DefaultCommitterConfig() CommitterConfig {
 func (c CommitterConfig) withDefaults() CommitterConfig {
 	d := DefaultCommitterConfig()
 	c.DeadStream = c.deadStream()
-	if c.WaitTimeout == 0 {
-		c.WaitTimeout = d.WaitTimeout
-	}
-	if c.RecordTTL == 0 {
-		c.RecordTTL = d.RecordTTL
-	}
-	if c.DedupMax == 0 {
-		c.DedupMax = d.DedupMax
-	}
-	if c.TrimEvery == 0 {
-		c.TrimEvery = d.TrimEvery
-	}
+	c.WaitTimeout = cmp.Or(c.WaitTimeout, d.WaitTimeout)
+	c.RecordTTL = cmp.Or(c.RecordTTL, d.RecordTTL)
+	c.DedupMax = cmp.Or(c.DedupMax, d.DedupMax)
+	c.TrimEvery = cmp.Or(c.TrimEvery, d.TrimEvery)
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	if c.DeadValueMax == 0 {
-		c.DeadValueMax = d.DeadValueMax
-	}
+	c.DeadValueMax = cmp.Or(c.DeadValueMax, d.DeadValueMax)
 	return c
 }
 

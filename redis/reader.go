@@ -1,6 +1,7 @@
 package redis
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -121,21 +122,13 @@ func DefaultReaderConfig() ReaderConfig {
 // log (time.Now, slog.Default()).
 func (c ReaderConfig) withDefaults() ReaderConfig {
 	d := DefaultReaderConfig()
-	if c.StartID == "" {
-		c.StartID = d.StartID
-	}
+	c.StartID = cmp.Or(c.StartID, d.StartID)
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	if c.ReadTimeout == 0 {
-		c.ReadTimeout = d.ReadTimeout
-	}
-	if c.ClientReadTimeout == 0 {
-		c.ClientReadTimeout = d.ClientReadTimeout
-	}
-	if c.MaxBatchBytes == 0 {
-		c.MaxBatchBytes = d.MaxBatchBytes
-	}
+	c.ReadTimeout = cmp.Or(c.ReadTimeout, d.ReadTimeout)
+	c.ClientReadTimeout = cmp.Or(c.ClientReadTimeout, d.ClientReadTimeout)
+	c.MaxBatchBytes = cmp.Or(c.MaxBatchBytes, d.MaxBatchBytes)
 	if c.Log == nil {
 		c.Log = slog.Default()
 	}

@@ -22,6 +22,7 @@
 package route
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -144,18 +145,10 @@ func DefaultConfig() Config {
 // excepted: it is always given) and the clock, log and wait.
 func (c Config) withDefaults() Config {
 	d := DefaultConfig()
-	if c.Batch == 0 {
-		c.Batch = d.Batch
-	}
-	if c.Block == 0 {
-		c.Block = d.Block
-	}
-	if c.LeaseTTL == 0 {
-		c.LeaseTTL = d.LeaseTTL
-	}
-	if c.Timeout == 0 {
-		c.Timeout = d.Timeout
-	}
+	c.Batch = cmp.Or(c.Batch, d.Batch)
+	c.Block = cmp.Or(c.Block, d.Block)
+	c.LeaseTTL = cmp.Or(c.LeaseTTL, d.LeaseTTL)
+	c.Timeout = cmp.Or(c.Timeout, d.Timeout)
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
 	}
