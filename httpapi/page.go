@@ -19,17 +19,9 @@ type PageStore interface {
 	// Timeline records s as the sample of its bucket (unless a replica
 	// already recorded one) and returns the samples from since on, oldest
 	// first; older samples are deleted, so the timeline stays bounded.
-	Timeline(ctx context.Context, s Sample, since time.Time) ([]Sample, error)
+	Timeline(ctx context.Context, s pomocore.PageSample, since time.Time) ([]pomocore.PageSample, error)
 	// Sums returns the sum of each leaderboard's scores (0 when missing).
 	Sums(ctx context.Context, keys []string) ([]float64, error)
-}
-
-// Sample is one point of the page's timeline: the entries the group had
-// processed by At, and its lag then.
-type Sample struct {
-	At        time.Time
-	Processed int64
-	Lag       int64
 }
 
 // TimelinePoint is one point of the events/s and lag timeline
@@ -106,7 +98,7 @@ func (s *Server) sample(ctx context.Context, now time.Time) (*SharedStats, error
 	if err != nil {
 		return nil, err
 	}
-	samples, err := s.deps.Page.Timeline(ctx, Sample{At: now, Processed: processed, Lag: g.Lag}, now.Add(-TimelineWindow))
+	samples, err := s.deps.Page.Timeline(ctx, pomocore.PageSample{At: now, Processed: processed, Lag: g.Lag}, now.Add(-TimelineWindow))
 	if err != nil {
 		return nil, err
 	}
@@ -121,7 +113,7 @@ func (s *Server) sample(ctx context.Context, now time.Time) (*SharedStats, error
 // rates turns samples into timeline points: each point's rate is the
 // processed entries since the sample before over the time between them,
 // 0 when the count went down (a group recreated).
-func rates(samples []Sample) []TimelinePoint {
+func rates(samples []pomocore.PageSample) []TimelinePoint {
 	out := []TimelinePoint{}
 	for i := 1; i < len(samples); i++ {
 		a, b := samples[i-1], samples[i]

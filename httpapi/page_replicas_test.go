@@ -24,27 +24,6 @@ import (
 	"github.com/pomocore/pomocore/redis"
 )
 
-// redisPage adapts redis.PageFigures to httpapi.PageStore, as internal/app
-// does.
-type redisPage struct{ p *redis.PageFigures }
-
-func (r redisPage) Counts(ctx context.Context, lag, pending int64) (int64, int64, error) {
-	return r.p.Counts(ctx, lag, pending)
-}
-
-func (r redisPage) Timeline(ctx context.Context, s httpapi.Sample, since time.Time) ([]httpapi.Sample, error) {
-	ps, err := r.p.Timeline(ctx, redis.PageSample{At: s.At, Processed: s.Processed, Lag: s.Lag}, since)
-	out := make([]httpapi.Sample, len(ps))
-	for i, p := range ps {
-		out[i] = httpapi.Sample{At: p.At, Processed: p.Processed, Lag: p.Lag}
-	}
-	return out, err
-}
-
-func (r redisPage) Sums(ctx context.Context, keys []string) ([]float64, error) {
-	return r.p.Sums(ctx, keys)
-}
-
 // pageGroup reads the group's lag and pending count from XINFO GROUPS.
 type pageGroup struct {
 	rdb           *goredis.Client
@@ -76,7 +55,7 @@ func replica(t *testing.T, rdb *goredis.Client, committed float64, now func() ti
 	s := httpapi.New(httpapi.Config{KeyPrefix: "leaderboard", Taxonomy: pomocore.DefaultTaxonomy(), Timeout: time.Second},
 		httpapi.Deps{Gatherer: reg, Leaderboards: &fakeBoards{}, Group: pageGroup{rdb, "s", "g"}, Now: now,
 			Ready: map[string]httpapi.Pinger{"redis": ping},
-			Page:  redisPage{redis.NewPageFigures(rdb, "s", "g", "s:dead")}})
+			Page:  redis.NewPageFigures(rdb, "s", "g", "s:dead")})
 	return httptestServer(t, s).URL
 }
 
@@ -203,7 +182,7 @@ func cmpErr(a, b error) error {
 // fakePage is a PageStore in memory: one timeline, fixed counts.
 type fakePage struct {
 	mu        sync.Mutex
-	samples   []httpapi.Sample
+	samples   []pomocore.PageSample
 	processed int64
 	sums      int // calls of Sums
 }
@@ -212,7 +191,7 @@ func (f *fakePage) Counts(context.Context, int64, int64) (int64, int64, error) {
 	return f.processed, 0, nil
 }
 
-func (f *fakePage) Timeline(_ context.Context, s httpapi.Sample, _ time.Time) ([]httpapi.Sample, error) {
+func (f *fakePage) Timeline(_ context.Context, s pomocore.PageSample, _ time.Time) ([]pomocore.PageSample, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.samples = append(f.samples, s)
@@ -232,7 +211,7 @@ func (f *fakePage) Sums(_ context.Context, keys []string) ([]float64, error) {
 // recreated).
 func TestEventsPerSecondNeverNegative(t *testing.T) {
 	t0 := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
-	page := &fakePage{samples: []httpapi.Sample{{At: t0, Processed: 100}}, processed: 40}
+	page := &fakePage{samples: []pomocore.PageSample{{At: t0, Processed: 100}}, processed: 40}
 	s := httpapi.New(httpapi.Config{Taxonomy: pomocore.DefaultTaxonomy()}, httpapi.Deps{Gatherer: prometheus.NewRegistry(),
 		Group: fakeGroup{}, Page: page, Now: func() time.Time { return t0.Add(10 * time.Second) }})
 	ts := httptestServer(t, s)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pomocore/pomocore"
 	goredis "github.com/redis/go-redis/v9"
 )
 
@@ -20,14 +21,6 @@ type PageFigures struct {
 	stream, group, dead    string
 	timeline               string
 	timelineTTL, bucketLen time.Duration
-}
-
-// PageSample is one point of the page's timeline: how many entries the
-// group had processed (delivered and acknowledged) and its lag at At.
-type PageSample struct {
-	At        time.Time
-	Processed int64
-	Lag       int64
 }
 
 // NewPageFigures returns the figures of stream's consumer group and of its
@@ -79,7 +72,7 @@ return redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[3], '+inf')
 // did, and returns the samples from since on, oldest first. The samples
 // before since are deleted: the timeline holds at most one sample per
 // bucket of the window.
-func (p *PageFigures) Timeline(ctx context.Context, s PageSample, since time.Time) ([]PageSample, error) {
+func (p *PageFigures) Timeline(ctx context.Context, s pomocore.PageSample, since time.Time) ([]pomocore.PageSample, error) {
 	b := int64(p.bucketLen / time.Second)
 	bucket := s.At.Unix() / b * b
 	member := fmt.Sprintf("%d:%d:%d", bucket, s.Processed, s.Lag)
@@ -88,7 +81,7 @@ func (p *PageFigures) Timeline(ctx context.Context, s PageSample, since time.Tim
 	if err != nil {
 		return nil, fmt.Errorf("page timeline: %w", err)
 	}
-	out := make([]PageSample, 0, len(res))
+	out := make([]pomocore.PageSample, 0, len(res))
 	for _, m := range res {
 		f := strings.Split(m, ":")
 		if len(f) != 3 {
@@ -100,7 +93,7 @@ func (p *PageFigures) Timeline(ctx context.Context, s PageSample, since time.Tim
 		if err1 != nil || err2 != nil || err3 != nil {
 			continue
 		}
-		out = append(out, PageSample{At: time.Unix(at, 0), Processed: n, Lag: lag})
+		out = append(out, pomocore.PageSample{At: time.Unix(at, 0), Processed: n, Lag: lag})
 	}
 	return out, nil
 }

@@ -8,6 +8,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/pomocore/pomocore"
 	"github.com/pomocore/pomocore/redis"
 )
 
@@ -33,17 +34,17 @@ func TestPageFigures(t *testing.T) {
 		}
 
 		t0 := time.Unix(1_800_000_000, 0)
-		for _, s := range []redis.PageSample{{At: t0, Processed: 1, Lag: 4}, {At: t0.Add(5 * time.Second), Processed: 9}} {
+		for _, s := range []pomocore.PageSample{{At: t0, Processed: 1, Lag: 4}, {At: t0.Add(5 * time.Second), Processed: 9}} {
 			if _, err := p.Timeline(ctx, s, t0); err != nil {
 				t.Fatal(err)
 			}
 		}
-		got, err := p.Timeline(ctx, redis.PageSample{At: t0.Add(10 * time.Second), Processed: 3, Lag: 2}, t0)
-		want := []redis.PageSample{{At: t0, Processed: 1, Lag: 4}, {At: t0.Add(10 * time.Second), Processed: 3, Lag: 2}}
+		got, err := p.Timeline(ctx, pomocore.PageSample{At: t0.Add(10 * time.Second), Processed: 3, Lag: 2}, t0)
+		want := []pomocore.PageSample{{At: t0, Processed: 1, Lag: 4}, {At: t0.Add(10 * time.Second), Processed: 3, Lag: 2}}
 		if err != nil || len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
 			t.Errorf("Timeline = %+v, %v; want %+v (the second sample of a bucket is not kept)", got, err, want)
 		}
-		got, err = p.Timeline(ctx, redis.PageSample{At: t0.Add(20 * time.Second), Processed: 3}, t0.Add(10*time.Second))
+		got, err = p.Timeline(ctx, pomocore.PageSample{At: t0.Add(20 * time.Second), Processed: 3}, t0.Add(10*time.Second))
 		if err != nil || len(got) != 2 || got[0].At != t0.Add(10*time.Second) {
 			t.Errorf("Timeline from t0+10s = %+v, %v", got, err)
 		}
