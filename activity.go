@@ -150,10 +150,8 @@ func (l Limits) WithDefaults() Limits {
 // cannot work is an error: DefaultLimits has the defaults), each as a
 // *ConfigError naming the field (joined).
 func (l Limits) Validate() error {
-	var errs []error
-	bad := func(field, format string, args ...any) {
-		errs = append(errs, &ConfigError{Field: field, Msg: fmt.Sprintf(format, args...)})
-	}
+	var errs ConfigErrors
+	bad := errs.Add
 	if !(l.MaxDuration > 0) || math.IsInf(l.MaxDuration, 0) {
 		bad("MaxDuration", "%v: want a finite number > 0", l.MaxDuration)
 	}

@@ -1,6 +1,9 @@
 package pomocore
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // ConfigError is one setting of a package's Config that cannot work: Field
 // is the Config field's name ("BatchSize", "Limits.MaxDuration"), so that
@@ -35,4 +38,14 @@ func Nested(prefix string, err error) []error {
 		}
 	}
 	return out
+}
+
+// ConfigErrors gathers the *ConfigErrors of one Validate: Add one for each
+// setting that cannot work, then join them (errors.Join(errs...)).
+type ConfigErrors []error
+
+// Add records that the setting field cannot work, the message formatted
+// by fmt.Sprintf(format, args...).
+func (e *ConfigErrors) Add(field, format string, args ...any) {
+	*e = append(*e, &ConfigError{Field: field, Msg: fmt.Sprintf(format, args...)})
 }

@@ -5,7 +5,6 @@ import (
 	"container/list"
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -144,10 +143,8 @@ func (c ChainConfig) withDefaults() ChainConfig {
 // Validate reports the settings of the fallback's calls that cannot work,
 // as they are, each as a *pomocore.ConfigError naming the field (joined).
 func (c ChainConfig) Validate() error {
-	var errs []error
-	bad := func(field, format string, args ...any) {
-		errs = append(errs, &pomocore.ConfigError{Field: field, Msg: fmt.Sprintf(format, args...)})
-	}
+	var errs pomocore.ConfigErrors
+	bad := errs.Add
 	if c.CacheSize < 1 {
 		bad("CacheSize", "%d: want >= 1", c.CacheSize)
 	}

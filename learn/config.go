@@ -3,7 +3,6 @@ package learn
 import (
 	"cmp"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/pomocore/pomocore"
@@ -91,10 +90,8 @@ type ConfigError = pomocore.ConfigError
 // zero cannot work is an error), each as a *ConfigError naming the field
 // (joined).
 func (c Config) Validate() error {
-	var errs []error
-	bad := func(field, format string, args ...any) {
-		errs = append(errs, &ConfigError{Field: field, Msg: fmt.Sprintf(format, args...)})
-	}
+	var errs pomocore.ConfigErrors
+	bad := errs.Add
 	if c.Interval != 0 && c.Interval < time.Minute {
 		bad("Interval", "%v: want 0 (never) or >= 1m", c.Interval)
 	}

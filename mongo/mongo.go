@@ -138,10 +138,8 @@ func (c Config) withDefaults() Config {
 // *pomocore.ConfigError naming the Config field (joined). No error quotes
 // the URI, which may hold credentials.
 func (c Config) Validate() error {
-	var errs []error
-	bad := func(field, format string, args ...any) {
-		errs = append(errs, &pomocore.ConfigError{Field: field, Msg: fmt.Sprintf(format, args...)})
-	}
+	var errs pomocore.ConfigErrors
+	bad := errs.Add
 	if c.URI == "" {
 		bad("URI", "empty")
 	} else if err := options.Client().ApplyURI(c.URI).Validate(); err != nil {

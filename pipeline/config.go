@@ -3,7 +3,6 @@ package pipeline
 import (
 	"cmp"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
@@ -159,10 +158,8 @@ type ConfigError = pomocore.ConfigError
 // Validate reports settings that cannot work, as they are, each as a
 // *ConfigError naming the field (joined). A nil Location is Asia/Seoul.
 func (c Config) Validate() error {
-	var errs []error
-	bad := func(field, format string, args ...any) {
-		errs = append(errs, &ConfigError{Field: field, Msg: fmt.Sprintf(format, args...)})
-	}
+	var errs pomocore.ConfigErrors
+	bad := errs.Add
 	if c.BatchSize < 1 || c.BatchSize > 10000 {
 		bad("BatchSize", "%d: want 1..10000", c.BatchSize)
 	}

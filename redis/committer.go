@@ -208,10 +208,8 @@ const DefaultDeadValueMax = 4096
 // are (NewCommitter fills a partial config first), each as a
 // *pipeline.ConfigError naming the CommitterConfig field (joined).
 func (c CommitterConfig) Validate() error {
-	var errs []error
-	bad := func(field, format string, args ...any) {
-		errs = append(errs, &pipeline.ConfigError{Field: field, Msg: fmt.Sprintf(format, args...)})
-	}
+	var errs pomocore.ConfigErrors
+	bad := errs.Add
 	for _, f := range []struct{ name, v string }{
 		{"Stream", c.Stream}, {"Group", c.Group}, {"SessionStream", c.SessionStream},
 	} {

@@ -139,10 +139,8 @@ func (c ReaderConfig) withDefaults() ReaderConfig {
 // fills a partial config first), each as a *pipeline.ConfigError naming
 // the ReaderConfig field (joined).
 func (c ReaderConfig) Validate() error {
-	var errs []error
-	bad := func(field, format string, args ...any) {
-		errs = append(errs, &pipeline.ConfigError{Field: field, Msg: fmt.Sprintf(format, args...)})
-	}
+	var errs pomocore.ConfigErrors
+	bad := errs.Add
 	for _, f := range []struct{ name, v string }{{"Stream", c.Stream}, {"Group", c.Group}, {"Consumer", c.Consumer}} {
 		if f.v == "" {
 			bad(f.name, "empty")

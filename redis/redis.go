@@ -85,10 +85,8 @@ func (c Config) withDefaults() Config {
 // *pomocore.ConfigError naming the Config field (joined). No error shows
 // the password.
 func (c Config) Validate() error {
-	var errs []error
-	bad := func(field, format string, args ...any) {
-		errs = append(errs, &pomocore.ConfigError{Field: field, Msg: fmt.Sprintf(format, args...)})
-	}
+	var errs pomocore.ConfigErrors
+	bad := errs.Add
 	if len(c.Addrs) == 0 {
 		bad("Addrs", "no address")
 	}
