@@ -12,7 +12,6 @@ package compare
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -796,17 +795,6 @@ func (r Report) WriteText(w io.Writer) error {
 	return tw.Flush()
 }
 
-// WriteJSON writes the report as one indented JSON document.
-func (r Report) WriteJSON(w io.Writer) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(r)
-}
-
-// Write writes the report as JSON (WriteJSON) or as text (WriteText).
-func (r Report) Write(w io.Writer, asJSON bool) error {
-	if asJSON {
-		return r.WriteJSON(w)
-	}
-	return r.WriteText(w)
-}
+// Write writes the report as one indented JSON document (asJSON) or as
+// text (WriteText).
+func (r Report) Write(w io.Writer, asJSON bool) error { return doctor.WriteReport(w, r, asJSON) }

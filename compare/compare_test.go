@@ -225,7 +225,7 @@ func TestCompareAttributesExactlyThePlantedDifferences(t *testing.T) {
 	}
 
 	var js bytes.Buffer
-	if err := rep.WriteJSON(&js); err != nil {
+	if err := rep.Write(&js, true); err != nil {
 		t.Fatal(err)
 	}
 	var parsed map[string]any

@@ -1070,17 +1070,17 @@ func (r Report) WriteText(w io.Writer) error {
 	return err
 }
 
-// WriteJSON writes the report as one indented JSON document.
-func (r Report) WriteJSON(w io.Writer) error {
+// Write writes the report as one indented JSON document (asJSON) or as
+// text (WriteText).
+func (r Report) Write(w io.Writer, asJSON bool) error { return WriteReport(w, r, asJSON) }
+
+// WriteReport writes report as one indented JSON document (asJSON) or as
+// its text: how the reports of pomocore doctor and compare are printed.
+func WriteReport(w io.Writer, report interface{ WriteText(io.Writer) error }, asJSON bool) error {
+	if !asJSON {
+		return report.WriteText(w)
+	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode(r)
-}
-
-// Write writes the report as JSON (WriteJSON) or as text (WriteText).
-func (r Report) Write(w io.Writer, asJSON bool) error {
-	if asJSON {
-		return r.WriteJSON(w)
-	}
-	return r.WriteText(w)
+	return enc.Encode(report)
 }

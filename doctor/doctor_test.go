@@ -348,7 +348,7 @@ func TestDoctorBlocksAUniqueKeyIndexAndCreatesNothing(t *testing.T) {
 // testJSON checks the JSON report's structure.
 func testJSON(t *testing.T, rep doctor.Report) {
 	var buf bytes.Buffer
-	if err := rep.WriteJSON(&buf); err != nil {
+	if err := rep.Write(&buf, true); err != nil {
 		t.Fatal(err)
 	}
 	var got map[string]any
