@@ -48,18 +48,13 @@ func (i *Inspector) Close(ctx context.Context) error { return i.client.Disconnec
 // documents in _id order (the order the store loads them in); none when
 // the collection is missing.
 func (i *Inspector) LoadPatterns(ctx context.Context) ([]pomocore.CategoryPattern, error) {
-	cur, err := i.db.Collection(CategoryPatternCollection).Find(ctx, bson.D{}, options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}))
+	docs, err := findAll[patternDoc](ctx, i.db.Collection(CategoryPatternCollection), bson.D{}, options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}), "category_pattern")
 	if err != nil {
-		return nil, fmt.Errorf("mongo: find category_pattern: %w", redactErr(err, i.uri))
-	}
-	var docs []patternDoc
-	if err := cur.All(ctx, &docs); err != nil {
-		return nil, fmt.Errorf("mongo: read category_pattern: %w", redactErr(err, i.uri))
+		return nil, redactErr(err, i.uri)
 	}
 	out := make([]pomocore.CategoryPattern, len(docs))
 	for j, d := range docs {
-		out[j] = pomocore.CategoryPattern{ID: pomocore.ObjectID(d.ID), Category: d.Category, Priority: d.Priority,
-			AppPatterns: d.AppPatterns, DomainPatterns: d.DomainPatterns, TitleRules: d.TitleRules}
+		out[j] = d.domain()
 	}
 	return out, nil
 }

@@ -61,13 +61,9 @@ func (s *Store) RecordLearned(ctx context.Context, l learn.Learned) error {
 // first.
 func (s *Store) LearnedPatterns(ctx context.Context) ([]learn.Learned, error) {
 	s.commands.Add(1)
-	cur, err := s.learned().Find(ctx, bson.D{}, options.Find().SetSort(bson.D{{Key: "at", Value: 1}, {Key: "_id", Value: 1}}))
+	docs, err := findAll[learnedDoc](ctx, s.learned(), bson.D{}, options.Find().SetSort(bson.D{{Key: "at", Value: 1}, {Key: "_id", Value: 1}}), "learned patterns")
 	if err != nil {
-		return nil, fmt.Errorf("mongo: learned patterns: %w", err)
-	}
-	var docs []learnedDoc
-	if err := cur.All(ctx, &docs); err != nil {
-		return nil, fmt.Errorf("mongo: learned patterns: %w", err)
+		return nil, err
 	}
 	out := make([]learn.Learned, len(docs))
 	for i, d := range docs {
@@ -101,13 +97,9 @@ func (s *Store) TrustedLabels(ctx context.Context, limit int) ([]pomocore.Catego
 		{Key: "categoryId", Value: bson.D{{Key: "$exists", Value: true}, {Key: "$ne", Value: bson.ObjectID{}}}},
 		{Key: fieldSource, Value: bson.D{{Key: "$nin", Value: bson.A{string(pomocore.SourceModel), string(pomocore.SourceDefault)}}}},
 	}
-	cur, err := s.cd.Find(ctx, filter, options.Find().SetSort(bson.D{{Key: "_id", Value: -1}}).SetLimit(int64(limit)))
+	docs, err := findAll[cdDoc](ctx, s.cd, filter, options.Find().SetSort(bson.D{{Key: "_id", Value: -1}}).SetLimit(int64(limit)), "trusted labels")
 	if err != nil {
-		return nil, fmt.Errorf("mongo: trusted labels: %w", err)
-	}
-	var docs []cdDoc
-	if err := cur.All(ctx, &docs); err != nil {
-		return nil, fmt.Errorf("mongo: trusted labels: %w", err)
+		return nil, err
 	}
 	out := make([]pomocore.CategorizedData, 0, len(docs))
 	for _, d := range docs {

@@ -550,6 +550,13 @@ type patternDoc struct {
 	TitleRules     []pomocore.TitleRule `bson:"titleRules,omitempty"`
 }
 
+// domain returns the document as the root package's CategoryPattern, its
+// pattern lists as stored (nil when the field is missing).
+func (d patternDoc) domain() pomocore.CategoryPattern {
+	return pomocore.CategoryPattern{ID: pomocore.ObjectID(d.ID), Category: d.Category, Priority: d.Priority,
+		AppPatterns: d.AppPatterns, DomainPatterns: d.DomainPatterns, TitleRules: d.TitleRules}
+}
+
 type key struct{ app, url, title string }
 
 // target is the value an update sets; updates are grouped by it.
@@ -1255,20 +1262,30 @@ func (s *Store) ClaimPartition(ctx context.Context, partition uint8, src pipelin
 // LoadPatterns implements pipeline.Patterns.
 func (s *Store) LoadPatterns(ctx context.Context) ([]pomocore.CategoryPattern, error) {
 	s.commands.Add(1)
-	cur, err := s.patterns.Find(ctx, bson.D{}, options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}))
+	docs, err := findAll[patternDoc](ctx, s.patterns, bson.D{}, options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}), "category_pattern")
 	if err != nil {
-		return nil, fmt.Errorf("mongo: find category_pattern: %w", err)
-	}
-	var docs []patternDoc
-	if err := cur.All(ctx, &docs); err != nil {
-		return nil, fmt.Errorf("mongo: read category_pattern: %w", err)
+		return nil, err
 	}
 	out := make([]pomocore.CategoryPattern, len(docs))
 	for i, d := range docs {
-		out[i] = pomocore.CategoryPattern{ID: pomocore.ObjectID(d.ID), Category: d.Category, Priority: d.Priority,
-			AppPatterns: nonNil(d.AppPatterns), DomainPatterns: nonNil(d.DomainPatterns), TitleRules: d.TitleRules}
+		out[i] = d.domain()
+		out[i].AppPatterns, out[i].DomainPatterns = nonNil(d.AppPatterns), nonNil(d.DomainPatterns)
 	}
 	return out, nil
+}
+
+// findAll reads every document of coll that filter matches, as opts
+// orders and limits them; what names the read in its errors.
+func findAll[D any](ctx context.Context, coll *mongo.Collection, filter any, opts *options.FindOptionsBuilder, what string) ([]D, error) {
+	cur, err := coll.Find(ctx, filter, opts)
+	if err != nil {
+		return nil, fmt.Errorf("mongo: find %s: %w", what, err)
+	}
+	var docs []D
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, fmt.Errorf("mongo: read %s: %w", what, err)
+	}
+	return docs, nil
 }
 
 // SeedPatterns implements pipeline.Patterns. Two instances seeding at once
@@ -1369,14 +1386,9 @@ func (s *Store) LLMAnswers(ctx context.Context, limit int) ([]pomocore.Categoriz
 		bson.D{{Key: fieldLLMBased, Value: true}},
 		bson.D{{Key: fieldLLMBased, Value: bson.D{{Key: "$exists", Value: false}}}, {Key: fieldOldLLMBased, Value: true}},
 	}}}
-	cur, err := s.cd.Find(ctx, llm,
-		options.Find().SetSort(bson.D{{Key: "_id", Value: -1}}).SetLimit(int64(limit)))
+	docs, err := findAll[cdDoc](ctx, s.cd, llm, options.Find().SetSort(bson.D{{Key: "_id", Value: -1}}).SetLimit(int64(limit)), "LLM answers")
 	if err != nil {
-		return nil, fmt.Errorf("mongo: LLM answers: %w", err)
-	}
-	var docs []cdDoc
-	if err := cur.All(ctx, &docs); err != nil {
-		return nil, fmt.Errorf("mongo: LLM answers: %w", err)
+		return nil, err
 	}
 	out := make([]pomocore.CategorizedData, len(docs))
 	for i, d := range docs {
