@@ -59,23 +59,25 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Validate reports settings that cannot work.
+// Validate reports settings that cannot work, each as a
+// *pomocore.ConfigError naming the field (joined).
 func (c Config) Validate() error {
-	var errs []error
+	var errs pomocore.ConfigErrors
+	bad := errs.Add
 	if c.Dir == "" {
-		errs = append(errs, errors.New("dir: empty"))
+		bad("Dir", "empty")
 	}
 	if c.BatchSize < 0 {
-		errs = append(errs, fmt.Errorf("batch size %d: want >= 0 (0: the default)", c.BatchSize))
+		bad("BatchSize", "%d: want >= 0 (0: the default)", c.BatchSize)
 	}
 	if c.BusyTimeout < 0 {
-		errs = append(errs, fmt.Errorf("busy timeout %v: want >= 0", c.BusyTimeout))
+		bad("BusyTimeout", "%v: want >= 0", c.BusyTimeout)
 	}
 	if c.CheckpointEvery > 0 && c.CheckpointEvery < time.Millisecond {
-		errs = append(errs, fmt.Errorf("checkpoint every %v: want >= 1ms, or negative for none", c.CheckpointEvery))
+		bad("CheckpointEvery", "%v: want >= 1ms, or negative for none", c.CheckpointEvery)
 	}
 	if c.Timeout > 0 && c.Timeout < time.Millisecond {
-		errs = append(errs, fmt.Errorf("timeout %v: want >= 1ms, or negative for none", c.Timeout))
+		bad("Timeout", "%v: want >= 1ms, or negative for none", c.Timeout)
 	}
 	return errors.Join(errs...)
 }
