@@ -206,18 +206,43 @@ func StartSentinel(t testing.TB, master string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return startSentinelOnFreePort(t, host, port, master, func() int { return freePort(t) })
+}
+
+// startSentinelOnFreePort starts a Sentinel on a port of next, and on
+// another one of next while the port it got was taken between next's check
+// and the Sentinel's bind.
+func startSentinelOnFreePort(t testing.TB, host, port, master string, next func() int) string {
+	t.Helper()
+	const attempts = 5
+	for i := 1; ; i++ {
+		addr, err := startSentinel(t, host, port, master, next())
+		if err == nil {
+			return addr
+		}
+		if !errors.Is(err, errPortTaken) || i == attempts {
+			t.Fatal(err)
+		}
+		t.Logf("redis-sentinel: %v; trying another port", err)
+	}
+}
+
+// startSentinel starts a Sentinel on port p watching master and waits
+// until it names master; a Sentinel that exits because p was taken (after
+// freePort's check) returns errPortTaken.
+func startSentinel(t testing.TB, host, port, master string, p int) (string, error) {
+	t.Helper()
 	dir := t.TempDir()
-	p := freePort(t)
 	conf := fmt.Sprintf("port %d\nbind 127.0.0.1\nprotected-mode no\ndir %s\nlogfile sentinel.log\n"+
 		"sentinel monitor mymaster %s %s 1\nsentinel down-after-milliseconds mymaster 1000\n", p, dir, host, port)
 	path := dir + "/sentinel.conf"
 	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
+		return "", err
 	}
 	cmd := exec.Command("redis-server", path, "--sentinel")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("start redis-sentinel: %v", err)
+		return "", fmt.Errorf("start redis-sentinel: %w", err)
 	}
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(done) }()
@@ -233,17 +258,20 @@ func StartSentinel(t testing.TB, master string) string {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		got, err := s.GetMasterAddrByName(ctx, "mymaster").Result()
 		cancel()
-		if err == nil && len(got) == 2 && net.JoinHostPort(got[0], got[1]) == master {
-			return addr
-		}
 		select {
 		case <-done:
 			log, _ := os.ReadFile(dir + "/sentinel.log")
-			t.Fatalf("redis-sentinel exited at start: %s", log)
+			if bytes.Contains(log, []byte("Address already in use")) {
+				return "", fmt.Errorf("port %d: %w", p, errPortTaken)
+			}
+			return "", fmt.Errorf("redis-sentinel exited at start: %s", log)
 		default:
 		}
+		if err == nil && len(got) == 2 && net.JoinHostPort(got[0], got[1]) == master {
+			return addr, nil
+		}
 		if time.Now().After(deadline) {
-			t.Fatalf("sentinel on %s does not name master %s after 10s: %v %v", addr, master, got, err)
+			return "", fmt.Errorf("sentinel on %s does not name master %s after 10s: %v %v", addr, master, got, err)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

@@ -2,6 +2,8 @@ package redistest
 
 import (
 	"context"
+	"net"
+	"strconv"
 	"testing"
 	"time"
 
@@ -90,5 +92,31 @@ func TestStartTakesAnotherPortWhenThePickedOneIsTaken(t *testing.T) {
 	}
 	if n := other.Client(t).Exists(ctx, "mine").Val(); n != 0 {
 		t.Fatal("the key landed in the other test's server")
+	}
+}
+
+// TestStartSentinelTakesAnotherPortWhenThePickedOneIsTaken: as Start, a
+// Sentinel whose picked port was taken before it bound it starts on
+// another, and names the master it watches.
+func TestStartSentinelTakesAnotherPortWhenThePickedOneIsTaken(t *testing.T) {
+	master := Start(t)
+	other := Start(t)
+	var picks []int
+	addr := startSentinelOnFreePort(t, "127.0.0.1", strconv.Itoa(master.port), master.Addr(), func() int {
+		p := freePort(t)
+		if len(picks) == 0 {
+			p = other.port // taken between the pick and the bind
+		}
+		picks = append(picks, p)
+		return p
+	})
+	if len(picks) != 2 || addr != net.JoinHostPort("127.0.0.1", strconv.Itoa(picks[1])) {
+		t.Fatalf("picks %v, sentinel at %s (the taken port is %d): want a second pick, used", picks, addr, other.port)
+	}
+	s := goredis.NewSentinelClient(&goredis.Options{Addr: addr})
+	defer s.Close()
+	got, err := s.GetMasterAddrByName(context.Background(), "mymaster").Result()
+	if err != nil || len(got) != 2 || net.JoinHostPort(got[0], got[1]) != master.Addr() {
+		t.Fatalf("sentinel names %v, %v; want %s", got, err, master.Addr())
 	}
 }
