@@ -83,8 +83,7 @@ func TestRedisPasswordAndACLUser(t *testing.T) {
 func TestRedisTLS(t *testing.T) {
 	dir := t.TempDir()
 	ca, cert, key := writeCerts(t, dir)
-	tlsPort := freePort(t)
-	srv := redistest.Start(t, "--tls-port", strconv.Itoa(tlsPort), "--tls-cert-file", cert, "--tls-key-file", key,
+	srv, tlsPort := redistest.StartWithPort(t, "--tls-port", "--tls-cert-file", cert, "--tls-key-file", key,
 		"--tls-ca-cert-file", ca, "--tls-auth-clients", "no")
 	admin := srv.Client(t) // the plain port, for checking
 	stop, logs := startRun(t, map[string]string{

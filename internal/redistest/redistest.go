@@ -42,6 +42,34 @@ func Start(t testing.TB, args ...string) *Server {
 	return s
 }
 
+// StartWithPort is Start with a second port of the server's own: flag
+// ("--tls-port") is given a free port, picked again with the main one when
+// either was taken before redis-server bound it. It returns that port.
+func StartWithPort(t testing.TB, flag string, args ...string) (*Server, int) {
+	t.Helper()
+	tool.Require(t, "redis-server")
+	return startWithPort(t, flag, args, func() int { return freePort(t) })
+}
+
+// startWithPort is StartWithPort with the ports picked by next (the main
+// port first, then flag's, for each attempt).
+func startWithPort(t testing.TB, flag string, args []string, next func() int) (*Server, int) {
+	t.Helper()
+	s := &Server{dir: t.TempDir()}
+	extra := 0
+	s.startOnFreePort(t, func() int {
+		p := next()
+		extra = next()
+		if extra == p {
+			extra = next()
+		}
+		s.args = append([]string{flag, strconv.Itoa(extra)}, args...)
+		return p
+	})
+	t.Cleanup(s.Stop)
+	return s, extra
+}
+
 // startOnFreePort starts s on a port of next, and on another one of next
 // while the port it got was taken between next's check and
 // redis-server's bind (another test's server or an outgoing connection).

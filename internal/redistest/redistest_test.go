@@ -120,3 +120,26 @@ func TestStartSentinelTakesAnotherPortWhenThePickedOneIsTaken(t *testing.T) {
 		t.Fatalf("sentinel names %v, %v; want %s", got, err, master.Addr())
 	}
 }
+
+// TestStartWithPortPicksBothPortsAgainWhenOneIsTaken: the second port
+// (here the cluster bus's) taken before redis-server binds it makes
+// StartWithPort pick both again, and the server uses the second picks.
+func TestStartWithPortPicksBothPortsAgainWhenOneIsTaken(t *testing.T) {
+	other := Start(t)
+	var picks []int
+	s, extra := startWithPort(t, "--cluster-port", []string{"--cluster-enabled", "yes"}, func() int {
+		p := freePort(t)
+		if len(picks) == 1 {
+			p = other.port // the second port of the first attempt is taken
+		}
+		picks = append(picks, p)
+		return p
+	})
+	if len(picks) != 4 || s.port != picks[2] || extra != picks[3] {
+		t.Fatalf("picks %v, server on %d and %d (the taken port is %d): want both picked again", picks, s.port, extra, other.port)
+	}
+	got, err := s.Client(t).ConfigGet(context.Background(), "cluster-port").Result()
+	if err != nil || got["cluster-port"] != strconv.Itoa(extra) {
+		t.Fatalf("cluster-port = %v, %v; want %d", got, err, extra)
+	}
+}
