@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -61,30 +63,79 @@ func openRedis(cfg app.Config, stderr io.Writer) (goredis.UniversalClient, strin
 }
 
 // startRedisServer starts redis-server on a free loopback port, without
-// persistence, in a temporary directory.
+// persistence, in a temporary directory. A port taken between its pick and
+// redis-server's bind (another process's) is not mistaken for the new
+// server: the server is ready when the one answering there has its process
+// id, and one that could not bind is started again on another port.
 func startRedisServer() (string, func(), error) {
 	path, err := exec.LookPath("redis-server")
 	if err != nil {
 		return "", nil, err
 	}
-	dir, err := os.MkdirTemp("", "pomocore-bench-redis-")
-	if err != nil {
-		return "", nil, err
+	const attempts = 5
+	for i := 1; ; i++ {
+		port, err := freeTCPPort()
+		if err != nil {
+			return "", nil, err
+		}
+		addr, stop, err := launchRedisServer(path, port)
+		if err == nil || !errors.Is(err, errPortTaken) || i == attempts {
+			return addr, stop, err
+		}
 	}
-	port, err := freeTCPPort()
+}
+
+// errPortTaken is launchRedisServer's error when its port was taken.
+var errPortTaken = errors.New("port taken")
+
+// launchRedisServer starts redis-server on port and waits until it
+// answers as itself.
+func launchRedisServer(path string, port int) (string, func(), error) {
+	dir, err := os.MkdirTemp("", "pomocore-bench-redis-")
 	if err != nil {
 		return "", nil, err
 	}
 	cmd := exec.Command(path, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
 		"--dir", dir, "--logfile", "redis.log")
 	if err := cmd.Start(); err != nil {
+		_ = os.RemoveAll(dir)
 		return "", nil, err
 	}
-	return "127.0.0.1:" + strconv.Itoa(port), func() {
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	stop := func() {
 		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
+		<-exited
 		_ = os.RemoveAll(dir)
-	}, nil
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	c := goredis.NewClient(&goredis.Options{Addr: addr, DialTimeout: time.Second, MaxRetries: -1})
+	defer c.Close()
+	pid := "process_id:" + strconv.Itoa(cmd.Process.Pid) + "\r\n"
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		info, err := c.Info(ctx, "server").Result()
+		cancel()
+		if err == nil && strings.Contains(info, pid) {
+			return addr, stop, nil
+		}
+		select {
+		case <-exited:
+			log, _ := os.ReadFile(filepath.Join(dir, "redis.log"))
+			stop()
+			if bytes.Contains(log, []byte("Address already in use")) {
+				return "", nil, fmt.Errorf("redis-server on port %d: %w", port, errPortTaken)
+			}
+			return "", nil, fmt.Errorf("redis-server exited at start: %s", log)
+		default:
+		}
+		if time.Now().After(deadline) {
+			stop()
+			return "", nil, fmt.Errorf("redis-server on %s not ready after 10s: %v", addr, err)
+		}
+		time.Sleep(20 * time.Millisecond) // waiting for a process to listen, not synchronising goroutines
+	}
 }
 
 // freeTCPPort returns a loopback port nobody listens on right now.
