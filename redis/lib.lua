@@ -107,6 +107,16 @@ local function claim_skip(p, ns)
   return p
 end
 
+-- claim_members returns the members (activity keys) of claims c to last
+-- of the shard section at p (its pairs follow ARGV[p + 1]).
+local function claim_members(p, c, last)
+  local members = {}
+  for j = c, last do
+    members[j - c + 1] = ARGV[p + 1 + 2 * j]
+  end
+  return members
+end
+
 -- claim_dups returns the ordinals of the claims of a claims section whose
 -- activity is claimed within the window (a claim at or above since) by
 -- another stream entry, or by the same entry whose commit finished (it is
@@ -122,10 +132,7 @@ local function claim_dups(k0, ns, p, since)
     local m = tonumber(ARGV[p])
     for c = 1, m, 1000 do
       local last = math.min(m, c + 999)
-      local members = {}
-      for j = c, last do
-        members[#members + 1] = ARGV[p + 1 + 2 * j]
-      end
+      local members = claim_members(p, c, last)
       local scores = redis.call('ZMSCORE', KEYS[k0 + s], unpack(members))
       for j = c, last do
         local sc = scores[j - c + 1]
@@ -180,10 +187,7 @@ local function claim_confirm(k0, ns, p)
     local key, m = KEYS[k0 + s], tonumber(ARGV[p])
     for c = 1, m, 1000 do
       local last = math.min(m, c + 999)
-      local members = {}
-      for j = c, last do
-        members[#members + 1] = ARGV[p + 1 + 2 * j]
-      end
+      local members = claim_members(p, c, last)
       local scores = redis.call('ZMSCORE', key, unpack(members))
       local args = {}
       for j = c, last do
