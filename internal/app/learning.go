@@ -2,11 +2,9 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"sync/atomic"
 	"time"
 
@@ -55,7 +53,7 @@ func (a *App) startLearning(ctx context.Context, chain *classify.Chain, st Store
 		deps.Labels = labels
 	}
 	if cfg.ModelFile != "" {
-		deps.Save = func(m *classify.Model) error { return WriteModel(cfg.ModelFile, m) }
+		deps.Save = func(m *classify.Model) error { _, err := learn.WriteModel(cfg.ModelFile, m); return err }
 	}
 	tr, err := learn.NewTrainer(lc, deps)
 	if err != nil {
@@ -185,20 +183,6 @@ func (l *learning) modelStats() httpapi.ModelStats {
 	return httpapi.ModelStats{Unseen: r.Unseen, Revisits: r.Revisits, Examples: r.Distinct, TrainedAt: r.TrainedAt,
 		Trainings: runs, Failures: failures, Loaded: l.hasModel.Load(), Answers: c.ModelAnswers,
 		Abstentions: c.ModelAbstained, Promotions: l.loop.Promotions()}
-}
-
-// WriteModel writes m to path aside and renames it, so that a reader never
-// sees half a model.
-func WriteModel(path string, m *classify.Model) error {
-	b, err := json.Marshal(m)
-	if err != nil {
-		return err
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
 
 // LearnedPatterns returns the patterns promotion added, oldest first, from
