@@ -172,7 +172,7 @@ func (a *App) Redis() (goredis.UniversalClient, error) {
 
 // Store returns the store: MongoDB when MONGO_URI is set (waiting until it
 // answers), else SQLite in the data directory; in shadow mode a
-// ShadowStore over it, which writes nothing.
+// pipeline.ShadowStore over it, which writes nothing.
 func (a *App) Store(ctx context.Context) (Store, error) {
 	if a.st != nil {
 		return a.st, nil
