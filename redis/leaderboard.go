@@ -13,8 +13,8 @@ import (
 	"github.com/pomocore/pomocore"
 )
 
-// Leaderboards reads leaderboard sorted sets (it never writes). Safe for
-// concurrent use.
+// Leaderboards reads leaderboard sorted sets, and swaps in rebuilt ones
+// (Replace; it never increments). Safe for concurrent use.
 type Leaderboards struct {
 	rdb goredis.UniversalClient
 }
@@ -152,6 +152,21 @@ func groupAndPending(ctx context.Context, rdb goredis.UniversalClient, stream, g
 		return goredis.XInfoGroup{}, nil, fmt.Errorf("pending of %s/%s: %w", stream, group, err)
 	}
 	return gs[i], p, nil
+}
+
+// Scores returns every member of the board key with its score (none when
+// the key does not exist): the live board a rebuild compares with.
+func (l *Leaderboards) Scores(ctx context.Context, key string) (map[string]float64, error) {
+	zs, err := l.rdb.ZRangeWithScores(ctx, key, 0, -1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("leaderboard %s: %w", key, err)
+	}
+	out := make(map[string]float64, len(zs))
+	for _, z := range zs {
+		m, _ := z.Member.(string)
+		out[m] = z.Score
+	}
+	return out, nil
 }
 
 // Replace swaps in new contents for keys, atomically: each board is written
