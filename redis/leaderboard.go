@@ -157,14 +157,23 @@ func groupAndPending(ctx context.Context, rdb goredis.UniversalClient, stream, g
 // Scores returns every member of the board key with its score (none when
 // the key does not exist): the live board a rebuild compares with.
 func (l *Leaderboards) Scores(ctx context.Context, key string) (map[string]float64, error) {
-	zs, err := l.rdb.ZRangeWithScores(ctx, key, 0, -1).Result()
+	out, err := boardScores(ctx, l.rdb, key)
 	if err != nil {
 		return nil, fmt.Errorf("leaderboard %s: %w", key, err)
 	}
+	return out, nil
+}
+
+// boardScores reads the sorted set key whole (ZRANGE 0 -1 WITHSCORES):
+// member to score, empty when the key is missing.
+func boardScores(ctx context.Context, rdb goredis.UniversalClient, key string) (map[string]float64, error) {
+	zs, err := rdb.ZRangeWithScores(ctx, key, 0, -1).Result()
+	if err != nil {
+		return nil, err
+	}
 	out := make(map[string]float64, len(zs))
 	for _, z := range zs {
-		m, _ := z.Member.(string)
-		out[m] = z.Score
+		out[fmt.Sprint(z.Member)] = z.Score
 	}
 	return out, nil
 }
