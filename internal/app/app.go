@@ -124,6 +124,16 @@ func (a *App) Close() {
 	a.closers = nil
 }
 
+// closeWithin has Close call closeFn with 5 seconds to finish (a client
+// that disconnects from a server).
+func (a *App) closeWithin(closeFn func(context.Context) error) {
+	a.closers = append(a.closers, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = closeFn(ctx)
+	})
+}
+
 // Redis returns the Redis client: the configured server's, or, when
 // REDIS_ADDR is unset, an embedded in-process one's. It does not wait for
 // the server to answer.
@@ -202,11 +212,7 @@ func (a *App) Store(ctx context.Context) (Store, error) {
 			return nil, err
 		}
 		a.log.Info("store: MongoDB", "database", cfg.Mongo.Database)
-		a.closers = append(a.closers, func() {
-			c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			_ = st.Close(c)
-		})
+		a.closeWithin(st.Close)
 		if err := st.Register(a.reg); err != nil {
 			return nil, err
 		}

@@ -98,11 +98,7 @@ func (a *App) Inspectors(ctx context.Context) (Inspectors, error) {
 		if in.Mongo, err = mongo.OpenInspector(ctx, a.cfg.MongoConfig()); err != nil {
 			return Inspectors{}, fmt.Errorf("MONGO_URI: %w", err)
 		}
-		a.closers = append(a.closers, func() {
-			c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			_ = in.Mongo.Close(c)
-		})
+		a.closeWithin(in.Mongo.Close)
 	}
 	return in, nil
 }

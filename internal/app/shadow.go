@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/pomocore/pomocore"
 	"github.com/pomocore/pomocore/mongo"
@@ -169,10 +168,6 @@ func (a *App) shadowStore(ctx context.Context) (Store, error) {
 	}); err != nil {
 		return nil, err
 	}
-	a.closers = append(a.closers, func() {
-		c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = in.Close(c)
-	})
+	a.closeWithin(in.Close)
 	return pipeline.NewShadowStore(in), nil
 }
