@@ -69,7 +69,7 @@ type App struct {
 	st      Store
 	chain   *classify.Chain
 	tokens  func() int64
-	rules   *ruleSet
+	rules   *classify.Rules
 	builtin *classify.Matcher // the built-in set under category_pattern; nil unless fallback
 	keeper  *answerKeeper     // stores LLM answers as they arrive; nil without an LLM or a store that keeps them
 	closers []func()
@@ -333,7 +333,7 @@ func (a *App) NewPipeline(reader pipeline.Reader, obs pipeline.Observer) (*pipel
 		Committer:   committer,
 		Classifier:  a.chain,
 		Taxonomy:    a.tax,
-		CategoryIDs: a.rules.ids,
+		CategoryIDs: a.rules.IDs,
 		Logger:      a.log,
 		Observer:    obs,
 	})

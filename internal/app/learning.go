@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"sync/atomic"
-	"time"
 
 	"github.com/pomocore/pomocore/classify"
 	"github.com/pomocore/pomocore/httpapi"
@@ -19,7 +18,6 @@ import (
 type learning struct {
 	a        *App
 	chain    *classify.Chain
-	st       Store
 	trainer  *learn.Trainer
 	unknowns *httpapi.Unknowns
 	// editor edits the category_pattern documents (nil: the store cannot):
@@ -43,7 +41,7 @@ type learning struct {
 // the file rewritten.
 func (a *App) startLearning(ctx context.Context, chain *classify.Chain, st Store) (*learning, error) {
 	cfg, log := a.cfg, a.log
-	l := &learning{a: a, chain: chain, st: st, unknowns: httpapi.NewUnknowns(httpapi.UnknownsConfig{})}
+	l := &learning{a: a, chain: chain, unknowns: httpapi.NewUnknowns(httpapi.UnknownsConfig{})}
 	if ps, ok := st.(learn.PatternStore); ok {
 		l.editor = learn.NewEditor(ps, nil)
 	}
@@ -135,9 +133,7 @@ func (o learningObserver) BatchDone(r pipeline.BatchReport) {
 // the current ones until then.
 func (l *learning) reload(ctx context.Context) {
 	a := l.a
-	lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	patterns, err := l.st.LoadPatterns(lctx)
+	patterns, err := a.loadPatterns(ctx)
 	if err != nil {
 		a.log.Warn("pattern reload after a change failed; the periodic reload will pick it up", "err", err)
 		return
@@ -147,10 +143,7 @@ func (l *learning) reload(ctx context.Context) {
 		a.log.Warn("patterns after a change do not build; keeping the current ones", "err", err)
 		return
 	}
-	l.chain.SetMatcher(rs.matcher)
-	if p := l.p.Load(); p != nil {
-		p.SetRules(l.chain, rs.ids)
-	}
+	a.useRules(rs, l.p.Load())
 }
 
 // patternEditor returns the HTTP API's pattern editor (nil when the store
