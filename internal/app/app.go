@@ -21,6 +21,7 @@ import (
 
 	"github.com/pomocore/pomocore"
 	"github.com/pomocore/pomocore/classify"
+	"github.com/pomocore/pomocore/httpapi"
 	"github.com/pomocore/pomocore/internal/backoff"
 	"github.com/pomocore/pomocore/mongo"
 	"github.com/pomocore/pomocore/pipeline"
@@ -74,7 +75,7 @@ type App struct {
 	keeper  *answerKeeper     // stores LLM answers as they arrive; nil without an LLM or a store that keeps them
 	closers []func()
 	// startup is what Run waits for while it starts (waitFor).
-	startup startup
+	startup httpapi.Startup
 	// source is the main server's stream when the input is partitioned
 	// (cfg.Stream is then this process's partition stream); else "".
 	source string
@@ -343,7 +344,7 @@ func (a *App) NewPipeline(reader pipeline.Reader, obs pipeline.Observer) (*pipel
 // bounded by a timeout; it gives up only when ctx ends.
 func (a *App) waitFor(ctx context.Context, what string, f func(context.Context) error) error {
 	policy := backoff.Policy{Min: 100 * time.Millisecond, Max: 10 * time.Second}
-	a.startup.set(what, nil)
+	a.startup.Set(what, nil)
 	for attempt := 1; ; attempt++ {
 		c, cancel := context.WithTimeout(ctx, 15*time.Second)
 		err := f(c)
@@ -354,7 +355,7 @@ func (a *App) waitFor(ctx context.Context, what string, f func(context.Context) 
 			}
 			return nil
 		}
-		a.startup.set(what, err)
+		a.startup.Set(what, err)
 		wait := policy.Wait(attempt)
 		if ctx.Err() == nil {
 			a.log.Warn(what+" not reachable; retrying", "err", err, "attempt", attempt, "retry_in", wait.Round(time.Millisecond).String())

@@ -18,18 +18,18 @@ import (
 // dependency answers.
 func (a *App) Run(ctx context.Context) error {
 	cfg := a.cfg
-	var w *web
+	var w *httpapi.Endpoint
 	if cfg.HTTPAddr != "" {
 		// The server stops with Run, also when Run fails.
 		webCtx, stopWeb := context.WithCancel(ctx)
 		var err error
-		if w, err = startWeb(webCtx, cfg.HTTPAddr, a.startupHandler(), a.log); err != nil {
+		if w, err = httpapi.Listen(webCtx, cfg.HTTPAddr, a.startup.Handler(a.reg), a.log); err != nil {
 			stopWeb()
 			return err
 		}
-		defer w.wait()
+		defer w.Wait()
 		defer stopWeb()
-		a.log.Info("HTTP server (starting)", "addr", w.addr)
+		a.log.Info("HTTP server (starting)", "addr", w.Addr())
 	}
 	rdb, err := a.Redis()
 	if err != nil {
@@ -84,8 +84,8 @@ func (a *App) Run(ctx context.Context) error {
 				Unknowns: lrn.unknowns, Patterns: lrn.patternEditor(), Page: newPageStore(rdb, cfg),
 			})
 		go srv.KeepTimeline(ctx, pageSampleEvery)
-		w.serve(srv)
-		a.startup.set("", nil)
+		w.Handle(srv)
+		a.startup.Set("", nil)
 		a.log.Info("HTTP server", "addr", cfg.HTTPAddr)
 	}
 	if cfg.PatternReload > 0 {
