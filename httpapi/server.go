@@ -476,7 +476,7 @@ type GroupCollector struct {
 	lag, pending, oldest, stale *prometheus.Desc
 
 	mu       sync.Mutex
-	last     GroupState
+	last     pomocore.GroupState
 	known    bool // last holds a value read once
 	inFlight bool // a read is running
 }

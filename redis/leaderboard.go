@@ -90,27 +90,27 @@ func (l *Leaderboards) rank(ctx context.Context, key string, start int64, zs []g
 }
 
 // GroupState returns the consumer group's lag, pending count and the age
-// of its oldest pending entry.
-func (r *Reader) GroupState(ctx context.Context) (lag, pending int64, oldest time.Duration, err error) {
+// of its oldest pending entry (httpapi.GroupInspector).
+func (r *Reader) GroupState(ctx context.Context) (pomocore.GroupState, error) {
 	g, p, err := groupAndPending(ctx, r.rdb, r.cfg.Stream, r.cfg.Group)
 	if err != nil {
-		return 0, 0, 0, fmt.Errorf("group state: %w", err)
+		return pomocore.GroupState{}, fmt.Errorf("group state: %w", err)
 	}
+	st := pomocore.GroupState{Lag: g.Lag, Pending: p.Count}
 	if p.Count > 0 {
 		if ms, _, err := pomocore.ParseEntryID(p.Lower); err == nil {
-			oldest = time.Since(time.UnixMilli(int64(ms)))
+			st.OldestPending = time.Since(time.UnixMilli(int64(ms)))
 		}
 	}
-	lag = g.Lag
-	if lag < 0 || (g.EntriesRead == 0 && g.LastDeliveredID != "0-0") {
+	if st.Lag < 0 || (g.EntriesRead == 0 && g.LastDeliveredID != "0-0") {
 		// The server cannot tell (or, as the embedded miniredis does,
 		// reports the stream's length): count what lies past the group's
 		// last delivered id.
-		if lag, err = countAfter(ctx, r.rdb, r.cfg.Stream, g.LastDeliveredID, lagCountMax); err != nil {
-			return 0, 0, 0, fmt.Errorf("group state: %w", err)
+		if st.Lag, err = countAfter(ctx, r.rdb, r.cfg.Stream, g.LastDeliveredID, lagCountMax); err != nil {
+			return pomocore.GroupState{}, fmt.Errorf("group state: %w", err)
 		}
 	}
-	return lag, p.Count, oldest, nil
+	return st, nil
 }
 
 // lagCountMax is the most entries countAfter reads to count a lag the
