@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pomocore/pomocore"
 	"github.com/pomocore/pomocore/httpapi"
 	"github.com/pomocore/pomocore/redis"
 	"github.com/pomocore/pomocore/route"
@@ -21,7 +22,7 @@ func partitioned(cfg Config) (Config, string) {
 	}
 	source := cfg.Reader.Stream
 	if cfg.Committer.DeadStream == "" {
-		cfg.Committer.DeadStream = source + ":dead"
+		cfg.Committer.DeadStream = pomocore.DeadStream(source)
 	}
 	cfg.Reader.Stream = redis.PartitionStream(source, int(cfg.Pipeline.Partition))
 	return cfg, source

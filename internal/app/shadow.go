@@ -76,7 +76,7 @@ func (c *Config) validateShadow() []error {
 		bad("POMOCORE_KEY_PREFIX", "%q writes live leaderboard keys (%s:*): use a prefix of its own (default %s)",
 			c.Pipeline.KeyPrefix, pomocore.DefaultKeyPrefix, ShadowKeyPrefix)
 	}
-	if c.Committer.DeadStream == c.Reader.Stream+":dead" {
+	if c.Committer.DeadStream == pomocore.DeadStream(c.Reader.Stream) {
 		bad("POMOCORE_DEAD_STREAM", "%q is the live dead-letter stream (default in shadow mode %s)", c.Committer.DeadStream, c.Reader.Stream+ShadowDeadSuffix)
 	}
 	for _, w := range c.shadowWrites() {
