@@ -83,8 +83,10 @@ func TestFingerprint(t *testing.T) {
 		"priority": func(ps []pomocore.CategoryPattern) { ps[1].Priority = 1 },
 		"category": func(ps []pomocore.CategoryPattern) { ps[1].Category = "SNS" },
 		"id":       func(ps []pomocore.CategoryPattern) { ps[1].ID = pomocore.ObjectID{3} },
-		"title":    func(ps []pomocore.CategoryPattern) { ps[0].TitleRules = []pomocore.TitleRule{{Scope: "x", Keywords: []string{"y"}}} },
-		"order":    func(ps []pomocore.CategoryPattern) { ps[0], ps[1] = ps[1], ps[0] },
+		"title": func(ps []pomocore.CategoryPattern) {
+			ps[0].TitleRules = []pomocore.TitleRule{{Scope: "x", Keywords: []string{"y"}}}
+		},
+		"order": func(ps []pomocore.CategoryPattern) { ps[0], ps[1] = ps[1], ps[0] },
 	} {
 		b := slices.Clone(a)
 		change(b)
