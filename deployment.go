@@ -16,6 +16,10 @@ const (
 	DefaultTimeZone = "Asia/Seoul"
 )
 
+// DeadStream is the default dead-letter stream of the input stream
+// stream: "<stream>:dead".
+func DeadStream(stream string) string { return stream + ":dead" }
+
 // DefaultLocation returns DefaultTimeZone's location (a fixed +09:00 zone
 // when the zone database is missing: Seoul has no daylight saving time).
 func DefaultLocation() *time.Location {

@@ -122,3 +122,48 @@ func TestTaxonomy(t *testing.T) {
 		t.Error("missing file accepted")
 	}
 }
+
+// EntryIDOf inverts ObjectIDFromEntryID in the id's partition only, and
+// refuses ids the main server generated; NewestEntryID picks the newest
+// entry among the derived ids.
+func TestEntryIDOfAndNewestEntryID(t *testing.T) {
+	for _, c := range []struct {
+		entry     string
+		partition uint8
+	}{{"1764000000123-7", 0}, {"1764000000999-16777215", 5}, {"1764000000000-0", 63}} {
+		id, err := pomocore.ObjectIDFromEntryID(c.entry, c.partition)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, ok := pomocore.EntryIDOf(id, c.partition); !ok || got != c.entry {
+			t.Errorf("EntryIDOf(%s, %d) = %q, %v; want %q", id, c.partition, got, ok, c.entry)
+		}
+		if got, ok := pomocore.EntryIDOf(id, c.partition^1); ok {
+			t.Errorf("EntryIDOf(%s) in partition %d = %q: another partition's id", id, c.partition^1, got)
+		}
+	}
+	// A sequence of 2^24 and more no longer fits the derived ids' zero
+	// middle bytes: such ids are taken for generated ones.
+	big, _ := pomocore.ObjectIDFromEntryID("1764000000000-16777216", 0)
+	if got, ok := pomocore.EntryIDOf(big, 0); ok {
+		t.Errorf("EntryIDOf(%s) = %q", big, got)
+	}
+	// An id the main server generated: random middle bytes.
+	generated, _ := pomocore.ParseObjectID("69248100007b3e4f00000007")
+	if got, ok := pomocore.EntryIDOf(generated, 0); ok {
+		t.Errorf("EntryIDOf(generated %s) = %q", generated, got)
+	}
+	ids := []pomocore.ObjectID{generated}
+	for _, e := range []string{"1764000000123-7", "1764000000123-9", "1764000000122-50"} {
+		id, _ := pomocore.ObjectIDFromEntryID(e, 0)
+		ids = append(ids, id)
+	}
+	other, _ := pomocore.ObjectIDFromEntryID("1764000009999-0", 1)
+	ids = append(ids, other)
+	if got := pomocore.NewestEntryID(ids, 0); got != "1764000000123-9" {
+		t.Errorf("NewestEntryID = %q, want 1764000000123-9", got)
+	}
+	if got := pomocore.NewestEntryID([]pomocore.ObjectID{generated}, 0); got != "" {
+		t.Errorf("NewestEntryID of a generated id = %q", got)
+	}
+}

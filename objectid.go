@@ -105,6 +105,45 @@ func ObjectIDFromEntryID(entryID string, partition uint8) (ObjectID, error) {
 	return id, nil
 }
 
+// EntryIDOf reads back the stream entry id an ObjectID was derived from in
+// partition (the inverse of ObjectIDFromEntryID), and whether id is such
+// an id at all. An id the main server created (generated, not derived) is
+// told apart by its middle bytes: random per process in a generated
+// ObjectID, the high bytes of a sequence number below 2^24 (so zero) in a
+// derived one; with the partition bits, a generated id is mistaken for a
+// derived one with odds of about 2^-30.
+func EntryIDOf(id ObjectID, partition uint8) (string, bool) {
+	mid := binary.BigEndian.Uint16(id[4:6])
+	if uint8(mid>>10) != partition || mid&0x3ff >= 1000 || id[6] != 0 || id[7] != 0 || id[8] != 0 {
+		return "", false
+	}
+	secs := uint64(binary.BigEndian.Uint32(id[0:4]))
+	seq := uint64(id[9])<<16 | uint64(id[10])<<8 | uint64(id[11])
+	entry := strconv.FormatUint(secs*1000+uint64(mid&0x3ff), 10) + "-" + strconv.FormatUint(seq, 10)
+	if back, err := ObjectIDFromEntryID(entry, partition); err != nil || back != id {
+		return "", false
+	}
+	return entry, true
+}
+
+// NewestEntryID returns the newest stream entry id among those ids were
+// derived from in partition (EntryIDOf), "" when none was.
+func NewestEntryID(ids []ObjectID, partition uint8) string {
+	var best string
+	var bestMs, bestSeq uint64
+	for _, id := range ids {
+		entry, ok := EntryIDOf(id, partition)
+		if !ok {
+			continue
+		}
+		ms, seq, _ := ParseEntryID(entry)
+		if best == "" || ms > bestMs || (ms == bestMs && seq > bestSeq) {
+			best, bestMs, bestSeq = entry, ms, seq
+		}
+	}
+	return best
+}
+
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s

@@ -161,7 +161,7 @@ func (c Config) withDefaults() Config {
 		c.SessionGroup = pomocore.DefaultSessionGroup
 	}
 	if c.DeadStream == "" {
-		c.DeadStream = c.Stream + ":dead"
+		c.DeadStream = pomocore.DeadStream(c.Stream)
 	}
 	if c.KeyPrefix == "" {
 		c.KeyPrefix = pomocore.DefaultKeyPrefix

@@ -4,10 +4,11 @@ package httpapi
 
 import (
 	"context"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/pomocore/pomocore"
+	"github.com/pomocore/pomocore/classify"
 	"github.com/pomocore/pomocore/internal/buildinfo"
 	"github.com/pomocore/pomocore/pipeline"
 )
@@ -122,40 +123,27 @@ func (m *Metrics) BatchDone(r pipeline.BatchReport) {
 // CallFailed implements pipeline.Observer.
 func (m *Metrics) CallFailed(what string, _ error) { m.callErrors.WithLabelValues(what).Inc() }
 
-// GroupState is the consumer group's backlog, read from Redis on a scrape.
-type GroupState struct {
-	// Lag is entries not yet delivered to the group (-1 when unknown).
-	Lag int64
-	// Pending is entries delivered and not yet acknowledged.
-	Pending int64
-	// OldestPending is the age of the oldest pending entry (0 when none).
-	OldestPending time.Duration
-}
-
 // GroupInspector reads the consumer group's state. Called on each scrape
 // and readiness check, with a deadline on ctx; safe for concurrent use.
 type GroupInspector interface {
-	GroupState(ctx context.Context) (GroupState, error)
-}
-
-// LLMStats is what the LLM fallback reports.
-type LLMStats struct {
-	Calls, Failures, Answered, CacheHits, Dropped, Tokens int64
-	BreakerOpen                                           bool
+	GroupState(ctx context.Context) (pomocore.GroupState, error)
 }
 
 // LLMCollector exports the LLM fallback's counters, read on each scrape.
 type LLMCollector struct {
-	stats                                               func() LLMStats
+	stats                                               func() classify.ChainStats
+	tokens                                              func() int64
 	calls, failures, answered, hits, dropped, tok, brkr *prometheus.Desc
 }
 
-// NewLLMCollector returns a collector over stats; register it.
-func NewLLMCollector(stats func() LLMStats) *LLMCollector {
+// NewLLMCollector returns a collector over the chain's stats (its
+// fallback's counters) and tokens (the endpoint's reported use); register
+// it.
+func NewLLMCollector(stats func() classify.ChainStats, tokens func() int64) *LLMCollector {
 	d := func(name, help string) *prometheus.Desc {
 		return prometheus.NewDesc("pomocore_llm_"+name, help, nil, nil)
 	}
-	return &LLMCollector{stats: stats,
+	return &LLMCollector{stats: stats, tokens: tokens,
 		calls:    d("calls_total", "Requests sent to the LLM endpoint."),
 		failures: d("errors_total", "Failed LLM requests."),
 		answered: d("answered_total", "Unknown activities the LLM answered."),
@@ -183,7 +171,7 @@ func (c *LLMCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.answered, s.Answered)
 	counter(c.hits, s.CacheHits)
 	counter(c.dropped, s.Dropped)
-	counter(c.tok, s.Tokens)
+	counter(c.tok, c.tokens())
 	open := 0.0
 	if s.BreakerOpen {
 		open = 1

@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"bytes"
 	"context"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/pomocore/pomocore/classify"
 	"github.com/pomocore/pomocore/httpapi"
 	"github.com/pomocore/pomocore/internal/tool"
 )
@@ -24,7 +26,7 @@ func registry(t *testing.T) *prometheus.Registry {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	httpapi.NewMetrics(reg)
-	reg.MustRegister(httpapi.NewGroupCollector(fakeGroup{}), httpapi.NewLLMCollector(func() httpapi.LLMStats { return httpapi.LLMStats{} }),
+	reg.MustRegister(httpapi.NewGroupCollector(fakeGroup{}), httpapi.NewLLMCollector(func() classify.ChainStats { return classify.ChainStats{} }, func() int64 { return 0 }),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return reg
 }
@@ -142,5 +144,32 @@ func TestAlertRulesWithPromtool(t *testing.T) {
 		if err := cmd.Run(); err != nil {
 			t.Errorf("promtool %v: %v\n%s", args, err, out.String())
 		}
+	}
+}
+
+// The LLM collector reads the chain's fallback counters and the endpoint's
+// tokens on each scrape.
+func TestLLMCollectorReadsTheChainAndTheTokens(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(httpapi.NewLLMCollector(func() classify.ChainStats {
+		return classify.ChainStats{Calls: 3, Failures: 1, Answered: 2, CacheHits: 5, Dropped: 4, BreakerOpen: true, ModelAnswers: 9}
+	}, func() int64 { return 700 }))
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		m := mf.GetMetric()[0]
+		if c := m.GetCounter(); c != nil {
+			got[mf.GetName()] = c.GetValue()
+		} else {
+			got[mf.GetName()] = m.GetGauge().GetValue()
+		}
+	}
+	want := map[string]float64{"pomocore_llm_calls_total": 3, "pomocore_llm_errors_total": 1, "pomocore_llm_answered_total": 2,
+		"pomocore_llm_cache_hits_total": 5, "pomocore_llm_dropped_total": 4, "pomocore_llm_tokens_total": 700, "pomocore_llm_breaker_open": 1}
+	if !maps.Equal(got, want) {
+		t.Errorf("metrics = %v\nwant %v", got, want)
 	}
 }

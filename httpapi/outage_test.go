@@ -26,17 +26,17 @@ type redisGroup struct {
 	calls atomic.Int64
 }
 
-func (g *redisGroup) GroupState(ctx context.Context) (httpapi.GroupState, error) {
+func (g *redisGroup) GroupState(ctx context.Context) (pomocore.GroupState, error) {
 	g.calls.Add(1)
 	gs, err := g.rdb.XInfoGroups(ctx, "in").Result()
 	if err != nil {
-		return httpapi.GroupState{}, err
+		return pomocore.GroupState{}, err
 	}
 	p, err := g.rdb.XPending(ctx, "in", "g").Result()
 	if err != nil {
-		return httpapi.GroupState{}, err
+		return pomocore.GroupState{}, err
 	}
-	return httpapi.GroupState{Lag: gs[0].Lag, Pending: p.Count}, nil
+	return pomocore.GroupState{Lag: gs[0].Lag, Pending: p.Count}, nil
 }
 
 // timedGet is get, also returning how long the answer took.
@@ -121,9 +121,9 @@ func grepLines(s, sub string) string {
 // an answer is now served again for a second.
 func TestStatsAreCachedForASecond(t *testing.T) {
 	var calls atomic.Int64
-	group := groupFunc(func(context.Context) (httpapi.GroupState, error) {
+	group := groupFunc(func(context.Context) (pomocore.GroupState, error) {
 		calls.Add(1)
-		return httpapi.GroupState{Lag: calls.Load()}, nil
+		return pomocore.GroupState{Lag: calls.Load()}, nil
 	})
 	reg := prometheus.NewRegistry()
 	httpapi.NewMetrics(reg)
@@ -150,6 +150,6 @@ func TestStatsAreCachedForASecond(t *testing.T) {
 	}
 }
 
-type groupFunc func(context.Context) (httpapi.GroupState, error)
+type groupFunc func(context.Context) (pomocore.GroupState, error)
 
-func (f groupFunc) GroupState(ctx context.Context) (httpapi.GroupState, error) { return f(ctx) }
+func (f groupFunc) GroupState(ctx context.Context) (pomocore.GroupState, error) { return f(ctx) }

@@ -30,17 +30,17 @@ type pageGroup struct {
 	stream, group string
 }
 
-func (g pageGroup) GroupState(ctx context.Context) (httpapi.GroupState, error) {
+func (g pageGroup) GroupState(ctx context.Context) (pomocore.GroupState, error) {
 	gs, err := g.rdb.XInfoGroups(ctx, g.stream).Result()
 	if err != nil {
-		return httpapi.GroupState{}, err
+		return pomocore.GroupState{}, err
 	}
 	for _, x := range gs {
 		if x.Name == g.group {
-			return httpapi.GroupState{Lag: x.Lag, Pending: x.Pending}, nil
+			return pomocore.GroupState{Lag: x.Lag, Pending: x.Pending}, nil
 		}
 	}
-	return httpapi.GroupState{}, fmt.Errorf("no group %s", g.group)
+	return pomocore.GroupState{}, fmt.Errorf("no group %s", g.group)
 }
 
 // replica is one process of the service: its own registry (its counters

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"slices"
 	"sort"
@@ -175,35 +174,6 @@ func (j *jsonErrorWriter) Write(b []byte) (int, error) {
 		j.WriteHeader(http.StatusOK)
 	}
 	return len(b), nil // the mux's text is replaced
-}
-
-// ListenAndServe serves until ctx ends, then shuts down within 5 s.
-func (s *Server) ListenAndServe(ctx context.Context) error {
-	l, err := net.Listen("tcp", s.cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("POMOCORE_HTTP_ADDR %s: %w", s.cfg.Addr, err)
-	}
-	return s.Serve(ctx, l)
-}
-
-// Serve serves on l until ctx ends.
-func (s *Server) Serve(ctx context.Context, l net.Listener) error {
-	srv := &http.Server{Handler: s, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
-		WriteTimeout: 30 * time.Second, IdleTimeout: time.Minute}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(l) }()
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_ = srv.Shutdown(sctx)
-	if err := <-done; !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
 }
 
 // slogPrinter logs promhttp's errors at warn level.
@@ -506,7 +476,7 @@ type GroupCollector struct {
 	lag, pending, oldest, stale *prometheus.Desc
 
 	mu       sync.Mutex
-	last     GroupState
+	last     pomocore.GroupState
 	known    bool // last holds a value read once
 	inFlight bool // a read is running
 }

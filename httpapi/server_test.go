@@ -46,8 +46,8 @@ func (f *fakeBoards) Around(_ context.Context, key, member string, n int) ([]pom
 
 type fakeGroup struct{ err error }
 
-func (g fakeGroup) GroupState(context.Context) (httpapi.GroupState, error) {
-	return httpapi.GroupState{Lag: 3, Pending: 2, OldestPending: time.Second}, g.err
+func (g fakeGroup) GroupState(context.Context) (pomocore.GroupState, error) {
+	return pomocore.GroupState{Lag: 3, Pending: 2, OldestPending: time.Second}, g.err
 }
 
 func server(t *testing.T, storeErr error) (*httptest.Server, *httpapi.Metrics) {

@@ -112,6 +112,24 @@ func ReadModel(path string) (*classify.Model, error) {
 	return m, nil
 }
 
+// WriteModel writes m to path (the format ReadModel reads) aside and
+// renames it over path, so that a reader never sees half a model; it
+// returns the size written.
+func WriteModel(path string, m *classify.Model) (int, error) {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return 0, err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return 0, err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return 0, err
+	}
+	return len(b), nil
+}
+
 // DecodeModel reads a model `pomocore learn -o` wrote (classify.Model's
 // JSON).
 func DecodeModel(r io.Reader) (*classify.Model, error) {

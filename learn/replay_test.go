@@ -4,6 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -80,5 +84,36 @@ func TestDecodeModelReadsAnEncodedModel(t *testing.T) {
 	}
 	if _, err := learn.DecodeModel(strings.NewReader(`{"format":"other"}`)); err == nil {
 		t.Error("decoded a file of another format")
+	}
+}
+
+// WriteModel writes what ReadModel reads, and leaves no temporary file.
+func TestWriteModelReadsBack(t *testing.T) {
+	store := learntest.NewMemory(operatorPatterns())
+	sink := &learntest.Sink{}
+	if _, err := newTrainer(t, store, sink, false).Retrain(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	m, _ := sink.Model()
+	path := filepath.Join(t.TempDir(), "model.json")
+	n, err := learn.WriteModel(path, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Size() != int64(n) {
+		t.Errorf("stat = %v, %v; WriteModel said %d bytes", fi, err, n)
+	}
+	if _, err := os.Stat(path + ".tmp"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the temporary file is left: %v", err)
+	}
+	back, err := learn.ReadModel(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := back.Predict("Zork Paint", "", ""), m.Predict("Zork Paint", "", ""); got != want {
+		t.Errorf("read back %+v, written %+v", got, want)
+	}
+	if _, err := learn.WriteModel(filepath.Join(t.TempDir(), "missing", "model.json"), m); err == nil {
+		t.Error("wrote into a directory that does not exist")
 	}
 }

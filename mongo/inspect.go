@@ -59,6 +59,13 @@ func (i *Inspector) LoadPatterns(ctx context.Context) ([]pomocore.CategoryPatter
 	return out, nil
 }
 
+// Ping reports whether category_pattern can be listed (the answer a
+// shadow run's store gives its readiness check: pipeline.ShadowSource).
+func (i *Inspector) Ping(ctx context.Context) error {
+	_, err := i.Collection(ctx, CategoryPatternCollection)
+	return err
+}
+
 // Collection implements doctor.DocumentInspector.
 func (i *Inspector) Collection(ctx context.Context, coll string) (doctor.Collection, error) {
 	c := doctor.Collection{Name: coll}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/pomocore/pomocore/internal/ferrettest"
 	"github.com/pomocore/pomocore/mongo"
+	"github.com/pomocore/pomocore/pipeline"
 )
 
 func inspectCollections(t *testing.T, client *driver.Client, db string) map[string][]string {
@@ -78,6 +79,10 @@ func TestInspectorReadsDocumentsAndCreatesNothing(t *testing.T) {
 	}
 	if len(pats) != 2 || pats[0].Category != "Development" || pats[1].Priority != 3 || !slices.Equal(pats[1].DomainPatterns, []string{"afk"}) {
 		t.Errorf("patterns %+v", pats)
+	}
+	var _ pipeline.ShadowSource = in // a shadow run's category_pattern
+	if err := in.Ping(ctx); err != nil {
+		t.Errorf("Ping = %v", err)
 	}
 	c, err := in.Collection(ctx, "pomodoro_usage_log")
 	if err != nil || !c.Exists || c.Count != 2 {

@@ -151,6 +151,15 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// Shutdown returns how long the batch in hand may take after the context
+// is cancelled: ShutdownTimeout, or its default when nil.
+func (c Config) Shutdown() time.Duration {
+	if c.ShutdownTimeout == nil {
+		return *DefaultConfig().ShutdownTimeout
+	}
+	return *c.ShutdownTimeout
+}
+
 // ConfigError is one setting of a Config that cannot work (the root
 // package's, shared by every package's Validate).
 type ConfigError = pomocore.ConfigError

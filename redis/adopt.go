@@ -121,6 +121,45 @@ const (
 // key missing from the map is Unknown.
 type Decide func(ctx context.Context, usageLogIDs []string) (map[string]Verdict, error)
 
+// UsageLogCategories reads the categoryId of usage logs by their ids (the
+// zero ObjectID for a log without one; an id with no log is left out).
+// mongo.Inspector implements it.
+type UsageLogCategories interface {
+	UsageLogCategories(ctx context.Context, ids []pomocore.ObjectID) (map[pomocore.ObjectID]pomocore.ObjectID, error)
+}
+
+// DecideByCategory decides pending entries by their usage logs' categoryId
+// in logs: the deployed service writes a log's categoryId before it
+// increments, so a log with a categoryId was counted, one without was not;
+// an id that is not an ObjectID, or has no log, is Unknown. With nil logs
+// nothing is decided.
+func DecideByCategory(logs UsageLogCategories) Decide {
+	return func(ctx context.Context, keys []string) (map[string]Verdict, error) {
+		out := map[string]Verdict{}
+		if logs == nil {
+			return out, nil
+		}
+		ids := make([]pomocore.ObjectID, 0, len(keys))
+		for _, k := range keys {
+			if id, err := pomocore.ParseObjectID(k); err == nil {
+				ids = append(ids, id)
+			}
+		}
+		cats, err := logs.UsageLogCategories(ctx, ids)
+		if err != nil {
+			return nil, err
+		}
+		for id, cat := range cats {
+			v := Uncounted
+			if !cat.IsZero() {
+				v = Counted
+			}
+			out[id.Hex()] = v
+		}
+		return out, nil
+	}
+}
+
 // AdoptGroup adopts the history of the committer's group on its stream:
 // the entries the group delivered (ids up to its last-delivered id) within
 // the dedup window before it. Those acknowledged were counted and their

@@ -3,11 +3,13 @@ package redis_test
 import (
 	"context"
 	"errors"
+	"maps"
 	"testing"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/pomocore/pomocore"
 	"github.com/pomocore/pomocore/internal/redistest"
 	"github.com/pomocore/pomocore/pipeline"
 	"github.com/pomocore/pomocore/redis"
@@ -150,5 +152,34 @@ func TestAdoptGroupDecidesPendingByUsageLog(t *testing.T) {
 	}
 	if _, err := nc.AdoptGroup(ctx, decide); !errors.Is(err, redis.ErrNoGroup) {
 		t.Errorf("AdoptGroup of a missing group: %v, want ErrNoGroup", err)
+	}
+}
+
+// categoriesOf is usage logs' categoryIds in memory.
+type categoriesOf map[pomocore.ObjectID]pomocore.ObjectID
+
+func (c categoriesOf) UsageLogCategories(_ context.Context, ids []pomocore.ObjectID) (map[pomocore.ObjectID]pomocore.ObjectID, error) {
+	out := map[pomocore.ObjectID]pomocore.ObjectID{}
+	for _, id := range ids {
+		if cat, ok := c[id]; ok {
+			out[id] = cat
+		}
+	}
+	return out, nil
+}
+
+// A log with a categoryId was counted, one without was not; a key with no
+// log, or that is no ObjectID, is unknown; without logs nothing is decided.
+func TestDecideByCategory(t *testing.T) {
+	counted, uncounted, missing := pomocore.ObjectID{1}, pomocore.ObjectID{2}, pomocore.ObjectID{3}
+	logs := categoriesOf{counted: {9}, uncounted: {}}
+	keys := []string{counted.Hex(), uncounted.Hex(), missing.Hex(), "not-an-id"}
+	got, err := redis.DecideByCategory(logs)(context.Background(), keys)
+	want := map[string]redis.Verdict{counted.Hex(): redis.Counted, uncounted.Hex(): redis.Uncounted}
+	if err != nil || !maps.Equal(got, want) {
+		t.Errorf("decided %v, %v; want %v", got, err, want)
+	}
+	if got, err := redis.DecideByCategory(nil)(context.Background(), keys); err != nil || len(got) != 0 {
+		t.Errorf("without logs: %v, %v", got, err)
 	}
 }

@@ -264,7 +264,7 @@ func (c CommitterConfig) Validate() error {
 // deadStream is DeadStream, "<Stream>:dead" when empty.
 func (c CommitterConfig) deadStream() string {
 	if c.DeadStream == "" {
-		return c.Stream + ":dead"
+		return pomocore.DeadStream(c.Stream)
 	}
 	return c.DeadStream
 }

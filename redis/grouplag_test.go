@@ -34,9 +34,9 @@ func TestGroupStateLagIsEntriesNotYetDelivered(t *testing.T) {
 		if _, err := r.Read(ctx, 3, -1); err != nil {
 			t.Fatal(err)
 		}
-		lag, pending, _, err := r.GroupState(ctx)
-		if err != nil || lag != 2 || pending != 3 {
-			t.Errorf("%s: lag %d pending %d err %v, want lag 2, pending 3", name, lag, pending, err)
+		st, err := r.GroupState(ctx)
+		if err != nil || st.Lag != 2 || st.Pending != 3 || st.OldestPending <= 0 {
+			t.Errorf("%s: %+v, err %v, want lag 2, pending 3, an oldest pending age", name, st, err)
 		}
 	}
 }

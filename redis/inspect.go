@@ -255,13 +255,9 @@ func (i *Inspector) Keys(ctx context.Context, match string, limit int) ([]doctor
 // Board returns the members and scores of the sorted set key (ZRANGE 0 -1
 // WITHSCORES); an empty map when it is missing.
 func (i *Inspector) Board(ctx context.Context, key string) (map[string]float64, error) {
-	zs, err := i.rdb.ZRangeWithScores(ctx, key, 0, -1).Result()
+	out, err := boardScores(ctx, i.rdb, key)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", key, err)
-	}
-	out := make(map[string]float64, len(zs))
-	for _, z := range zs {
-		out[fmt.Sprint(z.Member)] = z.Score
 	}
 	return out, nil
 }

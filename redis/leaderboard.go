@@ -13,8 +13,8 @@ import (
 	"github.com/pomocore/pomocore"
 )
 
-// Leaderboards reads leaderboard sorted sets (it never writes). Safe for
-// concurrent use.
+// Leaderboards reads leaderboard sorted sets, and swaps in rebuilt ones
+// (Replace; it never increments). Safe for concurrent use.
 type Leaderboards struct {
 	rdb goredis.UniversalClient
 }
@@ -90,27 +90,27 @@ func (l *Leaderboards) rank(ctx context.Context, key string, start int64, zs []g
 }
 
 // GroupState returns the consumer group's lag, pending count and the age
-// of its oldest pending entry.
-func (r *Reader) GroupState(ctx context.Context) (lag, pending int64, oldest time.Duration, err error) {
+// of its oldest pending entry (httpapi.GroupInspector).
+func (r *Reader) GroupState(ctx context.Context) (pomocore.GroupState, error) {
 	g, p, err := groupAndPending(ctx, r.rdb, r.cfg.Stream, r.cfg.Group)
 	if err != nil {
-		return 0, 0, 0, fmt.Errorf("group state: %w", err)
+		return pomocore.GroupState{}, fmt.Errorf("group state: %w", err)
 	}
+	st := pomocore.GroupState{Lag: g.Lag, Pending: p.Count}
 	if p.Count > 0 {
 		if ms, _, err := pomocore.ParseEntryID(p.Lower); err == nil {
-			oldest = time.Since(time.UnixMilli(int64(ms)))
+			st.OldestPending = time.Since(time.UnixMilli(int64(ms)))
 		}
 	}
-	lag = g.Lag
-	if lag < 0 || (g.EntriesRead == 0 && g.LastDeliveredID != "0-0") {
+	if st.Lag < 0 || (g.EntriesRead == 0 && g.LastDeliveredID != "0-0") {
 		// The server cannot tell (or, as the embedded miniredis does,
 		// reports the stream's length): count what lies past the group's
 		// last delivered id.
-		if lag, err = countAfter(ctx, r.rdb, r.cfg.Stream, g.LastDeliveredID, lagCountMax); err != nil {
-			return 0, 0, 0, fmt.Errorf("group state: %w", err)
+		if st.Lag, err = countAfter(ctx, r.rdb, r.cfg.Stream, g.LastDeliveredID, lagCountMax); err != nil {
+			return pomocore.GroupState{}, fmt.Errorf("group state: %w", err)
 		}
 	}
-	return lag, p.Count, oldest, nil
+	return st, nil
 }
 
 // lagCountMax is the most entries countAfter reads to count a lag the
@@ -152,6 +152,30 @@ func groupAndPending(ctx context.Context, rdb goredis.UniversalClient, stream, g
 		return goredis.XInfoGroup{}, nil, fmt.Errorf("pending of %s/%s: %w", stream, group, err)
 	}
 	return gs[i], p, nil
+}
+
+// Scores returns every member of the board key with its score (none when
+// the key does not exist): the live board a rebuild compares with.
+func (l *Leaderboards) Scores(ctx context.Context, key string) (map[string]float64, error) {
+	out, err := boardScores(ctx, l.rdb, key)
+	if err != nil {
+		return nil, fmt.Errorf("leaderboard %s: %w", key, err)
+	}
+	return out, nil
+}
+
+// boardScores reads the sorted set key whole (ZRANGE 0 -1 WITHSCORES):
+// member to score, empty when the key is missing.
+func boardScores(ctx context.Context, rdb goredis.UniversalClient, key string) (map[string]float64, error) {
+	zs, err := rdb.ZRangeWithScores(ctx, key, 0, -1).Result()
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]float64, len(zs))
+	for _, z := range zs {
+		out[fmt.Sprint(z.Member)] = z.Score
+	}
+	return out, nil
 }
 
 // Replace swaps in new contents for keys, atomically: each board is written

@@ -2,11 +2,13 @@ package redis_test
 
 import (
 	"context"
+	"maps"
 	"testing"
 
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/pomocore/pomocore/internal/redistest"
+	"github.com/pomocore/pomocore/rebuild"
 	"github.com/pomocore/pomocore/redis"
 )
 
@@ -49,5 +51,37 @@ func TestLeaderboardRanksShareTies(t *testing.T) {
 	}
 	if empty, err := l.Top(ctx, "leaderboard:none:x", 0, 5); err != nil || len(empty) != 0 {
 		t.Errorf("empty board = %+v %v", empty, err)
+	}
+}
+
+// Leaderboards is the rebuild's board store: Scores reads a board whole
+// (none when missing), Replace swaps boards in and deletes those left
+// without members, leaving no temporary key.
+func TestLeaderboardsScoresAndReplace(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	ctx := context.Background()
+	var _ rebuild.BoardStore = (*redis.Leaderboards)(nil)
+	l := redis.NewLeaderboards(rdb)
+	a, b := "leaderboard:Development:2026-11-24", "leaderboard:Game:2026-11-24"
+	rdb.ZAdd(ctx, a, goredis.Z{Score: 100.5, Member: "ann"}, goredis.Z{Score: 1, Member: "mallory"})
+	rdb.ZAdd(ctx, b, goredis.Z{Score: 7, Member: "bob"})
+	if got, err := l.Scores(ctx, a); err != nil || !maps.Equal(got, map[string]float64{"ann": 100.5, "mallory": 1}) {
+		t.Errorf("Scores(%s) = %v, %v", a, got, err)
+	}
+	if got, err := l.Scores(ctx, "leaderboard:none"); err != nil || len(got) != 0 {
+		t.Errorf("Scores of a missing key = %v, %v", got, err)
+	}
+	if err := l.Replace(ctx, []string{a, b}, map[string]map[string]float64{a: {"ann": 99}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := l.Scores(ctx, a); !maps.Equal(got, map[string]float64{"ann": 99}) {
+		t.Errorf("after Replace: %v", got)
+	}
+	if rdb.Exists(ctx, b).Val() != 0 {
+		t.Error("a board left without members is still there")
+	}
+	if keys := rdb.Keys(ctx, "*rebuild-tmp*").Val(); len(keys) != 0 {
+		t.Errorf("temporary keys left: %v", keys)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"maps"
 	"math"
@@ -193,7 +194,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("sqlite: data dir: %w", err)
 	}
-	path, err := filepath.Abs(filepath.Join(cfg.Dir, "pomocore.db"))
+	path, err := filepath.Abs(filepath.Join(cfg.Dir, fileName))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
@@ -992,4 +993,15 @@ WHERE is_llm_based = 1 ORDER BY id DESC LIMIT ?`, limit)
 		out = append(out, d)
 	}
 	return out, rows.Err()
+}
+
+// fileName is the store's file in its data directory.
+const fileName = "pomocore.db"
+
+// Exists reports whether dir holds a store; Open creates one where none
+// is (a stat error other than "does not exist" counts as one: Open will
+// report it).
+func Exists(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, fileName))
+	return !errors.Is(err, fs.ErrNotExist)
 }

@@ -50,9 +50,15 @@ func TestSQLitePassesTheContract(t *testing.T) {
 func TestSQLiteReopenKeepsData(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
+	if sqlite.Exists(dir) {
+		t.Error("Exists before Open")
+	}
 	st, err := sqlite.Open(ctx, sqlite.Config{Dir: dir})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !sqlite.Exists(dir) {
+		t.Error("no store Exists after Open")
 	}
 	if err := st.Save(ctx, []pipeline.Record{storetest.Rec("u", "Xcode", "", "", storetest.Dev)}); err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/pomocore/pomocore"
 	"github.com/pomocore/pomocore/internal/app"
+	"github.com/pomocore/pomocore/rebuild"
 )
 
 const leaderboardUsage = `usage: pomocore leaderboard top  [-category C] [-period day|week|month] [-date YYYY-MM-DD] [-limit N]
@@ -120,7 +121,7 @@ which boards would change and writes nothing.
 	}
 	defer a.Close()
 	cfg := a.Config()
-	plan, err := app.PlanRebuild(*from, *to, a.Location())
+	plan, err := rebuild.PlanDays(*from, *to, a.Location())
 	if err != nil {
 		return usageError{err}
 	}
@@ -130,7 +131,7 @@ which boards would change and writes nothing.
 		fmt.Fprintf(stdout, "left alone, only partly in the range: %v\n", plan.Partial)
 	}
 	rep, err := a.Rebuild(ctx, plan, app.RebuildOptions{
-		DryRun: *dry, Force: *force, Progress: stderr, Terminal: isTerminal(stderr),
+		Options:  rebuild.Options{DryRun: *dry, Force: *force, Progress: stderr, Terminal: isTerminal(stderr)},
 		StoreSet: getenv("MONGO_URI") != "" || getenv("POMOCORE_DATA_DIR") != "",
 	})
 	if err != nil {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/pomocore/pomocore"
 	"github.com/pomocore/pomocore/classify"
+	"github.com/pomocore/pomocore/httpapi"
 	"github.com/pomocore/pomocore/internal/backoff"
 	"github.com/pomocore/pomocore/mongo"
 	"github.com/pomocore/pomocore/pipeline"
@@ -69,12 +70,12 @@ type App struct {
 	st      Store
 	chain   *classify.Chain
 	tokens  func() int64
-	rules   *ruleSet
+	rules   *classify.Rules
 	builtin *classify.Matcher // the built-in set under category_pattern; nil unless fallback
 	keeper  *answerKeeper     // stores LLM answers as they arrive; nil without an LLM or a store that keeps them
 	closers []func()
 	// startup is what Run waits for while it starts (waitFor).
-	startup startup
+	startup httpapi.Startup
 	// source is the main server's stream when the input is partitioned
 	// (cfg.Stream is then this process's partition stream); else "".
 	source string
@@ -122,6 +123,16 @@ func (a *App) Close() {
 		a.closers[i]()
 	}
 	a.closers = nil
+}
+
+// closeWithin has Close call closeFn with 5 seconds to finish (a client
+// that disconnects from a server).
+func (a *App) closeWithin(closeFn func(context.Context) error) {
+	a.closers = append(a.closers, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = closeFn(ctx)
+	})
 }
 
 // Redis returns the Redis client: the configured server's, or, when
@@ -172,7 +183,7 @@ func (a *App) Redis() (goredis.UniversalClient, error) {
 
 // Store returns the store: MongoDB when MONGO_URI is set (waiting until it
 // answers), else SQLite in the data directory; in shadow mode a
-// ShadowStore over it, which writes nothing.
+// pipeline.ShadowStore over it, which writes nothing.
 func (a *App) Store(ctx context.Context) (Store, error) {
 	if a.st != nil {
 		return a.st, nil
@@ -202,11 +213,7 @@ func (a *App) Store(ctx context.Context) (Store, error) {
 			return nil, err
 		}
 		a.log.Info("store: MongoDB", "database", cfg.Mongo.Database)
-		a.closers = append(a.closers, func() {
-			c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			_ = st.Close(c)
-		})
+		a.closeWithin(st.Close)
 		if err := st.Register(a.reg); err != nil {
 			return nil, err
 		}
@@ -327,7 +334,7 @@ func (a *App) NewPipeline(reader pipeline.Reader, obs pipeline.Observer) (*pipel
 		Committer:   committer,
 		Classifier:  a.chain,
 		Taxonomy:    a.tax,
-		CategoryIDs: a.rules.ids,
+		CategoryIDs: a.rules.IDs,
 		Logger:      a.log,
 		Observer:    obs,
 	})
@@ -337,7 +344,7 @@ func (a *App) NewPipeline(reader pipeline.Reader, obs pipeline.Observer) (*pipel
 // bounded by a timeout; it gives up only when ctx ends.
 func (a *App) waitFor(ctx context.Context, what string, f func(context.Context) error) error {
 	policy := backoff.Policy{Min: 100 * time.Millisecond, Max: 10 * time.Second}
-	a.startup.set(what, nil)
+	a.startup.Set(what, nil)
 	for attempt := 1; ; attempt++ {
 		c, cancel := context.WithTimeout(ctx, 15*time.Second)
 		err := f(c)
@@ -348,7 +355,7 @@ func (a *App) waitFor(ctx context.Context, what string, f func(context.Context) 
 			}
 			return nil
 		}
-		a.startup.set(what, err)
+		a.startup.Set(what, err)
 		wait := policy.Wait(attempt)
 		if ctx.Err() == nil {
 			a.log.Warn(what+" not reachable; retrying", "err", err, "attempt", attempt, "retry_in", wait.Round(time.Millisecond).String())

@@ -88,7 +88,7 @@ func TestMainServerPatternsStayTheAuthorityInTheApp(t *testing.T) {
 		if got := chain.Classify("Notion Calendar", "", ""); got != notionCal {
 			t.Errorf("%s: Notion Calendar = %+v, want production's %+v", c.mode, got, notionCal)
 		}
-		if a.rules.ids["Development"].IsZero() {
+		if a.rules.IDs["Development"].IsZero() {
 			t.Errorf("%s: Development has no categoryId", c.mode)
 		}
 	}

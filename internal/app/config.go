@@ -231,7 +231,7 @@ func (c *Config) Complete(isSet func(env string) bool) {
 	}
 	c.completeShadow(isSet)
 	if c.Committer.DeadStream == "" {
-		c.Committer.DeadStream = c.Reader.Stream + ":dead"
+		c.Committer.DeadStream = pomocore.DeadStream(c.Reader.Stream)
 	}
 }
 

@@ -98,11 +98,7 @@ func (a *App) Inspectors(ctx context.Context) (Inspectors, error) {
 		if in.Mongo, err = mongo.OpenInspector(ctx, a.cfg.MongoConfig()); err != nil {
 			return Inspectors{}, fmt.Errorf("MONGO_URI: %w", err)
 		}
-		a.closers = append(a.closers, func() {
-			c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			_ = in.Mongo.Close(c)
-		})
+		a.closeWithin(in.Mongo.Close)
 	}
 	return in, nil
 }
@@ -150,34 +146,9 @@ func (a *App) AdoptHistory(ctx context.Context, in Inspectors) (redis.AdoptRepor
 	if err != nil {
 		return redis.AdoptReport{}, err
 	}
-	return c.AdoptGroup(ctx, usageLogDecide(in.Mongo))
-}
-
-// usageLogDecide decides pending entries by their usage logs' categoryId
-// (see AdoptHistory); with no inspector nothing is decided.
-func usageLogDecide(m *mongo.Inspector) redis.Decide {
-	return func(ctx context.Context, keys []string) (map[string]redis.Verdict, error) {
-		out := map[string]redis.Verdict{}
-		if m == nil {
-			return out, nil
-		}
-		ids := make([]pomocore.ObjectID, 0, len(keys))
-		for _, k := range keys {
-			if id, err := pomocore.ParseObjectID(k); err == nil {
-				ids = append(ids, id)
-			}
-		}
-		cats, err := m.UsageLogCategories(ctx, ids)
-		if err != nil {
-			return nil, err
-		}
-		for id, cat := range cats {
-			v := redis.Uncounted
-			if !cat.IsZero() {
-				v = redis.Counted
-			}
-			out[id.Hex()] = v
-		}
-		return out, nil
+	var logs redis.UsageLogCategories
+	if in.Mongo != nil {
+		logs = in.Mongo
 	}
+	return c.AdoptGroup(ctx, redis.DecideByCategory(logs))
 }

@@ -2,11 +2,9 @@ package app
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/pomocore/pomocore"
@@ -30,15 +28,11 @@ const resumeScan = 1000
 // Usage logs the pipeline created carry an id derived from their stream
 // entry id and the partition (pomocore.ObjectIDFromEntryID), from which
 // the entry id is read back; the newest such id among the store's newest
-// resumeScan usage logs is the position. An id the main server created
-// (entries that name their pomodoroUsageLogId: the given-ids mode) says
-// nothing about the stream: no entry id is derivable from it, and a store
-// holding only those yields "" (the reader then stops, or obeys
-// POMOCORE_GROUP_RECREATE_AT). Such ids are told apart by their middle
-// bytes (random per process in a generated ObjectID; the high bytes of a
-// sequence number below 2^24, so zero, in a derived one) and by the
-// partition bits; a generated id mistaken for a derived one has odds of
-// about 2^-30.
+// resumeScan usage logs is the position (pomocore.NewestEntryID). An id
+// the main server created (entries that name their pomodoroUsageLogId:
+// the given-ids mode) says nothing about the stream, and a store holding
+// only those yields "" (the reader then stops, or obeys
+// POMOCORE_GROUP_RECREATE_AT).
 func (a *App) resumePosition(ctx context.Context) (string, error) {
 	st := a.st
 	if st == nil {
@@ -52,37 +46,7 @@ func (a *App) resumePosition(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("the store's newest usage logs: %w", err)
 	}
-	partition := uint8(min(max(a.cfg.Pipeline.Partition, 0), 63))
-	var best string
-	var bestMs, bestSeq uint64
-	for _, id := range ids {
-		entry, ok := entryIDOf(id, partition)
-		if !ok {
-			continue
-		}
-		ms, seq, _ := pomocore.ParseEntryID(entry)
-		if best == "" || ms > bestMs || (ms == bestMs && seq > bestSeq) {
-			best, bestMs, bestSeq = entry, ms, seq
-		}
-	}
-	return best, nil
-}
-
-// entryIDOf reads back the stream entry id a usage-log id was derived
-// from in partition (the inverse of pomocore.ObjectIDFromEntryID), and
-// whether id is such an id at all.
-func entryIDOf(id pomocore.ObjectID, partition uint8) (string, bool) {
-	mid := binary.BigEndian.Uint16(id[4:6])
-	if uint8(mid>>10) != partition || mid&0x3ff >= 1000 || id[6] != 0 || id[7] != 0 || id[8] != 0 {
-		return "", false
-	}
-	secs := uint64(binary.BigEndian.Uint32(id[0:4]))
-	seq := uint64(id[9])<<16 | uint64(id[10])<<8 | uint64(id[11])
-	entry := strconv.FormatUint(secs*1000+uint64(mid&0x3ff), 10) + "-" + strconv.FormatUint(seq, 10)
-	if back, err := pomocore.ObjectIDFromEntryID(entry, partition); err != nil || back != id {
-		return "", false
-	}
-	return entry, true
+	return pomocore.NewestEntryID(ids, uint8(min(max(a.cfg.Pipeline.Partition, 0), 63))), nil
 }
 
 // claimPartition records in the store that this input stream, of this

@@ -2,13 +2,10 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"sync/atomic"
-	"time"
 
 	"github.com/pomocore/pomocore/classify"
 	"github.com/pomocore/pomocore/httpapi"
@@ -21,7 +18,6 @@ import (
 type learning struct {
 	a        *App
 	chain    *classify.Chain
-	st       Store
 	trainer  *learn.Trainer
 	unknowns *httpapi.Unknowns
 	// editor edits the category_pattern documents (nil: the store cannot):
@@ -45,7 +41,7 @@ type learning struct {
 // the file rewritten.
 func (a *App) startLearning(ctx context.Context, chain *classify.Chain, st Store) (*learning, error) {
 	cfg, log := a.cfg, a.log
-	l := &learning{a: a, chain: chain, st: st, unknowns: httpapi.NewUnknowns(httpapi.UnknownsConfig{})}
+	l := &learning{a: a, chain: chain, unknowns: httpapi.NewUnknowns(httpapi.UnknownsConfig{})}
 	if ps, ok := st.(learn.PatternStore); ok {
 		l.editor = learn.NewEditor(ps, nil)
 	}
@@ -55,7 +51,7 @@ func (a *App) startLearning(ctx context.Context, chain *classify.Chain, st Store
 		deps.Labels = labels
 	}
 	if cfg.ModelFile != "" {
-		deps.Save = func(m *classify.Model) error { return WriteModel(cfg.ModelFile, m) }
+		deps.Save = func(m *classify.Model) error { _, err := learn.WriteModel(cfg.ModelFile, m); return err }
 	}
 	tr, err := learn.NewTrainer(lc, deps)
 	if err != nil {
@@ -137,9 +133,7 @@ func (o learningObserver) BatchDone(r pipeline.BatchReport) {
 // the current ones until then.
 func (l *learning) reload(ctx context.Context) {
 	a := l.a
-	lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	patterns, err := l.st.LoadPatterns(lctx)
+	patterns, err := a.loadPatterns(ctx)
 	if err != nil {
 		a.log.Warn("pattern reload after a change failed; the periodic reload will pick it up", "err", err)
 		return
@@ -149,10 +143,7 @@ func (l *learning) reload(ctx context.Context) {
 		a.log.Warn("patterns after a change do not build; keeping the current ones", "err", err)
 		return
 	}
-	l.chain.SetMatcher(rs.matcher)
-	if p := l.p.Load(); p != nil {
-		p.SetRules(l.chain, rs.ids)
-	}
+	a.useRules(rs, l.p.Load())
 }
 
 // patternEditor returns the HTTP API's pattern editor (nil when the store
@@ -185,20 +176,6 @@ func (l *learning) modelStats() httpapi.ModelStats {
 	return httpapi.ModelStats{Unseen: r.Unseen, Revisits: r.Revisits, Examples: r.Distinct, TrainedAt: r.TrainedAt,
 		Trainings: runs, Failures: failures, Loaded: l.hasModel.Load(), Answers: c.ModelAnswers,
 		Abstentions: c.ModelAbstained, Promotions: l.loop.Promotions()}
-}
-
-// WriteModel writes m to path aside and renames it, so that a reader never
-// sees half a model.
-func WriteModel(path string, m *classify.Model) error {
-	b, err := json.Marshal(m)
-	if err != nil {
-		return err
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
 
 // LearnedPatterns returns the patterns promotion added, oldest first, from

@@ -128,7 +128,7 @@ func TestAcceptedSuggestionIsRefusedOnConflictAndAppliedAtOnce(t *testing.T) {
 	if !errors.Is(err, classify.ErrNewConflict) {
 		t.Fatalf("a conflicting pattern: %v, want ErrNewConflict", err)
 	}
-	if after, _ := a.st.LoadPatterns(ctx); fingerprint(after) != fingerprint(before) {
+	if after, _ := a.st.LoadPatterns(ctx); classify.Fingerprint(after) != classify.Fingerprint(before) {
 		t.Error("a refused edit wrote patterns")
 	}
 	if got := chain.Classify("Qqxy Toolbox", "", ""); got.Source != pomocore.SourceDefault {

@@ -5,6 +5,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/pomocore/pomocore"
 	"github.com/pomocore/pomocore/redis"
 )
 
@@ -14,7 +15,7 @@ import (
 func newPageStore(rdb goredis.UniversalClient, cfg Config) *redis.PageFigures {
 	dead := cfg.Committer.DeadStream
 	if dead == "" {
-		dead = cfg.Reader.Stream + ":dead"
+		dead = pomocore.DeadStream(cfg.Reader.Stream)
 	}
 	return redis.NewPageFigures(rdb, cfg.Reader.Stream, cfg.Reader.Group, dead)
 }

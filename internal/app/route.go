@@ -6,8 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pomocore/pomocore"
 	"github.com/pomocore/pomocore/httpapi"
-	"github.com/pomocore/pomocore/pipeline"
 	"github.com/pomocore/pomocore/redis"
 	"github.com/pomocore/pomocore/route"
 )
@@ -22,7 +22,7 @@ func partitioned(cfg Config) (Config, string) {
 	}
 	source := cfg.Reader.Stream
 	if cfg.Committer.DeadStream == "" {
-		cfg.Committer.DeadStream = source + ":dead"
+		cfg.Committer.DeadStream = pomocore.DeadStream(source)
 	}
 	cfg.Reader.Stream = redis.PartitionStream(source, int(cfg.Pipeline.Partition))
 	return cfg, source
@@ -78,7 +78,7 @@ func (a *App) NewRouter() (*route.Router, *redis.RouteSource, error) {
 	cfg := a.cfg
 	src := redis.NewRouteSource(rdb, a.source, cfg.Reader.Group, cfg.Reader.StartID, 0)
 	r, err := route.New(route.Config{Partitions: cfg.Partitions, Batch: cfg.Pipeline.BatchSize, Block: min(cfg.Pipeline.Block, time.Second),
-		Timeout: shutdownTimeout(cfg.Pipeline), Log: a.log.With("role", "router", "source", a.source)},
+		Timeout: cfg.Pipeline.Shutdown(), Log: a.log.With("role", "router", "source", a.source)},
 		src, redis.NewPartitionWriter(rdb, a.source, cfg.Partitions), redis.NewRouteLease(rdb, a.source, 0))
 	if err != nil {
 		return nil, nil, fmt.Errorf("POMOCORE_PARTITIONS: %w", err)
@@ -100,13 +100,4 @@ func (a *App) startRouter(ctx context.Context) (stop func(), err error) {
 	wg.Go(func() { _ = r.Run(ctx) })
 	a.log.Info("router candidate running", "source", a.source, "partitions", a.cfg.Partitions, "partition stream", a.cfg.Reader.Stream)
 	return func() { cancel(); wg.Wait() }, nil
-}
-
-// shutdownTimeout is the pipeline's time to finish after SIGTERM (its
-// default when unset).
-func shutdownTimeout(p pipeline.Config) time.Duration {
-	if p.ShutdownTimeout == nil {
-		return *pipeline.DefaultConfig().ShutdownTimeout
-	}
-	return *p.ShutdownTimeout
 }

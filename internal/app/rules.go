@@ -2,8 +2,6 @@ package app
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"time"
@@ -14,73 +12,45 @@ import (
 	"github.com/pomocore/pomocore/pipeline"
 )
 
-// ruleSet is a classifier built from category_pattern with the ids of its
-// categories.
-type ruleSet struct {
-	// matcher is category_pattern's, with the built-in set layered under
-	// it when POMOCORE_BUILTIN_PATTERNS=fallback.
-	matcher *classify.Matcher
-	ids     map[string]pomocore.ObjectID
-	// usable are the taxonomy's categories that have a document: the only
-	// answers the LLM fallback may give.
-	usable      []string
-	fingerprint string
-}
-
-// buildRules compiles category_pattern and, when builtin is not nil (see
-// builtinMatcher), layers the built-in set under it: it answers, as source
-// builtin, only where category_pattern is silent, and only categories that
-// have a document.
-func buildRules(patterns []pomocore.CategoryPattern, tax *pomocore.Taxonomy, builtin *classify.Matcher, log *slog.Logger) (*ruleSet, error) {
-	matcher, err := classify.Build(patterns, tax.Default)
+// buildRules compiles category_pattern, layering builtin under it when
+// not nil (see builtinMatcher and classify.Compile), and logs what the
+// operator should know of the documents.
+func buildRules(patterns []pomocore.CategoryPattern, tax *pomocore.Taxonomy, builtin *classify.Matcher, log *slog.Logger) (*classify.Rules, error) {
+	rs, err := classify.Compile(patterns, tax, builtin)
 	if err != nil {
-		return nil, fmt.Errorf("category patterns: %w", err)
+		return nil, err
 	}
-	if conflicts := matcher.Conflicts(); len(conflicts) > 0 {
-		resolved := make([]string, len(conflicts))
-		for i, c := range conflicts {
+	if len(rs.Conflicts) > 0 {
+		resolved := make([]string, len(rs.Conflicts))
+		for i, c := range rs.Conflicts {
 			resolved[i] = c.String()
 		}
 		log.Info("category patterns in two categories at the same priority: the document loaded later wins, as deployed",
-			"count", len(conflicts), "resolved", resolved)
+			"count", len(rs.Conflicts), "resolved", resolved)
 	}
-	ids := make(map[string]pomocore.ObjectID, len(tax.Categories))
-	var outside []string
-	for _, p := range patterns {
-		ids[p.Category] = p.ID
-		if !tax.Has(p.Category) {
-			outside = append(outside, p.Category)
-		}
-	}
-	if len(outside) > 0 {
+	if len(rs.Outside) > 0 {
 		log.Warn("category_pattern documents not in the taxonomy: their activities are recorded as the default",
-			"categories", outside, "default", tax.Default)
+			"categories", rs.Outside, "default", tax.Default)
 	}
-	// A category without a document has no categoryId the main server can
-	// name: the pipeline records its activities as the default category.
-	usable, missing := classify.Restrict(patterns, tax)
-	if len(missing) > 0 {
+	if len(rs.Missing) > 0 {
 		log.Warn("taxonomy categories without a category_pattern document: their activities are recorded as the default category",
-			"categories", missing, "default", tax.Default)
+			"categories", rs.Missing, "default", tax.Default)
 	}
-	if _, ok := ids[tax.Default]; !ok {
+	if rs.NoDefault {
 		log.Error("the default category has no category_pattern document: activities it gets are recorded without a categoryId",
 			"default", tax.Default)
 	}
-	if builtin != nil {
-		matcher = classify.Layer(matcher, builtin, usable)
-		if d := classify.Disagreements(patterns, classify.DefaultPatterns()); len(d) > 0 {
-			examples := make([]string, min(len(d), 5))
-			for i := range examples {
-				examples[i] = d[i].String()
-			}
-			log.Info("the built-in pattern set disagrees with category_pattern; category_pattern's category stands (pomocore doctor, pomocore patterns list)",
-				"count", len(d), "examples", examples)
+	if d := rs.Disagreements; len(d) > 0 {
+		examples := make([]string, min(len(d), 5))
+		for i := range examples {
+			examples[i] = d[i].String()
 		}
+		log.Info("the built-in pattern set disagrees with category_pattern; category_pattern's category stands (pomocore doctor, pomocore patterns list)",
+			"count", len(d), "examples", examples)
 	}
-	apps, domains := matcher.Stats()
+	apps, domains := rs.Matcher.Stats()
 	log.Info("classifier ready", "patterns", len(patterns), "apps", apps, "domains", domains, "builtin_fallback", builtin != nil)
-	return &ruleSet{matcher: matcher, ids: ids, usable: usable, fingerprint: fingerprint(patterns)}, nil
+	return rs, nil
 }
 
 // builtinMatcher returns the built-in pattern set compiled, to layer under
@@ -98,27 +68,27 @@ func builtinMatcher(mode string, tax *pomocore.Taxonomy) (*classify.Matcher, err
 
 // newChain puts the LLM fallback (when OPENAI_API_KEY is set) behind the
 // patterns, remembering the answers the store already holds.
-func (a *App) newChain(ctx context.Context, st Store, rs *ruleSet) (*classify.Chain, func() int64, error) {
+func (a *App) newChain(ctx context.Context, st Store, rs *classify.Rules) (*classify.Chain, func() int64, error) {
 	cfg, tax, log := a.cfg, a.tax, a.log
 	noTokens := func() int64 { return 0 }
 	ccfg := cfg.Chain
-	ccfg.Categories, ccfg.Default, ccfg.ModelThreshold = rs.usable, tax.Default, cfg.Learn.Threshold
+	ccfg.Categories, ccfg.Default, ccfg.ModelThreshold = rs.Usable, tax.Default, cfg.Learn.Threshold
 	if cfg.OpenAIKey == "" {
 		log.Info("LLM fallback off (no OPENAI_API_KEY): unknown activities are " + tax.Default)
-		return classify.NewChain(rs.matcher, nil, ccfg), noTokens, nil
+		return classify.NewChain(rs.Matcher, nil, ccfg), noTokens, nil
 	}
 	client, err := llm.New(llm.Config{APIKey: cfg.OpenAIKey, BaseURL: cfg.OpenAIBaseURL, Model: cfg.LLMModel,
-		Timeout: cfg.Chain.Timeout, Categories: rs.usable})
+		Timeout: cfg.Chain.Timeout, Categories: rs.Usable})
 	if err != nil {
 		return nil, nil, fmt.Errorf("OPENAI_API_KEY/POMOCORE_LLM_*: %w", err)
 	}
 	if keeper, ok := st.(pipeline.AnswerKeeper); ok {
-		a.keeper = newAnswerKeeper(keeper, rs.ids, cfg.StoreTimeout(), log)
+		a.keeper = newAnswerKeeper(keeper, rs.IDs, cfg.StoreTimeout(), log)
 		ccfg.Keep = a.keeper.keep
 	}
-	chain := classify.NewChain(rs.matcher, client, ccfg)
-	names := make(map[pomocore.ObjectID]string, len(rs.ids))
-	for name, id := range rs.ids {
+	chain := classify.NewChain(rs.Matcher, client, ccfg)
+	names := make(map[pomocore.ObjectID]string, len(rs.IDs))
+	for name, id := range rs.IDs {
 		names[id] = name
 	}
 	if mem, ok := st.(pipeline.LLMMemory); ok {
@@ -138,21 +108,11 @@ func (a *App) newChain(ctx context.Context, st Store, rs *ruleSet) (*classify.Ch
 	return chain, client.Tokens, nil
 }
 
-// fingerprint identifies a pattern set, to rebuild only when it changed.
-func fingerprint(patterns []pomocore.CategoryPattern) string {
-	h := sha256.New()
-	for _, p := range patterns {
-		fmt.Fprintf(h, "%s\x00%s\x00%d\x00%q\x00%q\x00%+v\x00", p.ID, p.Category, p.Priority, p.AppPatterns, p.DomainPatterns, p.TitleRules)
-	}
-	return hex.EncodeToString(h.Sum(nil))
-}
-
 // reloadPatterns reloads category_pattern every interval and swaps in a new
 // classifier when it changed; a failed load or build keeps the old one.
 func (a *App) reloadPatterns(ctx context.Context, p *pipeline.Pipeline) {
-	st, tax, chain, current, interval, log := a.st, a.tax, a.chain, a.rules.fingerprint, a.cfg.PatternReload, a.log
-	builtin := a.builtin
-	t := time.NewTicker(interval)
+	current := a.rules.Fingerprint
+	t := time.NewTicker(a.cfg.PatternReload)
 	defer t.Stop()
 	for {
 		select {
@@ -160,27 +120,40 @@ func (a *App) reloadPatterns(ctx context.Context, p *pipeline.Pipeline) {
 			return
 		case <-t.C:
 		}
-		lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		patterns, err := st.LoadPatterns(lctx)
-		cancel()
+		patterns, err := a.loadPatterns(ctx)
 		if err != nil {
-			log.Warn("pattern reload failed; keeping the current patterns", "err", err)
+			a.log.Warn("pattern reload failed; keeping the current patterns", "err", err)
 			continue
 		}
-		if fingerprint(patterns) == current {
+		if classify.Fingerprint(patterns) == current {
 			continue
 		}
-		rs, err := buildRules(patterns, tax, builtin, log)
+		rs, err := buildRules(patterns, a.tax, a.builtin, a.log)
 		if err != nil {
-			log.Warn("reloaded patterns do not build; keeping the current ones", "err", err)
+			a.log.Warn("reloaded patterns do not build; keeping the current ones", "err", err)
 			continue
 		}
-		chain.SetMatcher(rs.matcher)
-		p.SetRules(chain, rs.ids)
-		if a.keeper != nil {
-			a.keeper.setIDs(rs.ids)
-		}
-		current = rs.fingerprint
-		log.Info("category patterns reloaded", "patterns", len(patterns))
+		a.useRules(rs, p)
+		current = rs.Fingerprint
+		a.log.Info("category patterns reloaded", "patterns", len(patterns))
+	}
+}
+
+// loadPatterns reads category_pattern from the store, within 30 seconds.
+func (a *App) loadPatterns(ctx context.Context) ([]pomocore.CategoryPattern, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return a.st.LoadPatterns(ctx)
+}
+
+// useRules swaps rs into the chain, the pipeline p (when not nil) and the
+// answer keeper at once.
+func (a *App) useRules(rs *classify.Rules, p *pipeline.Pipeline) {
+	a.chain.SetMatcher(rs.Matcher)
+	if p != nil {
+		p.SetRules(a.chain, rs.IDs)
+	}
+	if a.keeper != nil {
+		a.keeper.setIDs(rs.IDs)
 	}
 }

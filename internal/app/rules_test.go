@@ -51,12 +51,12 @@ func TestBuildRulesOnProductionPatterns(t *testing.T) {
 		{"Finder", "", "File Management"}, {"zoom.us", "", "Uncategorized"}, {"Zoom", "", "Meetings"},
 		{"", "afk", "AFK"}, {"Google Chrome", "https://www.google.com/search?q=x", "Browsing"},
 	} {
-		if got := rs.matcher.Classify(c.app, c.url, "").Category; got != c.want {
+		if got := rs.Matcher.Classify(c.app, c.url, "").Category; got != c.want {
 			t.Errorf("Classify(%q, %q) = %s, want %s", c.app, c.url, got, c.want)
 		}
 	}
 	for _, c := range tax.Categories {
-		if rs.ids[c].IsZero() {
+		if rs.IDs[c].IsZero() {
 			t.Errorf("category %s has no id", c)
 		}
 	}
@@ -77,7 +77,7 @@ func TestBuildRulesMapsCategoriesWithoutADocumentToTheDefault(t *testing.T) {
 	// Only categories with a document have an id (the pipeline records the
 	// others as the default), and only those are offered to the LLM.
 	for _, c := range tax.Categories {
-		id, ok := rs.ids[c]
+		id, ok := rs.IDs[c]
 		switch c {
 		case "Development":
 			if id != ps[0].ID {
@@ -93,8 +93,8 @@ func TestBuildRulesMapsCategoriesWithoutADocumentToTheDefault(t *testing.T) {
 			}
 		}
 	}
-	if !slices.Equal(rs.usable, []string{"Development", "Uncategorized"}) && !slices.Equal(rs.usable, []string{"Uncategorized", "Development"}) {
-		t.Errorf("usable = %v, want Development and Uncategorized", rs.usable)
+	if !slices.Equal(rs.Usable, []string{"Development", "Uncategorized"}) && !slices.Equal(rs.Usable, []string{"Uncategorized", "Development"}) {
+		t.Errorf("usable = %v, want Development and Uncategorized", rs.Usable)
 	}
 	l := logs.String()
 	if strings.Count(l, "without a category_pattern document") != 1 || !strings.Contains(l, "Meetings") ||

@@ -18,18 +18,18 @@ import (
 // dependency answers.
 func (a *App) Run(ctx context.Context) error {
 	cfg := a.cfg
-	var w *web
+	var w *httpapi.Endpoint
 	if cfg.HTTPAddr != "" {
 		// The server stops with Run, also when Run fails.
 		webCtx, stopWeb := context.WithCancel(ctx)
 		var err error
-		if w, err = startWeb(webCtx, cfg.HTTPAddr, a.startupHandler(), a.log); err != nil {
+		if w, err = httpapi.Listen(webCtx, cfg.HTTPAddr, a.startup.Handler(a.reg), a.log); err != nil {
 			stopWeb()
 			return err
 		}
-		defer w.wait()
+		defer w.Wait()
 		defer stopWeb()
-		a.log.Info("HTTP server (starting)", "addr", w.addr)
+		a.log.Info("HTTP server (starting)", "addr", w.Addr())
 	}
 	rdb, err := a.Redis()
 	if err != nil {
@@ -62,12 +62,8 @@ func (a *App) Run(ctx context.Context) error {
 		return err
 	}
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		httpapi.NewGroupCollector(groupInspector{reader}),
-		httpapi.NewLLMCollector(func() httpapi.LLMStats {
-			c := chain.Stats()
-			return httpapi.LLMStats{Calls: c.Calls, Failures: c.Failures, Answered: c.Answered, CacheHits: c.CacheHits,
-				Dropped: c.Dropped, Tokens: a.tokens(), BreakerOpen: c.BreakerOpen}
-		}))
+		httpapi.NewGroupCollector(reader),
+		httpapi.NewLLMCollector(chain.Stats, a.tokens))
 	p, err := a.NewPipeline(reader, lrn.observer(httpapi.NewMetrics(a.reg)))
 	if err != nil {
 		return err
@@ -79,13 +75,13 @@ func (a *App) Run(ctx context.Context) error {
 		srv := httpapi.New(httpapi.Config{Addr: cfg.HTTPAddr, KeyPrefix: cfg.Pipeline.KeyPrefix, Location: a.loc, Taxonomy: a.tax,
 			AdminToken: cfg.AdminToken},
 			httpapi.Deps{
-				Gatherer: a.reg, Leaderboards: redis.NewLeaderboards(rdb), Group: groupInspector{reader}, Log: a.log,
+				Gatherer: a.reg, Leaderboards: redis.NewLeaderboards(rdb), Group: reader, Log: a.log,
 				Ready:    map[string]httpapi.Pinger{"redis": ping, "store": st.Ping},
 				Unknowns: lrn.unknowns, Patterns: lrn.patternEditor(), Page: newPageStore(rdb, cfg),
 			})
 		go srv.KeepTimeline(ctx, pageSampleEvery)
-		w.serve(srv)
-		a.startup.set("", nil)
+		w.Handle(srv)
+		a.startup.Set("", nil)
 		a.log.Info("HTTP server", "addr", cfg.HTTPAddr)
 	}
 	if cfg.PatternReload > 0 {
@@ -102,12 +98,4 @@ func (a *App) Run(ctx context.Context) error {
 	s := p.Stats().Snapshot()
 	a.log.Info("shut down cleanly", "read", s.Read, "committed", s.Committed, "dead", s.Dead, "skipped", s.Skipped)
 	return nil
-}
-
-// groupInspector adapts the stream reader's group state to the HTTP API.
-type groupInspector struct{ r *redis.Reader }
-
-func (g groupInspector) GroupState(ctx context.Context) (httpapi.GroupState, error) {
-	lag, pending, oldest, err := g.r.GroupState(ctx)
-	return httpapi.GroupState{Lag: lag, Pending: pending, OldestPending: oldest}, err
 }

@@ -2,14 +2,8 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/pomocore/pomocore"
 	"github.com/pomocore/pomocore/mongo"
@@ -82,7 +76,7 @@ func (c *Config) validateShadow() []error {
 		bad("POMOCORE_KEY_PREFIX", "%q writes live leaderboard keys (%s:*): use a prefix of its own (default %s)",
 			c.Pipeline.KeyPrefix, pomocore.DefaultKeyPrefix, ShadowKeyPrefix)
 	}
-	if c.Committer.DeadStream == c.Reader.Stream+":dead" {
+	if c.Committer.DeadStream == pomocore.DeadStream(c.Reader.Stream) {
 		bad("POMOCORE_DEAD_STREAM", "%q is the live dead-letter stream (default in shadow mode %s)", c.Committer.DeadStream, c.Reader.Stream+ShadowDeadSuffix)
 	}
 	for _, w := range c.shadowWrites() {
@@ -142,69 +136,6 @@ func (c *Config) shadowNamespace() string {
 	return "shadow:" + strings.NewReplacer("{", "", "}", "").Replace(c.Reader.Group)
 }
 
-// patternReader reads category_pattern and says whether the store answers.
-type patternReader interface {
-	LoadPatterns(ctx context.Context) ([]pomocore.CategoryPattern, error)
-	Ping(ctx context.Context) error
-}
-
-// ShadowStore is the store of a shadow run: Save writes nothing, and
-// category_pattern is read from the real store, never seeded nor written
-// (when it is empty, the built-in patterns a live start would seed are
-// used, in memory). It implements Store; it implements none of the
-// optional store interfaces that write (pipeline.PatternEditor,
-// pipeline.PartitionClaimer). Safe for concurrent use.
-type ShadowStore struct {
-	src patternReader
-
-	mu       sync.Mutex
-	defaults []pomocore.CategoryPattern
-}
-
-var _ Store = (*ShadowStore)(nil)
-
-// Save implements pipeline.Store: it writes nothing.
-func (*ShadowStore) Save(context.Context, []pipeline.Record) error { return nil }
-
-// SeedPatterns implements pipeline.Patterns: it writes nothing, and
-// remembers defaults for LoadPatterns to return while the store has none.
-func (s *ShadowStore) SeedPatterns(_ context.Context, defaults []pomocore.CategoryPattern) (bool, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.defaults = defaults
-	return false, nil
-}
-
-// LoadPatterns implements pipeline.Patterns: the real store's documents,
-// or the defaults SeedPatterns was given when it has none.
-func (s *ShadowStore) LoadPatterns(ctx context.Context) ([]pomocore.CategoryPattern, error) {
-	ps, err := s.src.LoadPatterns(ctx)
-	if err != nil || len(ps) > 0 {
-		return ps, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.defaults, nil
-}
-
-// Ping implements Store: whether the real store answers.
-func (s *ShadowStore) Ping(ctx context.Context) error { return s.src.Ping(ctx) }
-
-// mongoPatterns reads category_pattern through the read-only inspector.
-type mongoPatterns struct{ *mongo.Inspector }
-
-func (m mongoPatterns) Ping(ctx context.Context) error {
-	_, err := m.Collection(ctx, mongo.CategoryPatternCollection)
-	return err
-}
-
-// noPatterns is the category_pattern source of a shadow run without a
-// store: none, so the built-in patterns are used.
-type noPatterns struct{}
-
-func (noPatterns) LoadPatterns(context.Context) ([]pomocore.CategoryPattern, error) { return nil, nil }
-func (noPatterns) Ping(context.Context) error                                       { return nil }
-
 // shadowStore opens the store of a shadow run: MongoDB through its
 // read-only inspector (which creates no index, no collection), or the
 // SQLite store when POMOCORE_DATA_DIR holds one (only category_pattern is
@@ -213,9 +144,9 @@ func (noPatterns) Ping(context.Context) error                                   
 func (a *App) shadowStore(ctx context.Context) (Store, error) {
 	cfg := a.cfg
 	if cfg.Mongo.URI == "" {
-		if _, err := os.Stat(filepath.Join(cfg.DataDir, "pomocore.db" /* sqlite.Open's file */)); errors.Is(err, fs.ErrNotExist) {
+		if !sqlite.Exists(cfg.DataDir) {
 			a.log.Info("store: shadow mode: no SQLite store in POMOCORE_DATA_DIR, and none is created; the built-in patterns are used", "dir", cfg.DataDir)
-			return &ShadowStore{src: noPatterns{}}, nil
+			return pipeline.NewShadowStore(nil), nil
 		}
 		scfg := sqlite.Config{Dir: cfg.DataDir, Logger: a.log, Timeout: cfg.StoreTimeout()}
 		st, err := sqlite.Open(ctx, scfg)
@@ -223,7 +154,7 @@ func (a *App) shadowStore(ctx context.Context) (Store, error) {
 			return nil, fmt.Errorf("POMOCORE_DATA_DIR: %w", err)
 		}
 		a.closers = append(a.closers, func() { _ = st.Close() })
-		return &ShadowStore{src: st}, nil
+		return pipeline.NewShadowStore(st), nil
 	}
 	mcfg := cfg.MongoConfig()
 	if err := mcfg.Validate(); err != nil {
@@ -237,10 +168,6 @@ func (a *App) shadowStore(ctx context.Context) (Store, error) {
 	}); err != nil {
 		return nil, err
 	}
-	a.closers = append(a.closers, func() {
-		c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = in.Close(c)
-	})
-	return &ShadowStore{src: mongoPatterns{in}}, nil
+	a.closeWithin(in.Close)
+	return pipeline.NewShadowStore(in), nil
 }

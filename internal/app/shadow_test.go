@@ -12,10 +12,8 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
-	"github.com/pomocore/pomocore"
 	"github.com/pomocore/pomocore/internal/eventually"
 	"github.com/pomocore/pomocore/internal/redistest"
-	"github.com/pomocore/pomocore/pipeline"
 )
 
 // shadowConfig is the settings with POMOCORE_SHADOW=true and the given
@@ -102,49 +100,6 @@ func TestShadowRefusesProductionKeys(t *testing.T) {
 		if err := live.Validate(); err != nil && strings.Contains(err.Error(), "POMOCORE_SHADOW") {
 			t.Errorf("%s refused without shadow mode: %v", c.env, err)
 		}
-	}
-}
-
-// patternsOnly is a category_pattern source with a settable health.
-type patternsOnly struct {
-	patterns []pomocore.CategoryPattern
-	pingErr  error
-}
-
-func (p *patternsOnly) LoadPatterns(context.Context) ([]pomocore.CategoryPattern, error) {
-	return p.patterns, nil
-}
-func (p *patternsOnly) Ping(context.Context) error { return p.pingErr }
-
-func TestShadowStoreWritesNothingAndReadsPatterns(t *testing.T) {
-	ctx := context.Background()
-	src := &patternsOnly{}
-	st := &ShadowStore{src: src}
-	defaults := []pomocore.CategoryPattern{{Category: "Development", AppPatterns: []string{"xcode"}}}
-	seeded, err := st.SeedPatterns(ctx, defaults)
-	if err != nil || seeded {
-		t.Fatalf("SeedPatterns = %v, %v: a shadow seeds nothing", seeded, err)
-	}
-	if ps, _ := st.LoadPatterns(ctx); len(ps) != 1 || ps[0].Category != "Development" {
-		t.Errorf("empty store: patterns = %+v, want the built-in ones in memory", ps)
-	}
-	src.patterns = []pomocore.CategoryPattern{{Category: "Design"}, {Category: "SNS"}}
-	if ps, _ := st.LoadPatterns(ctx); len(ps) != 2 || ps[0].Category != "Design" {
-		t.Errorf("patterns = %+v, want the store's", ps)
-	}
-	if err := st.Save(ctx, []pipeline.Record{{}}); err != nil {
-		t.Errorf("Save = %v", err)
-	}
-	src.pingErr = errors.New("down")
-	if st.Ping(ctx) == nil {
-		t.Error("Ping hides the store's outage")
-	}
-	var s Store = st
-	if _, ok := s.(pipeline.PatternEditor); ok {
-		t.Error("the shadow store can edit category_pattern")
-	}
-	if _, ok := s.(pipeline.PartitionClaimer); ok {
-		t.Error("the shadow store can claim a partition")
 	}
 }
 

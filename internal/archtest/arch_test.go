@@ -37,7 +37,7 @@ var thirdParty = []struct{ prefix, words string }{
 var drivers = []string{"go-redis", "mongo-driver", "modernc sqlite"}
 
 // corePackages are what "the core packages" in a row allows.
-var corePackages = []string{"pomocore", "classify", "pipeline", "learn", "doctor", "compare"}
+var corePackages = []string{"pomocore", "classify", "pipeline", "learn", "doctor", "compare", "rebuild"}
 
 // row is one package row of the doc's tables.
 type row struct {

@@ -62,10 +62,10 @@ func verify(ctx context.Context, rdb goredis.UniversalClient, cfg app.Config, re
 			problems = append(problems, fmt.Sprintf("%d %s, want %d", n, s.name, s.want))
 		}
 	}
-	if _, pending, _, err := reader.GroupState(ctx); err != nil {
+	if g, err := reader.GroupState(ctx); err != nil {
 		return "group state: " + err.Error(), false
-	} else if pending != 0 {
-		problems = append(problems, fmt.Sprintf("%d entries still pending", pending))
+	} else if g.Pending != 0 {
+		problems = append(problems, fmt.Sprintf("%d entries still pending", g.Pending))
 	}
 	docs := ""
 	if checkStore {

@@ -292,18 +292,11 @@ func LearnFromFiles(cfg learn.Config, patterns, labels, replays []string, out st
 	if out == "" {
 		return nil
 	}
-	b, err := json.Marshal(model)
+	n, err := learn.WriteModel(out, model)
 	if err != nil {
-		return err
-	}
-	tmp := out + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
 		return fmt.Errorf("-o: %w", err)
 	}
-	if err := os.Rename(tmp, out); err != nil {
-		return fmt.Errorf("-o: %w", err)
-	}
-	fmt.Fprintf(w, "wrote %s (%d bytes)\n", out, len(b))
+	fmt.Fprintf(w, "wrote %s (%d bytes)\n", out, n)
 	return nil
 }
 
