@@ -98,55 +98,50 @@ type Config struct {
 }
 
 func (c Config) withDefaults() Config {
-	if c.LivePrefix == "" {
-		c.LivePrefix = pomocore.DefaultKeyPrefix
-	}
+	window := 2 * time.Hour
+	c.LivePrefix = cmp.Or(c.LivePrefix, pomocore.DefaultKeyPrefix)
 	c.Deployment = c.Deployment.WithDefaults()
-	if c.Top == 0 {
-		c.Top = 10
-	}
-	if c.Tolerance == 0 {
-		c.Tolerance = 0.001
-	}
-	if c.DeadStream == "" {
-		c.DeadStream = c.Stream + ":shadow-dead"
-	}
-	if c.MaxEntries == 0 {
-		c.MaxEntries = 500000
-	}
-	if c.DedupWindow == nil {
-		window := 2 * time.Hour
-		c.DedupWindow = &window
-	}
+	c.Top = cmp.Or(c.Top, 10)
+	c.Tolerance = cmp.Or(c.Tolerance, 0.001)
+	c.DeadStream = cmp.Or(c.DeadStream, c.Stream+":shadow-dead")
+	c.MaxEntries = cmp.Or(c.MaxEntries, 500000)
+	c.DedupWindow = cmp.Or(c.DedupWindow, &window)
 	if c.Now == nil {
 		c.Now = time.Now
 	}
 	return c
 }
 
-// Validate reports settings that cannot work.
+// Validate reports settings that cannot work, each as a
+// *pomocore.ConfigError naming the field (joined).
 func (c Config) Validate() error {
 	c = c.withDefaults()
-	var errs []error
+	var errs pomocore.ConfigErrors
+	bad := errs.Add
 	if c.ShadowPrefix == "" {
-		errs = append(errs, errors.New("shadow prefix: empty"))
+		bad("ShadowPrefix", "empty")
 	} else if c.ShadowPrefix == c.LivePrefix {
-		errs = append(errs, fmt.Errorf("shadow prefix %q: the same as the live prefix", c.ShadowPrefix))
+		bad("ShadowPrefix", "%q: the same as the live prefix", c.ShadowPrefix)
 	}
 	from, err1 := time.Parse(time.DateOnly, c.From)
 	to, err2 := time.Parse(time.DateOnly, c.To)
 	switch {
 	case err1 != nil:
-		errs = append(errs, fmt.Errorf("from %q: want YYYY-MM-DD", c.From))
+		bad("From", "%q: want YYYY-MM-DD", c.From)
 	case err2 != nil:
-		errs = append(errs, fmt.Errorf("to %q: want YYYY-MM-DD", c.To))
+		bad("To", "%q: want YYYY-MM-DD", c.To)
 	case to.Before(from):
-		errs = append(errs, fmt.Errorf("to %s is before from %s", c.To, c.From))
+		bad("To", "%s is before from %s", c.To, c.From)
 	case to.Sub(from) > 400*24*time.Hour:
-		errs = append(errs, fmt.Errorf("%s..%s: at most 400 days", c.From, c.To))
+		bad("To", "%s..%s: at most 400 days", c.From, c.To)
 	}
-	if c.Top < 0 || c.Tolerance < 0 || c.MaxEntries < 0 {
-		errs = append(errs, errors.New("top, tolerance and max entries must be >= 0"))
+	for _, f := range []struct {
+		name string
+		v    float64
+	}{{"Top", float64(c.Top)}, {"Tolerance", c.Tolerance}, {"MaxEntries", float64(c.MaxEntries)}} {
+		if f.v < 0 {
+			bad(f.name, "%v: want >= 0", f.v)
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -1,6 +1,7 @@
 package doctor
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -151,48 +152,38 @@ type Config struct {
 
 func (c Config) withDefaults() Config {
 	c.Deployment = c.Deployment.WithDefaults()
-	if c.StartID == "" {
-		c.StartID = "0"
-	}
-	if c.SessionStream == "" {
-		c.SessionStream = pomocore.DefaultSessionStream
-	}
-	if c.SessionGroup == "" {
-		c.SessionGroup = pomocore.DefaultSessionGroup
-	}
-	if c.DeadStream == "" {
-		c.DeadStream = pomocore.DeadStream(c.Stream)
-	}
-	if c.KeyPrefix == "" {
-		c.KeyPrefix = pomocore.DefaultKeyPrefix
-	}
-	if c.SampleSize == 0 {
-		c.SampleSize = 1000
-	}
-	if c.KeyLimit == 0 {
-		c.KeyLimit = 200000
-	}
-	if c.IdleConsumer == 0 {
-		c.IdleConsumer = 24 * time.Hour
-	}
-	if c.MaxDeliveries == 0 {
-		c.MaxDeliveries = 10
-	}
+	c.StartID = cmp.Or(c.StartID, "0")
+	c.SessionStream = cmp.Or(c.SessionStream, pomocore.DefaultSessionStream)
+	c.SessionGroup = cmp.Or(c.SessionGroup, pomocore.DefaultSessionGroup)
+	c.DeadStream = cmp.Or(c.DeadStream, pomocore.DeadStream(c.Stream))
+	c.KeyPrefix = cmp.Or(c.KeyPrefix, pomocore.DefaultKeyPrefix)
+	c.SampleSize = cmp.Or(c.SampleSize, 1000)
+	c.KeyLimit = cmp.Or(c.KeyLimit, 200000)
+	c.IdleConsumer = cmp.Or(c.IdleConsumer, 24*time.Hour)
+	c.MaxDeliveries = cmp.Or(c.MaxDeliveries, 10)
 	if c.Now == nil {
 		c.Now = time.Now
 	}
 	return c
 }
 
-// Validate reports settings that cannot work.
+// Validate reports settings that cannot work, each as a
+// *pomocore.ConfigError naming the field (joined).
 func (c Config) Validate() error {
 	c = c.withDefaults()
-	var errs []error
-	if c.SampleSize < 0 || c.KeyLimit < 0 || c.IdleConsumer < 0 {
-		errs = append(errs, errors.New("sample size, key limit and idle consumer must be >= 0"))
+	var errs pomocore.ConfigErrors
+	bad := errs.Add
+	if c.SampleSize < 0 {
+		bad("SampleSize", "%d: want >= 0", c.SampleSize)
+	}
+	if c.KeyLimit < 0 {
+		bad("KeyLimit", "%d: want >= 0", c.KeyLimit)
+	}
+	if c.IdleConsumer < 0 {
+		bad("IdleConsumer", "%v: want >= 0", c.IdleConsumer)
 	}
 	if strings.Contains(c.KeyPrefix, "*") {
-		errs = append(errs, fmt.Errorf("key prefix %q: must not hold '*'", c.KeyPrefix))
+		bad("KeyPrefix", "%q: must not hold '*'", c.KeyPrefix)
 	}
 	return errors.Join(errs...)
 }

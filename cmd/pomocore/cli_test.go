@@ -60,6 +60,7 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 	for _, args := range [][]string{
 		{}, {"nope"}, {"run", "-no-such-flag"}, {"run", "extra"}, {"bench", "-nope"}, {"learn", "-nope"},
 		{"classify", "-nope"}, {"eval", "-nope"}, {"doctor", "-nope"}, {"compare", "-nope"}, {"compare"},
+		{"compare", "-from", "2026-13-01"}, {"compare", "-from", "2026-11-02", "-to", "2026-11-01"}, {"compare", "-from", "2026-11-01", "-top", "-1"},
 		{"patterns"}, {"patterns", "nope"}, {"patterns", "add", "-nope"}, {"patterns", "suggest", "-nope"},
 		{"leaderboard"}, {"leaderboard", "nope"}, {"leaderboard", "top", "-nope"}, {"leaderboard", "top", "extra"},
 		{"leaderboard", "rebuild", "-nope"}, {"leaderboard", "rebuild"}, {"version", "extra"}, {"healthcheck", "extra"},

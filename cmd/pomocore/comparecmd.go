@@ -8,6 +8,7 @@ import (
 
 	"github.com/pomocore/pomocore"
 	"github.com/pomocore/pomocore/compare"
+	"github.com/pomocore/pomocore/internal/app"
 )
 
 // compareCmd implements `pomocore compare -from DAY [-to DAY] [-json]`:
@@ -32,14 +33,20 @@ func compareCmd(ctx context.Context, args []string, getenv func(string) string, 
 		return usagef("-from is required")
 	}
 	shadowEnv := func(k string) string { return cmp.Or(map[string]string{"POMOCORE_SHADOW": "true"}[k], getenv(k)) }
-	a, in, err := inspectors(ctx, "compare", shadowEnv, stderr)
+	var ccfg compare.Config
+	a, in, err := inspectors(ctx, "compare", shadowEnv, stderr, func(a *app.App) error {
+		cfg := a.Config()
+		ccfg = cfg.CompareConfig(*from, cmp.Or(*to, *from), *liveGroup, a.Location(), a.Taxonomy())
+		ccfg.Top, ccfg.AssumeOldUnknown = *top, *assume
+		if err := ccfg.Validate(); err != nil {
+			return usagef("%v", err)
+		}
+		return nil
+	})
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	cfg := a.Config()
-	ccfg := cfg.CompareConfig(*from, cmp.Or(*to, *from), *liveGroup, a.Location(), a.Taxonomy())
-	ccfg.Top, ccfg.AssumeOldUnknown = *top, *assume
 	rep, err := compare.Run(ctx, ccfg, in.CompareSources())
 	if err != nil {
 		return err

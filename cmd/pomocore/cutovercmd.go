@@ -37,7 +37,7 @@ func cutoverCmd(ctx context.Context, args []string, getenv func(string) string, 
 	if err := parseNoArgs(fs, args[1:]); err != nil {
 		return err
 	}
-	a, in, err := inspectors(ctx, "cutover", getenv, stderr)
+	a, in, err := inspectors(ctx, "cutover", getenv, stderr, nil)
 	if err != nil {
 		return err
 	}

@@ -21,7 +21,7 @@ func doctorCmd(ctx context.Context, args []string, getenv func(string) string, s
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
-	a, in, err := inspectors(ctx, "doctor", getenv, stderr)
+	a, in, err := inspectors(ctx, "doctor", getenv, stderr, nil)
 	if err != nil {
 		return err
 	}
@@ -39,10 +39,10 @@ func doctorCmd(ctx context.Context, args []string, getenv func(string) string, s
 
 // inspectors returns the application of the settings in the environment
 // (getenv may imply some) and its read-only inspectors.
-func inspectors(ctx context.Context, name string, getenv func(string) string, stderr io.Writer) (*app.App, app.Inspectors, error) {
+func inspectors(ctx context.Context, name string, getenv func(string) string, stderr io.Writer, check func(*app.App) error) (*app.App, app.Inspectors, error) {
 	cfg, err := loadConfig(name, nil, getenv, stderr)
 	if err != nil {
 		return nil, app.Inspectors{}, fmt.Errorf("bad settings (see `pomocore settings`):\n%w", err)
 	}
-	return app.OpenInspectors(ctx, cfg)
+	return app.OpenInspectors(ctx, cfg, check)
 }

@@ -105,10 +105,18 @@ func (a *App) Inspectors(ctx context.Context) (Inspectors, error) {
 
 // OpenInspectors returns the application of cfg (validated) and its
 // read-only inspectors, connected within 30s; the caller closes the App.
-func OpenInspectors(ctx context.Context, cfg Config) (*App, Inspectors, error) {
+// check, when set, is run on the App before anything connects: a tool's
+// own flags are refused there without waiting for a server.
+func OpenInspectors(ctx context.Context, cfg Config, check func(*App) error) (*App, Inspectors, error) {
 	a, err := New(cfg, Deps{})
 	if err != nil {
 		return nil, Inspectors{}, err
+	}
+	if check != nil {
+		if err := check(a); err != nil {
+			a.Close()
+			return nil, Inspectors{}, err
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
