@@ -36,16 +36,15 @@ type Store interface {
 	Ping(ctx context.Context) error
 }
 
-// Deps are what the application takes from its caller. Redis, Store and
-// Committer, when set, replace the ones the settings name (the benchmark
-// brings a private server, fresh stores and a timed committer); the caller
-// closes them.
+// Deps are what the application takes from its caller. Store and
+// Committer, when set, replace the ones the settings name (a host that
+// brings its own adapters or wraps them: the benchmark's stores, including
+// one that discards, and its timed committer); the caller closes them.
 type Deps struct {
 	// Log receives everything the application logs (default: discard).
 	Log *slog.Logger
 	// Out is told the address of the embedded Redis (default: discard).
 	Out   io.Writer
-	Redis goredis.UniversalClient
 	Store Store
 	// Committer commits the batches of every pipeline (default: a Redis
 	// committer of the settings).
@@ -105,7 +104,7 @@ func New(cfg Config, deps Deps) (*App, error) {
 	}
 	cfg, source := partitioned(cfg)
 	return &App{cfg: cfg, deps: deps, log: deps.Log, loc: loc, tax: tax, reg: deps.Registry,
-		rdb: deps.Redis, st: deps.Store, source: source}, nil
+		st: deps.Store, source: source}, nil
 }
 
 // Config returns the application's settings.

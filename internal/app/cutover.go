@@ -83,7 +83,7 @@ func (in Inspectors) CompareSources() compare.Sources {
 // Inspectors connects the read-only inspectors; it needs REDIS_ADDR (an
 // embedded Redis holds nothing to inspect). The App closes them.
 func (a *App) Inspectors(ctx context.Context) (Inspectors, error) {
-	if len(a.cfg.Redis.Addrs) == 0 && a.deps.Redis == nil {
+	if len(a.cfg.Redis.Addrs) == 0 {
 		return Inspectors{}, errors.New("REDIS_ADDR: required (the deployed Redis to inspect)")
 	}
 	rdb, err := a.Redis()

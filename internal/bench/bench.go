@@ -206,11 +206,12 @@ func Run(ctx context.Context, o Options, cfg app.Config, stdout, stderr io.Write
 		return errors.New("-store mongo: set MONGO_URI")
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	rdb, redisKind, closeRedis, err := openRedis(cfg, stderr)
+	rdb, rcfg, redisKind, closeRedis, err := openRedis(cfg, stderr)
 	if err != nil {
 		return err
 	}
 	defer closeRedis()
+	cfg.Redis = rcfg // the applications open their own clients to the same server
 	modes := []string{o.IDs}
 	if o.IDs == "both" {
 		modes = []string{"create", "given"}
@@ -324,7 +325,7 @@ func runOnce(ctx context.Context, o Options, ids string, cfg app.Config, rdb gor
 	for p := range apps {
 		pc := cfg
 		pc.Pipeline.Partition = uint8(p)
-		if apps[p], err = app.New(pc, app.Deps{Log: log, Redis: rdb, Store: st}); err != nil {
+		if apps[p], err = app.New(pc, app.Deps{Log: log, Store: st}); err != nil {
 			return res, err
 		}
 		defer apps[p].Close()
@@ -686,7 +687,7 @@ func measureCeilings(ctx context.Context, o Options, cfg app.Config, rdb goredis
 		return err
 	}
 	t := &parts{}
-	a, err := app.New(ccfg, app.Deps{Log: log, Redis: rdb, Store: timedStore{st, t}, Committer: timedCommitter{committer, t}})
+	a, err := app.New(ccfg, app.Deps{Log: log, Store: timedStore{st, t}, Committer: timedCommitter{committer, t}})
 	if err != nil {
 		return err
 	}

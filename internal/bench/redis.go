@@ -24,8 +24,9 @@ import (
 
 // openRedis connects to the configured Redis or starts a private
 // redis-server (miniredis when none is installed); it returns the client,
-// what kind of server it is, and how to close both.
-func openRedis(cfg app.Config, stderr io.Writer) (goredis.UniversalClient, string, func(), error) {
+// its settings (for the applications to open their own), what kind of
+// server it is, and how to close both.
+func openRedis(cfg app.Config, stderr io.Writer) (goredis.UniversalClient, redis.Config, string, func(), error) {
 	rcfg := cfg.Redis
 	kind := "configured " + strings.Join(cfg.Redis.Addrs, ",")
 	stop := func() {}
@@ -35,7 +36,7 @@ func openRedis(cfg app.Config, stderr io.Writer) (goredis.UniversalClient, strin
 			fmt.Fprintf(stderr, "bench: no redis-server (%v): using miniredis, whose figures say nothing about Redis\n", err)
 			mini := miniredis.NewMiniRedis()
 			if err := mini.Start(); err != nil {
-				return nil, "", nil, fmt.Errorf("embedded redis: %w", err)
+				return nil, rcfg, "", nil, fmt.Errorf("embedded redis: %w", err)
 			}
 			addr, stopServer, kind = mini.Addr(), mini.Close, "miniredis (embedded)"
 		} else {
@@ -47,7 +48,7 @@ func openRedis(cfg app.Config, stderr io.Writer) (goredis.UniversalClient, strin
 	rdb, err := redis.NewClient(rcfg)
 	if err != nil {
 		stop()
-		return nil, "", nil, fmt.Errorf("REDIS_ADDR: %w", err)
+		return nil, rcfg, "", nil, fmt.Errorf("REDIS_ADDR: %w", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -55,11 +56,11 @@ func openRedis(cfg app.Config, stderr io.Writer) (goredis.UniversalClient, strin
 		if ctx.Err() != nil {
 			_ = rdb.Close()
 			stop()
-			return nil, "", nil, fmt.Errorf("redis %s: not reachable", kind)
+			return nil, rcfg, "", nil, fmt.Errorf("redis %s: not reachable", kind)
 		}
 		time.Sleep(20 * time.Millisecond) // waiting for a process to listen, not synchronising goroutines
 	}
-	return rdb, kind, func() { _ = rdb.Close(); stop() }, nil
+	return rdb, rcfg, kind, func() { _ = rdb.Close(); stop() }, nil
 }
 
 // startRedisServer starts redis-server on a free loopback port, without
