@@ -10,11 +10,20 @@ import (
 	"github.com/pomocore/pomocore/internal/bench"
 )
 
+const benchUsage = `usage: pomocore bench [flags]
+
+Generates a workload, runs the pipeline over it and prints verified figures.
+Redis: REDIS_ADDR (and the other REDIS_* settings) when set, else a private
+redis-server started on a free port (miniredis when none is installed).
+Store: MONGO_URI when set (database <MONGO_DATABASE>_bench), else SQLite in a
+temporary directory. Keys and streams are prefixed bench:<run>: and deleted
+afterwards.
+`
+
 // benchCmd implements `pomocore bench`: the flags, then internal/bench.
 func benchCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	o := bench.Options{}
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("bench", benchUsage, stderr)
 	fs.StringVar(&o.Mode, "mode", "drain", "drain: pre-fill -events, then time the pipeline until nothing is pending; steady: produce at -rate for -duration and measure event age")
 	fs.IntVar(&o.Events, "events", 200000, "events to pre-fill (drain mode)")
 	fs.IntVar(&o.Rate, "rate", 10000, "events per second to produce (steady mode)")
@@ -37,19 +46,6 @@ func benchCmd(ctx context.Context, args []string, getenv func(string) string, st
 	fs.BoolVar(&o.LLM, "llm", false, "an LLM fallback behind the patterns (a fake endpoint in the process, answering the default at once), as with OPENAI_API_KEY set")
 	fs.StringVar(&o.Batches, "batches", "", "write one line per committed batch to FILE.<ids>: commit end (unix microseconds), then microseconds from read to commit end, in the store and in the commit, then entries")
 	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the timed pipeline run (drain: the drain, then the ceilings to FILE.<ids>.ceilings; steady: the whole run) to FILE.<ids>")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, `usage: pomocore bench [flags]
-
-Generates a workload, runs the pipeline over it and prints verified figures.
-Redis: REDIS_ADDR (and the other REDIS_* settings) when set, else a private
-redis-server started on a free port (miniredis when none is installed).
-Store: MONGO_URI when set (database <MONGO_DATABASE>_bench), else SQLite in a
-temporary directory. Keys and streams are prefixed bench:<run>: and deleted
-afterwards.
-
-`)
-		fs.PrintDefaults()
-	}
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}

@@ -54,8 +54,7 @@ func (c *classifierFlags) matcher(stderr io.Writer) (*classify.Matcher, error) {
 // classifyCmd implements `pomocore classify`: JSON lines in, JSON lines out,
 // or one activity from flags.
 func classifyCmd(args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("classify", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := flagSet("classify", stderr)
 	var cf classifierFlags
 	cf.register(fs)
 	var one eval.Line
@@ -101,8 +100,7 @@ func classifyCmd(args []string, getenv func(string) string, stdin io.Reader, std
 
 // evalCmd implements `pomocore eval FILE`.
 func evalCmd(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := flagSet("eval", stderr)
 	var cf classifierFlags
 	cf.register(fs)
 	modelFile := fs.String("model", "", "a local model (JSON, from pomocore learn -o) that answers what the patterns do not know, as in run (default: none)")

@@ -28,11 +28,18 @@ func (e usageError) Unwrap() error { return e.err }
 // usagef returns a usageError.
 func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
 
+// flagSet returns a subcommand's flag set: errors are returned, not fatal,
+// and its messages go to stderr.
+func flagSet(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
 // newFlags returns the flag set of a subcommand: errors are returned, not
 // fatal, and -h prints usage (its first lines) and then the flags.
 func newFlags(name, usage string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := flagSet(name, stderr)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, usage)
 		if hasFlags(fs) {

@@ -3,7 +3,6 @@ package main
 import (
 	"cmp"
 	"context"
-	"flag"
 	"io"
 
 	"github.com/pomocore/pomocore"
@@ -17,8 +16,7 @@ import (
 // shadow run's (POMOCORE_SHADOW=true is implied): its key prefix and its
 // dead-letter stream.
 func compareCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := flagSet("compare", stderr)
 	from := fs.String("from", "", "first day compared, YYYY-MM-DD in POMOCORE_TIMEZONE (required)")
 	to := fs.String("to", "", "last day compared (default -from); whole weeks and months inside are compared too")
 	asJSON := fs.Bool("json", false, "write the report as one JSON document")
@@ -39,7 +37,7 @@ func compareCmd(ctx context.Context, args []string, getenv func(string) string, 
 		ccfg = cfg.CompareConfig(*from, cmp.Or(*to, *from), *liveGroup, a.Location(), a.Taxonomy())
 		ccfg.Top, ccfg.AssumeOldUnknown = *top, *assume
 		if err := ccfg.Validate(); err != nil {
-			return usagef("%v", err)
+			return usagef("%v", err) // before anything connects
 		}
 		return nil
 	})

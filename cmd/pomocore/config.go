@@ -30,8 +30,7 @@ func loadConfig(name string, args []string, getenv func(string) string, out io.W
 	if err := errors.Join(errs...); err != nil {
 		return c, err
 	}
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(out)
+	fs := flagSet(name, out)
 	envOf := map[string]string{}
 	for _, s := range settings {
 		fs.Var(s.FlagValue(), s.Flag, s.Help+" ($"+s.Env+")")

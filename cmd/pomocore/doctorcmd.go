@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 
@@ -15,8 +14,7 @@ import (
 // of the configured Redis and MongoDB (docs/cutover.md). It fails (exit 1)
 // when the report has a blocker.
 func doctorCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := flagSet("doctor", stderr)
 	asJSON := fs.Bool("json", false, "write the report and the facts behind it as one JSON document")
 	if err := parseNoArgs(fs, args); err != nil {
 		return err

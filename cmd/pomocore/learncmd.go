@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 
@@ -15,8 +14,7 @@ import (
 // labelled set), and writes it (-o). It reads files only; retraining from
 // the store runs in `pomocore run` (learn.Trainer).
 func learnCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("learn", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := flagSet("learn", stderr)
 	var patterns, labels, replays multiFlag
 	fs.Var(&patterns, "patterns", "category patterns to learn from: a JSON file (classify/patterns.json's format or the main server's category-patterns.json), or \"builtin\" for the built-in set; repeatable (default builtin)")
 	fs.Var(&labels, "labels", "labelled activities to learn from, JSON lines {\"app\",\"url\",\"title\",\"category\"}; repeatable")

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -134,8 +133,7 @@ func patternsCmd(ctx context.Context, args []string, getenv func(string) string,
 			return tools.ReportPatternWrite(c, err, stdout)
 		})
 	case "add", "remove":
-		fs := flag.NewFlagSet("patterns "+args[0], flag.ContinueOnError)
-		fs.SetOutput(stderr)
+		fs := flagSet("patterns "+args[0], stderr)
 		category := fs.String("category", "", "the category")
 		var apps, domains multiFlag
 		fs.Var(&apps, "app", "an app pattern (repeatable)")
@@ -166,8 +164,7 @@ func patternsCmd(ctx context.Context, args []string, getenv func(string) string,
 			return tools.PrintLearned(stdout, ls)
 		})
 	case "revert":
-		fs := flag.NewFlagSet("patterns revert", flag.ContinueOnError)
-		fs.SetOutput(stderr)
+		fs := flagSet("patterns revert", stderr)
 		kind := fs.String("kind", "", "app or domain (needed only when the pattern was learned as both)")
 		if err := parseFlags(fs, args[1:]); err != nil {
 			return err
@@ -192,8 +189,7 @@ func patternsCmd(ctx context.Context, args []string, getenv func(string) string,
 		fmt.Fprint(stderr, patternsUsage)
 		return fmt.Errorf("unknown patterns subcommand %q", args[0])
 	}
-	fs := flag.NewFlagSet("patterns suggest", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := flagSet("patterns suggest", stderr)
 	min := fs.Int("min", 3, "answers that must agree before a pattern is proposed")
 	fs.Usage = func() { fmt.Fprint(stderr, patternsUsage) }
 	if err := parseFlags(fs, args[1:]); err != nil {
