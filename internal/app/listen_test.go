@@ -6,11 +6,13 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/pomocore/pomocore/internal/eventually"
+	"github.com/pomocore/pomocore/internal/logtest"
 )
 
 // listenConfig is a valid development configuration with HTTP at addr.
@@ -60,12 +62,7 @@ func TestRunStopsOnATakenHTTPPortAndAnswersHealthzAtOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer taken.Close()
-	dead, err := net.Listen("tcp", "127.0.0.1:0") // a Redis address nobody answers on
-	if err != nil {
-		t.Fatal(err)
-	}
-	deadAddr := dead.Addr().String()
-	dead.Close()
+	const deadAddr = "127.0.0.1:1" // a Redis address nobody answers on (a privileged port no test takes)
 
 	cfg := listenConfig(t, taken.Addr().String())
 	cfg.Redis.Addrs = []string{deadAddr}
@@ -87,15 +84,12 @@ func TestRunStopsOnATakenHTTPPortAndAnswersHealthzAtOnce(t *testing.T) {
 		t.Fatal("Run on a taken port did not stop (it waits for Redis instead)")
 	}
 
-	free, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := free.Addr().String()
-	free.Close()
-	cfg = listenConfig(t, addr)
+	// A port of the kernel's choosing (a port picked as free and closed
+	// could be taken again before Run binds it); Run logs which.
+	cfg = listenConfig(t, "127.0.0.1:0")
 	cfg.Redis.Addrs = []string{deadAddr}
-	b, err := New(cfg, Deps{})
+	log, logs := logtest.Logger()
+	b, err := New(cfg, Deps{Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,6 +97,17 @@ func TestRunStopsOnATakenHTTPPortAndAnswersHealthzAtOnce(t *testing.T) {
 	ctx2, cancel2 := context.WithCancel(context.Background())
 	done2 := make(chan error, 1)
 	go func() { done2 <- b.Run(ctx2) }()
+	starting := regexp.MustCompile(`msg="HTTP server \(starting\)".* addr=(\S+)`)
+	var addr string
+	if !eventually.Within(10*time.Second, func() bool {
+		m := starting.FindStringSubmatch(logs.String())
+		if m != nil {
+			addr = m[1]
+		}
+		return m != nil
+	}) {
+		t.Fatalf("Run logged no HTTP address:\n%s", logs.String())
+	}
 	status := func(path string) int {
 		resp, err := http.Get("http://" + addr + path)
 		if err != nil {
