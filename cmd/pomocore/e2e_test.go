@@ -43,14 +43,8 @@ var httpStarting = regexp.MustCompile(`msg="HTTP server \(starting\)".* addr=(\S
 // listens on (see anyPort), once it logged it.
 func httpAddrOf(t *testing.T, logs *logtest.Buffer) string {
 	t.Helper()
-	var addr string
-	if !eventually.Within(30*time.Second, func() bool {
-		m := httpStarting.FindStringSubmatch(logs.String())
-		if m != nil {
-			addr = m[1]
-		}
-		return m != nil
-	}) {
+	addr, ok := eventually.Match(30*time.Second, logs.String, httpStarting)
+	if !ok {
 		t.Fatalf("the run logged no HTTP address:\n%s", logs.String())
 	}
 	return addr
@@ -112,14 +106,8 @@ func TestEmbeddedDefaultEndToEnd(t *testing.T) {
 	// The address it says it listens on: another one than asked for when
 	// the port was taken after freeAddr picked it.
 	listening := regexp.MustCompile(`embedded redis listening on (\S+)`)
-	var addr string
-	if !eventually.Within(30*time.Second, func() bool {
-		m := listening.FindStringSubmatch(out.String())
-		if m != nil {
-			addr = m[1]
-		}
-		return m != nil
-	}) {
+	addr, ok := eventually.Match(30*time.Second, out.String, listening)
+	if !ok {
 		t.Fatalf("the run printed no embedded redis address:\n%s", out.String())
 	}
 	rdb := goredis.NewClient(&goredis.Options{Addr: addr})

@@ -98,14 +98,8 @@ func TestRunStopsOnATakenHTTPPortAndAnswersHealthzAtOnce(t *testing.T) {
 	done2 := make(chan error, 1)
 	go func() { done2 <- b.Run(ctx2) }()
 	starting := regexp.MustCompile(`msg="HTTP server \(starting\)".* addr=(\S+)`)
-	var addr string
-	if !eventually.Within(10*time.Second, func() bool {
-		m := starting.FindStringSubmatch(logs.String())
-		if m != nil {
-			addr = m[1]
-		}
-		return m != nil
-	}) {
+	addr, ok := eventually.Match(10*time.Second, logs.String, starting)
+	if !ok {
 		t.Fatalf("Run logged no HTTP address:\n%s", logs.String())
 	}
 	status := func(path string) int {

@@ -5,7 +5,10 @@
 // the test controls (use channels and gates there).
 package eventually
 
-import "time"
+import (
+	"regexp"
+	"time"
+)
 
 // Within reports whether cond became true within d, polling every 1ms at
 // first and at most every 50ms.
@@ -22,4 +25,19 @@ func Within(d time.Duration, cond func() bool) bool {
 		time.Sleep(wait)
 		wait = min(2*wait, 50*time.Millisecond)
 	}
+}
+
+// Match waits up to d for re to match what text returns (a log or an
+// output another goroutine writes) and returns re's first group, or its
+// whole match when it has none; false when it did not match in time.
+func Match(d time.Duration, text func() string, re *regexp.Regexp) (string, bool) {
+	var got string
+	ok := Within(d, func() bool {
+		m := re.FindStringSubmatch(text())
+		if m != nil {
+			got = m[min(1, len(m)-1)]
+		}
+		return m != nil
+	})
+	return got, ok
 }
