@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -19,6 +18,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/pomocore/pomocore/internal/app"
+	"github.com/pomocore/pomocore/internal/redisproc"
 	"github.com/pomocore/pomocore/redis"
 )
 
@@ -80,14 +80,11 @@ func startRedisServer() (string, func(), error) {
 			return "", nil, err
 		}
 		addr, stop, err := launchRedisServer(path, port)
-		if err == nil || !errors.Is(err, errPortTaken) || i == attempts {
+		if err == nil || !errors.Is(err, redisproc.ErrPortTaken) || i == attempts {
 			return addr, stop, err
 		}
 	}
 }
-
-// errPortTaken is launchRedisServer's error when its port was taken.
-var errPortTaken = errors.New("port taken")
 
 // launchRedisServer starts redis-server on port and waits until it
 // answers as itself.
@@ -110,33 +107,11 @@ func launchRedisServer(path string, port int) (string, func(), error) {
 		_ = os.RemoveAll(dir)
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	c := goredis.NewClient(&goredis.Options{Addr: addr, DialTimeout: time.Second, MaxRetries: -1})
-	defer c.Close()
-	pid := "process_id:" + strconv.Itoa(cmd.Process.Pid) + "\r\n"
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		info, err := c.Info(ctx, "server").Result()
-		cancel()
-		if err == nil && strings.Contains(info, pid) {
-			return addr, stop, nil
-		}
-		select {
-		case <-exited:
-			log, _ := os.ReadFile(filepath.Join(dir, "redis.log"))
-			stop()
-			if bytes.Contains(log, []byte("Address already in use")) {
-				return "", nil, fmt.Errorf("redis-server on port %d: %w", port, errPortTaken)
-			}
-			return "", nil, fmt.Errorf("redis-server exited at start: %s", log)
-		default:
-		}
-		if time.Now().After(deadline) {
-			stop()
-			return "", nil, fmt.Errorf("redis-server on %s not ready after 10s: %v", addr, err)
-		}
-		time.Sleep(20 * time.Millisecond) // waiting for a process to listen, not synchronising goroutines
+	if err := redisproc.AwaitReady(addr, cmd.Process.Pid, exited, filepath.Join(dir, "redis.log")); err != nil {
+		stop()
+		return "", nil, err
 	}
+	return addr, stop, nil
 }
 
 // freeTCPPort returns a loopback port nobody listens on right now.

@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"testing"
 
+	"github.com/pomocore/pomocore/internal/redisproc"
 	"github.com/pomocore/pomocore/internal/tool"
 )
 
@@ -24,11 +25,11 @@ func TestPrivateRedisServerIsNotAnotherOnItsPort(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer stopOther()
-	if addr, stop, err := launchRedisServer(path, port); !errors.Is(err, errPortTaken) {
+	if addr, stop, err := launchRedisServer(path, port); !errors.Is(err, redisproc.ErrPortTaken) {
 		if stop != nil {
 			stop()
 		}
-		t.Fatalf("second server on the same port: %s, %v; want errPortTaken", addr, err)
+		t.Fatalf("second server on the same port: %s, %v; want redisproc.ErrPortTaken", addr, err)
 	}
 	addr, stop, err := startRedisServer()
 	if err != nil {

@@ -11,13 +11,13 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/pomocore/pomocore/internal/redisproc"
 	"github.com/pomocore/pomocore/internal/tool"
 )
 
@@ -82,15 +82,12 @@ func (s *Server) startOnFreePort(t testing.TB, next func() int) {
 		if err == nil {
 			return
 		}
-		if !errors.Is(err, errPortTaken) || i == attempts {
+		if !errors.Is(err, redisproc.ErrPortTaken) || i == attempts {
 			t.Fatal(err)
 		}
 		t.Logf("redis-server: port %d was taken after it was picked; trying another", s.port)
 	}
 }
-
-// errPortTaken is launch's error when redis-server could not bind its port.
-var errPortTaken = errors.New("port taken")
 
 func freePort(t testing.TB) int {
 	t.Helper()
@@ -112,7 +109,7 @@ func (s *Server) start(t testing.TB) {
 // launch starts redis-server on s.port and waits until it answers PING as
 // itself (its process id): a server of another test that holds the port
 // answers too, while ours exits. An exit because the port (or the cluster
-// bus port) was taken is errPortTaken.
+// bus port) was taken is redisproc.ErrPortTaken.
 func (s *Server) launch() error {
 	argv := append([]string{
 		"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
@@ -126,35 +123,7 @@ func (s *Server) launch() error {
 	s.done = make(chan struct{})
 	go func(cmd *exec.Cmd, done chan struct{}) { _ = cmd.Wait(); close(done) }(s.cmd, s.done)
 
-	// Wait until it answers PING: a bounded readiness loop.
-	deadline := time.Now().Add(10 * time.Second)
-	c := goredis.NewClient(&goredis.Options{Addr: s.Addr(), DialTimeout: time.Second, MaxRetries: -1})
-	defer c.Close()
-	pid := "process_id:" + strconv.Itoa(s.cmd.Process.Pid) + "\r\n"
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		info, err := c.Info(ctx, "server").Result()
-		cancel()
-		if goredis.HasErrorPrefix(err, "NOAUTH") || goredis.HasErrorPrefix(err, "WRONGPASS") {
-			return nil // it answers; it just wants a password
-		}
-		if err == nil && strings.Contains(info, pid) {
-			return nil
-		}
-		select {
-		case <-s.done:
-			log, _ := os.ReadFile(s.dir + "/redis.log")
-			if bytes.Contains(log, []byte("Address already in use")) {
-				return fmt.Errorf("redis-server on port %d: %w: %s", s.port, errPortTaken, log)
-			}
-			return fmt.Errorf("redis-server exited at start: %s", log)
-		default:
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("redis-server on %s not ready after 10s: %v", s.Addr(), err)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	return redisproc.AwaitReady(s.Addr(), s.cmd.Process.Pid, s.done, s.dir+"/redis.log")
 }
 
 // Addr returns the server's host:port.
@@ -248,7 +217,7 @@ func startSentinelOnFreePort(t testing.TB, host, port, master string, next func(
 		if err == nil {
 			return addr
 		}
-		if !errors.Is(err, errPortTaken) || i == attempts {
+		if !errors.Is(err, redisproc.ErrPortTaken) || i == attempts {
 			t.Fatal(err)
 		}
 		t.Logf("redis-sentinel: %v; trying another port", err)
@@ -257,7 +226,7 @@ func startSentinelOnFreePort(t testing.TB, host, port, master string, next func(
 
 // startSentinel starts a Sentinel on port p watching master and waits
 // until it names master; a Sentinel that exits because p was taken (after
-// freePort's check) returns errPortTaken.
+// freePort's check) returns redisproc.ErrPortTaken.
 func startSentinel(t testing.TB, host, port, master string, p int) (string, error) {
 	t.Helper()
 	dir := t.TempDir()
@@ -290,7 +259,7 @@ func startSentinel(t testing.TB, host, port, master string, p int) (string, erro
 		case <-done:
 			log, _ := os.ReadFile(dir + "/sentinel.log")
 			if bytes.Contains(log, []byte("Address already in use")) {
-				return "", fmt.Errorf("port %d: %w", p, errPortTaken)
+				return "", fmt.Errorf("port %d: %w", p, redisproc.ErrPortTaken)
 			}
 			return "", fmt.Errorf("redis-sentinel exited at start: %s", log)
 		default:
