@@ -13,7 +13,6 @@ import (
 	"io"
 	"log/slog"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -70,14 +69,10 @@ type App struct {
 	st      Store
 	chain   *classify.Chain
 	tokens  func() int64
-	rules   *classify.Rules   // the rules the chain was built with
+	rules   *classify.Rules
 	builtin *classify.Matcher // the built-in set under category_pattern; nil unless fallback
-	// reloading serialises applyPatterns (the periodic reload and a pattern
-	// change); applied is the fingerprint of the patterns in use.
-	reloading sync.Mutex
-	applied   string
-	keeper    *answerKeeper // stores LLM answers as they arrive; nil without an LLM or a store that keeps them
-	closers   []func()
+	keeper  *answerKeeper     // stores LLM answers as they arrive; nil without an LLM or a store that keeps them
+	closers []func()
 	// startup is what Run waits for while it starts (waitFor).
 	startup httpapi.Startup
 	// source is the main server's stream when the input is partitioned
@@ -279,7 +274,7 @@ func (a *App) Classifier(ctx context.Context) (*classify.Chain, error) {
 	if err != nil {
 		return nil, err
 	}
-	a.chain, a.tokens, a.rules, a.applied = chain, tokens, rs, rs.Fingerprint
+	a.chain, a.tokens, a.rules = chain, tokens, rs
 	a.closers = append(a.closers, chain.Close)
 	return chain, nil
 }

@@ -128,13 +128,22 @@ func (o learningObserver) BatchDone(r pipeline.BatchReport) {
 	}
 }
 
-// reload applies a pattern change to the chain and the pipeline at once
-// (applyPatterns; the periodic reload would, later); a failure keeps the
-// current rules until then.
+// reload reads category_pattern and swaps the new rules into the chain and
+// the pipeline at once (the periodic reload would, later); a failure keeps
+// the current ones until then.
 func (l *learning) reload(ctx context.Context) {
-	if err := l.a.applyPatterns(ctx, l.p.Load()); err != nil {
-		l.a.log.Warn("pattern reload after a change failed; the periodic reload will pick it up", "err", err)
+	a := l.a
+	patterns, err := a.loadPatterns(ctx)
+	if err != nil {
+		a.log.Warn("pattern reload after a change failed; the periodic reload will pick it up", "err", err)
+		return
 	}
+	rs, err := buildRules(patterns, a.tax, a.builtin, a.log)
+	if err != nil {
+		a.log.Warn("patterns after a change do not build; keeping the current ones", "err", err)
+		return
+	}
+	a.useRules(rs, l.p.Load())
 }
 
 // patternEditor returns the HTTP API's pattern editor (nil when the store

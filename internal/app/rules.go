@@ -108,9 +108,10 @@ func (a *App) newChain(ctx context.Context, st Store, rs *classify.Rules) (*clas
 	return chain, client.Tokens, nil
 }
 
-// reloadPatterns reloads category_pattern every interval (applyPatterns);
-// a failed load or build keeps the rules in use.
+// reloadPatterns reloads category_pattern every interval and swaps in a new
+// classifier when it changed; a failed load or build keeps the old one.
 func (a *App) reloadPatterns(ctx context.Context, p *pipeline.Pipeline) {
+	current := a.rules.Fingerprint
 	t := time.NewTicker(a.cfg.PatternReload)
 	defer t.Stop()
 	for {
@@ -119,36 +120,23 @@ func (a *App) reloadPatterns(ctx context.Context, p *pipeline.Pipeline) {
 			return
 		case <-t.C:
 		}
-		if err := a.applyPatterns(ctx, p); err != nil {
+		patterns, err := a.loadPatterns(ctx)
+		if err != nil {
 			a.log.Warn("pattern reload failed; keeping the current patterns", "err", err)
+			continue
 		}
+		if classify.Fingerprint(patterns) == current {
+			continue
+		}
+		rs, err := buildRules(patterns, a.tax, a.builtin, a.log)
+		if err != nil {
+			a.log.Warn("reloaded patterns do not build; keeping the current ones", "err", err)
+			continue
+		}
+		a.useRules(rs, p)
+		current = rs.Fingerprint
+		a.log.Info("category patterns reloaded", "patterns", len(patterns))
 	}
-}
-
-// applyPatterns reads category_pattern and, when it changed since the
-// rules in use were built, builds new rules and swaps them in (useRules);
-// a failed load or build keeps the rules in use. The periodic reload and a
-// pattern change (an edit, a promotion) call it from their goroutines, one
-// at a time, so that a change one of them applied is not applied again.
-func (a *App) applyPatterns(ctx context.Context, p *pipeline.Pipeline) error {
-	a.reloading.Lock()
-	defer a.reloading.Unlock()
-	patterns, err := a.loadPatterns(ctx)
-	if err != nil {
-		return err
-	}
-	fp := classify.Fingerprint(patterns)
-	if fp == a.applied {
-		return nil
-	}
-	rs, err := buildRules(patterns, a.tax, a.builtin, a.log)
-	if err != nil {
-		return fmt.Errorf("the patterns do not build: %w", err)
-	}
-	a.useRules(rs, p)
-	a.applied = fp
-	a.log.Info("category patterns reloaded", "patterns", len(patterns))
-	return nil
 }
 
 // loadPatterns reads category_pattern from the store, within 30 seconds.
