@@ -58,9 +58,10 @@ func (c *Committer) Adopt(ctx context.Context, as []Adopted) (int, error) {
 		if err := c.claim(ctx, b); err != nil {
 			return recorded, fmt.Errorf("adopt: %w", err)
 		}
-		cl := c.claims(b, true, false)
+		cl := c.claims(b, true, false, inShards)
 		if len(cl.sections) > 0 {
-			if err := c.run(ctx, c.claimCalls(cl, "confirm")); err != nil {
+			calls, _ := c.claimCalls(b, cl, "confirm")
+			if err := c.run(ctx, calls); err != nil {
 				return recorded, fmt.Errorf("adopt: confirm: %w", err)
 			}
 		}

@@ -115,7 +115,18 @@ type CommitterConfig struct {
 	// each in a Redis Cluster slot of its own, so that no key (and no
 	// master) holds all of them: rate x window activities in all, about
 	// SeenBytesPerActivity bytes each. A commit reads each shard its batch
-	// touches once (one ZMSCORE), not once per activity.
+	// touches once (one ZMSCORE), not once per activity. On a single server
+	// (standalone or Sentinel), where a commit is one script, an activity
+	// named by an ObjectId (as the main server's pomodoroUsageLogIds are)
+	// is remembered as one bit instead, in seen bitmaps: a string per
+	// second, main-server process and 2,048 consecutive ObjectId counters
+	// (SeenBitmapBytesPerActivity at 1,667 events/s, up to ~370 bytes for an
+	// activity alone in its second), remembered for at least the window and
+	// forgotten whole at most DedupWindow after the newest commit that wrote
+	// the string. A commit reads and writes a few short ranges of them,
+	// instead of a sorted-set member per activity (BENCHMARKS.md, issue 29).
+	// Claims of unfinished three-step commits stay in the shards, and a
+	// commit checks the bits and the shards both.
 	DedupWindow time.Duration
 	// DedupMax bounds the activities remembered, in all shards together
 	// (each shard keeps at most DedupMax/SeenShards, rounded up; default
@@ -200,6 +211,12 @@ const SeenShards = 64
 // memory, measured with MEMORY USAGE on redis-server 7.0 (a
 // pomodoroUsageLogId, kept as its 12 bytes; TestSeenMemoryPerActivity).
 const SeenBytesPerActivity = 105
+
+// SeenBitmapBytesPerActivity is what remembering one activity as a bit in
+// the seen bitmaps of a single server costs in Redis memory at 1,667
+// events/s from one main-server process (MEMORY USAGE of every bitmap,
+// redis-server 7.0; TestSeenBitmapMemoryPerActivity).
+const SeenBitmapBytesPerActivity = 0.6
 
 // DefaultDeadValueMax is CommitterConfig.DeadValueMax's default: 4 KiB.
 const DefaultDeadValueMax = 4096
@@ -321,7 +338,12 @@ type Committer struct {
 	intentKey, tokensKey string
 	seenKeys             []string // SeenKeys
 
-	single bool // one script per commit when it can (a single server)
+	single  bool // one script per commit when it can (a single server)
+	cluster bool // a Cluster: claims in the seen shards only, never as bits
+
+	// checkShardsUntil: single.lua checks the claims it keeps as bits
+	// against their seen shards too, until then (see checkShardsFor).
+	checkShardsUntil time.Time
 
 	mu        sync.Mutex
 	touched   map[string]struct{} // record keys written since the last trim
@@ -339,7 +361,7 @@ func NewCommitter(rdb goredis.UniversalClient, cfg CommitterConfig) (*Committer,
 	}
 	_, cluster := rdb.(*goredis.ClusterClient)
 	return &Committer{rdb: rdb, cfg: cfg, intentKey: StateKey(cfg.Stream, cfg.Namespace, "intent"),
-		tokensKey: StateKey(cfg.Stream, cfg.Namespace, "tokens"), seenKeys: SeenKeys(cfg.Stream, cfg.Namespace), single: !cluster, touched: map[string]struct{}{}, lastTrim: cfg.Now()}, nil
+		tokensKey: StateKey(cfg.Stream, cfg.Namespace, "tokens"), seenKeys: SeenKeys(cfg.Stream, cfg.Namespace), single: !cluster, cluster: cluster, touched: map[string]struct{}{}, lastTrim: cfg.Now()}, nil
 }
 
 // sameSlot names a companion key of key that Redis Cluster puts in key's

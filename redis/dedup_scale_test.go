@@ -211,13 +211,14 @@ func TestDedupIgnoresTheInstancesClocks(t *testing.T) {
 	})
 }
 
-// What remembering an activity costs in Redis memory, as
-// SeenBytesPerActivity states (the capacity plan's figure): 100,000
-// activities with 24-character pomodoroUsageLogIds, MEMORY USAGE of every
-// shard.
+// What remembering an activity costs in Redis memory in the seen shards,
+// as SeenBytesPerActivity states (the capacity plan's figure, a Cluster's
+// form): 100,000 activities with 24-character pomodoroUsageLogIds,
+// committed in three steps (the claims a Cluster keeps), MEMORY USAGE of
+// every shard.
 func TestSeenMemoryPerActivity(t *testing.T) {
 	rdb := redistest.Start(t).Client(t)
-	c, err := redis.NewCommitter(rdb, defaultDedup())
+	c, err := redis.NewThreeStepCommitter(rdb, defaultDedup())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,6 +232,84 @@ func TestSeenMemoryPerActivity(t *testing.T) {
 	t.Logf("%d activities: %d bytes in %d shards, %.1f bytes each", n, bytes, redis.SeenShards, per)
 	if per > redis.SeenBytesPerActivity || per < redis.SeenBytesPerActivity*0.9 {
 		t.Errorf("%.1f bytes per activity; SeenBytesPerActivity says %d", per, redis.SeenBytesPerActivity)
+	}
+}
+
+// mainServerIDs hands out the pomodoroUsageLogIds one main-server process
+// makes (Spring's ObjectIds: the second, 5 bytes per process, a counter
+// from a random start), for entries of g: the id of the activity of the
+// entry g hands out next.
+type mainServerIDs struct {
+	g       *clockIDs
+	process [5]byte
+	counter uint32
+}
+
+// next returns the next activity's id.
+func (m *mainServerIDs) next() string {
+	sec := uint32(m.g.start.Unix() + int64(float64(m.g.n)/m.g.rate))
+	m.counter = (m.counter + 1) & 0xffffff
+	var id [12]byte
+	id[0], id[1], id[2], id[3] = byte(sec>>24), byte(sec>>16), byte(sec>>8), byte(sec)
+	copy(id[4:9], m.process[:])
+	id[9], id[10], id[11] = byte(m.counter>>16), byte(m.counter>>8), byte(m.counter)
+	return fmt.Sprintf("%x", id[:])
+}
+
+// What remembering an activity as a bit costs (a single server's form),
+// as SeenBitmapBytesPerActivity states: 100,000 activities with the ids
+// one main-server process makes at 1,667 a second, MEMORY USAGE of every
+// seen bitmap; the seen shards stay empty. Then a retry of the first one,
+// a minute later, is a duplicate.
+func TestSeenBitmapMemoryPerActivity(t *testing.T) {
+	rdb := redistest.Start(t).Client(t)
+	ctx := context.Background()
+	c, err := redis.NewCommitter(rdb, defaultDedup())
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &clockIDs{start: time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC), rate: 1667}
+	oids := &mainServerIDs{g: g, process: [5]byte{0x5e, 0x1f, 0x02, 0xa7, 0x33}, counter: 0xfff000}
+	var first string
+	n := 0
+	for n < 100_020 {
+		var entries []pipeline.CommitEntry
+		var ids []string
+		for len(entries) < 2000 {
+			key := oids.next()
+			if first == "" {
+				first = key
+			}
+			id := g.next()
+			ids = append(ids, id)
+			entries = append(entries, pipeline.CommitEntry{ID: id, DedupKey: key})
+		}
+		deliverIDs(t, rdb, ids)
+		if res, err := c.Commit(ctx, entries); err != nil || res.Applied != len(entries) || res.Duplicates != 0 {
+			t.Fatalf("commit of %d = %+v, %v", len(entries), res, err)
+		}
+		n += len(entries)
+		if err := rdb.XTrimMaxLen(ctx, stream, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if k := rdb.Exists(ctx, redis.SeenKeys(stream, "")...).Val(); k != 0 {
+		t.Errorf("%d seen shards exist: ObjectIds are kept as bits on a single server", k)
+	}
+	var bytes int64
+	bitmaps := rdb.Keys(ctx, "{"+stream+"}:seen:*").Val()
+	for _, k := range bitmaps {
+		bytes += rdb.MemoryUsage(ctx, k, 0).Val()
+	}
+	per := float64(bytes) / float64(n)
+	t.Logf("%d activities: %d bytes in %d bitmaps, %.2f bytes each", n, bytes, len(bitmaps), per)
+	if per > redis.SeenBitmapBytesPerActivity || per < redis.SeenBitmapBytesPerActivity*0.5 {
+		t.Errorf("%.2f bytes per activity; SeenBitmapBytesPerActivity says %v", per, redis.SeenBitmapBytesPerActivity)
+	}
+	id := g.next()
+	deliverIDs(t, rdb, []string{id})
+	if res, err := c.Commit(ctx, []pipeline.CommitEntry{{ID: id, DedupKey: first}}); err != nil || res.Duplicates != 1 {
+		t.Errorf("retry of the first activity = %+v, %v: want a duplicate", res, err)
 	}
 }
 
@@ -349,6 +428,11 @@ func TestProducerRetryCountsOnceAcrossInstancesRestartsAndARecreatedGroup(t *tes
 // instance meanwhile, and the group destroyed and recreated at the end:
 // the activity counts once, and no entry stays pending.
 func TestDedupSurvivesCrashesMidCommit(t *testing.T) {
+	eachKeyKind(t, testDedupSurvivesCrashesMidCommit)
+}
+
+func testDedupSurvivesCrashesMidCommit(t *testing.T, key func(string) string) {
+	x := key("x")
 	for _, crash := range []string{"after claim", "after apply"} {
 		t.Run(crash, func(t *testing.T) {
 			committerBackends(t, func(t *testing.T, rdb goredis.UniversalClient) {
@@ -363,7 +447,7 @@ func TestDedupSurvivesCrashesMidCommit(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				first := []pipeline.CommitEntry{activity(e1, "x", board, 60, true)}
+				first := []pipeline.CommitEntry{activity(e1, x, board, 60, true)}
 				if crash == "after claim" {
 					err = dying.CrashAfterClaim(ctx, first)
 				} else {
@@ -373,7 +457,7 @@ func TestDedupSurvivesCrashesMidCommit(t *testing.T) {
 					t.Fatal(err)
 				}
 				other := newCommitter(t, rdb)
-				if res, err := other.Commit(ctx, []pipeline.CommitEntry{activity(e2, "x", board, 60, true)}); err != nil || res.Duplicates != 1 {
+				if res, err := other.Commit(ctx, []pipeline.CommitEntry{activity(e2, x, board, 60, true)}); err != nil || res.Duplicates != 1 {
 					t.Errorf("the retry while the first is in flight = %+v, %v; want a duplicate", res, err)
 				}
 				if _, err := newCommitter(t, rdb).Commit(ctx, first); err != nil {
@@ -383,7 +467,7 @@ func TestDedupSurvivesCrashesMidCommit(t *testing.T) {
 					t.Fatal(err)
 				}
 				deliverIDs(t, rdb, nil) // the group again, from 0: every entry delivered again
-				res, err := other.Commit(ctx, []pipeline.CommitEntry{activity(e1, "x", board, 60, true), activity(e2, "x", board, 60, true)})
+				res, err := other.Commit(ctx, []pipeline.CommitEntry{activity(e1, x, board, 60, true), activity(e2, x, board, 60, true)})
 				if err != nil || res.Applied != 2 || res.Duplicates != 2 {
 					t.Errorf("both delivered again = %+v, %v; want 2 duplicates", res, err)
 				}

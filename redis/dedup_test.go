@@ -2,6 +2,8 @@ package redis_test
 
 import (
 	"context"
+	"fmt"
+	"hash/crc32"
 	"slices"
 	"strconv"
 	"strings"
@@ -26,17 +28,37 @@ func activity(id, key, board string, seconds float64, end bool) pipeline.CommitE
 	return e
 }
 
+// eachKeyKind runs f with each form of activity key the committer keeps
+// apart: the main server's pomodoroUsageLogIds (ObjectIds, kept as bits on
+// a single server), and any other string (kept in the seen shards); key
+// maps a test's name for an activity to its key of that form.
+func eachKeyKind(t *testing.T, f func(t *testing.T, key func(name string) string)) {
+	t.Run("objectid", func(t *testing.T) {
+		f(t, func(name string) string {
+			// One main-server process, one second: neighbouring counters.
+			return fmt.Sprintf("65f1a2b3be4c02a733%06x", crc32.ChecksumIEEE([]byte(name))&0x3fff)
+		})
+	})
+	t.Run("other", func(t *testing.T) { f(t, func(name string) string { return name }) })
+}
+
 // The main server's RedisStreamProducer re-sends a failed batch for up to
 // 30 minutes, under new stream ids: the same pomodoroUsageLogId must add its
 // duration once and end its session once, on every backend and whichever
 // way (one script or three steps) each commit takes.
 func TestMainServerProducerRetryCountsOnce(t *testing.T) {
+	eachKeyKind(t, func(t *testing.T, key func(string) string) {
+		testMainServerProducerRetryCountsOnce(t, key)
+	})
+}
+
+func testMainServerProducerRetryCountsOnce(t *testing.T, key func(string) string) {
 	committerBackends(t, func(t *testing.T, rdb goredis.UniversalClient) {
 		ctx := context.Background()
 		board := "leaderboard:Development:2026-11-24"
 		for w, three := range []bool{false, true} {
 			ids := deliver(t, rdb, 3)
-			k1, k2 := "k1-"+string(rune('a'+w)), "k2-"+string(rune('a'+w))
+			k1, k2 := key("k1-"+string(rune('a'+w))), key("k2-"+string(rune('a'+w)))
 			first := []pipeline.CommitEntry{activity(ids[0], k1, board, 10, true), activity(ids[1], k2, board, 20, false), activity(ids[2], "", board, 1, false)}
 			if res, err := newCommitterWith(t, rdb, three).Commit(ctx, first); err != nil || res.Applied != 3 || res.Duplicates != 0 {
 				t.Fatalf("first commit = %+v, %v", res, err)
@@ -142,6 +164,12 @@ func TestCommitterDedupWindowExpires(t *testing.T) {
 // at once (the producer's retry landing while the first is still being
 // committed elsewhere): each activity counts once.
 func TestCommitterConcurrentDuplicatesCountOnce(t *testing.T) {
+	eachKeyKind(t, func(t *testing.T, key func(string) string) {
+		testCommitterConcurrentDuplicatesCountOnce(t, key)
+	})
+}
+
+func testCommitterConcurrentDuplicatesCountOnce(t *testing.T, key func(string) string) {
 	committerBackends(t, func(t *testing.T, rdb goredis.UniversalClient) {
 		ctx := context.Background()
 		for round := range 10 {
@@ -152,7 +180,7 @@ func TestCommitterConcurrentDuplicatesCountOnce(t *testing.T) {
 				c := newCommitterWith(t, rdb, w == 1)
 				var entries []pipeline.CommitEntry
 				for i := w * 20; i < w*20+20; i++ {
-					entries = append(entries, activity(ids[i], "act"+string(rune('a'+round))+string(rune('A'+i%20)), board, 1, false))
+					entries = append(entries, activity(ids[i], key("act"+string(rune('a'+round))+string(rune('A'+i%20))), board, 1, false))
 				}
 				wg.Go(func() {
 					for _, part := range [][]pipeline.CommitEntry{entries[:7], entries[7:]} {
@@ -227,5 +255,47 @@ func TestCommitterDedupMemoryIsBounded(t *testing.T) {
 	}
 	if usage := rdb.MemoryUsage(ctx, shard, 0).Val(); usage > 5*200+200 {
 		t.Errorf("seen uses %d bytes for 5 activities", usage)
+	}
+}
+
+// A seen bitmap written last before the window's start is forgotten whole,
+// as the seen shards forget claims below it: the next commit into it
+// clears it first, so an activity outside the window counts again instead
+// of coming back with its neighbour's write, and the neighbour is
+// remembered from then on.
+func TestForgottenSeenBitmapIsClearedBeforeItsNextWrite(t *testing.T) {
+	rdb := redistest.Start(t).Client(t)
+	ctx := context.Background()
+	c, err := redis.NewCommitter(rdb, redis.CommitterConfig{Stream: stream, Group: group, DeadStream: dead, SessionStream: session,
+		DedupWindow: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &clockIDs{start: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC), rate: 1}
+	board := "leaderboard:Game:2026-11-24"
+	a, b := "65f1a2b3be4c02a733000001", "65f1a2b3be4c02a733000101" // one bitmap, other bytes
+	commit := func(key string) pipeline.CommitResult {
+		t.Helper()
+		id := g.next()
+		deliverIDs(t, rdb, []string{id})
+		res, err := c.Commit(ctx, []pipeline.CommitEntry{activity(id, key, board, 5, false)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	commit(a)
+	g.skip(61 * time.Minute)
+	if res := commit(b); res.Duplicates != 0 {
+		t.Fatalf("b = %+v, want counted", res)
+	}
+	if res := commit(a); res.Duplicates != 0 {
+		t.Errorf("a, 61 min after it was committed = %+v: want counted again (outside the window), not revived by b's write", res)
+	}
+	if res := commit(b); res.Duplicates != 1 {
+		t.Errorf("b's retry = %+v, want a duplicate", res)
+	}
+	if got := rdb.ZScore(ctx, board, "u").Val(); got != 15 {
+		t.Errorf("score = %v, want 15", got)
 	}
 }

@@ -44,7 +44,7 @@ func (c *Committer) CrashAfterApply(ctx context.Context, entries []pipeline.Comm
 	if err != nil {
 		return err
 	}
-	return c.apply(ctx, g, c.claims(b, true, false))
+	return c.apply(ctx, g, b, c.claims(b, true, false, inShards))
 }
 
 // SeenShard returns the seen shard of activity key.

@@ -107,6 +107,18 @@ local function claim_skip(p, ns)
   return p
 end
 
+-- claim_total returns the number of claims of a claims section of ns
+-- shards at p.
+local function claim_total(p, ns)
+  local total = 0
+  for _ = 1, ns do
+    local m = tonumber(ARGV[p])
+    total = total + m
+    p = p + 2 + 2 * m
+  end
+  return total
+end
+
 -- claim_members returns the members (activity keys) of claims c to last
 -- of the shard section at p (its pairs follow ARGV[p + 1]).
 local function claim_members(p, c, last)
@@ -115,6 +127,14 @@ local function claim_members(p, c, last)
     members[j - c + 1] = ARGV[p + 1 + 2 * j]
   end
   return members
+end
+
+-- claim_kept tells whether the claims of the shard section at p are kept
+-- in the shard: its flag is "0" or "1" (trim first); "c" marks claims that
+-- are only checked against the shard, because they are kept in seen
+-- bitmaps (below).
+local function claim_kept(p)
+  return ARGV[p + 1] ~= 'c'
 end
 
 -- claim_dups returns the ordinals of the claims of a claims section whose
@@ -161,7 +181,7 @@ end
 local function claim_record(k0, ns, p, since, cap, ttl)
   for s = 1, ns do
     local key, m, trim = KEYS[k0 + s], tonumber(ARGV[p]), ARGV[p + 1] == '1'
-    if m > 0 then
+    if m > 0 and claim_kept(p) then
       if trim then
         redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. since)
       end
@@ -203,6 +223,106 @@ local function claim_confirm(k0, ns, p)
     end
     p = p + 2 + 2 * m
   end
+end
+
+-- Seen bitmaps: on a single server, activities whose key is an ObjectId
+-- (the main server's pomodoroUsageLogId) are remembered as one bit each,
+-- committed and finished, in a string per (ObjectId's second, process and
+-- counter / 2048), at bit counter % 2048 after a 16-byte header
+-- (redis.bitOf); the header is the newest stream time (ms, decimal) of a
+-- commit that wrote the string. Consecutive ObjectIds of one process share
+-- a string, so a batch reads and writes a few short ranges instead of a
+-- sorted-set member per activity. A string whose newest write is below the
+-- window's start is forgotten whole (read as empty, cleared before the
+-- next write), so an activity is remembered for at least the window and at
+-- most for the window after the last commit of an activity of its string;
+-- the string also expires ttl ms after its last write. A bits section of
+-- ARGV, from p, is per bitmap: its number of claims m, the first and last
+-- byte the claims touch (after the header), and the claims' bit offsets,
+-- two bytes each (big-endian) in one string; the bitmaps' keys are
+-- KEYS[k0 + 1 ..]. The claims' ordinals continue those of the claims
+-- section before it (o0 of them).
+
+-- bits_header is the length of a seen bitmap's header.
+local bits_header = 16
+
+-- bit_masks[r + 1] is the value of bit r of a byte, bit 0 first (as
+-- SETBIT numbers them).
+local bit_masks = {128, 64, 32, 16, 8, 4, 2, 1}
+
+-- bits_dups appends to dups the ordinals of the claims of a bits section
+-- of nb bitmaps at p whose bit is set in a bitmap written within the
+-- window (at or after since, claim units): the activity was committed. It
+-- returns the bytes read, per bitmap (nil: the bitmap is forgotten), for
+-- bits_record. Arithmetic only (no bit library), two GETRANGEs per bitmap.
+local function bits_dups(k0, nb, p, o0, dups, since)
+  local regions = {}
+  local since_ms = tonumber(since) / 2048
+  for b = 1, nb do
+    local key, m, lo, hi, packed = KEYS[k0 + b], tonumber(ARGV[p]), tonumber(ARGV[p + 1]), tonumber(ARGV[p + 2]), ARGV[p + 3]
+    local newest = tonumber(redis.call('GETRANGE', key, 0, bits_header - 1))
+    local bytes = {}
+    if newest and newest >= since_ms then
+      local got = redis.call('GETRANGE', key, bits_header + lo, bits_header + hi)
+      if #got > 0 then bytes = {string.byte(got, 1, -1)} end
+      regions[b] = bytes
+    end
+    for i = #bytes + 1, hi - lo + 1 do bytes[i] = 0 end
+    for c = 1, m, 1000 do
+      local offs = {string.byte(packed, 2 * c - 1, 2 * math.min(m, c + 999))}
+      for j = c, math.min(m, c + 999) do
+        local off = offs[2 * (j - c) + 1] * 256 + offs[2 * (j - c) + 2]
+        local i = (off - off % 8) / 8 - lo + 1
+        local mask = bit_masks[off % 8 + 1]
+        if bytes[i] % (2 * mask) >= mask then
+          dups[#dups + 1] = o0 + j
+        end
+      end
+    end
+    o0 = o0 + m
+    p = p + 4
+  end
+  return regions
+end
+
+-- bits_record sets the claims' bits of a bits section (none of them a
+-- duplicate: bits_dups found none) in the bytes bits_dups read (a
+-- forgotten bitmap is cleared first), writes them back with one SETRANGE
+-- per bitmap, raises its header to ms (the commit's newest entry, stream
+-- time), and makes it expire ttl ms after this write.
+local function bits_record(k0, nb, p, regions, ttl, ms)
+  for b = 1, nb do
+    local key, m, lo, hi, packed = KEYS[k0 + b], tonumber(ARGV[p]), tonumber(ARGV[p + 1]), tonumber(ARGV[p + 2]), ARGV[p + 3]
+    local bytes = regions[b]
+    local newest = ms
+    if bytes then
+      newest = math.max(ms, tonumber(redis.call('GETRANGE', key, 0, bits_header - 1)))
+    else
+      redis.call('DEL', key)
+      bytes = {}
+    end
+    for i = #bytes + 1, hi - lo + 1 do bytes[i] = 0 end
+    for c = 1, m, 1000 do
+      local offs = {string.byte(packed, 2 * c - 1, 2 * math.min(m, c + 999))}
+      for j = 1, math.min(m, c + 999) - c + 1 do
+        local off = offs[2 * j - 1] * 256 + offs[2 * j]
+        local i = (off - off % 8) / 8 - lo + 1
+        local mask = bit_masks[off % 8 + 1]
+        if bytes[i] % (2 * mask) < mask then
+          bytes[i] = bytes[i] + mask
+        end
+      end
+    end
+    redis.call('SETRANGE', key, 0, string.format('%016.0f', newest))
+    redis.call('SETRANGE', key, bits_header + lo, string.char(unpack(bytes)))
+    redis.call('PEXPIRE', key, ttl)
+    p = p + 4
+  end
+end
+
+-- entry_ms returns the millisecond of a stream entry id ("<ms>-<seq>").
+local function entry_ms(id)
+  return tonumber(string.match(id, '^(%d+)')) or 0
 end
 
 -- id_less orders two stream entry ids ("<ms>-<seq>").

@@ -107,6 +107,12 @@ func (s *singleCall) build(w *scriptArgs) {
 	for _, sec := range s.cl.sections {
 		w.key("shards", s.seenKeys[sec.shard])
 	}
+	for _, bs := range s.cl.bits {
+		w.key("bitmaps", bs.key)
+	}
+	for _, sh := range s.cl.absent {
+		w.key("absent", s.seenKeys[sh])
+	}
 
 	w.arg("group", s.group)
 	w.arg("n", len(s.ids))
@@ -116,11 +122,16 @@ func (s *singleCall) build(w *scriptArgs) {
 	w.arg("cap", s.shardCap)
 	w.arg("ttl", s.shardTTL)
 	w.arg("ns", len(s.cl.sections))
+	w.arg("nb", len(s.cl.bits))
+	w.arg("na", len(s.cl.absent))
 	for _, id := range s.ids {
 		w.arg("ids", id)
 	}
 	for i := range s.cl.sections {
 		s.cl.sections[i].build(w, "claims.")
+	}
+	for i := range s.cl.bits {
+		s.cl.bits[i].build(w, "bits.")
 	}
 	w.arg("L", len(s.boards))
 	for _, k := range s.boards {
@@ -143,7 +154,10 @@ func (sec *claimSection) build(w *scriptArgs, prefix string) {
 	}
 	w.arg(prefix+"m", len(sec.entries))
 	trim := "0"
-	if sec.trim {
+	switch {
+	case sec.checkOnly:
+		trim = "c"
+	case sec.trim:
 		trim = "1"
 	}
 	w.arg(prefix+"trim", trim)
@@ -151,6 +165,19 @@ func (sec *claimSection) build(w *scriptArgs, prefix string) {
 		w.arg(prefix+"pairs.claim", sec.pairs[j])
 		w.arg(prefix+"pairs.member", sec.pairs[j+1])
 	}
+}
+
+// build writes the bits section of one seen bitmap (lib.lua): m, the
+// first and last byte its claims touch, and their bit offsets, two bytes
+// each, as one string; the names prefixed with prefix.
+func (bs *bitsSection) build(w *scriptArgs, prefix string) {
+	if !w.trace {
+		prefix = ""
+	}
+	w.arg(prefix+"m", len(bs.entries))
+	w.arg(prefix+"first", bs.first)
+	w.arg(prefix+"last", bs.last)
+	w.arg(prefix+"offsets", string(bs.offsets))
 }
 
 // buildSums writes k's (member, sum) pairs, each sum to the last bit.
@@ -189,17 +216,25 @@ type claimCall struct {
 	shardTTL int64 // ms
 	mode     string
 	sec      *claimSection
+	bits     []bitsSection // checked only ("claim" on a single server)
 }
 
 func (*claimCall) script() *script { return claimScript }
 
 func (c *claimCall) build(w *scriptArgs) {
 	w.key("shard", c.shardKey)
+	for _, bs := range c.bits {
+		w.key("bitmaps", bs.key)
+	}
 	w.arg("since", c.since)
 	w.arg("cap", c.shardCap)
 	w.arg("ttl", c.shardTTL)
 	w.arg("mode", c.mode)
+	w.arg("nb", len(c.bits))
 	c.sec.build(w, "")
+	for i := range c.bits {
+		c.bits[i].build(w, "bits.")
+	}
 }
 
 // beginCall is begin.lua's layout: give entries to a new token.

@@ -223,6 +223,11 @@ func layoutCases() []layoutCase {
 	sections := []claimSection{
 		{shard: 3, trim: true, entries: []int{0, 2}, pairs: []string{claimOf(entryID{1, 1}, true), "a", claimOf(entryID{2, 1}, true), "c"}},
 		{shard: 7, entries: []int{1}, pairs: []string{claimOf(entryID{1, 2}, true), "b"}},
+		{shard: 9, checkOnly: true, entries: []int{2}, pairs: []string{claimOf(entryID{2, 1}, true), "000000000000000000000002"}},
+	}
+	bits := []bitsSection{
+		{key: "{in}:seen:000000000000000000:0", entries: []int{2, 1}, offsets: []byte{0, 2, 0, 17}, first: 0, last: 2},
+		{key: "{in}:seen:000000000000000000:1", entries: []int{0}, offsets: []byte{31, 255}, first: 1023, last: 1023},
 	}
 	events := [2]output{
 		{stream: "sessions", events: [][]string{{"userId", "u", "sessionDate", "d", "session", "1"}}},
@@ -231,9 +236,10 @@ func layoutCases() []layoutCase {
 	seen := SeenKeys(stream, "")
 	return []layoutCase{
 		{b: &singleCall{stream: stream, intents: "{in}:intent", committed: "{in}:committed", group: group, ids: ids, lo: ids[0], hi: ids[2],
-			cl: claims{since: "0", sections: sections}, seenKeys: seen, shardCap: 10, shardTTL: 60000,
+			cl: claims{since: "0", sections: sections, bits: bits, absent: []int{11, 12}}, seenKeys: seen, shardCap: 10, shardTTL: 60000,
 			boards: []*keyEffect{board("b1", 2), board("b2", 1)}, outputs: events}, setup: deliver},
 		{b: &claimCall{shardKey: seen[3], since: "0", shardCap: 10, shardTTL: 60000, mode: "claim", sec: &sections[0]}},
+		{b: &claimCall{shardKey: seen[9], since: "0", shardCap: 10, shardTTL: 60000, mode: "claim", sec: &sections[2], bits: bits}},
 		{b: &claimCall{shardKey: seen[3], since: "0", shardCap: 10, shardTTL: 60000, mode: "confirm", sec: &sections[0]}},
 		{b: &beginCall{stream: stream, intents: "{in}:intent", tokens: "{in}:tokens", group: group, ttl: 60, token: "2-1/x", score: 2,
 			fx: "2", lo: ids[0], hi: ids[2], ids: ids}, setup: deliver},

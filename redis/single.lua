@@ -9,36 +9,51 @@
 -- producer retry), it writes nothing and returns {'dups', ordinals...}
 -- (the claims' places in the claims section, lib.lua):
 -- the caller drops those entries' effects and commits again. Otherwise it
--- records the batch's claims (lib.lua's dedup state) with the commit.
+-- records the batch's claims (lib.lua's dedup state) with the commit:
+-- in the seen shards, and as bits in the seen bitmaps for the activities
+-- the caller sends as bits. Activities sent only as bits need their seen
+-- shards absent (na of them: no unfinished claim of a three-step commit
+-- or of an adoption can be there): when one exists, it writes nothing and
+-- returns {'full'}, and the caller sends them again in the claims section
+-- too, flagged "c" (checked against the shard, kept as bits).
 --
 -- KEYS[1] input stream, KEYS[2] intents (as in begin.lua), KEYS[3] the
 -- committed positions "{<stream>}:committed" (hash: group -> largest
 -- acknowledged entry id), then L leaderboards, then the session stream and
--- the dead-letter stream, then the ns seen shards of the claims.
+-- the dead-letter stream, then the ns seen shards of the claims, the nb
+-- seen bitmaps of the bits section, and the na seen shards that must be
+-- absent.
 -- ARGV: group, n, the smallest and largest entry id, since (claim units:
 -- the window's start), the most claims a shard keeps (0: no cap), the
--- shards' ttl in ms, ns, the n entry ids, the claims section (lib.lua);
--- then L; per leaderboard its ttl seconds (0: leave), m and m (member, sum)
+-- shards' and bitmaps' ttl in ms, ns, nb, na, the n entry ids, the claims
+-- section and the bits section (lib.lua); then L; per leaderboard its ttl seconds (0: leave), m and m (member, sum)
 -- pairs; then for each of the two streams its MAXLEN (0: no cap), its
 -- number of events, and per event f and f field/value pairs.
--- Returns {'ok', acknowledged}, {'steps'}, {'dups', ordinals...}, or,
+-- Returns {'ok', acknowledged}, {'steps'}, {'full'}, {'dups', ordinals...}, or,
 -- writing nothing, {'blocked', key, type, ...}: the leaderboards and
 -- output streams (with events in this commit) that hold another type.
 -- Uses want_type, ids_at, pending_of, add_events, add_events_skip,
--- claim_skip, claim_dups, claim_record and raise_mark of lib.lua.
+-- claim_skip, claim_total, claim_dups, claim_record, bits_dups,
+-- bits_record, entry_ms and raise_mark of lib.lua.
 --
--- KEYS = stream intents committed boards[L] session dead shards[ns]
--- ARGV = group n lo hi since cap ttl ns ids[n] claims[ns]{m trim pairs[m]{claim member}}
---       L boards[L]{ttl m sums[m]{member sum}}
+-- KEYS = stream intents committed boards[L] session dead shards[ns] bitmaps[nb] absent[na]
+-- ARGV = group n lo hi since cap ttl ns nb na ids[n] claims[ns]{m trim pairs[m]{claim member}}
+--       bits[nb]{m first last offsets} L boards[L]{ttl m sums[m]{member sum}}
 --       outputs[2]{maxlen count events[count]{f fields[f]{field value}}}
 
 local group, n, lo, hi = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
 local since, cap, ttl, ns = ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
-local first = 8
+local nb, na = tonumber(ARGV[9]), tonumber(ARGV[10])
+local first = 10
 local keysAt = first + n + 1
-local p = claim_skip(keysAt, ns)
+local bitsAt = claim_skip(keysAt, ns)
+local p = bitsAt + 4 * nb
 local nboards = tonumber(ARGV[p])
 local shards = 5 + nboards -- KEYS[shards + s] is seen shard s
+local bitmaps = shards + ns -- KEYS[bitmaps + b] is seen bitmap b
+if na > 0 and redis.call('EXISTS', unpack(KEYS, bitmaps + nb + 1, bitmaps + nb + na)) > 0 then
+  return {'full'}
+end
 local err = want_type(KEYS[1], 'stream') or want_type(KEYS[2], 'hash') or want_type(KEYS[3], 'hash')
 if err then return err end
 -- A target key of another type blocks only the entries that touch it: the
@@ -81,6 +96,7 @@ if redis.call('EXISTS', KEYS[2]) == 1 then
 end
 -- No activity claimed by another entry.
 local dups = claim_dups(shards, ns, keysAt, since)
+local regions = bits_dups(bitmaps, nb, bitsAt, claim_total(keysAt, ns), dups, since)
 if #dups > 0 then
   table.insert(dups, 1, 'dups')
   return dups
@@ -91,6 +107,7 @@ for c = 1, n, 1000 do
   acked = acked + redis.call('XACK', KEYS[1], group, unpack(ids_at(first, c, math.min(n, c + 999))))
 end
 claim_record(shards, ns, keysAt, since, cap, ttl)
+bits_record(bitmaps, nb, bitsAt, regions, ttl, entry_ms(hi))
 raise_mark(KEYS[3], KEYS[1], group, hi)
 
 p = p + 1

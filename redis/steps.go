@@ -79,20 +79,50 @@ func claimOf(id entryID, done bool) string {
 }
 
 // claims is what the dedup state needs of a batch: the claims of the
-// entries that name an activity, by seen shard, and the window's start.
+// entries that name an activity, by seen shard and, on a single server,
+// by seen bitmap, and the window's start. A claim's ordinal (lib.lua) is
+// its place in sections, then in bits.
 type claims struct {
-	sections []claimSection // one per shard the batch touches
+	sections []claimSection // one per shard the batch touches (two: kept, checkOnly)
+	bits     []bitsSection  // one per seen bitmap the batch touches
+	absent   []int          // seen shards that must not exist (single.lua's "full")
 	since    string         // claims below it are outside the window
 }
 
 // claimSection is the claims of a batch in one seen shard: a claims
 // section of lib.lua.
 type claimSection struct {
-	shard   int      // an index into SeenKeys
-	trim    bool     // forget the shard's claims below the window, and past its cap, first
-	entries []int    // the entries claiming, as indexes into the batch
-	pairs   []string // per entry: its claim and its seen member
+	shard     int      // an index into SeenKeys
+	trim      bool     // forget the shard's claims below the window, and past its cap, first
+	checkOnly bool     // checked against the shard, kept as bits (flag "c")
+	entries   []int    // the entries claiming, as indexes into the batch
+	pairs     []string // per entry: its claim and its seen member
 }
+
+// bitsSection is the claims of a batch in one seen bitmap: a bits section
+// of lib.lua.
+type bitsSection struct {
+	key         string
+	entries     []int  // the entries claiming, as indexes into the batch
+	offsets     []byte // per entry: its bit, two bytes big-endian
+	first, last int    // the first and the last byte the bits are in
+}
+
+// claimForm is where a commit keeps and looks up its claims.
+type claimForm int
+
+const (
+	// inShards keeps every claim in the seen shards: a Cluster's, and a
+	// three-step commit's on a single server (claimCalls adds the bits to
+	// check there).
+	inShards claimForm = iota
+	// asBits keeps the claims of ObjectId activities as bits only, their
+	// shards required absent (single.lua's common case).
+	asBits
+	// asBitsChecked keeps them as bits and checks them against their
+	// shards too (single.lua after a "full" reply).
+	asBitsChecked
+)
 
 // trimEvery is how far the window's start (stream time, ms) moves before a
 // Committer trims a seen shard again: claims below the window are ignored
@@ -108,6 +138,9 @@ func (c *Committer) trimDue(cl *claims, sinceMs uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for i := range cl.sections {
+		if cl.sections[i].checkOnly {
+			continue
+		}
 		s := cl.sections[i].shard
 		if last := c.trimmedAt[s]; last == 0 || sinceMs >= last+trimEvery {
 			cl.sections[i].trim = true
@@ -116,23 +149,29 @@ func (c *Committer) trimDue(cl *claims, sinceMs uint64) {
 	}
 }
 
-// entryOf returns the entry (an index into the batch) of the claim at
-// ordinal o (1-based) of sections: lib.lua reports duplicates so.
-func entryOf(sections []claimSection, o int64) (int, bool) {
-	for _, sec := range sections {
+// entryAt returns the entry (an index into the batch) of the claim at
+// ordinal o (1-based) of cl: lib.lua reports duplicates so.
+func (cl *claims) entryAt(o int64) (int, bool) {
+	for _, sec := range cl.sections {
 		if o >= 1 && o <= int64(len(sec.entries)) {
 			return sec.entries[o-1], true
 		}
 		o -= int64(len(sec.entries))
 	}
+	for _, bs := range cl.bits {
+		if o >= 1 && o <= int64(len(bs.entries)) {
+			return bs.entries[o-1], true
+		}
+		o -= int64(len(bs.entries))
+	}
 	return 0, false
 }
 
 // claims returns the claims of b's entries that have a DedupKey, finished
-// when done, the window ending at b's newest entry: the stream's own time,
-// so that no instance's clock decides what is expired. With trim, the
-// sections of the shards due a trim (trimDue) are marked so.
-func (c *Committer) claims(b *batch, done, trim bool) claims {
+// when done, in form, the window ending at b's newest entry: the stream's
+// own time, so that no instance's clock decides what is expired. With
+// trim, the sections of the shards due a trim (trimDue) are marked so.
+func (c *Committer) claims(b *batch, done, trim bool, form claimForm) claims {
 	var newest uint64
 	for _, id := range b.ids {
 		newest = max(newest, id.ms)
@@ -142,25 +181,88 @@ func (c *Committer) claims(b *batch, done, trim bool) claims {
 		since = newest - w
 	}
 	cl := claims{since: strconv.FormatUint(since*claimUnits, 10)}
-	var at [SeenShards]int // 1 + index into cl.sections; 0: none yet
+	var at [2][SeenShards]int // per checkOnly: 1 + index into cl.sections; 0: none yet
+	var absent [SeenShards]bool
+	var bits []int
 	for i := range b.entries {
 		k := b.entries[i].DedupKey
 		if k == "" {
 			continue
 		}
 		s := seenShard(k)
-		if at[s] == 0 {
-			cl.sections = append(cl.sections, claimSection{shard: s})
-			at[s] = len(cl.sections)
+		check := 0
+		if _, oid := objectIDOf(k); oid && form != inShards {
+			bits = append(bits, i)
+			if form == asBits {
+				if !absent[s] {
+					absent[s] = true
+					cl.absent = append(cl.absent, s)
+				}
+				continue
+			}
+			check = 1
 		}
-		sec := &cl.sections[at[s]-1]
+		if at[check][s] == 0 {
+			cl.sections = append(cl.sections, claimSection{shard: s, checkOnly: check == 1})
+			at[check][s] = len(cl.sections)
+		}
+		sec := &cl.sections[at[check][s]-1]
 		sec.entries = append(sec.entries, i)
 		sec.pairs = append(sec.pairs, claimOf(b.ids[i], done), seenMember(k))
 	}
+	cl.bits = c.bitsOf(b, bits)
 	if trim {
 		c.trimDue(&cl, since)
 	}
 	return cl
+}
+
+// seenBitmapBits is how many activities one seen bitmap holds (lib.lua):
+// 256 bytes after its header, the counters of 2,048 consecutive ObjectIds
+// of one process in one second.
+const seenBitmapBits = 2048
+
+// objectIDOf returns the 12 bytes of activity key when it is an ObjectId
+// (24 hex digits, as the main server's pomodoroUsageLogId is).
+func objectIDOf(key string) (id [12]byte, ok bool) {
+	if len(key) != 24 {
+		return id, false
+	}
+	_, err := hex.Decode(id[:], []byte(key))
+	return id, err == nil
+}
+
+// bitOf returns the seen bitmap and the bit that remember an ObjectId: a
+// bitmap per (second, process, counter / seenBitmapBits), so that two
+// ObjectIds share a bit only when they are equal, and the ObjectIds a
+// process makes one after another share a bitmap.
+func (c *Committer) bitOf(id [12]byte) (string, int) {
+	counter := int(id[9])<<16 | int(id[10])<<8 | int(id[11])
+	return StateKey(c.cfg.Stream, c.cfg.Namespace, "seen:"+hex.EncodeToString(id[:9])+":"+strconv.FormatInt(int64(counter/seenBitmapBits), 16)),
+		counter % seenBitmapBits
+}
+
+// bitsOf returns the bits sections of entries (indexes into b, each with
+// an ObjectId DedupKey), one per seen bitmap, in the order of their first
+// entry.
+func (c *Committer) bitsOf(b *batch, entries []int) []bitsSection {
+	var out []bitsSection
+	at := map[string]int{}
+	for _, i := range entries {
+		id, _ := objectIDOf(b.entries[i].DedupKey)
+		key, bit := c.bitOf(id)
+		j, ok := at[key]
+		if !ok {
+			out = append(out, bitsSection{key: key, first: bit / 8, last: bit / 8})
+			j = len(out) - 1
+			at[key] = j
+		}
+		bs := &out[j]
+		bs.entries = append(bs.entries, i)
+		bs.offsets = append(bs.offsets, byte(bit>>8), byte(bit))
+		bs.first, bs.last = min(bs.first, bit/8), max(bs.last, bit/8)
+	}
+	return out
 }
 
 // seenMember returns the member that stands for activity key in its seen
@@ -168,11 +270,8 @@ func (c *Committer) claims(b *batch, done, trim bool) claims {
 // ObjectId), which Redis keeps in 16 bytes instead of 32; key itself
 // otherwise. The shard is chosen by key, before this.
 func seenMember(key string) string {
-	if len(key) == 24 {
-		var b [12]byte
-		if _, err := hex.Decode(b[:], []byte(key)); err == nil {
-			return string(b[:])
-		}
+	if id, ok := objectIDOf(key); ok {
+		return string(id[:])
 	}
 	return key
 }
@@ -182,6 +281,12 @@ func (c *Committer) shardCap() int { return (c.cfg.DedupMax + SeenShards - 1) / 
 
 // shardTTL is how long a seen shard outlives its last write, in ms.
 func (c *Committer) shardTTL() int64 { return max(1, c.cfg.DedupWindow.Milliseconds()) }
+
+// checkShardsFor is how long single.lua checks the claims it keeps as bits
+// against their seen shards after it found one of those shards: claims
+// there (a three-step commit's, an adoption's) live for the dedup window,
+// and trying the bits alone again costs one wasted script a minute.
+const checkShardsFor = time.Minute
 
 // maxDedupRounds bounds how often one commit learns of more duplicates
 // (another committer committing the same activities at the same time).
@@ -225,6 +330,9 @@ func (c *Committer) commit(ctx context.Context, entries []pipeline.CommitEntry) 
 type singleReply struct {
 	// steps: the batch needs the three steps (nothing written).
 	steps bool
+	// full: a seen shard the claims sent as bits only must be checked
+	// exists (nothing written): send them in the asBitsChecked form.
+	full bool
 	// dups are the positions (0-based) of entries whose activity was
 	// committed already (nothing written).
 	dups []int
@@ -235,7 +343,7 @@ type singleReply struct {
 	blocked map[string]string
 }
 
-func decodeSingle(v any, sections []claimSection) (singleReply, error) {
+func decodeSingle(v any, cl *claims) (singleReply, error) {
 	reply, ok := v.([]any)
 	if !ok || len(reply) == 0 {
 		return singleReply{}, fmt.Errorf("reply %v: not a list", v)
@@ -243,8 +351,10 @@ func decodeSingle(v any, sections []claimSection) (singleReply, error) {
 	switch reply[0] {
 	case "steps":
 		return singleReply{steps: true}, nil
+	case "full":
+		return singleReply{full: true}, nil
 	case "dups":
-		dups, err := entriesOf(reply[1:], sections)
+		dups, err := entriesOf(reply[1:], cl)
 		return singleReply{dups: dups}, err
 	case "blocked":
 		r := singleReply{blocked: map[string]string{}}
@@ -266,12 +376,12 @@ func decodeSingle(v any, sections []claimSection) (singleReply, error) {
 }
 
 // entriesOf decodes the claim ordinals of a script's reply (lib.lua's
-// claim_dups) into the entries of sections they stand for.
-func entriesOf(vs []any, sections []claimSection) ([]int, error) {
+// claim_dups, bits_dups) into the entries of cl they stand for.
+func entriesOf(vs []any, cl *claims) ([]int, error) {
 	out := make([]int, 0, len(vs))
 	for _, v := range vs {
 		o, ok := v.(int64)
-		i, found := entryOf(sections, o)
+		i, found := cl.entryAt(o)
 		if !ok || !found {
 			return nil, fmt.Errorf("claim ordinal %v out of range", v)
 		}
@@ -294,18 +404,34 @@ func (c *Committer) commitSingle(ctx context.Context, b *batch, blocked **wrongT
 		}
 		lo, hi := span(b.ids)
 		fx := effectsOf(b.entries, c.cfg.DeadValueMax)
-		cl := c.claims(b, true, true)
+		form := asBits
+		c.mu.Lock()
+		if c.cfg.Now().Before(c.checkShardsUntil) {
+			form = asBitsChecked
+		}
+		c.mu.Unlock()
+		cl := c.claims(b, true, true, form)
 		call := newCall(&singleCall{stream: c.cfg.Stream, intents: c.intentKey, committed: CommittedKeyIn(c.cfg.Stream, c.cfg.Namespace),
 			group: c.cfg.Group, ids: ids, lo: ids[lo], hi: ids[hi], cl: cl, seenKeys: c.seenKeys, shardCap: c.shardCap(), shardTTL: c.shardTTL(),
 			boards: fx.keys, outputs: c.outputs(fx)})
 		if err := c.run(ctx, []*scriptCall{call}); err != nil {
 			return res, false, fmt.Errorf("commit: %w", err)
 		}
-		r, err := decodeSingle(call.cmd.Val(), cl.sections)
+		r, err := decodeSingle(call.cmd.Val(), &cl)
 		if err != nil {
 			return res, false, fmt.Errorf("commit: %w", err)
 		}
 		switch {
+		case r.full && form == asBits:
+			// Claims in the seen shards (a three-step commit's, an
+			// adoption's): check them there for a while.
+			c.mu.Lock()
+			c.checkShardsUntil = c.cfg.Now().Add(checkShardsFor)
+			c.mu.Unlock()
+			round--
+			continue
+		case r.full:
+			return res, false, fmt.Errorf("commit: reply %v to claims checked against their shards", call.cmd.Val())
 		case len(r.blocked) > 0:
 			// Keys of another type: drop the entries touching them, commit
 			// the rest. Each round drops at least one entry, so this ends.
@@ -480,16 +606,29 @@ func (c *Committer) begin(ctx context.Context, b *batch) (*begun, error) {
 	return g, nil
 }
 
-// claimCalls returns the claim.lua calls of cl, one per shard, in mode
-// "claim" or "confirm".
-func (c *Committer) claimCalls(cl claims, mode string) []*scriptCall {
+// claimCalls returns the claim.lua calls of cl (of b, in the inShards
+// form), one per shard, in mode "claim" or "confirm", and the claims each
+// call's ordinals stand for. On a single server a claim also checks the
+// seen bitmaps of its ObjectId activities, which single.lua keeps there.
+func (c *Committer) claimCalls(b *batch, cl claims, mode string) ([]*scriptCall, []claims) {
 	calls := make([]*scriptCall, len(cl.sections))
+	each := make([]claims, len(cl.sections))
 	for j := range cl.sections {
 		sec := &cl.sections[j]
+		each[j] = claims{sections: cl.sections[j : j+1], since: cl.since}
+		if mode == "claim" && !c.cluster {
+			var oids []int
+			for _, i := range sec.entries {
+				if _, ok := objectIDOf(b.entries[i].DedupKey); ok {
+					oids = append(oids, i)
+				}
+			}
+			each[j].bits = c.bitsOf(b, oids)
+		}
 		calls[j] = newCall(&claimCall{shardKey: c.seenKeys[sec.shard], since: cl.since, shardCap: c.shardCap(), shardTTL: c.shardTTL(),
-			mode: mode, sec: sec})
+			mode: mode, sec: sec, bits: each[j].bits})
 	}
-	return calls
+	return calls, each
 }
 
 // claim records, in the seen shards, which entry of b counts each activity
@@ -500,11 +639,11 @@ func (c *Committer) claimCalls(cl claims, mode string) []*scriptCall {
 // the claims (finished), after which it is.
 func (c *Committer) claim(ctx context.Context, b *batch) error {
 	for round := 0; ; round++ {
-		cl := c.claims(b, false, true)
+		cl := c.claims(b, false, true, inShards)
 		if len(cl.sections) == 0 {
 			return nil
 		}
-		calls := c.claimCalls(cl, "claim")
+		calls, each := c.claimCalls(b, cl, "claim")
 		if err := c.run(ctx, calls); err != nil {
 			return fmt.Errorf("claim: %w", err)
 		}
@@ -514,7 +653,7 @@ func (c *Committer) claim(ctx context.Context, b *batch) error {
 			if !ok || len(reply) == 0 || (reply[0] != "ok" && reply[0] != "dups") {
 				return fmt.Errorf("claim: reply %v", call.cmd.Val())
 			}
-			ps, err := entriesOf(reply[1:], cl.sections[j:j+1])
+			ps, err := entriesOf(reply[1:], &each[j])
 			if err != nil {
 				return fmt.Errorf("claim: %w", err)
 			}
@@ -546,7 +685,7 @@ func (c *Committer) commitSteps(ctx context.Context, b *batch) (pipeline.CommitR
 	if len(g.ackIDs) == 0 {
 		return pipeline.CommitResult{Skipped: n}, nil
 	}
-	if err := c.apply(ctx, g, c.claims(b, true, false)); err != nil {
+	if err := c.apply(ctx, g, b, c.claims(b, true, false, inShards)); err != nil {
 		return pipeline.CommitResult{}, err
 	}
 	acked, err := c.ack(ctx, g)
@@ -569,8 +708,8 @@ func (c *Committer) commitSteps(ctx context.Context, b *batch) (pipeline.CommitR
 // apply applies the effects of g's tokens: one script per token and target
 // key; with them it confirms the claims cl (finished), so that their
 // entries delivered again are duplicates.
-func (c *Committer) apply(ctx context.Context, g *begun, cl claims) error {
-	calls := c.claimCalls(cl, "confirm")
+func (c *Committer) apply(ctx context.Context, g *begun, b *batch, cl claims) error {
+	calls, _ := c.claimCalls(b, cl, "confirm")
 	if g.fresh != nil {
 		calls = c.applyCalls(calls, g.fresh.token, g.fresh.score, g.fresh.fx)
 	}

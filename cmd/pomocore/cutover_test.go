@@ -579,13 +579,15 @@ func TestRunbookCleanupRemovesEveryShadowKey(t *testing.T) {
 	}
 	state := []string{"{pattern_match_stream:shadow:pomocore_shadow:seen:00}", "{pattern_match_stream:shadow:pomocore_shadow:seen:22}",
 		"{pattern_match_stream}:shadow:pomocore_shadow:committed", "{pattern_match_stream}:shadow:pomocore_shadow:intent",
-		"{pattern_match_stream}:shadow:pomocore_shadow:tokens"} // as the shadow of TestCutOverRunbook names them
+		"{pattern_match_stream}:shadow:pomocore_shadow:tokens",
+		"{pattern_match_stream}:shadow:pomocore_shadow:seen:65f1a2b3be4c02a733:1f"} // as the shadow of TestCutOverRunbook names them
 	for _, k := range state {
 		rdb.Set(ctx, k, "x", 0)
 	}
 	rdb.XAdd(ctx, &goredis.XAddArgs{Stream: "pattern_match_stream:shadow-dead", Values: []string{"dead.id", "1-0"}})
 	rdb.HSet(ctx, "{pattern_match_stream}:committed", "pattern_match_group", "2-0")
 	rdb.Set(ctx, "{pattern_match_stream:seen:00}", "live", 0)
+	rdb.Set(ctx, "{pattern_match_stream}:seen:65f1a2b3be4c02a733:1f", "live", 0)
 
 	out := runbookShell(t, srv.Addr(), runbookBlock(t, "'pomocore-shadow:*'"))
 	if left := rdb.Keys(ctx, "pomocore-shadow:*").Val(); len(left) != 0 {
@@ -597,7 +599,7 @@ func TestRunbookCleanupRemovesEveryShadowKey(t *testing.T) {
 	if got := rdb.HGetAll(ctx, "{pattern_match_stream}:committed").Val(); !maps.Equal(got, map[string]string{"pattern_match_group": "2-0"}) {
 		t.Errorf("live commit positions after the cleanup = %v, want them untouched", got)
 	}
-	if rdb.Exists(ctx, "{pattern_match_stream:seen:00}").Val() != 1 {
+	if rdb.Exists(ctx, "{pattern_match_stream:seen:00}", "{pattern_match_stream}:seen:65f1a2b3be4c02a733:1f").Val() != 2 {
 		t.Error("the cleanup removed the live dedup state")
 	}
 	if n := rdb.Exists(ctx, "leaderboard:File Management:2026-11-24", "leaderboard:Development:2026-11-24").Val(); n != 2 {

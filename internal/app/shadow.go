@@ -114,6 +114,7 @@ func (c *Config) shadowWrites() []shadowWrite {
 	for _, k := range redis.SeenKeys(c.Reader.Stream, ns) {
 		ws = append(ws, shadowWrite{k, "POMOCORE_STREAM"})
 	}
+	ws = append(ws, shadowWrite{redis.StateKey(c.Reader.Stream, ns, "seen:"), "POMOCORE_STREAM"}) // the seen bitmaps' prefix
 	return ws
 }
 
