@@ -253,65 +253,77 @@ local bit_masks = {128, 64, 32, 16, 8, 4, 2, 1}
 -- bits_dups appends to dups the ordinals of the claims of a bits section
 -- of nb bitmaps at p whose bit is set in a bitmap written within the
 -- window (at or after since, claim units): the activity was committed. It
--- returns the bytes read, per bitmap (nil: the bitmap is forgotten), for
--- bits_record. Arithmetic only (no bit library), two GETRANGEs per bitmap.
+-- returns, per bitmap, its bits from byte lo to hi as a table (bit i of
+-- the range at [i + 1]) with the claims' bits set, and whether the bitmap
+-- was forgotten: what bits_record writes when no claim was a duplicate
+-- (claim.lua only checks, and drops them). Two GETRANGEs per bitmap, and
+-- per claim a table look-up: no arithmetic on bytes per claim, no C call.
 local function bits_dups(k0, nb, p, o0, dups, since)
-  local regions = {}
+  local maps = {}
   local since_ms = tonumber(since) / 2048
   for b = 1, nb do
     local key, m, lo, hi, packed = KEYS[k0 + b], tonumber(ARGV[p]), tonumber(ARGV[p + 1]), tonumber(ARGV[p + 2]), ARGV[p + 3]
     local newest = tonumber(redis.call('GETRANGE', key, 0, bits_header - 1))
-    local bytes = {}
-    if newest and newest >= since_ms then
+    local set, live = {}, newest ~= nil and newest >= since_ms
+    if live then
       local got = redis.call('GETRANGE', key, bits_header + lo, bits_header + hi)
-      if #got > 0 then bytes = {string.byte(got, 1, -1)} end
-      regions[b] = bytes
-    end
-    for i = #bytes + 1, hi - lo + 1 do bytes[i] = 0 end
-    for c = 1, m, 1000 do
-      local offs = {string.byte(packed, 2 * c - 1, 2 * math.min(m, c + 999))}
-      for j = c, math.min(m, c + 999) do
-        local off = offs[2 * (j - c) + 1] * 256 + offs[2 * (j - c) + 2]
-        local i = (off - off % 8) / 8 - lo + 1
-        local mask = bit_masks[off % 8 + 1]
-        if bytes[i] % (2 * mask) >= mask then
-          dups[#dups + 1] = o0 + j
+      if #got > 0 then
+        local bytes = {string.byte(got, 1, -1)}
+        for i = 1, #bytes do
+          local v = bytes[i]
+          if v > 0 then
+            local at = (i - 1) * 8
+            for r = 1, 8 do
+              local mask = bit_masks[r]
+              if v >= mask then
+                set[at + r] = true
+                v = v - mask
+              end
+            end
+          end
         end
       end
     end
+    local base = lo * 8 - 1
+    for c = 1, m, 1000 do
+      local last = math.min(m, c + 999)
+      local offs = {string.byte(packed, 2 * c - 1, 2 * last)}
+      for j = 1, last - c + 1 do
+        local i = offs[2 * j - 1] * 256 + offs[2 * j] - base
+        if set[i] then
+          dups[#dups + 1] = o0 + c - 1 + j
+        else
+          set[i] = true
+        end
+      end
+    end
+    maps[b] = {set = set, live = live}
     o0 = o0 + m
     p = p + 4
   end
-  return regions
+  return maps
 end
 
--- bits_record sets the claims' bits of a bits section (none of them a
--- duplicate: bits_dups found none) in the bytes bits_dups read (a
--- forgotten bitmap is cleared first), writes them back with one SETRANGE
--- per bitmap, raises its header to ms (the commit's newest entry, stream
--- time), and makes it expire ttl ms after this write.
-local function bits_record(k0, nb, p, regions, ttl, ms)
+-- bits_record writes the bits bits_dups returned (none of the claims a
+-- duplicate) back with one SETRANGE per bitmap (a forgotten bitmap is
+-- cleared first), raises its header to ms (the commit's newest entry,
+-- stream time), and makes it expire ttl ms after this write.
+local function bits_record(k0, nb, p, maps, ttl, ms)
   for b = 1, nb do
-    local key, m, lo, hi, packed = KEYS[k0 + b], tonumber(ARGV[p]), tonumber(ARGV[p + 1]), tonumber(ARGV[p + 2]), ARGV[p + 3]
-    local bytes = regions[b]
-    local newest = ms
-    if bytes then
+    local key, lo, hi = KEYS[k0 + b], tonumber(ARGV[p + 1]), tonumber(ARGV[p + 2])
+    local set, newest = maps[b].set, ms
+    if maps[b].live then
       newest = math.max(ms, tonumber(redis.call('GETRANGE', key, 0, bits_header - 1)))
     else
       redis.call('DEL', key)
-      bytes = {}
     end
-    for i = #bytes + 1, hi - lo + 1 do bytes[i] = 0 end
-    for c = 1, m, 1000 do
-      local offs = {string.byte(packed, 2 * c - 1, 2 * math.min(m, c + 999))}
-      for j = 1, math.min(m, c + 999) - c + 1 do
-        local off = offs[2 * j - 1] * 256 + offs[2 * j]
-        local i = (off - off % 8) / 8 - lo + 1
-        local mask = bit_masks[off % 8 + 1]
-        if bytes[i] % (2 * mask) < mask then
-          bytes[i] = bytes[i] + mask
-        end
+    local bytes = {}
+    for i = 1, hi - lo + 1 do
+      local v, at = 0, (i - 1) * 8
+      for r = 1, 8 do
+        if set[at + r] then v = v + bit_masks[r] end
       end
+      bytes[i] = v
     end
     redis.call('SETRANGE', key, 0, string.format('%016.0f', newest))
     redis.call('SETRANGE', key, bits_header + lo, string.char(unpack(bytes)))
