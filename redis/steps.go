@@ -183,7 +183,7 @@ func (c *Committer) claims(b *batch, done, trim bool, form claimForm) claims {
 	cl := claims{since: strconv.FormatUint(since*claimUnits, 10)}
 	var at [2][SeenShards]int // per checkOnly: 1 + index into cl.sections; 0: none yet
 	var absent [SeenShards]bool
-	var bits []int
+	var bits []bitRef
 	for i := range b.entries {
 		k := b.entries[i].DedupKey
 		if k == "" {
@@ -191,8 +191,8 @@ func (c *Committer) claims(b *batch, done, trim bool, form claimForm) claims {
 		}
 		s := seenShard(k)
 		check := 0
-		if _, oid := objectIDOf(k); oid && form != inShards {
-			bits = append(bits, i)
+		if id, oid := objectIDOf(k); oid && form != inShards {
+			bits = append(bits, bitRef{entry: i, id: id})
 			if form == asBits {
 				if !absent[s] {
 					absent[s] = true
@@ -210,7 +210,7 @@ func (c *Committer) claims(b *batch, done, trim bool, form claimForm) claims {
 		sec.entries = append(sec.entries, i)
 		sec.pairs = append(sec.pairs, claimOf(b.ids[i], done), seenMember(k))
 	}
-	cl.bits = c.bitsOf(b, bits)
+	cl.bits = c.bitsOf(bits)
 	if trim {
 		c.trimDue(&cl, since)
 	}
@@ -232,33 +232,46 @@ func objectIDOf(key string) (id [12]byte, ok bool) {
 	return id, err == nil
 }
 
-// bitOf returns the seen bitmap and the bit that remember an ObjectId: a
-// bitmap per (second, process, counter / seenBitmapBits), so that two
-// ObjectIds share a bit only when they are equal, and the ObjectIds a
-// process makes one after another share a bitmap.
-func (c *Committer) bitOf(id [12]byte) (string, int) {
-	counter := int(id[9])<<16 | int(id[10])<<8 | int(id[11])
-	return StateKey(c.cfg.Stream, c.cfg.Namespace, "seen:"+hex.EncodeToString(id[:9])+":"+strconv.FormatInt(int64(counter/seenBitmapBits), 16)),
-		counter % seenBitmapBits
+// bitRef is an entry of a batch whose activity is an ObjectId.
+type bitRef struct {
+	entry int // an index into the batch
+	id    [12]byte
 }
 
-// bitsOf returns the bits sections of entries (indexes into b, each with
-// an ObjectId DedupKey), one per seen bitmap, in the order of their first
-// entry.
-func (c *Committer) bitsOf(b *batch, entries []int) []bitsSection {
+// bitmapOf returns what names the seen bitmap that remembers an ObjectId,
+// and its bit there: a bitmap per (second, process, counter /
+// seenBitmapBits), so that two ObjectIds share a bit only when they are
+// equal, and the ObjectIds a process makes one after another share a
+// bitmap.
+func bitmapOf(id [12]byte) (bitmap [11]byte, bit int) {
+	counter := int(id[9])<<16 | int(id[10])<<8 | int(id[11])
+	copy(bitmap[:9], id[:9])
+	chunk := counter / seenBitmapBits
+	bitmap[9], bitmap[10] = byte(chunk>>8), byte(chunk)
+	return bitmap, counter % seenBitmapBits
+}
+
+// bitmapKey returns the key of a seen bitmap bitmapOf named.
+func (c *Committer) bitmapKey(bitmap [11]byte) string {
+	chunk := int64(bitmap[9])<<8 | int64(bitmap[10])
+	return StateKey(c.cfg.Stream, c.cfg.Namespace, "seen:"+hex.EncodeToString(bitmap[:9])+":"+strconv.FormatInt(chunk, 16))
+}
+
+// bitsOf returns the bits sections of refs, one per seen bitmap, in the
+// order of their first entry.
+func (c *Committer) bitsOf(refs []bitRef) []bitsSection {
 	var out []bitsSection
-	at := map[string]int{}
-	for _, i := range entries {
-		id, _ := objectIDOf(b.entries[i].DedupKey)
-		key, bit := c.bitOf(id)
-		j, ok := at[key]
+	at := map[[11]byte]int{}
+	for _, r := range refs {
+		bitmap, bit := bitmapOf(r.id)
+		j, ok := at[bitmap]
 		if !ok {
-			out = append(out, bitsSection{key: key, first: bit / 8, last: bit / 8})
+			out = append(out, bitsSection{key: c.bitmapKey(bitmap), first: bit / 8, last: bit / 8})
 			j = len(out) - 1
-			at[key] = j
+			at[bitmap] = j
 		}
 		bs := &out[j]
-		bs.entries = append(bs.entries, i)
+		bs.entries = append(bs.entries, r.entry)
 		bs.offsets = append(bs.offsets, byte(bit>>8), byte(bit))
 		bs.first, bs.last = min(bs.first, bit/8), max(bs.last, bit/8)
 	}
@@ -617,13 +630,13 @@ func (c *Committer) claimCalls(b *batch, cl claims, mode string) ([]*scriptCall,
 		sec := &cl.sections[j]
 		each[j] = claims{sections: cl.sections[j : j+1], since: cl.since}
 		if mode == "claim" && !c.cluster {
-			var oids []int
+			var refs []bitRef
 			for _, i := range sec.entries {
-				if _, ok := objectIDOf(b.entries[i].DedupKey); ok {
-					oids = append(oids, i)
+				if id, ok := objectIDOf(b.entries[i].DedupKey); ok {
+					refs = append(refs, bitRef{entry: i, id: id})
 				}
 			}
-			each[j].bits = c.bitsOf(b, oids)
+			each[j].bits = c.bitsOf(refs)
 		}
 		calls[j] = newCall(&claimCall{shardKey: c.seenKeys[sec.shard], since: cl.since, shardCap: c.shardCap(), shardTTL: c.shardTTL(),
 			mode: mode, sec: sec, bits: each[j].bits})
