@@ -120,7 +120,7 @@ type CommitterConfig struct {
 	// named by an ObjectId (as the main server's pomodoroUsageLogIds are)
 	// is remembered as one bit instead, in seen bitmaps: a string per
 	// second, main-server process and 2,048 consecutive ObjectId counters
-	// (SeenBitmapBytesPerActivity at 1,667 events/s, up to ~370 bytes for an
+	// (SeenBitmapBytesPerActivity at 1,667 events/s, up to ~420 bytes for an
 	// activity alone in its second), remembered for at least the window and
 	// forgotten whole at most DedupWindow after the newest commit that wrote
 	// the string. A commit reads and writes a few short ranges of them,
@@ -216,7 +216,7 @@ const SeenBytesPerActivity = 105
 // the seen bitmaps of a single server costs in Redis memory at 1,667
 // events/s from one main-server process (MEMORY USAGE of every bitmap,
 // redis-server 7.0; TestSeenBitmapMemoryPerActivity).
-const SeenBitmapBytesPerActivity = 0.6
+const SeenBitmapBytesPerActivity = 0.5
 
 // DefaultDeadValueMax is CommitterConfig.DeadValueMax's default: 4 KiB.
 const DefaultDeadValueMax = 4096

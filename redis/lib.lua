@@ -297,26 +297,27 @@ local function bits_dups(k0, nb, p, o0, dups, since)
         end
       end
     end
-    maps[b] = {set = set, live = live}
+    maps[b] = {set = set, live = live, newest = newest}
     o0 = o0 + m
     p = p + 4
   end
   return maps
 end
 
+-- bits_bytes is the length of a seen bitmap's bits (2,048 of them).
+local bits_bytes = 256
+
 -- bits_record writes the bits bits_dups returned (none of the claims a
--- duplicate) back with one SETRANGE per bitmap (a forgotten bitmap is
--- cleared first), raises its header to ms (the commit's newest entry,
--- stream time), and makes it expire ttl ms after this write.
+-- duplicate) back, raises the bitmap's header to ms (the commit's newest
+-- entry, stream time), and makes it expire ttl ms after this write: a
+-- live bitmap with one SETRANGE of the bytes the claims touch and one of
+-- the header; a new or forgotten one whole, with one SET (written at its
+-- full length at once: a string grown by SETRANGE keeps twice its length
+-- allocated).
 local function bits_record(k0, nb, p, maps, ttl, ms)
   for b = 1, nb do
     local key, lo, hi = KEYS[k0 + b], tonumber(ARGV[p + 1]), tonumber(ARGV[p + 2])
-    local set, newest = maps[b].set, ms
-    if maps[b].live then
-      newest = math.max(ms, tonumber(redis.call('GETRANGE', key, 0, bits_header - 1)))
-    else
-      redis.call('DEL', key)
-    end
+    local set = maps[b].set
     local bytes = {}
     for i = 1, hi - lo + 1 do
       local v, at = 0, (i - 1) * 8
@@ -325,9 +326,14 @@ local function bits_record(k0, nb, p, maps, ttl, ms)
       end
       bytes[i] = v
     end
-    redis.call('SETRANGE', key, 0, string.format('%016.0f', newest))
-    redis.call('SETRANGE', key, bits_header + lo, string.char(unpack(bytes)))
-    redis.call('PEXPIRE', key, ttl)
+    local range = string.char(unpack(bytes))
+    if maps[b].live then
+      redis.call('SETRANGE', key, 0, string.format('%016.0f', math.max(ms, maps[b].newest)))
+      redis.call('SETRANGE', key, bits_header + lo, range)
+      redis.call('PEXPIRE', key, ttl)
+    else
+      redis.call('SET', key, string.format('%016.0f', ms) .. string.rep('\0', lo) .. range .. string.rep('\0', bits_bytes - 1 - hi), 'PX', ttl)
+    end
     p = p + 4
   end
 end
