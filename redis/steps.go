@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/pomocore/pomocore/pipeline"
@@ -40,10 +41,11 @@ func newBatch(entries []pipeline.CommitEntry, dedup bool) (*batch, error) {
 	}
 	first := make(map[string]struct{})
 	for i := range b.entries {
-		k := b.entries[i].DedupKey
+		k := canonicalKey(b.entries[i].DedupKey)
 		if k == "" {
 			continue
 		}
+		b.entries[i].DedupKey = k
 		if _, seen := first[k]; seen {
 			b.markDup(i)
 			continue
@@ -51,6 +53,20 @@ func newBatch(entries []pipeline.CommitEntry, dedup bool) (*batch, error) {
 		first[k] = struct{}{}
 	}
 	return b, nil
+}
+
+// canonicalKey returns activity key as the dedup state keeps it: an
+// ObjectId in lower case (its shard is chosen by the key's text, its
+// member and bit by its bytes), any other key as it is. The pipeline's
+// keys are lower case already (pomocore.ObjectID.Hex).
+func canonicalKey(key string) string {
+	if len(key) != 24 || strings.IndexFunc(key, func(r rune) bool { return r >= 'A' && r <= 'F' }) < 0 {
+		return key
+	}
+	if _, ok := objectIDOf(key); !ok {
+		return key
+	}
+	return strings.ToLower(key)
 }
 
 // markDup drops entry i's effects: its activity was committed already.
