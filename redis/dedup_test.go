@@ -123,16 +123,7 @@ func TestCommitterDedupWindowExpires(t *testing.T) {
 		}
 		g := &clockIDs{start: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC), rate: 1}
 		board := "leaderboard:Game:2026-11-24"
-		commit := func(key string) pipeline.CommitResult {
-			t.Helper()
-			id := g.next()
-			deliverIDs(t, rdb, []string{id})
-			res, err := c.Commit(ctx, []pipeline.CommitEntry{activity(id, key, board, 5, false)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return res
-		}
+		commit := oneAtATime(t, rdb, c, g, board)
 		commit("a")
 		g.skip(59 * time.Minute)
 		if res := commit("a"); res.Duplicates != 1 {
@@ -274,16 +265,7 @@ func TestForgottenSeenBitmapIsClearedBeforeItsNextWrite(t *testing.T) {
 	g := &clockIDs{start: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC), rate: 1}
 	board := "leaderboard:Game:2026-11-24"
 	a, b := "65f1a2b3be4c02a733000001", "65f1a2b3be4c02a733000101" // one bitmap, other bytes
-	commit := func(key string) pipeline.CommitResult {
-		t.Helper()
-		id := g.next()
-		deliverIDs(t, rdb, []string{id})
-		res, err := c.Commit(ctx, []pipeline.CommitEntry{activity(id, key, board, 5, false)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return res
-	}
+	commit := oneAtATime(t, rdb, c, g, board)
 	commit(a)
 	g.skip(61 * time.Minute)
 	if res := commit(b); res.Duplicates != 0 {
@@ -297,5 +279,20 @@ func TestForgottenSeenBitmapIsClearedBeforeItsNextWrite(t *testing.T) {
 	}
 	if got := rdb.ZScore(ctx, board, "u").Val(); got != 15 {
 		t.Errorf("score = %v, want 15", got)
+	}
+}
+
+// oneAtATime returns a commit of one activity through c: a new entry
+// from g, delivered, naming key and adding 5 s to board.
+func oneAtATime(t *testing.T, rdb goredis.UniversalClient, c *redis.Committer, g *clockIDs, board string) func(key string) pipeline.CommitResult {
+	return func(key string) pipeline.CommitResult {
+		t.Helper()
+		id := g.next()
+		deliverIDs(t, rdb, []string{id})
+		res, err := c.Commit(context.Background(), []pipeline.CommitEntry{activity(id, key, board, 5, false)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
 	}
 }
