@@ -72,6 +72,7 @@ type App struct {
 	rules   *classify.Rules
 	builtin *classify.Matcher // the built-in set under category_pattern; nil unless fallback
 	keeper  *answerKeeper     // stores LLM answers as they arrive; nil without an LLM or a store that keeps them
+	applied appliedPatterns   // what applyPatterns compares with (the periodic reload and a pattern change)
 	closers []func()
 	// startup is what Run waits for while it starts (waitFor).
 	startup httpapi.Startup
@@ -275,6 +276,7 @@ func (a *App) Classifier(ctx context.Context) (*classify.Chain, error) {
 		return nil, err
 	}
 	a.chain, a.tokens, a.rules = chain, tokens, rs
+	a.applied.rules = rs
 	a.closers = append(a.closers, chain.Close)
 	return chain, nil
 }

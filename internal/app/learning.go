@@ -106,8 +106,15 @@ func (l *learning) setModel(m *classify.Model) {
 	l.hasModel.Store(m != nil)
 }
 
-// attach names the pipeline whose rules pattern changes swap at once.
-func (l *learning) attach(p *pipeline.Pipeline) { l.p.Store(p) }
+// attach names the pipeline whose rules pattern changes swap at once, and
+// gives it the rules in use (a change applied before it was attached).
+func (l *learning) attach(p *pipeline.Pipeline) {
+	ap := &l.a.applied
+	ap.mu.Lock()
+	defer ap.mu.Unlock()
+	l.p.Store(p)
+	p.SetRules(l.a.chain, ap.rules.IDs)
+}
 
 // observer returns the pipeline observer of Run: obs, plus what learning
 // needs to see of each batch (the unknowns panel's feed).
@@ -128,22 +135,13 @@ func (o learningObserver) BatchDone(r pipeline.BatchReport) {
 	}
 }
 
-// reload reads category_pattern and swaps the new rules into the chain and
-// the pipeline at once (the periodic reload would, later); a failure keeps
-// the current ones until then.
+// reload applies a pattern change to the chain and the pipeline at once
+// (applyPatterns; the periodic reload would, later); a failure keeps the
+// current rules until then.
 func (l *learning) reload(ctx context.Context) {
-	a := l.a
-	patterns, err := a.loadPatterns(ctx)
-	if err != nil {
-		a.log.Warn("pattern reload after a change failed; the periodic reload will pick it up", "err", err)
-		return
+	if err := l.a.applyPatterns(ctx, l.p.Load(), "change"); err != nil {
+		l.a.log.Warn("pattern reload after a change failed; the periodic reload will pick it up", "err", err)
 	}
-	rs, err := buildRules(patterns, a.tax, a.builtin, a.log)
-	if err != nil {
-		a.log.Warn("patterns after a change do not build; keeping the current ones", "err", err)
-		return
-	}
-	a.useRules(rs, l.p.Load())
 }
 
 // patternEditor returns the HTTP API's pattern editor (nil when the store

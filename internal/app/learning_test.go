@@ -18,13 +18,23 @@ import (
 // learning settings and starts its learning loop.
 func startTestLearning(t *testing.T, edit func(*Config)) (*App, *classify.Chain, *learning) {
 	t.Helper()
+	return startLearningWith(t, Deps{}, func(c *Config) {
+		c.DataDir = filepath.Join(t.TempDir(), "data")
+		if edit != nil {
+			edit(c)
+		}
+	})
+}
+
+// startLearningWith is startTestLearning with deps (the store, the log).
+func startLearningWith(t *testing.T, deps Deps, edit func(*Config)) (*App, *classify.Chain, *learning) {
+	t.Helper()
 	cfg := Defaults()
-	cfg.DataDir = filepath.Join(t.TempDir(), "data")
 	cfg.Learn.Interval = 0
 	if edit != nil {
 		edit(&cfg)
 	}
-	a, err := New(cfg, Deps{})
+	a, err := New(cfg, deps)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pomocore/pomocore"
@@ -108,35 +110,74 @@ func (a *App) newChain(ctx context.Context, st Store, rs *classify.Rules) (*clas
 	return chain, client.Tokens, nil
 }
 
-// reloadPatterns reloads category_pattern every interval and swaps in a new
-// classifier when it changed; a failed load or build keeps the old one.
+// reloadPatterns reloads category_pattern every interval (applyPatterns);
+// a failed load or build keeps the rules in use.
 func (a *App) reloadPatterns(ctx context.Context, p *pipeline.Pipeline) {
-	current := a.rules.Fingerprint
 	t := time.NewTicker(a.cfg.PatternReload)
 	defer t.Stop()
+	a.reloadOn(ctx, p, t.C)
+}
+
+// reloadOn applies category_pattern (applyPatterns) at every tick until
+// ctx ends.
+func (a *App) reloadOn(ctx context.Context, p *pipeline.Pipeline, tick <-chan time.Time) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-tick:
 		}
-		patterns, err := a.loadPatterns(ctx)
-		if err != nil {
+		if err := a.applyPatterns(ctx, p, "periodic"); err != nil {
 			a.log.Warn("pattern reload failed; keeping the current patterns", "err", err)
-			continue
 		}
-		if classify.Fingerprint(patterns) == current {
-			continue
-		}
-		rs, err := buildRules(patterns, a.tax, a.builtin, a.log)
-		if err != nil {
-			a.log.Warn("reloaded patterns do not build; keeping the current ones", "err", err)
-			continue
-		}
-		a.useRules(rs, p)
-		current = rs.Fingerprint
-		a.log.Info("category patterns reloaded", "patterns", len(patterns))
 	}
+}
+
+// appliedPatterns is what applyPatterns compares a load with: the rules in
+// use, and the number of the newest load compared. Loads are numbered as they start, so that one that started
+// earlier and ended later (a read that may predate a change) is not
+// swapped in over a newer one.
+type appliedPatterns struct {
+	loads  atomic.Uint64   // loads started
+	mu     sync.Mutex      // guards the fields below and the swap
+	newest uint64          // number of the newest load compared
+	rules  *classify.Rules // in use
+}
+
+// applyPatterns is the one load-compare-build-swap of category_pattern,
+// for the periodic reload and a pattern change (an edit, a promotion;
+// reason says which): it reads the patterns, and when they differ from
+// the rules in use, builds new rules and swaps them in (useRules); a
+// failed load or build keeps the rules in use. No lock is held while it
+// reads, so a slow or blocked read on one path holds back neither the
+// other path nor the next periodic reload; only the compare, build and
+// swap are serialised. A set already in use is not built again, and a
+// read that started before the newest one compared is dropped.
+func (a *App) applyPatterns(ctx context.Context, p *pipeline.Pipeline, reason string) error {
+	ap := &a.applied
+	n := ap.loads.Add(1)
+	patterns, err := a.loadPatterns(ctx)
+	if err != nil {
+		return err
+	}
+	fp := classify.Fingerprint(patterns)
+	ap.mu.Lock()
+	defer ap.mu.Unlock()
+	if n < ap.newest {
+		return nil // a later read was compared: this one may be older
+	}
+	ap.newest = n
+	if fp == ap.rules.Fingerprint {
+		return nil
+	}
+	rs, err := buildRules(patterns, a.tax, a.builtin, a.log)
+	if err != nil {
+		return fmt.Errorf("the patterns do not build: %w", err)
+	}
+	a.useRules(rs, p)
+	ap.rules = rs
+	a.log.Info("category patterns reloaded", "patterns", len(patterns), "reason", reason)
+	return nil
 }
 
 // loadPatterns reads category_pattern from the store, within 30 seconds.
