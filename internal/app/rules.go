@@ -152,7 +152,9 @@ type appliedPatterns struct {
 // reads, so a slow or blocked read on one path holds back neither the
 // other path nor the next periodic reload; only the compare, build and
 // swap are serialised. A set already in use is not built again, and a
-// read that started before the newest one compared is dropped.
+// read that started before the newest one compared is dropped. (On SQLite
+// every store call shares one connection, so a read there still waits
+// behind a slow Save or KeepAnswers, on either path, lock or none.)
 func (a *App) applyPatterns(ctx context.Context, p *pipeline.Pipeline, reason string) error {
 	ap := &a.applied
 	n := ap.loads.Add(1)
