@@ -774,8 +774,8 @@ func (s *Store) saveCategorized(ctx context.Context, records []pipeline.Record, 
 	create := func(id bson.ObjectID) any { return cdDocOf(id, &records[decide[id]]) }
 	for id, i := range decide {
 		t := tgtOf(&records[i])
-		if w, ok := s.written.Get(id); ok && w == t {
-			continue // already right: no write
+		if w, ok := s.written.Get(id); ok && (w == t || (w.llm && t.source == string(pomocore.SourceDefault))) {
+			continue // already right, or an LLM answer the default must not replace (pipeline.Store)
 		}
 		groups[t] = append(groups[t], id)
 	}

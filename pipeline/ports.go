@@ -175,6 +175,15 @@ type Record struct {
 //     the service time zone, as the main server writes them), or, when it
 //     exists, gets categoryId and CategorizedDataId.
 //
+// A record classified as the default (pomocore.SourceDefault: nothing
+// matched, the LLM's answer not back yet) does not replace the category of
+// a categorized_data document that holds an LLM answer (IsLLMBased): the
+// answer keeper (AnswerKeeper) may have written the answer before the
+// batch of an earlier sighting is saved, and the answer is the better
+// knowledge; its usage log still gets the record's categoryId, as it was
+// counted. (MongoDB: guaranteed for the documents this store instance
+// wrote or read the answer of; storetest's DefaultKeepsAnLLMAnswer.)
+//
 // Within one batch, later records win over earlier ones for the same
 // document. An error means some writes may be missing; the caller retries.
 // An error of a call that timed out wraps context.DeadlineExceeded (the

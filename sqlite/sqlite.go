@@ -571,16 +571,19 @@ type cdKey struct{ app, url, title string }
 // unique key (see the schema): documents are found by key, never upserted
 // on it.
 const (
-	// cdByIDSQL writes a document named by id (given-id events).
+	// cdByIDSQL writes a document named by id (given-id events). Neither
+	// it nor cdUpdateSQL lets the default (nothing matched) replace an LLM
+	// answer (pipeline.Store).
 	cdByIDSQL = `INSERT INTO categorized_data (id, app, url, title, category_id, is_llm_based, source)
 VALUES (?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (id) DO UPDATE SET category_id = excluded.category_id, is_llm_based = excluded.is_llm_based, source = excluded.source
-  WHERE category_id != excluded.category_id OR is_llm_based != excluded.is_llm_based OR source != excluded.source`
+  WHERE (category_id != excluded.category_id OR is_llm_based != excluded.is_llm_based OR source != excluded.source)
+    AND NOT (excluded.source = 'default' AND is_llm_based = 1)`
 	// cdInsertSQL creates the document of a key that has none.
 	cdInsertSQL = `INSERT INTO categorized_data (id, app, url, title, category_id, is_llm_based, source) VALUES (?, ?, ?, ?, ?, ?, ?)`
 	// cdUpdateSQL updates the category of a document whose id is known.
 	cdUpdateSQL = `UPDATE categorized_data SET category_id = ?1, is_llm_based = ?2, source = ?4
-WHERE id = ?3 AND (category_id != ?1 OR is_llm_based != ?2 OR source != ?4)`
+WHERE id = ?3 AND (category_id != ?1 OR is_llm_based != ?2 OR source != ?4) AND NOT (?4 = 'default' AND is_llm_based = 1)`
 	// cdFindSQL finds a key's document: the one of smallest id when
 	// several share the key.
 	cdFindSQL = `SELECT id FROM categorized_data WHERE app = ? AND url = ? AND title = ? ORDER BY id LIMIT 1`

@@ -58,13 +58,12 @@ func mustSeoul(t *testing.T) *time.Location {
 // as they arrive: the kept categorized_data names the category by its
 // current id, not the one it had when the classifier was built.
 //
-// Known flake, not the reload's (about 1 run in 10 under load, on main as
-// with applyPatterns): "the LLM's answer was not kept" after the reload
-// was logged. The activity's categorized_data row then holds the first
-// sighting's default (is_llm_based 0, source default): the pipeline's Save
-// of that sighting was written after the answer keeper's KeepAnswers (the
-// two queue on SQLite's one connection), and its update overwrote the
-// LLM's answer.
+// It failed about 1 run in 10 under load ("the LLM's answer was not kept",
+// after the reload was logged): the first sighting's Save, classified as
+// the default, was written after the answer keeper's KeepAnswers (the two
+// queue on SQLite's one connection) and overwrote the answer. A default no
+// longer replaces an LLM answer (pipeline.Store; storetest's
+// DefaultKeepsAnLLMAnswer).
 func TestKeptAnswersUseTheCategoryIDsOfTheLastReload(t *testing.T) {
 	r := newLLMRun(t, llmtest.Always("Finance"), map[string]string{"POMOCORE_LLM_WAIT": "0", "POMOCORE_LLM_LINGER": "0",
 		"POMOCORE_PATTERN_RELOAD": "20ms"})

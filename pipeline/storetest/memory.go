@@ -90,7 +90,9 @@ func (m *Memory) Save(ctx context.Context, records []pipeline.Record) error {
 				m.byKey[k] = cdID // a key's document is its smallest id
 			}
 		}
-		doc.CategoryID, doc.LLMBased = r.CategoryID, r.Classification.LLMBased()
+		if !(ok && doc.LLMBased && r.Classification.Source == pomocore.SourceDefault) { // an LLM answer stays (pipeline.Store)
+			doc.CategoryID, doc.LLMBased = r.CategoryID, r.Classification.LLMBased()
+		}
 		m.cd[cdID] = doc
 		l, ok := m.logs[r.UsageLogID]
 		if !ok {

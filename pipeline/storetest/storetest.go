@@ -78,6 +78,7 @@ var cases = []struct {
 	{"UpsertPattern", testUpsertPattern},
 	{"LLMAnswers", testLLMAnswers},
 	{"KeepAnswers", testKeepAnswers},
+	{"DefaultKeepsAnLLMAnswer", testDefaultKeepsAnLLMAnswer},
 	{"EmptyBatch", testEmptyBatch},
 	{"LargeBatch", testLargeBatch},
 	{"UnicodeAndEmptyFields", testUnicodeAndEmptyFields},
@@ -483,6 +484,39 @@ func testKeepAnswers(t *testing.T, h Harness) {
 	}
 	if err := h.KeepAnswers(ctx, nil); err != nil {
 		t.Errorf("keeping nothing: %v", err)
+	}
+}
+
+// testDefaultKeepsAnLLMAnswer: a sighting classified as the default
+// (nothing matched, the LLM's answer not back yet) that is saved after the
+// answer was kept does not overwrite it, whether its record names the
+// document by key or by id: the answer keeper and the batch of an earlier
+// sighting race (on SQLite they queue on one connection), and the answer
+// is the better knowledge. A category that patterns decide still replaces
+// it.
+func testDefaultKeepsAnLLMAnswer(t *testing.T, h Harness) {
+	ctx := context.Background()
+	sighting := func() pipeline.Record {
+		r := Rec("u", "Zzz Unknown", "", "doc", Dev)
+		r.Classification = pomocore.Classification{Category: "Uncategorized", Source: pomocore.SourceDefault}
+		return r
+	}
+	save(t, h, sighting())
+	cdID := snap(t, h).UsageLogs[0].CategorizedDataID
+	if err := h.KeepAnswers(ctx, []pomocore.CategorizedData{{App: "Zzz Unknown", Title: "doc", CategoryID: Game}}); err != nil {
+		t.Fatal(err)
+	}
+	byID := sighting()
+	byID.Activity.CategorizedDataID = cdID
+	for _, r := range []pipeline.Record{sighting(), byID} {
+		save(t, h, r)
+		if cd, _ := cdOf(snap(t, h), cdID); cd.CategoryID != Game || !cd.LLMBased {
+			t.Errorf("after a default sighting (by id: %v): %+v, want the LLM's answer kept", !r.Activity.CategorizedDataID.IsZero(), cd)
+		}
+	}
+	save(t, h, Rec("u", "Zzz Unknown", "", "doc", SNS)) // a pattern now knows it
+	if cd, _ := cdOf(snap(t, h), cdID); cd.CategoryID != SNS || cd.LLMBased {
+		t.Errorf("after a pattern's category: %+v, want it", cd)
 	}
 }
 
