@@ -343,3 +343,60 @@ func TestStoreOnAFullDiskSaysItCannotWrite(t *testing.T) {
 	t.Cleanup(func() { _ = st.Close(ctx) })
 	storetest.FullDisk(t, st, srv.FillDisk)
 }
+
+// Several processes updating usage logs by id at once (the main server's
+// events, usage logs pre-created) must not stall FerretDB 1.24. Its update
+// command keeps each statement's query open (an SQLite connection of its
+// pool of 100) until the whole command ends when the statement is
+// single-document (multi: false stops reading after one document), so that
+// concurrent commands of updateOne statements took every connection, each
+// waiting for one more: FerretDB answered nothing again, not even a ping
+// (the -chaos.mongo-ids stall of TestChaosMongo with 2 or 3 processes).
+func TestConcurrentUpdatesByIDDoNotStallFerretDB(t *testing.T) {
+	srv := ferrettest.StartServer(t)
+	ctx := context.Background()
+	const procs, per = 3, 360
+	all := idsBatch(procs*per, 50)
+	setup, err := mongo.Open(ctx, mongo.Config{URI: srv.URI, Database: "concurrent", Timeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer setup.Close(ctx)
+	if err := setup.Save(ctx, all); err != nil {
+		t.Fatal(err)
+	}
+	// As the deployment (and the chaos runs): _id lookups indexed, so
+	// the store sends MaxStatements statements a command.
+	srv.FixIDIndex("concurrent")
+	stores := make([]*mongo.Store, procs)
+	for p := range stores {
+		st, err := mongo.Open(ctx, mongo.Config{URI: srv.URI, Database: "concurrent"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close(ctx)
+		stores[p] = st
+	}
+	for i := range all {
+		all[i].CategoryID = storetest.Game
+	}
+	for round := range 3 {
+		var wg sync.WaitGroup
+		errs := make([]error, procs)
+		for p, st := range stores {
+			wg.Go(func() { errs[p] = st.Save(ctx, all[p*per:(p+1)*per]) })
+		}
+		wg.Wait()
+		for p, err := range errs {
+			if err != nil {
+				t.Errorf("round %d, process %d: %v", round, p, err)
+			}
+		}
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := setup.Ping(pctx)
+		cancel()
+		if err != nil {
+			t.Fatalf("round %d: FerretDB answers no ping after concurrent updates by id: %v", round, err)
+		}
+	}
+}

@@ -1031,7 +1031,7 @@ func (s *Store) find(ctx context.Context, coll *mongo.Collection, filter, projec
 // writes matched fewer documents than they named. An id appears in one
 // update at most.
 //
-// Per document (Config.PerDocument), each id is one updateOne statement
+// Per document (Config.PerDocument), each id is one update statement
 // filtered on _id alone, first without upsert: on FerretDB an upsert costs
 // the server about 15% more than a plain update of a document that exists
 // (issue 29), and the documents a Save names almost always exist (the main
@@ -1080,8 +1080,19 @@ func (s *Store) updateMany(ctx context.Context, coll *mongo.Collection, updates 
 }
 
 // updatePerDocument is updateMany per document: statementsPerCommand
-// updateOne statements a command, a command that matched fewer documents
-// than it named sent again as upserts (upserts at once where idScans).
+// statements a command, each filtered on one _id, a command that matched
+// fewer documents than it named sent again as upserts (upserts at once
+// where idScans).
+//
+// The statements are multi (updateMany), never updateOne, though an _id
+// names one document: FerretDB 1.24 (handler/msg_update.go) keeps each
+// statement's query open until the whole command ends, and a single-document
+// statement stops reading after its document, so its query (one SQLite
+// connection of a pool of 100) stays held; a multi statement reads its
+// query to the end, which releases the connection. Concurrent commands of
+// updateOne statements (several processes) took every connection, each
+// waiting for one more, and FerretDB answered nothing again
+// (TestConcurrentUpdatesByIDDoNotStallFerretDB).
 func (s *Store) updatePerDocument(ctx context.Context, coll *mongo.Collection, updates []update) error {
 	type one struct {
 		id bson.ObjectID
@@ -1099,7 +1110,7 @@ func (s *Store) updatePerDocument(ctx context.Context, coll *mongo.Collection, u
 		models := make([]mongo.WriteModel, len(chunk))
 		if !s.idScans {
 			for i, o := range chunk {
-				models[i] = mongo.NewUpdateOneModel().SetFilter(bson.D{{Key: "_id", Value: o.id}}).
+				models[i] = mongo.NewUpdateManyModel().SetFilter(bson.D{{Key: "_id", Value: o.id}}).
 					SetUpdate(bson.D{{Key: "$set", Value: o.u.set}})
 			}
 			res, err := s.bulk(ctx, coll, models)
@@ -1121,7 +1132,7 @@ func (s *Store) updatePerDocument(ctx context.Context, coll *mongo.Collection, u
 					upd = append(upd, bson.E{Key: "$setOnInsert", Value: soi})
 				}
 			}
-			models[i] = mongo.NewUpdateOneModel().SetFilter(bson.D{{Key: "_id", Value: o.id}}).SetUpdate(upd).SetUpsert(o.u.insert != nil)
+			models[i] = mongo.NewUpdateManyModel().SetFilter(bson.D{{Key: "_id", Value: o.id}}).SetUpdate(upd).SetUpsert(o.u.insert != nil)
 		}
 		start := time.Now()
 		if _, err := s.bulk(ctx, coll, models); err != nil {

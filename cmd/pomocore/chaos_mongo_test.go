@@ -55,8 +55,13 @@ var (
 	// seed 1): 1,800 entries delivered, none committed, FerretDB idle and
 	// answering no ping for minutes after its restart (the outage), with
 	// the usage logs pre-created as the main server does and without.
-	// With -chaos.procs 1 it passed (0 mismatches, 34.6 s). Not
-	// understood yet.
+	// With -chaos.procs 1 it passed (0 mismatches, 34.6 s). Cause:
+	// FerretDB 1.24 held an SQLite connection (of 100) per updateOne
+	// statement until its command ended; concurrent commands of 90 took
+	// them all, each waiting for one more, and a createIndexes waiting
+	// for one held the registry lock every ping waits on. The store now
+	// sends multi statements (mongo.updatePerDocument): passed with 3
+	// processes, 0 mismatches, 38.7 s.
 	chaosMongoIDs = flag.Bool("chaos.mongo-ids", false, "MongoDB chaos runs: events name their activity (pomodoroUsageLogId, usage logs pre-created) and the producer retries, as on SQLite")
 )
 
