@@ -99,24 +99,16 @@ end
 -- whole section (1 for the first shard's first claim): the caller knows
 -- which entry each stands for.
 
--- claim_skip returns the index after a claims section of ns shards at p.
+-- claim_skip returns the index after a claims section of ns shards at p,
+-- and the number of claims in it.
 local function claim_skip(p, ns)
-  for _ = 1, ns do
-    p = p + 2 + 2 * tonumber(ARGV[p])
-  end
-  return p
-end
-
--- claim_total returns the number of claims of a claims section of ns
--- shards at p.
-local function claim_total(p, ns)
   local total = 0
   for _ = 1, ns do
     local m = tonumber(ARGV[p])
     total = total + m
     p = p + 2 + 2 * m
   end
-  return total
+  return p, total
 end
 
 -- claim_members returns the members (activity keys) of claims c to last

@@ -33,7 +33,7 @@
 -- writing nothing, {'blocked', key, type, ...}: the leaderboards and
 -- output streams (with events in this commit) that hold another type.
 -- Uses want_type, ids_at, pending_of, add_events, add_events_skip,
--- claim_skip, claim_total, claim_dups, claim_record, bits_dups,
+-- claim_skip, claim_dups, claim_record, bits_dups,
 -- bits_record, entry_ms and raise_mark of lib.lua.
 --
 -- KEYS = stream intents committed boards[L] session dead shards[ns] bitmaps[nb] absent[na]
@@ -46,7 +46,7 @@ local since, cap, ttl, ns = ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7]), tonum
 local nb, na = tonumber(ARGV[9]), tonumber(ARGV[10])
 local first = 10
 local keysAt = first + n + 1
-local bitsAt = claim_skip(keysAt, ns)
+local bitsAt, nclaims = claim_skip(keysAt, ns)
 local p = bitsAt + 4 * nb
 local nboards = tonumber(ARGV[p])
 local shards = 5 + nboards -- KEYS[shards + s] is seen shard s
@@ -96,7 +96,7 @@ if redis.call('EXISTS', KEYS[2]) == 1 then
 end
 -- No activity claimed by another entry.
 local dups = claim_dups(shards, ns, keysAt, since)
-local regions = bits_dups(bitmaps, nb, bitsAt, claim_total(keysAt, ns), dups, since)
+local regions = bits_dups(bitmaps, nb, bitsAt, nclaims, dups, since)
 if #dups > 0 then
   table.insert(dups, 1, 'dups')
   return dups
