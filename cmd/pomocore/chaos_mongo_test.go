@@ -48,10 +48,9 @@ var (
 	// indexed, and the documents' ids are the main server's.
 	chaosMongoLLM       = flag.Bool("chaos.mongo-llm", false, "TestChaosMongo: with the LLM fallback slow, failing and hanging, as TestChaos")
 	chaosMongoAsShipped = flag.Bool("chaos.mongo-as-shipped", false, "TestChaosMongo: leave FerretDB's _id index as shipped (lookups by _id scan)")
-	// The MongoDB runs' events name their activity, as the main server's
-	// do, with the usage logs pre-created, and the producer retries
-	// (-chaos.mongo-ids=false: no ids, no retries). With those ids (usage
-	// logs updated by id, one statement each on FerretDB) TestChaosMongo made
+	// The MongoDB runs' events name no activity and are never retried
+	// unless -chaos.mongo-ids: with the main server's ids (usage logs
+	// updated by id, one statement each on FerretDB) TestChaosMongo made
 	// no progress, three times of three with 2 or 3 processes (2026-12-07,
 	// seed 1): 1,800 entries delivered, none committed, FerretDB idle and
 	// answering no ping for minutes after its restart (the outage), with
@@ -62,9 +61,8 @@ var (
 	// them all, each waiting for one more, and a createIndexes waiting
 	// for one held the registry lock every ping waits on. The store now
 	// sends multi statements (mongo.updatePerDocument): passed with 3
-	// processes, 0 mismatches, 38.7 s; then every MongoDB scenario passed
-	// with ids, 0 mismatches (2026-12-07), and they became the default.
-	chaosMongoIDs = flag.Bool("chaos.mongo-ids", true, "MongoDB chaos runs: events name their activity (pomodoroUsageLogId, usage logs pre-created) and the producer retries, as on SQLite")
+	// processes, 0 mismatches, 38.7 s.
+	chaosMongoIDs = flag.Bool("chaos.mongo-ids", false, "MongoDB chaos runs: events name their activity (pomodoroUsageLogId, usage logs pre-created) and the producer retries, as on SQLite")
 )
 
 // mongoChaos is the MongoDB store of a chaos run: FerretDB in its own
